@@ -1,0 +1,66 @@
+import DataLoader from 'dataloader';
+import type { Kysely } from 'kysely';
+import type { Database } from './db/database.js';
+import { type Connection, type PageRequest, toConnection } from './graphql/pagination.js';
+import { type ApiKey, findApiKeysByIds } from './modules/api-key/api-key.repository.js';
+import type { Viewer } from './modules/api-key/api-key.service.js';
+import { findHealthChecksByIds, type HealthCheck, listHealthCheckPages } from './modules/health-check/health-check.repository.js';
+import type { Integration } from './modules/integration/integration.model.js';
+import { findIntegrationsByIds } from './modules/integration/integration.repository.js';
+
+/** What every resolver receives. Exists only for authenticated requests. */
+export interface GatewayContext {
+  viewer: Viewer;
+  db: Kysely<Database>;
+  loaders: Loaders;
+  requestId: string;
+}
+
+export interface HealthCheckPageKey {
+  integrationId: string;
+  page: PageRequest;
+  scope: string;
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;
+
+/** Returns results in key order, `null` where a key has no row. */
+function inKeyOrder<T extends { id: string }>(keys: readonly string[], items: readonly T[]): (T | null)[] {
+  const byId = new Map(items.map((item) => [item.id, item]));
+  return keys.map((key) => byId.get(key) ?? null);
+}
+
+/**
+ * Per-request loaders. Each one filters by the viewer's organization inside its own SQL, so no path
+ * through the graph can reach another organization's rows.
+ */
+export function createLoaders(db: Kysely<Database>, organizationId: string) {
+  return {
+    integration: new DataLoader<string, Integration | null>(async (ids) =>
+      inKeyOrder(ids, await findIntegrationsByIds(db, organizationId, ids)),
+    ),
+    healthCheck: new DataLoader<string, HealthCheck | null>(async (ids) =>
+      inKeyOrder(ids, await findHealthChecksByIds(db, organizationId, ids)),
+    ),
+    apiKey: new DataLoader<string, ApiKey | null>(async (ids) => inKeyOrder(ids, await findApiKeysByIds(db, organizationId, ids))),
+    /** A page of history per integration; keys asking for the same page shape share one statement. */
+    healthCheckPage: new DataLoader<HealthCheckPageKey, Connection<HealthCheck>, string>(
+      async (keys) => {
+        const groups = new Map<string, HealthCheckPageKey[]>();
+        for (const key of keys) {
+          const shape = JSON.stringify([key.page, key.scope]);
+          groups.set(shape, [...(groups.get(shape) ?? []), key]);
+        }
+        const results = new Map<HealthCheckPageKey, Connection<HealthCheck>>();
+        for (const group of groups.values()) {
+          const [{ page, scope }] = group as [HealthCheckPageKey];
+          const ids = [...new Set(group.map((key) => key.integrationId))];
+          const rows = await listHealthCheckPages(db, organizationId, ids, page);
+          for (const key of group) results.set(key, toConnection(rows.get(key.integrationId) ?? [], page, scope));
+        }
+        return keys.map((key) => results.get(key) as Connection<HealthCheck>);
+      },
+      { cacheKeyFn: (key) => JSON.stringify([key.integrationId, key.page, key.scope]) },
+    ),
+  };
+}

@@ -1,0 +1,115 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T> = ColumnType<T, string, string>;
+
+export type Role = 'VIEWER' | 'EDITOR' | 'ADMIN';
+export type AuthKind = 'OAUTH2' | 'API_TOKEN' | 'BASIC';
+export type IntegrationStatus = 'PENDING_AUTHORIZATION' | 'ACTIVE' | 'NEEDS_REAUTH' | 'ERROR' | 'REVOKED';
+export type IntegrationHealth = 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY' | 'UNKNOWN';
+export type SyncStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+export interface OrganizationsTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  organization_id: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  key_hash: string;
+  created_at: CreatedAt;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface IntegrationsTable {
+  id: Generated<string>;
+  organization_id: string;
+  provider: string;
+  display_name: string;
+  environment: string | null;
+  auth_kind: AuthKind;
+  status: IntegrationStatus;
+  status_reason: string | null;
+  health: ColumnType<IntegrationHealth, IntegrationHealth | undefined, IntegrationHealth>;
+  consecutive_failures: ColumnType<number, number | undefined, number>;
+  last_check_at: NullableTimestamp;
+  last_check_ok: boolean | null;
+  last_check_latency_ms: number | null;
+  last_check_http_status: number | null;
+  last_check_message: string | null;
+  requested_scopes: ColumnType<string[], string[] | undefined, string[]>;
+  granted_scopes: string[] | null;
+  account: Json<Record<string, unknown> | null> | null;
+  config: ColumnType<Record<string, unknown>, string | undefined, string>;
+  webhook_url: string | null;
+  webhook_events: ColumnType<string[], string[] | undefined, string[]>;
+  webhook_enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  webhook_secret_rotated_at: NullableTimestamp;
+  last_sync_status: SyncStatus | null;
+  last_sync_started_at: NullableTimestamp;
+  last_sync_finished_at: NullableTimestamp;
+  last_sync_error: string | null;
+  secret_ciphertext: string | null;
+  secret_key_id: string | null;
+  secret_version: ColumnType<number, number | undefined, number>;
+  credential_expires_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  revoked_by_key_id: string | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  row_version: ColumnType<number, number | undefined, number>;
+}
+
+export interface IntegrationHealthChecksTable {
+  id: Generated<string>;
+  organization_id: string;
+  integration_id: string;
+  checked_at: ColumnType<Date, Date | string | undefined, never>;
+  ok: boolean;
+  http_status: number | null;
+  latency_ms: number | null;
+  error_code: string | null;
+  message: string | null;
+  identity: Json<Record<string, unknown> | null> | null;
+  granted_scopes: string[] | null;
+  missing_scopes: ColumnType<string[], string[] | undefined, never>;
+}
+
+export interface IntegrationEventsTable {
+  id: Generated<string>;
+  organization_id: string;
+  integration_id: string | null;
+  actor_key_id: string | null;
+  type: string;
+  outcome: string;
+  request_id: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: CreatedAt;
+}
+
+/** The typed schema that every repository queries; kept in step with `migrations/`. */
+export interface Database {
+  organizations: OrganizationsTable;
+  api_keys: ApiKeysTable;
+  integrations: IntegrationsTable;
+  integration_health_checks: IntegrationHealthChecksTable;
+  integration_events: IntegrationEventsTable;
+}
+
+export type OrganizationRow = Selectable<OrganizationsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type IntegrationRow = Selectable<IntegrationsTable>;
+export type NewIntegrationRow = Insertable<IntegrationsTable>;
+export type IntegrationUpdate = Updateable<IntegrationsTable>;
+export type HealthCheckRow = Selectable<IntegrationHealthChecksTable>;
+export type NewHealthCheckRow = Insertable<IntegrationHealthChecksTable>;
+export type NewIntegrationEventRow = Insertable<IntegrationEventsTable>;

@@ -1,0 +1,17 @@
+/**
+ * Codes of expected failures. GraphQL mutations return them as `userErrors`; the CLI prints them.
+ * Stable: clients branch on them.
+ */
+export type ServiceErrorCode = 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'ALREADY_REVOKED' | 'FORBIDDEN';
+
+/** An expected failure of a service call, carrying a code and the input field it concerns. */
+export class ServiceError extends Error {
+  override name = 'ServiceError';
+  constructor(
+    readonly code: ServiceErrorCode,
+    message: string,
+    readonly field: string[] = [],
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,53 @@
+import SchemaBuilder from '@pothos/core';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { GraphQLError } from 'graphql';
+import type { GatewayContext } from '../context.js';
+import { hasRole } from '../modules/api-key/api-key.service.js';
+import { forbiddenError } from './errors.js';
+import { decodeGlobalID, encodeGlobalID } from './global-id.js';
+
+/** Largest number of IDs `nodes(ids:)` accepts. */
+export const MAX_NODES = 100;
+
+export const builder = new SchemaBuilder<{
+  Context: GatewayContext;
+  AuthScopes: { viewer: boolean; editor: boolean; admin: boolean };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    ID: { Input: string; Output: string };
+  };
+  DefaultFieldNullability: false;
+  DefaultInputFieldRequiredness: false;
+}>({
+  plugins: [ScopeAuthPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (context) => ({
+      viewer: true,
+      editor: hasRole(context.viewer, 'EDITOR'),
+      admin: hasRole(context.viewer, 'ADMIN'),
+    }),
+    unauthorizedError: () => forbiddenError(),
+  },
+  relay: {
+    cursorType: 'String',
+    clientMutationId: 'omit',
+    encodeGlobalID: (typename, id) => encodeGlobalID(typename, id),
+    decodeGlobalID: (globalID) => decodeGlobalID(globalID),
+    nodesQueryOptions: {
+      description: `Fetches up to ${MAX_NODES} objects by ID, in the order given; null for IDs the caller cannot see.`,
+      resolve: (_root, args, _context, _info, resolveNodes) => {
+        if (args.ids.length > MAX_NODES) {
+          throw new GraphQLError(`At most ${MAX_NODES} IDs may be fetched at once; ${args.ids.length} were given.`, {
+            extensions: { code: 'TOO_MANY_IDS', limit: MAX_NODES },
+          });
+        }
+        return resolveNodes(args.ids);
+      },
+    },
+    nodeQueryOptions: {
+      description: 'Fetches an object by ID; null when it does not exist or the caller cannot see it.',
+    },
+  },
+});

@@ -1,0 +1,128 @@
+import { GraphQLError } from 'graphql';
+import { isUuid } from '../ids.js';
+
+/** Largest page any connection serves. */
+export const MAX_PAGE_SIZE = 100;
+
+/** A validated request for one page of a keyset-paginated list. */
+export interface PageRequest {
+  /** `forward` pages with first/after, `backward` with last/before. */
+  direction: 'forward' | 'backward';
+  limit: number;
+  /** The position to continue from, exclusive. */
+  cursor: CursorPosition | null;
+}
+
+/** A row's position: its sort key as PostgreSQL prints it, and its id as the tie-breaker. */
+export interface CursorPosition {
+  key: string | null;
+  id: string;
+}
+
+export interface ConnectionArgs {
+  first?: number | null | undefined;
+  last?: number | null | undefined;
+  after?: string | null | undefined;
+  before?: string | null | undefined;
+}
+
+function argumentError(message: string, code: string, extra: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extra } });
+}
+
+/**
+ * Validates Relay connection arguments. `scope` names the list and its order, so that a cursor taken
+ * from one list, or under another order, is refused rather than silently misread.
+ */
+export function parsePageArgs(args: ConnectionArgs, scope: string): PageRequest {
+  const { first, last, after, before } = args;
+  if (first == null && last == null) {
+    throw argumentError('You must provide a `first` or `last` value to paginate this connection.', 'MISSING_PAGINATION_BOUNDARIES');
+  }
+  if (first != null && last != null) {
+    throw argumentError('Passing both `first` and `last` to paginate this connection is not supported.', 'INVALID_PAGINATION_ARGUMENTS');
+  }
+  if (first != null && before != null) {
+    throw argumentError('`before` pages backwards; use it with `last`, not `first`.', 'INVALID_PAGINATION_ARGUMENTS');
+  }
+  if (last != null && after != null) {
+    throw argumentError('`after` pages forwards; use it with `first`, not `last`.', 'INVALID_PAGINATION_ARGUMENTS');
+  }
+  const name = first != null ? 'first' : 'last';
+  const limit = (first ?? last) as number;
+  if (limit < 1) {
+    throw argumentError(`\`${name}\` must be between 1 and ${MAX_PAGE_SIZE}; it was ${limit}.`, 'INVALID_PAGINATION_ARGUMENTS', { argument: name });
+  }
+  if (limit > MAX_PAGE_SIZE) {
+    throw argumentError(
+      `Requesting ${limit} records on this connection exceeds the \`${name}\` limit of ${MAX_PAGE_SIZE} records.`,
+      'EXCESSIVE_PAGINATION',
+      { argument: name, limit: MAX_PAGE_SIZE },
+    );
+  }
+  const cursorArg = first != null ? after : before;
+  return {
+    direction: first != null ? 'forward' : 'backward',
+    limit,
+    cursor: cursorArg == null ? null : decodeCursor(cursorArg, scope, first != null ? 'after' : 'before'),
+  };
+}
+
+export function encodeCursor(scope: string, position: CursorPosition): string {
+  return Buffer.from(JSON.stringify([scope, position.key, position.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string, scope: string, argument: string): CursorPosition {
+  const invalid = () =>
+    argumentError(`The \`${argument}\` cursor is not valid for this list and order; use a cursor this list returned.`, 'INVALID_CURSOR', {
+      argument,
+    });
+  if (cursor.length > 1024) throw invalid();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(decoded) || decoded.length !== 3) throw invalid();
+  const [cursorScope, key, id] = decoded as unknown[];
+  if (cursorScope !== scope || typeof id !== 'string' || !isUuid(id)) throw invalid();
+  if (key !== null && typeof key !== 'string') throw invalid();
+  return { key, id };
+}
+
+export interface PageInfo {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: PageInfo;
+}
+
+/**
+ * Builds a Relay connection from rows fetched in paging order with one extra row (limit + 1),
+ * which tells exactly whether more exist in the paging direction.
+ */
+export function toConnection<T>(
+  rows: readonly { item: T; position: CursorPosition }[],
+  page: PageRequest,
+  scope: string,
+): Connection<T> {
+  const hasMore = rows.length > page.limit;
+  const kept = rows.slice(0, page.limit);
+  if (page.direction === 'backward') kept.reverse();
+  const edges = kept.map((row) => ({ cursor: encodeCursor(scope, row.position), node: row.item }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.direction === 'forward' ? hasMore : false,
+      hasPreviousPage: page.direction === 'backward' ? hasMore : false,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}

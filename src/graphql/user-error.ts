@@ -1,0 +1,46 @@
+import { ServiceError } from '../errors.js';
+import { builder } from './builder.js';
+
+export const UserErrorCode = builder.enumType('UserErrorCode', {
+  description: 'Why a mutation did not do what was asked. Stable: clients may branch on it.',
+  values: {
+    VALIDATION: { description: 'An input value is invalid; `field` names it.' },
+    NOT_FOUND: { description: 'The object does not exist, or is not visible to the caller.' },
+    CONFLICT: { description: 'The change conflicts with the current state.' },
+    ALREADY_REVOKED: { description: 'The object is already revoked.' },
+    FORBIDDEN: { description: 'The caller may not make this change.' },
+  } as const,
+});
+
+export interface UserErrorShape {
+  code: ServiceError['code'];
+  message: string;
+  field: string[];
+}
+
+export const UserError = builder.objectRef<UserErrorShape>('UserError').implement({
+  description: 'An expected failure of a mutation, returned as data.',
+  fields: (t) => ({
+    code: t.field({ type: UserErrorCode, resolve: (error) => error.code }),
+    message: t.exposeString('message'),
+    field: t.exposeStringList('field', { description: 'Path to the input field concerned, from `input`; empty when none.' }),
+  }),
+});
+
+/**
+ * Runs a service call for a mutation: a ServiceError becomes `userErrors`, anything else propagates
+ * (and is masked as an unexpected error).
+ */
+export async function asPayload<T extends object>(
+  run: () => Promise<T>,
+  empty: { [K in keyof T]: null },
+): Promise<T & { userErrors: UserErrorShape[] }> {
+  try {
+    return { ...(await run()), userErrors: [] };
+  } catch (error) {
+    if (error instanceof ServiceError) {
+      return { ...(empty as unknown as T), userErrors: [{ code: error.code, message: error.message, field: ['input', ...error.field] }] };
+    }
+    throw error;
+  }
+}

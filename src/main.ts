@@ -1,0 +1,67 @@
+import { createServer } from 'node:http';
+import { openMigratedDatabase } from './app.js';
+import { seedDemoOrganization } from './bootstrap.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { createGateway } from './server.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const database = await openMigratedDatabase(config, logger);
+  logger.info({ database: database.kind, dataDir: database.kind === 'pglite' ? config.dataDir : undefined }, 'database ready');
+
+  const demo = config.env === 'production' ? null : await seedDemoOrganization(database.db);
+  const yoga = createGateway({ database, logger, graphiql: config.env !== 'production' });
+  const server = createServer(yoga);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://localhost:${port}/graphql`;
+  logger.info({ url }, 'gateway listening');
+
+  if (demo) {
+    // Printed to the terminal once, deliberately not logged: this is the only copy of the key.
+    process.stdout.write(
+      [
+        '',
+        'Created organization "demo" with an ADMIN API key (shown this once):',
+        `  ${demo.secret}`,
+        `Open ${url} and paste into GraphiQL's Headers tab:`,
+        `  {"Authorization": "Bearer ${demo.secret}"}`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => {
+      logger.warn('drain timed out; closing remaining connections');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    await drained;
+    clearTimeout(timer);
+    await yoga.dispose();
+    await database.close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof ConfigError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`integrations-gateway failed to start: ${message}\n`);
+  process.exit(1);
+});

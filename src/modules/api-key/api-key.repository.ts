@@ -1,0 +1,139 @@
+import { type Kysely, sql } from 'kysely';
+import type { ApiKeyRow, Database, OrganizationRow, Role } from '../../db/database.js';
+import { type Organization, toOrganization } from '../organization/organization.repository.js';
+
+export interface ApiKey {
+  id: string;
+  organizationId: string;
+  name: string;
+  role: Role;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export function toApiKey(row: Omit<ApiKeyRow, 'key_hash'>): ApiKey {
+  return {
+    id: row.id,
+    organizationId: row.organization_id,
+    name: row.name,
+    role: row.role,
+    prefix: row.prefix,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+const keyColumns = [
+  'api_keys.id',
+  'api_keys.organization_id',
+  'api_keys.name',
+  'api_keys.role',
+  'api_keys.prefix',
+  'api_keys.created_at',
+  'api_keys.last_used_at',
+  'api_keys.revoked_at',
+] as const;
+
+export async function insertApiKey(
+  db: Kysely<Database>,
+  values: { organizationId: string; name: string; role: Role; prefix: string; keyHash: string },
+): Promise<ApiKey> {
+  const row = await db
+    .insertInto('api_keys')
+    .values({
+      organization_id: values.organizationId,
+      name: values.name,
+      role: values.role,
+      prefix: values.prefix,
+      key_hash: values.keyHash,
+    })
+    .returning(keyColumns)
+    .executeTakeFirstOrThrow();
+  return toApiKey(row);
+}
+
+export interface KeyWithOrganization {
+  key: ApiKey;
+  keyHash: string;
+  organization: Organization;
+}
+
+/** The one statement of authentication: the key by its visible prefix, with its organization. */
+export async function findKeyByPrefix(db: Kysely<Database>, prefix: string): Promise<KeyWithOrganization | undefined> {
+  const row = await db
+    .selectFrom('api_keys')
+    .innerJoin('organizations', 'organizations.id', 'api_keys.organization_id')
+    .select([
+      ...keyColumns,
+      'api_keys.key_hash',
+      'organizations.slug as org_slug',
+      'organizations.name as org_name',
+      'organizations.created_at as org_created_at',
+    ])
+    .where('api_keys.prefix', '=', prefix)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const organization: OrganizationRow = {
+    id: row.organization_id,
+    slug: row.org_slug,
+    name: row.org_name,
+    created_at: row.org_created_at,
+  };
+  return { key: toApiKey(row), keyHash: row.key_hash, organization: toOrganization(organization) };
+}
+
+/** Records use at most once a minute per key, so that busy keys do not write on every request. */
+export async function touchApiKey(db: Kysely<Database>, id: string): Promise<void> {
+  await db
+    .updateTable('api_keys')
+    .set({ last_used_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', sql<Date>`now() - interval '1 minute'`)]))
+    .execute();
+}
+
+export async function findApiKeysByIds(db: Kysely<Database>, organizationId: string, ids: readonly string[]): Promise<ApiKey[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .select(keyColumns)
+    .where('organization_id', '=', organizationId)
+    .where('id', 'in', ids)
+    .execute();
+  return rows.map(toApiKey);
+}
+
+export async function listApiKeys(
+  db: Kysely<Database>,
+  organizationId: string,
+  options: { includeRevoked: boolean },
+): Promise<ApiKey[]> {
+  let query = db.selectFrom('api_keys').select(keyColumns).where('organization_id', '=', organizationId);
+  if (!options.includeRevoked) query = query.where('revoked_at', 'is', null);
+  const rows = await query.orderBy('created_at').orderBy('id').execute();
+  return rows.map(toApiKey);
+}
+
+/** Revokes a key of the organization; returns undefined when there is none, the key as it is when already revoked. */
+export async function revokeApiKeyRow(
+  db: Kysely<Database>,
+  organizationId: string | null,
+  id: string,
+): Promise<{ key: ApiKey; changed: boolean } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    let query = trx.selectFrom('api_keys').select(keyColumns).where('id', '=', id);
+    if (organizationId !== null) query = query.where('organization_id', '=', organizationId);
+    const current = await query.forUpdate().executeTakeFirst();
+    if (!current) return undefined;
+    if (current.revoked_at) return { key: toApiKey(current), changed: false };
+    const row = await trx
+      .updateTable('api_keys')
+      .set({ revoked_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .returning(keyColumns)
+      .executeTakeFirstOrThrow();
+    return { key: toApiKey(row), changed: true };
+  });
+}

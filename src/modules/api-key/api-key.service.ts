@@ -1,0 +1,89 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database, Role } from '../../db/database.js';
+import { ServiceError } from '../../errors.js';
+import { isUuid } from '../../ids.js';
+import type { Organization } from '../organization/organization.repository.js';
+import { type ApiKey, findKeyByPrefix, insertApiKey, revokeApiKeyRow, touchApiKey } from './api-key.repository.js';
+
+/** The authenticated principal of a request. */
+export interface Viewer {
+  organization: Organization;
+  apiKey: ApiKey;
+  role: Role;
+}
+
+export const ROLES: readonly Role[] = ['VIEWER', 'EDITOR', 'ADMIN'];
+const ROLE_RANK: Record<Role, number> = { VIEWER: 0, EDITOR: 1, ADMIN: 2 };
+
+export function hasRole(viewer: Viewer, needed: Role): boolean {
+  return ROLE_RANK[viewer.role] >= ROLE_RANK[needed];
+}
+
+// igw_<12 hex: visible prefix>_<43 base64url: 256 random bits>. The prefix finds the row; the hash proves the key.
+const KEY_PATTERN = /^(igw_[0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
+
+/** SHA-256 suffices: the secret part carries 256 random bits, so there is nothing to brute-force. */
+function hashKey(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+export interface IssuedKey {
+  apiKey: ApiKey;
+  /** The full key; shown once, never stored. */
+  secret: string;
+}
+
+export async function issueApiKey(
+  db: Kysely<Database>,
+  input: { organizationId: string; role: Role; name?: string | null | undefined },
+): Promise<IssuedKey> {
+  const name = (input.name ?? '').trim() || `${input.role.toLowerCase()} key`;
+  if (name.length > 200) throw new ServiceError('VALIDATION', 'Name must be at most 200 characters.', ['name']);
+  if (!ROLES.includes(input.role)) throw new ServiceError('VALIDATION', 'Unknown role.', ['role']);
+  const prefix = `igw_${randomBytes(6).toString('hex')}`;
+  const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
+  const apiKey = await insertApiKey(db, {
+    organizationId: input.organizationId,
+    name,
+    role: input.role,
+    prefix,
+    keyHash: hashKey(secret).toString('hex'),
+  });
+  return { apiKey, secret };
+}
+
+export type AuthenticationFailure = 'MISSING' | 'MALFORMED' | 'UNKNOWN' | 'REVOKED';
+
+/**
+ * Resolves an `Authorization` header to a viewer with one statement. Recording the key's use runs
+ * after the answer is known and never delays it.
+ */
+export async function authenticate(
+  db: Kysely<Database>,
+  authorization: string | null,
+  onBackgroundError: (error: unknown) => void = () => {},
+): Promise<{ viewer: Viewer } | { failure: AuthenticationFailure }> {
+  if (!authorization) return { failure: 'MISSING' };
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+  const token = match?.[1];
+  const prefix = token ? KEY_PATTERN.exec(token)?.[1] : undefined;
+  if (!token || !prefix) return { failure: 'MALFORMED' };
+  const found = await findKeyByPrefix(db, prefix);
+  if (!found) return { failure: 'UNKNOWN' };
+  const stored = Buffer.from(found.keyHash, 'hex');
+  const presented = hashKey(token);
+  if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return { failure: 'UNKNOWN' };
+  if (found.key.revokedAt) return { failure: 'REVOKED' };
+  const lastUsed = found.key.lastUsedAt?.getTime() ?? 0;
+  if (Date.now() - lastUsed > 60_000) touchApiKey(db, found.key.id).catch(onBackgroundError);
+  return { viewer: { organization: found.organization, apiKey: found.key, role: found.key.role } };
+}
+
+/** Revokes a key. `organizationId` confines the search to one organization; null is the operator's CLI. */
+export async function revokeApiKey(db: Kysely<Database>, organizationId: string | null, id: string): Promise<ApiKey> {
+  const result = isUuid(id) ? await revokeApiKeyRow(db, organizationId, id) : undefined;
+  if (!result) throw new ServiceError('NOT_FOUND', 'No such API key.', ['id']);
+  if (!result.changed) throw new ServiceError('ALREADY_REVOKED', 'This API key is already revoked.', ['id']);
+  return result.key;
+}

@@ -1,0 +1,91 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database, HealthCheckRow } from '../../db/database.js';
+import type { CursorPosition, PageRequest } from '../../graphql/pagination.js';
+
+/** One probe of an integration, as recorded in its history. */
+export interface HealthCheck {
+  id: string;
+  organizationId: string;
+  integrationId: string;
+  checkedAt: Date;
+  ok: boolean;
+  httpStatus: number | null;
+  latencyMs: number | null;
+  errorCode: string | null;
+  message: string | null;
+  identity: Record<string, unknown> | null;
+  grantedScopes: string[] | null;
+  missingScopes: string[];
+}
+
+export function toHealthCheck(row: HealthCheckRow): HealthCheck {
+  return {
+    id: row.id,
+    organizationId: row.organization_id,
+    integrationId: row.integration_id,
+    checkedAt: row.checked_at,
+    ok: row.ok,
+    httpStatus: row.http_status,
+    latencyMs: row.latency_ms,
+    errorCode: row.error_code,
+    message: row.message,
+    identity: row.identity,
+    grantedScopes: row.granted_scopes,
+    missingScopes: row.missing_scopes,
+  };
+}
+
+/** A PostgreSQL array literal of UUIDs, which every driver passes as one text parameter. */
+function uuidArray(ids: readonly string[]): string {
+  return `{${ids.join(',')}}`;
+}
+
+/**
+ * One page of history for each of many integrations in a single statement: newest first, each
+ * integration's page limited inside a lateral subquery so a long history costs nothing extra.
+ */
+export async function listHealthCheckPages(
+  db: Kysely<Database>,
+  organizationId: string,
+  integrationIds: readonly string[],
+  page: PageRequest,
+): Promise<Map<string, { item: HealthCheck; position: CursorPosition }[]>> {
+  const newestFirst = page.direction === 'forward';
+  const dir = sql.raw(newestFirst ? 'desc' : 'asc');
+  const cursor = page.cursor;
+  const keyset = cursor
+    ? sql`and (h.checked_at, h.id) ${sql.raw(newestFirst ? '<' : '>')} (cast(${cursor.key} as timestamptz), cast(${cursor.id} as uuid))`
+    : sql``;
+  const result = await sql<HealthCheckRow & { sort_key: string }>`
+    select page.* from unnest(cast(${uuidArray(integrationIds)} as uuid[])) as wanted(id)
+    cross join lateral (
+      select h.*, h.checked_at::text as sort_key
+      from integration_health_checks h
+      where h.organization_id = ${organizationId} and h.integration_id = wanted.id ${keyset}
+      order by h.checked_at ${dir}, h.id ${dir}
+      limit ${page.limit + 1}
+    ) page
+    order by page.integration_id, page.checked_at ${dir}, page.id ${dir}`.execute(db);
+  const byIntegration = new Map<string, { item: HealthCheck; position: CursorPosition }[]>();
+  for (const { sort_key, ...row } of result.rows) {
+    const list = byIntegration.get(row.integration_id) ?? [];
+    list.push({ item: toHealthCheck(row), position: { key: sort_key, id: row.id } });
+    byIntegration.set(row.integration_id, list);
+  }
+  return byIntegration;
+}
+
+export async function findHealthChecksByIds(
+  db: Kysely<Database>,
+  organizationId: string,
+  ids: readonly string[],
+): Promise<HealthCheck[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom('integration_health_checks')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', 'in', ids)
+    .execute();
+  return rows.map(toHealthCheck);
+}

@@ -1,0 +1,176 @@
+import { getConnector } from '../../connectors/registry.js';
+import { builder } from '../../graphql/builder.js';
+import { decodeTypedID } from '../../graphql/global-id.js';
+import { parsePageArgs } from '../../graphql/pagination.js';
+import { HealthCheckRef } from '../health-check/health-check.schema.js';
+import { AuthKindEnum, ProviderRef } from '../provider/provider.schema.js';
+import { type HealthSummary, type Integration, missingScopes, type SyncState, type WebhookSettings } from './integration.model.js';
+import type { IntegrationOrderField, SortDirection } from './integration.repository.js';
+import { type IntegrationList, listIntegrations } from './integration.service.js';
+
+export const IntegrationStatusEnum = builder.enumType('IntegrationStatus', {
+  values: {
+    PENDING_AUTHORIZATION: { description: 'Waiting for the user to finish the OAuth2 authorization at the provider.' },
+    ACTIVE: { description: 'Connected and usable.' },
+    NEEDS_REAUTH: { description: 'The provider no longer accepts the credential; someone must reconnect.' },
+    ERROR: { description: 'Connecting failed in a way that needs attention.' },
+    REVOKED: { description: 'Access was revoked; the integration is kept for audit only.' },
+  } as const,
+});
+
+export const IntegrationHealthEnum = builder.enumType('IntegrationHealth', {
+  values: {
+    HEALTHY: { description: 'The latest probe succeeded.' },
+    DEGRADED: { description: 'The latest probe failed in a way that may pass: timeout, rate limit, provider error.' },
+    UNHEALTHY: { description: 'Probes keep failing.' },
+    UNKNOWN: { description: 'Not probed yet.' },
+  } as const,
+});
+
+const SyncStatusEnum = builder.enumType('SyncStatus', { values: ['RUNNING', 'SUCCEEDED', 'FAILED'] as const });
+
+const HealthSummaryRef = builder.objectRef<HealthSummary>('HealthCheckSummary').implement({
+  description: 'The latest health check, kept on the integration so that lists need no extra lookup.',
+  fields: (t) => ({
+    checkedAt: t.expose('checkedAt', { type: 'DateTime' }),
+    ok: t.exposeBoolean('ok'),
+    latencyMs: t.exposeInt('latencyMs', { nullable: true }),
+    httpStatus: t.exposeInt('httpStatus', { nullable: true }),
+    message: t.exposeString('message', { nullable: true }),
+  }),
+});
+
+const SyncStateRef = builder.objectRef<SyncState>('SyncState').implement({
+  fields: (t) => ({
+    status: t.field({ type: SyncStatusEnum, resolve: (sync) => sync.status }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    error: t.exposeString('error', { nullable: true }),
+  }),
+});
+
+const WebhookRef = builder.objectRef<WebhookSettings>('WebhookConfiguration').implement({
+  description: 'Where and what the provider delivers. The signing secret is never returned.',
+  fields: (t) => ({
+    url: t.exposeString('url', { nullable: true }),
+    events: t.exposeStringList('events'),
+    enabled: t.exposeBoolean('enabled'),
+    secretRotatedAt: t.expose('secretRotatedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+export const IntegrationRef = builder.objectRef<Integration>('Integration');
+
+builder.node(IntegrationRef, {
+  description: "An organization's connection to one provider account.",
+  id: { resolve: (integration) => integration.id },
+  loadMany: (ids, context) => ids.map((id) => context.loaders.integration.load(id)),
+  fields: (t) => ({
+    provider: t.field({ type: ProviderRef, resolve: (integration) => getConnector(integration.provider) }),
+    displayName: t.exposeString('displayName'),
+    environment: t.exposeString('environment', { nullable: true, description: 'A label such as `production` or `staging`.' }),
+    authKind: t.field({ type: AuthKindEnum, resolve: (integration) => integration.authKind }),
+    status: t.field({ type: IntegrationStatusEnum, resolve: (integration) => integration.status }),
+    statusReason: t.exposeString('statusReason', { nullable: true, description: 'Why the status is what it is, when it is not ACTIVE.' }),
+    health: t.field({ type: IntegrationHealthEnum, resolve: (integration) => integration.health }),
+    lastHealthCheck: t.field({ type: HealthSummaryRef, nullable: true, resolve: (integration) => integration.lastHealthCheck }),
+    healthChecks: t.connection(
+      {
+        type: HealthCheckRef,
+        description: 'The history of health checks, newest first.',
+        resolve: (integration, args, context) =>
+          context.loaders.healthCheckPage.load({
+            integrationId: integration.id,
+            page: parsePageArgs(args, 'healthChecks'),
+            scope: 'healthChecks',
+          }),
+      },
+      { name: 'HealthCheckConnection' },
+      { name: 'HealthCheckEdge' },
+    ),
+    scopes: t.exposeStringList('requestedScopes', { description: 'The scopes requested from the provider.' }),
+    grantedScopes: t.exposeStringList('grantedScopes', { nullable: true, description: 'Null until the provider has reported them.' }),
+    missingScopes: t.stringList({ description: 'Requested but not granted.', resolve: missingScopes }),
+    lastSync: t.field({ type: SyncStateRef, nullable: true, resolve: (integration) => integration.lastSync }),
+    webhook: t.field({ type: WebhookRef, resolve: (integration) => integration.webhook }),
+    hasCredentials: t.exposeBoolean('hasCredentials', { description: 'Whether a credential is stored (it is never returned).' }),
+    credentialExpiresAt: t.expose('credentialExpiresAt', { type: 'DateTime', nullable: true }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const IntegrationOrderFieldEnum = builder.enumType('IntegrationOrderField', {
+  values: {
+    CREATED_AT: {},
+    UPDATED_AT: {},
+    DISPLAY_NAME: { description: 'Case-insensitive.' },
+    LAST_CHECKED_AT: { description: 'Never-checked integrations sort as the oldest.' },
+  } as const,
+});
+
+const OrderDirectionEnum = builder.enumType('OrderDirection', { values: ['ASC', 'DESC'] as const });
+
+const IntegrationOrder = builder.inputType('IntegrationOrder', {
+  fields: (t) => ({
+    field: t.field({ type: IntegrationOrderFieldEnum, required: true }),
+    direction: t.field({ type: OrderDirectionEnum, required: true, defaultValue: 'ASC' }),
+  }),
+});
+
+const IntegrationFilterInput = builder.inputType('IntegrationFilter', {
+  description: 'All given conditions must hold. Revoked integrations are left out unless `statuses` asks for them.',
+  fields: (t) => ({
+    providers: t.stringList({ description: 'Provider keys, e.g. `["github", "gitlab"]`.' }),
+    statuses: t.field({ type: [IntegrationStatusEnum] }),
+    healths: t.field({ type: [IntegrationHealthEnum] }),
+    environment: t.string({ description: 'Exact environment label.' }),
+    search: t.string({ description: 'Case-insensitive substring of the display name.' }),
+  }),
+});
+
+builder.queryField('integration', (t) =>
+  t.field({
+    type: IntegrationRef,
+    nullable: true,
+    description: 'An integration of the caller\'s organization by ID; null when there is none.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.loaders.integration.load(decodeTypedID(String(args.id), 'Integration')),
+  }),
+);
+
+builder.queryField('integrations', (t) =>
+  t.connection(
+    {
+      type: IntegrationRef,
+      description: "The organization's integrations with their health. `first` or `last` (1 to 100) is required.",
+      args: {
+        filter: t.arg({ type: IntegrationFilterInput }),
+        orderBy: t.arg({ type: IntegrationOrder, defaultValue: { field: 'CREATED_AT', direction: 'ASC' } }),
+      },
+      resolve: (_root, args, context) => {
+        const orderBy = (args.orderBy?.field ?? 'CREATED_AT') as IntegrationOrderField;
+        const direction = (args.orderBy?.direction ?? 'ASC') as SortDirection;
+        const scope = `integrations:${orderBy}:${direction}`;
+        return listIntegrations(context.db, context.viewer.organization.id, {
+          filter: args.filter ?? {},
+          orderBy,
+          direction,
+          page: parsePageArgs(args, scope),
+          scope,
+        });
+      },
+    },
+    {
+      name: 'IntegrationConnection',
+      fields: (t) => ({
+        totalCount: t.int({
+          description: 'How many integrations match the filter, across all pages.',
+          resolve: (connection) => (connection as unknown as IntegrationList).totalCount(),
+        }),
+      }),
+    },
+    { name: 'IntegrationEdge' },
+  ),
+);

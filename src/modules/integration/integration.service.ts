@@ -1,0 +1,55 @@
+import { GraphQLError } from 'graphql';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/database.js';
+import { type Connection, type PageRequest, toConnection } from '../../graphql/pagination.js';
+import type { Integration } from './integration.model.js';
+import {
+  countIntegrations,
+  type IntegrationFilter,
+  type IntegrationOrderField,
+  listIntegrationPage,
+  type SortDirection,
+} from './integration.repository.js';
+
+const MAX_FILTER_VALUES = 50;
+const MAX_TEXT = 200;
+
+function badInput(message: string, argument: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', argument } });
+}
+
+/** Rejects filters that could only be mistakes or abuse, before any SQL runs. */
+export function validateFilter(filter: IntegrationFilter): IntegrationFilter {
+  for (const name of ['providers', 'statuses', 'healths'] as const) {
+    const values = filter[name];
+    if (values && values.length > MAX_FILTER_VALUES) {
+      throw badInput(`filter.${name} accepts at most ${MAX_FILTER_VALUES} values.`, `filter.${name}`);
+    }
+  }
+  for (const name of ['environment', 'search'] as const) {
+    const value = filter[name];
+    if (value != null && value.length > MAX_TEXT) throw badInput(`filter.${name} accepts at most ${MAX_TEXT} characters.`, `filter.${name}`);
+  }
+  const search = filter.search?.trim();
+  return { ...filter, search: search ? search : null };
+}
+
+export interface IntegrationList extends Connection<Integration> {
+  /** Counted on demand: the statement runs only when a client selects `totalCount`. */
+  totalCount: () => Promise<number>;
+}
+
+export function listIntegrations(
+  db: Kysely<Database>,
+  organizationId: string,
+  options: { filter: IntegrationFilter; orderBy: IntegrationOrderField; direction: SortDirection; page: PageRequest; scope: string },
+): Promise<IntegrationList> {
+  const filter = validateFilter(options.filter);
+  return listIntegrationPage(db, organizationId, { ...options, filter }).then((rows) => {
+    let count: Promise<number> | undefined;
+    return {
+      ...toConnection(rows, options.page, options.scope),
+      totalCount: () => (count ??= countIntegrations(db, organizationId, filter)),
+    };
+  });
+}

@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import type { Database, OrganizationRow } from '../../db/database.js';
+
+export interface Organization {
+  id: string;
+  slug: string;
+  name: string;
+  createdAt: Date;
+}
+
+export function toOrganization(row: OrganizationRow): Organization {
+  return { id: row.id, slug: row.slug, name: row.name, createdAt: row.created_at };
+}
+
+/** Inserts an organization, or returns undefined when the slug is taken. */
+export async function insertOrganization(
+  db: Kysely<Database>,
+  values: { slug: string; name: string },
+): Promise<Organization | undefined> {
+  const row = await db
+    .insertInto('organizations')
+    .values(values)
+    .onConflict((oc) => oc.column('slug').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return row && toOrganization(row);
+}
+
+export async function findOrganizationBySlug(db: Kysely<Database>, slug: string): Promise<Organization | undefined> {
+  const row = await db.selectFrom('organizations').selectAll().where('slug', '=', slug).executeTakeFirst();
+  return row && toOrganization(row);
+}
+
+export async function listOrganizations(db: Kysely<Database>): Promise<Organization[]> {
+  const rows = await db.selectFrom('organizations').selectAll().orderBy('slug').execute();
+  return rows.map(toOrganization);
+}
+
+export async function countOrganizations(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('organizations')
+    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('count'))
+    .executeTakeFirstOrThrow();
+  return row.count;
+}

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import type { DatabaseHandle } from './db/connection.js';
+import { createLoaders, type GatewayContext } from './context.js';
+import { unauthenticatedError } from './graphql/errors.js';
+import { schema } from './graphql/schema.js';
+import type { Logger } from './logger.js';
+import { type AuthenticationFailure, authenticate, type Viewer } from './modules/api-key/api-key.service.js';
+
+export interface GatewayOptions {
+  database: DatabaseHandle;
+  logger: Logger;
+  /** Serve GraphiQL to browsers on GET /graphql. */
+  graphiql?: boolean;
+}
+
+export type Gateway = YogaServerInstance<Record<string, unknown>, GatewayContext>;
+
+const FAILURE_MESSAGES: Record<AuthenticationFailure, string> = {
+  MISSING: 'Authentication required: send "Authorization: Bearer <API key>".',
+  MALFORMED: 'The Authorization header is not "Bearer <API key>" with a key this gateway issued.',
+  UNKNOWN: 'The API key is not valid.',
+  REVOKED: 'The API key has been revoked.',
+};
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Per-request facts settled before GraphQL runs, keyed by the request object. */
+interface RequestState {
+  requestId: string;
+  viewer?: Viewer;
+}
+
+/**
+ * Authenticates every GraphQL request before its document is even parsed, so that an unauthenticated
+ * caller learns nothing about the schema, and answers 401 when the key is missing or invalid.
+ */
+function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: WeakMap<Request, RequestState>): Plugin {
+  return {
+    onRequest({ request }) {
+      const offered = request.headers.get('x-request-id');
+      states.set(request, { requestId: offered && REQUEST_ID.test(offered) ? offered : randomUUID() });
+    },
+    async onRequestParse({ request }) {
+      const state = states.get(request) as RequestState;
+      const result = await authenticate(database.db, request.headers.get('authorization'), (error) =>
+        logger.warn({ err: error, requestId: state.requestId }, 'recording API key use failed'),
+      );
+      if ('failure' in result) {
+        logger.info({ requestId: state.requestId, failure: result.failure }, 'authentication failed');
+        throw unauthenticatedError(FAILURE_MESSAGES[result.failure]);
+      }
+      state.viewer = result.viewer;
+    },
+    onResponse({ request, response }) {
+      const state = states.get(request);
+      if (state) response.headers.set('x-request-id', state.requestId);
+    },
+  };
+}
+
+/** Builds the gateway's HTTP handler: GraphQL at /graphql, liveness at /health, readiness at /ready. */
+export function createGateway(options: GatewayOptions): Gateway {
+  const { database, logger } = options;
+  const states = new WeakMap<Request, RequestState>();
+  return createYoga<Record<string, unknown>, GatewayContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    graphiql: options.graphiql ?? true,
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => logger.error({ err: args[0] }, 'unexpected error'),
+    },
+    plugins: [
+      useGatewayRequest(database, logger, states),
+      useReadinessCheck({
+        endpoint: '/ready',
+        check: async () => {
+          try {
+            await database.ping();
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      }),
+    ],
+    context: ({ request }) => {
+      const state = states.get(request);
+      if (!state?.viewer) throw unauthenticatedError(FAILURE_MESSAGES.MISSING);
+      return {
+        viewer: state.viewer,
+        db: database.db,
+        loaders: createLoaders(database.db, state.viewer.organization.id),
+        requestId: state.requestId,
+      };
+    },
+  });
+}
