@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { openMigratedDatabase } from './app.js';
 import { seedDemoOrganization } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
+import { DatabaseInUseError } from './db/connection.js';
 import { createLogger } from './logger.js';
 import { createGateway } from './server.js';
 
@@ -22,8 +23,6 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://localhost:${port}/graphql`;
-  logger.info({ url }, 'gateway listening');
-
   if (demo) {
     // Printed to the terminal once, deliberately not logged: this is the only copy of the key.
     process.stdout.write(
@@ -38,18 +37,23 @@ async function main(): Promise<void> {
     );
   }
 
+  logger.info({ url }, 'gateway listening');
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Keep-alive connections become idle as their last response goes out; close each as it does.
     server.closeIdleConnections();
+    const sweeper = setInterval(() => server.closeIdleConnections(), 50);
     const timer = setTimeout(() => {
       logger.warn('drain timed out; closing remaining connections');
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     await drained;
+    clearInterval(sweeper);
     clearTimeout(timer);
     await yoga.dispose();
     await database.close();
@@ -61,7 +65,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof ConfigError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const message = error instanceof ConfigError || error instanceof DatabaseInUseError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`integrations-gateway failed to start: ${message}\n`);
   process.exit(1);
 });

@@ -25,6 +25,11 @@ const FAILURE_MESSAGES: Record<AuthenticationFailure, string> = {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+function requestIdOf(request: Request): string {
+  const offered = request.headers.get('x-request-id');
+  return offered && REQUEST_ID.test(offered) ? offered : randomUUID();
+}
+
 /** Per-request facts settled before GraphQL runs, keyed by the request object. */
 interface RequestState {
   requestId: string;
@@ -38,8 +43,7 @@ interface RequestState {
 function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: WeakMap<Request, RequestState>): Plugin {
   return {
     onRequest({ request }) {
-      const offered = request.headers.get('x-request-id');
-      states.set(request, { requestId: offered && REQUEST_ID.test(offered) ? offered : randomUUID() });
+      states.set(request, { requestId: requestIdOf(request) });
     },
     async onRequestParse({ request }) {
       const state = states.get(request) as RequestState;
@@ -53,8 +57,8 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
       state.viewer = result.viewer;
     },
     onResponse({ request, response }) {
-      const state = states.get(request);
-      if (state) response.headers.set('x-request-id', state.requestId);
+      // Yoga's own endpoints (/health, GraphiQL) answer before this plugin's onRequest runs.
+      response.headers.set('x-request-id', states.get(request)?.requestId ?? requestIdOf(request));
     },
   };
 }

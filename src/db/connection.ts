@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, type LogEvent, PostgresDialect, sql } from 'kysely';
@@ -37,20 +37,62 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
     return handle(db, 'postgres');
   }
-  let client: PGlite;
   if (target.dataDir === null) {
-    client = new PGlite();
-  } else {
-    const folder = path.join(target.dataDir, 'pglite');
-    await mkdir(folder, { recursive: true });
-    client = new PGlite(folder);
+    const client = new PGlite();
+    await client.waitReady;
+    return handle(new Kysely<Database>({ dialect: new PGliteDialect(client), ...(log ? { log } : {}) }), 'pglite');
   }
-  await client.waitReady;
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(client), ...(log ? { log } : {}) });
-  return handle(db, 'pglite');
+  const folder = path.join(target.dataDir, 'pglite');
+  await mkdir(folder, { recursive: true });
+  const release = await lockDataDir(target.dataDir);
+  try {
+    const client = new PGlite(folder);
+    await client.waitReady;
+    return handle(new Kysely<Database>({ dialect: new PGliteDialect(client), ...(log ? { log } : {}) }), 'pglite', release);
+  } catch (error) {
+    await release();
+    throw error;
+  }
 }
 
-function handle(db: Kysely<Database>, kind: DatabaseTarget['kind']): DatabaseHandle {
+export class DatabaseInUseError extends Error {
+  override name = 'DatabaseInUseError';
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The embedded database is a single-process engine: a second process opening the same folder would
+ * corrupt it. A lock file holding the owner's pid refuses the second opener; a stale one is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const lockFile = path.join(dataDir, 'pglite.lock');
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      await writeFile(lockFile, String(process.pid), { flag: 'wx' });
+      return () => rm(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+        throw new DatabaseInUseError(
+          `The embedded database in ${dataDir} is in use by process ${owner}. Stop that process first, or share a PostgreSQL server through DATABASE_URL.`,
+        );
+      }
+      await rm(lockFile, { force: true });
+    }
+  }
+  throw new DatabaseInUseError(`Could not lock the embedded database in ${dataDir}.`);
+}
+
+function handle(db: Kysely<Database>, kind: DatabaseTarget['kind'], release?: () => Promise<void>): DatabaseHandle {
   let closed = false;
   return {
     db,
@@ -62,7 +104,11 @@ function handle(db: Kysely<Database>, kind: DatabaseTarget['kind']): DatabaseHan
     async close() {
       if (closed) return;
       closed = true;
-      await db.destroy();
+      try {
+        await db.destroy();
+      } finally {
+        await release?.();
+      }
     },
   };
 }

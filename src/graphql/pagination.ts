@@ -72,11 +72,31 @@ export function encodeCursor(scope: string, position: CursorPosition): string {
   return Buffer.from(JSON.stringify([scope, position.key, position.id])).toString('base64url');
 }
 
+function invalidCursorError(argument: string): GraphQLError {
+  return argumentError(`The \`${argument}\` cursor is not valid for this list and order; use a cursor this list returned.`, 'INVALID_CURSOR', {
+    argument,
+  });
+}
+
+/**
+ * Runs a keyset page statement. When a cursor was given and PostgreSQL rejects a value as data (SQLSTATE
+ * class 22: its key does not cast back to the order's type), the cursor was forged or corrupted: that is
+ * the client's INVALID_CURSOR, not a server error.
+ */
+export async function withCursorCheck<T>(page: PageRequest, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (page.cursor && typeof code === 'string' && code.startsWith('22')) {
+      throw invalidCursorError(page.direction === 'forward' ? 'after' : 'before');
+    }
+    throw error;
+  }
+}
+
 function decodeCursor(cursor: string, scope: string, argument: string): CursorPosition {
-  const invalid = () =>
-    argumentError(`The \`${argument}\` cursor is not valid for this list and order; use a cursor this list returned.`, 'INVALID_CURSOR', {
-      argument,
-    });
+  const invalid = () => invalidCursorError(argument);
   if (cursor.length > 1024) throw invalid();
   let decoded: unknown;
   try {

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database, HealthCheckRow } from '../../db/database.js';
-import type { CursorPosition, PageRequest } from '../../graphql/pagination.js';
+import { type CursorPosition, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 
 /** One probe of an integration, as recorded in its history. */
 export interface HealthCheck {
@@ -56,7 +56,7 @@ export async function listHealthCheckPages(
   const keyset = cursor
     ? sql`and (h.checked_at, h.id) ${sql.raw(newestFirst ? '<' : '>')} (cast(${cursor.key} as timestamptz), cast(${cursor.id} as uuid))`
     : sql``;
-  const result = await sql<HealthCheckRow & { sort_key: string }>`
+  const result = await withCursorCheck(page, () => sql<HealthCheckRow & { sort_key: string }>`
     select page.* from unnest(cast(${uuidArray(integrationIds)} as uuid[])) as wanted(id)
     cross join lateral (
       select h.*, h.checked_at::text as sort_key
@@ -65,7 +65,7 @@ export async function listHealthCheckPages(
       order by h.checked_at ${dir}, h.id ${dir}
       limit ${page.limit + 1}
     ) page
-    order by page.integration_id, page.checked_at ${dir}, page.id ${dir}`.execute(db);
+    order by page.integration_id, page.checked_at ${dir}, page.id ${dir}`.execute(db));
   const byIntegration = new Map<string, { item: HealthCheck; position: CursorPosition }[]>();
   for (const { sort_key, ...row } of result.rows) {
     const list = byIntegration.get(row.integration_id) ?? [];

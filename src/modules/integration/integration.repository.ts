@@ -1,6 +1,6 @@
 import { type Kysely, type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
 import type { Database, IntegrationHealth, IntegrationStatus } from '../../db/database.js';
-import type { CursorPosition, PageRequest } from '../../graphql/pagination.js';
+import { type CursorPosition, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 import { type Integration, toIntegration } from './integration.model.js';
 
 export type IntegrationOrderField = 'CREATED_AT' | 'UPDATED_AT' | 'DISPLAY_NAME' | 'LAST_CHECKED_AT';
@@ -64,11 +64,13 @@ export async function listIntegrationPage(
     const op = sql.raw(ascending ? '>' : '<');
     query = query.where(sql<boolean>`(${expression}, integrations.id) ${op} (cast(${cursor.key} as ${type}), cast(${cursor.id} as uuid))`);
   }
-  const rows = await query
-    .orderBy(sql`${expression} ${dir}`)
-    .orderBy(sql`integrations.id ${dir}`)
-    .limit(options.page.limit + 1)
-    .execute();
+  const rows = await withCursorCheck(options.page, () =>
+    query
+      .orderBy(sql`${expression} ${dir}`)
+      .orderBy(sql`integrations.id ${dir}`)
+      .limit(options.page.limit + 1)
+      .execute(),
+  );
   return rows.map(({ sort_key, ...row }) => ({ item: toIntegration(row), position: { key: sort_key, id: row.id } }));
 }
 

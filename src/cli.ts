@@ -1,0 +1,204 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { openMigratedDatabase } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { type DatabaseHandle, DatabaseInUseError } from './db/connection.js';
+import type { Role } from './db/database.js';
+import { ServiceError } from './errors.js';
+import { decodeGlobalID, encodeGlobalID } from './graphql/global-id.js';
+import { isUuid } from './ids.js';
+import { createLogger } from './logger.js';
+import { listApiKeys } from './modules/api-key/api-key.repository.js';
+import { issueApiKey, revokeApiKey } from './modules/api-key/api-key.service.js';
+import { createOrganization, listOrganizations, requireOrganization } from './modules/organization/organization.service.js';
+
+type Output = { json: boolean };
+
+function print(options: Output, json: unknown, lines: string[]): void {
+  process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${lines.join('\n')}\n`);
+}
+
+/** Runs a command against the configured database, migrated first, and always closes it. */
+async function withDatabase<T>(run: (database: DatabaseHandle) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  // Logs go to stderr so that --json output on stdout stays machine-readable.
+  const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: process.stderr });
+  const database = await openMigratedDatabase(config, logger);
+  try {
+    return await run(database);
+  } finally {
+    await database.close();
+  }
+}
+
+function parseRole(value: string): Role {
+  const role = value.toUpperCase();
+  if (role !== 'VIEWER' && role !== 'EDITOR' && role !== 'ADMIN') throw new InvalidArgumentError('expected viewer, editor or admin.');
+  return role;
+}
+
+/** Accepts an API key's ID as the API shows it, or the bare UUID. */
+function parseKeyId(value: string): string {
+  if (isUuid(value)) return value.toLowerCase();
+  try {
+    const decoded = decodeGlobalID(value);
+    if (decoded.typename === 'ApiKey') return decoded.id;
+  } catch {
+    // Falls through to the usage error below.
+  }
+  throw new InvalidArgumentError('expected an API key ID.');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('integrations-gateway')
+    .description('Operate the integrations gateway: database, organizations, API keys, schema.')
+    .showHelpAfterError()
+    .exitOverride();
+  const json = () => new Option('--json', 'print machine-readable JSON');
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .addOption(json())
+    .action((options: Output) =>
+      withDatabase(async () => print(options, { ok: true }, ['Database is up to date.'])),
+    );
+
+  const orgs = program.command('orgs').description('manage organizations');
+  orgs
+    .command('create <slug>')
+    .description('create an organization')
+    .option('--name <name>', 'display name (defaults to the slug)')
+    .addOption(json())
+    .action((slug: string, options: Output & { name?: string }) =>
+      withDatabase(async ({ db }) => {
+        const organization = await createOrganization(db, { slug, name: options.name });
+        const view = { id: encodeGlobalID('Organization', organization.id), slug: organization.slug, name: organization.name };
+        print(options, view, [`Created organization ${view.slug} (${view.name}), id ${view.id}`]);
+      }),
+    );
+  orgs
+    .command('list')
+    .description('list organizations')
+    .addOption(json())
+    .action((options: Output) =>
+      withDatabase(async ({ db }) => {
+        const list = (await listOrganizations(db)).map((o) => ({
+          id: encodeGlobalID('Organization', o.id),
+          slug: o.slug,
+          name: o.name,
+          createdAt: o.createdAt.toISOString(),
+        }));
+        print(options, list, list.length ? list.map((o) => `${o.slug}\t${o.name}\t${o.id}`) : ['No organizations.']);
+      }),
+    );
+
+  const keys = program.command('keys').description('manage API keys');
+  keys
+    .command('create')
+    .description('create an API key; the key is printed once')
+    .requiredOption('--org <slug>', 'organization slug')
+    .addOption(new Option('--role <role>', 'viewer, editor or admin').argParser(parseRole).makeOptionMandatory())
+    .option('--name <name>', 'label for people')
+    .addOption(json())
+    .action((options: Output & { org: string; role: Role; name?: string }) =>
+      withDatabase(async ({ db }) => {
+        const organization = await requireOrganization(db, options.org);
+        const { apiKey, secret } = await issueApiKey(db, { organizationId: organization.id, role: options.role, name: options.name });
+        const view = { id: encodeGlobalID('ApiKey', apiKey.id), key: secret, prefix: apiKey.prefix, role: apiKey.role, organization: organization.slug };
+        print(options, view, [
+          `Created ${apiKey.role} key "${apiKey.name}" for ${organization.slug}, id ${view.id}`,
+          `Key (shown once, store it now): ${secret}`,
+        ]);
+      }),
+    );
+  keys
+    .command('list')
+    .description("list an organization's API keys (never the keys themselves)")
+    .requiredOption('--org <slug>', 'organization slug')
+    .option('--include-revoked', 'also list revoked keys')
+    .addOption(json())
+    .action((options: Output & { org: string; includeRevoked?: boolean }) =>
+      withDatabase(async ({ db }) => {
+        const organization = await requireOrganization(db, options.org);
+        const list = (await listApiKeys(db, organization.id, { includeRevoked: options.includeRevoked ?? false })).map((k) => ({
+          id: encodeGlobalID('ApiKey', k.id),
+          name: k.name,
+          prefix: k.prefix,
+          role: k.role,
+          createdAt: k.createdAt.toISOString(),
+          lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+          revokedAt: k.revokedAt?.toISOString() ?? null,
+        }));
+        print(
+          options,
+          list,
+          list.length ? list.map((k) => `${k.prefix}\t${k.role}\t${k.name}\t${k.revokedAt ? 'revoked' : 'active'}\t${k.id}`) : ['No keys.'],
+        );
+      }),
+    );
+  keys
+    .command('revoke')
+    .description('revoke an API key at once')
+    .argument('<id>', 'the key\'s ID, as `keys list` shows it', parseKeyId)
+    .addOption(json())
+    .action((id: string, options: Output) =>
+      withDatabase(async ({ db }) => {
+        const key = await revokeApiKey(db, null, id);
+        print(options, { id: encodeGlobalID('ApiKey', key.id), prefix: key.prefix, revokedAt: key.revokedAt?.toISOString() }, [
+          `Revoked ${key.prefix}.`,
+        ]);
+      }),
+    );
+
+  const schema = program.command('schema').description('the GraphQL schema');
+  schema
+    .command('print')
+    .description('print the schema SDL, sorted')
+    .option('--write <file>', 'write it to a file instead')
+    .option('--check <file>', 'exit non-zero when the file differs from what the code prints')
+    .addOption(json())
+    .action(async (options: Output & { write?: string; check?: string }) => {
+      const { printSchemaSDL } = await import('./graphql/schema.js');
+      const sdl = printSchemaSDL();
+      if (options.check) {
+        const current = await readFile(options.check, 'utf8').catch(() => '');
+        if (current !== sdl) {
+          throw new ServiceError('CONFLICT', `${options.check} is out of date with the code; run \`npm run schema:print\`.`);
+        }
+        print(options, { ok: true }, [`${options.check} is up to date.`]);
+      } else if (options.write) {
+        await writeFile(options.write, sdl);
+        print(options, { ok: true, file: options.write }, [`Wrote ${options.write}.`]);
+      } else {
+        process.stdout.write(options.json ? `${JSON.stringify({ sdl })}\n` : sdl);
+      }
+    });
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed with the usage.
+      return error.exitCode;
+    }
+    const json = argv.includes('--json');
+    const { message, code } =
+      error instanceof ServiceError
+        ? { message: error.message, code: error.code }
+        : error instanceof ConfigError || error instanceof DatabaseInUseError
+          ? { message: error.message, code: 'CONFIG' }
+          : { message: error instanceof Error ? error.message : String(error), code: 'INTERNAL' };
+    process.stderr.write(json ? `${JSON.stringify({ error: { code, message } })}\n` : `error: ${message}\n`);
+    return code === 'INTERNAL' ? 70 : 1;
+  }
+}
+
+runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
