@@ -2,6 +2,9 @@ import type { Config } from './config.js';
 import { type DatabaseHandle, type DatabaseTarget, openDatabase } from './db/connection.js';
 import { migrateToLatest } from './db/migrator.js';
 import type { Logger } from './logger.js';
+import { connectorSettingsFromEnv } from './connectors/settings.js';
+import { listConnectors } from './connectors/registry.js';
+import type { GatewayServices } from './services.js';
 
 export function databaseTarget(config: Config): DatabaseTarget {
   return config.databaseUrl
@@ -20,4 +23,24 @@ export async function openMigratedDatabase(config: Config, logger?: Logger): Pro
     throw error;
   }
   return database;
+}
+
+/** Builds the process-wide services from configuration. */
+export async function createServices(config: Config, logger: Logger): Promise<GatewayServices> {
+  return {
+    vault: {
+      seal: () => {
+        throw new Error('vault pending');
+      },
+      open: () => {
+        throw new Error('vault pending');
+      },
+    },
+    http: (url, init) => fetch(url, init),
+    connectorSettings: connectorSettingsFromEnv(process.env, listConnectors()),
+    probeTimeoutMs: 10_000,
+    publicUrl: `http://localhost:${config.port}`,
+    logger,
+    production: config.env === 'production',
+  };
 }

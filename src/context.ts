@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Kysely } from 'kysely';
 import type { Database } from './db/database.js';
+import type { GatewayServices } from './services.js';
 import { type Connection, type PageRequest, toConnection } from './graphql/pagination.js';
 import { type ApiKey, findApiKeysByIds } from './modules/api-key/api-key.repository.js';
 import type { Viewer } from './modules/api-key/api-key.service.js';
@@ -14,6 +15,9 @@ export interface GatewayContext {
   db: Kysely<Database>;
   loaders: Loaders;
   requestId: string;
+  services: GatewayServices;
+  /** The request's Idempotency-Key, once claimed; mutations resume by it after a takeover. */
+  idempotencyKey: string | null;
 }
 
 export interface HealthCheckPageKey {

@@ -2,7 +2,17 @@
  * Codes of expected failures. GraphQL mutations return them as `userErrors`; the CLI prints them.
  * Stable: clients branch on them.
  */
-export type ServiceErrorCode = 'VALIDATION' | 'NOT_FOUND' | 'CONFLICT' | 'ALREADY_REVOKED' | 'FORBIDDEN';
+export type ServiceErrorCode =
+  | 'VALIDATION'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'ALREADY_REVOKED'
+  | 'FORBIDDEN'
+  | 'NOT_CONFIGURED'
+  | 'PROVIDER_REJECTED_CREDENTIALS'
+  | 'PROVIDER_UNREACHABLE'
+  | 'PROVIDER_ERROR'
+  | 'OUTBOUND_BLOCKED';
 
 /** An expected failure of a service call, carrying a code and the input field it concerns. */
 export class ServiceError extends Error {

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { openMigratedDatabase } from './app.js';
+import { createServices, openMigratedDatabase } from './app.js';
 import { seedDemoOrganization } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError } from './db/connection.js';
@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   logger.info({ database: database.kind, dataDir: database.kind === 'pglite' ? config.dataDir : undefined }, 'database ready');
 
   const demo = config.env === 'production' ? null : await seedDemoOrganization(database.db);
-  const yoga = createGateway({ database, logger, graphiql: config.env !== 'production' });
+  const services = await createServices(config, logger);
+  const yoga = createGateway({ database, logger, services, graphiql: config.env !== 'production' });
   const server = createServer(yoga);
 
   await new Promise<void>((resolve, reject) => {

@@ -5,11 +5,14 @@ import { createLoaders, type GatewayContext } from './context.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import type { Logger } from './logger.js';
+import type { GatewayServices } from './services.js';
+import { handleOAuthCallback, OAUTH_CALLBACK_PATH } from './modules/integration/oauth-callback.js';
 import { type AuthenticationFailure, authenticate, type Viewer } from './modules/api-key/api-key.service.js';
 
 export interface GatewayOptions {
   database: DatabaseHandle;
   logger: Logger;
+  services: GatewayServices;
   /** Serve GraphiQL to browsers on GET /graphql. */
   graphiql?: boolean;
 }
@@ -63,6 +66,21 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
   };
 }
 
+/** The browser's return from a provider's OAuth2 authorization: no API key, the state is the credential. */
+function useOAuthCallback(database: DatabaseHandle, services: GatewayServices, states: WeakMap<Request, RequestState>): Plugin {
+  return {
+    async onRequest({ request, url, endResponse }) {
+      if (url.pathname !== OAUTH_CALLBACK_PATH) return;
+      if (request.method !== 'GET') {
+        endResponse(new Response(null, { status: 405, headers: { allow: 'GET' } }));
+        return;
+      }
+      const requestId = states.get(request)?.requestId ?? requestIdOf(request);
+      endResponse(await handleOAuthCallback(services, database.db, request, requestId));
+    },
+  };
+}
+
 /** Builds the gateway's HTTP handler: GraphQL at /graphql, liveness at /health, readiness at /ready. */
 export function createGateway(options: GatewayOptions): Gateway {
   const { database, logger } = options;
@@ -81,6 +99,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     plugins: [
       useGatewayRequest(database, logger, states),
+      useOAuthCallback(database, options.services, states),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {
@@ -101,6 +120,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         db: database.db,
         loaders: createLoaders(database.db, state.viewer.organization.id),
         requestId: state.requestId,
+        services: options.services,
+        idempotencyKey: null,
       };
     },
   });

@@ -7,6 +7,7 @@ import { openDatabase } from '../src/db/connection.js';
 import { createGateway } from '../src/server.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
 import { childEnv, runCli } from './support/process.js';
+import { testServices } from './support/services.js';
 
 describe('CLI', () => {
   let dataDir: string;
@@ -27,7 +28,8 @@ describe('CLI', () => {
   /** A gateway over the same database the CLI wrote to. */
   async function withGateway<T>(run: (fetchGraphQL: (key: string, query: string) => Promise<Response>) => Promise<T>): Promise<T> {
     const handle = database ?? (await openDatabase({ kind: 'pglite', dataDir }));
-    const yoga = createGateway({ database: handle, logger: pino({ level: 'silent' }) });
+    const logger = pino({ level: 'silent' });
+    const yoga = createGateway({ database: handle, logger, services: testServices(logger) });
     try {
       return await run(async (key, query) =>
         yoga.fetch('http://gateway.test/graphql', {

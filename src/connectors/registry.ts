@@ -1,27 +1,36 @@
-import type { AuthKind } from '../db/database.js';
+import { datadog } from './datadog/datadog.connector.js';
+import { github } from './github/github.connector.js';
+import { gitlab } from './gitlab/gitlab.connector.js';
+import { http } from './http/http.connector.js';
+import { jira } from './jira/jira.connector.js';
+import { pagerduty } from './pagerduty/pagerduty.connector.js';
+import { servicenow } from './servicenow/servicenow.connector.js';
+import { slack } from './slack/slack.connector.js';
+import type { ConnectorDefinition } from './types.js';
 
-/** What the catalog tells a client about a provider it can connect. */
-export interface ConnectorDefinition {
-  /** Stable key stored on integrations, e.g. `github`. */
-  key: string;
-  name: string;
-  authKinds: readonly AuthKind[];
-  /** Scopes requested when the caller names none. */
-  defaultScopes: readonly string[];
-  /** Whether revoking an integration also revokes its credential at the provider. */
-  supportsRevocation: boolean;
+export type { ConnectorDefinition } from './types.js';
+
+const catalog: readonly ConnectorDefinition[] = [datadog, github, gitlab, http, jira, pagerduty, servicenow, slack];
+
+/** Checked once at load: a definition that contradicts itself is a programming error, not a runtime surprise. */
+function validate(definition: ConnectorDefinition): void {
+  const problems: string[] = [];
+  if (!/^[a-z][a-z0-9-]*$/.test(definition.key)) problems.push('key must be lowercase');
+  if (definition.authKinds.includes('OAUTH2') !== Boolean(definition.oauth2)) problems.push('OAUTH2 and oauth2 endpoints go together');
+  for (const kind of definition.authKinds) if (!definition.credentials[kind]) problems.push(`no credential placement for ${kind}`);
+  for (const scope of definition.requiredScopes) {
+    if (!definition.defaultScopes.includes(scope)) problems.push(`required scope ${scope} is not requested by default`);
+  }
+  const fields = new Set(definition.configFields.map((field) => field.name));
+  const templates = [definition.apiUrl, definition.probe.path, definition.oauth2?.authorizeUrl, definition.oauth2?.tokenUrl, definition.oauth2?.revokeUrl];
+  for (const template of templates) {
+    for (const [, name] of (template ?? '').matchAll(/\{([a-zA-Z]+)[|?}]/g)) {
+      if (name && name !== 'oauthApi' && !fields.has(name)) problems.push(`template names unknown field ${name}`);
+    }
+  }
+  if (problems.length > 0) throw new Error(`Connector ${definition.key} is invalid: ${problems.join('; ')}`);
 }
-
-const catalog: readonly ConnectorDefinition[] = [
-  { key: 'datadog', name: 'Datadog', authKinds: ['API_TOKEN', 'OAUTH2'], defaultScopes: ['monitors_read', 'dashboards_read'], supportsRevocation: true },
-  { key: 'github', name: 'GitHub', authKinds: ['OAUTH2', 'API_TOKEN'], defaultScopes: ['repo', 'read:org'], supportsRevocation: true },
-  { key: 'gitlab', name: 'GitLab', authKinds: ['OAUTH2', 'API_TOKEN'], defaultScopes: ['read_api', 'read_user'], supportsRevocation: true },
-  { key: 'http', name: 'HTTP API', authKinds: ['API_TOKEN', 'BASIC'], defaultScopes: [], supportsRevocation: false },
-  { key: 'jira', name: 'Jira', authKinds: ['OAUTH2', 'BASIC'], defaultScopes: ['read:jira-work', 'read:jira-user', 'offline_access'], supportsRevocation: false },
-  { key: 'pagerduty', name: 'PagerDuty', authKinds: ['OAUTH2', 'API_TOKEN'], defaultScopes: ['read'], supportsRevocation: true },
-  { key: 'servicenow', name: 'ServiceNow', authKinds: ['OAUTH2', 'BASIC'], defaultScopes: ['useraccount'], supportsRevocation: true },
-  { key: 'slack', name: 'Slack', authKinds: ['OAUTH2', 'API_TOKEN'], defaultScopes: ['channels:read', 'chat:write'], supportsRevocation: true },
-];
+catalog.forEach(validate);
 
 const byKey = new Map(catalog.map((definition) => [definition.key, definition]));
 
@@ -30,10 +39,31 @@ export function listConnectors(): readonly ConnectorDefinition[] {
   return catalog;
 }
 
+export function findConnector(key: string): ConnectorDefinition | undefined {
+  return byKey.get(key);
+}
+
 /**
  * The connector for a stored provider key. A key no longer in the catalog still resolves, so that
  * integrations made with a retired connector stay readable.
  */
 export function getConnector(key: string): ConnectorDefinition {
-  return byKey.get(key) ?? { key, name: key, authKinds: [], defaultScopes: [], supportsRevocation: false };
+  return (
+    byKey.get(key) ?? {
+      key,
+      name: key,
+      authKinds: [],
+      apiUrl: '',
+      configFields: [],
+      defaultScopes: [],
+      requiredScopes: [],
+      credentials: {},
+      probe: { method: 'GET', path: '/', identity: {} },
+    }
+  );
+}
+
+/** Whether revoking an integration can also revoke its credential at the provider. */
+export function supportsRevocation(definition: ConnectorDefinition): boolean {
+  return Boolean(definition.oauth2?.revokeUrl || definition.customRevocation);
 }

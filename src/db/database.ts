@@ -96,8 +96,24 @@ export interface IntegrationEventsTable {
   created_at: CreatedAt;
 }
 
+export interface OAuthStatesTable {
+  state_hash: string;
+  organization_id: string;
+  integration_id: string;
+  actor_key_id: string | null;
+  /** The PKCE verifier: useless without the one-time code the provider sends to the callback. */
+  code_verifier: string | null;
+  redirect_uri: string;
+  return_url: string;
+  scopes: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+}
+
 /** The typed schema that every repository queries; kept in step with `migrations/`. */
 export interface Database {
+  oauth_states: OAuthStatesTable;
   organizations: OrganizationsTable;
   api_keys: ApiKeysTable;
   integrations: IntegrationsTable;
@@ -113,3 +129,4 @@ export type IntegrationUpdate = Updateable<IntegrationsTable>;
 export type HealthCheckRow = Selectable<IntegrationHealthChecksTable>;
 export type NewHealthCheckRow = Insertable<IntegrationHealthChecksTable>;
 export type NewIntegrationEventRow = Insertable<IntegrationEventsTable>;
+export type OAuthStateRow = Selectable<OAuthStatesTable>;

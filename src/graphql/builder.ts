@@ -15,6 +15,7 @@ export const builder = new SchemaBuilder<{
   AuthScopes: { viewer: boolean; editor: boolean; admin: boolean };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
+    JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
     ID: { Input: string; Output: string };
   };
   DefaultFieldNullability: false;

@@ -15,7 +15,7 @@ export interface PageRequest {
 
 /** A row's position: its sort key as PostgreSQL prints it, and its id as the tie-breaker. */
 export interface CursorPosition {
-  key: string | null;
+  key: string;
   id: string;
 }
 
@@ -107,7 +107,7 @@ function decodeCursor(cursor: string, scope: string, argument: string): CursorPo
   if (!Array.isArray(decoded) || decoded.length !== 3) throw invalid();
   const [cursorScope, key, id] = decoded as unknown[];
   if (cursorScope !== scope || typeof id !== 'string' || !isUuid(id)) throw invalid();
-  if (key !== null && typeof key !== 'string') throw invalid();
+  if (typeof key !== 'string') throw invalid();
   return { key, id };
 }
 

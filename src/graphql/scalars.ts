@@ -20,3 +20,36 @@ builder.scalarType('DateTime', {
 });
 
 builder.queryType({});
+
+function parseObject(value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new GraphQLError('JSONObject must be an object.', { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  return value as Record<string, unknown>;
+}
+
+function literalValue(ast: import('graphql').ValueNode): unknown {
+  switch (ast.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return ast.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      return Number(ast.value);
+    case Kind.NULL:
+      return null;
+    case Kind.LIST:
+      return ast.values.map(literalValue);
+    case Kind.OBJECT:
+      return Object.fromEntries(ast.fields.map((field) => [field.name.value, literalValue(field.value)]));
+    default:
+      throw new GraphQLError('JSONObject literals may not use variables inside.', { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+}
+
+builder.scalarType('JSONObject', {
+  description: 'A JSON object, e.g. a provider\'s settings `{"host": "git.example.com"}`.',
+  serialize: (value) => parseObject(value),
+  parseValue: parseObject,
+  parseLiteral: (ast) => parseObject(literalValue(ast)),
+});

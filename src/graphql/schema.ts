@@ -7,6 +7,7 @@ import '../modules/viewer/viewer.schema.js';
 import '../modules/provider/provider.schema.js';
 import '../modules/health-check/health-check.schema.js';
 import '../modules/integration/integration.schema.js';
+import '../modules/integration/integration.mutations.js';
 
 builder.mutationType({});
 

@@ -9,6 +9,11 @@ export const UserErrorCode = builder.enumType('UserErrorCode', {
     CONFLICT: { description: 'The change conflicts with the current state.' },
     ALREADY_REVOKED: { description: 'The object is already revoked.' },
     FORBIDDEN: { description: 'The caller may not make this change.' },
+    NOT_CONFIGURED: { description: 'The deployment lacks what this needs, e.g. an OAuth2 client for the provider.' },
+    PROVIDER_REJECTED_CREDENTIALS: { description: 'The provider refused the credential (HTTP 401/403, invalid_grant).' },
+    PROVIDER_UNREACHABLE: { description: 'The provider timed out, rate limited or failed (5xx); nothing was changed but health.' },
+    PROVIDER_ERROR: { description: 'The provider answered in a way the gateway cannot use.' },
+    OUTBOUND_BLOCKED: { description: 'The provider address is not allowed by the outbound policy (private or internal address).' },
   } as const,
 });
 

@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { Database } from '../../src/db/database.js';
 import { createGateway, type Gateway } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { testServices } from './services.js';
 
 export interface GraphQLResponse<T = any> {
   status: number;
@@ -36,7 +37,8 @@ export async function createTestGateway(): Promise<TestGateway> {
     statements.sql.push(event.query.sql);
   };
   const database = await createTestDatabase({ onQuery });
-  const yoga = createGateway({ database, logger: pino({ level: 'silent' }) });
+  const logger = pino({ level: 'silent' });
+  const yoga = createGateway({ database, logger, services: testServices(logger) });
   return {
     yoga,
     database,

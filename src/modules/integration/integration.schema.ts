@@ -93,6 +93,13 @@ builder.node(IntegrationRef, {
     missingScopes: t.stringList({ description: 'Requested but not granted.', resolve: missingScopes }),
     lastSync: t.field({ type: SyncStateRef, nullable: true, resolve: (integration) => integration.lastSync }),
     webhook: t.field({ type: WebhookRef, resolve: (integration) => integration.webhook }),
+    account: t.field({
+      type: 'JSONObject',
+      nullable: true,
+      description: 'The provider account the credential belongs to, as the latest successful probe reported it.',
+      resolve: (integration) => integration.account,
+    }),
+    config: t.field({ type: 'JSONObject', description: 'The provider settings given when connecting (never secret).', resolve: (integration) => integration.config }),
     hasCredentials: t.exposeBoolean('hasCredentials', { description: 'Whether a credential is stored (it is never returned).' }),
     credentialExpiresAt: t.expose('credentialExpiresAt', { type: 'DateTime', nullable: true }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),

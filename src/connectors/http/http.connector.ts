@@ -1,0 +1,24 @@
+import type { ConnectorDefinition } from '../types.js';
+
+/** Any HTTP API: a base URL, a probe path, and a bearer token, a custom header or basic auth. */
+export const http: ConnectorDefinition = {
+  key: 'http',
+  name: 'HTTP API',
+  authKinds: ['API_TOKEN', 'BASIC'],
+  apiUrl: '{baseUrl}',
+  configFields: [
+    { name: 'baseUrl', kind: 'url', required: true, description: 'Base URL of the API.' },
+    { name: 'probePath', kind: 'path', required: false, default: '/', description: 'Path probed to test connectivity.' },
+    {
+      name: 'headerName',
+      kind: 'header-name',
+      required: false,
+      default: 'authorization',
+      description: 'Header carrying the token; with `authorization` the token is sent as a Bearer token.',
+    },
+  ],
+  defaultScopes: [],
+  requiredScopes: [],
+  credentials: { API_TOKEN: { kind: 'header', name: '{headerName}', format: '{token}' }, BASIC: { kind: 'basic' } },
+  probe: { method: 'GET', path: '{probePath}', identity: {} },
+};

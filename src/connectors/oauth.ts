@@ -1,0 +1,214 @@
+import * as oauth from 'oauth4webapi';
+import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
+import type { ConnectorTarget } from './probe.js';
+import { expandTemplate } from './template.js';
+import type { OAuth2Definition } from './types.js';
+
+/** Used when a provider omits `expires_in` for a token we know expires: refresh early rather than late. */
+export const CONSERVATIVE_EXPIRES_IN_SECONDS = 900;
+
+export class OAuthError extends Error {
+  override name = 'OAuthError';
+  constructor(
+    /** `rejected`: the grant is dead (invalid_grant, 401/403); `transient`: try later; `failed`: anything else. */
+    readonly kind: 'rejected' | 'transient' | 'failed',
+    readonly code: ProviderErrorCode,
+    message: string,
+    /** The provider's OAuth error code, e.g. `invalid_grant`; never a token. */
+    readonly oauthError: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface OAuthEndpoints {
+  definition: OAuth2Definition;
+  authorizeUrl: string;
+  tokenUrl: string;
+  revokeUrl: string | null;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Endpoints after config templates and deployment overrides; null when no client is configured. */
+export function oauthEndpoints(target: ConnectorTarget): OAuthEndpoints | null {
+  const { definition, settings, config } = target;
+  const oauth2 = definition.oauth2;
+  if (!oauth2 || !settings.clientId || !settings.clientSecret) return null;
+  const expand = (template: string) => expandTemplate(template, config, definition.configFields);
+  const revoke = settings.revokeUrl ?? oauth2.revokeUrl;
+  return {
+    definition: oauth2,
+    authorizeUrl: expand(settings.authorizeUrl ?? oauth2.authorizeUrl),
+    tokenUrl: expand(settings.tokenUrl ?? oauth2.tokenUrl),
+    revokeUrl: revoke ? expand(revoke) : null,
+    clientId: settings.clientId,
+    clientSecret: settings.clientSecret,
+  };
+}
+
+export function buildAuthorizationUrl(
+  endpoints: OAuthEndpoints,
+  request: { state: string; codeChallenge: string | null; scopes: readonly string[]; redirectUri: string },
+): string {
+  const url = new URL(endpoints.authorizeUrl);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', endpoints.clientId);
+  url.searchParams.set('redirect_uri', request.redirectUri);
+  url.searchParams.set('state', request.state);
+  if (request.scopes.length > 0) url.searchParams.set('scope', request.scopes.join(endpoints.definition.scopeSeparator));
+  if (request.codeChallenge) {
+    url.searchParams.set('code_challenge', request.codeChallenge);
+    url.searchParams.set('code_challenge_method', 'S256');
+  }
+  for (const [name, value] of Object.entries(endpoints.definition.authorizeParams ?? {})) url.searchParams.set(name, value);
+  return url.toString();
+}
+
+function server(endpoints: OAuthEndpoints): oauth.AuthorizationServer {
+  return {
+    issuer: new URL(endpoints.tokenUrl).origin,
+    authorization_endpoint: endpoints.authorizeUrl,
+    token_endpoint: endpoints.tokenUrl,
+    ...(endpoints.revokeUrl ? { revocation_endpoint: endpoints.revokeUrl } : {}),
+  };
+}
+
+function clientAuth(endpoints: OAuthEndpoints): oauth.ClientAuth {
+  return endpoints.definition.clientAuth === 'client_secret_basic'
+    ? oauth.ClientSecretBasic(endpoints.clientSecret)
+    : oauth.ClientSecretPost(endpoints.clientSecret);
+}
+
+function requestOptions(http: HttpClient, provider: string, timeoutMs: number) {
+  return {
+    // Token calls are not idempotent (a code or rotating refresh token is single use): never retried.
+    [oauth.customFetch]: (url: string, init: RequestInit) => http(url, { ...init, timeoutMs, provider, idempotent: false }),
+    // Scheme policy belongs to the outbound client, which refuses plain http in production.
+    [oauth.allowInsecureRequests]: true,
+    headers: { accept: 'application/json' },
+  };
+}
+
+/**
+ * Reads a token endpoint answer. Some providers (GitHub) answer 200 with an `error` member, so the
+ * body is checked before the standard processing sees it.
+ */
+async function tokenResponse(response: Response): Promise<Response> {
+  const text = await response.text();
+  let body: Record<string, unknown> | null = null;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = null;
+  }
+  const oauthError = typeof body?.error === 'string' ? body.error.slice(0, 64) : null;
+  if (response.status === 401 || response.status === 403 || oauthError === 'invalid_grant' || oauthError === 'bad_refresh_token' || oauthError === 'invalid_client') {
+    throw new OAuthError('rejected', 'PROVIDER_REJECTED_CREDENTIALS', `The provider refused the grant (${oauthError ?? `HTTP ${response.status}`}).`, oauthError);
+  }
+  if (response.status === 429) throw new OAuthError('transient', 'PROVIDER_RATE_LIMITED', TRANSPORT_MESSAGES.PROVIDER_RATE_LIMITED);
+  if (response.status >= 500) throw new OAuthError('transient', 'PROVIDER_ERROR', `${TRANSPORT_MESSAGES.PROVIDER_ERROR} (HTTP ${response.status})`);
+  if (oauthError || body?.ok === false) {
+    const code = oauthError ?? String(body?.error ?? 'unknown_error').slice(0, 64);
+    throw new OAuthError('failed', 'PROVIDER_ERROR', `The provider refused the token request (${code}).`, code);
+  }
+  // Hand the standard processing a fresh response with the same status and body.
+  return new Response(text, { status: response.status, headers: { 'content-type': 'application/json' } });
+}
+
+async function tokenCall(run: () => Promise<Response>, process: (response: Response) => Promise<oauth.TokenEndpointResponse>) {
+  let response: Response;
+  try {
+    response = await run();
+  } catch (error) {
+    throw new OAuthError('transient', transportErrorCode(error), TRANSPORT_MESSAGES[transportErrorCode(error)]);
+  }
+  const checked = await tokenResponse(response);
+  try {
+    return await process(checked);
+  } catch (error) {
+    if (error instanceof OAuthError) throw error;
+    throw new OAuthError('failed', 'PROVIDER_ERROR', 'The provider answered the token request with something that is not a token.');
+  }
+}
+
+export interface TokenSet {
+  credential: Extract<Credential, { kind: 'OAUTH2' }>;
+  /** Scopes the provider reports as granted, when it reports them. */
+  grantedScopes: string[] | null;
+}
+
+function toTokenSet(endpoints: OAuthEndpoints, token: oauth.TokenEndpointResponse, previousRefreshToken: string | null): TokenSet {
+  const expiresIn = typeof token.expires_in === 'number' ? token.expires_in : (endpoints.definition.defaultExpiresInSeconds ?? (token.refresh_token || previousRefreshToken ? CONSERVATIVE_EXPIRES_IN_SECONDS : null));
+  const scope = typeof token.scope === 'string' ? token.scope : null;
+  return {
+    credential: {
+      kind: 'OAUTH2',
+      accessToken: token.access_token,
+      // A refresh answer without a new refresh token keeps the old one.
+      refreshToken: token.refresh_token ?? previousRefreshToken,
+      tokenType: token.token_type,
+      expiresAt: expiresIn === null ? null : new Date(Date.now() + expiresIn * 1000).toISOString(),
+    },
+    grantedScopes: scope === null ? null : scope.split(/[ ,]+/).filter(Boolean),
+  };
+}
+
+export async function exchangeCode(
+  endpoints: OAuthEndpoints,
+  request: { code: string; codeVerifier: string | null; redirectUri: string; state: string },
+  http: HttpClient,
+  provider: string,
+  timeoutMs: number,
+): Promise<TokenSet> {
+  const as = server(endpoints);
+  const client: oauth.Client = { client_id: endpoints.clientId };
+  const params = new URLSearchParams({ code: request.code, state: request.state });
+  const callback = oauth.validateAuthResponse(as, client, params, request.state);
+  const token = await tokenCall(
+    () => oauth.authorizationCodeGrantRequest(as, client, clientAuth(endpoints), callback, request.redirectUri, request.codeVerifier ?? oauth.nopkce, requestOptions(http, provider, timeoutMs)),
+    (response) => oauth.processAuthorizationCodeResponse(as, client, response),
+  );
+  return toTokenSet(endpoints, token, null);
+}
+
+export async function refreshTokens(
+  endpoints: OAuthEndpoints,
+  refreshToken: string,
+  http: HttpClient,
+  provider: string,
+  timeoutMs: number,
+): Promise<TokenSet> {
+  const as = server(endpoints);
+  const client: oauth.Client = { client_id: endpoints.clientId };
+  const token = await tokenCall(
+    () => oauth.refreshTokenGrantRequest(as, client, clientAuth(endpoints), refreshToken, requestOptions(http, provider, timeoutMs)),
+    (response) => oauth.processRefreshTokenResponse(as, client, response),
+  );
+  return toTokenSet(endpoints, token, refreshToken);
+}
+
+/** RFC 7009 revocation of one token; resolves when the provider confirmed. */
+export async function revokeToken(endpoints: OAuthEndpoints, token: string, hint: 'access_token' | 'refresh_token', http: HttpClient, provider: string, timeoutMs: number): Promise<void> {
+  const as = server(endpoints);
+  const client: oauth.Client = { client_id: endpoints.clientId };
+  let response: Response;
+  try {
+    response = await oauth.revocationRequest(as, client, clientAuth(endpoints), token, { ...requestOptions(http, provider, timeoutMs), additionalParameters: { token_type_hint: hint } });
+  } catch (error) {
+    throw new OAuthError('transient', transportErrorCode(error), TRANSPORT_MESSAGES[transportErrorCode(error)]);
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new OAuthError(response.status >= 500 || response.status === 429 ? 'transient' : 'failed', 'PROVIDER_ERROR', `The provider refused the revocation (HTTP ${response.status}).`);
+  }
+  await response.body?.cancel();
+}
+
+/** PKCE and state values: 256 bits of randomness each, as oauth4webapi generates them. */
+export async function newAuthorizationSecrets(pkce: boolean): Promise<{ state: string; codeVerifier: string | null; codeChallenge: string | null }> {
+  const state = oauth.generateRandomState();
+  if (!pkce) return { state, codeVerifier: null, codeChallenge: null };
+  const codeVerifier = oauth.generateRandomCodeVerifier();
+  return { state, codeVerifier, codeChallenge: await oauth.calculatePKCECodeChallenge(codeVerifier) };
+}

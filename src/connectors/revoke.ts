@@ -1,0 +1,71 @@
+import { type Credential, type HttpClient, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
+import { OAuthError, oauthEndpoints, revokeToken } from './oauth.js';
+import { apiBase, type ConnectorTarget, credentialHeaders } from './probe.js';
+import { joinUrl } from './template.js';
+
+export interface RevocationOutcome {
+  /** Whether the provider confirmed that the credential no longer works. */
+  confirmed: boolean;
+  /** Why not, when it did not. */
+  reason: string | null;
+}
+
+async function confirm(call: () => Promise<Response>, accept: (response: Response, body: unknown) => boolean): Promise<RevocationOutcome> {
+  let response: Response;
+  try {
+    response = await call();
+  } catch (error) {
+    return { confirmed: false, reason: TRANSPORT_MESSAGES[transportErrorCode(error)] };
+  }
+  const text = await response.text().catch(() => '');
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  return accept(response, body) ? { confirmed: true, reason: null } : { confirmed: false, reason: `The provider refused the revocation (HTTP ${response.status}).` };
+}
+
+/**
+ * Revokes a credential at the provider where the provider supports it: RFC 7009 for OAuth2 tokens,
+ * or the provider's own call (GitHub, Slack). Never throws: the outcome says what happened.
+ */
+export async function revokeAtProvider(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number): Promise<RevocationOutcome> {
+  const { definition } = target;
+  const provider = definition.key;
+  if (definition.customRevocation === 'slack') {
+    return confirm(
+      () => http(joinUrl(apiBase(target), '/auth.revoke'), { method: 'POST', headers: credentialHeaders(target, credential), timeoutMs, provider }),
+      (response, body) => response.ok && (body as { ok?: unknown } | null)?.ok === true,
+    );
+  }
+  if (credential.kind !== 'OAUTH2') {
+    return { confirmed: false, reason: `${definition.name} offers no API to revoke this kind of credential; revoke it at ${definition.name}.` };
+  }
+  const endpoints = oauthEndpoints(target);
+  if (!endpoints) return { confirmed: false, reason: `No OAuth2 client is configured for ${definition.name}.` };
+  if (definition.customRevocation === 'github') {
+    const basic = Buffer.from(`${endpoints.clientId}:${endpoints.clientSecret}`).toString('base64');
+    return confirm(
+      () =>
+        http(joinUrl(apiBase(target), `/applications/${encodeURIComponent(endpoints.clientId)}/token`), {
+          method: 'DELETE',
+          headers: { ...definition.apiHeaders, authorization: `Basic ${basic}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ access_token: credential.accessToken }),
+          timeoutMs,
+          provider,
+        }),
+      (response) => response.status === 204 || response.status === 404,
+    );
+  }
+  if (!endpoints.revokeUrl) return { confirmed: false, reason: `${definition.name} offers no token revocation endpoint.` };
+  try {
+    // Revoking the refresh token first ends the whole grant at providers that tie them together.
+    if (credential.refreshToken) await revokeToken(endpoints, credential.refreshToken, 'refresh_token', http, provider, timeoutMs);
+    await revokeToken(endpoints, credential.accessToken, 'access_token', http, provider, timeoutMs);
+    return { confirmed: true, reason: null };
+  } catch (error) {
+    return { confirmed: false, reason: error instanceof OAuthError ? error.message : TRANSPORT_MESSAGES.PROVIDER_ERROR };
+  }
+}

@@ -1,0 +1,54 @@
+import type { ConnectorDefinition } from './types.js';
+
+/** Deployment configuration of one connector: OAuth2 client and endpoint overrides. */
+export interface ConnectorSettings {
+  clientId?: string;
+  clientSecret?: string;
+  /** Replaces the definition's API base URL template (self-hosted mirrors, a local fake provider). */
+  apiUrl?: string;
+  authorizeUrl?: string;
+  tokenUrl?: string;
+  revokeUrl?: string;
+  /** Base of provider APIs addressed apart from the instance, e.g. Atlassian's `api.atlassian.com`. */
+  oauthApiUrl?: string;
+}
+
+export type ConnectorSettingsMap = Readonly<Record<string, ConnectorSettings>>;
+
+const FIELDS: Record<string, keyof ConnectorSettings> = {
+  CLIENT_ID: 'clientId',
+  CLIENT_SECRET: 'clientSecret',
+  API_URL: 'apiUrl',
+  AUTHORIZE_URL: 'authorizeUrl',
+  TOKEN_URL: 'tokenUrl',
+  REVOKE_URL: 'revokeUrl',
+  OAUTH_API_URL: 'oauthApiUrl',
+};
+
+/**
+ * Reads `CONNECTOR_<KEY>_<FIELD>` variables, e.g. `CONNECTOR_GITHUB_CLIENT_ID` or
+ * `CONNECTOR_GITLAB_API_URL`. Unknown connector keys or fields are refused, since a typo would
+ * otherwise silently leave a connector unconfigured.
+ */
+export function connectorSettingsFromEnv(env: NodeJS.ProcessEnv, catalog: readonly ConnectorDefinition[]): ConnectorSettingsMap {
+  const byEnvKey = new Map(catalog.map((definition) => [definition.key.toUpperCase().replace(/-/g, '_'), definition.key]));
+  const settings: Record<string, ConnectorSettings> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('CONNECTOR_') || value === undefined || value === '') continue;
+    const rest = name.slice('CONNECTOR_'.length);
+    const field = Object.keys(FIELDS).find((suffix) => rest.endsWith(`_${suffix}`));
+    const key = field ? byEnvKey.get(rest.slice(0, -(field.length + 1))) : undefined;
+    if (!field || !key) throw new Error(`${name}: unknown connector variable (expected CONNECTOR_<PROVIDER>_<${Object.keys(FIELDS).join('|')}>)`);
+    const property = FIELDS[field] as keyof ConnectorSettings;
+    if (property !== 'clientId' && property !== 'clientSecret' && !/^https?:\/\/[^\s]+$/.test(value)) {
+      throw new Error(`${name}: expected an http(s) URL`);
+    }
+    settings[key] = { ...settings[key], [property]: value };
+  }
+  return settings;
+}
+
+/** Whether the deployment supplied an OAuth2 client for this connector. */
+export function oauthConfigured(definition: ConnectorDefinition, settings: ConnectorSettings | undefined): boolean {
+  return Boolean(definition.oauth2 && settings?.clientId && settings.clientSecret);
+}

@@ -1,0 +1,84 @@
+import type { AuthKind } from '../db/database.js';
+
+/** A value the user supplies when connecting, e.g. a self-hosted instance's host. */
+export interface ConfigField {
+  name: string;
+  description: string;
+  required: boolean;
+  /** `origin`: a host[:port] or http(s) origin; `url`: an absolute http(s) URL; `path`: starts with `/`. */
+  kind: 'origin' | 'url' | 'path' | 'choice' | 'text' | 'header-name';
+  choices?: readonly string[];
+  default?: string;
+}
+
+/**
+ * A URL template. `{name}` is replaced by the integration's config value of that name; for `origin`
+ * fields the value is normalised to `https://host[:port]` unless it names its scheme.
+ */
+export type UrlTemplate = string;
+
+export interface OAuth2Definition {
+  authorizeUrl: UrlTemplate;
+  tokenUrl: UrlTemplate;
+  /** RFC 7009 endpoint, when the provider has one. */
+  revokeUrl?: UrlTemplate;
+  /** How a scope list is joined in the authorize request and split in token responses. */
+  scopeSeparator: ' ' | ',';
+  pkce: boolean;
+  /** Whether each refresh answers with a new refresh token that replaces the old one. */
+  rotatesRefreshTokens: boolean;
+  /** How the client authenticates at the token endpoint. */
+  clientAuth: 'client_secret_post' | 'client_secret_basic';
+  /** Extra authorize parameters, e.g. Atlassian's `audience`. */
+  authorizeParams?: Readonly<Record<string, string>>;
+  /** Seconds assumed when a token response has no `expires_in` but the token is known to expire. */
+  defaultExpiresInSeconds?: number;
+}
+
+/** How a credential is presented on a request. `{token}`, `{username}`, `{password}` are substituted. */
+export type CredentialPlacement =
+  | { kind: 'bearer' }
+  | { kind: 'basic' }
+  | { kind: 'header'; name: string; format: string };
+
+/** Where a probe answer carries something: a response header, or a dotted path into the JSON body. */
+export type AnswerSource = { header: string; separator?: string } | { body: string };
+
+export interface ProbeDefinition {
+  method: 'GET' | 'POST';
+  /** Path (or URL template) relative to the API base URL. */
+  path: UrlTemplate;
+  headers?: Readonly<Record<string, string>>;
+  /** Fields of the account identity, read from the answer: e.g. `{ login: { body: 'login' } }`. */
+  identity: Readonly<Record<string, AnswerSource>>;
+  /** Where the granted scopes are reported, when the provider reports them on this request. */
+  grantedScopes?: AnswerSource;
+  /**
+   * Providers that answer 200 with a failure flag (Slack's `{"ok": false}`): the body path that must be
+   * true, and the error values that mean the credential itself is rejected.
+   */
+  okFlag?: { body: string; errorBody: string; rejectedErrors: readonly string[] };
+}
+
+/** A provider the gateway can connect, as data. */
+export interface ConnectorDefinition {
+  key: string;
+  name: string;
+  authKinds: readonly AuthKind[];
+  /** API base URL template; overridable per deployment. */
+  apiUrl: UrlTemplate;
+  configFields: readonly ConfigField[];
+  defaultScopes: readonly string[];
+  /** Scopes without which the integration cannot work; a probe that lacks one reports them missing. */
+  requiredScopes: readonly string[];
+  oauth2?: OAuth2Definition;
+  /** How each auth kind presents its credential. */
+  credentials: Partial<Record<AuthKind, CredentialPlacement>>;
+  /** The connectivity probe, optionally different per auth kind. */
+  probe: ProbeDefinition;
+  probeByAuthKind?: Partial<Record<AuthKind, ProbeDefinition>>;
+  /** A provider-specific revocation call for providers without RFC 7009 (see `revoke` in runtime). */
+  customRevocation?: 'github' | 'slack';
+  /** Headers sent on every API request (e.g. an API version). */
+  apiHeaders?: Readonly<Record<string, string>>;
+}

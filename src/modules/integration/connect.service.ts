@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import { validateConfig } from '../../connectors/config-fields.js';
+import { buildAuthorizationUrl, newAuthorizationSecrets, oauthEndpoints } from '../../connectors/oauth.js';
+import { runProbe } from '../../connectors/probe.js';
+import { findConnector } from '../../connectors/registry.js';
+import type { AuthKind, Database, IntegrationRow } from '../../db/database.js';
+import { ServiceError } from '../../errors.js';
+import type { GatewayServices } from '../../services.js';
+import { cleanDisplayName, cleanEnvironment, cleanReturnUrl, cleanScopes, type CredentialsInput, credentialFromInput } from './integration.input.js';
+import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
+import { type Integration, toIntegration } from './integration.model.js';
+import { expireOAuthStates, findIntegrationRow, insertIntegrationRow, insertOAuthState, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+
+/** How long a started OAuth2 authorization may take. */
+export const AUTHORIZATION_TTL_MS = 10 * 60_000;
+
+export interface ConnectInput {
+  provider: string;
+  displayName: string;
+  environment?: string | null;
+  authKind: AuthKind;
+  config?: Record<string, unknown> | null;
+  scopes?: readonly string[] | null;
+  credentials?: CredentialsInput | null;
+  returnUrl?: string | null;
+  /** Reconnect this integration instead of creating one; it keeps its id. */
+  integrationId?: string | null;
+}
+
+export interface ConnectResult {
+  integration: Integration;
+  authorizationUrl: string | null;
+}
+
+export function hashState(state: string): string {
+  return createHash('sha256').update(state).digest('hex');
+}
+
+/** After a crashed attempt with the same Idempotency-Key, the integration it created, if it got that far. */
+async function resumed(db: Kysely<Database>, actor: MutationActor): Promise<IntegrationRow | undefined> {
+  if (!actor.idempotencyKey) return undefined;
+  const event = await db
+    .selectFrom('integration_events')
+    .select('integration_id')
+    .where('organization_id', '=', actor.viewer.organization.id)
+    .where('type', 'in', ['integration.connected', 'integration.authorization_started'])
+    .where(sql<string>`detail->>'idempotencyKey'`, '=', actor.idempotencyKey)
+    .executeTakeFirst();
+  return event?.integration_id ? findIntegrationRow(db, actor.viewer.organization.id, event.integration_id) : undefined;
+}
+
+/**
+ * Connects a provider. A token or basic credential is probed before anything is stored; OAuth2 stores
+ * a pending integration and returns the provider's authorization URL.
+ */
+export async function connectIntegration(services: GatewayServices, db: Kysely<Database>, actor: MutationActor, input: ConnectInput): Promise<ConnectResult> {
+  const definition = findConnector(input.provider);
+  if (!definition) throw new ServiceError('VALIDATION', `Unknown provider "${input.provider.slice(0, 64)}"; see the providers query.`, ['provider']);
+  if (!definition.authKinds.includes(input.authKind)) {
+    throw new ServiceError('VALIDATION', `${definition.name} connects with ${definition.authKinds.join(' or ')}.`, ['authKind']);
+  }
+  const displayName = cleanDisplayName(input.displayName);
+  const environment = cleanEnvironment(input.environment);
+  const { config, problems } = validateConfig(definition, input.config);
+  const [problem] = problems;
+  if (problem) throw new ServiceError('VALIDATION', problem.message, ['config', problem.field]);
+  const scopes = cleanScopes(definition, input.scopes, ['scopes']);
+  const organizationId = actor.viewer.organization.id;
+
+  const previous = await resumed(db, actor);
+  if (previous) return { integration: toIntegration(previous), authorizationUrl: null };
+
+  let existing: IntegrationRow | undefined;
+  if (input.integrationId) {
+    existing = await findIntegrationRow(db, organizationId, input.integrationId);
+    if (!existing) throw new ServiceError('NOT_FOUND', 'No such integration.', ['integrationId']);
+    if (existing.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'A revoked integration cannot be reconnected; connect a new one.', ['integrationId']);
+    if (existing.provider !== definition.key) throw new ServiceError('VALIDATION', 'A reconnection must use the integration\'s provider.', ['provider']);
+  }
+  const target = { definition, settings: services.connectorSettings[definition.key] ?? {}, config };
+  const base = { provider: definition.key, display_name: displayName, environment, auth_kind: input.authKind, requested_scopes: scopes, config: JSON.stringify(config) };
+
+  if (input.authKind === 'OAUTH2') {
+    const endpoints = oauthEndpoints(target);
+    if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${definition.name}; see the README.`, ['authKind']);
+    const returnUrl = cleanReturnUrl(input.returnUrl);
+    const secrets = await newAuthorizationSecrets(endpoints.definition.pkce);
+    const redirectUri = `${services.publicUrl.replace(/\/+$/, '')}/oauth/callback`;
+    const row = await db.transaction().execute(async (trx) => {
+      let current: IntegrationRow;
+      if (existing) {
+        const locked = await lockIntegrationRow(trx, organizationId, existing.id);
+        if (!locked || locked.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
+        await expireOAuthStates(trx, locked.id);
+        current = await updateIntegrationRow(trx, locked.id, { ...base, auth_kind: 'OAUTH2', status_reason: 'Waiting for the user to authorize at the provider.' });
+      } else {
+        current = await insertIntegrationRow(trx, { ...base, organization_id: organizationId, status: 'PENDING_AUTHORIZATION' });
+      }
+      await insertOAuthState(trx, {
+        state_hash: hashState(secrets.state),
+        organization_id: organizationId,
+        integration_id: current.id,
+        actor_key_id: actor.viewer.apiKey.id,
+        code_verifier: secrets.codeVerifier,
+        redirect_uri: redirectUri,
+        return_url: returnUrl,
+        scopes,
+        expires_at: new Date(Date.now() + AUTHORIZATION_TTL_MS),
+      });
+      await recordEvent(trx, actor, current.id, 'integration.authorization_started', 'SUCCEEDED', { provider: definition.key, scopes });
+      return current;
+    });
+    const authorizationUrl = buildAuthorizationUrl(endpoints, { state: secrets.state, codeChallenge: secrets.codeChallenge, scopes, redirectUri });
+    return { integration: toIntegration(row), authorizationUrl };
+  }
+
+  const credential = credentialFromInput(input.authKind, input.credentials, ['credentials']);
+  const outcome = await runProbe(target, credential, services.http, services.probeTimeoutMs);
+  if (!outcome.ok) {
+    await recordEvent(db, actor, existing?.id ?? null, 'integration.connect_failed', 'FAILED', { provider: definition.key, code: outcome.errorCode, httpStatus: outcome.httpStatus });
+    throw probeFailure(outcome, ['credentials']);
+  }
+  const row = await db.transaction().execute(async (trx) => {
+    const current = existing
+      ? await lockIntegrationRow(trx, organizationId, existing.id)
+      : await insertIntegrationRow(trx, { ...base, organization_id: organizationId, status: 'ACTIVE' });
+    if (!current || current.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
+    if (existing) await expireOAuthStates(trx, current.id);
+    // A reconnection replaces the credential and keeps the webhook signing secret.
+    const webhookSecret = existing ? openBundle(services, current).webhookSecret : null;
+    const sealed = sealBundle(services, current, { credential, webhookSecret });
+    const { patch } = await recordProbe(trx, { ...current, requested_scopes: scopes }, outcome, connectorTarget(services, { provider: definition.key, config }), {
+      ...base,
+      ...sealed,
+      granted_scopes: outcome.grantedScopes,
+    });
+    const updated = await updateIntegrationRow(trx, current.id, patch);
+    await recordEvent(trx, actor, current.id, 'integration.connected', 'SUCCEEDED', { provider: definition.key, authKind: input.authKind, reconnected: Boolean(existing) });
+    return updated;
+  });
+  return { integration: toIntegration(row), authorizationUrl: null };
+}

@@ -1,0 +1,47 @@
+import type { ProbeOutcome } from '../../connectors/probe.js';
+import type { IntegrationHealth, IntegrationStatus } from '../../db/database.js';
+
+/** Consecutive transient failures after which an integration counts as UNHEALTHY rather than DEGRADED. */
+export const UNHEALTHY_AFTER_FAILURES = 3;
+
+export interface HealthState {
+  status: IntegrationStatus;
+  statusReason: string | null;
+  health: IntegrationHealth;
+  consecutiveFailures: number;
+}
+
+/**
+ * The one state machine for what a probe means: OK makes an integration HEALTHY and ACTIVE (missing
+ * required scopes keep it DEGRADED); a rejected credential needs re-authorization; timeouts, rate
+ * limits and provider errors degrade it, and repeated failures make it UNHEALTHY.
+ */
+export function nextHealthState(current: HealthState, outcome: ProbeOutcome, missingRequiredScopes: readonly string[]): HealthState {
+  if (current.status === 'REVOKED') return current;
+  if (outcome.ok) {
+    const degraded = missingRequiredScopes.length > 0;
+    return {
+      status: 'ACTIVE',
+      statusReason: degraded ? `Missing required scopes: ${missingRequiredScopes.join(', ')}` : null,
+      health: degraded ? 'DEGRADED' : 'HEALTHY',
+      consecutiveFailures: 0,
+    };
+  }
+  const failures = current.consecutiveFailures + 1;
+  if (outcome.kind === 'rejected') {
+    return { status: 'NEEDS_REAUTH', statusReason: outcome.message, health: 'UNHEALTHY', consecutiveFailures: failures };
+  }
+  return {
+    status: current.status,
+    statusReason: current.statusReason,
+    health: failures >= UNHEALTHY_AFTER_FAILURES ? 'UNHEALTHY' : 'DEGRADED',
+    consecutiveFailures: failures,
+  };
+}
+
+/** Scopes in `required` that a known grant lacks; none while the grant is unknown. */
+export function missingFrom(granted: readonly string[] | null, required: readonly string[]): string[] {
+  if (granted === null) return [];
+  const have = new Set(granted);
+  return required.filter((scope) => !have.has(scope));
+}

@@ -1,0 +1,109 @@
+import type { Kysely } from 'kysely';
+import { exchangeCode, OAuthError, oauthEndpoints } from '../../connectors/oauth.js';
+import { runProbe } from '../../connectors/probe.js';
+import type { Database, OAuthStateRow } from '../../db/database.js';
+import { encodeGlobalID } from '../../graphql/global-id.js';
+import type { GatewayServices } from '../../services.js';
+import { hashState } from './connect.service.js';
+import { connectorTarget, openBundle, recordProbe, sealBundle } from './integration.lifecycle.js';
+import { consumeOAuthState, insertEventRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+
+export const OAUTH_CALLBACK_PATH = '/oauth/callback';
+
+function page(status: number, message: string): Response {
+  const body = `<!doctype html><meta charset="utf-8"><title>Authorization</title><p>${message}</p>`;
+  return new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
+}
+
+/** Sends the browser back to where the connection started, saying how it ended. */
+function back(state: OAuthStateRow, outcome: 'connected' | 'error', error?: string): Response {
+  const url = new URL(state.return_url);
+  url.searchParams.set('integration', encodeGlobalID('Integration', state.integration_id));
+  url.searchParams.set('outcome', outcome);
+  if (error) url.searchParams.set('error', error);
+  return new Response(null, { status: 302, headers: { location: url.toString(), 'cache-control': 'no-store' } });
+}
+
+/**
+ * The provider's redirect after the user authorized (or refused). The state is checked and spent,
+ * the code exchanged, the tokens committed encrypted, the connection probed, and the browser sent back
+ * to the return URL with the outcome. Every failure leaves no credential and a clear outcome.
+ */
+export async function handleOAuthCallback(services: GatewayServices, db: Kysely<Database>, request: Request, requestId: string): Promise<Response> {
+  const params = new URL(request.url).searchParams;
+  const stateParam = params.get('state');
+  if (!stateParam || stateParam.length > 512) return page(400, 'This authorization response has no valid state. Start the connection again.');
+  const consumed = await consumeOAuthState(db, hashState(stateParam));
+  if (!consumed) return page(400, 'This authorization link is unknown or was withdrawn. Start the connection again.');
+  const { row: state, firstUse } = consumed;
+  const audit = (type: string, outcome: 'SUCCEEDED' | 'FAILED', detail: Record<string, unknown>) =>
+    insertEventRow(db, {
+      organization_id: state.organization_id,
+      integration_id: state.integration_id,
+      actor_key_id: state.actor_key_id,
+      type,
+      outcome,
+      request_id: requestId,
+      detail,
+    });
+  if (!firstUse) return back(state, 'error', 'state_already_used');
+  if (state.expires_at.getTime() <= Date.now()) {
+    await audit('integration.authorization_failed', 'FAILED', { reason: 'state_expired' });
+    return back(state, 'error', 'state_expired');
+  }
+  const providerError = params.get('error');
+  const code = params.get('code');
+  if (providerError || !code) {
+    const reason = (providerError ?? 'missing_code').replace(/[^\w.-]/g, '').slice(0, 64);
+    await audit('integration.authorization_failed', 'FAILED', { reason });
+    return back(state, 'error', reason || 'provider_error');
+  }
+
+  const integration = await db.selectFrom('integrations').selectAll().where('id', '=', state.integration_id).executeTakeFirst();
+  if (!integration || integration.status === 'REVOKED') return back(state, 'error', 'integration_revoked');
+  const target = connectorTarget(services, integration);
+  const endpoints = oauthEndpoints(target);
+  if (!endpoints) return back(state, 'error', 'not_configured');
+  let tokens;
+  try {
+    tokens = await exchangeCode(endpoints, { code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri, state: stateParam }, services.http, target.definition.key, services.probeTimeoutMs);
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    await audit('integration.authorization_failed', 'FAILED', { reason: 'token_exchange_failed', code: error.code, oauthError: error.oauthError });
+    return back(state, 'error', 'token_exchange_failed');
+  }
+
+  // Tokens are committed before they are used, so nothing that follows can lose them.
+  const authorized = await db.transaction().execute(async (trx) => {
+    const current = await lockIntegrationRow(trx, state.organization_id, state.integration_id);
+    if (!current || current.status === 'REVOKED') return null;
+    const bundle = openBundle(services, current);
+    const saved = await updateIntegrationRow(trx, current.id, {
+      ...sealBundle(services, current, { ...bundle, credential: tokens.credential }),
+      auth_kind: 'OAUTH2',
+      status: 'ACTIVE',
+      status_reason: null,
+      granted_scopes: tokens.grantedScopes,
+    });
+    await insertEventRow(trx, {
+      organization_id: state.organization_id,
+      integration_id: current.id,
+      actor_key_id: state.actor_key_id,
+      type: 'integration.authorized',
+      outcome: 'SUCCEEDED',
+      request_id: requestId,
+      detail: { grantedScopes: tokens.grantedScopes },
+    });
+    return saved;
+  });
+  if (!authorized) return back(state, 'error', 'integration_revoked');
+
+  const outcome = await runProbe(target, tokens.credential, services.http, services.probeTimeoutMs);
+  await db.transaction().execute(async (trx) => {
+    const current = await lockIntegrationRow(trx, state.organization_id, state.integration_id);
+    if (!current || current.status === 'REVOKED') return;
+    const { patch } = await recordProbe(trx, current, outcome, target);
+    await updateIntegrationRow(trx, current.id, patch);
+  });
+  return back(state, 'connected', outcome.ok ? undefined : `probe_${(outcome.errorCode ?? 'failed').toLowerCase()}`);
+}

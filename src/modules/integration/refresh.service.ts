@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { runProbe } from '../../connectors/probe.js';
+import type { Database, IntegrationUpdate } from '../../db/database.js';
+import { ServiceError } from '../../errors.js';
+import type { GatewayServices } from '../../services.js';
+import { cleanWebhook, type CredentialsInput, credentialFromInput, type WebhookInput } from './integration.input.js';
+import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
+import { type Integration, toIntegration } from './integration.model.js';
+import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { refreshWithLock } from './tokens.service.js';
+
+export interface RefreshInput {
+  id: string;
+  refreshTokens?: boolean | null;
+  credentials?: CredentialsInput | null;
+  webhook?: WebhookInput | null;
+}
+
+export interface RefreshResult {
+  integration: Integration;
+  /** The new webhook signing secret, when one was rotated: returned this once. */
+  webhookSigningSecret: string | null;
+}
+
+/**
+ * Refreshes an integration: OAuth2 tokens now, a replacement API token or basic credential (probed
+ * first), and the webhook configuration. All validation happens before any provider call; the
+ * credential and webhook changes commit together.
+ */
+export async function refreshIntegration(
+  services: GatewayServices,
+  db: Kysely<Database>,
+  actor: MutationActor,
+  input: RefreshInput,
+  options: { production: boolean },
+): Promise<RefreshResult> {
+  const organizationId = actor.viewer.organization.id;
+  if (!input.refreshTokens && !input.credentials && !input.webhook) {
+    throw new ServiceError('VALIDATION', 'Nothing to refresh: give refreshTokens, credentials or webhook.', []);
+  }
+  const row = await findIntegrationRow(db, organizationId, input.id);
+  if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
+  if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is revoked.', ['id']);
+  if (input.refreshTokens && input.credentials) throw new ServiceError('VALIDATION', 'Either refresh OAuth2 tokens or replace the credential, not both.', ['credentials']);
+  if (input.refreshTokens && row.auth_kind !== 'OAUTH2') throw new ServiceError('VALIDATION', 'Only OAuth2 integrations have tokens to refresh.', ['refreshTokens']);
+  const credential = input.credentials ? credentialFromInput(row.auth_kind, input.credentials, ['credentials']) : null;
+  const webhook = input.webhook ? cleanWebhook(input.webhook, options.production) : null;
+  const target = connectorTarget(services, row);
+
+  if (input.refreshTokens) await refreshWithLock(services, db, actor, row.id, { kind: 'force', seenVersion: row.secret_version });
+  const outcome = credential ? await runProbe(target, credential, services.http, services.probeTimeoutMs) : null;
+  if (outcome && !outcome.ok) {
+    await recordEvent(db, actor, row.id, 'integration.credentials_replace_failed', 'FAILED', { code: outcome.errorCode, httpStatus: outcome.httpStatus });
+    throw probeFailure(outcome, ['credentials']);
+  }
+  if (!credential && !webhook) return { integration: toIntegration((await findIntegrationRow(db, organizationId, row.id)) ?? row), webhookSigningSecret: null };
+
+  const webhookSigningSecret = webhook?.rotateSecret ? `whsec_${randomBytes(32).toString('base64url')}` : null;
+  const updated = await db.transaction().execute(async (trx) => {
+    const current = await lockIntegrationRow(trx, organizationId, row.id);
+    if (!current || current.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
+    let patch: IntegrationUpdate = {};
+    if (credential || webhookSigningSecret) {
+      const bundle = openBundle(services, current);
+      patch = sealBundle(services, current, {
+        credential: credential ?? bundle.credential,
+        webhookSecret: webhookSigningSecret ?? bundle.webhookSecret,
+      });
+    }
+    if (webhook) {
+      patch = {
+        ...patch,
+        ...(webhook.url !== undefined ? { webhook_url: webhook.url } : {}),
+        ...(webhook.events != null ? { webhook_events: [...webhook.events] } : {}),
+        ...(webhook.enabled != null ? { webhook_enabled: webhook.enabled } : {}),
+        ...(webhookSigningSecret ? { webhook_secret_rotated_at: new Date() } : {}),
+      };
+      if ((patch.webhook_enabled ?? current.webhook_enabled) && !(patch.webhook_url !== undefined ? patch.webhook_url : current.webhook_url)) {
+        throw new ServiceError('VALIDATION', 'An enabled webhook needs a URL.', ['webhook', 'url']);
+      }
+    }
+    if (outcome) patch = (await recordProbe(trx, current, outcome, target, patch)).patch;
+    const saved = await updateIntegrationRow(trx, current.id, patch);
+    if (credential) await recordEvent(trx, actor, current.id, 'integration.credentials_replaced', 'SUCCEEDED', { authKind: current.auth_kind });
+    if (webhook) {
+      await recordEvent(trx, actor, current.id, 'integration.webhook_updated', 'SUCCEEDED', {
+        url: saved.webhook_url !== null,
+        events: saved.webhook_events.length,
+        enabled: saved.webhook_enabled,
+        secretRotated: Boolean(webhookSigningSecret),
+      });
+    }
+    return saved;
+  });
+  return { integration: toIntegration(updated), webhookSigningSecret };
+}

@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import { revokeAtProvider } from '../../connectors/revoke.js';
+import type { Database } from '../../db/database.js';
+import { ServiceError } from '../../errors.js';
+import type { GatewayServices } from '../../services.js';
+import { connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
+import { type Integration, toIntegration } from './integration.model.js';
+import { expireOAuthStates, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+
+export interface RevokeResult {
+  integration: Integration;
+  revokedAtProvider: boolean;
+  /** Why the provider did not confirm, when it did not. */
+  providerMessage: string | null;
+}
+
+/**
+ * Revokes an integration: the credential at the provider where it can be, the stored secret at once,
+ * and the row kept as a REVOKED tombstone for audit. The row lock makes a concurrent second revocation
+ * wait and then see REVOKED, so the provider is called once.
+ */
+export async function revokeIntegration(services: GatewayServices, db: Kysely<Database>, actor: MutationActor, id: string): Promise<RevokeResult> {
+  return db.transaction().execute(async (trx) => {
+    const row = await lockIntegrationRow(trx, actor.viewer.organization.id, id);
+    if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
+    if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is already revoked.', ['id']);
+    const credential = openBundle(services, row).credential;
+    const outcome = credential
+      ? await revokeAtProvider(connectorTarget(services, row), credential, services.http, services.probeTimeoutMs)
+      : { confirmed: false, reason: 'No credential was stored, so there was nothing to revoke at the provider.' };
+    const updated = await updateIntegrationRow(trx, row.id, {
+      status: 'REVOKED',
+      status_reason: `Revoked by API key ${actor.viewer.apiKey.prefix}.`,
+      revoked_at: new Date(),
+      revoked_by_key_id: actor.viewer.apiKey.id,
+      secret_ciphertext: null,
+      secret_key_id: null,
+      credential_expires_at: null,
+      webhook_enabled: false,
+    });
+    await expireOAuthStates(trx, row.id);
+    await recordEvent(trx, actor, row.id, 'integration.revoked', 'SUCCEEDED', { revokedAtProvider: outcome.confirmed, providerMessage: outcome.reason });
+    return { integration: toIntegration(updated), revokedAtProvider: outcome.confirmed, providerMessage: outcome.reason };
+  });
+}

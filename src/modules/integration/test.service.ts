@@ -1,0 +1,42 @@
+import type { Kysely } from 'kysely';
+import { runProbe } from '../../connectors/probe.js';
+import type { Database } from '../../db/database.js';
+import { ServiceError } from '../../errors.js';
+import type { GatewayServices } from '../../services.js';
+import type { HealthCheck } from '../health-check/health-check.repository.js';
+import { connectorTarget, type MutationActor, openBundle, recordEvent, recordProbe, requireCredential } from './integration.lifecycle.js';
+import { type Integration, toIntegration } from './integration.model.js';
+import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { isExpired, refreshWithLock } from './tokens.service.js';
+
+/**
+ * Probes an integration and records the check. An expired OAuth2 access token is refreshed first; a
+ * refresh the provider refuses is itself the test's answer (NEEDS_REAUTH).
+ */
+export async function testIntegration(
+  services: GatewayServices,
+  db: Kysely<Database>,
+  actor: MutationActor,
+  id: string,
+): Promise<{ integration: Integration; healthCheck: HealthCheck }> {
+  const organizationId = actor.viewer.organization.id;
+  let row = await findIntegrationRow(db, organizationId, id);
+  if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
+  if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is revoked.', ['id']);
+  if (row.auth_kind === 'OAUTH2' && isExpired(row)) row = (await refreshWithLock(services, db, actor, row.id, { kind: 'ifExpired' })).row;
+  const credential = requireCredential(openBundle(services, row));
+  const target = connectorTarget(services, row);
+  const outcome = await runProbe(target, credential, services.http, services.probeTimeoutMs);
+  return db.transaction().execute(async (trx) => {
+    const current = await lockIntegrationRow(trx, organizationId, id);
+    if (!current || current.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
+    const { patch, check } = await recordProbe(trx, current, outcome, target);
+    const updated = await updateIntegrationRow(trx, current.id, patch);
+    await recordEvent(trx, actor, current.id, 'integration.tested', outcome.ok ? 'SUCCEEDED' : 'FAILED', {
+      code: outcome.errorCode,
+      httpStatus: outcome.httpStatus,
+      health: updated.health,
+    });
+    return { integration: toIntegration(updated), healthCheck: check };
+  });
+}

@@ -1,0 +1,31 @@
+import type { HttpClient } from './connectors/credentials.js';
+import type { ConnectorSettingsMap } from './connectors/settings.js';
+import type { Logger } from './logger.js';
+
+/** What a sealed secret is bound to: a ciphertext opens only for the same organization, integration and version. */
+export interface SecretBinding {
+  organizationId: string;
+  integrationId: string;
+  version: number;
+}
+
+/** Encrypts provider secrets at rest (implemented in src/secrets). */
+export interface Vault {
+  seal(value: unknown, binding: SecretBinding): { ciphertext: string; keyId: string };
+  open<T>(ciphertext: string, keyId: string, binding: SecretBinding): T;
+}
+
+/** Long-lived collaborators of the mutation services, built once per process. */
+export interface GatewayServices {
+  vault: Vault;
+  /** Every call to a provider goes through this client (outbound policy, timeouts, retries). */
+  http: HttpClient;
+  connectorSettings: ConnectorSettingsMap;
+  /** Timeout of a connectivity probe. */
+  probeTimeoutMs: number;
+  /** The gateway's public origin, for the OAuth2 redirect URI `${publicUrl}/oauth/callback`. */
+  publicUrl: string;
+  logger: Logger;
+  /** Production refuses what development allows (plain-http webhook URLs). */
+  production: boolean;
+}

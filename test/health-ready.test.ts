@@ -1,0 +1,121 @@
+import pg from 'pg';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGateway, type Gateway } from '../src/server.js';
+import { testServices } from './support/services.js';
+import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
+import { createOrgWithKeys } from './support/fixtures.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+
+async function probe(yoga: Gateway, path: '/health' | '/ready'): Promise<number> {
+  const response = await yoga.fetch(`http://gateway.test${path}`);
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** Runs one statement as the PostgreSQL superuser of TEST_DATABASE_URL, outside any test database. */
+async function asAdmin(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    return await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('liveness and readiness', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    gateway = await createTestGateway();
+  });
+  afterAll(() => gateway.close());
+
+  it('answers 200 on /health and /ready without a key while the database answers', async () => {
+    expect(await probe(gateway.yoga, '/health')).toBe(200);
+    expect(await probe(gateway.yoga, '/ready')).toBe(200);
+    gateway.statements.reset();
+    expect(await probe(gateway.yoga, '/ready')).toBe(200);
+    expect(gateway.statements.count).toBe(1);
+    gateway.statements.reset();
+    expect(await probe(gateway.yoga, '/health')).toBe(200);
+    expect(gateway.statements.count).toBe(0);
+  });
+
+  it('stays ready across many checks', async () => {
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => probe(gateway.yoga, '/ready')));
+    expect(statuses).toEqual(Array(20).fill(200));
+  });
+});
+
+describe(`when the ${testDatabaseKind} database handle is closed`, () => {
+  let gateway: TestGateway;
+  let key: string;
+  beforeAll(async () => {
+    gateway = await createTestGateway();
+    key = (await createOrgWithKeys(gateway.db, 'acme')).keys.VIEWER;
+    expect(await probe(gateway.yoga, '/ready')).toBe(200);
+    await gateway.database.close();
+  });
+  afterAll(() => gateway.close());
+
+  it('is not ready (503) but still alive (200)', async () => {
+    expect(await probe(gateway.yoga, '/ready')).toBe(503);
+    expect(await probe(gateway.yoga, '/health')).toBe(200);
+    expect(await probe(gateway.yoga, '/ready')).toBe(503);
+  });
+
+  it('answers GraphQL with a masked server error, not a 401 that would blame the key', async () => {
+    const res = await gateway.graphql(key, '{ viewer { role } }');
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(res.body.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(JSON.stringify(res.body)).not.toMatch(/closed|destroy|kysely|pglite|pool/i);
+  });
+});
+
+describe.runIf(testDatabaseKind === 'postgres')('when the PostgreSQL database goes away', () => {
+  let database: TestDatabase;
+  let yoga: Gateway;
+  let name: string;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    name = new URL(database.url as string).pathname.slice(1);
+    const logger = pino({ level: 'silent' });
+    yoga = createGateway({ database, logger, services: testServices(logger) });
+  });
+  afterAll(async () => {
+    await yoga.dispose();
+    await database.close();
+    await asAdmin(`drop database if exists ${name} with (force)`);
+  });
+
+  it('recovers by itself when its connections are cut but the database remains', async () => {
+    expect(await probe(yoga, '/ready')).toBe(200);
+    const cut = await asAdmin('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+    expect(cut.rowCount).toBeGreaterThan(0);
+    await new Promise((done) => setTimeout(done, 100));
+    expect(await probe(yoga, '/ready')).toBe(200);
+  });
+
+  it('reports 503 on /ready and 200 on /health once the database is dropped', async () => {
+    expect(await probe(yoga, '/ready')).toBe(200);
+    await asAdmin(`drop database ${name} with (force)`);
+    const exists = await asAdmin('select 1 from pg_database where datname = $1', [name]);
+    expect(exists.rowCount).toBe(0);
+    expect(await probe(yoga, '/ready')).toBe(503);
+    expect(await probe(yoga, '/health')).toBe(200);
+    expect(await probe(yoga, '/ready')).toBe(503);
+  });
+
+  it('keeps the reason out of GraphQL responses', async () => {
+    const response = await yoga.fetch('http://gateway.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer igw_000000000000_${'A'.repeat(43)}` },
+      body: JSON.stringify({ query: '{ viewer { role } }' }),
+    });
+    const text = await response.text();
+    expect(response.status).toBeGreaterThanOrEqual(500);
+    expect(text).not.toContain(name);
+    expect(text).not.toMatch(/does not exist|ECONN|database/i);
+  });
+});

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrgWithKeys, insertHealthChecks, insertIntegrations } from './support/fixtures.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+
+const SIZES = [10, 100] as const;
+const CHECKS_PER_INTEGRATION = 3;
+
+let gateway: TestGateway;
+let key: string;
+let globalIds: string[];
+
+function listQuery(options: { totalCount?: boolean; healthChecks?: boolean } = {}): string {
+  return `query List($first: Int!) {
+    integrations(first: $first) {
+      ${options.totalCount ? 'totalCount' : ''}
+      edges { node {
+        id displayName health
+        provider { key name }
+        lastHealthCheck { ok checkedAt latencyMs }
+        lastSync { status finishedAt }
+        ${options.healthChecks ? 'healthChecks(first: 5) { edges { node { ok } } }' : ''}
+      } }
+    }
+  }`;
+}
+
+/** Runs one request and returns the statements run between its start and its answer. */
+async function measure(query: string, variables: Record<string, unknown>) {
+  gateway.statements.reset();
+  const res = await gateway.graphql(key, query, variables);
+  const count = gateway.statements.count;
+  const statements = [...gateway.statements.sql];
+  expect(res.status).toBe(200);
+  expect(res.body.errors).toBeUndefined();
+  return { data: res.body.data, count, statements };
+}
+
+beforeAll(async () => {
+  gateway = await createTestGateway();
+  const org = await createOrgWithKeys(gateway.db, 'counted');
+  key = org.keys.VIEWER;
+  const rows = await insertIntegrations(gateway.db, org.organization.id, 120, (i) => ({
+    displayName: `Counted ${i}`,
+    createdAt: new Date(Date.parse('2026-01-01T00:00:00Z') + i * 1000),
+    provider: ['github', 'gitlab', 'slack', 'jira'][i % 4],
+    health: 'HEALTHY',
+    lastCheckAt: new Date(Date.parse('2026-02-01T00:00:00Z') + i * 1000),
+    lastSync: { status: 'SUCCEEDED', startedAt: new Date('2026-02-01T00:00:00Z'), finishedAt: new Date('2026-02-01T00:01:00Z'), error: null },
+  }));
+  globalIds = rows.map((row) => row.globalId);
+  for (const row of rows) await insertHealthChecks(gateway.db, org.organization.id, row.id, CHECKS_PER_INTEGRATION);
+
+  // Warm-up: the first use of a key records last_used_at in the background (at most once a minute).
+  // Wait until that write has landed so that it cannot be counted inside a measured request.
+  const warm = await gateway.graphql(key, '{ viewer { role } }');
+  expect(warm.status).toBe(200);
+  let recorded = false;
+  for (let tries = 0; tries < 200 && !recorded; tries += 1) {
+    const row = await gateway.db
+      .selectFrom('api_keys')
+      .select('last_used_at')
+      .where('organization_id', '=', org.organization.id)
+      .where('role', '=', 'VIEWER')
+      .executeTakeFirstOrThrow();
+    recorded = row.last_used_at !== null;
+    if (!recorded) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  expect(recorded).toBe(true);
+});
+afterAll(() => gateway?.close());
+
+describe('statements per integrations request', () => {
+  it('spends one statement on authentication and one on the page, whatever the page size', async () => {
+    for (const first of SIZES) {
+      const { data, count, statements } = await measure(listQuery(), { first });
+      const edges = data.integrations.edges;
+      expect(edges).toHaveLength(first);
+      expect(edges[0].node).toMatchObject({ provider: { key: 'github', name: 'GitHub' }, lastSync: { status: 'SUCCEEDED' }, lastHealthCheck: { ok: true } });
+      expect(count).toBe(2);
+      expect(statements[0]).toMatch(/from "api_keys"/);
+      expect(statements[1]).toMatch(/from "integrations"/);
+      expect(statements.join('\n')).not.toMatch(/count\(/);
+    }
+  });
+
+  it('adds exactly one statement when totalCount is selected', async () => {
+    for (const first of SIZES) {
+      const { data, count, statements } = await measure(listQuery({ totalCount: true }), { first });
+      expect(data.integrations.totalCount).toBe(120);
+      expect(count).toBe(3);
+      expect(statements.filter((s) => /count\(\*\)/.test(s))).toHaveLength(1);
+    }
+  });
+
+  it('adds exactly one statement for every integration\'s healthChecks page', async () => {
+    const counts: number[] = [];
+    for (const first of SIZES) {
+      const { data, count, statements } = await measure(listQuery({ healthChecks: true }), { first });
+      expect(data.integrations.edges).toHaveLength(first);
+      for (const edge of data.integrations.edges) expect(edge.node.healthChecks.edges).toHaveLength(CHECKS_PER_INTEGRATION);
+      expect(statements.filter((s) => /integration_health_checks/.test(s))).toHaveLength(1);
+      counts.push(count);
+    }
+    expect(counts).toEqual([3, 3]);
+  });
+
+  it('costs 1 auth + 1 page + 1 count + 1 history with everything selected, at 10 and at 100', async () => {
+    const counts: number[] = [];
+    for (const first of SIZES) counts.push((await measure(listQuery({ totalCount: true, healthChecks: true }), { first })).count);
+    expect(counts).toEqual([4, 4]);
+  });
+
+  it('loads 100 integrations by ID through nodes(ids) in one statement after authentication', async () => {
+    const ids = globalIds.slice(0, 100);
+    const { data, count } = await measure('query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Integration { displayName } } }', { ids });
+    expect(data.nodes.map((node: { id: string }) => node.id)).toEqual(ids);
+    expect(count).toBe(2);
+  });
+});
