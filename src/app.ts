@@ -2,8 +2,6 @@ import type { Config } from './config.js';
 import { type DatabaseHandle, type DatabaseTarget, openDatabase } from './db/connection.js';
 import { migrateToLatest } from './db/migrator.js';
 import type { Logger } from './logger.js';
-import { connectorSettingsFromEnv } from './connectors/settings.js';
-import { listConnectors } from './connectors/registry.js';
 import type { GatewayServices } from './services.js';
 
 export function databaseTarget(config: Config): DatabaseTarget {
@@ -37,9 +35,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Ga
       },
     },
     http: (url, init) => fetch(url, init),
-    connectorSettings: connectorSettingsFromEnv(process.env, listConnectors()),
+    connectorSettings: config.connectors,
     probeTimeoutMs: 10_000,
-    publicUrl: `http://localhost:${config.port}`,
+    publicUrl: config.publicUrl,
     logger,
     production: config.env === 'production',
   };

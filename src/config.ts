@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { listConnectors } from './connectors/registry.js';
+import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connectors/settings.js';
 
 const intFromEnv = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -13,6 +15,7 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 0, 600_000),
+  PUBLIC_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'expected an http(s) URL').optional(),
 });
 
 /** The gateway's configuration, read once from the environment at start. */
@@ -30,10 +33,22 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long a SIGTERM waits for in-flight requests before closing them. */
   shutdownTimeoutMs: number;
+  /** The gateway's public origin; OAuth2 providers redirect to `${publicUrl}/oauth/callback`. */
+  publicUrl: string;
+  /** Per-connector OAuth2 clients and endpoint overrides, from `CONNECTOR_<PROVIDER>_<FIELD>`. */
+  connectors: ConnectorSettingsMap;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+function readConnectorSettings(env: NodeJS.ProcessEnv): ConnectorSettingsMap {
+  try {
+    return connectorSettingsFromEnv(env, listConnectors());
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: ${(error as Error).message}`);
+  }
 }
 
 /** Validates the environment once; an invalid variable stops the process with a message naming it. */
@@ -55,5 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(values.DATA_DIR),
     logLevel: values.LOG_LEVEL,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    publicUrl: (values.PUBLIC_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, ''),
+    connectors: readConnectorSettings(present),
   };
 }

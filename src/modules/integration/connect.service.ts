@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { validateConfig } from '../../connectors/config-fields.js';
 import { buildAuthorizationUrl, newAuthorizationSecrets, oauthEndpoints } from '../../connectors/oauth.js';
 import { runProbe } from '../../connectors/probe.js';
@@ -10,7 +10,7 @@ import type { GatewayServices } from '../../services.js';
 import { cleanDisplayName, cleanEnvironment, cleanReturnUrl, cleanScopes, type CredentialsInput, credentialFromInput } from './integration.input.js';
 import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { expireOAuthStates, findIntegrationRow, insertIntegrationRow, insertOAuthState, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { expireOAuthStates, findEventByIdempotencyKey, findIntegrationRow, insertIntegrationRow, insertOAuthState, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 
 /** How long a started OAuth2 authorization may take. */
 export const AUTHORIZATION_TTL_MS = 10 * 60_000;
@@ -40,13 +40,7 @@ export function hashState(state: string): string {
 /** After a crashed attempt with the same Idempotency-Key, the integration it created, if it got that far. */
 async function resumed(db: Kysely<Database>, actor: MutationActor): Promise<IntegrationRow | undefined> {
   if (!actor.idempotencyKey) return undefined;
-  const event = await db
-    .selectFrom('integration_events')
-    .select('integration_id')
-    .where('organization_id', '=', actor.viewer.organization.id)
-    .where('type', 'in', ['integration.connected', 'integration.authorization_started'])
-    .where(sql<string>`detail->>'idempotencyKey'`, '=', actor.idempotencyKey)
-    .executeTakeFirst();
+  const event = await findEventByIdempotencyKey(db, actor.viewer.organization.id, ['integration.connected', 'integration.authorization_started'], actor.idempotencyKey);
   return event?.integration_id ? findIntegrationRow(db, actor.viewer.organization.id, event.integration_id) : undefined;
 }
 

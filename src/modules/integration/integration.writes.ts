@@ -95,3 +95,23 @@ export async function consumeOAuthState(db: Db, stateHash: string): Promise<{ ro
 export async function expireOAuthStates(trx: Db, integrationId: string): Promise<void> {
   await trx.updateTable('oauth_states').set({ used_at: sql<Date>`now()` }).where('integration_id', '=', integrationId).where('used_at', 'is', null).execute();
 }
+
+/**
+ * The event an earlier attempt with the same Idempotency-Key wrote, if it got that far: a re-run after
+ * a lease takeover uses it to resume instead of repeating a provider call or creating a duplicate.
+ */
+export async function findEventByIdempotencyKey(
+  db: Db,
+  organizationId: string,
+  types: readonly string[],
+  idempotencyKey: string,
+): Promise<{ integration_id: string | null; detail: Record<string, unknown> } | undefined> {
+  return db
+    .selectFrom('integration_events')
+    .select(['integration_id', 'detail'])
+    .where('organization_id', '=', organizationId)
+    .where('type', 'in', types)
+    .where(sql<string>`detail->>'idempotencyKey'`, '=', idempotencyKey)
+    .orderBy('created_at', 'desc')
+    .executeTakeFirst();
+}

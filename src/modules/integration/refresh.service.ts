@@ -1,14 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { runProbe } from '../../connectors/probe.js';
-import type { Database, IntegrationUpdate } from '../../db/database.js';
+import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
 import { cleanWebhook, type CredentialsInput, credentialFromInput, type WebhookInput } from './integration.input.js';
 import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { findEventByIdempotencyKey, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { refreshWithLock } from './tokens.service.js';
+
+/** An enabled webhook needs somewhere to deliver; checked before any provider call and again under the lock. */
+function assertWebhookComplete(row: Pick<IntegrationRow, 'webhook_enabled' | 'webhook_url'>, webhook: WebhookInput): void {
+  const enabled = webhook.enabled ?? row.webhook_enabled;
+  const url = webhook.url !== undefined ? webhook.url : row.webhook_url;
+  if (enabled && !url) throw new ServiceError('VALIDATION', 'An enabled webhook needs a URL.', ['webhook', 'url']);
+}
 
 export interface RefreshInput {
   id: string;
@@ -47,8 +54,15 @@ export async function refreshIntegration(
   const credential = input.credentials ? credentialFromInput(row.auth_kind, input.credentials, ['credentials']) : null;
   const webhook = input.webhook ? cleanWebhook(input.webhook, options.production) : null;
   const target = connectorTarget(services, row);
+  if (webhook) assertWebhookComplete(row, webhook);
 
-  if (input.refreshTokens) await refreshWithLock(services, db, actor, row.id, { kind: 'force', seenVersion: row.secret_version });
+  if (input.refreshTokens) {
+    // A retry of a request that already refreshed (same Idempotency-Key) must not call the provider again.
+    const earlier = actor.idempotencyKey
+      ? await findEventByIdempotencyKey(db, organizationId, ['integration.tokens_refreshed'], actor.idempotencyKey)
+      : undefined;
+    if (earlier?.integration_id !== row.id) await refreshWithLock(services, db, actor, row.id, { kind: 'force', seenVersion: row.secret_version });
+  }
   const outcome = credential ? await runProbe(target, credential, services.http, services.probeTimeoutMs) : null;
   if (outcome && !outcome.ok) {
     await recordEvent(db, actor, row.id, 'integration.credentials_replace_failed', 'FAILED', { code: outcome.errorCode, httpStatus: outcome.httpStatus });
@@ -76,9 +90,7 @@ export async function refreshIntegration(
         ...(webhook.enabled != null ? { webhook_enabled: webhook.enabled } : {}),
         ...(webhookSigningSecret ? { webhook_secret_rotated_at: new Date() } : {}),
       };
-      if ((patch.webhook_enabled ?? current.webhook_enabled) && !(patch.webhook_url !== undefined ? patch.webhook_url : current.webhook_url)) {
-        throw new ServiceError('VALIDATION', 'An enabled webhook needs a URL.', ['webhook', 'url']);
-      }
+      assertWebhookComplete(current, webhook);
     }
     if (outcome) patch = (await recordProbe(trx, current, outcome, target, patch)).patch;
     const saved = await updateIntegrationRow(trx, current.id, patch);

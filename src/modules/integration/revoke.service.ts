@@ -5,7 +5,7 @@ import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
 import { connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { expireOAuthStates, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { expireOAuthStates, findEventByIdempotencyKey, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 
 export interface RevokeResult {
   integration: Integration;
@@ -23,7 +23,17 @@ export async function revokeIntegration(services: GatewayServices, db: Kysely<Da
   return db.transaction().execute(async (trx) => {
     const row = await lockIntegrationRow(trx, actor.viewer.organization.id, id);
     if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
-    if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is already revoked.', ['id']);
+    if (row.status === 'REVOKED') {
+      // A retry of the request that revoked it (same Idempotency-Key) gets that request's answer.
+      const earlier = actor.idempotencyKey
+        ? await findEventByIdempotencyKey(trx, row.organization_id, ['integration.revoked'], actor.idempotencyKey)
+        : undefined;
+      if (earlier?.integration_id === row.id) {
+        const detail = earlier.detail as { revokedAtProvider?: boolean; providerMessage?: string | null };
+        return { integration: toIntegration(row), revokedAtProvider: detail.revokedAtProvider === true, providerMessage: detail.providerMessage ?? null };
+      }
+      throw new ServiceError('ALREADY_REVOKED', 'The integration is already revoked.', ['id']);
+    }
     const credential = openBundle(services, row).credential;
     const outcome = credential
       ? await revokeAtProvider(connectorTarget(services, row), credential, services.http, services.probeTimeoutMs)

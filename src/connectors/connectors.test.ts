@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from './config-fields.js';
+import { credentialHeaders } from './probe.js';
+import { findConnector, listConnectors, supportsRevocation } from './registry.js';
+import { connectorSettingsFromEnv, oauthConfigured } from './settings.js';
+import { expandTemplate } from './template.js';
+
+const connector = (key: string) => {
+  const definition = findConnector(key);
+  if (!definition) throw new Error(`no connector ${key}`);
+  return definition;
+};
+
+describe('the catalog', () => {
+  it('ships every provider the product names, sorted by key', () => {
+    expect(listConnectors().map((c) => c.key)).toEqual(['datadog', 'github', 'gitlab', 'http', 'jira', 'pagerduty', 'servicenow', 'slack']);
+  });
+
+  it('says which providers can revoke at the provider', () => {
+    expect(listConnectors().filter(supportsRevocation).map((c) => c.key)).toEqual(['datadog', 'github', 'gitlab', 'pagerduty', 'servicenow', 'slack']);
+  });
+});
+
+describe('URL templates', () => {
+  const github = connector('github');
+  it('uses the cloud API without a host and the Enterprise API with one', () => {
+    expect(expandTemplate(github.apiUrl, {}, github.configFields)).toBe('https://api.github.com');
+    expect(expandTemplate(github.apiUrl, { host: 'ghe.example.com' }, github.configFields)).toBe('https://ghe.example.com/api/v3');
+    expect(expandTemplate(github.apiUrl, { host: 'http://127.0.0.1:8080' }, github.configFields)).toBe('http://127.0.0.1:8080/api/v3');
+  });
+
+  it('fills defaults of choice fields', () => {
+    const datadog = connector('datadog');
+    expect(expandTemplate(datadog.apiUrl, {}, datadog.configFields)).toBe('https://api.datadoghq.com');
+    expect(expandTemplate(datadog.apiUrl, { site: 'datadoghq.eu' }, datadog.configFields)).toBe('https://api.datadoghq.eu');
+  });
+});
+
+describe('validateConfig', () => {
+  it('requires required fields and refuses unknown ones and bad values', () => {
+    expect(validateConfig(connector('jira'), {}).problems).toEqual([{ field: 'site', message: 'site is required for Jira' }]);
+    expect(validateConfig(connector('slack'), { host: 'x' }).problems[0]?.field).toBe('host');
+    expect(validateConfig(connector('datadog'), { site: 'evil.example' }).problems[0]?.field).toBe('site');
+    expect(validateConfig(connector('gitlab'), { host: 'not a host' }).problems[0]?.field).toBe('host');
+    expect(validateConfig(connector('http'), { baseUrl: 'ftp://x' }).problems[0]?.field).toBe('baseUrl');
+    expect(validateConfig(connector('http'), { baseUrl: 'https://api.example.com', probePath: 'health' }).problems[0]?.field).toBe('probePath');
+  });
+
+  it('accepts and trims good values', () => {
+    expect(validateConfig(connector('servicenow'), { instance: ' acme.service-now.com ' })).toEqual({ config: { instance: 'acme.service-now.com' }, problems: [] });
+  });
+});
+
+describe('credential placement', () => {
+  const target = (key: string, config: Record<string, string> = {}) => ({ definition: connector(key), settings: {}, config });
+  it('presents each kind of credential the way its provider expects', () => {
+    expect(credentialHeaders(target('github'), { kind: 'API_TOKEN', token: 't' })).toEqual({ authorization: 'Bearer t' });
+    expect(credentialHeaders(target('gitlab'), { kind: 'API_TOKEN', token: 't' })).toEqual({ 'private-token': 't' });
+    expect(credentialHeaders(target('pagerduty'), { kind: 'API_TOKEN', token: 't' })).toEqual({ authorization: 'Token token=t' });
+    expect(credentialHeaders(target('datadog'), { kind: 'API_TOKEN', token: 't' })).toEqual({ 'dd-api-key': 't' });
+    expect(credentialHeaders(target('jira'), { kind: 'BASIC', username: 'a@b.c', password: 'p' })).toEqual({
+      authorization: `Basic ${Buffer.from('a@b.c:p').toString('base64')}`,
+    });
+    expect(credentialHeaders(target('http', { headerName: 'X-Api-Key' }), { kind: 'API_TOKEN', token: 't' })).toEqual({ 'x-api-key': 't' });
+    expect(credentialHeaders(target('http'), { kind: 'API_TOKEN', token: 't' })).toEqual({ authorization: 'Bearer t' });
+  });
+});
+
+describe('deployment settings', () => {
+  it('reads CONNECTOR_<PROVIDER>_<FIELD> variables', () => {
+    const settings = connectorSettingsFromEnv(
+      { CONNECTOR_GITHUB_CLIENT_ID: 'id', CONNECTOR_GITHUB_CLIENT_SECRET: 's', CONNECTOR_GITLAB_API_URL: 'http://127.0.0.1:9/api/v4', OTHER: 'x' },
+      listConnectors(),
+    );
+    expect(settings).toEqual({ github: { clientId: 'id', clientSecret: 's' }, gitlab: { apiUrl: 'http://127.0.0.1:9/api/v4' } });
+    expect(oauthConfigured(connector('github'), settings.github)).toBe(true);
+    expect(oauthConfigured(connector('gitlab'), settings.gitlab)).toBe(false);
+  });
+
+  it('refuses typos and non-URLs so that no connector is silently unconfigured', () => {
+    expect(() => connectorSettingsFromEnv({ CONNECTOR_GITHUB_CLIENTID: 'x' }, listConnectors())).toThrow(/unknown connector variable/);
+    expect(() => connectorSettingsFromEnv({ CONNECTOR_GITHBU_CLIENT_ID: 'x' }, listConnectors())).toThrow(/unknown connector variable/);
+    expect(() => connectorSettingsFromEnv({ CONNECTOR_GITHUB_TOKEN_URL: 'not a url' }, listConnectors())).toThrow(/http\(s\) URL/);
+  });
+});
