@@ -36,26 +36,36 @@ export async function handleOAuthCallback(services: GatewayServices, db: Kysely<
   const consumed = await consumeOAuthState(db, hashState(stateParam));
   if (!consumed) return page(400, 'This authorization link is unknown or was withdrawn. Start the connection again.');
   const { row: state, firstUse } = consumed;
-  const audit = (type: string, outcome: 'SUCCEEDED' | 'FAILED', detail: Record<string, unknown>) =>
-    insertEventRow(db, {
-      organization_id: state.organization_id,
-      integration_id: state.integration_id,
-      actor_key_id: state.actor_key_id,
-      type,
-      outcome,
-      request_id: requestId,
-      detail,
+  /**
+   * Records a failed authorization. A new integration still waiting for it moves to ERROR with the
+   * reason, so that it does not look pending forever; a reconnection keeps its status.
+   */
+  const fail = (reason: string, detail: Record<string, unknown> = {}) =>
+    db.transaction().execute(async (trx) => {
+      const current = await lockIntegrationRow(trx, state.organization_id, state.integration_id);
+      if (current?.status === 'PENDING_AUTHORIZATION') {
+        await updateIntegrationRow(trx, current.id, { status: 'ERROR', status_reason: `Authorization failed: ${reason}.` });
+      }
+      await insertEventRow(trx, {
+        organization_id: state.organization_id,
+        integration_id: state.integration_id,
+        actor_key_id: state.actor_key_id,
+        type: 'integration.authorization_failed',
+        outcome: 'FAILED',
+        request_id: requestId,
+        detail: { reason, ...detail },
+      });
     });
   if (!firstUse) return back(state, 'error', 'state_already_used');
   if (state.expires_at.getTime() <= Date.now()) {
-    await audit('integration.authorization_failed', 'FAILED', { reason: 'state_expired' });
+    await fail('state_expired');
     return back(state, 'error', 'state_expired');
   }
   const providerError = params.get('error');
   const code = params.get('code');
   if (providerError || !code) {
     const reason = (providerError ?? 'missing_code').replace(/[^\w.-]/g, '').slice(0, 64);
-    await audit('integration.authorization_failed', 'FAILED', { reason });
+    await fail(reason || 'provider_error');
     return back(state, 'error', reason || 'provider_error');
   }
 
@@ -69,7 +79,7 @@ export async function handleOAuthCallback(services: GatewayServices, db: Kysely<
     tokens = await exchangeCode(endpoints, { code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri, state: stateParam }, services.http, target.definition.key, services.probeTimeoutMs);
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error;
-    await audit('integration.authorization_failed', 'FAILED', { reason: 'token_exchange_failed', code: error.code, oauthError: error.oauthError });
+    await fail('token_exchange_failed', { code: error.code, oauthError: error.oauthError });
     return back(state, 'error', 'token_exchange_failed');
   }
 
