@@ -2,6 +2,8 @@ import type { Config } from './config.js';
 import { type DatabaseHandle, type DatabaseTarget, openDatabase } from './db/connection.js';
 import { migrateToLatest } from './db/migrator.js';
 import type { Logger } from './logger.js';
+import { createHttpClientFromConfig } from './outbound/index.js';
+import { createVault } from './secrets/index.js';
 import type { GatewayServices } from './services.js';
 
 export function databaseTarget(config: Config): DatabaseTarget {
@@ -23,22 +25,24 @@ export async function openMigratedDatabase(config: Config, logger?: Logger): Pro
   return database;
 }
 
+/** The process-wide services, and what to close on shutdown. */
+export interface ProcessServices {
+  services: GatewayServices;
+  /** Closes the outbound connection pools. */
+  close(): Promise<void>;
+}
+
 /** Builds the process-wide services from configuration. */
-export async function createServices(config: Config, logger: Logger): Promise<GatewayServices> {
-  return {
-    vault: {
-      seal: () => {
-        throw new Error('vault pending');
-      },
-      open: () => {
-        throw new Error('vault pending');
-      },
-    },
-    http: (url, init) => fetch(url, init),
+export async function createServices(config: Config, logger: Logger): Promise<ProcessServices> {
+  const http = createHttpClientFromConfig(config);
+  const services: GatewayServices = {
+    vault: await createVault(config, logger),
+    http,
     connectorSettings: config.connectors,
-    probeTimeoutMs: 10_000,
+    probeTimeoutMs: config.providerTimeoutMs,
     publicUrl: config.publicUrl,
     logger,
     production: config.env === 'production',
   };
+  return { services, close: () => http.close() };
 }

@@ -1,16 +1,18 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { openMigratedDatabase } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { type DatabaseHandle, DatabaseInUseError } from './db/connection.js';
 import type { Role } from './db/database.js';
 import { ServiceError } from './errors.js';
 import { decodeGlobalID, encodeGlobalID } from './graphql/global-id.js';
+import { purgeExpiredKeys } from './idempotency/idempotency.repository.js';
 import { isUuid } from './ids.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { listApiKeys } from './modules/api-key/api-key.repository.js';
 import { issueApiKey, revokeApiKey } from './modules/api-key/api-key.service.js';
 import { createOrganization, listOrganizations, requireOrganization } from './modules/organization/organization.service.js';
+import { createVault, rotateSecrets } from './secrets/index.js';
 
 type Output = { json: boolean };
 
@@ -19,13 +21,13 @@ function print(options: Output, json: unknown, lines: string[]): void {
 }
 
 /** Runs a command against the configured database, migrated first, and always closes it. */
-async function withDatabase<T>(run: (database: DatabaseHandle) => Promise<T>): Promise<T> {
+async function withDatabase<T>(run: (database: DatabaseHandle, context: { config: Config; logger: Logger }) => Promise<T>): Promise<T> {
   const config = loadConfig();
   // Logs go to stderr so that --json output on stdout stays machine-readable.
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: process.stderr });
   const database = await openMigratedDatabase(config, logger);
   try {
-    return await run(database);
+    return await run(database, { config, logger });
   } finally {
     await database.close();
   }
@@ -148,6 +150,39 @@ export function buildProgram(): Command {
         print(options, { id: encodeGlobalID('ApiKey', key.id), prefix: key.prefix, revokedAt: key.revokedAt?.toISOString() }, [
           `Revoked ${key.prefix}.`,
         ]);
+      }),
+    );
+
+  const secrets = program.command('secrets').description('provider secrets encrypted at rest');
+  secrets
+    .command('rotate')
+    .description('re-encrypt every integration secret not yet under ENCRYPTION_KEY (safe while gateways run)')
+    .addOption(json())
+    .action((options: Output) =>
+      withDatabase(async ({ db }, { config, logger }) => {
+        const vault = await createVault(config, logger);
+        const report = await rotateSecrets(db, vault, { logger });
+        const failed = report.failed.map((id) => encodeGlobalID('Integration', id));
+        print(options, { keyId: report.keyId, rotated: report.rotated, failed }, [
+          `Re-encrypted ${report.rotated} secret${report.rotated === 1 ? '' : 's'} with key ${report.keyId}.`,
+          ...failed.map((id) => `Could not open the secret of integration ${id}.`),
+        ]);
+        if (report.failed.length > 0) {
+          throw new ServiceError('CONFLICT', `${report.failed.length} secret(s) could not be opened with the configured keys; add the keys that sealed them to ENCRYPTION_KEYS_PREVIOUS.`);
+        }
+      }),
+    );
+
+  program
+    .command('idempotency')
+    .description('Idempotency-Key records of mutations')
+    .command('purge')
+    .description('delete idempotency keys past their retention window (gateways also do this every 10 minutes)')
+    .addOption(json())
+    .action((options: Output) =>
+      withDatabase(async ({ db }) => {
+        const purged = await purgeExpiredKeys(db);
+        print(options, { purged }, [`Purged ${purged} expired idempotency key${purged === 1 ? '' : 's'}.`]);
       }),
     );
 

@@ -2,9 +2,17 @@ import path from 'node:path';
 import { z } from 'zod';
 import { listConnectors } from './connectors/registry.js';
 import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connectors/settings.js';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './hardening.config.js';
+import { isValidAllowlist } from './outbound/address-policy.js';
+import { isValidKeyEncoding } from './secrets/key-ring.js';
+
+/** A comma-separated variable as its non-blank entries. */
+const commaList = (value: string | undefined) => (value ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '');
 
 const intFromEnv = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
+
+const boolFromEnv = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -16,6 +24,38 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 0, 600_000),
   PUBLIC_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'expected an http(s) URL').optional(),
+  // Limits, rate limits and observability (src/hardening.ts). Boolean defaults depend on NODE_ENV.
+  GRAPHIQL: boolFromEnv.optional(),
+  INTROSPECTION: boolFromEnv.optional(),
+  HIDE_SUGGESTIONS: boolFromEnv.optional(),
+  MAX_REQUEST_BODY_BYTES: intFromEnv(DEFAULT_MAX_REQUEST_BODY_BYTES, 1024, 50_000_000),
+  QUERY_MAX_COST: intFromEnv(DEFAULT_QUERY_LIMITS.maxCost, 1, 100_000_000),
+  QUERY_MAX_DEPTH: intFromEnv(DEFAULT_QUERY_LIMITS.maxDepth, 10, 100),
+  QUERY_MAX_ALIASES: intFromEnv(DEFAULT_QUERY_LIMITS.maxAliases, 0, 10_000),
+  QUERY_MAX_TOKENS: intFromEnv(DEFAULT_QUERY_LIMITS.maxTokens, 100, 1_000_000),
+  QUERY_MAX_DIRECTIVES: intFromEnv(DEFAULT_QUERY_LIMITS.maxDirectives, 0, 10_000),
+  RATE_LIMIT_ENABLED: boolFromEnv.default(true),
+  RATE_LIMIT_WINDOW_SECONDS: intFromEnv(60, 1, 86_400),
+  RATE_LIMIT_API_KEY_POINTS: intFromEnv(100_000, 0, 1_000_000_000),
+  RATE_LIMIT_ORGANIZATION_POINTS: intFromEnv(300_000, 0, 1_000_000_000),
+  RATE_LIMIT_INTEGRATION_TESTS: intFromEnv(10, 0, 1_000_000),
+  RATE_LIMIT_INTEGRATION_TEST_WINDOW_SECONDS: intFromEnv(60, 1, 86_400),
+  REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL').optional(),
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp', 'console']).default('none'),
+  // Secrets (src/secrets). Messages never echo the value: it is key material.
+  ENCRYPTION_KEY: z.string().refine(isValidKeyEncoding, 'expected base64 of exactly 32 bytes').optional(),
+  ENCRYPTION_KEYS_PREVIOUS: z
+    .string()
+    .refine((value) => commaList(value).every(isValidKeyEncoding), 'expected comma-separated base64 keys of exactly 32 bytes each')
+    .optional(),
+  // Outbound calls to providers (src/outbound). OUTBOUND_ALLOW_PRIVATE defaults by NODE_ENV.
+  OUTBOUND_ALLOWLIST: z.string().refine((value) => isValidAllowlist(commaList(value)), 'expected comma-separated hostnames, IP addresses or CIDR ranges').optional(),
+  OUTBOUND_ALLOW_PRIVATE: boolFromEnv.optional(),
+  PROVIDER_TIMEOUT_MS: intFromEnv(10_000, 100, 600_000),
+  // Idempotency-Key (src/idempotency): the retention window never drops below the promised 24 hours.
+  IDEMPOTENCY_TTL_HOURS: intFromEnv(24, 24, 8760),
+  IDEMPOTENCY_LEASE_SECONDS: intFromEnv(60, 5, 3600),
 });
 
 /** The gateway's configuration, read once from the environment at start. */
@@ -37,6 +77,20 @@ export interface Config {
   publicUrl: string;
   /** Per-connector OAuth2 clients and endpoint overrides, from `CONNECTOR_<PROVIDER>_<FIELD>`. */
   connectors: ConnectorSettingsMap;
+  /** Query limits, rate limits, error and schema exposure, metrics and tracing. */
+  hardening: HardeningConfig;
+  /** Base64 key that seals provider secrets; required in production, generated into `dataDir` elsewhere. */
+  encryptionKey: string | undefined;
+  /** Base64 keys that still open secrets sealed before a rotation. */
+  encryptionKeysPrevious: string[];
+  /** Hosts, IPs and CIDR ranges outbound calls may reach whatever they resolve to. */
+  outboundAllowlist: string[];
+  /** Whether outbound calls may reach loopback and private networks (default: outside production). */
+  outboundAllowPrivate: boolean;
+  /** Default deadline of a call to a provider. */
+  providerTimeoutMs: number;
+  /** Idempotency-Key: hours a finished key is replayed before it is purged; seconds a running claim holds. */
+  idempotency: { ttlHours: number; leaseSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -61,6 +115,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const values = parsed.data;
+  if (values.NODE_ENV === 'production' && !values.ENCRYPTION_KEY) {
+    // A generated key would live on one machine only; production must say which key it uses.
+    throw new ConfigError('Invalid configuration: ENCRYPTION_KEY: required when NODE_ENV=production (base64 of 32 random bytes)');
+  }
   return {
     env: values.NODE_ENV,
     host: values.HOST,
@@ -72,5 +130,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
     publicUrl: (values.PUBLIC_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, ''),
     connectors: readConnectorSettings(present),
+    encryptionKey: values.ENCRYPTION_KEY,
+    encryptionKeysPrevious: commaList(values.ENCRYPTION_KEYS_PREVIOUS),
+    outboundAllowlist: commaList(values.OUTBOUND_ALLOWLIST),
+    outboundAllowPrivate: values.OUTBOUND_ALLOW_PRIVATE ?? values.NODE_ENV !== 'production',
+    providerTimeoutMs: values.PROVIDER_TIMEOUT_MS,
+    idempotency: { ttlHours: values.IDEMPOTENCY_TTL_HOURS, leaseSeconds: values.IDEMPOTENCY_LEASE_SECONDS },
+    hardening: {
+      graphiql: values.GRAPHIQL ?? values.NODE_ENV !== 'production',
+      introspection: values.INTROSPECTION ?? values.NODE_ENV !== 'production',
+      hideSuggestions: values.HIDE_SUGGESTIONS ?? values.NODE_ENV === 'production',
+      maxRequestBodyBytes: values.MAX_REQUEST_BODY_BYTES,
+      queryLimits: {
+        maxCost: values.QUERY_MAX_COST,
+        maxDepth: values.QUERY_MAX_DEPTH,
+        maxAliases: values.QUERY_MAX_ALIASES,
+        maxTokens: values.QUERY_MAX_TOKENS,
+        maxDirectives: values.QUERY_MAX_DIRECTIVES,
+      },
+      rateLimit: {
+        enabled: values.RATE_LIMIT_ENABLED,
+        redisUrl: values.REDIS_URL,
+        windowSeconds: values.RATE_LIMIT_WINDOW_SECONDS,
+        apiKeyPoints: values.RATE_LIMIT_API_KEY_POINTS,
+        organizationPoints: values.RATE_LIMIT_ORGANIZATION_POINTS,
+        integrationTests: values.RATE_LIMIT_INTEGRATION_TESTS,
+        integrationTestWindowSeconds: values.RATE_LIMIT_INTEGRATION_TEST_WINDOW_SECONDS,
+      },
+      metricsToken: values.METRICS_TOKEN,
+      tracesExporter: values.OTEL_TRACES_EXPORTER,
+    },
   };
 }

@@ -1,27 +1,36 @@
 import pino, { type Logger } from 'pino';
+import { currentRequestScope } from './observability/request-scope.js';
 
 export type { Logger };
 
-/**
- * Paths redacted from every log line, wherever a caller puts them: credentials must never reach a log
- * even when an object is logged whole.
- */
-export const REDACTED_PATHS = [
+/** Names of properties that hold credentials, whatever object they appear in. */
+const SECRET_NAMES = [
   'authorization',
-  '*.authorization',
-  'headers.authorization',
-  '*.headers.authorization',
+  'cookie',
   'key',
-  '*.key',
   'secret',
-  '*.secret',
   'token',
-  '*.token',
   'password',
-  '*.password',
   'credentials',
-  '*.credentials',
+  'accessToken',
+  'refreshToken',
+  'access_token',
+  'refresh_token',
+  'clientSecret',
+  'client_secret',
+  'webhookSigningSecret',
+  'codeVerifier',
+  'code_verifier',
+  'ciphertext',
+  'secret_ciphertext',
+  'variables',
 ];
+
+/**
+ * Paths redacted from every log line, wherever a caller puts them (up to three levels deep, e.g.
+ * `req.headers.authorization`): credentials must never reach a log even when an object is logged whole.
+ */
+export const REDACTED_PATHS = SECRET_NAMES.flatMap((name) => [name, `*.${name}`, `*.*.${name}`]);
 
 export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {
   return pino(
@@ -29,6 +38,11 @@ export function createLogger(options: { level: string; destination?: pino.Destin
       level: options.level,
       base: { service: 'integrations-gateway' },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      // Every line written while serving a request carries its id, wherever it is logged from.
+      mixin: () => {
+        const requestId = currentRequestScope()?.requestId;
+        return requestId ? { requestId } : {};
+      },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination,

@@ -4,6 +4,7 @@ import { seedDemoOrganization } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError } from './db/connection.js';
 import { createLogger } from './logger.js';
+import { hardeningFromConfig } from './hardening.js';
 import { createGateway } from './server.js';
 
 async function main(): Promise<void> {
@@ -13,8 +14,9 @@ async function main(): Promise<void> {
   logger.info({ database: database.kind, dataDir: database.kind === 'pglite' ? config.dataDir : undefined }, 'database ready');
 
   const demo = config.env === 'production' ? null : await seedDemoOrganization(database.db);
-  const services = await createServices(config, logger);
-  const yoga = createGateway({ database, logger, services, graphiql: config.env !== 'production' });
+  const { services, close: closeServices } = await createServices(config, logger);
+  const hardening = await hardeningFromConfig(config.hardening, database);
+  const yoga = createGateway({ database, logger, services, graphiql: config.hardening.graphiql, hardening, idempotency: config.idempotency });
   const server = createServer(yoga);
 
   await new Promise<void>((resolve, reject) => {
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
     clearInterval(sweeper);
     clearTimeout(timer);
     await yoga.dispose();
+    await closeServices();
     await database.close();
     logger.info('stopped');
     process.exit(0);

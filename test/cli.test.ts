@@ -9,7 +9,8 @@ import { createTestDatabase, type TestDatabase, testDatabaseKind } from './suppo
 import { childEnv, runCli } from './support/process.js';
 import { testServices } from './support/services.js';
 
-describe('CLI', () => {
+// Each case starts several CLI processes (tsx compiles on start): slow on a busy machine, not a hang.
+describe('CLI', { timeout: 120_000 }, () => {
   let dataDir: string;
   let database: TestDatabase | null = null;
   let env: NodeJS.ProcessEnv;

@@ -103,7 +103,8 @@ async function tokenResponse(response: Response): Promise<Response> {
     body = null;
   }
   const oauthError = typeof body?.error === 'string' ? body.error.slice(0, 64) : null;
-  if (response.status === 401 || response.status === 403 || oauthError === 'invalid_grant' || oauthError === 'bad_refresh_token' || oauthError === 'invalid_client') {
+  // GitHub says bad_refresh_token and Slack invalid_refresh_token (with HTTP 200) where RFC 6749 says invalid_grant.
+  if (response.status === 401 || response.status === 403 || oauthError === 'invalid_grant' || oauthError === 'bad_refresh_token' || oauthError === 'invalid_refresh_token' || oauthError === 'invalid_client') {
     throw new OAuthError('rejected', 'PROVIDER_REJECTED_CREDENTIALS', `The provider refused the grant (${oauthError ?? `HTTP ${response.status}`}).`, oauthError);
   }
   if (response.status === 429) throw new OAuthError('transient', 'PROVIDER_RATE_LIMITED', TRANSPORT_MESSAGES.PROVIDER_RATE_LIMITED);
@@ -131,6 +132,9 @@ async function tokenCall(run: () => Promise<Response>, process: (response: Respo
     throw new OAuthError('failed', 'PROVIDER_ERROR', 'The provider answered the token request with something that is not a token.');
   }
 }
+
+/** Slack answers `token_type: "bot"` (or `"user"`); such tokens are still sent as bearer tokens. */
+const PROCESS_OPTIONS: oauth.ProcessTokenResponseOptions = { recognizedTokenTypes: { bot: () => {}, user: () => {} } };
 
 export interface TokenSet {
   credential: Extract<Credential, { kind: 'OAUTH2' }>;
@@ -167,7 +171,7 @@ export async function exchangeCode(
   const callback = oauth.validateAuthResponse(as, client, params, request.state);
   const token = await tokenCall(
     () => oauth.authorizationCodeGrantRequest(as, client, clientAuth(endpoints), callback, request.redirectUri, request.codeVerifier ?? oauth.nopkce, requestOptions(http, provider, timeoutMs)),
-    (response) => oauth.processAuthorizationCodeResponse(as, client, response),
+    (response) => oauth.processAuthorizationCodeResponse(as, client, response, PROCESS_OPTIONS),
   );
   return toTokenSet(endpoints, token, null);
 }
@@ -183,7 +187,7 @@ export async function refreshTokens(
   const client: oauth.Client = { client_id: endpoints.clientId };
   const token = await tokenCall(
     () => oauth.refreshTokenGrantRequest(as, client, clientAuth(endpoints), refreshToken, requestOptions(http, provider, timeoutMs)),
-    (response) => oauth.processRefreshTokenResponse(as, client, response),
+    (response) => oauth.processRefreshTokenResponse(as, client, response, PROCESS_OPTIONS),
   );
   return toTokenSet(endpoints, token, refreshToken);
 }

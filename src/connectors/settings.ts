@@ -36,7 +36,8 @@ export function connectorSettingsFromEnv(env: NodeJS.ProcessEnv, catalog: readon
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('CONNECTOR_') || value === undefined || value === '') continue;
     const rest = name.slice('CONNECTOR_'.length);
-    const field = Object.keys(FIELDS).find((suffix) => rest.endsWith(`_${suffix}`));
+    // The suffix must leave a known connector key: `JIRA_OAUTH_API_URL` is jira's OAUTH_API_URL, not "jira_oauth"'s API_URL.
+    const field = Object.keys(FIELDS).find((suffix) => rest.endsWith(`_${suffix}`) && byEnvKey.has(rest.slice(0, -(suffix.length + 1))));
     const key = field ? byEnvKey.get(rest.slice(0, -(field.length + 1))) : undefined;
     if (!field || !key) throw new Error(`${name}: unknown connector variable (expected CONNECTOR_<PROVIDER>_<${Object.keys(FIELDS).join('|')}>)`);
     const property = FIELDS[field] as keyof ConnectorSettings;

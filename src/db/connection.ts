@@ -1,10 +1,9 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, type LogEvent, PostgresDialect, sql } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Database } from './database.js';
+import { usePreparedStatements } from './prepared-statements.js';
 
 /** Where the gateway's state lives. */
 export type DatabaseTarget =
@@ -17,6 +16,8 @@ export interface DatabaseHandle {
   kind: DatabaseTarget['kind'];
   /** Resolves while the database answers a trivial statement. */
   ping(): Promise<void>;
+  /** Connections of the `pg` pool, for metrics; absent for the embedded database (one connection). */
+  poolStats?: () => { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -34,9 +35,12 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
     const pool = new pg.Pool({ connectionString: target.url, max: target.poolSize });
     // An idle client losing its connection must not crash the process; the next query reconnects.
     pool.on('error', () => {});
+    usePreparedStatements(pool);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
-    return handle(db, 'postgres');
+    return { ...handle(db, 'postgres'), poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) };
   }
+  // Loaded only when used: the embedded engine adds tens of MB to a process that talks to PostgreSQL.
+  const [{ PGlite }, { PGliteDialect }] = await Promise.all([import('@electric-sql/pglite'), import('kysely-pglite-dialect')]);
   if (target.dataDir === null) {
     const client = new PGlite();
     await client.waitReady;

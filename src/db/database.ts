@@ -114,6 +114,8 @@ export interface OAuthStatesTable {
 /** The typed schema that every repository queries; kept in step with `migrations/`. */
 export interface Database {
   oauth_states: OAuthStatesTable;
+  rate_limit_buckets: RateLimitBucketsTable;
+  idempotency_keys: IdempotencyKeysTable;
   organizations: OrganizationsTable;
   api_keys: ApiKeysTable;
   integrations: IntegrationsTable;
@@ -130,3 +132,30 @@ export type HealthCheckRow = Selectable<IntegrationHealthChecksTable>;
 export type NewHealthCheckRow = Insertable<IntegrationHealthChecksTable>;
 export type NewIntegrationEventRow = Insertable<IntegrationEventsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;
+
+/** A rate-limit budget's points spent in its current window (see `src/limits/rate-limit-store.ts`). */
+export interface RateLimitBucketsTable {
+  key: string;
+  points: number;
+  window_ends_at: Timestamp;
+}
+
+export type IdempotencyState = 'IN_PROGRESS' | 'COMPLETED';
+
+/** A claimed Idempotency-Key and, once its request finished, the stored response (see `src/idempotency/`). */
+export interface IdempotencyKeysTable {
+  organization_id: string;
+  key: string;
+  api_key_id: string;
+  fingerprint: string;
+  state: IdempotencyState;
+  lease_token: string | null;
+  lease_expires_at: NullableTimestamp;
+  response_status: number | null;
+  response_headers: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
+  /** Sealed with a key derived from the caller's API key (`src/idempotency/response-seal.ts`). */
+  response_body: string | null;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  completed_at: NullableTimestamp;
+  expires_at: Timestamp;
+}

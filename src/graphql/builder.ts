@@ -1,8 +1,10 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
+import { fieldComplexity, isMeasuringCost } from '../limits/query-cost.js';
 import { hasRole } from '../modules/api-key/api-key.service.js';
 import { forbiddenError } from './errors.js';
 import { decodeGlobalID, encodeGlobalID } from './global-id.js';
@@ -21,8 +23,10 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
   DefaultInputFieldRequiredness: false;
 }>({
-  plugins: [ScopeAuthPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, RelayPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
+  // Costs only: the limits are enforced per request, before execution, by src/limits/cost.plugin.ts.
+  complexity: { fieldComplexity },
   scopeAuth: {
     authScopes: (context) => ({
       viewer: true,
@@ -35,7 +39,7 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     clientMutationId: 'omit',
     encodeGlobalID: (typename, id) => encodeGlobalID(typename, id),
-    decodeGlobalID: (globalID) => decodeGlobalID(globalID),
+    decodeGlobalID: (globalID, context) => (isMeasuringCost(context) ? { typename: '', id: globalID } : decodeGlobalID(globalID)),
     nodesQueryOptions: {
       description: `Fetches up to ${MAX_NODES} objects by ID, in the order given; null for IDs the caller cannot see.`,
       resolve: (_root, args, _context, _info, resolveNodes) => {

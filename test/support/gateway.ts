@@ -60,3 +60,25 @@ export async function createTestGateway(): Promise<TestGateway> {
     },
   };
 }
+
+export interface RawGraphQLResponse<T = any> extends GraphQLResponse<T> {
+  /** The body exactly as sent, to compare byte for byte. */
+  text: string;
+}
+
+/**
+ * POSTs a GraphQL request with extra headers (e.g. `Idempotency-Key`) through yoga.fetch and keeps the
+ * body's exact text; `body` is sent as given (query, variables, operationName).
+ */
+export async function postGraphQL<T = any>(
+  yoga: Gateway,
+  key: string | null,
+  body: { query: string; variables?: Record<string, unknown>; operationName?: string },
+  extraHeaders: Record<string, string> = {},
+): Promise<RawGraphQLResponse<T>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...extraHeaders };
+  if (key !== null) headers.authorization = `Bearer ${key}`;
+  const response = await yoga.fetch('http://gateway.test/graphql', { method: 'POST', headers, body: JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, body: JSON.parse(text) };
+}

@@ -16,6 +16,8 @@ export interface MutationActor {
   requestId: string;
   /** The request's Idempotency-Key, when it has one: a re-run after a lease takeover resumes by it. */
   idempotencyKey: string | null;
+  /** When the mutation began: a token refresh committed since then is this request's refresh too. */
+  startedAt: Date;
 }
 
 export function connectorTarget(services: GatewayServices, row: Pick<IntegrationRow, 'provider' | 'config'>): ConnectorTarget {
@@ -108,8 +110,11 @@ export function recordEvent(
   type: string,
   outcome: EventOutcome,
   detail: Record<string, unknown> = {},
+  /** The event's time; the transaction's start when absent. */
+  at?: Date,
 ): Promise<void> {
   return insertEventRow(trx, {
+    ...(at ? { created_at: at } : {}),
     organization_id: actor.viewer.organization.id,
     integration_id: integrationId,
     actor_key_id: actor.viewer.apiKey.id,

@@ -15,7 +15,7 @@ import { revokeIntegration } from './revoke.service.js';
 import { testIntegration } from './test.service.js';
 
 function actorOf(context: GatewayContext): MutationActor {
-  return { viewer: context.viewer, requestId: context.requestId, idempotencyKey: context.idempotencyKey ?? null };
+  return { viewer: context.viewer, requestId: context.requestId, idempotencyKey: context.idempotencyKey ?? null, startedAt: new Date() };
 }
 
 const CredentialsInput = builder.inputType('CredentialsInput', {

@@ -7,6 +7,7 @@ import { AuthKindEnum, ProviderRef } from '../provider/provider.schema.js';
 import { type HealthSummary, type Integration, missingScopes, type SyncState, type WebhookSettings } from './integration.model.js';
 import type { IntegrationOrderField, SortDirection } from './integration.repository.js';
 import { type IntegrationList, listIntegrations } from './integration.service.js';
+import { selectedListColumns } from './integration.selection.js';
 
 export const IntegrationStatusEnum = builder.enumType('IntegrationStatus', {
   values: {
@@ -156,7 +157,7 @@ builder.queryField('integrations', (t) =>
         filter: t.arg({ type: IntegrationFilterInput }),
         orderBy: t.arg({ type: IntegrationOrder, defaultValue: { field: 'CREATED_AT', direction: 'ASC' } }),
       },
-      resolve: (_root, args, context) => {
+      resolve: (_root, args, context, info) => {
         const orderBy = (args.orderBy?.field ?? 'CREATED_AT') as IntegrationOrderField;
         const direction = (args.orderBy?.direction ?? 'ASC') as SortDirection;
         const scope = `integrations:${orderBy}:${direction}`;
@@ -166,6 +167,7 @@ builder.queryField('integrations', (t) =>
           direction,
           page: parsePageArgs(args, scope),
           scope,
+          columns: selectedListColumns(info),
         });
       },
     },

@@ -7,6 +7,7 @@ import {
   countIntegrations,
   type IntegrationFilter,
   type IntegrationOrderField,
+  type ListColumn,
   listIntegrationPage,
   type SortDirection,
 } from './integration.repository.js';
@@ -45,7 +46,15 @@ export interface IntegrationList extends Connection<Integration> {
 export function listIntegrations(
   db: Kysely<Database>,
   organizationId: string,
-  options: { filter: IntegrationFilter; orderBy: IntegrationOrderField; direction: SortDirection; page: PageRequest; scope: string },
+  options: {
+    filter: IntegrationFilter;
+    orderBy: IntegrationOrderField;
+    direction: SortDirection;
+    page: PageRequest;
+    scope: string;
+    /** The columns the selected fields read (integration.selection.ts), or all of them. */
+    columns?: readonly ListColumn[] | 'all';
+  },
 ): Promise<IntegrationList> {
   const filter = validateFilter(options.filter);
   return listIntegrationPage(db, organizationId, { ...options, filter }).then((rows) => {

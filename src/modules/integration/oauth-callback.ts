@@ -15,6 +15,11 @@ function page(status: number, message: string): Response {
   return new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
 }
 
+/** What the browser sees when the callback itself failed (the database went away): retryable, with the request id. */
+export function callbackFailurePage(requestId: string): Response {
+  return page(503, `The gateway could not finish this authorization just now. Try again in a moment; if it keeps failing, give your administrator the request id ${requestId.replace(/[^\w-]/g, '')}.`);
+}
+
 /** Sends the browser back to where the connection started, saying how it ended. */
 function back(state: OAuthStateRow, outcome: 'connected' | 'error', error?: string): Response {
   const url = new URL(state.return_url);

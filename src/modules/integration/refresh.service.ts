@@ -61,7 +61,19 @@ export async function refreshIntegration(
     const earlier = actor.idempotencyKey
       ? await findEventByIdempotencyKey(db, organizationId, ['integration.tokens_refreshed'], actor.idempotencyKey)
       : undefined;
-    if (earlier?.integration_id !== row.id) await refreshWithLock(services, db, actor, row.id, { kind: 'force', seenVersion: row.secret_version });
+    if (earlier?.integration_id !== row.id) await refreshWithLock(services, db, actor, row.id, { kind: 'force', since: actor.startedAt });
+  }
+  // A re-run of a request whose credential or webhook change committed (same Idempotency-Key, its answer
+  // lost with the process) returns the integration as it is, without a second probe or a second
+  // rotation. A signing secret rotated by that request is returned again: its answer never arrived.
+  if ((credential || webhook) && actor.idempotencyKey) {
+    const earlier = await findEventByIdempotencyKey(db, organizationId, ['integration.credentials_replaced', 'integration.webhook_updated'], actor.idempotencyKey);
+    if (earlier?.integration_id === row.id) {
+      const current = (await findIntegrationRow(db, organizationId, row.id)) ?? row;
+      // Same key, same request: it rotated the secret if this one asks to (both changes commit together).
+      const webhookSigningSecret = webhook?.rotateSecret ? openBundle(services, current).webhookSecret : null;
+      return { integration: toIntegration(current), webhookSigningSecret };
+    }
   }
   const outcome = credential ? await runProbe(target, credential, services.http, services.probeTimeoutMs) : null;
   if (outcome && !outcome.ok) {

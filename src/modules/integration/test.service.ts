@@ -3,10 +3,10 @@ import { runProbe } from '../../connectors/probe.js';
 import type { Database } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
-import type { HealthCheck } from '../health-check/health-check.repository.js';
+import { findHealthChecksByIds, type HealthCheck } from '../health-check/health-check.repository.js';
 import { connectorTarget, type MutationActor, openBundle, recordEvent, recordProbe, requireCredential } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { findEventByIdempotencyKey, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { isExpired, refreshWithLock } from './tokens.service.js';
 
 /**
@@ -23,6 +23,14 @@ export async function testIntegration(
   let row = await findIntegrationRow(db, organizationId, id);
   if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
   if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is revoked.', ['id']);
+  // A re-run of a request whose test was recorded (same Idempotency-Key, its answer lost with the
+  // process) returns that check instead of probing and recording a second one.
+  if (actor.idempotencyKey) {
+    const earlier = await findEventByIdempotencyKey(db, organizationId, ['integration.tested'], actor.idempotencyKey);
+    const checkId = earlier?.integration_id === row.id ? earlier.detail.healthCheckId : undefined;
+    const [check] = typeof checkId === 'string' ? await findHealthChecksByIds(db, organizationId, [checkId]) : [];
+    if (check) return { integration: toIntegration(row), healthCheck: check };
+  }
   if (row.auth_kind === 'OAUTH2' && isExpired(row)) row = (await refreshWithLock(services, db, actor, row.id, { kind: 'ifExpired' })).row;
   const credential = requireCredential(openBundle(services, row));
   const target = connectorTarget(services, row);
@@ -36,6 +44,7 @@ export async function testIntegration(
       code: outcome.errorCode,
       httpStatus: outcome.httpStatus,
       health: updated.health,
+      healthCheckId: check.id,
     });
     return { integration: toIntegration(updated), healthCheck: check };
   });

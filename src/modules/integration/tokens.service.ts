@@ -11,10 +11,27 @@ import { lockIntegrationRow, updateIntegrationRow } from './integration.writes.j
 export const EXPIRY_SKEW_MS = 60_000;
 
 /**
- * `force`: refresh now, unless another request refreshed since `seenVersion` was read (then its result
- * stands). `ifExpired`: refresh only when the access token is expired or about to be.
+ * `force`: refresh now, unless another request's refresh was recorded since `since` (the start of this
+ * request): that refresh ran concurrently with this one, and its result stands. `ifExpired`: refresh
+ * only when the access token is expired or about to be.
  */
-export type RefreshMode = { kind: 'force'; seenVersion: number } | { kind: 'ifExpired' };
+export type RefreshMode = { kind: 'force'; since: Date } | { kind: 'ifExpired' };
+
+/** Did a token refresh of this integration commit at or after `since`? Read under the row lock. */
+async function refreshedSince(trx: Kysely<Database>, organizationId: string, integrationId: string, since: Date): Promise<boolean> {
+  const found = await trx
+    .selectFrom('integration_events')
+    .select('id')
+    .where('organization_id', '=', organizationId)
+    .where('integration_id', '=', integrationId)
+    .where('created_at', '>=', since)
+    .where('type', '=', TOKENS_REFRESHED)
+    .limit(1)
+    .executeTakeFirst();
+  return found !== undefined;
+}
+
+const TOKENS_REFRESHED = 'integration.tokens_refreshed';
 
 export function isExpired(row: Pick<IntegrationRow, 'credential_expires_at'>, now = Date.now()): boolean {
   return row.credential_expires_at !== null && row.credential_expires_at.getTime() - EXPIRY_SKEW_MS <= now;
@@ -43,7 +60,8 @@ export async function refreshWithLock(
     if (credential?.kind !== 'OAUTH2' || !credential.refreshToken) {
       throw new ServiceError('VALIDATION', 'This integration has no OAuth2 refresh token to refresh.', ['refreshTokens']);
     }
-    if (mode.kind === 'force' ? row.secret_version !== mode.seenVersion : !isExpired(row)) return { row, refreshed: false, error: null };
+    const done = mode.kind === 'force' ? await refreshedSince(trx, organizationId, row.id, mode.since) : !isExpired(row);
+    if (done) return { row, refreshed: false, error: null };
     const target = connectorTarget(services, row);
     const endpoints = oauthEndpoints(target);
     if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${target.definition.name}.`, ['refreshTokens']);
@@ -55,7 +73,9 @@ export async function refreshWithLock(
         ...(row.status === 'NEEDS_REAUTH' ? { status: 'ACTIVE' as const, status_reason: null } : {}),
       };
       const updated = await updateIntegrationRow(trx, row.id, patch);
-      await recordEvent(trx, actor, row.id, 'integration.tokens_refreshed', 'SUCCEEDED', { rotated: tokens.credential.refreshToken !== credential.refreshToken });
+      // Stamped now, after the provider answered, not at the transaction's start: a request that began
+      // while this refresh was in flight finds it by this time and does not call the provider again.
+      await recordEvent(trx, actor, row.id, TOKENS_REFRESHED, 'SUCCEEDED', { rotated: tokens.credential.refreshToken !== credential.refreshToken }, new Date());
       return { row: updated, refreshed: true, error: null };
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;

@@ -1,0 +1,110 @@
+import type { SeedShape } from './seed.js';
+
+/** How long and how big a run is. */
+export interface Profile {
+  name: 'full' | 'quick' | 'smoke';
+  seed: SeedShape;
+  /** Paired rounds (gateway then baseline) per workload and concurrency. */
+  rounds: number;
+  /** Seconds of load per measured run. */
+  durationSec: number;
+  /** Seconds of load per warm-up run, one for each server before the rounds. */
+  warmupSec: number;
+  /** Concurrency of the throughput runs; the latency runs use one connection. */
+  connections: number;
+  /** Every n-th answer under load is checked field by field. */
+  sampleEvery: number;
+  /** W3 asks for this many integrations of each benchmarked organization. */
+  nodesPerOrganization: number;
+  /** W4 tests this many integrations of each mutation organization, connected before the load. */
+  testedPerOrganization: number;
+}
+
+export interface BenchOptions {
+  profile: Profile;
+  /** Workloads to run (W1..W5); all when not given. */
+  only: Set<string> | null;
+  /** PostgreSQL server; its database name is the one created afresh. */
+  serverUrl: string;
+  databaseName: string;
+  poolSize: number;
+  outDir: string;
+  keepDatabase: boolean;
+}
+
+const FULL_SEED: SeedShape = { organizations: 100, integrationsPerOrganization: 100, checksPerIntegration: 20, benchmarkedOrganizations: 10, mutationOrganizations: 2 };
+
+const PROFILES: Record<Profile['name'], Profile> = {
+  full: { name: 'full', seed: FULL_SEED, rounds: 3, durationSec: 10, warmupSec: 3, connections: 16, sampleEvery: 10, nodesPerOrganization: 10, testedPerOrganization: 10 },
+  quick: { name: 'quick', seed: FULL_SEED, rounds: 2, durationSec: 2, warmupSec: 1, connections: 16, sampleEvery: 10, nodesPerOrganization: 10, testedPerOrganization: 10 },
+  smoke: {
+    name: 'smoke',
+    seed: { organizations: 3, integrationsPerOrganization: 12, checksPerIntegration: 6, benchmarkedOrganizations: 2, mutationOrganizations: 1 },
+    rounds: 1,
+    durationSec: 0.5,
+    warmupSec: 0.2,
+    connections: 4,
+    sampleEvery: 2,
+    nodesPerOrganization: 3,
+    testedPerOrganization: 2,
+  },
+};
+
+export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W2,...] [--connections N] [--rounds N]
+                        [--duration SECONDS] [--pool N] [--out DIR] [--keep-db]
+
+  --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
+  --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
+  --only         run only these workloads
+  --connections  concurrency of the throughput runs (default 16)
+  --out          where results/<date>.json and .md go (default bench/results)
+  --keep-db      keep the seeded database afterwards
+
+  BENCH_DATABASE_URL  PostgreSQL server and database name to create afresh
+                      (default postgres://postgres@127.0.0.1:5432/igw_bench)`;
+
+export function parseOptions(argv: readonly string[], defaultOutDir: string): BenchOptions {
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${USAGE}`);
+    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    if (['quick', 'smoke', 'keep-db', 'help'].includes(name)) flags.set(name, true);
+    else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out'].includes(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
+      flags.set(name, value);
+    } else throw new Error(`unknown option --${name}\n${USAGE}`);
+  }
+  if (flags.has('help')) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const base = flags.has('smoke') ? PROFILES.smoke : flags.has('quick') ? PROFILES.quick : PROFILES.full;
+  const number = (name: string, fallback: number) => {
+    const value = flags.get(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number`);
+    return parsed;
+  };
+  const profile: Profile = {
+    ...base,
+    connections: Math.round(number('connections', base.connections)),
+    rounds: Math.round(number('rounds', base.rounds)),
+    durationSec: number('duration', base.durationSec),
+  };
+  const server = new URL(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/igw_bench');
+  const name = server.pathname.replace(/^\//, '') || 'igw_bench';
+  const only = flags.get('only');
+  return {
+    profile,
+    only: typeof only === 'string' ? new Set(only.toUpperCase().split(',').map((w) => w.trim())) : null,
+    serverUrl: server.toString(),
+    // A smoke run gets its own database, so that it can run beside a real one.
+    databaseName: profile.name === 'smoke' ? `${name}_smoke_${process.pid}` : name,
+    poolSize: Math.round(number('pool', 10)),
+    outDir: typeof flags.get('out') === 'string' ? (flags.get('out') as string) : defaultOutDir,
+    keepDatabase: flags.has('keep-db'),
+  };
+}

@@ -1,0 +1,247 @@
+/**
+ * `npm run bench`: seeds a PostgreSQL database, starts the gateway (production mode) and the baseline
+ * as separate processes with the same pool size, checks that they answer the same data, counts the
+ * SQL statements per request, then drives both with autocannon in paired rounds (gateway, baseline,
+ * gateway, baseline ...) at one connection and at a saturating concurrency, checking sampled answers
+ * under load. Writes bench/results/<date>.json and .md. See BENCHMARKS.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { checkSameAnswers, answers, countStatements, send, statementsOf } from './http.js';
+import { checkConnected, checkTested, connectCall, connectedId, mutationPrerequisites, type ProviderFixture, startProviderFixture, testCall } from './mutations.js';
+import { parseOptions } from './options.js';
+import { startStatementCounter } from './pg-counter.js';
+import { watchDatabaseCpu } from './pg-cpu.js';
+import { projectRoot, startServer } from './processes.js';
+import { mb, type StatementCount, statementsTable, summarize } from './report.js';
+import { type Check, measureRounds, type Target, type Timed } from './rounds.js';
+import { databaseUrl, dropDatabase, seedDatabase } from './seed.js';
+import { checkTargets, gitDescription, machineDescription, markdownReport } from './summary.js';
+import { buildReadWorkloads, type Call, firstDifference } from './workloads.js';
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2), path.join(projectRoot, 'bench/results'));
+  const { profile } = options;
+  const started = new Date();
+  const loadBefore = os.loadavg();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const problems: string[] = [];
+  const skipped: { workload: string; reason: string }[] = [];
+  const wanted = (id: string) => !options.only || options.only.has(id);
+
+  try {
+    // --- Seed -----------------------------------------------------------------------------------------
+    const { seed } = profile;
+    log(`bench: ${profile.name} profile; seeding ${seed.organizations} organizations x ${seed.integrationsPerOrganization} integrations x ${seed.checksPerIntegration} checks into ${options.databaseName}`);
+    let t = performance.now();
+    const { readers, writers } = await seedDatabase(options.serverUrl, options.databaseName, seed);
+    if (!options.keepDatabase) cleanups.push(() => dropDatabase(options.serverUrl, options.databaseName));
+    const seedSeconds = (performance.now() - t) / 1000;
+    log(`bench: seeded in ${seedSeconds.toFixed(1)} s`);
+
+    const missing = mutationPrerequisites();
+    const runs = { W4: wanted('W4') && missing.W4.length === 0, W5: wanted('W5') && missing.W5.length === 0 };
+    for (const id of ['W4', 'W5'] as const) {
+      if (!wanted(id) || runs[id]) continue;
+      skipped.push({ workload: id, reason: missing[id].join('; ') });
+      log(`bench: skipping ${id}: ${missing[id].join('; ')}`);
+    }
+    let provider: ProviderFixture | null = null;
+    if (runs.W4 || runs.W5) {
+      provider = await startProviderFixture();
+      cleanups.push(() => (provider as ProviderFixture).close());
+    }
+
+    const dbUrl = databaseUrl(options.serverUrl, options.databaseName);
+    const encryptionKey = randomBytes(32).toString('base64');
+    const pool = String(options.poolSize);
+    // Budgets high enough never to refuse the benchmark's load; the rate limiter still does its accounting.
+    const gatewayEnv = (url: string) => ({
+      NODE_ENV: 'production',
+      DATABASE_URL: url,
+      DATABASE_POOL_SIZE: pool,
+      LOG_LEVEL: 'warn',
+      ENCRYPTION_KEY: encryptionKey,
+      RATE_LIMIT_API_KEY_POINTS: '1000000000',
+      RATE_LIMIT_ORGANIZATION_POINTS: '1000000000',
+      RATE_LIMIT_INTEGRATION_TESTS: '1000000',
+      ...provider?.env,
+    });
+    const baselineEnv = (url: string) => ({ NODE_ENV: 'production', DATABASE_URL: url, DATABASE_POOL_SIZE: pool });
+    const workloadOptions = { first: 100, checks: 5, nodesPerOrganization: profile.nodesPerOrganization };
+    const reads = buildReadWorkloads(readers, workloadOptions).filter((w) => wanted(w.id));
+    const smallW1 = wanted('W1') ? buildReadWorkloads(readers, { ...workloadOptions, first: 10 }).find((w) => w.id === 'W1') : undefined;
+    const token = provider?.fake.issueApiToken('github') ?? '';
+    const connects = (withKey: boolean) =>
+      writers.map((org, i) => ({ ...connectCall(org, token, i), ...(withKey ? { uniqueHeader: 'idempotency-key' } : {}) }));
+
+    // --- Same data, and statements per request, through the counting proxy -----------------------------
+    const server = new URL(options.serverUrl);
+    const counter = await startStatementCounter({ host: server.hostname, port: Number(server.port || 5432) });
+    const proxied = new URL(dbUrl);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(counter.port);
+    t = performance.now();
+    const [countedGateway, countedBaseline] = await Promise.all([
+      startServer('gateway (counted)', 'src/main.ts', gatewayEnv(proxied.toString())),
+      startServer('baseline (counted)', 'bench/baseline-server.ts', baselineEnv(proxied.toString())),
+    ]);
+    log(`bench: counting instances up in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const expected = new Map<string, unknown[]>();
+    const statements: StatementCount[] = [];
+    const sampleSql: Record<string, Record<string, string[]>> = {};
+    const tested: Call[] = [];
+    try {
+      for (const workload of reads) expected.set(workload.id, await checkSameAnswers(workload, countedGateway.url, countedBaseline.url));
+      if (smallW1) await checkSameAnswers(smallW1, countedGateway.url, countedBaseline.url);
+      if (reads.length) log(`bench: gateway and baseline agree on every answer of ${reads.map((w) => w.id).join(', ')}`);
+      if (runs.W4) {
+        // The integrations W4 tests, connected (through the gateway, as W5 does) before the load.
+        for (const org of writers) {
+          for (let i = 0; i < profile.testedPerOrganization; i += 1) {
+            const { status, body } = await send(countedGateway.url, connectCall(org, token, i));
+            tested.push(testCall(org, connectedId(status, body)));
+          }
+        }
+      }
+      // The first use of a key records it in the background; let those writes land before counting.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const w of [...reads, ...(smallW1 ? [smallW1] : [])]) {
+        const want = w === smallW1 ? null : (expected.get(w.id) as unknown[]);
+        const ok = (side: typeof w.gateway): Check => (index, status, body) => (want ? firstDifference(side.normalize(status, body), want[index]) : status === 200 ? null : `HTTP ${status}`);
+        statements.push({
+          workload: w.id,
+          label: w.title,
+          a: 'gateway',
+          b: 'baseline',
+          aCounts: await countStatements(w.gateway.calls, countedGateway.url, counter, ok(w.gateway)),
+          bCounts: await countStatements(w.baseline.calls, countedBaseline.url, counter, ok(w.baseline)),
+        });
+        sampleSql[w.title] = {
+          gateway: await statementsOf(countedGateway.url, w.gateway.calls[0] as Call, counter),
+          baseline: await statementsOf(countedBaseline.url, w.baseline.calls[0] as Call, counter),
+        };
+      }
+      if (runs.W4) {
+        statements.push({ workload: 'W4', label: 'testIntegration against the fake provider', a: 'gateway', b: null, aCounts: await countStatements(tested, countedGateway.url, counter, (_, s, b) => checkTested(s, b)), bCounts: null });
+      }
+      if (runs.W5) {
+        const count = (withKey: boolean) => countStatements(connects(withKey), countedGateway.url, counter, (_, s, b) => checkConnected(s, b), 3);
+        statements.push({ workload: 'W5', label: 'connectIntegration (API token)', a: 'with Idempotency-Key', b: 'without', aCounts: await count(true), bCounts: await count(false) });
+      }
+    } finally {
+      await Promise.all([countedGateway.stop(), countedBaseline.stop()]);
+      await counter.close();
+    }
+    log(`\n${statementsTable(statements)}\n`);
+
+    // --- Timed runs -----------------------------------------------------------------------------------
+    const [gateway, baseline] = await Promise.all([
+      startServer('gateway', 'src/main.ts', gatewayEnv(dbUrl)),
+      startServer('baseline', 'bench/baseline-server.ts', baselineEnv(dbUrl)),
+    ]);
+    cleanups.push(() => gateway.stop(), () => baseline.stop());
+    const timed: Timed[] = [];
+    for (const workload of reads) {
+      const want = expected.get(workload.id) as unknown[];
+      const [fromGateway, fromBaseline] = await Promise.all([answers(workload.gateway, gateway.url), answers(workload.baseline, baseline.url)]);
+      fromGateway.forEach((answer, index) => {
+        const difference = firstDifference(answer, want[index]) ?? firstDifference(fromBaseline[index], want[index]);
+        if (difference) throw new Error(`${workload.id} request ${index}: the timed servers answer differently: ${difference}`);
+      });
+      timed.push({
+        id: workload.id,
+        a: { name: 'gateway', server: () => gateway, calls: workload.gateway.calls, check: (i, s, b) => firstDifference(workload.gateway.normalize(s, b), want[i]) },
+        b: { name: 'baseline', server: () => baseline, calls: workload.baseline.calls, check: (i, s, b) => firstDifference(workload.baseline.normalize(s, b), want[i]) },
+      });
+    }
+    if (runs.W4) timed.push({ id: 'W4', a: { name: 'gateway', server: () => gateway, calls: tested, check: (_, s, b) => checkTested(s, b) }, b: null });
+    if (runs.W5) {
+      const target = (name: string, withKey: boolean): Target => ({ name, server: () => gateway, calls: connects(withKey), check: (_, s, b) => checkConnected(s, b) });
+      timed.push({ id: 'W5', a: target('with Idempotency-Key', true), b: target('without', false) });
+    }
+
+    const dbCpu = await watchDatabaseCpu(dbUrl, options.databaseName);
+    cleanups.push(() => dbCpu.close());
+    const databaseCpu = dbCpu.available ? { start: () => dbCpu.snapshot(), stop: (token: unknown) => dbCpu.since(token as Map<number, number>) } : undefined;
+    const memory = { gatewayRss: 0, baselineRss: 0 };
+    const sampler = setInterval(() => {
+      memory.gatewayRss = Math.max(memory.gatewayRss, gateway.memory()?.rss ?? 0);
+      memory.baselineRss = Math.max(memory.baselineRss, baseline.memory()?.rss ?? 0);
+    }, 200);
+    cleanups.push(async () => clearInterval(sampler));
+
+    const series = await measureRounds(timed, { profile, ...(databaseCpu ? { databaseCpu } : {}), log, problem: (line) => problems.push(line) });
+    clearInterval(sampler);
+    const gatewayMemory = gateway.memory();
+    const baselineMemory = baseline.memory();
+
+    // --- Report ---------------------------------------------------------------------------------------
+    const summaries = series.map(summarize);
+    const targets = checkTargets(summaries, statements, skipped, memory.gatewayRss, gatewayMemory?.peak ?? null);
+    const finished = new Date();
+    const machine = machineDescription(loadBefore);
+    const commit = gitDescription();
+    const report = {
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      seconds: (finished.getTime() - started.getTime()) / 1000,
+      commit,
+      profile,
+      poolSize: options.poolSize,
+      machine,
+      seed: { ...seed, seconds: Number(seedSeconds.toFixed(1)) },
+      statements,
+      sampleSql,
+      memory: {
+        gatewayLoadMaxRss: memory.gatewayRss,
+        gatewayPeakRss: gatewayMemory?.peak ?? null,
+        baselineLoadMaxRss: memory.baselineRss,
+        baselinePeakRss: baselineMemory?.peak ?? null,
+      },
+      summaries,
+      targets,
+      skipped,
+      problems,
+      series,
+    };
+    const markdown = markdownReport({
+      started,
+      profile,
+      commit,
+      machine,
+      seedSeconds,
+      organizations: { readers: readers.length, writers: writers.length },
+      poolSize: options.poolSize,
+      summaries,
+      series,
+      statements,
+      targets,
+      memory: { gatewayPeak: gatewayMemory?.peak ?? null, gatewayUnderLoad: memory.gatewayRss, baselinePeak: baselineMemory?.peak ?? null },
+      skipped,
+      problems,
+    });
+    log(`\n${markdown}`);
+    await mkdir(options.outDir, { recursive: true });
+    const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+    const file = path.join(options.outDir, `${stamp}${profile.name === 'full' ? '' : `-${profile.name}`}`);
+    await writeFile(`${file}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(`${file}.md`, markdown);
+    log(`bench: wrote ${file}.json and .md in ${report.seconds.toFixed(0)} s (gateway RSS peak ${gatewayMemory ? mb(gatewayMemory.peak) : 'n/a'})`);
+    if (problems.length) log(`bench: ${problems.length} problem(s) under load; see above`);
+    return problems.length ? 1 : 0;
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => log(`bench: cleanup failed: ${String(error)}`));
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

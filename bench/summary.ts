@@ -1,0 +1,134 @@
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import type { Profile } from './options.js';
+import { projectRoot } from './processes.js';
+import {
+  markdownTable,
+  mb,
+  type Mode,
+  type Series,
+  type StatementCount,
+  statementsTable,
+  type Summary,
+  type TargetCheck,
+  targetsTable,
+} from './report.js';
+
+export function gitDescription(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const commit = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--untracked-files=no');
+    return dirty ? `${commit} (with uncommitted changes)` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function machineDescription(loadBefore: number[]) {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memory: mb(os.totalmem()),
+    node: process.version,
+    loadAverageBefore: loadBefore.map((n) => Number(n.toFixed(2))),
+    loadAverageAfter: os.loadavg().map((n) => Number(n.toFixed(2))),
+  };
+}
+
+const x = (value: number) => `${value.toFixed(2)}x`;
+
+/** The issue's targets, each with what this run measured. */
+export function checkTargets(
+  summaries: readonly Summary[],
+  statements: readonly StatementCount[],
+  skipped: readonly { workload: string; reason: string }[],
+  gatewayRssUnderLoad: number,
+  gatewayPeakRss: number | null,
+): TargetCheck[] {
+  const find = (workload: string, mode: Mode) => summaries.find((s) => s.workload === workload && s.mode === mode);
+  const notRun = (workload: string) => skipped.find((s) => s.workload === workload)?.reason.replace(/^/, 'skipped: ') ?? 'not run';
+  const w1t = find('W1', 'throughput');
+  const w1l = find('W1', 'latency');
+  const w2t = find('W2', 'throughput');
+  const w5l = find('W5', 'latency');
+  const w1Counts = statements.filter((s) => s.workload === 'W1');
+  const besidesAuth = w1Counts.map((s) => Math.max(...s.aCounts) - 1);
+  return [
+    {
+      target: 'W1 throughput >= 0.5x baseline',
+      measured: w1t ? `${x(w1t.rpsRatio.median)} (rounds ${w1t.rpsRatio.min.toFixed(2)}–${w1t.rpsRatio.max.toFixed(2)})` : notRun('W1'),
+      met: w1t ? w1t.rpsRatio.median >= 0.5 : null,
+    },
+    {
+      target: 'W1 p50 latency at 1 connection <= 2x baseline',
+      measured: w1l ? `${x(w1l.p50Ratio.median)} (${w1l.aP50.toFixed(2)} ms vs ${w1l.bP50.toFixed(2)} ms)` : notRun('W1'),
+      met: w1l ? w1l.p50Ratio.median <= 2 : null,
+    },
+    {
+      target: 'W2 throughput >= 0.35x baseline',
+      measured: w2t ? `${x(w2t.rpsRatio.median)} (rounds ${w2t.rpsRatio.min.toFixed(2)}–${w2t.rpsRatio.max.toFixed(2)})` : notRun('W2'),
+      met: w2t ? w2t.rpsRatio.median >= 0.35 : null,
+    },
+    {
+      target: 'SQL statements per W1 request: at most 2 besides authentication, the same at page size 10 and 100',
+      measured: w1Counts.length ? w1Counts.map((s, i) => `${besidesAuth[i]} + 1 authentication (${/first: (\d+)/.exec(s.label)?.[1] ?? '?'} per page)`).join('; ') : notRun('W1'),
+      met: w1Counts.length ? besidesAuth.every((n) => n <= 2) && new Set(besidesAuth).size === 1 : null,
+    },
+    {
+      target: 'Idempotency-Key adds at most 15% to W5 latency (p50 at 1 connection)',
+      measured: w5l ? `+${((w5l.p50Ratio.median - 1) * 100).toFixed(0)}% (${w5l.aP50.toFixed(2)} ms with, ${w5l.bP50.toFixed(2)} ms without)` : notRun('W5'),
+      met: w5l ? w5l.p50Ratio.median <= 1.15 : null,
+    },
+    {
+      target: 'Gateway RSS under load below 200 MB (taken as 200 MiB)',
+      measured: `${mb(gatewayRssUnderLoad)} (largest sample under load; high-water mark ${gatewayPeakRss === null ? 'n/a' : mb(gatewayPeakRss)})`,
+      met: gatewayRssUnderLoad > 0 ? gatewayRssUnderLoad < 200 * 1024 * 1024 : null,
+    },
+  ];
+}
+
+export interface MarkdownInput {
+  started: Date;
+  profile: Profile;
+  commit: string;
+  machine: ReturnType<typeof machineDescription>;
+  seedSeconds: number;
+  organizations: { readers: number; writers: number };
+  poolSize: number;
+  summaries: readonly Summary[];
+  series: readonly Series[];
+  statements: readonly StatementCount[];
+  targets: readonly TargetCheck[];
+  memory: { gatewayPeak: number | null; gatewayUnderLoad: number; baselinePeak: number | null };
+  skipped: readonly { workload: string; reason: string }[];
+  problems: readonly string[];
+}
+
+export function markdownReport(input: MarkdownInput): string {
+  const { profile, machine, memory } = input;
+  const { seed } = profile;
+  return [
+    `## Benchmark ${input.started.toISOString()} (${profile.name})`,
+    '',
+    `Commit ${input.commit}; ${machine.cores} × ${machine.cpu}, ${machine.memory}; Node ${machine.node}; ` +
+      `load average before ${machine.loadAverageBefore.join(' ')}, after ${machine.loadAverageAfter.join(' ')}.`,
+    `Seed: ${seed.organizations} organizations × ${seed.integrationsPerOrganization} integrations × ${seed.checksPerIntegration} health checks ` +
+      `(${input.seedSeconds.toFixed(1)} s); ${input.organizations.readers} organizations read under load, ${input.organizations.writers} written; ` +
+      `pool size ${input.poolSize} for every server.`,
+    `Each row: ${profile.rounds} paired round(s) of ${profile.durationSec} s (A, then B right after) following ${profile.warmupSec} s of warm-up each; ` +
+      'medians over rounds; ratios are A/B paired round by round (median, min–max). CPU is the server process, DB CPU the PostgreSQL backends serving the database.',
+    '',
+    markdownTable(input.summaries, input.statements.filter((s) => !/first: 10\)/.test(s.label))),
+    '',
+    statementsTable(input.statements),
+    '',
+    targetsTable(input.targets),
+    '',
+    `Peak RSS: gateway ${memory.gatewayPeak === null ? 'n/a' : mb(memory.gatewayPeak)} (largest sample under load ${mb(memory.gatewayUnderLoad)}), ` +
+      `baseline ${memory.baselinePeak === null ? 'n/a' : mb(memory.baselinePeak)}.`,
+    ...input.skipped.map((s) => `\nSkipped ${s.workload}: ${s.reason}`),
+    ...(input.problems.length ? ['', 'Problems:', ...input.problems.map((p) => `- ${p}`)] : []),
+    '',
+  ].join('\n');
+}

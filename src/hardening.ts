@@ -1,0 +1,124 @@
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import type { Tracer } from '@opentelemetry/api';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { DatabaseHandle } from './db/connection.js';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
+import { useOperationCost } from './limits/cost.plugin.js';
+import { useDocumentLimits } from './limits/document-limits.js';
+import { useHideSuggestions } from './limits/hide-suggestions.plugin.js';
+import { postgresRateLimitStore } from './limits/rate-limit-store.js';
+import { RateLimiter } from './limits/rate-limiter.js';
+import { RequestFactsMap } from './limits/request-facts.js';
+import type { Logger } from './logger.js';
+import { GatewayMetrics } from './observability/gateway-metrics.js';
+import { maskError } from './observability/mask-error.js';
+import { type RequestInfo, useMetricsEndpoint, useRequestTelemetry } from './observability/telemetry.plugin.js';
+import { useTracing } from './observability/tracing.js';
+
+export { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
+
+/** What `createGateway` takes. Everything is optional: absent, limits are the defaults and nothing is rate limited. */
+export interface HardeningOptions {
+  queryLimits?: Partial<QueryLimits>;
+  /** Charges requests to budgets; `null` or absent: no rate limiting (and no x-ratelimit headers). */
+  rateLimiter?: RateLimiter | null;
+  introspection?: boolean;
+  hideSuggestions?: boolean;
+  maxRequestBodyBytes?: number;
+  metricsToken?: string;
+  /** Records spans when given. */
+  tracer?: Tracer;
+  /** Run when the gateway is disposed: closes what `hardeningFromConfig` opened. */
+  dispose?: () => Promise<void>;
+}
+
+/** Headers any of which marks a GET or form request as not a browser's "simple" cross-site request. */
+const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'apollo-require-preflight', 'x-apollo-operation-name'];
+
+/**
+ * Yoga's CSRF prevention, with a code on its error. Requests with a JSON or GraphQL content type pass
+ * (browsers preflight them); GET and form posts need one of CSRF_HEADERS. Runs after authentication,
+ * so that a request without a key learns nothing but 401.
+ */
+function useCsrfPrevention(): Plugin {
+  const csrf = useCSRFPrevention({ requestHeaders: CSRF_HEADERS });
+  return {
+    onRequestParse(payload) {
+      try {
+        return csrf.onRequestParse?.(payload);
+      } catch {
+        throw new GraphQLError(`A GET or form request must carry one of these headers: ${CSRF_HEADERS.join(', ')}.`, {
+          extensions: { code: 'CSRF_HEADER_REQUIRED', http: { status: 403 } },
+        });
+      }
+    },
+  };
+}
+
+function useNoIntrospection(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
+}
+
+export interface GatewayHardening {
+  plugins: Plugin[];
+  maskedErrors: { maskError: typeof maskError };
+  maxRequestBodySize: number;
+  metrics: GatewayMetrics;
+}
+
+/** The plugins and Yoga options that limit, meter and observe every request. */
+export function gatewayHardening(
+  options: HardeningOptions,
+  deps: { database: DatabaseHandle; logger: Logger; requestInfo: RequestInfo; graphqlEndpoint: string },
+): GatewayHardening {
+  const { database, logger, requestInfo, graphqlEndpoint } = deps;
+  const facts = new RequestFactsMap();
+  const limits = { ...DEFAULT_QUERY_LIMITS, ...options.queryLimits };
+  const metrics = new GatewayMetrics(database, (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'));
+  const rateLimiter = options.rateLimiter ?? null;
+  const plugins: Plugin[] = [
+    useRequestTelemetry({ logger, metrics, facts, requestInfo, graphqlEndpoint }),
+    ...(options.tracer ? [useTracing({ tracer: options.tracer, facts, requestInfo })] : []),
+    useMetricsEndpoint({ metrics, token: options.metricsToken }),
+    useCsrfPrevention(),
+    ...useDocumentLimits(limits),
+    ...(options.introspection === false ? [useNoIntrospection()] : []),
+    useOperationCost({ limits, rateLimiter, facts, logger }),
+    ...(options.hideSuggestions ? [useHideSuggestions()] : []),
+    {
+      async onDispose() {
+        await rateLimiter?.store.close();
+        await options.dispose?.();
+      },
+    },
+  ];
+  return { plugins, maskedErrors: { maskError }, maxRequestBodySize: options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES, metrics };
+}
+
+/** Opens what the configuration asks for (the budget store, the tracer) and returns the gateway's options. */
+export async function hardeningFromConfig(config: HardeningConfig, database: DatabaseHandle): Promise<HardeningOptions> {
+  const { rateLimit } = config;
+  let rateLimiter: RateLimiter | null = null;
+  if (rateLimit.enabled) {
+    // Redis's client and the tracing SDK are imported only when configured: they slow every start otherwise.
+    const store = rateLimit.redisUrl
+      ? await (await import('./limits/redis-rate-limit-store.js')).openRedisRateLimitStore(rateLimit.redisUrl)
+      : postgresRateLimitStore(database.db);
+    rateLimiter = new RateLimiter(store, rateLimit);
+  }
+  const tracing = config.tracesExporter === 'none' ? null : (await import('./observability/tracing-sdk.js')).startTracing(config.tracesExporter);
+  return {
+    queryLimits: config.queryLimits,
+    rateLimiter,
+    introspection: config.introspection,
+    hideSuggestions: config.hideSuggestions,
+    maxRequestBodyBytes: config.maxRequestBodyBytes,
+    ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
+    ...(tracing ? { tracer: tracing.tracer, dispose: () => tracing.shutdown() } : {}),
+  };
+}

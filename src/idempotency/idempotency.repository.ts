@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/database.js';
+
+/** Who asks for a key, and for which request. */
+export interface ClaimRequest {
+  organizationId: string;
+  key: string;
+  apiKeyId: string;
+  fingerprint: string;
+  leaseSeconds: number;
+  ttlHours: number;
+}
+
+/** A finished request's answer; the body is sealed (see `response-seal.ts`). */
+export interface StoredResponse {
+  status: number;
+  headers: Record<string, string>;
+  sealedBody: string;
+}
+
+export type ClaimOutcome =
+  /** This request runs; `token` proves the claim when completing, releasing or extending it. */
+  | { kind: 'claimed'; token: string; takenOver: boolean }
+  | { kind: 'completed'; response: StoredResponse }
+  | { kind: 'in-progress' }
+  /** The key belongs to another request: other document, operation name or variables, or another API key. */
+  | { kind: 'mismatch'; reason: 'request' | 'api-key' };
+
+type Target = { organizationId: string; key: string; token: string };
+
+const seconds = (value: number) => sql<Date>`now() + (${Math.round(value)}::int * interval '1 second')`;
+const hours = (value: number) => sql<Date>`now() + (${Math.round(value)}::int * interval '1 hour')`;
+
+/** A few tries cover the races between the upsert and the read (a row released or purged in between). */
+const CLAIM_ATTEMPTS = 3;
+
+/**
+ * Claims a key atomically. One statement inserts the row, or takes over a row whose retention ended,
+ * or one of the same request and API key whose lease expired (its process died); otherwise the row as
+ * it stands says what the caller gets.
+ */
+export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Promise<ClaimOutcome> {
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt += 1) {
+    const token = randomUUID();
+    const claimed = await db
+      .insertInto('idempotency_keys')
+      .values({
+        organization_id: request.organizationId,
+        key: request.key,
+        api_key_id: request.apiKeyId,
+        fingerprint: request.fingerprint,
+        state: 'IN_PROGRESS',
+        lease_token: token,
+        lease_expires_at: seconds(request.leaseSeconds),
+        expires_at: hours(request.ttlHours),
+      })
+      .onConflict((conflict) =>
+        conflict
+          .columns(['organization_id', 'key'])
+          .doUpdateSet((eb) => ({
+            api_key_id: eb.ref('excluded.api_key_id'),
+            fingerprint: eb.ref('excluded.fingerprint'),
+            state: 'IN_PROGRESS',
+            lease_token: eb.ref('excluded.lease_token'),
+            lease_expires_at: eb.ref('excluded.lease_expires_at'),
+            response_status: null,
+            response_headers: null,
+            response_body: null,
+            created_at: sql<Date>`now()`,
+            completed_at: null,
+            expires_at: eb.ref('excluded.expires_at'),
+          }))
+          .where((eb) =>
+            eb.or([
+              eb('idempotency_keys.expires_at', '<=', sql<Date>`now()`),
+              eb.and([
+                eb('idempotency_keys.state', '=', 'IN_PROGRESS'),
+                eb('idempotency_keys.lease_expires_at', '<=', sql<Date>`now()`),
+                eb('idempotency_keys.fingerprint', '=', eb.ref('excluded.fingerprint')),
+                eb('idempotency_keys.api_key_id', '=', eb.ref('excluded.api_key_id')),
+              ]),
+            ]),
+          ),
+      )
+      // xmax is 0 on a freshly inserted row and set on one the upsert replaced.
+      .returning(sql<boolean>`(xmax::text <> '0')`.as('taken_over'))
+      .executeTakeFirst();
+    if (claimed) return { kind: 'claimed', token, takenOver: claimed.taken_over };
+
+    const row = await db
+      .selectFrom('idempotency_keys')
+      .select(['api_key_id', 'fingerprint', 'state', 'response_status', 'response_headers', 'response_body'])
+      .select([sql<boolean>`lease_expires_at > now()`.as('leased'), sql<boolean>`expires_at > now()`.as('live')])
+      .where('organization_id', '=', request.organizationId)
+      .where('key', '=', request.key)
+      .executeTakeFirst();
+    if (!row || !row.live) continue;
+    if (row.api_key_id !== request.apiKeyId) return { kind: 'mismatch', reason: 'api-key' };
+    if (row.fingerprint !== request.fingerprint) return { kind: 'mismatch', reason: 'request' };
+    if (row.state === 'COMPLETED' && row.response_status !== null && row.response_body !== null) {
+      return { kind: 'completed', response: { status: row.response_status, headers: row.response_headers ?? {}, sealedBody: row.response_body } };
+    }
+    if (row.state === 'IN_PROGRESS' && row.leased) return { kind: 'in-progress' };
+  }
+  // Still changing under us: as good as in progress, and the client retries.
+  return { kind: 'in-progress' };
+}
+
+/** Stores the answer of the request holding the claim; false when its lease was taken over meanwhile. */
+export async function completeKey(db: Kysely<Database>, target: Target, response: StoredResponse, ttlHours: number): Promise<boolean> {
+  const result = await db
+    .updateTable('idempotency_keys')
+    .set({
+      state: 'COMPLETED',
+      lease_token: null,
+      lease_expires_at: null,
+      response_status: response.status,
+      response_headers: JSON.stringify(response.headers),
+      response_body: response.sealedBody,
+      completed_at: sql<Date>`now()`,
+      expires_at: hours(ttlHours),
+    })
+    .where('organization_id', '=', target.organizationId)
+    .where('key', '=', target.key)
+    .where('lease_token', '=', target.token)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Gives a claim up without storing anything, so that the same key can be used again at once. */
+export async function releaseKey(db: Kysely<Database>, target: Target): Promise<void> {
+  await db
+    .deleteFrom('idempotency_keys')
+    .where('organization_id', '=', target.organizationId)
+    .where('key', '=', target.key)
+    .where('lease_token', '=', target.token)
+    .where('state', '=', 'IN_PROGRESS')
+    .execute();
+}
+
+/** Pushes the lease of a request still running further out; false when it was lost. */
+export async function extendLease(db: Kysely<Database>, target: Target, leaseSeconds: number): Promise<boolean> {
+  const result = await db
+    .updateTable('idempotency_keys')
+    .set({ lease_expires_at: seconds(leaseSeconds) })
+    .where('organization_id', '=', target.organizationId)
+    .where('key', '=', target.key)
+    .where('lease_token', '=', target.token)
+    .where('state', '=', 'IN_PROGRESS')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Deletes keys past their retention, in batches so that no statement holds many locks; returns the count. */
+export async function purgeExpiredKeys(db: Kysely<Database>, batchSize = 1000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const result = await sql`
+      delete from idempotency_keys
+      where (organization_id, key) in (
+        select organization_id, key from idempotency_keys where expires_at <= now() limit ${batchSize}
+      )`.execute(db);
+    const deleted = Number(result.numAffectedRows ?? 0n);
+    total += deleted;
+    if (deleted < batchSize) return total;
+  }
+}

@@ -1,0 +1,175 @@
+import {
+  type DocumentNode,
+  type FieldNode,
+  getArgumentValues,
+  getVariableValues,
+  GraphQLError,
+  type GraphQLSchema,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { GatewayContext } from '../context.js';
+import { decodeTypedID } from '../graphql/global-id.js';
+import type { Logger } from '../logger.js';
+import { measureOperation, selectOperation } from './query-cost.js';
+import type { RateLimiter, RateLimitOutcome } from './rate-limiter.js';
+import type { RequestFactsMap } from './request-facts.js';
+
+/** Limits on an operation's shape, measured with the schema's cost model before it runs. */
+export interface OperationLimits {
+  /** Most cost points one operation may request. */
+  maxCost: number;
+  /** Deepest nesting of fields. */
+  maxDepth: number;
+}
+
+/** The mutation that reaches a provider on every call, and so has its own per-integration budget. */
+const PROBING_MUTATION = 'testIntegration';
+
+/** A request error like a validation error: 400 for graphql-response+json clients, 200 for application/json ones. */
+function requestError(message: string, extensions: Record<string, unknown>): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, http: { status: 400, spec: true } } });
+}
+
+/** IDs of the integrations that the operation's `testIntegration` fields probe. */
+function probedIntegrations(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, rawVariables: Record<string, unknown>): string[] {
+  const field = schema.getMutationType()?.getFields()[PROBING_MUTATION];
+  if (operation.operation !== 'mutation' || !field) return [];
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables);
+  if (!('coerced' in coerced) || !coerced.coerced) return [];
+  const ids: string[] = [];
+  const visit = (selectionSet: SelectionSetNode, seen: Set<string>) => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value === PROBING_MUTATION) ids.push(...idOf(selection));
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        visit(selection.selectionSet, seen);
+      } else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
+        if (fragment?.kind === Kind.FRAGMENT_DEFINITION) visit(fragment.selectionSet, seen);
+      }
+    }
+  };
+  const idOf = (node: FieldNode): string[] => {
+    try {
+      const args = getArgumentValues(field, node, coerced.coerced) as { input?: { id?: unknown } };
+      return [decodeTypedID(String(args.input?.id), 'Integration')];
+    } catch {
+      return []; // an invalid ID: the mutation answers with its own error, and probes nothing
+    }
+  };
+  visit(operation.selectionSet, new Set());
+  return ids;
+}
+
+function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (outcome.report) {
+    headers['x-ratelimit-limit'] = String(outcome.report.limit);
+    headers['x-ratelimit-remaining'] = String(outcome.report.remaining);
+    headers['x-ratelimit-reset'] = String(Math.ceil(outcome.report.resetAt.getTime() / 1000));
+  }
+  return headers;
+}
+
+/**
+ * Measures every operation before it runs (`@pothos/plugin-complexity` with the cost model of
+ * `query-cost.ts`), refuses one over the cost or depth limit, charges its cost to the caller's budgets,
+ * refuses it with HTTP 429 when a budget is spent, and reports `extensions.cost` on the answer.
+ */
+export function useOperationCost(options: { limits: OperationLimits; rateLimiter: RateLimiter | null; facts: RequestFactsMap; logger: Logger }): Plugin {
+  const { limits, rateLimiter, facts, logger } = options;
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      const context = args.contextValue as unknown as GatewayContext & { request: Request };
+      const requestFacts = facts.of(context.request);
+      const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+      const operation = selectOperation(args.document, args.operationName);
+      requestFacts.operationType = operation?.operation;
+      if (operation?.name?.value) requestFacts.operationName = operation.name.value;
+
+      let measured;
+      try {
+        measured = measureOperation(args.schema, args.document, args.operationName, variables, context);
+      } catch (error) {
+        if (error instanceof GraphQLError) return setResultAndStopExecution({ errors: [error] });
+        throw error;
+      }
+      if (!measured) return; // unknown operation or invalid variables: execution refuses it whole
+      const requested = Math.max(1, measured.complexity);
+      requestFacts.cost = requested;
+      const cost: Record<string, unknown> = { requested, maximum: limits.maxCost };
+      if (measured.depth > limits.maxDepth) {
+        return setResultAndStopExecution({
+          errors: [
+            requestError(`The operation is nested ${measured.depth} fields deep; at most ${limits.maxDepth} are allowed.`, {
+              code: 'MAX_DEPTH_EXCEEDED',
+              limit: limits.maxDepth,
+              found: measured.depth,
+            }),
+          ],
+          extensions: { cost },
+        });
+      }
+      if (requested > limits.maxCost) {
+        return setResultAndStopExecution({
+          errors: [
+            requestError(`The operation costs ${requested} points; at most ${limits.maxCost} are allowed per operation. Request smaller pages (first/last).`, {
+              code: 'MAX_COST_EXCEEDED',
+              limit: limits.maxCost,
+              requested,
+            }),
+          ],
+          extensions: { cost },
+        });
+      }
+      if (rateLimiter && operation) {
+        let outcome: RateLimitOutcome | null = null;
+        try {
+          outcome = await rateLimiter.charge(context.viewer, requested, probedIntegrations(args.schema, args.document, operation, variables));
+        } catch (error) {
+          // A budget store that fails must not take the API down with it: the request goes through.
+          logger.warn({ err: error, store: rateLimiter.store.kind }, 'rate limit store failed; request not limited');
+        }
+        if (outcome) {
+          requestFacts.rateLimitHeaders = rateLimitHeaders(outcome);
+          if (outcome.report) Object.assign(cost, { remaining: outcome.report.remaining, limit: outcome.report.limit, resetAt: outcome.report.resetAt.toISOString() });
+          if (outcome.exceeded) {
+            const { scope, limit, retryAfterSeconds } = outcome.exceeded;
+            const message =
+              scope === 'INTEGRATION_TEST'
+                ? `This integration may be tested at most ${limit} times per ${rateLimiter.budgets.integrationTestWindowSeconds} seconds; retry in ${retryAfterSeconds} seconds.`
+                : `The ${scope === 'API_KEY' ? "API key's" : "organization's"} budget of ${limit} cost points per ${rateLimiter.budgets.windowSeconds} seconds is spent; retry in ${retryAfterSeconds} seconds.`;
+            return setResultAndStopExecution({
+              errors: [
+                new GraphQLError(message, {
+                  extensions: {
+                    code: 'RATE_LIMITED',
+                    scope,
+                    limit,
+                    retryAfter: retryAfterSeconds,
+                    http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } },
+                  },
+                }),
+              ],
+              extensions: { cost },
+            });
+          }
+        }
+      }
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!('data' in result) && !('errors' in result)) return; // a stream: not served here
+          setResult({ ...result, extensions: { ...result.extensions, cost } });
+        },
+      };
+    },
+    onResponse({ request, response }) {
+      const headers = facts.peek(request)?.rateLimitHeaders;
+      if (headers) for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+    },
+  };
+}

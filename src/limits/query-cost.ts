@@ -1,0 +1,86 @@
+import { complexityFromQuery, type ComplexityResult } from '@pothos/plugin-complexity';
+import {
+  type DocumentNode,
+  type GraphQLField,
+  type GraphQLSchema,
+  getNamedType,
+  getNullableType,
+  getVariableValues,
+  isLeafType,
+  isListType,
+  Kind,
+  type OperationDefinitionNode,
+} from 'graphql';
+
+/** Largest page a connection serves, and largest `nodes(ids:)` list; a bigger request fails in its resolver. */
+const MAX_MULTIPLIER = 100;
+/** Multiplier of a plain list of objects: an estimate of its length, as GitHub and Shopify assume. */
+const LIST_MULTIPLIER = 10;
+
+const clampMultiplier = (value: number) => Math.min(Math.max(Math.trunc(value), 0), MAX_MULTIPLIER);
+
+/**
+ * The cost model, after GitHub's and Shopify's: a scalar or enum costs nothing, an object costs 1, and
+ * a connection's `first`/`last` (or `nodes(ids:)`'s length) multiplies the cost of everything selected
+ * under it. The `edges` list of a connection is already counted by its connection. Multipliers are capped
+ * at the largest page the API serves, so an oversized `first` fails with the connection's own error
+ * (EXCESSIVE_PAGINATION) instead of a cost error.
+ *
+ * Passed to `@pothos/plugin-complexity` as `fieldComplexity`: every field uses it unless it sets its own.
+ */
+export function fieldComplexity(
+  args: Record<string, unknown>,
+  _context: unknown,
+  field: GraphQLField<unknown, any, any>,
+): number | { field: number; multiplier: number } {
+  if (isLeafType(getNamedType(field.type))) return 0;
+  const pageSize = typeof args.first === 'number' ? args.first : typeof args.last === 'number' ? args.last : null;
+  if (pageSize !== null) return { field: 1, multiplier: clampMultiplier(pageSize) };
+  if (Array.isArray(args.ids)) return { field: 1, multiplier: clampMultiplier(args.ids.length) };
+  if (isListType(getNullableType(field.type))) return { field: 1, multiplier: field.name === 'edges' ? 1 : LIST_MULTIPLIER };
+  return 1;
+}
+
+const MEASURING = Symbol('measuring query cost');
+
+/**
+ * Whether a context is the one cost measurement passes to argument mappers. Measuring reads arguments
+ * (`first`, `ids`) through the schema's mappers, which decode global IDs; an ID that does not decode must
+ * not fail the whole request during measurement: the field that takes it reports INVALID_ID when it runs.
+ * The relay options of the builder decode leniently for this context.
+ */
+export function isMeasuringCost(context: unknown): boolean {
+  return typeof context === 'object' && context !== null && MEASURING in context;
+}
+
+/** The operation a request runs, by name, or the only one. */
+export function selectOperation(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | null {
+  const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
+  if (operationName) return operations.find((operation) => operation.name?.value === operationName) ?? null;
+  return operations.length === 1 ? (operations[0] as OperationDefinitionNode) : null;
+}
+
+/**
+ * Measures the operation that will run, with the plugin's own calculation and the field costs declared
+ * in the schema. `null` when the operation is unknown or its variables are invalid: execution refuses
+ * such a request as a whole by itself. Any other failure to measure (an argument that cannot be read)
+ * is thrown, so that nothing unmeasured runs.
+ */
+export function measureOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+  context: object,
+): ComplexityResult | null {
+  const operation = selectOperation(document, operationName);
+  if (!operation) return null;
+  if ('errors' in getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 })) return null;
+  // The plugin measures the first operation of a document: hand it the selected one and the fragments.
+  const fragments = document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION);
+  return complexityFromQuery({ kind: Kind.DOCUMENT, definitions: [operation, ...fragments] }, {
+    schema,
+    ctx: { ...context, [MEASURING]: true },
+    variables: variables ?? {},
+  });
+}

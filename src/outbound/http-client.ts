@@ -1,0 +1,168 @@
+import type { Agent } from 'undici';
+import { OutboundPolicy } from './address-policy.js';
+import { OutboundBlockedError, OutboundNetworkError, OutboundTimeoutError, findOutboundError, networkReason } from './errors.js';
+import { createGuardedAgent, type Resolver } from './guarded-agent.js';
+import { backoffDelay, RETRY_AFTER_STATUSES, RETRY_STATUSES, replayableBody, retryAfterMs, sleep } from './retry.js';
+import { KeyedSemaphore } from './semaphore.js';
+
+/** Extra per-call options: a deadline for the whole call, the provider it counts against, retry safety. */
+export type OutboundInit = RequestInit & {
+  /** Deadline of the whole call (redirects, retries, waits), default `defaultTimeoutMs`. */
+  timeoutMs?: number;
+  /** Concurrency bucket; defaults to the URL's host. */
+  provider?: string;
+  /** May the call be sent twice? Defaults to true for GET and HEAD only. */
+  idempotent?: boolean;
+};
+
+/** Every call the gateway makes to a provider on a user's behalf. */
+export type HttpClient = (url: string, init?: OutboundInit) => Promise<Response>;
+
+/** A client that also owns connection pools, closed on shutdown. */
+export type OutboundHttpClient = HttpClient & { close(): Promise<void> };
+
+export interface HttpClientOptions {
+  /** Hostnames (`*.example.com` too), IPs or CIDR ranges allowed whatever they resolve to, plain http included. */
+  allowlist: string[];
+  /** Also allow loopback, RFC 1918, unique-local and CGNAT addresses (development). Link-local, metadata included, never. */
+  allowPrivate: boolean;
+  /** Refuse plain `http` unless allow-listed. */
+  requireHttps: boolean;
+  /** Deadline of a call that names none. */
+  defaultTimeoutMs: number;
+  /** Further tries of an idempotent call after a network error, 429, 502, 503 or 504. */
+  maxRetries: number;
+  /** Calls in flight at once per provider (until response headers arrive). */
+  perProviderConcurrency: number;
+  /** First backoff step (full jitter, doubling per try), default 200 ms. */
+  retryBaseDelayMs?: number;
+  /** Largest backoff step, default 5 s. */
+  retryMaxDelayMs?: number;
+  /** Longest `Retry-After` honoured; a longer one returns the answer to the caller at once. Default 30 s. */
+  maxRetryAfterMs?: number;
+  /** Redirects followed, each re-checked, default 5. */
+  maxRedirects?: number;
+  /** DNS for tests; the system resolver otherwise. */
+  resolve?: Resolver;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Headers that may follow a redirect to another origin: credentials (Authorization, API key headers) may not. */
+const CROSS_ORIGIN_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'content-type', 'content-language', 'user-agent']);
+
+interface Hop {
+  method: string;
+  headers: Headers;
+  body: RequestInit['body'];
+}
+
+export function createHttpClient(options: HttpClientOptions): OutboundHttpClient {
+  const policy = new OutboundPolicy(options);
+  const agent = createGuardedAgent(policy, { plainHttp: false, resolve: options.resolve });
+  // Plain http under requireHttps: only addresses that are allow-listed by range may be connected to.
+  const plainAgent = createGuardedAgent(policy, { plainHttp: true, resolve: options.resolve });
+  const semaphore = new KeyedSemaphore(options.perProviderConcurrency);
+  const maxRedirects = options.maxRedirects ?? 5;
+
+  /** One fetch per hop, following redirects by hand so that every target passes the policy again. */
+  async function fetchFollowing(start: URL, init: RequestInit, mode: RequestRedirect, bucket: string, signal: AbortSignal): Promise<Response> {
+    let url = start;
+    const hop: Hop = { method: (init.method ?? 'GET').toUpperCase(), headers: new Headers(init.headers), body: init.body };
+    for (let redirects = 0; ; redirects += 1) {
+      const { plainHttp } = policy.checkUrl(url);
+      const release = await semaphore.acquire(bucket, signal);
+      let response: Response;
+      try {
+        const dispatcher: Agent = plainHttp ? plainAgent : agent;
+        response = await fetch(url, { ...init, ...hop, redirect: 'manual', signal, dispatcher } as RequestInit);
+      } finally {
+        release();
+      }
+      const location = response.headers.get('location');
+      if (mode === 'manual' || !REDIRECTS.has(response.status) || location === null) return response;
+      await response.body?.cancel();
+      if (mode === 'error') throw new OutboundNetworkError(url.host, 'the provider redirected and redirects are refused', false);
+      if (redirects >= maxRedirects) throw new OutboundNetworkError(url.host, `more than ${maxRedirects} redirects`, false);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new OutboundNetworkError(url.host, 'the provider redirected to an invalid URL', false);
+      }
+      // As browsers do: 303 (and 301/302 after POST) continue as a GET without the body.
+      if ((response.status === 303 && hop.method !== 'HEAD') || ((response.status === 301 || response.status === 302) && hop.method === 'POST')) {
+        hop.method = 'GET';
+        hop.body = undefined;
+        for (const name of ['content-type', 'content-length', 'content-encoding', 'content-language']) hop.headers.delete(name);
+      } else if (!replayableBody(hop.body)) {
+        throw new OutboundNetworkError(url.host, 'cannot resend a streamed body to a redirect target', false);
+      }
+      if (next.origin !== url.origin) {
+        for (const name of [...hop.headers.keys()]) if (!CROSS_ORIGIN_HEADERS.has(name)) hop.headers.delete(name);
+      }
+      url = next;
+    }
+  }
+
+  const client = async (input: string, init: OutboundInit = {}): Promise<Response> => {
+    const { timeoutMs: callTimeout, provider, idempotent, signal: callerSignal, redirect, ...rest } = init;
+    let url: URL;
+    try {
+      url = new URL(input);
+    } catch {
+      throw new OutboundBlockedError('', 'the URL is not valid');
+    }
+    const timeoutMs = callTimeout ?? options.defaultTimeoutMs;
+    const deadlineAt = Date.now() + timeoutMs;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = callerSignal ? AbortSignal.any([callerSignal, deadline]) : deadline;
+    const method = (rest.method ?? 'GET').toUpperCase();
+    const retries = (idempotent ?? (method === 'GET' || method === 'HEAD')) && replayableBody(rest.body) ? options.maxRetries : 0;
+    const bucket = provider ?? url.host;
+
+    /** Our error for anything fetch threw: the policy's refusal, the deadline, the caller's abort, or the network. */
+    const classify = (error: unknown): Error => {
+      if (callerSignal?.aborted) return callerSignal.reason instanceof Error ? callerSignal.reason : new Error('aborted');
+      if (deadline.aborted) return new OutboundTimeoutError(url.host, timeoutMs);
+      return findOutboundError(error) ?? new OutboundNetworkError(url.host, networkReason(error), true);
+    };
+
+    for (let attempt = 0; ; attempt += 1) {
+      let response: Response | null = null;
+      let failure: Error | null = null;
+      try {
+        response = await fetchFollowing(url, rest, redirect ?? 'follow', bucket, signal);
+      } catch (error) {
+        failure = classify(error);
+      }
+      const retryable = failure ? failure instanceof OutboundNetworkError && failure.retryable : RETRY_STATUSES.has(response?.status ?? 0);
+      if (attempt >= retries || !retryable) {
+        if (failure) throw failure;
+        return response as Response;
+      }
+      let delay = backoffDelay(attempt, options.retryBaseDelayMs ?? 200, options.retryMaxDelayMs ?? 5_000);
+      if (response && RETRY_AFTER_STATUSES.has(response.status)) {
+        const after = retryAfterMs(response.headers.get('retry-after'));
+        // A provider asking for a longer pause than we would wait gets its answer passed on, not ignored.
+        if (after !== null && after > (options.maxRetryAfterMs ?? 30_000)) return response;
+        if (after !== null) delay = after;
+      }
+      // A retry that cannot finish before the deadline would only turn a clear answer into a timeout.
+      if (Date.now() + delay >= deadlineAt) {
+        if (failure) throw failure;
+        return response as Response;
+      }
+      await response?.body?.cancel();
+      try {
+        await sleep(delay, signal);
+      } catch (error) {
+        throw classify(error);
+      }
+    }
+  };
+  return Object.assign(client, {
+    async close() {
+      await Promise.all([agent.close(), plainAgent.close()]);
+    },
+  });
+}

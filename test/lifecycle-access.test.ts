@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONNECT, createProviderGateway, type ProviderGateway, REFRESH, REVOKE, RETURN_URL, TEST } from './support/provider-gateway.js';
+
+let gw: ProviderGateway;
+let tokenId: string;
+let oauthId: string;
+
+beforeAll(async () => {
+  gw = await createProviderGateway();
+  tokenId = (await gw.connect('github', 'API_TOKEN')).body.data.connectIntegration.integration.id;
+  oauthId = await gw.connectOAuth('gitlab');
+  await gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id: tokenId, webhook: { url: 'https://hooks.example.com/a', enabled: true, rotateSecret: true } } });
+});
+afterAll(() => gw.close());
+
+/** Everything a mutation could change: every row of every table it writes, and the provider's call log. */
+async function snapshot() {
+  const [integrations, events, checks, states] = await Promise.all([
+    gw.db.selectFrom('integrations').selectAll().orderBy('id').execute(),
+    gw.db.selectFrom('integration_events').select('id').execute(),
+    gw.db.selectFrom('integration_health_checks').select('id').execute(),
+    gw.db.selectFrom('oauth_states').selectAll().orderBy('state_hash').execute(),
+  ]);
+  return { integrations, events: events.length, checks: checks.length, states, providerCalls: gw.fake.store.calls.length };
+}
+
+/** Every mutation, with every option, aimed at the given integrations. */
+function attempts(ids: { token: string; oauth: string }) {
+  const connect = { provider: 'github', authKind: 'API_TOKEN', displayName: 'x', credentials: { token: gw.fake.issueApiToken('github') } };
+  return [
+    ['connect with a token', CONNECT, connect],
+    ['connect with OAuth2', CONNECT, { provider: 'gitlab', authKind: 'OAUTH2', displayName: 'x', oauth2: { returnUrl: RETURN_URL } }],
+    ['reconnect', CONNECT, { ...connect, integrationId: ids.token }],
+    ['reconnect with OAuth2', CONNECT, { provider: 'gitlab', authKind: 'OAUTH2', displayName: 'x', oauth2: { returnUrl: RETURN_URL }, integrationId: ids.oauth }],
+    ['refresh tokens', REFRESH, { id: ids.oauth, refreshTokens: true }],
+    ['replace a credential', REFRESH, { id: ids.token, credentials: { token: gw.fake.issueApiToken('github') } }],
+    ['rotate the webhook secret', REFRESH, { id: ids.token, webhook: { rotateSecret: true, enabled: false } }],
+    ['test', TEST, { id: ids.token }],
+    ['test with OAuth2', TEST, { id: ids.oauth }],
+    ['revoke', REVOKE, { id: ids.token }],
+    ['revoke with OAuth2', REVOKE, { id: ids.oauth }],
+  ] as const;
+}
+
+describe('roles', () => {
+  it('a VIEWER gets FORBIDDEN from every mutation, and nothing changes anywhere', async () => {
+    const before = await snapshot();
+    for (const [name, query, input] of attempts({ token: tokenId, oauth: oauthId })) {
+      const res = await gw.graphql(gw.org.keys.VIEWER, query, { input });
+      expect(res.status, name).toBe(200);
+      expect(res.body.data, name).toBeNull();
+      expect(res.body.errors?.map((error) => error.extensions?.code), name).toEqual(['FORBIDDEN']);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('without an API key every mutation is HTTP 401 and changes nothing', async () => {
+    const before = await snapshot();
+    for (const [name, query, input] of attempts({ token: tokenId, oauth: oauthId })) {
+      const response = await gw.yoga.fetch('http://gateway.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables: { input } }),
+      });
+      expect(response.status, name).toBe(401);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('an ADMIN may do what an EDITOR may', async () => {
+    const res = await gw.graphql(gw.org.keys.ADMIN, TEST, { input: { id: tokenId } });
+    expect(res.body.data.testIntegration.userErrors).toEqual([]);
+    expect(res.body.data.testIntegration.healthCheck.ok).toBe(true);
+  });
+});
+
+describe('tenant isolation', () => {
+  it("another organization's EDITOR gets NOT_FOUND for every mutation on our integrations, and nothing changes", async () => {
+    const before = await snapshot();
+    for (const [name, query, input] of attempts({ token: tokenId, oauth: oauthId })) {
+      if (!('id' in input) && !('integrationId' in input)) continue;
+      const res = await gw.graphql(gw.other.keys.EDITOR, query, { input });
+      expect(res.body.errors, name).toBeUndefined();
+      const payload = Object.values(res.body.data)[0] as { integration: unknown; userErrors: { code: string; field: string[] }[] };
+      expect(payload.integration, name).toBeNull();
+      expect(payload.userErrors.map((error) => error.code), name).toEqual(['NOT_FOUND']);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('our integrations are invisible to them, and theirs to us', async () => {
+    const theirs = (await gw.graphql(gw.other.keys.EDITOR, CONNECT, {
+      input: { provider: 'slack', authKind: 'API_TOKEN', displayName: 'theirs', credentials: { token: gw.fake.issueApiToken('slack') } },
+    })).body.data.connectIntegration.integration.id;
+    const read = 'query($ids: [ID!]!) { nodes(ids: $ids) { id } integrations(first: 50) { edges { node { id } } } }';
+    const ours = await gw.graphql(gw.org.keys.VIEWER, read, { ids: [tokenId, theirs] });
+    expect(ours.body.data.nodes).toEqual([{ id: tokenId }, null]);
+    expect(ours.body.data.integrations.edges.map((edge: any) => edge.node.id)).not.toContain(theirs);
+    const them = await gw.graphql(gw.other.keys.VIEWER, read, { ids: [tokenId, oauthId, theirs] });
+    expect(them.body.data.nodes).toEqual([null, null, { id: theirs }]);
+    expect(them.body.data.integrations.edges).toEqual([{ node: { id: theirs } }]);
+  });
+
+  it('after all that, our integrations still work', async () => {
+    for (const id of [tokenId, oauthId]) {
+      const res = await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } });
+      expect(res.body.data.testIntegration.integration).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY' });
+    }
+  });
+});

@@ -1,0 +1,165 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CONSERVATIVE_EXPIRES_IN_SECONDS } from '../src/connectors/oauth.js';
+import { decodeTypedID } from '../src/graphql/global-id.js';
+import { createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL } from './support/provider-gateway.js';
+
+let gw: ProviderGateway;
+beforeAll(async () => {
+  gw = await createProviderGateway();
+});
+afterAll(() => gw.close());
+beforeEach(() => gw.fake.reset());
+
+async function start(provider = 'gitlab') {
+  const payload = (await gw.startOAuth(provider)).body.data.connectIntegration;
+  expect(payload.userErrors).toEqual([]);
+  return { id: payload.integration.id as string, authorizationUrl: payload.authorizationUrl as string };
+}
+
+/** The browser lands back on the return URL with `outcome=error` and a reason; no credential is stored, the new integration is ERROR. */
+async function expectFailedReturn(id: string, location: URL | null, error: string) {
+  expect(`${location?.origin}${location?.pathname}`).toBe(RETURN_URL);
+  expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'error', error });
+  const row = await gw.row(id);
+  expect(row).toMatchObject({ status: 'ERROR', status_reason: `Authorization failed: ${error}.`, secret_ciphertext: null });
+  const [event] = (await gw.events(id)).slice(-1);
+  expect(event).toMatchObject({ type: 'integration.authorization_failed', outcome: 'FAILED' });
+}
+
+describe('the callback completes an authorization once', () => {
+  it('stores encrypted tokens, probes, and redirects with outcome=connected', async () => {
+    const { id, authorizationUrl } = await start();
+    const { response, location } = await gw.authorize(authorizationUrl);
+    expect(response.status).toBe(302);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(location?.searchParams.get('outcome')).toBe('connected');
+    const row = await gw.row(id);
+    const grant = gw.fake.latestGrant('gitlab')!;
+    expect(row).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY', auth_kind: 'OAUTH2', granted_scopes: ['read_api', 'read_user'] });
+    expect(row.secret_ciphertext).not.toContain(grant.accessToken);
+    expect(await gw.secretsOf(id)).toMatchObject({ credential: { accessToken: grant.accessToken, refreshToken: grant.refreshToken } });
+    expect((await gw.events(id)).map((event) => event.type)).toEqual(['integration.authorization_started', 'integration.authorized']);
+  });
+
+  it('a reused state is refused without a second code exchange', async () => {
+    const { id, authorizationUrl } = await start();
+    const { callbackUrl } = await gw.authorize(authorizationUrl);
+    const before = await gw.row(id);
+    const again = await gw.callback(callbackUrl);
+    expect(again.status).toBe(302);
+    const location = new URL(again.headers.get('location') as string);
+    expect(Object.fromEntries(location.searchParams)).toEqual({ integration: id, outcome: 'error', error: 'state_already_used' });
+    expect(gw.fake.calls('gitlab', 'token')).toBe(1);
+    expect((await gw.row(id)).secret_version).toBe(before.secret_version);
+  });
+
+  it('an unknown or missing state gets a page, not a redirect', async () => {
+    for (const query of ['?state=forged&code=x', '?code=x', `?state=${'a'.repeat(600)}`]) {
+      const response = await gw.callback(`http://gateway.test/oauth/callback${query}`);
+      expect(response.status).toBe(400);
+      expect(response.headers.get('location')).toBeNull();
+      expect(await response.text()).toMatch(/Start the connection again/);
+    }
+    expect(gw.fake.calls('gitlab', 'token')).toBe(0);
+  });
+});
+
+describe('a failed authorization leaves a clear outcome and no credential', () => {
+  it('an expired state (older than 10 minutes)', async () => {
+    const { id, authorizationUrl } = await start();
+    await gw.db.updateTable('oauth_states').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('integration_id', '=', decodeTypedID(id, 'Integration')).execute();
+    const { location } = await gw.authorize(authorizationUrl);
+    await expectFailedReturn(id, location, 'state_expired');
+    expect(gw.fake.calls('gitlab', 'token')).toBe(0);
+  });
+
+  it('the user denies access at the provider (error=access_denied)', async () => {
+    const { id, authorizationUrl } = await start('slack');
+    gw.fake.knobs('slack').denyAuthorization = true;
+    const { callbackUrl, location } = await gw.authorize(authorizationUrl);
+    expect(new URL(callbackUrl).searchParams.get('error')).toBe('access_denied');
+    await expectFailedReturn(id, location, 'access_denied');
+    expect(gw.fake.calls('slack', 'token')).toBe(0);
+  });
+
+  it.each([
+    ['the token endpoint fails (HTTP 500)', () => gw.fake.fault('gitlab', 'token', { status: 500 })],
+    ['the token endpoint drops the connection', () => gw.fake.fault('gitlab', 'token', { drop: true })],
+    ['the code is refused (invalid_grant)', () => gw.fake.store.codes.clear()],
+  ])('%s', async (_name, arrange) => {
+    const { id, authorizationUrl } = await start();
+    const atProvider = await fetch(authorizationUrl, { redirect: 'manual' });
+    arrange();
+    const response = await gw.callback(atProvider.headers.get('location') as string);
+    await expectFailedReturn(id, new URL(response.headers.get('location') as string), 'token_exchange_failed');
+  });
+
+  it('the PKCE verifier does not match the challenge (the provider verifies S256)', async () => {
+    const { id, authorizationUrl } = await start('datadog');
+    await gw.db.updateTable('oauth_states').set({ code_verifier: 'x'.repeat(43) }).where('integration_id', '=', decodeTypedID(id, 'Integration')).execute();
+    const { location } = await gw.authorize(authorizationUrl);
+    await expectFailedReturn(id, location, 'token_exchange_failed');
+    expect(gw.fake.calls('datadog', 'token')).toBe(1);
+    const [event] = (await gw.events(id)).slice(-1);
+    expect(event?.detail).toMatchObject({ reason: 'token_exchange_failed', oauthError: 'invalid_grant' });
+  });
+
+  it("GitHub's 200-with-error answer is a failed exchange too", async () => {
+    const { id, authorizationUrl } = await start('github');
+    const atProvider = await fetch(authorizationUrl, { redirect: 'manual' });
+    const callback = new URL(atProvider.headers.get('location') as string);
+    callback.searchParams.set('code', 'forged-code');
+    const response = await gw.callback(callback.toString());
+    await expectFailedReturn(id, new URL(response.headers.get('location') as string), 'token_exchange_failed');
+  });
+});
+
+describe('what the provider grants is recorded', () => {
+  it('scopes granted short of the required ones: ACTIVE but DEGRADED, missing scopes listed', async () => {
+    gw.fake.knobs('github').grantScopes = ['read:org'];
+    const { id, authorizationUrl } = await start('github');
+    await gw.authorize(authorizationUrl);
+    const read = await gw.graphql(gw.org.keys.VIEWER, 'query($id: ID!) { integration(id: $id) { status statusReason health grantedScopes missingScopes } }', { id });
+    expect(read.body.data.integration).toEqual({
+      status: 'ACTIVE',
+      statusReason: 'Missing required scopes: repo',
+      health: 'DEGRADED',
+      grantedScopes: ['read:org'],
+      missingScopes: ['repo'],
+    });
+  });
+
+  it.each([
+    ['github', CONSERVATIVE_EXPIRES_IN_SECONDS],
+    ['gitlab', 7200],
+  ])('%s without expires_in gets a conservative expiry (%i s)', async (provider, seconds) => {
+    gw.fake.knobs(provider).omitExpiresIn = true;
+    const { id, authorizationUrl } = await start(provider);
+    await gw.authorize(authorizationUrl);
+    const expiresIn = ((await gw.row(id)).credential_expires_at!.getTime() - Date.now()) / 1000;
+    expect(expiresIn).toBeGreaterThan(seconds - 30);
+    expect(expiresIn).toBeLessThanOrEqual(seconds);
+  });
+
+  it('tokens are committed before the probe: a failing probe keeps them, and they refresh later', async () => {
+    const { id, authorizationUrl } = await start();
+    gw.fake.fault('gitlab', 'api', { status: 503 }, Infinity);
+    const { location } = await gw.authorize(authorizationUrl);
+    gw.fake.reset();
+    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'connected', error: 'probe_provider_error' });
+    expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', health: 'DEGRADED' });
+    const refreshed = await gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
+    expect(refreshed.body.data.refreshIntegration.userErrors).toEqual([]);
+    expect(gw.fake.calls('gitlab', 'token', 'refresh_token')).toBe(1);
+  });
+
+  it('an integration revoked while its authorization is pending cannot be completed', async () => {
+    const { id, authorizationUrl } = await start();
+    await gw.graphql(gw.org.keys.EDITOR, 'mutation($id: ID!) { revokeIntegration(input: { id: $id }) { userErrors { code } } }', { id });
+    const { location } = await gw.authorize(authorizationUrl);
+    expect(location?.searchParams.get('outcome')).toBe('error');
+    expect(gw.fake.calls('gitlab', 'token')).toBe(0);
+    expect(await gw.row(id)).toMatchObject({ status: 'REVOKED', secret_ciphertext: null });
+  });
+});

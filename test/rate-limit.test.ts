@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeGlobalID } from '../src/graphql/global-id.js';
+import type { RateLimitStore } from '../src/limits/rate-limit-store.js';
+import { RateLimiter } from '../src/limits/rate-limiter.js';
+import { createOrgWithKeys, insertIntegrations } from './support/fixtures.js';
+import { captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+
+/** Costs 1 + 2 × (edges 1 + node 1) = 5 points. */
+const FIVE_POINTS = '{ integrations(first: 2) { edges { node { id } } } }';
+const ONE_POINT = '{ viewer { role } }';
+const TEST = 'mutation Test($id: ID!) { testIntegration(input: {id: $id}) { userErrors { code } } }';
+const TEST_TWICE = 'mutation($id: ID!) { a: testIntegration(input: {id: $id}) { userErrors { code } } b: testIntegration(input: {id: $id}) { userErrors { code } } }';
+
+const unknownIntegration = () => encodeGlobalID('Integration', randomUUID());
+let slugs = 0;
+
+describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) => {
+  let gateway: HardenedTestGateway;
+  /** A second gateway on the same store: another process behind the load balancer. */
+  let sibling: HardenedTestGateway;
+  const budgets = { store, redisPrefix: `igw-test-${randomUUID()}`, windowSeconds: 60, apiKeyPoints: 20, organizationPoints: 30, integrationTests: 2 };
+
+  beforeAll(async () => {
+    gateway = await createHardenedTestGateway({ rateLimit: budgets });
+    sibling = await createHardenedTestGateway({ rateLimit: budgets, database: gateway.database });
+  });
+  afterAll(async () => {
+    await sibling?.close();
+    await gateway?.close();
+  });
+
+  const newOrg = async () => {
+    const org = await createOrgWithKeys(gateway.db, `rate-${store}-${(slugs += 1)}`);
+    await insertIntegrations(gateway.db, org.organization.id, 3);
+    return org;
+  };
+
+  it('answers with x-ratelimit headers and the remaining budget in extensions.cost', async () => {
+    const org = await newOrg();
+    const before = Math.floor(Date.now() / 1000);
+    const res = await gateway.graphql(org.keys.VIEWER, ONE_POINT);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-ratelimit-limit')).toBe('20');
+    expect(res.headers.get('x-ratelimit-remaining')).toBe('19');
+    const reset = Number(res.headers.get('x-ratelimit-reset'));
+    expect(reset).toBeGreaterThanOrEqual(before + 59);
+    expect(reset).toBeLessThanOrEqual(before + 61);
+    expect(res.body.extensions.cost).toMatchObject({ requested: 1, maximum: 25_000, limit: 20, remaining: 19 });
+    expect(Date.parse(res.body.extensions.cost.resetAt)).toBeGreaterThan(Date.now());
+    const next = await gateway.graphql(org.keys.VIEWER, FIVE_POINTS);
+    expect(next.headers.get('x-ratelimit-remaining')).toBe('14');
+  });
+
+  it("refuses with 429 RATE_LIMITED and Retry-After once an API key's budget is spent, running nothing", async () => {
+    const org = await newOrg();
+    for (let i = 0; i < 4; i += 1) expect((await gateway.graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(200);
+    gateway.statements.reset();
+    const res = await gateway.graphql(org.keys.VIEWER, FIVE_POINTS);
+    expect(res.status).toBe(429);
+    expect(res.body.data).toBeUndefined();
+    expect(res.body.errors).toHaveLength(1);
+    expect(res.body.errors[0].extensions).toEqual({ code: 'RATE_LIMITED', scope: 'API_KEY', limit: 20, retryAfter: expect.any(Number) });
+    const retryAfter = Number(res.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(res.body.errors[0].extensions.retryAfter).toBe(retryAfter);
+    expect(res.headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(gateway.statements.sql.filter((text) => /"integrations"/.test(text))).toEqual([]);
+    // Another key of the same organization still has its own budget (and the organization's).
+    expect((await gateway.graphql(org.keys.EDITOR, ONE_POINT)).status).toBe(200);
+  });
+
+  it("shares an organization's budget among its keys and among gateway processes", async () => {
+    const org = await newOrg();
+    const stranger = await newOrg();
+    for (let i = 0; i < 3; i += 1) expect((await gateway.graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(200);
+    for (let i = 0; i < 2; i += 1) expect((await sibling.graphql(org.keys.EDITOR, FIVE_POINTS)).status).toBe(200);
+    const last = await sibling.graphql(org.keys.EDITOR, FIVE_POINTS);
+    expect(last.status).toBe(200);
+    // The organization's 30 points are spent: the headers report the budget nearest to exhaustion.
+    expect(last.headers.get('x-ratelimit-limit')).toBe('30');
+    expect(last.headers.get('x-ratelimit-remaining')).toBe('0');
+    const refused = await gateway.graphql(org.keys.ADMIN, ONE_POINT);
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ORGANIZATION', limit: 30 });
+    // Nobody else is starved.
+    const other = await sibling.graphql(stranger.keys.VIEWER, ONE_POINT);
+    expect(other.status).toBe(200);
+    expect(other.headers.get('x-ratelimit-remaining')).toBe('19');
+  });
+
+  it('limits testIntegration per integration, counting every call in a document', async () => {
+    const org = await newOrg();
+    const target = unknownIntegration();
+    for (let i = 0; i < 2; i += 1) {
+      const res = await gateway.graphql(org.keys.EDITOR, TEST, { id: target });
+      expect(res.status).toBe(200);
+      expect(res.body.data.testIntegration.userErrors).toEqual([{ code: 'NOT_FOUND' }]);
+    }
+    gateway.statements.reset();
+    const refused = await sibling.graphql(org.keys.EDITOR, TEST, { id: target });
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'INTEGRATION_TEST', limit: 2 });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(gateway.statements.sql.filter((text) => /"integrations"/.test(text))).toEqual([]);
+    // Other integrations have their own budget; two calls in one document spend two.
+    const another = unknownIntegration();
+    expect((await gateway.graphql(org.keys.EDITOR, TEST_TWICE, { id: another })).status).toBe(200);
+    expect((await gateway.graphql(org.keys.EDITOR, TEST, { id: another })).status).toBe(429);
+    // Probing this organization's integration ID from another organization spends none of its budget.
+    const intruder = await newOrg();
+    const fresh = unknownIntegration();
+    for (let i = 0; i < 3; i += 1) await gateway.graphql(intruder.keys.EDITOR, TEST, { id: fresh });
+    expect((await gateway.graphql(org.keys.EDITOR, TEST, { id: fresh })).status).toBe(200);
+  });
+
+  it('starts a new window when the last one ends', async () => {
+    const quick = await createHardenedTestGateway({ database: gateway.database, rateLimit: { ...budgets, windowSeconds: 1, apiKeyPoints: 2 } });
+    try {
+      const org = await newOrg();
+      expect((await quick.graphql(org.keys.VIEWER, ONE_POINT)).status).toBe(200);
+      expect((await quick.graphql(org.keys.VIEWER, ONE_POINT)).status).toBe(200);
+      const refused = await quick.graphql(org.keys.VIEWER, ONE_POINT);
+      expect(refused.status).toBe(429);
+      await new Promise((resolve) => setTimeout(resolve, Number(refused.headers.get('retry-after')) * 1000 + 100));
+      const again = await quick.graphql(org.keys.VIEWER, ONE_POINT);
+      expect(again.status).toBe(200);
+      expect(again.headers.get('x-ratelimit-remaining')).toBe('1');
+    } finally {
+      await quick.close();
+    }
+  });
+});
+
+describe('a failing budget store', () => {
+  it('lets requests through and logs a warning, rather than taking the API down', async () => {
+    const logs = captureLogs('warn');
+    const broken: RateLimitStore = { kind: 'redis', charge: () => Promise.reject(new Error('connection lost')), close: async () => {} };
+    const gateway = await createHardenedTestGateway({
+      logger: logs.logger,
+      hardening: { rateLimiter: new RateLimiter(broken, { windowSeconds: 60, apiKeyPoints: 1, organizationPoints: 1, integrationTests: 1, integrationTestWindowSeconds: 60 }) },
+    });
+    try {
+      const org = await createOrgWithKeys(gateway.db, 'broken-store');
+      for (let i = 0; i < 3; i += 1) {
+        const res = await gateway.graphql(org.keys.VIEWER, ONE_POINT);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-ratelimit-limit')).toBeNull();
+      }
+      const warnings = logs.lines().filter((line) => line.msg === 'rate limit store failed; request not limited');
+      expect(warnings).toHaveLength(3);
+      expect(warnings[0]?.requestId).toEqual(expect.any(String));
+    } finally {
+      await gateway.close();
+    }
+  });
+});
