@@ -30,6 +30,8 @@ export interface BenchOptions {
   poolSize: number;
   outDir: string;
   keepDatabase: boolean;
+  /** Run the gateway from its TypeScript source through tsx instead of the compiled build. */
+  fromSource: boolean;
 }
 
 const FULL_SEED: SeedShape = { organizations: 100, integrationsPerOrganization: 100, checksPerIntegration: 20, benchmarkedOrganizations: 10, mutationOrganizations: 2 };
@@ -51,7 +53,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
 };
 
 export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W2,...] [--connections N] [--rounds N]
-                        [--duration SECONDS] [--pool N] [--out DIR] [--keep-db]
+                        [--duration SECONDS] [--pool N] [--out DIR] [--keep-db] [--source]
 
   --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
   --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
@@ -59,6 +61,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W2,
   --connections  concurrency of the throughput runs (default 16)
   --out          where results/<date>.json and .md go (default bench/results)
   --keep-db      keep the seeded database afterwards
+  --source       run the gateway through tsx from src/ instead of building dist/ (npm run build)
 
   BENCH_DATABASE_URL  PostgreSQL server and database name to create afresh
                       (default postgres://postgres@127.0.0.1:5432/igw_bench)`;
@@ -69,7 +72,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     const arg = argv[i] as string;
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${USAGE}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    if (['quick', 'smoke', 'keep-db', 'help'].includes(name)) flags.set(name, true);
+    if (['quick', 'smoke', 'keep-db', 'source', 'help'].includes(name)) flags.set(name, true);
     else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
@@ -106,5 +109,6 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     poolSize: Math.round(number('pool', 10)),
     outDir: typeof flags.get('out') === 'string' ? (flags.get('out') as string) : defaultOutDir,
     keepDatabase: flags.has('keep-db'),
+    fromSource: flags.has('source'),
   };
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** A server the harness started; `pid` is the server itself (node runs the TypeScript through tsx's hook). */
+/** A server the harness started; `pid` is the server itself, not a wrapper process. */
 export interface ServerProcess {
   name: string;
   pid: number;
@@ -53,12 +53,14 @@ export function readCpuMs(pid: number): number | null {
 }
 
 /**
- * Starts `node --import tsx <script>` (what `tsx <script>` does, minus tsx's wrapper process, so that
- * the pid measured is the server's) and waits until GET /health answers 200.
+ * Starts `node <script>` for compiled JavaScript, or `node --import tsx <script>` for TypeScript (what
+ * `tsx <script>` does, minus tsx's wrapper process, so that the pid measured is the server's), and waits
+ * until GET /health answers 200.
  */
-export async function startServer(name: string, script: string, env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+export async function startServer(name: string, script: string, env: Record<string, string>, nodeArgs: readonly string[] = [], timeoutMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script], {
+  const args = [...nodeArgs, ...(script.endsWith('.js') ? [script] : ['--import', 'tsx', script])];
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: projectRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,4 +106,33 @@ export async function startServer(name: string, script: string, env: Record<stri
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Compiles the gateway as `npm run build` does (`tsc -p tsconfig.build.json` into dist/), so that the
+ * gateway is measured as it runs in production: compiled JavaScript, no TypeScript loader in the process.
+ */
+export async function buildGateway(): Promise<{ script: string; nodeArgs: string[] }> {
+  const tsc = path.join(projectRoot, 'node_modules/typescript/bin/tsc');
+  const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`npm run build failed (${code}):\n${output}`);
+  return productionCommand();
+}
+
+/**
+ * How production starts the gateway: `npm run start:prod`'s `node <flags> <entry>` from package.json, so
+ * that the harness measures exactly that command (its V8 flags included) and the two cannot drift apart.
+ */
+export function productionCommand(): { script: string; nodeArgs: string[] } {
+  const scripts = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const [command, ...args] = (scripts['start:prod'] ?? '').trim().split(/\s+/);
+  const script = args.pop();
+  if (command !== 'node' || !script?.endsWith('.js') || args.some((arg) => !arg.startsWith('-'))) {
+    throw new Error(`package.json "start:prod" must be "node [flags] <script>.js"; it is "${scripts['start:prod']}"`);
+  }
+  return { script, nodeArgs: args };
 }

@@ -14,7 +14,7 @@ import { checkConnected, checkTested, connectCall, connectedId, mutationPrerequi
 import { parseOptions } from './options.js';
 import { startStatementCounter } from './pg-counter.js';
 import { watchDatabaseCpu } from './pg-cpu.js';
-import { projectRoot, startServer } from './processes.js';
+import { buildGateway, projectRoot, startServer } from './processes.js';
 import { mb, type StatementCount, statementsTable, summarize } from './report.js';
 import { type Check, measureRounds, type Target, type Timed } from './rounds.js';
 import { databaseUrl, dropDatabase, seedDatabase } from './seed.js';
@@ -41,6 +41,13 @@ async function main(): Promise<number> {
     if (!options.keepDatabase) cleanups.push(() => dropDatabase(options.serverUrl, options.databaseName));
     const seedSeconds = (performance.now() - t) / 1000;
     log(`bench: seeded in ${seedSeconds.toFixed(1)} s`);
+
+    // The gateway runs as in production: compiled by `npm run build` (or from source with --source).
+    t = performance.now();
+    const gatewayCommand = options.fromSource ? { script: 'src/main.ts', nodeArgs: [] as string[] } : await buildGateway();
+    const gatewayEntry = gatewayCommand.script;
+    const gatewayArgs = gatewayCommand.nodeArgs;
+    log(`bench: gateway runs ${[...gatewayArgs, gatewayEntry].join(' ')}${options.fromSource ? ' through tsx' : ` (npm run start:prod; built in ${((performance.now() - t) / 1000).toFixed(1)} s)`}`);
 
     const missing = mutationPrerequisites();
     const runs = { W4: wanted('W4') && missing.W4.length === 0, W5: wanted('W5') && missing.W5.length === 0 };
@@ -86,7 +93,7 @@ async function main(): Promise<number> {
     proxied.port = String(counter.port);
     t = performance.now();
     const [countedGateway, countedBaseline] = await Promise.all([
-      startServer('gateway (counted)', 'src/main.ts', gatewayEnv(proxied.toString())),
+      startServer('gateway (counted)', gatewayEntry, gatewayEnv(proxied.toString()), gatewayArgs),
       startServer('baseline (counted)', 'bench/baseline-server.ts', baselineEnv(proxied.toString())),
     ]);
     log(`bench: counting instances up in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -140,7 +147,7 @@ async function main(): Promise<number> {
 
     // --- Timed runs -----------------------------------------------------------------------------------
     const [gateway, baseline] = await Promise.all([
-      startServer('gateway', 'src/main.ts', gatewayEnv(dbUrl)),
+      startServer('gateway', gatewayEntry, gatewayEnv(dbUrl), gatewayArgs),
       startServer('baseline', 'bench/baseline-server.ts', baselineEnv(dbUrl)),
     ]);
     cleanups.push(() => gateway.stop(), () => baseline.stop());

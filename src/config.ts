@@ -42,6 +42,7 @@ const schema = z.object({
   RATE_LIMIT_INTEGRATION_TEST_WINDOW_SECONDS: intFromEnv(60, 1, 86_400),
   REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL').optional(),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  METRICS_PUBLIC: boolFromEnv.optional(),
   OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp', 'console']).default('none'),
   // Secrets (src/secrets). Messages never echo the value: it is key material.
   ENCRYPTION_KEY: z.string().refine(isValidKeyEncoding, 'expected base64 of exactly 32 bytes').optional(),
@@ -158,6 +159,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         integrationTestWindowSeconds: values.RATE_LIMIT_INTEGRATION_TEST_WINDOW_SECONDS,
       },
       metricsToken: values.METRICS_TOKEN,
+      // Production fails closed: without a token, /metrics is served only when asked for explicitly.
+      metricsPublic: values.METRICS_PUBLIC ?? values.NODE_ENV !== 'production',
       tracesExporter: values.OTEL_TRACES_EXPORTER,
     },
   };

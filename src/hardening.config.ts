@@ -22,8 +22,10 @@ export interface HardeningConfig {
   maxRequestBodyBytes: number;
   queryLimits: QueryLimits;
   rateLimit: RateLimitBudgets & { enabled: boolean; redisUrl: string | undefined };
-  /** Bearer token required to read /metrics; open when unset. */
+  /** Bearer token required to read /metrics. */
   metricsToken: string | undefined;
+  /** Without a token: serve /metrics to anyone (true), or not at all (false, 404). */
+  metricsPublic: boolean;
   tracesExporter: TracesExporter;
 }
 

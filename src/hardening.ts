@@ -3,6 +3,8 @@ import type { Tracer } from '@opentelemetry/api';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { DatabaseHandle } from './db/connection.js';
+import { useErrorCodes } from './graphql/errors.js';
+import { useKnownOperationTypes, useNestingLimit, useRequestMediaTypes, useVariableChecks } from './hardening.requests.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
 import { useOperationCost } from './limits/cost.plugin.js';
 import { useDocumentLimits } from './limits/document-limits.js';
@@ -17,6 +19,7 @@ import { type RequestInfo, useMetricsEndpoint, useRequestTelemetry } from './obs
 import { useTracing } from './observability/tracing.js';
 
 export { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
+export { acceptsAnswer } from './hardening.requests.js';
 
 /** What `createGateway` takes. Everything is optional: absent, limits are the defaults and nothing is rate limited. */
 export interface HardeningOptions {
@@ -27,6 +30,8 @@ export interface HardeningOptions {
   hideSuggestions?: boolean;
   maxRequestBodyBytes?: number;
   metricsToken?: string;
+  /** Without `metricsToken`: serve /metrics to anyone (default), or not at all (`false`: 404). */
+  metricsPublic?: boolean;
   /** Records spans when given. */
   tracer?: Tracer;
   /** Run when the gateway is disposed: closes what `hardeningFromConfig` opened. */
@@ -82,10 +87,16 @@ export function gatewayHardening(
   const metrics = new GatewayMetrics(database, (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'));
   const rateLimiter = options.rateLimiter ?? null;
   const plugins: Plugin[] = [
+    // First: telemetry counts the codes this gives.
+    useErrorCodes(),
     useRequestTelemetry({ logger, metrics, facts, requestInfo, graphqlEndpoint }),
     ...(options.tracer ? [useTracing({ tracer: options.tracer, facts, requestInfo })] : []),
-    useMetricsEndpoint({ metrics, token: options.metricsToken }),
+    useMetricsEndpoint({ metrics, token: options.metricsToken, open: options.metricsPublic ?? true }),
     useCsrfPrevention(),
+    useRequestMediaTypes(),
+    useNestingLimit(limits.maxDepth),
+    useKnownOperationTypes(),
+    useVariableChecks(limits.maxDepth),
     ...useDocumentLimits(limits),
     ...(options.introspection === false ? [useNoIntrospection()] : []),
     useOperationCost({ limits, rateLimiter, facts, logger }),
@@ -118,6 +129,7 @@ export async function hardeningFromConfig(config: HardeningConfig, database: Dat
     introspection: config.introspection,
     hideSuggestions: config.hideSuggestions,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
+    metricsPublic: config.metricsPublic,
     ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
     ...(tracing ? { tracer: tracing.tracer, dispose: () => tracing.shutdown() } : {}),
   };

@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { createYoga, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type GraphQLParams, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { DatabaseHandle } from './db/connection.js';
 import { createLoaders, type GatewayContext } from './context.js';
-import { gatewayHardening, type HardeningOptions } from './hardening.js';
+import { acceptsAnswer, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './hardening.js';
+import { type EarlyChargePlan, planEarlyCharge, readableBeforeAuthentication, settleEarlyCharge } from './limits/early-charge.js';
+import { operationCostsOf } from './limits/query-cost.js';
+import type { RateLimiter } from './limits/rate-limiter.js';
 import { type IdempotencyOptions, useIdempotency } from './idempotency/idempotency.plugin.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import type { Logger } from './logger.js';
 import type { GatewayServices } from './services.js';
+import { useRequestClock } from './modules/integration/request-clock.js';
 import { callbackFailurePage, handleOAuthCallback, OAUTH_CALLBACK_PATH } from './modules/integration/oauth-callback.js';
-import { type AuthenticationFailure, authenticate, type Viewer } from './modules/api-key/api-key.service.js';
+import { type AuthenticationFailure, authenticate, type Credential, credentialOf, type Viewer } from './modules/api-key/api-key.service.js';
 
 export interface GatewayOptions {
   database: DatabaseHandle;
@@ -46,25 +50,64 @@ interface RequestState {
   viewer?: Viewer;
 }
 
+/** What it takes to charge a request's rate limit in its authentication statement (limits/early-charge.ts). */
+interface EarlyCharging {
+  rateLimiter: RateLimiter;
+  costs: ReturnType<typeof operationCostsOf>;
+  limits: { maxCost: number; maxDepth: number };
+  maxBodyBytes: number;
+}
+
 /**
  * Authenticates every GraphQL request before its document is even parsed, so that an unauthenticated
- * caller learns nothing about the schema, and answers 401 when the key is missing or invalid.
+ * caller learns nothing about the schema, and answers 401 when the key is missing or invalid. A JSON POST
+ * that passes every check made before its body is read is authenticated once its body is read (and
+ * before any answer), so that a document this process has run before is charged to the rate limit in
+ * the same statement.
  */
-function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: WeakMap<Request, RequestState>): Plugin {
+function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: WeakMap<Request, RequestState>, early: EarlyCharging | null): Plugin {
+  const refuse = (state: RequestState, failure: AuthenticationFailure): never => {
+    logger.info({ requestId: state.requestId, failure }, 'authentication failed');
+    throw unauthenticatedError(FAILURE_MESSAGES[failure]);
+  };
+  const signIn = async (request: Request, state: RequestState, credential: Credential, plan: EarlyChargePlan | null) => {
+    const onBackgroundError = (error: unknown) => logger.warn({ err: error, requestId: state.requestId }, 'recording API key use failed');
+    let result;
+    try {
+      result = await authenticate(database.db, credential, onBackgroundError, plan ? { points: plan.points, budgets: plan.budgets } : undefined);
+    } catch (error) {
+      if (!plan) throw error;
+      // Charged on its own when it runs instead, where a failing budget store lets it through.
+      logger.warn({ err: error, requestId: state.requestId }, 'charging the rate limit with authentication failed; charging it on its own');
+      result = await authenticate(database.db, credential, onBackgroundError);
+    }
+    if ('failure' in result) return refuse(state, result.failure);
+    state.viewer = result.viewer;
+    if (plan && early && result.charged) settleEarlyCharge(early.rateLimiter, request, plan, result.viewer, result.charged);
+  };
   return {
     onRequest({ request }) {
       states.set(request, { requestId: requestIdOf(request) });
     },
-    async onRequestParse({ request }) {
+    async onRequestParse({ request, requestParser, setRequestParser }) {
       const state = states.get(request) as RequestState;
-      const result = await authenticate(database.db, request.headers.get('authorization'), (error) =>
-        logger.warn({ err: error, requestId: state.requestId }, 'recording API key use failed'),
-      );
-      if ('failure' in result) {
-        logger.info({ requestId: state.requestId, failure: result.failure }, 'authentication failed');
-        throw unauthenticatedError(FAILURE_MESSAGES[result.failure]);
+      const credential = credentialOf(request.headers.get('authorization'));
+      if ('failure' in credential) return refuse(state, credential.failure);
+      if (early && requestParser && readableBeforeAuthentication(request, early.maxBodyBytes, acceptsAnswer)) {
+        setRequestParser(async (parsing) => {
+          let params;
+          try {
+            params = await requestParser(parsing);
+          } catch (error) {
+            await signIn(request, state, credential, null);
+            throw error;
+          }
+          await signIn(request, state, credential, planEarlyCharge(params as GraphQLParams, early));
+          return params;
+        });
+        return;
       }
-      state.viewer = result.viewer;
+      await signIn(request, state, credential, null);
     },
     onResponse({ request, response }) {
       // Yoga's own endpoints (/health, GraphiQL) answer before this plugin's onRequest runs.
@@ -98,11 +141,17 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { database, logger } = options;
   const states = new WeakMap<Request, RequestState>();
   const hardening = gatewayHardening(options.hardening ?? {}, { database, logger, requestInfo: (request) => states.get(request), graphqlEndpoint: '/graphql' });
+  const rateLimiter = options.hardening?.rateLimiter;
+  const earlyCharging: EarlyCharging | null = rateLimiter
+    ? { rateLimiter, costs: operationCostsOf(schema), limits: { ...DEFAULT_QUERY_LIMITS, ...options.hardening?.queryLimits }, maxBodyBytes: hardening.maxRequestBodySize }
+    : null;
   return createYoga<Record<string, unknown>, GatewayContext>({
     schema,
     maskedErrors: hardening.maskedErrors,
     maxRequestBodySize: hardening.maxRequestBodySize,
     batching: false,
+    // No field takes a file: multipart requests (GraphQL multipart uploads) are refused with 415.
+    multipart: false,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
@@ -117,7 +166,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       // Compiled execution (graphql-jit): a list page costs a third less CPU (BENCHMARKS.md). First, so
       // that plugins wrapping the execute function (idempotency) wrap the compiled one.
       useGraphQlJit({}, { onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled') }),
-      useGatewayRequest(database, logger, states),
+      useGatewayRequest(database, logger, states, earlyCharging),
+      useRequestClock(),
       useIdempotency({ db: database.db, logger }, options.idempotency),
       ...hardening.plugins,
       useOAuthCallback(database, options.services, states),

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '../src/server.js';
 import { postGraphQL } from './support/gateway.js';
-import { CONNECT, createProviderGateway, type ProviderGateway, REVOKE } from './support/provider-gateway.js';
+import { CONNECT, crashBeforeStoring, createProviderGateway, type ProviderGateway, REVOKE } from './support/provider-gateway.js';
 
 describe('Idempotency-Key on the integration mutations', () => {
   let gateway: ProviderGateway;
@@ -20,13 +19,6 @@ describe('Idempotency-Key on the integration mutations', () => {
     Number(
       (await gateway.db.selectFrom('integrations').select((eb) => eb.fn.countAll<number>().as('n')).where('organization_id', '=', gateway.org.organization.id).executeTakeFirstOrThrow()).n,
     );
-  /** What a process that crashed after the mutation committed, but before its answer was stored, leaves behind. */
-  const crashBeforeStoring = (key: string) =>
-    gateway.db
-      .updateTable('idempotency_keys')
-      .set({ state: 'IN_PROGRESS', lease_token: randomUUID(), lease_expires_at: sql<Date>`now() - interval '1 second'`, response_status: null, response_headers: null, response_body: null, completed_at: null })
-      .where('key', '=', key)
-      .execute();
 
   it('50 concurrent connectIntegration requests with one key create one integration with one probe', async () => {
     gateway.fake.reset();
@@ -53,7 +45,7 @@ describe('Idempotency-Key on the integration mutations', () => {
     const first = await send(key, CONNECT, variables);
     const id = first.body.data.connectIntegration.integration.id;
     const before = await integrations();
-    await crashBeforeStoring(key);
+    await crashBeforeStoring(gateway.db, key);
     gateway.fake.reset();
 
     const retried = await send(key, CONNECT, variables);
@@ -74,7 +66,7 @@ describe('Idempotency-Key on the integration mutations', () => {
     expect(first.body.data.revokeIntegration.userErrors).toEqual([]);
     expect(first.body.data.revokeIntegration.revokedAtProvider).toBe(true);
     expect(gateway.fake.calls('gitlab', 'revoke')).toBeGreaterThan(0);
-    await crashBeforeStoring(key);
+    await crashBeforeStoring(gateway.db, key);
     gateway.fake.reset();
 
     const retried = await send(key, REVOKE, { input: { id } });

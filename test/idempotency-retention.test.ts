@@ -72,7 +72,7 @@ describe('Idempotency-Key leases and retention', () => {
     expect((await send(key)).text).toBe(retried.text);
   });
 
-  it('stores no 5xx answer: the retry runs the mutation again', async () => {
+  it('stores no 5xx answer: the key stays bound to the request, and its retry runs the mutation again at once', async () => {
     // The database refusing the insert as a server shutting down would (SQLSTATE 57P01) is answered 503.
     await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'shutting down' using errcode = '57P01'; end $$`.execute(gateway.db);
     await sql`create trigger igw_test_refuse before insert on api_keys for each row execute function igw_test_refuse()`.execute(gateway.db);
@@ -81,14 +81,18 @@ describe('Idempotency-Key leases and retention', () => {
       const failed = await send(key);
       expect(failed.status).toBe(503);
       expect(failed.body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
-      expect(await row(key)).toBeUndefined();
+      // No answer stored and no lease held; the claim time stays, so that the retry resumes this attempt.
+      expect(await row(key)).toMatchObject({ state: 'IN_PROGRESS', lease_token: null, response_body: null });
+      expect((await row(key))?.lease_expires_at?.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
     } finally {
       await sql`drop trigger igw_test_refuse on api_keys`.execute(gateway.db);
       await sql`drop function igw_test_refuse()`.execute(gateway.db);
     }
+    expect((await send(key, { input: { role: 'VIEWER', name: 'another request' } })).status).toBe(422);
     const retried = await send(key);
     expect(retried.status).toBe(200);
     expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(await row(key)).toMatchObject({ state: 'COMPLETED', response_status: 200 });
   });
 
   it('keeps the slow first attempt from overwriting the answer of the attempt that took over', async () => {
@@ -99,6 +103,8 @@ describe('Idempotency-Key leases and retention', () => {
     const second = await claimKey(gateway.db, request);
     expect(second).toMatchObject({ kind: 'claimed', takenOver: true });
     if (first.kind !== 'claimed' || second.kind !== 'claimed') throw new Error('unreachable');
+    // The takeover continues the crashed attempt: its claim time stays, so that it resumes that attempt.
+    expect(second.claimedAt).toEqual(first.claimedAt);
     const response = { status: 200, headers: {}, sealedBody: 'sealed' };
     expect(await completeKey(gateway.db, { ...request, token: first.token }, response, 24)).toBe(false);
     expect(await completeKey(gateway.db, { ...request, token: second.token }, response, 24)).toBe(true);

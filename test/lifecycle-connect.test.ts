@@ -132,6 +132,17 @@ describe('reconnecting keeps the integration id', () => {
     expect(bundle.credential).toMatchObject({ kind: 'OAUTH2', accessToken: gw.fake.latestGrant('gitlab')?.accessToken });
   });
 
+  it('an OAuth2 reconnection not completed (yet) leaves the token credential, and its auth kind, in use', async () => {
+    const first = (await gw.connect('gitlab', 'API_TOKEN')).body.data.connectIntegration.integration;
+    const started = (await gw.startOAuth('gitlab', { integrationId: first.id })).body.data.connectIntegration;
+    expect(started.integration).toMatchObject({ id: first.id, authKind: 'API_TOKEN', status: 'ACTIVE', hasCredentials: true });
+    const tested = (await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id: first.id } })).body.data.testIntegration;
+    expect(tested.healthCheck.ok).toBe(true);
+    expect((await gw.authorize(started.authorizationUrl)).location?.searchParams.get('outcome')).toBe('connected');
+    expect(await gw.row(first.id)).toMatchObject({ auth_kind: 'OAUTH2', status: 'ACTIVE' });
+    expect((await gw.secretsOf(first.id)).credential).toMatchObject({ kind: 'OAUTH2' });
+  });
+
   it('a pending authorization is withdrawn when the integration is reconnected again', async () => {
     const started = (await gw.startOAuth('pagerduty')).body.data.connectIntegration;
     const restarted = (await gw.startOAuth('pagerduty', { integrationId: started.integration.id })).body.data.connectIntegration;

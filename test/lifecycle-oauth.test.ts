@@ -1,7 +1,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CONSERVATIVE_EXPIRES_IN_SECONDS } from '../src/connectors/oauth.js';
+import { openDatabase } from '../src/db/connection.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
+import { createGateway } from '../src/server.js';
+import { createTestDatabase } from './support/database.js';
 import { createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL } from './support/provider-gateway.js';
 
 let gw: ProviderGateway;
@@ -40,6 +43,21 @@ describe('the callback completes an authorization once', () => {
     expect(row.secret_ciphertext).not.toContain(grant.accessToken);
     expect(await gw.secretsOf(id)).toMatchObject({ credential: { accessToken: grant.accessToken, refreshToken: grant.refreshToken } });
     expect((await gw.events(id)).map((event) => event.type)).toEqual(['integration.authorization_started', 'integration.authorized']);
+  });
+
+  it('the state is 256 random bits, kept only as a hash, with a PKCE S256 challenge and a 10-minute expiry', async () => {
+    const { id, authorizationUrl } = await start();
+    const url = new URL(authorizationUrl);
+    const state = url.searchParams.get('state') as string;
+    expect(Buffer.from(state, 'base64url')).toHaveLength(32);
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    const rows = await gw.db.selectFrom('oauth_states').selectAll().where('integration_id', '=', decodeTypedID(id, 'Integration')).execute();
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain(state);
+    expect(JSON.stringify(rows)).not.toContain(url.searchParams.get('code_challenge'));
+    const ttl = (rows[0]?.expires_at.getTime() ?? 0) - Date.now();
+    expect(ttl).toBeGreaterThan(9 * 60_000);
+    expect(ttl).toBeLessThanOrEqual(10 * 60_000);
   });
 
   it('a reused state is refused without a second code exchange', async () => {
@@ -161,5 +179,64 @@ describe('what the provider grants is recorded', () => {
     expect(location?.searchParams.get('outcome')).toBe('error');
     expect(gw.fake.calls('gitlab', 'token')).toBe(0);
     expect(await gw.row(id)).toMatchObject({ status: 'REVOKED', secret_ciphertext: null });
+  });
+});
+
+describe('a callback that fails itself answers 503 with the request id, never a 500', () => {
+  /** Expects the retryable page: HTML, 503, no redirect, the request id in the page and the header, and a logged error. */
+  async function expectFailurePage(response: Response, requestId: string) {
+    expect(response.status).toBe(503);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('location')).toBeNull();
+    expect(response.headers.get('x-request-id')).toBe(requestId);
+    const page = await response.text();
+    expect(page).toContain(requestId);
+    expect(page).toMatch(/Try again/);
+    expect(page).not.toMatch(/stack|at [\w.]+ \(|Error:/);
+    const logged = gw.logs.filter((line) => line.includes('OAuth2 callback failed')).map((line) => JSON.parse(line));
+    expect(logged.at(-1)).toMatchObject({ requestId });
+  }
+
+  it('the database is closed or unreachable', async () => {
+    const { authorizationUrl } = await start();
+    const atProvider = await fetch(authorizationUrl, { redirect: 'manual' });
+    const callbackUrl = atProvider.headers.get('location') as string;
+    // PGlite: a handle of its own (the embedded database is one per handle), closed before the callback
+    // arrives. PostgreSQL: a server that does not answer (a closed pool handle would reconnect).
+    const closed = gw.database.url ? await openDatabase({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:9/gone', poolSize: 1 }) : await createTestDatabase();
+    if (!gw.database.url) await closed.close();
+    const broken = createGateway({ database: closed, logger: gw.services.logger, services: gw.services });
+    try {
+      const requestId = `callback-${Date.now()}`;
+      const response = await broken.fetch(callbackUrl, { headers: { 'x-request-id': requestId }, redirect: 'manual' });
+      await expectFailurePage(response, requestId);
+      // Neither the state nor the code reached a log line.
+      const params = new URL(callbackUrl).searchParams;
+      for (const secret of [params.get('state'), params.get('code')]) expect(gw.logs.some((line) => line.includes(secret as string))).toBe(false);
+    } finally {
+      await broken.dispose();
+      await closed.close();
+    }
+  });
+
+  it('the database fails after the code was exchanged: no credential is stored, and a new authorization works', async () => {
+    const { id, authorizationUrl } = await start();
+    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'disk full'; end $$`.execute(gw.db);
+    await sql`create trigger igw_test_refuse before insert on integration_events for each row when (new.type = 'integration.authorized') execute function igw_test_refuse()`.execute(gw.db);
+    const requestId = `callback-${Date.now()}`;
+    try {
+      const atProvider = await fetch(authorizationUrl, { redirect: 'manual' });
+      const response = await gw.yoga.fetch(atProvider.headers.get('location') as string, { headers: { 'x-request-id': requestId }, redirect: 'manual' });
+      await expectFailurePage(response, requestId);
+    } finally {
+      await sql`drop trigger igw_test_refuse on integration_events`.execute(gw.db);
+      await sql`drop function igw_test_refuse()`.execute(gw.db);
+    }
+    expect(gw.fake.calls('gitlab', 'token')).toBe(1);
+    expect(await gw.row(id)).toMatchObject({ status: 'PENDING_AUTHORIZATION', secret_ciphertext: null });
+    const again = (await gw.startOAuth('gitlab', { integrationId: id })).body.data.connectIntegration;
+    expect((await gw.authorize(again.authorizationUrl)).location?.searchParams.get('outcome')).toBe('connected');
+    expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY' });
   });
 });

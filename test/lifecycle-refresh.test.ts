@@ -136,6 +136,19 @@ describe('a refused refresh needs re-authorization', () => {
   });
 });
 
+describe('a token endpoint answering 401 or 403 to a refresh needs re-authorization', () => {
+  it.each([401, 403])('HTTP %i: NEEDS_REAUTH with a reason, the stored tokens unchanged', async (status) => {
+    const id = await gw.connectOAuth('gitlab');
+    const before = await gw.row(id);
+    gw.fake.fault('gitlab', 'token', { status, body: { error: 'unauthorized_client' } });
+    const payload = (await refresh(id)).body.data.refreshIntegration;
+    expect(payload).toMatchObject({ integration: null, userErrors: [{ code: 'PROVIDER_REJECTED_CREDENTIALS', field: ['input', 'id'] }] });
+    const row = await gw.row(id);
+    expect(row).toMatchObject({ status: 'NEEDS_REAUTH', health: 'UNHEALTHY', secret_version: before.secret_version });
+    expect(row.status_reason).toMatch(/refused/);
+  });
+});
+
 describe('a provider failing a refresh degrades health and changes nothing else', () => {
   it.each([
     ['HTTP 503', { status: 503 }],

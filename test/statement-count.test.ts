@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrgWithKeys, insertHealthChecks, insertIntegrations } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
 
 const SIZES = [10, 100] as const;
 const CHECKS_PER_INTEGRATION = 3;
@@ -115,5 +116,86 @@ describe('statements per integrations request', () => {
     const { data, count } = await measure('query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Integration { displayName } } }', { ids });
     expect(data.nodes.map((node: { id: string }) => node.id)).toEqual(ids);
     expect(count).toBe(2);
+  });
+});
+
+/**
+ * With budgets in PostgreSQL, a request for a document the gateway has run before is charged in its
+ * authentication statement (src/limits/early-charge.ts): one statement fewer, the same answers. Real
+ * clients send Content-Length; yoga.fetch does not add it, so these requests set it.
+ */
+describe('the rate-limit charge folded into authentication', () => {
+  let limited: HardenedTestGateway;
+  let org: Awaited<ReturnType<typeof createOrgWithKeys>>;
+  const FIVE_POINTS = 'query Five { integrations(first: 2) { edges { node { id } } } }';
+
+  const post = async (key: string | null, query: string, extra: Record<string, string> = {}) => {
+    const body = JSON.stringify({ query });
+    limited.statements.reset();
+    const response = await limited.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', 'content-length': String(Buffer.byteLength(body)), ...(key ? { authorization: `Bearer ${key}` } : {}), ...extra },
+      body,
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {}, sql: [...limited.statements.sql] };
+  };
+  const spent = async (organizationId: string) =>
+    (await limited.db.selectFrom('rate_limit_buckets').select('points').where('key', '=', `org:${organizationId}`).executeTakeFirst())?.points ?? 0;
+
+  beforeAll(async () => {
+    limited = await createHardenedTestGateway({ rateLimit: { apiKeyPoints: 12, organizationPoints: 1_000 } });
+    org = await createOrgWithKeys(limited.db, 'early-charge');
+    await insertIntegrations(limited.db, org.organization.id, 3);
+  });
+  afterAll(() => limited?.close());
+
+  it('charges a known document with its authentication, reporting the budget the same way', async () => {
+    const first = await post(org.keys.VIEWER, FIVE_POINTS);
+    expect(first.status).toBe(200);
+    expect(first.sql.filter((text) => /rate_limit_buckets/.test(text))).toHaveLength(1);
+    expect(first.headers.get('x-ratelimit-remaining')).toBe('7');
+
+    const second = await post(org.keys.VIEWER, FIVE_POINTS);
+    expect(second.status).toBe(200);
+    expect(second.body.data.integrations.edges).toHaveLength(2);
+    // Authentication and the charge in one statement, then the page.
+    expect(second.sql.filter((text) => !/update "api_keys"/.test(text))).toHaveLength(2);
+    expect(second.sql[0]).toMatch(/from api_keys[\s\S]*insert into rate_limit_buckets/);
+    expect(second.headers.get('x-ratelimit-limit')).toBe('12');
+    expect(second.headers.get('x-ratelimit-remaining')).toBe('2');
+    expect(second.body.extensions.cost).toMatchObject({ requested: 5, limit: 12, remaining: 2 });
+    expect(await spent(org.organization.id)).toBe(10);
+  });
+
+  it('refuses with 429 from the charge made at authentication, running nothing', async () => {
+    const refused = await post(org.keys.VIEWER, FIVE_POINTS);
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'API_KEY', limit: 12 });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.sql.filter((text) => /"integrations"/.test(text))).toEqual([]);
+    expect(refused.sql.filter((text) => /rate_limit_buckets/.test(text))).toHaveLength(1);
+  });
+
+  it('charges nothing, and answers only 401, for a wrong, unknown or revoked key', async () => {
+    const before = await spent(org.organization.id);
+    const wrongSecret = `${org.keys.EDITOR.slice(0, org.keys.EDITOR.lastIndexOf('_'))}_${'A'.repeat(43)}`;
+    const unknown = `igw_000000000000_${'B'.repeat(43)}`;
+    for (const key of [wrongSecret, unknown]) {
+      const res = await post(key, FIVE_POINTS);
+      expect(res.status).toBe(401);
+      expect(res.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      expect(res.body.data).toBeUndefined();
+    }
+    await limited.db.updateTable('api_keys').set({ revoked_at: new Date() }).where('organization_id', '=', org.organization.id).where('role', '=', 'ADMIN').execute();
+    const revoked = await post(org.keys.ADMIN, FIVE_POINTS);
+    expect(revoked.status).toBe(401);
+    expect(await spent(org.organization.id)).toBe(before);
+  });
+
+  it('still answers 401 before any other refusal to a caller without a valid key', async () => {
+    const unknown = `igw_000000000000_${'C'.repeat(43)}`;
+    expect((await post(unknown, '{ integrations(first: 2) { edges { node { nope } } } }')).status).toBe(401);
+    expect((await post(unknown, FIVE_POINTS, { 'content-length': '999999999' })).status).toBe(401);
   });
 });

@@ -5,7 +5,7 @@ import type { GatewayContext } from '../context.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { checkIdempotencyKey, fingerprintOf, IDEMPOTENCY_HEADER } from './idempotency-key.js';
-import { claimKey, completeKey, extendLease, purgeExpiredKeys, releaseKey } from './idempotency.repository.js';
+import { abandonKey, claimKey, completeKey, extendLease, purgeExpiredKeys, releaseKey } from './idempotency.repository.js';
 import { openResponseBody, type SealBinding, sealResponseBody } from './response-seal.js';
 
 export interface IdempotencyOptions {
@@ -30,6 +30,24 @@ type Context = GatewayContext & YogaInitialContext;
 type Target = { organizationId: string; key: string; token: string };
 /** A request that holds a claim and whose answer is to be stored, or one that gets a stored answer. */
 type Pending = { kind: 'claimed'; target: Target; credential: string; binding: SealBinding } | { kind: 'replay'; status: number; headers: Record<string, string>; body: string };
+
+/** The Idempotency-Key a running mutation holds, and since when the key belongs to this request. */
+export interface IdempotencyClaim {
+  key: string;
+  /**
+   * When the key was first claimed for this request (the database's clock). A re-run after a crash or a
+   * 5xx keeps it, so that it can resume what earlier attempts did; what an earlier use of the same key
+   * did before its retention ended and it was purged is older, and must not be mistaken for this request's.
+   */
+  claimedAt: Date;
+}
+
+const claims = new WeakMap<object, IdempotencyClaim>();
+
+/** The claim the request of this GraphQL context holds, when it runs a mutation under an Idempotency-Key. */
+export function idempotencyClaimOf(context: object): IdempotencyClaim | null {
+  return claims.get(context) ?? null;
+}
 
 function refusal(status: number, code: string, message: string, headers?: Record<string, string>) {
   return { errors: [new GraphQLError(message, { extensions: { code, http: { status, ...(headers ? { headers } : {}) } } })] };
@@ -71,9 +89,12 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
   // Housekeeping must never keep a process alive on its own.
   purgeTimer?.unref();
 
-  /** Frees a claim whose request stored nothing; if even that fails, the lease runs out instead. */
+  /** Frees a claim whose request never ran; if even that fails, the lease runs out instead. */
   const release = (target: Target) =>
     releaseKey(db, target).catch((error: unknown) => logger.warn({ err: error, organizationId: target.organizationId }, 'releasing an idempotency key failed'));
+  /** Ends the lease of a claim whose request ran but has no answer to keep; the retry resumes it. */
+  const abandon = (target: Target) =>
+    abandonKey(db, target).catch((error: unknown) => logger.warn({ err: error, organizationId: target.organizationId }, 'ending an idempotency lease failed'));
 
   /** Runs the mutation holding the claim, renewing the lease while it runs so that no one takes it over. */
   async function runClaimed(execute: () => unknown, target: Target): Promise<unknown> {
@@ -135,12 +156,13 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
             pending.set(request, { kind: 'claimed', target, credential, binding });
             // Mutations resume by it after a takeover instead of repeating what the first attempt did.
             context.idempotencyKey = checked.key;
+            claims.set(context, { key: checked.key, claimedAt: outcome.claimedAt });
             let result: unknown;
             try {
               result = await runClaimed(() => executeFn(args), target);
             } catch (error) {
               pending.delete(request);
-              await release(target);
+              await abandon(target);
               throw error;
             }
             // No `data` is a request error (execution never started): leave the key free for a fixed retry.
@@ -166,8 +188,9 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
       if (claim?.kind !== 'claimed') return;
       pending.delete(request);
       try {
-        // A 5xx (the database unreachable, an outage) is not an answer to keep: the retry runs again and resumes.
-        if (response.status >= 500) return await release(claim.target);
+        // A 5xx (the database unreachable, an outage) is not an answer to keep: the retry runs again and
+        // resumes what this attempt did, so the key stays bound to this request.
+        if (response.status >= 500) return await abandon(claim.target);
         const body = await response.clone().text();
         const headers: Record<string, string> = {};
         for (const name of STORED_HEADERS) {

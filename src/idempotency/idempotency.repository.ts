@@ -20,8 +20,12 @@ export interface StoredResponse {
 }
 
 export type ClaimOutcome =
-  /** This request runs; `token` proves the claim when completing, releasing or extending it. */
-  | { kind: 'claimed'; token: string; takenOver: boolean }
+  /**
+   * This request runs; `token` proves the claim when completing, releasing or extending it. `claimedAt`
+   * is when the key was first claimed for this request: a takeover after a crash keeps it, so that the
+   * re-run finds what earlier attempts did, and nothing a previous use of the key (purged) did.
+   */
+  | { kind: 'claimed'; token: string; takenOver: boolean; claimedAt: Date }
   | { kind: 'completed'; response: StoredResponse }
   | { kind: 'in-progress' }
   /** The key belongs to another request: other document, operation name or variables, or another API key. */
@@ -67,7 +71,8 @@ export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Pro
             response_status: null,
             response_headers: null,
             response_body: null,
-            created_at: sql<Date>`now()`,
+            // A takeover of a crashed attempt's lease continues that attempt; a new use after retention is new.
+            created_at: sql<Date>`case when idempotency_keys.expires_at <= now() then now() else idempotency_keys.created_at end`,
             completed_at: null,
             expires_at: eb.ref('excluded.expires_at'),
           }))
@@ -84,9 +89,9 @@ export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Pro
           ),
       )
       // xmax is 0 on a freshly inserted row and set on one the upsert replaced.
-      .returning(sql<boolean>`(xmax::text <> '0')`.as('taken_over'))
+      .returning([sql<boolean>`(xmax::text <> '0')`.as('taken_over'), 'created_at'])
       .executeTakeFirst();
-    if (claimed) return { kind: 'claimed', token, takenOver: claimed.taken_over };
+    if (claimed) return { kind: 'claimed', token, takenOver: claimed.taken_over, claimedAt: claimed.created_at };
 
     const row = await db
       .selectFrom('idempotency_keys')
@@ -132,6 +137,22 @@ export async function completeKey(db: Kysely<Database>, target: Target, response
 export async function releaseKey(db: Kysely<Database>, target: Target): Promise<void> {
   await db
     .deleteFrom('idempotency_keys')
+    .where('organization_id', '=', target.organizationId)
+    .where('key', '=', target.key)
+    .where('lease_token', '=', target.token)
+    .where('state', '=', 'IN_PROGRESS')
+    .execute();
+}
+
+/**
+ * Ends the lease of a request that ran but leaves no answer to keep (it failed with a 5xx, or threw):
+ * the key stays bound to this request and its claim time, so that the retry takes over at once and
+ * resumes what this attempt did, instead of starting as a new request.
+ */
+export async function abandonKey(db: Kysely<Database>, target: Target): Promise<void> {
+  await db
+    .updateTable('idempotency_keys')
+    .set({ lease_token: null, lease_expires_at: sql<Date>`now()` })
     .where('organization_id', '=', target.organizationId)
     .where('key', '=', target.key)
     .where('lease_token', '=', target.token)

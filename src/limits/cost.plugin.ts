@@ -13,7 +13,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../context.js';
 import { decodeTypedID } from '../graphql/global-id.js';
 import type { Logger } from '../logger.js';
-import { measureOperation, selectOperation } from './query-cost.js';
+import { operationCostsOf, selectOperation } from './query-cost.js';
 import type { RateLimiter, RateLimitOutcome } from './rate-limiter.js';
 import type { RequestFactsMap } from './request-facts.js';
 
@@ -65,6 +65,14 @@ function probedIntegrations(schema: GraphQLSchema, document: DocumentNode, opera
   return ids;
 }
 
+/** Whether the variables charged at authentication are the ones the operation runs with. */
+function sameVariables(charged: unknown, running: unknown): boolean {
+  if (charged === running) return true;
+  const empty = (value: unknown) => value === null || value === undefined || (typeof value === 'object' && Object.keys(value as object).length === 0);
+  if (empty(charged) && empty(running)) return true;
+  return JSON.stringify(charged) === JSON.stringify(running);
+}
+
 function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
   const headers: Record<string, string> = {};
   if (outcome.report) {
@@ -84,16 +92,24 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
   const { limits, rateLimiter, facts, logger } = options;
   return {
     async onExecute({ args, setResultAndStopExecution }) {
-      const context = args.contextValue as unknown as GatewayContext & { request: Request };
+      const context = args.contextValue as unknown as GatewayContext & { request: Request; params?: { query?: string } };
       const requestFacts = facts.of(context.request);
       const variables = (args.variableValues ?? {}) as Record<string, unknown>;
       const operation = selectOperation(args.document, args.operationName);
       requestFacts.operationType = operation?.operation;
       if (operation?.name?.value) requestFacts.operationName = operation.name.value;
 
+      // The document parsed and validated: its cost is remembered by its text from now on, and a request
+      // sending it again is charged with its authentication (early-charge.ts).
+      const costs = operationCostsOf(args.schema);
+      const query = context.params?.query;
+      if (typeof query === 'string') costs.remember(query, args.document);
+      const prepaid = rateLimiter?.takePrepaid(context.request);
+      const charged = prepaid && prepaid.query === query && prepaid.operationName === (args.operationName ?? null) && sameVariables(prepaid.variables, args.variableValues) ? prepaid : undefined;
+
       let measured;
       try {
-        measured = measureOperation(args.schema, args.document, args.operationName, variables, context);
+        measured = charged ? charged.measured : costs.measure(query, args.document, args.operationName, variables);
       } catch (error) {
         if (error instanceof GraphQLError) return setResultAndStopExecution({ errors: [error] });
         throw error;
@@ -127,12 +143,14 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
         });
       }
       if (rateLimiter && operation) {
-        let outcome: RateLimitOutcome | null = null;
-        try {
-          outcome = await rateLimiter.charge(context.viewer, requested, probedIntegrations(args.schema, args.document, operation, variables));
-        } catch (error) {
-          // A budget store that fails must not take the API down with it: the request goes through.
-          logger.warn({ err: error, store: rateLimiter.store.kind }, 'rate limit store failed; request not limited');
+        let outcome: RateLimitOutcome | null = charged?.outcome ?? null;
+        if (!charged) {
+          try {
+            outcome = await rateLimiter.charge(context.viewer, requested, probedIntegrations(args.schema, args.document, operation, variables));
+          } catch (error) {
+            // A budget store that fails must not take the API down with it: the request goes through.
+            logger.warn({ err: error, store: rateLimiter.store.kind }, 'rate limit store failed; request not limited');
+          }
         }
         if (outcome) {
           requestFacts.rateLimitHeaders = rateLimitHeaders(outcome);

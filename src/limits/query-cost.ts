@@ -84,3 +84,59 @@ export function measureOperation(
     variables: variables ?? {},
   });
 }
+
+/** Distinct documents whose costs a process remembers, and variable sets per document. */
+const REMEMBERED_DOCUMENTS = 1_000;
+const REMEMBERED_VARIABLE_SETS = 100;
+
+interface RememberedDocument {
+  document: DocumentNode;
+  /** Measurement by operation name and variables (canonical only in that clients repeat themselves). */
+  measured: Map<string, ComplexityResult | null>;
+}
+
+/**
+ * The documents that reached execution, that is, that parsed and validated against this schema, by
+ * their text; and their measured cost by operation name and variables. Dashboards send the same few
+ * documents over and over, and a document's cost depends only on the document, the operation and the
+ * variables: measuring it again on every request (a walk of the whole document, reading every field's
+ * arguments) is work that can be done once. Bounded: the oldest entry goes first.
+ */
+export class OperationCosts {
+  readonly #documents = new Map<string, RememberedDocument>();
+
+  constructor(readonly schema: GraphQLSchema) {}
+
+  /** Records that `query` parsed and validated as `document`. */
+  remember(query: string, document: DocumentNode): void {
+    if (this.#documents.get(query)?.document === document) return;
+    if (this.#documents.size >= REMEMBERED_DOCUMENTS) this.#documents.delete(this.#documents.keys().next().value as string);
+    this.#documents.set(query, { document, measured: new Map() });
+  }
+
+  /** The validated document for this text, if this process has executed it before. */
+  known(query: string): DocumentNode | undefined {
+    return this.#documents.get(query)?.document;
+  }
+
+  /** `measureOperation`, remembered per document text, operation name and variables. */
+  measure(query: string | undefined, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): ComplexityResult | null {
+    const remembered = query === undefined ? undefined : this.#documents.get(query);
+    if (!remembered || remembered.document !== document) return measureOperation(this.schema, document, operationName, variables, {});
+    const key = `${operationName ?? ''}\u0000${variables ? JSON.stringify(variables) : ''}`;
+    if (remembered.measured.has(key)) return remembered.measured.get(key) as ComplexityResult | null;
+    const measured = measureOperation(this.schema, document, operationName, variables, {});
+    if (remembered.measured.size >= REMEMBERED_VARIABLE_SETS) remembered.measured.delete(remembered.measured.keys().next().value as string);
+    remembered.measured.set(key, measured);
+    return measured;
+  }
+}
+
+const costsBySchema = new WeakMap<GraphQLSchema, OperationCosts>();
+
+/** The one `OperationCosts` of a schema, shared by the gateways of a process. */
+export function operationCostsOf(schema: GraphQLSchema): OperationCosts {
+  let costs = costsBySchema.get(schema);
+  if (!costs) costsBySchema.set(schema, (costs = new OperationCosts(schema)));
+  return costs;
+}

@@ -28,17 +28,66 @@ export interface RateLimitOutcome {
   exceeded: { scope: RateLimitScope; limit: number; retryAfterSeconds: number; integrationId?: string } | null;
 }
 
-interface ScopedCharge extends BucketCharge {
+export interface ScopedCharge extends BucketCharge {
   scope: RateLimitScope;
   integrationId?: string;
 }
 
+/** A cost budget before the request's key and organization are known. */
+export interface CostBudget {
+  scope: 'API_KEY' | 'ORGANIZATION';
+  limit: number;
+  windowSeconds: number;
+}
+
+/** A request charged while it was authenticated, before GraphQL ran (see `src/limits/early-charge.ts`). */
+export interface PrepaidCharge {
+  /** The document text, operation name and variables that were measured and charged. */
+  query: string;
+  operationName: string | null;
+  variables: unknown;
+  measured: { complexity: number; depth: number };
+  outcome: RateLimitOutcome;
+}
+
+const bucketKey = (scope: CostBudget['scope'], viewer: { apiKeyId: string; organizationId: string }) =>
+  scope === 'API_KEY' ? `apikey:${viewer.apiKeyId}` : `org:${viewer.organizationId}`;
+
 /** Charges requests to their budgets in the shared store, in one round trip. */
 export class RateLimiter {
+  /** Requests already charged with their authentication, by request; taken by the cost plugin. */
+  readonly #prepaid = new WeakMap<Request, PrepaidCharge>();
+
   constructor(
     readonly store: RateLimitStore,
     readonly budgets: RateLimitBudgets,
   ) {}
+
+  /** The cost budgets every request is charged to (those of size 0 are not enforced, so not charged). */
+  costBudgets(): CostBudget[] {
+    const { budgets } = this;
+    const all: CostBudget[] = [
+      { scope: 'API_KEY', limit: budgets.apiKeyPoints, windowSeconds: budgets.windowSeconds },
+      { scope: 'ORGANIZATION', limit: budgets.organizationPoints, windowSeconds: budgets.windowSeconds },
+    ];
+    return all.filter((budget) => budget.limit > 0);
+  }
+
+  /** The charges of `cost` points to the cost budgets of a key and its organization. */
+  costCharges(viewer: { apiKeyId: string; organizationId: string }, cost: number): ScopedCharge[] {
+    return this.costBudgets().map((budget) => ({ scope: budget.scope, key: bucketKey(budget.scope, viewer), points: cost, limit: budget.limit, windowSeconds: budget.windowSeconds }));
+  }
+
+  prepay(request: Request, charge: PrepaidCharge): void {
+    this.#prepaid.set(request, charge);
+  }
+
+  /** The charge made for this request at authentication, once. */
+  takePrepaid(request: Request): PrepaidCharge | undefined {
+    const charge = this.#prepaid.get(request);
+    this.#prepaid.delete(request);
+    return charge;
+  }
 
   /**
    * Charges `cost` points to the viewer's key and organization, and one probe to each integration in
@@ -46,11 +95,7 @@ export class RateLimiter {
    */
   async charge(viewer: Viewer, cost: number, integrationTests: readonly string[] = []): Promise<RateLimitOutcome> {
     const { budgets } = this;
-    const charges: ScopedCharge[] = [];
-    const costCharge = (scope: RateLimitScope, key: string, limit: number) =>
-      limit > 0 && charges.push({ scope, key, points: cost, limit, windowSeconds: budgets.windowSeconds });
-    costCharge('API_KEY', `apikey:${viewer.apiKey.id}`, budgets.apiKeyPoints);
-    costCharge('ORGANIZATION', `org:${viewer.organization.id}`, budgets.organizationPoints);
+    const charges = this.costCharges({ apiKeyId: viewer.apiKey.id, organizationId: viewer.organization.id }, cost);
     if (budgets.integrationTests > 0) {
       const counts = new Map<string, number>();
       for (const id of integrationTests) counts.set(id, (counts.get(id) ?? 0) + 1);
@@ -61,7 +106,11 @@ export class RateLimiter {
       }
     }
     if (charges.length === 0) return { report: null, exceeded: null };
-    const states = await this.store.charge(charges);
+    return this.outcomeOf(charges, await this.store.charge(charges));
+  }
+
+  /** What charges came to: the budget nearest to exhaustion, and the first one overrun. */
+  outcomeOf(charges: readonly ScopedCharge[], states: readonly BucketState[]): RateLimitOutcome {
     const now = Date.now();
     let report: BudgetReport | null = null;
     let exceeded: RateLimitOutcome['exceeded'] = null;

@@ -110,12 +110,16 @@ const sameSecret = (given: string, expected: string) => {
   return a.length === b.length && timingSafeEqual(a, b);
 };
 
-/** Serves Prometheus metrics at GET /metrics, to holders of `token` when one is configured. */
-export function useMetricsEndpoint(options: { metrics: GatewayMetrics; token: string | undefined; endpoint?: string }): Plugin {
+/**
+ * Serves Prometheus metrics at GET /metrics: to holders of `token` when one is configured, else to anyone
+ * when `open`, else not at all (the path is then unknown: 404).
+ */
+export function useMetricsEndpoint(options: { metrics: GatewayMetrics; token: string | undefined; open?: boolean; endpoint?: string }): Plugin {
   const endpoint = options.endpoint ?? '/metrics';
+  const served = options.token !== undefined || options.open !== false;
   return {
     async onRequest({ request, url, endResponse }) {
-      if (url.pathname !== endpoint) return;
+      if (url.pathname !== endpoint || !served) return;
       if (request.method !== 'GET') {
         endResponse(new Response(null, { status: 405, headers: { allow: 'GET' } }));
         return;

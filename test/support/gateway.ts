@@ -22,8 +22,8 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** A gateway on a fresh, migrated database of the project's kind, logging nowhere. */
-export async function createTestGateway(): Promise<TestGateway> {
+/** Counts the statements a database handle runs: pass `onQuery` to `createTestDatabase`. */
+export function statementCounter(): { statements: TestGateway['statements']; onQuery: (event: LogEvent) => void } {
   const statements = {
     count: 0,
     sql: [] as string[],
@@ -36,6 +36,12 @@ export async function createTestGateway(): Promise<TestGateway> {
     statements.count += 1;
     statements.sql.push(event.query.sql);
   };
+  return { statements, onQuery };
+}
+
+/** A gateway on a fresh, migrated database of the project's kind, logging nowhere. */
+export async function createTestGateway(): Promise<TestGateway> {
+  const { statements, onQuery } = statementCounter();
   const database = await createTestDatabase({ onQuery });
   const logger = pino({ level: 'silent' });
   const yoga = createGateway({ database, logger, services: testServices(logger) });

@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import type { LogEvent } from 'kysely';
 import pino from 'pino';
 import type { HardeningOptions } from '../../src/hardening.js';
 import { postgresRateLimitStore, type RateLimitStore } from '../../src/limits/rate-limit-store.js';
@@ -9,7 +8,7 @@ import { createLogger, type Logger } from '../../src/logger.js';
 import { createGateway } from '../../src/server.js';
 import type { GatewayServices } from '../../src/services.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import type { TestGateway } from './gateway.js';
+import { statementCounter, type TestGateway } from './gateway.js';
 import { testServices } from './services.js';
 
 /** The Redis server tests use for the Redis budget store (started by the machine or CI). */
@@ -75,18 +74,7 @@ export interface HardenedTestGateway extends Omit<TestGateway, 'graphql'> {
 
 /** A gateway with hardening options (limits, rate limits, metrics, tracing) on a migrated test database. */
 export async function createHardenedTestGateway(options: HardenedTestGatewayOptions = {}): Promise<HardenedTestGateway> {
-  const statements = {
-    count: 0,
-    sql: [] as string[],
-    reset() {
-      this.count = 0;
-      this.sql = [];
-    },
-  };
-  const onQuery = (event: LogEvent) => {
-    statements.count += 1;
-    statements.sql.push(event.query.sql);
-  };
+  const { statements, onQuery } = statementCounter();
   const ownsDatabase = !options.database;
   const database = options.database ?? (await createTestDatabase({ onQuery }));
   const logger = options.logger ?? pino({ level: 'silent' });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { SecretBundle } from '../../src/connectors/credentials.js';
 import type { Database, IntegrationRow } from '../../src/db/database.js';
 import { decodeTypedID } from '../../src/graphql/global-id.js';
@@ -57,6 +57,18 @@ export interface ProviderGateway {
   secretsOf(globalId: string): Promise<SecretBundle>;
   events(globalId?: string): Promise<{ type: string; outcome: string; actor_key_id: string | null; request_id: string | null; detail: Record<string, unknown> }[]>;
   close(): Promise<void>;
+}
+
+/**
+ * What a gateway that crashed after a mutation committed, but before its answer was stored, leaves
+ * behind: the Idempotency-Key still IN_PROGRESS, its lease expired, no answer. The next retry takes it over.
+ */
+export async function crashBeforeStoring(db: Kysely<Database>, key: string): Promise<void> {
+  await db
+    .updateTable('idempotency_keys')
+    .set({ state: 'IN_PROGRESS', lease_token: randomUUID(), lease_expires_at: sql<Date>`now() - interval '1 second'`, response_status: null, response_headers: null, response_body: null, completed_at: null })
+    .where('key', '=', key)
+    .execute();
 }
 
 /** Config a connector needs; the fake serves every value. */

@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { ApiKeyRow, Database, OrganizationRow, Role } from '../../db/database.js';
+import { type BucketRow, bucketUpsert, MAX_POINTS } from '../../limits/rate-limit-store.js';
+import type { CostBudget } from '../../limits/rate-limiter.js';
 import { type Organization, toOrganization } from '../organization/organization.repository.js';
 
 export interface ApiKey {
@@ -83,6 +85,44 @@ export async function findKeyByPrefix(db: Kysely<Database>, prefix: string): Pro
     created_at: row.org_created_at,
   };
   return { key: toApiKey(row), keyHash: row.key_hash, organization: toOrganization(organization) };
+}
+
+/**
+ * Authentication and the rate-limit charge in one statement: the key by its visible prefix, with its
+ * organization, and, only when `keyHash` is the key's and the key is not revoked, `points` charged to
+ * each budget (`apikey:<key id>`, `org:<organization id>`, in that key order, as every charge takes them).
+ * One round trip instead of two for every request whose cost is known before it is parsed.
+ */
+export async function findKeyByPrefixCharging(
+  db: Kysely<Database>,
+  prefix: string,
+  keyHash: string,
+  points: number,
+  budgets: readonly CostBudget[],
+): Promise<(KeyWithOrganization & { charged: BucketRow[] }) | undefined> {
+  const charges = budgets.map((budget) => {
+    const key = budget.scope === 'API_KEY' ? sql`'apikey:' || found.id` : sql`'org:' || found.organization_id`;
+    return sql`(${key}, ${Math.min(points, MAX_POINTS)}::integer, now() + ${budget.windowSeconds}::integer * interval '1 second')`;
+  });
+  const result = await sql<Omit<ApiKeyRow, never> & { org_slug: string; org_name: string; org_created_at: Date; charged: [string, number, number][] | null }>`
+    with found as (
+      select ${sql.join(keyColumns.map((column) => sql.ref(column)))}, api_keys.key_hash,
+             organizations.slug as org_slug, organizations.name as org_name, organizations.created_at as org_created_at
+      from api_keys inner join organizations on organizations.id = api_keys.organization_id
+      where api_keys.prefix = ${prefix}
+    ), charged as (
+      ${bucketUpsert(sql`found cross join lateral (values ${sql.join(charges)}) as charge (key, points, window_ends_at)`, sql`found.key_hash = ${keyHash} and found.revoked_at is null`)}
+    )
+    select found.*, (select json_agg(json_build_array(charged.key, charged.points, charged.ms_left)) from charged) as charged from found`.execute(db);
+  const row = result.rows[0];
+  if (!row) return undefined;
+  const organization: OrganizationRow = { id: row.organization_id, slug: row.org_slug, name: row.org_name, created_at: row.org_created_at };
+  return {
+    key: toApiKey(row),
+    keyHash: row.key_hash,
+    organization: toOrganization(organization),
+    charged: (row.charged ?? []).map(([key, points, msLeft]) => ({ key, points, ms_left: msLeft })),
+  };
 }
 
 /** Records use at most once a minute per key, so that busy keys do not write on every request. */

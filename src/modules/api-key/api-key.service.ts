@@ -4,7 +4,9 @@ import type { Database, Role } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import { isUuid } from '../../ids.js';
 import type { Organization } from '../organization/organization.repository.js';
-import { type ApiKey, findKeyByPrefix, insertApiKey, revokeApiKeyRow, touchApiKey } from './api-key.repository.js';
+import type { BucketRow } from '../../limits/rate-limit-store.js';
+import type { CostBudget } from '../../limits/rate-limiter.js';
+import { type ApiKey, findKeyByPrefix, findKeyByPrefixCharging, insertApiKey, revokeApiKeyRow, touchApiKey } from './api-key.repository.js';
 
 /** The authenticated principal of a request. */
 export interface Viewer {
@@ -55,29 +57,55 @@ export async function issueApiKey(
 
 export type AuthenticationFailure = 'MISSING' | 'MALFORMED' | 'UNKNOWN' | 'REVOKED';
 
-/**
- * Resolves an `Authorization` header to a viewer with one statement. Recording the key's use runs
- * after the answer is known and never delays it.
- */
-export async function authenticate(
-  db: Kysely<Database>,
-  authorization: string | null,
-  onBackgroundError: (error: unknown) => void = () => {},
-): Promise<{ viewer: Viewer } | { failure: AuthenticationFailure }> {
+/** A well-formed bearer credential: the key and its visible prefix. */
+export interface Credential {
+  token: string;
+  prefix: string;
+}
+
+/** Reads the `Authorization` header without the database: a credential, or why there is none. */
+export function credentialOf(authorization: string | null): Credential | { failure: 'MISSING' | 'MALFORMED' } {
   if (!authorization) return { failure: 'MISSING' };
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
   const token = match?.[1];
   const prefix = token ? KEY_PATTERN.exec(token)?.[1] : undefined;
   if (!token || !prefix) return { failure: 'MALFORMED' };
-  const found = await findKeyByPrefix(db, prefix);
+  return { token, prefix };
+}
+
+/** Cost points to charge to the caller's budgets in the authentication statement itself. */
+export interface ChargeOnAuthentication {
+  points: number;
+  budgets: readonly CostBudget[];
+}
+
+export type Authentication = { viewer: Viewer; charged?: BucketRow[] } | { failure: AuthenticationFailure };
+
+/**
+ * Resolves an `Authorization` header to a viewer with one statement, which also charges `charge` to the
+ * viewer's budgets when given (and only when the key is valid). Recording the key's use runs after the
+ * answer is known and never delays it.
+ */
+export async function authenticate(
+  db: Kysely<Database>,
+  authorization: string | null | Credential,
+  onBackgroundError: (error: unknown) => void = () => {},
+  charge?: ChargeOnAuthentication,
+): Promise<Authentication> {
+  const credential = typeof authorization === 'object' && authorization !== null ? authorization : credentialOf(authorization);
+  if ('failure' in credential) return credential;
+  const presented = hashKey(credential.token);
+  const found = charge
+    ? await findKeyByPrefixCharging(db, credential.prefix, presented.toString('hex'), charge.points, charge.budgets)
+    : await findKeyByPrefix(db, credential.prefix);
   if (!found) return { failure: 'UNKNOWN' };
   const stored = Buffer.from(found.keyHash, 'hex');
-  const presented = hashKey(token);
   if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return { failure: 'UNKNOWN' };
   if (found.key.revokedAt) return { failure: 'REVOKED' };
   const lastUsed = found.key.lastUsedAt?.getTime() ?? 0;
   if (Date.now() - lastUsed > 60_000) touchApiKey(db, found.key.id).catch(onBackgroundError);
-  return { viewer: { organization: found.organization, apiKey: found.key, role: found.key.role } };
+  const viewer = { organization: found.organization, apiKey: found.key, role: found.key.role };
+  return 'charged' in found ? { viewer, charged: (found as { charged: BucketRow[] }).charged } : { viewer };
 }
 
 /** Revokes a key. `organizationId` confines the search to one organization; null is the operator's CLI. */

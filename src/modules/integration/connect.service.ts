@@ -10,7 +10,7 @@ import type { GatewayServices } from '../../services.js';
 import { cleanDisplayName, cleanEnvironment, cleanReturnUrl, cleanScopes, type CredentialsInput, credentialFromInput } from './integration.input.js';
 import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { expireOAuthStates, findEventByIdempotencyKey, findIntegrationRow, insertIntegrationRow, insertOAuthState, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { expireOAuthStates, findResumableEvent, findIntegrationRow, insertIntegrationRow, insertOAuthState, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 
 /** How long a started OAuth2 authorization may take. */
 export const AUTHORIZATION_TTL_MS = 10 * 60_000;
@@ -37,11 +37,12 @@ export function hashState(state: string): string {
   return createHash('sha256').update(state).digest('hex');
 }
 
-/** After a crashed attempt with the same Idempotency-Key, the integration it created, if it got that far. */
-async function resumed(db: Kysely<Database>, actor: MutationActor): Promise<IntegrationRow | undefined> {
-  if (!actor.idempotencyKey) return undefined;
-  const event = await findEventByIdempotencyKey(db, actor.viewer.organization.id, ['integration.connected', 'integration.authorization_started'], actor.idempotencyKey);
-  return event?.integration_id ? findIntegrationRow(db, actor.viewer.organization.id, event.integration_id) : undefined;
+/** After a crashed attempt with the same Idempotency-Key, the integration it connected or started to authorize, if it got that far. */
+async function resumed(db: Kysely<Database>, actor: MutationActor): Promise<{ row: IntegrationRow; connected: boolean } | undefined> {
+  if (!actor.resume) return undefined;
+  const event = await findResumableEvent(db, actor.viewer.organization.id, ['integration.connected', 'integration.authorization_started'], actor.resume);
+  const row = event?.integration_id ? await findIntegrationRow(db, actor.viewer.organization.id, event.integration_id) : undefined;
+  return event && row ? { row, connected: event.type === 'integration.connected' } : undefined;
 }
 
 /**
@@ -63,10 +64,11 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
   const organizationId = actor.viewer.organization.id;
 
   const previous = await resumed(db, actor);
-  if (previous) return { integration: toIntegration(previous), authorizationUrl: null };
-
-  let existing: IntegrationRow | undefined;
-  if (input.integrationId) {
+  if (previous && (previous.connected || previous.row.status === 'REVOKED')) return { integration: toIntegration(previous.row), authorizationUrl: null };
+  // An authorization the earlier attempt started: its URL was lost with its answer, and only the hash of
+  // its state was kept, so it starts again on the same integration with a fresh state.
+  let existing: IntegrationRow | undefined = previous?.row;
+  if (!existing && input.integrationId) {
     existing = await findIntegrationRow(db, organizationId, input.integrationId);
     if (!existing) throw new ServiceError('NOT_FOUND', 'No such integration.', ['integrationId']);
     if (existing.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'A revoked integration cannot be reconnected; connect a new one.', ['integrationId']);
@@ -87,7 +89,8 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
         const locked = await lockIntegrationRow(trx, organizationId, existing.id);
         if (!locked || locked.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
         await expireOAuthStates(trx, locked.id);
-        current = await updateIntegrationRow(trx, locked.id, { ...base, auth_kind: 'OAUTH2', status_reason: 'Waiting for the user to authorize at the provider.' });
+        // The credential stays what it is (and its auth kind with it) until the callback replaces it.
+        current = await updateIntegrationRow(trx, locked.id, { ...base, auth_kind: locked.auth_kind, status_reason: 'Waiting for the user to authorize at the provider.' });
       } else {
         current = await insertIntegrationRow(trx, { ...base, organization_id: organizationId, status: 'PENDING_AUTHORIZATION' });
       }

@@ -10,13 +10,29 @@ import type { HealthCheck } from '../health-check/health-check.repository.js';
 import { missingFrom, nextHealthState } from './health-state.js';
 import { insertEventRow, insertHealthCheckRow } from './integration.writes.js';
 
+/**
+ * What a mutation run under an Idempotency-Key records in its events, so that a re-run of the same
+ * request (its lease taken over after a crash, or retried after a 5xx) resumes what an earlier attempt did.
+ */
+export interface ResumeScope {
+  /** The request's Idempotency-Key. */
+  key: string;
+  /** The mutation field's response key (its alias): several mutations in one document resume apart. */
+  field: string;
+  /** When the key was first claimed for this request; events of an earlier use of the key are older. */
+  since: Date;
+}
+
 /** Who is changing an integration, and under which request, for the audit trail. */
 export interface MutationActor {
   viewer: Viewer;
   requestId: string;
-  /** The request's Idempotency-Key, when it has one: a re-run after a lease takeover resumes by it. */
-  idempotencyKey: string | null;
-  /** When the mutation began: a token refresh committed since then is this request's refresh too. */
+  /** Set when the request has an Idempotency-Key: a re-run after a lease takeover resumes by it. */
+  resume: ResumeScope | null;
+  /**
+   * When the request arrived (request-clock.ts), before it waited for anything: a token refresh recorded
+   * since then ran concurrently with this request, and a forced refresh shares its result.
+   */
   startedAt: Date;
 }
 
@@ -121,7 +137,7 @@ export function recordEvent(
     type,
     outcome,
     request_id: actor.requestId,
-    detail: actor.idempotencyKey ? { ...detail, idempotencyKey: actor.idempotencyKey } : detail,
+    detail: actor.resume ? { ...detail, idempotencyKey: actor.resume.key, idempotencyField: actor.resume.field } : detail,
   });
 }
 

@@ -1,7 +1,9 @@
+import type { YogaInitialContext } from 'graphql-yoga';
 import type { GatewayContext } from '../../context.js';
 import type { AuthKind } from '../../db/database.js';
 import { builder } from '../../graphql/builder.js';
 import { decodeTypedID } from '../../graphql/global-id.js';
+import { idempotencyClaimOf } from '../../idempotency/idempotency.plugin.js';
 import { asPayload, UserError, type UserErrorShape } from '../../graphql/user-error.js';
 import type { HealthCheck } from '../health-check/health-check.repository.js';
 import type { Integration } from './integration.model.js';
@@ -11,11 +13,19 @@ import { connectIntegration } from './connect.service.js';
 import type { MutationActor } from './integration.lifecycle.js';
 import { IntegrationRef } from './integration.schema.js';
 import { refreshIntegration } from './refresh.service.js';
+import { requestArrivedAt } from './request-clock.js';
 import { revokeIntegration } from './revoke.service.js';
 import { testIntegration } from './test.service.js';
 
-function actorOf(context: GatewayContext): MutationActor {
-  return { viewer: context.viewer, requestId: context.requestId, idempotencyKey: context.idempotencyKey ?? null, startedAt: new Date() };
+/** `field`: the mutation's response key, which tells apart several mutations of one idempotent request. */
+function actorOf(context: GatewayContext, field: string): MutationActor {
+  const claim = idempotencyClaimOf(context);
+  return {
+    viewer: context.viewer,
+    requestId: context.requestId,
+    resume: claim ? { key: claim.key, field, since: claim.claimedAt } : null,
+    startedAt: requestArrivedAt((context as GatewayContext & Partial<YogaInitialContext>).request) ?? new Date(),
+  };
 }
 
 const CredentialsInput = builder.inputType('CredentialsInput', {
@@ -62,10 +72,10 @@ builder.mutationField('connectIntegration', (t) =>
     description: 'Connects a provider: a token or basic credential is probed before anything is stored; OAUTH2 returns an authorization URL. Requires EDITOR.',
     authScopes: { editor: true },
     args: { input: t.arg({ type: ConnectIntegrationInput, required: true }) },
-    resolve: (_root, { input }, context) =>
+    resolve: (_root, { input }, context, info) =>
       asPayload(
         () =>
-          connectIntegration(context.services, context.db, actorOf(context), {
+          connectIntegration(context.services, context.db, actorOf(context, String(info.path.key)), {
             ...input,
             authKind: input.authKind as AuthKind,
             returnUrl: input.oauth2?.returnUrl ?? null,
@@ -114,13 +124,13 @@ builder.mutationField('refreshIntegration', (t) =>
     description: 'Refreshes OAuth2 tokens, replaces a credential, or updates the webhook configuration. Requires EDITOR.',
     authScopes: { editor: true },
     args: { input: t.arg({ type: RefreshIntegrationInput, required: true }) },
-    resolve: (_root, { input }, context) =>
+    resolve: (_root, { input }, context, info) =>
       asPayload(
         () =>
           refreshIntegration(
             context.services,
             context.db,
-            actorOf(context),
+            actorOf(context, String(info.path.key)),
             { ...input, id: decodeTypedID(String(input.id), 'Integration') },
             { production: context.services.production },
           ),
@@ -150,8 +160,8 @@ builder.mutationField('revokeIntegration', (t) =>
     description: 'Revokes access: at the provider where it can, and the stored secret at once. The integration stays as a REVOKED record. Requires EDITOR.',
     authScopes: { editor: true },
     args: { input: t.arg({ type: IdInput('RevokeIntegrationInput'), required: true }) },
-    resolve: (_root, { input }, context) =>
-      asPayload(() => revokeIntegration(context.services, context.db, actorOf(context), decodeTypedID(String(input.id), 'Integration')), {
+    resolve: (_root, { input }, context, info) =>
+      asPayload(() => revokeIntegration(context.services, context.db, actorOf(context, String(info.path.key)), decodeTypedID(String(input.id), 'Integration')), {
         integration: null,
         revokedAtProvider: null,
         providerMessage: null,
@@ -175,8 +185,8 @@ builder.mutationField('testIntegration', (t) =>
     description: "Probes the provider with the integration's credential and records the health check. Requires EDITOR.",
     authScopes: { editor: true },
     args: { input: t.arg({ type: IdInput('TestIntegrationInput'), required: true }) },
-    resolve: (_root, { input }, context) =>
-      asPayload(() => testIntegration(context.services, context.db, actorOf(context), decodeTypedID(String(input.id), 'Integration')), {
+    resolve: (_root, { input }, context, info) =>
+      asPayload(() => testIntegration(context.services, context.db, actorOf(context, String(info.path.key)), decodeTypedID(String(input.id), 'Integration')), {
         integration: null,
         healthCheck: null,
       }),

@@ -96,22 +96,41 @@ export async function expireOAuthStates(trx: Db, integrationId: string): Promise
   await trx.updateTable('oauth_states').set({ used_at: sql<Date>`now()` }).where('integration_id', '=', integrationId).where('used_at', 'is', null).execute();
 }
 
+/** Events that matter for resuming carry the request's Idempotency-Key; see ResumeScope. */
+export interface ResumeLookup {
+  key: string;
+  field: string;
+  since: Date;
+}
+
 /**
- * The event an earlier attempt with the same Idempotency-Key wrote, if it got that far: a re-run after
- * a lease takeover uses it to resume instead of repeating a provider call or creating a duplicate.
+ * How far before its claim time an earlier attempt's event may be stamped: events are stamped by the
+ * database's clock or, after a token refresh, by the gateway's, which may differ a little. An earlier
+ * use of the key ended at least a retention window (24 hours or more) before it could be claimed again.
  */
-export async function findEventByIdempotencyKey(
+const CLOCK_SKEW_MS = 60 * 60_000;
+
+/**
+ * The newest event an earlier attempt of this request (same Idempotency-Key, same mutation field)
+ * wrote, if it got that far: a re-run after a lease takeover uses it to resume instead of repeating a
+ * provider call or creating a duplicate.
+ */
+export async function findResumableEvent(
   db: Db,
   organizationId: string,
   types: readonly string[],
-  idempotencyKey: string,
-): Promise<{ integration_id: string | null; detail: Record<string, unknown> } | undefined> {
+  resume: ResumeLookup,
+): Promise<{ type: string; integration_id: string | null; detail: Record<string, unknown> } | undefined> {
   return db
     .selectFrom('integration_events')
-    .select(['integration_id', 'detail'])
+    .select(['type', 'integration_id', 'detail'])
     .where('organization_id', '=', organizationId)
+    // Spelled as the partial index integration_events_idempotency_idx is, so that the planner uses it.
+    .where(sql<boolean>`detail ? 'idempotencyKey'`)
+    .where(sql<string>`detail->>'idempotencyKey'`, '=', resume.key)
     .where('type', 'in', types)
-    .where(sql<string>`detail->>'idempotencyKey'`, '=', idempotencyKey)
+    .where(sql<string>`detail->>'idempotencyField'`, '=', resume.field)
+    .where('created_at', '>=', new Date(resume.since.getTime() - CLOCK_SKEW_MS))
     .orderBy('created_at', 'desc')
     .executeTakeFirst();
 }

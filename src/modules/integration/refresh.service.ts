@@ -7,7 +7,7 @@ import type { GatewayServices } from '../../services.js';
 import { cleanWebhook, type CredentialsInput, credentialFromInput, type WebhookInput } from './integration.input.js';
 import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { findEventByIdempotencyKey, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { findResumableEvent, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { refreshWithLock } from './tokens.service.js';
 
 /** An enabled webhook needs somewhere to deliver; checked before any provider call and again under the lock. */
@@ -58,16 +58,14 @@ export async function refreshIntegration(
 
   if (input.refreshTokens) {
     // A retry of a request that already refreshed (same Idempotency-Key) must not call the provider again.
-    const earlier = actor.idempotencyKey
-      ? await findEventByIdempotencyKey(db, organizationId, ['integration.tokens_refreshed'], actor.idempotencyKey)
-      : undefined;
+    const earlier = actor.resume ? await findResumableEvent(db, organizationId, ['integration.tokens_refreshed'], actor.resume) : undefined;
     if (earlier?.integration_id !== row.id) await refreshWithLock(services, db, actor, row.id, { kind: 'force', since: actor.startedAt });
   }
   // A re-run of a request whose credential or webhook change committed (same Idempotency-Key, its answer
   // lost with the process) returns the integration as it is, without a second probe or a second
   // rotation. A signing secret rotated by that request is returned again: its answer never arrived.
-  if ((credential || webhook) && actor.idempotencyKey) {
-    const earlier = await findEventByIdempotencyKey(db, organizationId, ['integration.credentials_replaced', 'integration.webhook_updated'], actor.idempotencyKey);
+  if ((credential || webhook) && actor.resume) {
+    const earlier = await findResumableEvent(db, organizationId, ['integration.credentials_replaced', 'integration.webhook_updated'], actor.resume);
     if (earlier?.integration_id === row.id) {
       const current = (await findIntegrationRow(db, organizationId, row.id)) ?? row;
       // Same key, same request: it rotated the secret if this one asks to (both changes commit together).

@@ -5,7 +5,7 @@ import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
 import { connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { expireOAuthStates, findEventByIdempotencyKey, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { expireOAuthStates, findResumableEvent, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 
 export interface RevokeResult {
   integration: Integration;
@@ -25,9 +25,7 @@ export async function revokeIntegration(services: GatewayServices, db: Kysely<Da
     if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
     if (row.status === 'REVOKED') {
       // A retry of the request that revoked it (same Idempotency-Key) gets that request's answer.
-      const earlier = actor.idempotencyKey
-        ? await findEventByIdempotencyKey(trx, row.organization_id, ['integration.revoked'], actor.idempotencyKey)
-        : undefined;
+      const earlier = actor.resume ? await findResumableEvent(trx, row.organization_id, ['integration.revoked'], actor.resume) : undefined;
       if (earlier?.integration_id === row.id) {
         const detail = earlier.detail as { revokedAtProvider?: boolean; providerMessage?: string | null };
         return { integration: toIntegration(row), revokedAtProvider: detail.revokedAtProvider === true, providerMessage: detail.providerMessage ?? null };

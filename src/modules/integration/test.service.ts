@@ -6,7 +6,7 @@ import type { GatewayServices } from '../../services.js';
 import { findHealthChecksByIds, type HealthCheck } from '../health-check/health-check.repository.js';
 import { connectorTarget, type MutationActor, openBundle, recordEvent, recordProbe, requireCredential } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { findEventByIdempotencyKey, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { findResumableEvent, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { isExpired, refreshWithLock } from './tokens.service.js';
 
 /**
@@ -25,8 +25,8 @@ export async function testIntegration(
   if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is revoked.', ['id']);
   // A re-run of a request whose test was recorded (same Idempotency-Key, its answer lost with the
   // process) returns that check instead of probing and recording a second one.
-  if (actor.idempotencyKey) {
-    const earlier = await findEventByIdempotencyKey(db, organizationId, ['integration.tested'], actor.idempotencyKey);
+  if (actor.resume) {
+    const earlier = await findResumableEvent(db, organizationId, ['integration.tested'], actor.resume);
     const checkId = earlier?.integration_id === row.id ? earlier.detail.healthCheckId : undefined;
     const [check] = typeof checkId === 'string' ? await findHealthChecksByIds(db, organizationId, [checkId]) : [];
     if (check) return { integration: toIntegration(row), healthCheck: check };

@@ -1,0 +1,190 @@
+import { GraphQLError, type ValidationRule } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+// Checks on a request's form that Yoga and graphql-js leave to chance: the media types it can answer in,
+// how deeply a document nests, which operation types exist, and characters PostgreSQL cannot store.
+// Each one turns what used to be a 5xx, an empty body or a mutation run for nothing into a coded 4xx.
+
+/** What Yoga can answer with (its result processors); anything else in Accept is answered 406. */
+const ANSWERABLE_MEDIA_TYPES = ['application/graphql-response+json', 'application/json', 'text/event-stream', 'multipart/mixed'];
+
+/** Whether an Accept header names a type Yoga answers in, matched the way Yoga matches it (utf-8 only). */
+export function acceptsAnswer(accept: string | null): boolean {
+  return (accept || '*/*')
+    .replace(/\s/g, '')
+    .toLowerCase()
+    .split(',')
+    .some((entry) => {
+      const [mediaType = '', ...params] = entry.split(';');
+      if ((params.find((param) => param.startsWith('charset=')) ?? 'charset=utf-8') !== 'charset=utf-8') return false;
+      const [type, subtype] = mediaType.split('/');
+      return ANSWERABLE_MEDIA_TYPES.some((answerable) => {
+        const [answerType, answerSubtype] = answerable.split('/');
+        return (type === '*' || type === answerType) && (subtype === '*' || subtype === answerSubtype);
+      });
+    });
+}
+
+/**
+ * Refuses, before anything runs, what Yoga would otherwise refuse only after it (or with an empty body):
+ * - an Accept header naming no type Yoga answers in: Yoga executes the operation and then answers 406,
+ *   so a mutation would run for a caller who never sees its answer. Refused with 406 NOT_ACCEPTABLE first.
+ * - a POST body of a type no request parser reads: Yoga answers 415 with no body. Refused with 415
+ *   UNSUPPORTED_MEDIA_TYPE and a JSON error like every other refusal.
+ * Methods other than GET and POST are left to Yoga's own 405 (code BAD_REQUEST).
+ */
+export function useRequestMediaTypes(): Plugin {
+  return {
+    onRequestParse({ request, requestParser, endResponse }) {
+      if (request.method !== 'GET' && request.method !== 'POST') return;
+      if (!acceptsAnswer(request.headers.get('accept'))) {
+        // Yoga's 406 has no body; HTTP lets a 406 say why in any type, and JSON says it with a code.
+        const error = { message: 'Accept must include application/graphql-response+json or application/json (charset utf-8).', extensions: { code: 'NOT_ACCEPTABLE' } };
+        endResponse(
+          new Response(JSON.stringify({ errors: [error] }), {
+            status: 406,
+            headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/graphql-response+json, application/json' },
+          }),
+        );
+        return;
+      }
+      if (!requestParser) {
+        throw new GraphQLError('The body must be application/json (or application/graphql); this Content-Type is not supported.', {
+          extensions: { code: 'UNSUPPORTED_MEDIA_TYPE', http: { status: 415 } },
+        });
+      }
+    },
+  };
+}
+
+/**
+ * Refuses operations of a type the schema does not have (graphql-js 17's KnownOperationTypesRule): a
+ * `subscription` would otherwise reach execution, where graphql-jit throws and the answer is a 500.
+ */
+const KnownOperationTypesRule: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    if (!context.getSchema().getRootType(node.operation)) {
+      context.reportError(new GraphQLError(`The schema does not support ${node.operation} operations.`, { nodes: node }));
+    }
+  },
+});
+
+export function useKnownOperationTypes(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(KnownOperationTypesRule);
+    },
+  };
+}
+
+/**
+ * How deeply braces, brackets and parentheses may nest: room for the deepest query the depth limit allows
+ * (a selection set and an argument list or input value per level), far from where graphql-js's recursive
+ * parser and validation run out of stack. A 2,000-token document of nested lists (`[[[[…]]]]`) otherwise
+ * overflows the stack while parsing, which is a 500.
+ */
+export const nestingLimitFor = (maxDepth: number) => 2 * maxDepth + 20;
+
+/** The deepest nesting of `{`, `[` and `(` in a document, outside strings and comments. */
+export function nestingOf(source: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < source.length; i += 1) {
+    const char = source[i];
+    if (char === '#') {
+      while (i < source.length && source[i] !== '\n' && source[i] !== '\r') i += 1;
+    } else if (char === '"') {
+      if (source.startsWith('"""', i)) {
+        const end = source.indexOf('"""', i + 3);
+        // A block string escapes a closing """ as \"""; skip past any escaped ones.
+        let close = end;
+        while (close > 0 && source[close - 1] === '\\') close = source.indexOf('"""', close + 3);
+        i = close < 0 ? source.length : close + 2;
+      } else {
+        i += 1;
+        while (i < source.length && source[i] !== '"' && source[i] !== '\n') i += source[i] === '\\' ? 2 : 1;
+      }
+    } else if (char === '{' || char === '[' || char === '(') {
+      depth += 1;
+      if (depth > deepest) deepest = depth;
+    } else if (char === '}' || char === ']' || char === ')') {
+      depth -= 1;
+    }
+  }
+  return deepest;
+}
+
+/** Refuses a document nested deeper than `nestingLimitFor(maxDepth)` before it is parsed. */
+export function useNestingLimit(maxDepth: number): Plugin {
+  const limit = nestingLimitFor(maxDepth);
+  return {
+    onParse({ params }) {
+      const source = typeof params.source === 'string' ? params.source : params.source.body;
+      const found = nestingOf(source);
+      if (found > limit) {
+        throw new GraphQLError(`The document nests braces and brackets ${found} levels deep; at most ${limit} are allowed.`, {
+          extensions: { code: 'MAX_DEPTH_EXCEEDED', limit, found, http: { status: 400 } },
+        });
+      }
+    },
+  };
+}
+
+/**
+ * What is wrong with a request's variables, walked without recursion (they may nest thousands deep):
+ * `nul` when a string or object key holds U+0000, `deep` when they nest deeper than `limit`.
+ */
+export function variablesProblem(variables: unknown, limit: number): 'nul' | 'deep' | null {
+  const stack: [unknown, number][] = [[variables, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return 'nul';
+    } else if (value !== null && typeof value === 'object') {
+      if (depth >= limit) return 'deep';
+      for (const [key, member] of Object.entries(value)) {
+        if (key.includes('\u0000')) return 'nul';
+        stack.push([member, depth + 1]);
+      }
+    }
+  }
+  return null;
+}
+
+const nulError = () =>
+  new GraphQLError('Strings may not contain the character U+0000.', { extensions: { code: 'BAD_USER_INPUT', http: { status: 400, spec: true } } });
+
+const NoNulStringsRule: ValidationRule = (context) => ({
+  StringValue(node) {
+    if (node.value.includes('\u0000')) context.reportError(new GraphQLError('Strings may not contain the character U+0000.', { nodes: node }));
+  },
+});
+
+/**
+ * Refuses U+0000 in any string of a request (literal or variable), and variables nested deeper than the
+ * document may nest. PostgreSQL's text and jsonb cannot hold U+0000, so such a string reaching a statement
+ * fails there ("invalid byte sequence for encoding UTF8: 0x00") and the caller would get a masked
+ * INTERNAL_SERVER_ERROR for what is bad input; and deeply nested variables overflow the stack of whatever
+ * walks them recursively (variable coercion, the Idempotency-Key fingerprint).
+ */
+export function useVariableChecks(maxDepth: number): Plugin {
+  const limit = nestingLimitFor(maxDepth);
+  return {
+    onParams({ params, setResult }) {
+      const problem = variablesProblem(params.variables, limit + 1);
+      if (problem === 'nul') setResult({ errors: [nulError()] });
+      if (problem === 'deep') {
+        setResult({
+          errors: [
+            new GraphQLError(`The variables nest deeper than ${limit} levels.`, {
+              extensions: { code: 'MAX_DEPTH_EXCEEDED', limit, http: { status: 400, spec: true } },
+            }),
+          ],
+        });
+      }
+    },
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoNulStringsRule);
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import type { GraphQLParams } from 'graphql-yoga';
+import type { Viewer } from '../modules/api-key/api-key.service.js';
+import type { OperationLimits } from './cost.plugin.js';
+import { type OperationCosts, selectOperation } from './query-cost.js';
+import { type BucketRow, bucketStates } from './rate-limit-store.js';
+import type { CostBudget, RateLimiter } from './rate-limiter.js';
+
+/**
+ * Charging the rate limit in the authentication statement.
+ *
+ * Every request costs an authentication statement, and every operation a rate-limit charge before it
+ * runs: two round trips to PostgreSQL before the first byte of data, on every request. The charge
+ * needs the operation's cost, which needs the document; but a dashboard sends the same few documents
+ * over and over, and a document this process has already parsed, validated and measured has the same
+ * cost for the same variables. For such a document (a query: mutations may be answered from a stored
+ * Idempotency-Key answer, which is not charged), the cost is known as soon as the body is read, and the
+ * authentication statement charges it too (`findKeyByPrefixCharging`), only if the key is valid. The
+ * cost plugin then takes the outcome instead of charging again, and answers 429 or reports the budget
+ * exactly as it does for a request charged on its own. Everything else, a first sight of a document,
+ * mutations, budgets kept in Redis, is charged as before, in a statement of its own.
+ */
+export interface EarlyChargePlan {
+  query: string;
+  operationName: string | null;
+  variables: unknown;
+  measured: { complexity: number; depth: number };
+  points: number;
+  budgets: CostBudget[];
+}
+
+/** What to charge with the authentication of a request with these parameters, or null to charge it later. */
+export function planEarlyCharge(
+  params: GraphQLParams,
+  deps: { costs: OperationCosts; limits: OperationLimits; rateLimiter: RateLimiter | null },
+): EarlyChargePlan | null {
+  const { costs, limits, rateLimiter } = deps;
+  if (!rateLimiter || rateLimiter.store.kind !== 'postgres' || typeof params.query !== 'string') return null;
+  const document = costs.known(params.query);
+  if (!document) return null;
+  const operationName = params.operationName ?? null;
+  if (selectOperation(document, operationName)?.operation !== 'query') return null;
+  const variables = params.variables ?? null;
+  if (variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
+  let measured;
+  try {
+    measured = costs.measure(params.query, document, operationName, variables as Record<string, unknown> | null);
+  } catch {
+    return null; // the cost plugin reports it when the operation runs
+  }
+  if (!measured) return null;
+  const points = Math.max(1, measured.complexity);
+  // Refused before charging when it runs: not charged here either.
+  if (measured.depth > limits.maxDepth || points > limits.maxCost) return null;
+  const budgets = rateLimiter.costBudgets();
+  if (budgets.length === 0) return null;
+  return { query: params.query, operationName, variables, measured: { complexity: measured.complexity, depth: measured.depth }, points, budgets };
+}
+
+/** Hands the outcome of a charge made at authentication to the cost plugin, for this request. */
+export function settleEarlyCharge(rateLimiter: RateLimiter, request: Request, plan: EarlyChargePlan, viewer: Viewer, charged: readonly BucketRow[]): void {
+  const charges = rateLimiter.costCharges({ apiKeyId: viewer.apiKey.id, organizationId: viewer.organization.id }, plan.points);
+  rateLimiter.prepay(request, {
+    query: plan.query,
+    operationName: plan.operationName,
+    variables: plan.variables,
+    measured: plan.measured,
+    outcome: rateLimiter.outcomeOf(charges, bucketStates(charges, charged)),
+  });
+}
+
+/**
+ * Whether every check made before a request's body is read would let this request through: a JSON POST
+ * (CSRF-safe: browsers preflight it), with an Accept the gateway answers and a Content-Length within the
+ * body limit. Only such a request is authenticated after its body is read (to charge it at the same
+ * time); any other is authenticated first, so that a caller without a valid key is answered 401 before
+ * any other refusal, whatever it sends.
+ */
+export function readableBeforeAuthentication(request: Request, maxBodyBytes: number, acceptsAnswer: (accept: string | null) => boolean): boolean {
+  if (request.method !== 'POST') return false;
+  const type = request.headers.get('content-type');
+  if (!type || type.split(';', 1)[0]?.trim().toLowerCase() !== 'application/json') return false;
+  const length = request.headers.get('content-length');
+  if (length === null || !/^\d+$/.test(length) || Number(length) > maxBodyBytes) return false;
+  return acceptsAnswer(request.headers.get('accept'));
+}
