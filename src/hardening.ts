@@ -4,7 +4,7 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { DatabaseHandle } from './db/connection.js';
 import { useErrorCodes } from './graphql/errors.js';
-import { useKnownOperationTypes, useNestingLimit, useRequestMediaTypes, useVariableChecks } from './hardening.requests.js';
+import { useKnownOperationTypes, useNestingLimit, useRequestBodyLimit, useRequestMediaTypes, useVariableChecks } from './hardening.requests.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
 import { useOperationCost } from './limits/cost.plugin.js';
 import { useDocumentLimits } from './limits/document-limits.js';
@@ -86,6 +86,7 @@ export function gatewayHardening(
   const limits = { ...DEFAULT_QUERY_LIMITS, ...options.queryLimits };
   const metrics = new GatewayMetrics(database, (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'));
   const rateLimiter = options.rateLimiter ?? null;
+  const maxRequestBodySize = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
   const plugins: Plugin[] = [
     // First: telemetry counts the codes this gives.
     useErrorCodes(),
@@ -94,6 +95,7 @@ export function gatewayHardening(
     useMetricsEndpoint({ metrics, token: options.metricsToken, open: options.metricsPublic ?? true }),
     useCsrfPrevention(),
     useRequestMediaTypes(),
+    useRequestBodyLimit(maxRequestBodySize),
     useNestingLimit(limits.maxDepth),
     useKnownOperationTypes(),
     useVariableChecks(limits.maxDepth),
@@ -108,7 +110,7 @@ export function gatewayHardening(
       },
     },
   ];
-  return { plugins, maskedErrors: { maskError }, maxRequestBodySize: options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES, metrics };
+  return { plugins, maskedErrors: { maskError }, maxRequestBodySize, metrics };
 }
 
 /** Opens what the configuration asks for (the budget store, the tracer) and returns the gateway's options. */

@@ -148,7 +148,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   return createYoga<Record<string, unknown>, GatewayContext>({
     schema,
     maskedErrors: hardening.maskedErrors,
-    maxRequestBodySize: hardening.maxRequestBodySize,
+    // Limited by useRequestBodyLimit (src/hardening.requests.ts), which does without Yoga's per-request stream.
+    maxRequestBodySize: false,
     batching: false,
     // No field takes a file: multipart requests (GraphQL multipart uploads) are refused with 415.
     multipart: false,

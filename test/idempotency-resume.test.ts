@@ -313,3 +313,37 @@ describe('no secret is stored in a replayable answer that was not returned anywa
     expect(leaks([...gw.logs, ...events.map((e) => JSON.stringify(e)), ...checks.map((c) => JSON.stringify(c))], [...providerSecrets, ...webhookSecrets])).toEqual([]);
   });
 });
+
+describe('what a key costs in statements', () => {
+  const searchesEarlierAttempts = (statements: readonly string[]) => statements.some((text) => text.includes(`detail->>'idempotencyKey'`));
+  const claims = (statements: readonly string[]) => statements.filter((text) => /insert into "?idempotency_keys"?/i.test(text)).length;
+  const stores = (statements: readonly string[]) => statements.filter((text) => /update "?idempotency_keys"?/i.test(text)).length;
+
+  it('a key claimed afresh adds the claim and the stored answer, and no search for an earlier attempt; a takeover searches', async () => {
+    const id = await tokenIntegration();
+    // Warm up the key's `last_used_at`, written in the background at most once a minute.
+    await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    gw.statements.reset();
+    const plain = await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } });
+    expect(plain.body.data.testIntegration.healthCheck.ok).toBe(true);
+    const without = [...gw.statements.sql];
+
+    const key = randomUUID();
+    gw.statements.reset();
+    const fresh = await send(key, TEST, { input: { id } });
+    expect(fresh.body.data.testIntegration.healthCheck.ok).toBe(true);
+    const withKey = [...gw.statements.sql];
+    expect(searchesEarlierAttempts(withKey)).toBe(false);
+    expect(claims(withKey)).toBe(1);
+    expect(stores(withKey)).toBe(1);
+    expect(withKey.length).toBe(without.length + 2);
+
+    await crashBeforeStoring(gw.db, key);
+    gw.statements.reset();
+    const retried = await send(key, TEST, { input: { id } });
+    expect(retried.body.data.testIntegration).toEqual(fresh.body.data.testIntegration);
+    expect(searchesEarlierAttempts([...gw.statements.sql])).toBe(true);
+  });
+});

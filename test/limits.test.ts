@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -191,6 +193,53 @@ describe('request shape', () => {
     });
     expect(res.status).toBe(413);
     expect((await res.json()).errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
+  });
+
+  it('refuses a body whose Content-Length is over the limit, or is not a number, before reading it', async () => {
+    const headers = { ...auth(), 'content-type': 'application/json', accept: 'application/graphql-response+json' };
+    const small = JSON.stringify({ query: '{ viewer { role } }' });
+    const over = await strict.fetch('/graphql', { method: 'POST', headers: { ...headers, 'content-length': '4096' }, body: small });
+    expect(over.status).toBe(413);
+    expect((await over.json()).errors[0].extensions).toMatchObject({ code: 'REQUEST_ENTITY_TOO_LARGE', limit: 2048 });
+    for (const length of ['12abc', '-1', '10, 10']) {
+      const invalid = await strict.fetch('/graphql', { method: 'POST', headers: { ...headers, 'content-length': length }, body: small });
+      expect(invalid.status).toBe(400);
+      expect((await invalid.json()).errors[0].extensions.code).toBe('BAD_REQUEST');
+    }
+    const within = await strict.fetch('/graphql', { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(small)) }, body: small });
+    expect(within.status).toBe(200);
+    expect((await within.json()).data.viewer.role).toBe('VIEWER');
+  });
+
+  it('counts a chunked body (no Content-Length) over a real socket and refuses it once it passes the limit', async () => {
+    const server = createServer(strict.yoga);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const post = (chunks: string[]) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = httpRequest(
+          { host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { ...auth(), 'content-type': 'application/json', accept: 'application/graphql-response+json' } },
+          (response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+          },
+        );
+        request.on('error', reject);
+        for (const chunk of chunks) request.write(chunk);
+        request.end();
+      });
+    try {
+      const query = JSON.stringify({ query: '{ viewer { role } }' });
+      const within = await post([query.slice(0, 10), query.slice(10)]);
+      expect(within.status).toBe(200);
+      expect(JSON.parse(within.body).data.viewer.role).toBe('VIEWER');
+      const over = await post([`{"query":"{ viewer { role } } #`, 'x'.repeat(1500), 'x'.repeat(1500), '"}']);
+      expect(over.status).toBe(413);
+      expect(JSON.parse(over.body).errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses batched requests', async () => {

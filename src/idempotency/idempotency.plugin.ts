@@ -40,6 +40,8 @@ export interface IdempotencyClaim {
    * did before its retention ended and it was purged is older, and must not be mistaken for this request's.
    */
   claimedAt: Date;
+  /** Whether the key was claimed over an ended lease or retention window, so that an earlier attempt may have run. */
+  takenOver: boolean;
 }
 
 const claims = new WeakMap<object, IdempotencyClaim>();
@@ -156,7 +158,7 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
             pending.set(request, { kind: 'claimed', target, credential, binding });
             // Mutations resume by it after a takeover instead of repeating what the first attempt did.
             context.idempotencyKey = checked.key;
-            claims.set(context, { key: checked.key, claimedAt: outcome.claimedAt });
+            claims.set(context, { key: checked.key, claimedAt: outcome.claimedAt, takenOver: outcome.takenOver });
             let result: unknown;
             try {
               result = await runClaimed(() => executeFn(args), target);

@@ -36,6 +36,17 @@ type Target = { organizationId: string; key: string; token: string };
 const seconds = (value: number) => sql<Date>`now() + (${Math.round(value)}::int * interval '1 second')`;
 const hours = (value: number) => sql<Date>`now() + (${Math.round(value)}::int * interval '1 hour')`;
 
+/**
+ * Selected in RETURNING, so that it runs only when the statement wrote a row: that statement's own
+ * transaction then commits without waiting for the WAL flush. Claims and stored answers can afford it.
+ * A claim's request writes its own changes in a transaction that commits synchronously, which flushes the
+ * WAL up to and past the claim; a claim lost in a crash is lost together with everything its request
+ * did. A stored answer lost in a crash leaves the claim, whose lease runs out, after which the retry
+ * resumes by the key as after any crash. Waiting for the flush costs a disk sync per statement
+ * (BENCHMARKS.md, W5).
+ */
+const ASYNC_COMMIT = sql<string>`set_config('synchronous_commit', 'off', true) as async_commit`;
+
 /** A few tries cover the races between the upsert and the read (a row released or purged in between). */
 const CLAIM_ATTEMPTS = 3;
 
@@ -47,50 +58,31 @@ const CLAIM_ATTEMPTS = 3;
 export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Promise<ClaimOutcome> {
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt += 1) {
     const token = randomUUID();
-    const claimed = await db
-      .insertInto('idempotency_keys')
-      .values({
-        organization_id: request.organizationId,
-        key: request.key,
-        api_key_id: request.apiKeyId,
-        fingerprint: request.fingerprint,
-        state: 'IN_PROGRESS',
-        lease_token: token,
-        lease_expires_at: seconds(request.leaseSeconds),
-        expires_at: hours(request.ttlHours),
-      })
-      .onConflict((conflict) =>
-        conflict
-          .columns(['organization_id', 'key'])
-          .doUpdateSet((eb) => ({
-            api_key_id: eb.ref('excluded.api_key_id'),
-            fingerprint: eb.ref('excluded.fingerprint'),
-            state: 'IN_PROGRESS',
-            lease_token: eb.ref('excluded.lease_token'),
-            lease_expires_at: eb.ref('excluded.lease_expires_at'),
-            response_status: null,
-            response_headers: null,
-            response_body: null,
-            // A takeover of a crashed attempt's lease continues that attempt; a new use after retention is new.
-            created_at: sql<Date>`case when idempotency_keys.expires_at <= now() then now() else idempotency_keys.created_at end`,
-            completed_at: null,
-            expires_at: eb.ref('excluded.expires_at'),
-          }))
-          .where((eb) =>
-            eb.or([
-              eb('idempotency_keys.expires_at', '<=', sql<Date>`now()`),
-              eb.and([
-                eb('idempotency_keys.state', '=', 'IN_PROGRESS'),
-                eb('idempotency_keys.lease_expires_at', '<=', sql<Date>`now()`),
-                eb('idempotency_keys.fingerprint', '=', eb.ref('excluded.fingerprint')),
-                eb('idempotency_keys.api_key_id', '=', eb.ref('excluded.api_key_id')),
-              ]),
-            ]),
-          ),
-      )
-      // xmax is 0 on a freshly inserted row and set on one the upsert replaced.
-      .returning([sql<boolean>`(xmax::text <> '0')`.as('taken_over'), 'created_at'])
-      .executeTakeFirst();
+    // Written as SQL rather than with the query builder: it runs on every mutation with a key, and
+    // building and compiling this upsert cost more than the rest of the key's work (BENCHMARKS.md, W5).
+    // A takeover of a crashed attempt's lease continues that attempt (created_at kept); a new use after
+    // retention is a new request. xmax is 0 on a freshly inserted row and set on one the upsert replaced.
+    const { rows } = await sql<{ taken_over: boolean; created_at: Date }>`
+      insert into idempotency_keys as held (organization_id, key, api_key_id, fingerprint, state, lease_token, lease_expires_at, expires_at)
+      values (${request.organizationId}, ${request.key}, ${request.apiKeyId}, ${request.fingerprint}, 'IN_PROGRESS', ${token},
+              ${seconds(request.leaseSeconds)}, ${hours(request.ttlHours)})
+      on conflict (organization_id, key) do update set
+        api_key_id = excluded.api_key_id,
+        fingerprint = excluded.fingerprint,
+        state = 'IN_PROGRESS',
+        lease_token = excluded.lease_token,
+        lease_expires_at = excluded.lease_expires_at,
+        response_status = null,
+        response_headers = null,
+        response_body = null,
+        created_at = case when held.expires_at <= now() then now() else held.created_at end,
+        completed_at = null,
+        expires_at = excluded.expires_at
+      where held.expires_at <= now()
+         or (held.state = 'IN_PROGRESS' and held.lease_expires_at <= now()
+             and held.fingerprint = excluded.fingerprint and held.api_key_id = excluded.api_key_id)
+      returning (xmax::text <> '0') as taken_over, created_at, ${ASYNC_COMMIT}`.execute(db);
+    const [claimed] = rows;
     if (claimed) return { kind: 'claimed', token, takenOver: claimed.taken_over, claimedAt: claimed.created_at };
 
     const row = await db
@@ -114,23 +106,14 @@ export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Pro
 
 /** Stores the answer of the request holding the claim; false when its lease was taken over meanwhile. */
 export async function completeKey(db: Kysely<Database>, target: Target, response: StoredResponse, ttlHours: number): Promise<boolean> {
-  const result = await db
-    .updateTable('idempotency_keys')
-    .set({
-      state: 'COMPLETED',
-      lease_token: null,
-      lease_expires_at: null,
-      response_status: response.status,
-      response_headers: JSON.stringify(response.headers),
-      response_body: response.sealedBody,
-      completed_at: sql<Date>`now()`,
-      expires_at: hours(ttlHours),
-    })
-    .where('organization_id', '=', target.organizationId)
-    .where('key', '=', target.key)
-    .where('lease_token', '=', target.token)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  const { rows } = await sql<{ async_commit: string }>`
+    update idempotency_keys set
+      state = 'COMPLETED', lease_token = null, lease_expires_at = null,
+      response_status = ${response.status}, response_headers = ${JSON.stringify(response.headers)}::jsonb, response_body = ${response.sealedBody},
+      completed_at = now(), expires_at = ${hours(ttlHours)}
+    where organization_id = ${target.organizationId} and key = ${target.key} and lease_token = ${target.token}
+    returning ${ASYNC_COMMIT}`.execute(db);
+  return rows.length > 0;
 }
 
 /** Gives a claim up without storing anything, so that the same key can be used again at once. */

@@ -10,6 +10,7 @@ import { createGateway, type Gateway } from '../../src/server.js';
 import type { GatewayServices } from '../../src/services.js';
 import { type FakeProvider, startFakeProvider } from '../fake-provider/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { statementCounter, type TestGateway } from './gateway.js';
 import { createOrgWithKeys, type OrgFixture } from './fixtures.js';
 import { testServices } from './services.js';
 
@@ -34,6 +35,8 @@ export interface ProviderGateway {
   database: TestDatabase;
   db: Kysely<Database>;
   fake: FakeProvider;
+  /** The SQL statements the gateway's database ran since the last `reset()`. */
+  statements: TestGateway['statements'];
   services: GatewayServices;
   org: OrgFixture;
   other: OrgFixture;
@@ -82,7 +85,8 @@ export function configFor(provider: string, fake: FakeProvider): Record<string, 
 /** A gateway whose connectors all point at a fresh fake provider, with two organizations and logs captured. */
 export async function createProviderGateway(overrides: Partial<GatewayServices> = {}): Promise<ProviderGateway> {
   const fake = await startFakeProvider();
-  const database = await createTestDatabase();
+  const { statements, onQuery } = statementCounter();
+  const database = await createTestDatabase({ onQuery });
   const logs: string[] = [];
   const responses: string[] = [];
   const logger = createLogger({ level: 'trace', destination: { write: (line: string) => void logs.push(line) } });
@@ -106,6 +110,7 @@ export async function createProviderGateway(overrides: Partial<GatewayServices> 
     database,
     db: database.db,
     fake,
+    statements,
     services,
     org,
     other,

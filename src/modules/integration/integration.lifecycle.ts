@@ -21,6 +21,11 @@ export interface ResumeScope {
   field: string;
   /** When the key was first claimed for this request; events of an earlier use of the key are older. */
   since: Date;
+  /**
+   * Whether an earlier attempt of this request may have run: the key was claimed over an ended lease (a
+   * crash, a 5xx). A key claimed afresh has no earlier attempt, so nothing is searched for.
+   */
+  earlierAttempt: boolean;
 }
 
 /** Who is changing an integration, and under which request, for the audit trail. */

@@ -23,7 +23,7 @@ function actorOf(context: GatewayContext, field: string): MutationActor {
   return {
     viewer: context.viewer,
     requestId: context.requestId,
-    resume: claim ? { key: claim.key, field, since: claim.claimedAt } : null,
+    resume: claim ? { key: claim.key, field, since: claim.claimedAt, earlierAttempt: claim.takenOver } : null,
     startedAt: requestArrivedAt((context as GatewayContext & Partial<YogaInitialContext>).request) ?? new Date(),
   };
 }

@@ -101,6 +101,8 @@ export interface ResumeLookup {
   key: string;
   field: string;
   since: Date;
+  /** False for a key claimed afresh: no earlier attempt wrote anything, and no statement is spent looking. */
+  earlierAttempt: boolean;
 }
 
 /**
@@ -121,6 +123,7 @@ export async function findResumableEvent(
   types: readonly string[],
   resume: ResumeLookup,
 ): Promise<{ type: string; integration_id: string | null; detail: Record<string, unknown> } | undefined> {
+  if (!resume.earlierAttempt) return undefined;
   return db
     .selectFrom('integration_events')
     .select(['type', 'integration_id', 'detail'])
