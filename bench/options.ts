@@ -10,6 +10,13 @@ export interface Profile {
   durationSec: number;
   /** Seconds of load per warm-up run, one for each server before the rounds. */
   warmupSec: number;
+  /**
+   * Seconds of load of each timed workload on each server, at the profile's concurrency, once before
+   * anything is measured: the steady state of a server that has been answering for a while, which is
+   * what a dashboard's gateway is. The gateway's generated resolvers reach V8's optimizing compiler only
+   * after thousands of calls; without this, the first workload's first rounds measure that warm-up.
+   */
+  serverWarmupSec: number;
   /** Concurrency of the throughput runs; the latency runs use one connection. */
   connections: number;
   /** Every n-th answer under load is checked field by field. */
@@ -37,14 +44,15 @@ export interface BenchOptions {
 const FULL_SEED: SeedShape = { organizations: 100, integrationsPerOrganization: 100, checksPerIntegration: 20, benchmarkedOrganizations: 10, mutationOrganizations: 2 };
 
 const PROFILES: Record<Profile['name'], Profile> = {
-  full: { name: 'full', seed: FULL_SEED, rounds: 3, durationSec: 10, warmupSec: 3, connections: 16, sampleEvery: 10, nodesPerOrganization: 10, testedPerOrganization: 10 },
-  quick: { name: 'quick', seed: FULL_SEED, rounds: 2, durationSec: 2, warmupSec: 1, connections: 16, sampleEvery: 10, nodesPerOrganization: 10, testedPerOrganization: 10 },
+  full: { name: 'full', seed: FULL_SEED, rounds: 3, durationSec: 8, warmupSec: 2, serverWarmupSec: 5, connections: 16, sampleEvery: 10, nodesPerOrganization: 10, testedPerOrganization: 10 },
+  quick: { name: 'quick', seed: FULL_SEED, rounds: 2, durationSec: 2, warmupSec: 1, serverWarmupSec: 1, connections: 16, sampleEvery: 10, nodesPerOrganization: 10, testedPerOrganization: 10 },
   smoke: {
     name: 'smoke',
     seed: { organizations: 3, integrationsPerOrganization: 12, checksPerIntegration: 6, benchmarkedOrganizations: 2, mutationOrganizations: 1 },
     rounds: 1,
     durationSec: 0.5,
     warmupSec: 0.2,
+    serverWarmupSec: 0.2,
     connections: 4,
     sampleEvery: 2,
     nodesPerOrganization: 3,

@@ -60,6 +60,11 @@ export async function measureRounds(timed: readonly Timed[], options: RoundOptio
   };
   const series: Series[] = [];
   for (const workload of timed) {
+    for (const target of [workload.a, ...(workload.b ? [workload.b] : [])]) {
+      await run(target, profile.connections, profile.serverWarmupSec, `${workload.id} server warm-up`);
+    }
+  }
+  for (const workload of timed) {
     for (const mode of ['latency', 'throughput'] as Mode[]) {
       const connections = mode === 'latency' ? 1 : profile.connections;
       const tag = `${workload.id} ${mode} c=${connections}`;

@@ -116,7 +116,7 @@ export function markdownReport(input: MarkdownInput): string {
     `Seed: ${seed.organizations} organizations × ${seed.integrationsPerOrganization} integrations × ${seed.checksPerIntegration} health checks ` +
       `(${input.seedSeconds.toFixed(1)} s); ${input.organizations.readers} organizations read under load, ${input.organizations.writers} written; ` +
       `pool size ${input.poolSize} for every server.`,
-    `Each row: ${profile.rounds} paired round(s) of ${profile.durationSec} s (A, then B right after) following ${profile.warmupSec} s of warm-up each; ` +
+    `Each row: ${profile.rounds} paired round(s) of ${profile.durationSec} s (A, then B right after) following ${profile.warmupSec} s of warm-up each (and, before anything, ${profile.serverWarmupSec} s of every workload on every server); ` +
       'medians over rounds; ratios are A/B paired round by round (median, min–max). CPU is the server process, DB CPU the PostgreSQL backends serving the database.',
     '',
     markdownTable(input.summaries, input.statements.filter((s) => !/first: 10\)/.test(s.label))),
