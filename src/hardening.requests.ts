@@ -189,6 +189,13 @@ export function useVariableChecks(maxDepth: number): Plugin {
   };
 }
 
+/** The body length a request declares in Content-Length: null without one, 'invalid' when it is not a number of bytes. */
+export function declaredBodyLength(request: Request): number | null | 'invalid' {
+  const length = request.headers.get('content-length');
+  if (length === null) return null;
+  return /^\d+$/.test(length) ? Number(length) : 'invalid';
+}
+
 function bodyTooLarge(limit: number): GraphQLError {
   return new GraphQLError(`The request body is larger than the ${limit} bytes allowed.`, {
     extensions: { code: 'REQUEST_ENTITY_TOO_LARGE', limit, http: { status: 413 } },
@@ -231,12 +238,12 @@ async function readWithin(request: Request, limit: number, fetchAPI: { Request: 
 export function useRequestBodyLimit(limit: number): Plugin {
   return {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
-      const length = request.headers.get('content-length');
+      const length = declaredBodyLength(request);
+      if (length === 'invalid') {
+        throw new GraphQLError('The Content-Length header is not a number of bytes.', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+      }
       if (length !== null) {
-        if (!/^\d+$/.test(length)) {
-          throw new GraphQLError('The Content-Length header is not a number of bytes.', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
-        }
-        if (Number(length) > limit) throw bodyTooLarge(limit);
+        if (length > limit) throw bodyTooLarge(limit);
         return;
       }
       if (!requestParser || request.body === null) return;

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { GatewayContext } from '../context.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import { credentialOf } from '../modules/api-key/api-key.service.js';
 import { checkIdempotencyKey, fingerprintOf, IDEMPOTENCY_HEADER } from './idempotency-key.js';
 import { abandonKey, claimKey, completeKey, extendLease, purgeExpiredKeys, releaseKey } from './idempotency.repository.js';
 import { openResponseBody, type SealBinding, sealResponseBody } from './response-seal.js';
@@ -56,8 +57,9 @@ function refusal(status: number, code: string, message: string, headers?: Record
 }
 
 /** The full API key the request authenticated with; stored responses are sealed under it. */
-function credentialOf(request: Request): string | null {
-  return /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? null;
+function credentialFrom(request: Request): string | null {
+  const credential = credentialOf(request.headers.get('authorization'));
+  return 'token' in credential ? credential.token : null;
 }
 
 /** Invalid variables are a request error: nothing runs, so the key must not be used up. */
@@ -126,7 +128,7 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
 
         const checked = checkIdempotencyKey(raw);
         if (!checked.ok) return refusal(400, 'IDEMPOTENCY_KEY_INVALID', checked.message);
-        const credential = credentialOf(request);
+        const credential = credentialFrom(request);
         if (!credential) throw new Error('an authenticated request without a bearer credential');
         const organizationId = context.viewer.organization.id;
         const fingerprint = fingerprintOf({ query: params.query ?? print(args.document), operationName: params.operationName, variables: params.variables });

@@ -1,4 +1,5 @@
 import type { GraphQLParams } from 'graphql-yoga';
+import { declaredBodyLength } from '../hardening.requests.js';
 import type { Viewer } from '../modules/api-key/api-key.service.js';
 import type { OperationLimits } from './cost.plugin.js';
 import { type OperationCosts, selectOperation } from './query-cost.js';
@@ -79,7 +80,7 @@ export function readableBeforeAuthentication(request: Request, maxBodyBytes: num
   if (request.method !== 'POST') return false;
   const type = request.headers.get('content-type');
   if (!type || type.split(';', 1)[0]?.trim().toLowerCase() !== 'application/json') return false;
-  const length = request.headers.get('content-length');
-  if (length === null || !/^\d+$/.test(length) || Number(length) > maxBodyBytes) return false;
+  const length = declaredBodyLength(request);
+  if (typeof length !== 'number' || length > maxBodyBytes) return false;
   return acceptsAnswer(request.headers.get('accept'));
 }
