@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { SeedShape } from './seed.js';
 
 /** How long and how big a run is. */
@@ -39,6 +40,8 @@ export interface BenchOptions {
   keepDatabase: boolean;
   /** Run the gateway from its TypeScript source through tsx instead of the compiled build. */
   fromSource: boolean;
+  /** Where the timed gateway writes a V8 CPU profile (`--cpu-prof`) when it stops; none when null. */
+  cpuProfileDir: string | null;
 }
 
 const FULL_SEED: SeedShape = { organizations: 100, integrationsPerOrganization: 100, checksPerIntegration: 20, benchmarkedOrganizations: 10, mutationOrganizations: 2 };
@@ -62,6 +65,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
 
 export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W2,...] [--connections N] [--rounds N]
                         [--duration SECONDS] [--pool N] [--out DIR] [--keep-db] [--source]
+                        [--cpu-prof DIR]
 
   --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
   --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
@@ -70,6 +74,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W2,
   --out          where results/<date>.json and .md go (default bench/results)
   --keep-db      keep the seeded database afterwards
   --source       run the gateway through tsx from src/ instead of building dist/ (npm run build)
+  --cpu-prof     the timed gateway writes a V8 CPU profile (.cpuprofile) into DIR when it stops;
+                 summarize it with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile
 
   BENCH_DATABASE_URL  PostgreSQL server and database name to create afresh
                       (default postgres://postgres@127.0.0.1:5432/igw_bench)`;
@@ -81,7 +87,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${USAGE}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     if (['quick', 'smoke', 'keep-db', 'source', 'help'].includes(name)) flags.set(name, true);
-    else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out'].includes(name)) {
+    else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out', 'cpu-prof'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
       flags.set(name, value);
@@ -118,5 +124,6 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     outDir: typeof flags.get('out') === 'string' ? (flags.get('out') as string) : defaultOutDir,
     keepDatabase: flags.has('keep-db'),
     fromSource: flags.has('source'),
+    cpuProfileDir: typeof flags.get('cpu-prof') === 'string' ? path.resolve(flags.get('cpu-prof') as string) : null,
   };
 }

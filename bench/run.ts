@@ -154,7 +154,7 @@ async function main(): Promise<number> {
 
     // --- Timed runs -----------------------------------------------------------------------------------
     const [gateway, baseline] = await Promise.all([
-      startServer('gateway', gatewayEntry, gatewayEnv(dbUrl), gatewayArgs),
+      startServer('gateway', gatewayEntry, gatewayEnv(dbUrl), options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, ...gatewayArgs] : gatewayArgs),
       startServer('baseline', 'bench/baseline-server.ts', baselineEnv(dbUrl)),
     ]);
     cleanups.push(() => gateway.stop(), () => baseline.stop());

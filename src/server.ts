@@ -7,7 +7,9 @@ import { acceptsAnswer, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOp
 import { type EarlyChargePlan, planEarlyCharge, readableBeforeAuthentication, settleEarlyCharge } from './limits/early-charge.js';
 import { operationCostsOf } from './limits/query-cost.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
-import { type IdempotencyOptions, useIdempotency } from './idempotency/idempotency.plugin.js';
+import { DEFAULT_LEASE_SECONDS, DEFAULT_TTL_HOURS, type IdempotencyOptions, useIdempotency } from './idempotency/idempotency.plugin.js';
+import { EarlyClaims } from './idempotency/early-claim.js';
+import type { ClaimTerms } from './idempotency/idempotency.repository.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import type { Logger } from './logger.js';
@@ -50,40 +52,52 @@ interface RequestState {
   viewer?: Viewer;
 }
 
-/** What it takes to charge a request's rate limit in its authentication statement (limits/early-charge.ts). */
-interface EarlyCharging {
-  rateLimiter: RateLimiter;
+/**
+ * What it takes to charge a request's rate limit (limits/early-charge.ts), or claim its Idempotency-Key
+ * (idempotency/early-claim.ts), in its authentication statement.
+ */
+interface EarlyWork {
+  rateLimiter: RateLimiter | null;
   costs: ReturnType<typeof operationCostsOf>;
   limits: { maxCost: number; maxDepth: number };
   maxBodyBytes: number;
+  claims: EarlyClaims;
 }
 
 /**
  * Authenticates every GraphQL request before its document is even parsed, so that an unauthenticated
  * caller learns nothing about the schema, and answers 401 when the key is missing or invalid. A JSON POST
  * that passes every check made before its body is read is authenticated once its body is read (and
- * before any answer), so that a document this process has run before is charged to the rate limit in
- * the same statement.
+ * before any answer), so that the same statement charges a query this process has run before to the rate
+ * limit, or claims the Idempotency-Key of such a mutation.
  */
-function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: WeakMap<Request, RequestState>, early: EarlyCharging | null): Plugin {
+function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: WeakMap<Request, RequestState>, early: EarlyWork): Plugin {
   const refuse = (state: RequestState, failure: AuthenticationFailure): never => {
     logger.info({ requestId: state.requestId, failure }, 'authentication failed');
     throw unauthenticatedError(FAILURE_MESSAGES[failure]);
   };
-  const signIn = async (request: Request, state: RequestState, credential: Credential, plan: EarlyChargePlan | null) => {
+  const signIn = async (request: Request, state: RequestState, credential: Credential, plan: { charge: EarlyChargePlan | null; claim: ClaimTerms | null } | null) => {
     const onBackgroundError = (error: unknown) => logger.warn({ err: error, requestId: state.requestId }, 'recording API key use failed');
+    const charge = plan?.charge ?? null;
+    const claim = plan?.claim ?? null;
     let result;
     try {
-      result = await authenticate(database.db, credential, onBackgroundError, plan ? { points: plan.points, budgets: plan.budgets } : undefined);
+      result = await authenticate(database.db, credential, onBackgroundError, {
+        ...(charge ? { charge: { points: charge.points, budgets: charge.budgets } } : {}),
+        ...(claim ? { claim } : {}),
+      });
     } catch (error) {
-      if (!plan) throw error;
-      // Charged on its own when it runs instead, where a failing budget store lets it through.
-      logger.warn({ err: error, requestId: state.requestId }, 'charging the rate limit with authentication failed; charging it on its own');
+      if (!charge && !claim) throw error;
+      // Charged or claimed on its own when it runs instead, where a failing budget store lets it through.
+      logger.warn({ err: error, requestId: state.requestId }, 'charging or claiming with authentication failed; doing it when the operation runs');
       result = await authenticate(database.db, credential, onBackgroundError);
     }
     if ('failure' in result) return refuse(state, result.failure);
     state.viewer = result.viewer;
-    if (plan && early && result.charged) settleEarlyCharge(early.rateLimiter, request, plan, result.viewer, result.charged);
+    if (charge && early.rateLimiter && result.charged) settleEarlyCharge(early.rateLimiter, request, charge, result.viewer, result.charged);
+    if (claim && result.claim !== undefined) {
+      early.claims.settle(request, { organizationId: result.viewer.organization.id, apiKeyId: result.viewer.apiKey.id, terms: claim, outcome: result.claim });
+    }
   };
   return {
     onRequest({ request }) {
@@ -93,7 +107,7 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
       const state = states.get(request) as RequestState;
       const credential = credentialOf(request.headers.get('authorization'));
       if ('failure' in credential) return refuse(state, credential.failure);
-      if (early && requestParser && readableBeforeAuthentication(request, early.maxBodyBytes, acceptsAnswer)) {
+      if (requestParser && readableBeforeAuthentication(request, early.maxBodyBytes, acceptsAnswer)) {
         setRequestParser(async (parsing) => {
           let params;
           try {
@@ -102,7 +116,10 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
             await signIn(request, state, credential, null);
             throw error;
           }
-          await signIn(request, state, credential, planEarlyCharge(params as GraphQLParams, early));
+          const charge = planEarlyCharge(params as GraphQLParams, early);
+          const query = (params as GraphQLParams).query;
+          const claim = charge ? null : early.claims.plan(request, params as GraphQLParams, typeof query === 'string' ? early.costs.known(query) : undefined);
+          await signIn(request, state, credential, { charge, claim });
           return params;
         });
         return;
@@ -141,10 +158,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { database, logger } = options;
   const states = new WeakMap<Request, RequestState>();
   const hardening = gatewayHardening(options.hardening ?? {}, { database, logger, requestInfo: (request) => states.get(request), graphqlEndpoint: '/graphql' });
-  const rateLimiter = options.hardening?.rateLimiter;
-  const earlyCharging: EarlyCharging | null = rateLimiter
-    ? { rateLimiter, costs: operationCostsOf(schema), limits: { ...DEFAULT_QUERY_LIMITS, ...options.hardening?.queryLimits }, maxBodyBytes: hardening.maxRequestBodySize }
-    : null;
+  const earlyWork: EarlyWork = {
+    rateLimiter: options.hardening?.rateLimiter ?? null,
+    costs: operationCostsOf(schema),
+    limits: { ...DEFAULT_QUERY_LIMITS, ...options.hardening?.queryLimits },
+    maxBodyBytes: hardening.maxRequestBodySize,
+    claims: new EarlyClaims({ leaseSeconds: options.idempotency?.leaseSeconds ?? DEFAULT_LEASE_SECONDS, ttlHours: options.idempotency?.ttlHours ?? DEFAULT_TTL_HOURS }),
+  };
   return createYoga<Record<string, unknown>, GatewayContext>({
     schema,
     maskedErrors: hardening.maskedErrors,
@@ -167,9 +187,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       // Compiled execution (graphql-jit): a list page costs a third less CPU (BENCHMARKS.md). First, so
       // that plugins wrapping the execute function (idempotency) wrap the compiled one.
       useGraphQlJit({}, { onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled') }),
-      useGatewayRequest(database, logger, states, earlyCharging),
+      useGatewayRequest(database, logger, states, earlyWork),
       useRequestClock(),
-      useIdempotency({ db: database.db, logger }, options.idempotency),
+      useIdempotency({ db: database.db, logger, earlyClaims: earlyWork.claims }, options.idempotency),
       ...hardening.plugins,
       useOAuthCallback(database, options.services, states),
       useReadinessCheck({

@@ -4,6 +4,7 @@ import { Kysely, type LogEvent, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
 import { usePreparedStatements } from './prepared-statements.js';
+import { parseTimestamptz } from './timestamps.js';
 
 /** Where the gateway's state lives. */
 export type DatabaseTarget =
@@ -28,6 +29,9 @@ export interface OpenOptions {
 
 // int8 (counts, sums) as numbers: every count the gateway makes fits in 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
+// timestamptz read digit by digit (timestamps.ts); pg's own parser for any other layout.
+const parseTimestamptzGenerally = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (value: string) => Date;
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (value) => parseTimestamptz(value) ?? parseTimestamptzGenerally(value));
 
 export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<DatabaseHandle> {
   const log = options.onQuery;

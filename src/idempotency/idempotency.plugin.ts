@@ -6,6 +6,7 @@ import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { credentialOf } from '../modules/api-key/api-key.service.js';
 import { checkIdempotencyKey, fingerprintOf, IDEMPOTENCY_HEADER } from './idempotency-key.js';
+import type { EarlyClaims } from './early-claim.js';
 import { abandonKey, claimKey, completeKey, extendLease, purgeExpiredKeys, releaseKey } from './idempotency.repository.js';
 import { openResponseBody, type SealBinding, sealResponseBody } from './response-seal.js';
 
@@ -74,8 +75,8 @@ function variablesInvalid(args: ExecutionArgs, operation: OperationDefinitionNod
  * variable coercion have passed, so that a request refused before it runs stores nothing. All state
  * lives in `idempotency_keys`, so any number of gateway processes share it.
  */
-export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, options: IdempotencyOptions = {}): Plugin {
-  const { db, logger } = deps;
+export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; earlyClaims?: EarlyClaims }, options: IdempotencyOptions = {}): Plugin {
+  const { db, logger, earlyClaims } = deps;
   const leaseSeconds = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
   const ttlHours = options.ttlHours ?? DEFAULT_TTL_HOURS;
   const pending = new WeakMap<Request, Pending>();
@@ -133,7 +134,12 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
         const organizationId = context.viewer.organization.id;
         const fingerprint = fingerprintOf({ query: params.query ?? print(args.document), operationName: params.operationName, variables: params.variables });
         const binding = { organizationId, key: checked.key, fingerprint };
-        const outcome = await claimKey(db, { organizationId, key: checked.key, apiKeyId: context.viewer.apiKey.id, fingerprint, leaseSeconds, ttlHours });
+        const apiKeyId = context.viewer.apiKey.id;
+        // Claimed with authentication (early-claim.ts) when the request was known to be this mutation by then.
+        const early = earlyClaims?.take(request);
+        const same = early && early.organizationId === organizationId && early.apiKeyId === apiKeyId && early.terms.key === checked.key && early.terms.fingerprint === fingerprint;
+        if (early?.outcome?.kind === 'claimed' && !same) await release({ organizationId: early.organizationId, key: early.terms.key, token: early.terms.token });
+        const outcome = same && early.outcome ? early.outcome : await claimKey(db, { organizationId, key: checked.key, apiKeyId, fingerprint, leaseSeconds, ttlHours });
 
         switch (outcome.kind) {
           case 'mismatch':
@@ -188,6 +194,10 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
       );
     },
     async onResponse({ request, response }) {
+      // A claim made with authentication for a request that never ran (refused, or not a mutation after
+      // all) is given up before the answer goes out, so that the key is free for the corrected request.
+      const unused = earlyClaims?.take(request);
+      if (unused?.outcome?.kind === 'claimed') await release({ organizationId: unused.organizationId, key: unused.terms.key, token: unused.terms.token });
       const claim = pending.get(request);
       if (claim?.kind !== 'claimed') return;
       pending.delete(request);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from '../db/database.js';
 
 /** Who asks for a key, and for which request. */
@@ -50,22 +50,37 @@ const ASYNC_COMMIT = sql<string>`set_config('synchronous_commit', 'off', true) a
 /** A few tries cover the races between the upsert and the read (a row released or purged in between). */
 const CLAIM_ATTEMPTS = 3;
 
+/** What a claim writes besides who claims: the key, the request's fingerprint, the lease and retention. */
+export interface ClaimTerms {
+  key: string;
+  fingerprint: string;
+  /** Proves the claim when completing, releasing or extending it. */
+  token: string;
+  leaseSeconds: number;
+  ttlHours: number;
+}
+
+/** A claim's row, as the upsert returns it when it claimed. */
+export interface ClaimedRow {
+  taken_over: boolean;
+  created_at: Date;
+}
+
 /**
- * Claims a key atomically. One statement inserts the row, or takes over a row whose retention ended,
- * or one of the same request and API key whose lease expired (its process died); otherwise the row as
- * it stands says what the caller gets.
+ * The upsert that claims a key for the organization and API key `claimant` selects (`organization_id`,
+ * `id`; from `from`, where `where` holds): it inserts the row, or takes over a row whose retention
+ * ended, or one of the same request and API key whose lease expired (its process died); otherwise it
+ * writes nothing. A takeover of a crashed attempt's lease continues that attempt (created_at kept); a
+ * new use after retention is a new request. xmax is 0 on a freshly inserted row and set on one the upsert
+ * replaced. Written as SQL rather than with the query builder: it runs on every mutation with a key, and
+ * building and compiling this upsert cost more than the rest of the key's work (BENCHMARKS.md, W5).
  */
-export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Promise<ClaimOutcome> {
-  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt += 1) {
-    const token = randomUUID();
-    // Written as SQL rather than with the query builder: it runs on every mutation with a key, and
-    // building and compiling this upsert cost more than the rest of the key's work (BENCHMARKS.md, W5).
-    // A takeover of a crashed attempt's lease continues that attempt (created_at kept); a new use after
-    // retention is a new request. xmax is 0 on a freshly inserted row and set on one the upsert replaced.
-    const { rows } = await sql<{ taken_over: boolean; created_at: Date }>`
+export function claimUpsert(claimant: { organizationId: RawBuilder<unknown>; apiKeyId: RawBuilder<unknown>; from?: RawBuilder<unknown>; where?: RawBuilder<unknown> }, terms: ClaimTerms): RawBuilder<ClaimedRow> {
+  return sql<ClaimedRow>`
       insert into idempotency_keys as held (organization_id, key, api_key_id, fingerprint, state, lease_token, lease_expires_at, expires_at)
-      values (${request.organizationId}, ${request.key}, ${request.apiKeyId}, ${request.fingerprint}, 'IN_PROGRESS', ${token},
-              ${seconds(request.leaseSeconds)}, ${hours(request.ttlHours)})
+      select ${claimant.organizationId}, ${terms.key}::text, ${claimant.apiKeyId}, ${terms.fingerprint}::text, 'IN_PROGRESS'::text, ${terms.token}::uuid,
+             ${seconds(terms.leaseSeconds)}, ${hours(terms.ttlHours)}
+      ${claimant.from ? sql`from ${claimant.from}` : sql``} ${claimant.where ? sql`where ${claimant.where}` : sql``}
       on conflict (organization_id, key) do update set
         api_key_id = excluded.api_key_id,
         fingerprint = excluded.fingerprint,
@@ -81,9 +96,53 @@ export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Pro
       where held.expires_at <= now()
          or (held.state = 'IN_PROGRESS' and held.lease_expires_at <= now()
              and held.fingerprint = excluded.fingerprint and held.api_key_id = excluded.api_key_id)
-      returning (xmax::text <> '0') as taken_over, created_at, ${ASYNC_COMMIT}`.execute(db);
+      returning (xmax::text <> '0') as taken_over, created_at, ${ASYNC_COMMIT}`;
+}
+
+/** A key's row as it stands, with its lease and retention read against the database's clock. */
+export interface HeldKeyRow {
+  api_key_id: string;
+  fingerprint: string;
+  state: string;
+  response_status: number | null;
+  response_headers: Record<string, string> | null;
+  response_body: string | null;
+  leased: boolean;
+  live: boolean;
+}
+
+/**
+ * What a request gets from a key it did not claim, by the key's row as it stands; null when the row says
+ * nothing final (gone, or past its retention: it changed since the claim was tried), and the claim is tried again.
+ */
+export function outcomeOfHeld(row: HeldKeyRow | undefined, request: { apiKeyId: string; fingerprint: string }): ClaimOutcome | null {
+  if (!row || !row.live) return null;
+  if (row.api_key_id !== request.apiKeyId) return { kind: 'mismatch', reason: 'api-key' };
+  if (row.fingerprint !== request.fingerprint) return { kind: 'mismatch', reason: 'request' };
+  if (row.state === 'COMPLETED' && row.response_status !== null && row.response_body !== null) {
+    return { kind: 'completed', response: { status: row.response_status, headers: row.response_headers ?? {}, sealedBody: row.response_body } };
+  }
+  if (row.state === 'IN_PROGRESS' && row.leased) return { kind: 'in-progress' };
+  return null;
+}
+
+/** The outcome of the claim made with `token`, from what its upsert returned and the key's row. */
+export function claimOutcome(token: string, claimed: ClaimedRow | undefined, held: HeldKeyRow | undefined, request: { apiKeyId: string; fingerprint: string }): ClaimOutcome | null {
+  if (claimed) return { kind: 'claimed', token, takenOver: claimed.taken_over, claimedAt: claimed.created_at };
+  return outcomeOfHeld(held, request);
+}
+
+/**
+ * Claims a key atomically. One statement claims it (`claimUpsert`); when it does not, the row as it
+ * stands says what the caller gets.
+ */
+export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Promise<ClaimOutcome> {
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt += 1) {
+    const token = randomUUID();
+    const terms = { key: request.key, fingerprint: request.fingerprint, token, leaseSeconds: request.leaseSeconds, ttlHours: request.ttlHours };
+    const { rows } = await claimUpsert({ organizationId: sql`${request.organizationId}::uuid`, apiKeyId: sql`${request.apiKeyId}::uuid` }, terms).execute(db);
     const [claimed] = rows;
-    if (claimed) return { kind: 'claimed', token, takenOver: claimed.taken_over, claimedAt: claimed.created_at };
+    if (claimed) return claimOutcome(token, claimed, undefined, request) as ClaimOutcome;
 
     const row = await db
       .selectFrom('idempotency_keys')
@@ -92,13 +151,8 @@ export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Pro
       .where('organization_id', '=', request.organizationId)
       .where('key', '=', request.key)
       .executeTakeFirst();
-    if (!row || !row.live) continue;
-    if (row.api_key_id !== request.apiKeyId) return { kind: 'mismatch', reason: 'api-key' };
-    if (row.fingerprint !== request.fingerprint) return { kind: 'mismatch', reason: 'request' };
-    if (row.state === 'COMPLETED' && row.response_status !== null && row.response_body !== null) {
-      return { kind: 'completed', response: { status: row.response_status, headers: row.response_headers ?? {}, sealedBody: row.response_body } };
-    }
-    if (row.state === 'IN_PROGRESS' && row.leased) return { kind: 'in-progress' };
+    const outcome = outcomeOfHeld(row as HeldKeyRow | undefined, request);
+    if (outcome) return outcome;
   }
   // Still changing under us: as good as in progress, and the client retries.
   return { kind: 'in-progress' };

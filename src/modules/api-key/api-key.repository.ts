@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { ApiKeyRow, Database, OrganizationRow, Role } from '../../db/database.js';
 import { type BucketRow, bucketUpsert, MAX_POINTS } from '../../limits/rate-limit-store.js';
 import type { CostBudget } from '../../limits/rate-limiter.js';
+import { type ClaimedRow, type ClaimTerms, claimUpsert, type HeldKeyRow } from '../../idempotency/idempotency.repository.js';
 import { type Organization, toOrganization } from '../organization/organization.repository.js';
 
 export interface ApiKey {
@@ -77,13 +78,22 @@ export async function findKeyByPrefix(db: Kysely<Database>, prefix: string): Pro
     ])
     .where('api_keys.prefix', '=', prefix)
     .executeTakeFirst();
-  if (!row) return undefined;
-  const organization: OrganizationRow = {
-    id: row.organization_id,
-    slug: row.org_slug,
-    name: row.org_name,
-    created_at: row.org_created_at,
-  };
+  return row && toKeyWithOrganization(row);
+}
+
+/** The key of a visible prefix with its organization, as a statement's first common table expression `found`. */
+function foundByPrefix(prefix: string) {
+  return sql`
+      select ${sql.join(keyColumns.map((column) => sql.ref(column)))}, api_keys.key_hash,
+             organizations.slug as org_slug, organizations.name as org_name, organizations.created_at as org_created_at
+      from api_keys inner join organizations on organizations.id = api_keys.organization_id
+      where api_keys.prefix = ${prefix}`;
+}
+
+type FoundRow = ApiKeyRow & { org_slug: string; org_name: string; org_created_at: Date };
+
+function toKeyWithOrganization(row: FoundRow): KeyWithOrganization {
+  const organization: OrganizationRow = { id: row.organization_id, slug: row.org_slug, name: row.org_name, created_at: row.org_created_at };
   return { key: toApiKey(row), keyHash: row.key_hash, organization: toOrganization(organization) };
 }
 
@@ -104,24 +114,63 @@ export async function findKeyByPrefixCharging(
     const key = budget.scope === 'API_KEY' ? sql`'apikey:' || found.id` : sql`'org:' || found.organization_id`;
     return sql`(${key}, ${Math.min(points, MAX_POINTS)}::integer, now() + ${budget.windowSeconds}::integer * interval '1 second')`;
   });
-  const result = await sql<Omit<ApiKeyRow, never> & { org_slug: string; org_name: string; org_created_at: Date; charged: [string, number, number][] | null }>`
-    with found as (
-      select ${sql.join(keyColumns.map((column) => sql.ref(column)))}, api_keys.key_hash,
-             organizations.slug as org_slug, organizations.name as org_name, organizations.created_at as org_created_at
-      from api_keys inner join organizations on organizations.id = api_keys.organization_id
-      where api_keys.prefix = ${prefix}
-    ), charged as (
+  const result = await sql<FoundRow & { charged: [string, number, number][] | null }>`
+    with found as (${foundByPrefix(prefix)}), charged as (
       ${bucketUpsert(sql`found cross join lateral (values ${sql.join(charges)}) as charge (key, points, window_ends_at)`, sql`found.key_hash = ${keyHash} and found.revoked_at is null`)}
     )
     select found.*, (select json_agg(json_build_array(charged.key, charged.points, charged.ms_left)) from charged) as charged from found`.execute(db);
   const row = result.rows[0];
   if (!row) return undefined;
-  const organization: OrganizationRow = { id: row.organization_id, slug: row.org_slug, name: row.org_name, created_at: row.org_created_at };
   return {
-    key: toApiKey(row),
-    keyHash: row.key_hash,
-    organization: toOrganization(organization),
+    ...toKeyWithOrganization(row),
     charged: (row.charged ?? []).map(([key, points, msLeft]) => ({ key, points, ms_left: msLeft })),
+  };
+}
+
+/**
+ * Authentication and an Idempotency-Key claim in one statement: the key by its visible prefix, with its
+ * organization; only when `keyHash` is the key's and the key is not revoked, the claim (`claimUpsert`);
+ * and the key's row as it stood, which says what the request gets when the claim was not made.
+ */
+export async function findKeyByPrefixClaiming(
+  db: Kysely<Database>,
+  prefix: string,
+  keyHash: string,
+  terms: ClaimTerms,
+): Promise<(KeyWithOrganization & { claimed: ClaimedRow | undefined; held: HeldKeyRow | undefined }) | undefined> {
+  const claim = claimUpsert(
+    { organizationId: sql`found.organization_id`, apiKeyId: sql`found.id`, from: sql`found`, where: sql`found.key_hash = ${keyHash} and found.revoked_at is null` },
+    terms,
+  );
+  const result = await sql<
+    FoundRow & { claim_taken_over: boolean | null; claim_created_at: Date | null } & { [K in keyof HeldKeyRow as `held_${K}`]: HeldKeyRow[K] | null }
+  >`
+    with found as (${foundByPrefix(prefix)}), claimed as (${claim})
+    select found.*, claimed.taken_over as claim_taken_over, claimed.created_at as claim_created_at,
+           held.api_key_id as held_api_key_id, held.fingerprint as held_fingerprint, held.state as held_state,
+           held.response_status as held_response_status, held.response_headers as held_response_headers, held.response_body as held_response_body,
+           held.lease_expires_at > now() as held_leased, held.expires_at > now() as held_live
+    from found
+    left join claimed on true
+    left join idempotency_keys as held on held.organization_id = found.organization_id and held.key = ${terms.key}`.execute(db);
+  const row = result.rows[0];
+  if (!row) return undefined;
+  return {
+    ...toKeyWithOrganization(row),
+    claimed: row.claim_taken_over === null ? undefined : { taken_over: row.claim_taken_over, created_at: row.claim_created_at as Date },
+    held:
+      row.held_api_key_id === null
+        ? undefined
+        : {
+            api_key_id: row.held_api_key_id,
+            fingerprint: row.held_fingerprint as string,
+            state: row.held_state as string,
+            response_status: row.held_response_status,
+            response_headers: row.held_response_headers,
+            response_body: row.held_response_body,
+            leased: row.held_leased === true,
+            live: row.held_live === true,
+          },
   };
 }
 

@@ -6,7 +6,8 @@ import { isUuid } from '../../ids.js';
 import type { Organization } from '../organization/organization.repository.js';
 import type { BucketRow } from '../../limits/rate-limit-store.js';
 import type { CostBudget } from '../../limits/rate-limiter.js';
-import { type ApiKey, findKeyByPrefix, findKeyByPrefixCharging, insertApiKey, revokeApiKeyRow, touchApiKey } from './api-key.repository.js';
+import { claimOutcome, type ClaimOutcome, type ClaimTerms } from '../../idempotency/idempotency.repository.js';
+import { type ApiKey, findKeyByPrefix, findKeyByPrefixCharging, findKeyByPrefixClaiming, insertApiKey, revokeApiKeyRow, touchApiKey } from './api-key.repository.js';
 
 /** The authenticated principal of a request. */
 export interface Viewer {
@@ -79,25 +80,42 @@ export interface ChargeOnAuthentication {
   budgets: readonly CostBudget[];
 }
 
-export type Authentication = { viewer: Viewer; charged?: BucketRow[] } | { failure: AuthenticationFailure };
+/** What the authentication statement does besides authenticating, only when the key is valid: one of these. */
+export interface AlsoOnAuthentication {
+  /** Cost points to charge to the caller's budgets (limits/early-charge.ts). */
+  charge?: ChargeOnAuthentication;
+  /** An Idempotency-Key to claim for the caller's mutation (idempotency/early-claim.ts). */
+  claim?: ClaimTerms;
+}
+
+export type Authentication =
+  | {
+      viewer: Viewer;
+      charged?: BucketRow[];
+      /** The outcome of `claim`; null when the key's row said nothing final, and the claim is to be made when the mutation runs. */
+      claim?: ClaimOutcome | null;
+    }
+  | { failure: AuthenticationFailure };
 
 /**
- * Resolves an `Authorization` header to a viewer with one statement, which also charges `charge` to the
- * viewer's budgets when given (and only when the key is valid). Recording the key's use runs after the
- * answer is known and never delays it.
+ * Resolves an `Authorization` header to a viewer with one statement, which also charges `also.charge` to
+ * the viewer's budgets, or claims `also.claim`, when given (and only when the key is valid). Recording
+ * the key's use runs after the answer is known and never delays it.
  */
 export async function authenticate(
   db: Kysely<Database>,
   authorization: string | null | Credential,
   onBackgroundError: (error: unknown) => void = () => {},
-  charge?: ChargeOnAuthentication,
+  also: AlsoOnAuthentication = {},
 ): Promise<Authentication> {
   const credential = typeof authorization === 'object' && authorization !== null ? authorization : credentialOf(authorization);
   if ('failure' in credential) return credential;
   const presented = hashKey(credential.token);
-  const found = charge
-    ? await findKeyByPrefixCharging(db, credential.prefix, presented.toString('hex'), charge.points, charge.budgets)
-    : await findKeyByPrefix(db, credential.prefix);
+  const { charge, claim } = also;
+  const hash = presented.toString('hex');
+  const charging = charge ? await findKeyByPrefixCharging(db, credential.prefix, hash, charge.points, charge.budgets) : undefined;
+  const claiming = !charge && claim ? await findKeyByPrefixClaiming(db, credential.prefix, hash, claim) : undefined;
+  const found = charge ? charging : claim ? claiming : await findKeyByPrefix(db, credential.prefix);
   if (!found) return { failure: 'UNKNOWN' };
   const stored = Buffer.from(found.keyHash, 'hex');
   if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return { failure: 'UNKNOWN' };
@@ -105,7 +123,9 @@ export async function authenticate(
   const lastUsed = found.key.lastUsedAt?.getTime() ?? 0;
   if (Date.now() - lastUsed > 60_000) touchApiKey(db, found.key.id).catch(onBackgroundError);
   const viewer = { organization: found.organization, apiKey: found.key, role: found.key.role };
-  return 'charged' in found ? { viewer, charged: (found as { charged: BucketRow[] }).charged } : { viewer };
+  if (charging) return { viewer, charged: charging.charged };
+  if (claim && claiming) return { viewer, claim: claimOutcome(claim.token, claiming.claimed, claiming.held, { apiKeyId: found.key.id, fingerprint: claim.fingerprint }) };
+  return { viewer };
 }
 
 /** Revokes a key. `organizationId` confines the search to one organization; null is the operator's CLI. */

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import type { DocumentNode } from 'graphql';
+import type { GraphQLParams } from 'graphql-yoga';
+import { selectOperation } from '../limits/query-cost.js';
+import { checkIdempotencyKey, fingerprintOf, IDEMPOTENCY_HEADER } from './idempotency-key.js';
+import type { ClaimOutcome, ClaimTerms } from './idempotency.repository.js';
+
+/**
+ * Claiming an Idempotency-Key in the authentication statement.
+ *
+ * A mutation sent with a key costs its claim before it runs and its stored answer after: two round trips
+ * to PostgreSQL besides the mutation's own. When the mutation's document is one this process has parsed
+ * before, the request is known to be a mutation as soon as its body is read, and the claim rides in the
+ * authentication statement (`findKeyByPrefixClaiming`), which makes it only when the API key is valid.
+ * The idempotency plugin then takes the outcome instead of claiming when the mutation runs, and acts on it
+ * exactly as on its own claim. A request refused before it runs (invalid, over a limit, rate limited)
+ * gives its claim up before it is answered, so that, as before, it leaves nothing behind. Anything else
+ * (a first sight of a document, a malformed key) is claimed when it runs, as before.
+ */
+export interface EarlyClaim {
+  organizationId: string;
+  apiKeyId: string;
+  terms: ClaimTerms;
+  /** Null when the key's row said nothing final (it changed meanwhile): the plugin claims it itself. */
+  outcome: ClaimOutcome | null;
+}
+
+export class EarlyClaims {
+  readonly #claims = new WeakMap<Request, EarlyClaim>();
+
+  constructor(private readonly terms: { leaseSeconds: number; ttlHours: number }) {}
+
+  /** What to claim with the authentication of this request, or null to claim when it runs. */
+  plan(request: Request, params: GraphQLParams, document: DocumentNode | undefined): ClaimTerms | null {
+    const raw = request.headers.get(IDEMPOTENCY_HEADER);
+    if (raw === null || !document || typeof params.query !== 'string') return null;
+    if (selectOperation(document, params.operationName)?.operation !== 'mutation') return null;
+    const variables = params.variables ?? null;
+    if (variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
+    const checked = checkIdempotencyKey(raw);
+    if (!checked.ok) return null;
+    const fingerprint = fingerprintOf({ query: params.query, operationName: params.operationName, variables: variables as Record<string, unknown> | null });
+    return { key: checked.key, fingerprint, token: randomUUID(), leaseSeconds: this.terms.leaseSeconds, ttlHours: this.terms.ttlHours };
+  }
+
+  /** Records the outcome of a claim made at authentication, for the plugin. */
+  settle(request: Request, claim: EarlyClaim): void {
+    this.#claims.set(request, claim);
+  }
+
+  /** The claim made for this request at authentication, once: the plugin takes it when the mutation runs, or gives it up. */
+  take(request: Request): EarlyClaim | undefined {
+    const claim = this.#claims.get(request);
+    this.#claims.delete(request);
+    return claim;
+  }
+}
