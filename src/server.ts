@@ -8,8 +8,7 @@ import { type EarlyChargePlan, planEarlyCharge, readableBeforeAuthentication, se
 import { operationCostsOf } from './limits/query-cost.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_TTL_HOURS, type IdempotencyOptions, useIdempotency } from './idempotency/idempotency.plugin.js';
-import { EarlyClaims } from './idempotency/early-claim.js';
-import type { ClaimTerms } from './idempotency/idempotency.repository.js';
+import { type EarlyClaimPlan, EarlyClaims } from './idempotency/early-claim.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import type { Logger } from './logger.js';
@@ -76,7 +75,7 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
     logger.info({ requestId: state.requestId, failure }, 'authentication failed');
     throw unauthenticatedError(FAILURE_MESSAGES[failure]);
   };
-  const signIn = async (request: Request, state: RequestState, credential: Credential, plan: { charge: EarlyChargePlan | null; claim: ClaimTerms | null } | null) => {
+  const signIn = async (request: Request, state: RequestState, credential: Credential, plan: { charge: EarlyChargePlan | null; claim: EarlyClaimPlan | null } | null) => {
     const onBackgroundError = (error: unknown) => logger.warn({ err: error, requestId: state.requestId }, 'recording API key use failed');
     const charge = plan?.charge ?? null;
     const claim = plan?.claim ?? null;
@@ -84,7 +83,7 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
     try {
       result = await authenticate(database.db, credential, onBackgroundError, {
         ...(charge ? { charge: { points: charge.points, budgets: charge.budgets } } : {}),
-        ...(claim ? { claim } : {}),
+        ...(claim ? { claim: claim.terms } : {}),
       });
     } catch (error) {
       if (!charge && !claim) throw error;
@@ -96,7 +95,7 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
     state.viewer = result.viewer;
     if (charge && early.rateLimiter && result.charged) settleEarlyCharge(early.rateLimiter, request, charge, result.viewer, result.charged);
     if (claim && result.claim !== undefined) {
-      early.claims.settle(request, { organizationId: result.viewer.organization.id, apiKeyId: result.viewer.apiKey.id, terms: claim, outcome: result.claim });
+      early.claims.settle(request, { params: claim.params, organizationId: result.viewer.organization.id, apiKeyId: result.viewer.apiKey.id, terms: claim.terms, outcome: result.claim });
     }
   };
   return {

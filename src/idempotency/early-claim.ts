@@ -18,11 +18,19 @@ import type { ClaimOutcome, ClaimTerms } from './idempotency.repository.js';
  * (a first sight of a document, a malformed key) is claimed when it runs, as before.
  */
 export interface EarlyClaim {
+  /** The parameters the claim's fingerprint was taken of. */
+  params: GraphQLParams;
   organizationId: string;
   apiKeyId: string;
   terms: ClaimTerms;
   /** Null when the key's row said nothing final (it changed meanwhile): the plugin claims it itself. */
   outcome: ClaimOutcome | null;
+}
+
+/** A claim to make with authentication, for a request with these parameters. */
+export interface EarlyClaimPlan {
+  params: GraphQLParams;
+  terms: ClaimTerms;
 }
 
 export class EarlyClaims {
@@ -31,7 +39,7 @@ export class EarlyClaims {
   constructor(private readonly terms: { leaseSeconds: number; ttlHours: number }) {}
 
   /** What to claim with the authentication of this request, or null to claim when it runs. */
-  plan(request: Request, params: GraphQLParams, document: DocumentNode | undefined): ClaimTerms | null {
+  plan(request: Request, params: GraphQLParams, document: DocumentNode | undefined): EarlyClaimPlan | null {
     const raw = request.headers.get(IDEMPOTENCY_HEADER);
     if (raw === null || !document || typeof params.query !== 'string') return null;
     if (selectOperation(document, params.operationName)?.operation !== 'mutation') return null;
@@ -40,7 +48,7 @@ export class EarlyClaims {
     const checked = checkIdempotencyKey(raw);
     if (!checked.ok) return null;
     const fingerprint = fingerprintOf({ query: params.query, operationName: params.operationName, variables: variables as Record<string, unknown> | null });
-    return { key: checked.key, fingerprint, token: randomUUID(), leaseSeconds: this.terms.leaseSeconds, ttlHours: this.terms.ttlHours };
+    return { params, terms: { key: checked.key, fingerprint, token: randomUUID(), leaseSeconds: this.terms.leaseSeconds, ttlHours: this.terms.ttlHours } };
   }
 
   /** Records the outcome of a claim made at authentication, for the plugin. */

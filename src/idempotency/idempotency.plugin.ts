@@ -132,11 +132,15 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; ear
         const credential = credentialFrom(request);
         if (!credential) throw new Error('an authenticated request without a bearer credential');
         const organizationId = context.viewer.organization.id;
-        const fingerprint = fingerprintOf({ query: params.query ?? print(args.document), operationName: params.operationName, variables: params.variables });
+        // Claimed with authentication (early-claim.ts) when the request was known to be this mutation by
+        // then, with the fingerprint of these very parameters.
+        const early = earlyClaims?.take(request);
+        const fingerprint =
+          early && early.params === params
+            ? early.terms.fingerprint
+            : fingerprintOf({ query: params.query ?? print(args.document), operationName: params.operationName, variables: params.variables });
         const binding = { organizationId, key: checked.key, fingerprint };
         const apiKeyId = context.viewer.apiKey.id;
-        // Claimed with authentication (early-claim.ts) when the request was known to be this mutation by then.
-        const early = earlyClaims?.take(request);
         const same = early && early.organizationId === organizationId && early.apiKeyId === apiKeyId && early.terms.key === checked.key && early.terms.fingerprint === fingerprint;
         if (early?.outcome?.kind === 'claimed' && !same) await release({ organizationId: early.organizationId, key: early.terms.key, token: early.terms.token });
         const outcome = same && early.outcome ? early.outcome : await claimKey(db, { organizationId, key: checked.key, apiKeyId, fingerprint, leaseSeconds, ttlHours });
