@@ -72,8 +72,10 @@ function variablesInvalid(args: ExecutionArgs, operation: OperationDefinitionNod
 /**
  * Idempotency-Key for mutations (Stripe's and the IETF draft's semantics). The key is claimed in the
  * database at the moment execution starts, after authentication, parsing, validation, limits and
- * variable coercion have passed, so that a request refused before it runs stores nothing. All state
- * lives in `idempotency_keys`, so any number of gateway processes share it.
+ * variable coercion have passed, so that a request refused before it runs stores nothing; or, for a
+ * document this process has run before, in the authentication statement (`earlyClaims`, early-claim.ts),
+ * in which case a request refused before it runs gives the claim up before its answer goes out. All
+ * state lives in `idempotency_keys`, so any number of gateway processes share it.
  */
 export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; earlyClaims?: EarlyClaims }, options: IdempotencyOptions = {}): Plugin {
   const { db, logger, earlyClaims } = deps;
