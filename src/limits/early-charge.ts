@@ -13,8 +13,9 @@ import type { CostBudget, RateLimiter } from './rate-limiter.js';
  * runs: two round trips to PostgreSQL before the first byte of data, on every request. The charge
  * needs the operation's cost, which needs the document; but a dashboard sends the same few documents
  * over and over, and a document this process has already parsed, validated and measured has the same
- * cost for the same variables. For such a document (a query: mutations may be answered from a stored
- * Idempotency-Key answer, which is not charged), the cost is known as soon as the body is read, and the
+ * cost for the same variables. For such a document (a query: mutations, those answered from a stored
+ * Idempotency-Key answer included, are charged when they run, where testIntegration's budget per tested
+ * integration is also worked out from its arguments), the cost is known as soon as the body is read, and the
  * authentication statement charges it too (`findKeyByPrefixCharging`), only if the key is valid. The
  * cost plugin then takes the outcome instead of charging again, and answers 429 or reports the budget
  * exactly as it does for a request charged on its own. Everything else, a first sight of a document,
