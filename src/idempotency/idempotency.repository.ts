@@ -126,10 +126,14 @@ export function outcomeOfHeld(row: HeldKeyRow | undefined, request: { apiKeyId: 
   return null;
 }
 
+/** The claim made with `token`, as its upsert returned it. */
+function claimedWith(token: string, claimed: ClaimedRow): ClaimOutcome {
+  return { kind: 'claimed', token, takenOver: claimed.taken_over, claimedAt: claimed.created_at };
+}
+
 /** The outcome of the claim made with `token`, from what its upsert returned and the key's row. */
 export function claimOutcome(token: string, claimed: ClaimedRow | undefined, held: HeldKeyRow | undefined, request: { apiKeyId: string; fingerprint: string }): ClaimOutcome | null {
-  if (claimed) return { kind: 'claimed', token, takenOver: claimed.taken_over, claimedAt: claimed.created_at };
-  return outcomeOfHeld(held, request);
+  return claimed ? claimedWith(token, claimed) : outcomeOfHeld(held, request);
 }
 
 /**
@@ -142,7 +146,7 @@ export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Pro
     const terms = { key: request.key, fingerprint: request.fingerprint, token, leaseSeconds: request.leaseSeconds, ttlHours: request.ttlHours };
     const { rows } = await claimUpsert({ organizationId: sql`${request.organizationId}::uuid`, apiKeyId: sql`${request.apiKeyId}::uuid` }, terms).execute(db);
     const [claimed] = rows;
-    if (claimed) return claimOutcome(token, claimed, undefined, request) as ClaimOutcome;
+    if (claimed) return claimedWith(token, claimed);
 
     const row = await db
       .selectFrom('idempotency_keys')
