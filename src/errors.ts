@@ -12,7 +12,9 @@ export type ServiceErrorCode =
   | 'PROVIDER_REJECTED_CREDENTIALS'
   | 'PROVIDER_UNREACHABLE'
   | 'PROVIDER_ERROR'
-  | 'OUTBOUND_BLOCKED';
+  | 'OUTBOUND_BLOCKED'
+  | 'CREDENTIAL_ORIGIN_MISMATCH'
+  | 'CREDENTIAL_UNREADABLE';
 
 /** An expected failure of a service call, carrying a code and the input field it concerns. */
 export class ServiceError extends Error {

@@ -7,6 +7,11 @@ export interface SecretBinding {
   organizationId: string;
   integrationId: string;
   version: number;
+  /**
+   * Where the secret may be sent, as stored beside it (column `secret_origins`), when it is bound: then a
+   * ciphertext opens only with exactly this value. Null or absent for secrets sealed before binding.
+   */
+  origins?: string | null;
 }
 
 /** Encrypts provider secrets at rest (implemented in src/secrets). */

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
+import { assertBoundOrigin, type CredentialOrigins } from './origins.js';
 import type { ConnectorTarget } from './probe.js';
 import { expandTemplate } from './template.js';
 import type { OAuth2Definition } from './types.js';
@@ -176,13 +177,16 @@ export async function exchangeCode(
   return toTokenSet(endpoints, token, null);
 }
 
+/** Refreshes at the token endpoint; one outside the credential's bound token origin is refused (CredentialOriginError) unsent. */
 export async function refreshTokens(
   endpoints: OAuthEndpoints,
   refreshToken: string,
   http: HttpClient,
   provider: string,
   timeoutMs: number,
+  origins: CredentialOrigins,
 ): Promise<TokenSet> {
+  assertBoundOrigin(origins, 'token', endpoints.tokenUrl);
   const as = server(endpoints);
   const client: oauth.Client = { client_id: endpoints.clientId };
   const token = await tokenCall(

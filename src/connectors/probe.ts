@@ -1,5 +1,7 @@
 import type { AuthKind } from '../db/database.js';
 import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
+import { oauthEndpoints } from './oauth.js';
+import { assertBoundOrigin, type CredentialOrigins, originOf } from './origins.js';
 import type { ConnectorSettings } from './settings.js';
 import { expandTemplate, joinUrl } from './template.js';
 import type { AnswerSource, ConnectorDefinition, ProbeDefinition } from './types.js';
@@ -69,11 +71,31 @@ function failure(kind: ProbeOutcome['kind'], errorCode: ProviderErrorCode, httpS
   return { ok: false, kind, httpStatus, latencyMs, errorCode, message, identity: null, grantedScopes: null };
 }
 
-/** Sends the connector's probe with the credential and classifies the answer. */
-export async function runProbe(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number): Promise<ProbeOutcome> {
-  const probe = probeFor(target.definition, credential.kind as AuthKind);
+/** The URL the probe of a credential of this kind goes to (an absolute probe path replaces the API base). */
+export function probeUrl(target: ConnectorTarget, authKind: AuthKind): string {
+  const probe = probeFor(target.definition, authKind);
   const values = { ...target.config, oauthApi: target.settings.oauthApiUrl };
-  const url = joinUrl(apiBase(target), expandTemplate(probe.path, values, target.definition.configFields));
+  return joinUrl(apiBase(target), expandTemplate(probe.path, values, target.definition.configFields));
+}
+
+/** The origins a credential of this kind is sent to under the target as it resolves now: what a new credential is bound to. */
+export function credentialOrigins(target: ConnectorTarget, authKind: AuthKind): CredentialOrigins {
+  const endpoints = authKind === 'OAUTH2' ? oauthEndpoints(target) : null;
+  return {
+    api: originOf(probeUrl(target, authKind)),
+    token: endpoints ? originOf(endpoints.tokenUrl) : null,
+    revoke: endpoints?.revokeUrl ? originOf(endpoints.revokeUrl) : null,
+  };
+}
+
+/**
+ * Sends the connector's probe with the credential and classifies the answer. A probe URL outside the
+ * credential's bound API origin is refused (CredentialOriginError) before anything is sent.
+ */
+export async function runProbe(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number, origins: CredentialOrigins): Promise<ProbeOutcome> {
+  const probe = probeFor(target.definition, credential.kind as AuthKind);
+  const url = probeUrl(target, credential.kind as AuthKind);
+  assertBoundOrigin(origins, 'api', url);
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   let response: Response;

@@ -1,5 +1,6 @@
 import { type Credential, type HttpClient, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
 import { OAuthError, oauthEndpoints, revokeToken } from './oauth.js';
+import { assertBoundOrigin, CredentialOriginError, type CredentialOrigins } from './origins.js';
 import { apiBase, type ConnectorTarget, credentialHeaders } from './probe.js';
 import { joinUrl } from './template.js';
 
@@ -29,14 +30,27 @@ async function confirm(call: () => Promise<Response>, accept: (response: Respons
 
 /**
  * Revokes a credential at the provider where the provider supports it: RFC 7009 for OAuth2 tokens,
- * or the provider's own call (GitHub, Slack). Never throws: the outcome says what happened.
+ * or the provider's own call (GitHub, Slack). Never throws: the outcome says what happened. A
+ * revocation endpoint outside the credential's bound origins is not called: the credential is not sent
+ * there, and the outcome says why.
  */
-export async function revokeAtProvider(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number): Promise<RevocationOutcome> {
+export async function revokeAtProvider(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number, origins: CredentialOrigins): Promise<RevocationOutcome> {
+  try {
+    return await revokeBound(target, credential, http, timeoutMs, origins);
+  } catch (error) {
+    if (error instanceof CredentialOriginError) return { confirmed: false, reason: error.message };
+    throw error;
+  }
+}
+
+async function revokeBound(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number, origins: CredentialOrigins): Promise<RevocationOutcome> {
   const { definition } = target;
   const provider = definition.key;
   if (definition.customRevocation === 'slack') {
+    const url = joinUrl(apiBase(target), '/auth.revoke');
+    assertBoundOrigin(origins, 'api', url);
     return confirm(
-      () => http(joinUrl(apiBase(target), '/auth.revoke'), { method: 'POST', headers: credentialHeaders(target, credential), timeoutMs, provider }),
+      () => http(url, { method: 'POST', headers: credentialHeaders(target, credential), timeoutMs, provider }),
       (response, body) => response.ok && (body as { ok?: unknown } | null)?.ok === true,
     );
   }
@@ -47,9 +61,11 @@ export async function revokeAtProvider(target: ConnectorTarget, credential: Cred
   if (!endpoints) return { confirmed: false, reason: `No OAuth2 client is configured for ${definition.name}.` };
   if (definition.customRevocation === 'github') {
     const basic = Buffer.from(`${endpoints.clientId}:${endpoints.clientSecret}`).toString('base64');
+    const url = joinUrl(apiBase(target), `/applications/${encodeURIComponent(endpoints.clientId)}/token`);
+    assertBoundOrigin(origins, 'api', url);
     return confirm(
       () =>
-        http(joinUrl(apiBase(target), `/applications/${encodeURIComponent(endpoints.clientId)}/token`), {
+        http(url, {
           method: 'DELETE',
           headers: { ...definition.apiHeaders, authorization: `Basic ${basic}`, 'content-type': 'application/json' },
           body: JSON.stringify({ access_token: credential.accessToken }),
@@ -60,6 +76,7 @@ export async function revokeAtProvider(target: ConnectorTarget, credential: Cred
     );
   }
   if (!endpoints.revokeUrl) return { confirmed: false, reason: `${definition.name} offers no token revocation endpoint.` };
+  assertBoundOrigin(origins, 'revoke', endpoints.revokeUrl);
   try {
     // Revoking the refresh token first ends the whole grant at providers that tie them together.
     if (credential.refreshToken) await revokeToken(endpoints, credential.refreshToken, 'refresh_token', http, provider, timeoutMs);

@@ -61,6 +61,8 @@ export interface IntegrationsTable {
   secret_ciphertext: string | null;
   secret_key_id: string | null;
   secret_version: ColumnType<number, number | undefined, number>;
+  /** Where the sealed credential may be sent (JSON origins), covered by its associated data; null when sealed before binding. */
+  secret_origins: string | null;
   credential_expires_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
   revoked_by_key_id: string | null;
@@ -106,6 +108,10 @@ export interface OAuthStatesTable {
   redirect_uri: string;
   return_url: string;
   scopes: ColumnType<string[], string[] | undefined, string[]>;
+  /** The display name, environment and config the callback applies with the tokens; config null: none held. */
+  display_name: string | null;
+  environment: string | null;
+  config: ColumnType<Record<string, unknown> | null, string | null, string | null>;
   created_at: CreatedAt;
   expires_at: Timestamp;
   used_at: NullableTimestamp;

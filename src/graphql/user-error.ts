@@ -14,6 +14,12 @@ export const UserErrorCode = builder.enumType('UserErrorCode', {
     PROVIDER_UNREACHABLE: { description: 'The provider timed out, rate limited or failed (5xx); nothing was changed but health.' },
     PROVIDER_ERROR: { description: 'The provider answered in a way the gateway cannot use.' },
     OUTBOUND_BLOCKED: { description: 'The provider address is not allowed by the outbound policy (private or internal address).' },
+    CREDENTIAL_ORIGIN_MISMATCH: {
+      description: 'The stored credential is bound to the origin it was issued for, and the request would go elsewhere; nothing was sent. Reconnect the integration.',
+    },
+    CREDENTIAL_UNREADABLE: {
+      description: 'The stored credential failed to decrypt (altered, or sealed under a key this gateway lacks); nothing was sent. Reconnect the integration.',
+    },
   } as const,
 });
 

@@ -30,13 +30,14 @@ async function rotateRow(db: Kysely<Database>, vault: SecretVault, id: string): 
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .selectFrom('integrations')
-      .select(['id', 'organization_id', 'secret_ciphertext', 'secret_key_id', 'secret_version'])
+      .select(['id', 'organization_id', 'secret_ciphertext', 'secret_key_id', 'secret_version', 'secret_origins'])
       .where('id', '=', id)
       .forUpdate()
       .executeTakeFirst();
     if (!row || row.secret_ciphertext === null || row.secret_key_id === vault.currentKeyId) return 'skipped';
     if (row.secret_key_id === null) throw new SecretVaultError('The stored secret has no key id.');
-    const binding = { organizationId: row.organization_id, integrationId: row.id, version: row.secret_version };
+    // The origins stay as they are: re-encryption changes where nothing may be sent.
+    const binding = { organizationId: row.organization_id, integrationId: row.id, version: row.secret_version, origins: row.secret_origins };
     const value = vault.open<unknown>(row.secret_ciphertext, row.secret_key_id, binding);
     // A new version, so that the old ciphertext (say, in a backup) cannot be written back over this row and open.
     const version = row.secret_version + 1;

@@ -61,6 +61,19 @@ describe('SecretVault', () => {
     }
   });
 
+  it('binds a ciphertext to its stored origins: altered, removed or added origins do not open', () => {
+    const origins = '{"api":"https://gitlab.example.com","token":"https://gitlab.example.com","revoke":null}';
+    const bound = vault.seal(secret, { ...binding, origins });
+    expect(vault.open(bound.ciphertext, bound.keyId, { ...binding, origins })).toEqual(secret);
+    for (const other of [origins.replace('gitlab.example.com', 'gitlab.evil.example'), null, undefined]) {
+      vaultError(() => vault.open(bound.ciphertext, bound.keyId, { ...binding, origins: other }), key);
+    }
+    // Sealed before origins were bound: opens without them, and not with any.
+    const unbound = vault.seal(secret, binding);
+    expect(vault.open(unbound.ciphertext, unbound.keyId, { ...binding, origins: null })).toEqual(secret);
+    vaultError(() => vault.open(unbound.ciphertext, unbound.keyId, { ...binding, origins }), key);
+  });
+
   it('refuses an unknown key id, naming the id but not a key', () => {
     const { ciphertext } = vault.seal(secret, binding);
     const otherId = keyIdOf(randomBytes(32));

@@ -16,14 +16,17 @@ export class SecretVaultError extends Error {
 
 /**
  * The associated data: authenticated but not encrypted. A ciphertext copied to another organization,
- * integration or secret version fails authentication instead of opening there.
+ * integration or secret version, or whose stored origins were altered (or removed), fails authentication
+ * instead of opening there. Secrets sealed without origins keep the shorter form, so that they still open.
  */
 function associatedData(binding: SecretBinding): Buffer {
-  const { organizationId, integrationId, version } = binding;
+  const { organizationId, integrationId, version, origins } = binding;
   if (!organizationId || !integrationId || !Number.isSafeInteger(version) || version < 0) {
     throw new SecretVaultError('A secret binding needs an organization id, an integration id and a non-negative integer version.');
   }
-  return Buffer.from(JSON.stringify(['igw.secret', FORMAT, organizationId, integrationId, version]), 'utf8');
+  const fields: (string | number)[] = ['igw.secret', FORMAT, organizationId, integrationId, version];
+  if (origins != null) fields.push(origins);
+  return Buffer.from(JSON.stringify(fields), 'utf8');
 }
 
 /**

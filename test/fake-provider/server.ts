@@ -86,12 +86,24 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString();
 }
 
+/** A root-served provider's settings: its OAuth2 client only, since its URLs come from the connector's templates. */
+function rootSettings(provider: string, secrets: ReadonlyMap<string, string>): ConnectorSettingsMap {
+  const secret = secrets.get(provider);
+  return { [provider]: secret ? { clientId: clientIdOf(provider), clientSecret: secret } : {} };
+}
+
 export interface FakeProviderOptions {
   /** 0 (default): a free port. */
   port?: number;
   host?: string;
   /** The OAuth2 client secret of a provider; random by default. */
   clientSecret?: (provider: string) => string;
+  /**
+   * Serve this one provider at the root of the port, as a self-hosted instance is (a self-managed GitLab
+   * at `http://127.0.0.1:<port>`): the connector reaches it through its `host` config and its own URL
+   * templates, and `settings` holds only the OAuth2 client.
+   */
+  root?: string;
 }
 
 /** Starts the fake on 127.0.0.1. */
@@ -108,9 +120,10 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://fake.invalid');
-      const [, provider = '', ...rest] = url.pathname.split('/');
+      const [, first = '', ...rest] = url.pathname.split('/');
+      const provider = options.root ?? first;
       const profile = PROFILES[provider];
-      const path = `/${rest.join('/')}`;
+      const path = options.root ? url.pathname : `/${rest.join('/')}`;
       const method = req.method ?? 'GET';
       const route = profile ? findRoute(profile, provider, method, path) : null;
       const raw = await readBody(req);
@@ -119,7 +132,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       let parsed: Record<string, unknown> | null = null;
       if (type.includes('json') && raw) parsed = JSON.parse(raw) as Record<string, unknown>;
       const form = type.includes('x-www-form-urlencoded') ? new URLSearchParams(raw) : new URLSearchParams();
-      store.calls.push({ provider, endpoint: route.endpoint, method, path, grantType: form.get('grant_type') });
+      store.calls.push({ provider, endpoint: route.endpoint, method, path, grantType: form.get('grant_type'), headers: { ...req.headers }, body: raw });
       const fault = store.takeFault(provider, route.endpoint);
       await fault?.until;
       if (fault?.delayMs) {
@@ -146,7 +159,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   return {
     url,
     port,
-    settings: settingsFor(url, secrets),
+    settings: options.root ? rootSettings(options.root, secrets) : settingsFor(url, secrets),
     httpBaseUrl: `${url}/http`,
     store,
     fault(provider, endpoint, fault, times = 1) {

@@ -86,6 +86,9 @@ export interface CallRecord {
   method: string;
   path: string;
   grantType: string | null;
+  /** The request as received, for tests that check which credential reached which host. */
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
 }
 
 export const secretToken = (prefix: string) => `${prefix}${randomBytes(18).toString('base64url')}`;

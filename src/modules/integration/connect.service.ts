@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { validateConfig } from '../../connectors/config-fields.js';
 import { buildAuthorizationUrl, newAuthorizationSecrets, oauthEndpoints } from '../../connectors/oauth.js';
-import { runProbe } from '../../connectors/probe.js';
+import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import { findConnector } from '../../connectors/registry.js';
 import type { AuthKind, Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
@@ -47,7 +47,9 @@ async function resumed(db: Kysely<Database>, actor: MutationActor): Promise<{ ro
 
 /**
  * Connects a provider. A token or basic credential is probed before anything is stored; OAuth2 stores
- * a pending integration and returns the provider's authorization URL.
+ * a pending integration and returns the provider's authorization URL. An OAuth2 reconnection changes
+ * nothing on the integration: the requested name, environment, config and scopes wait with the pending
+ * authorization, and the callback applies them together with the new tokens.
  */
 export async function connectIntegration(services: GatewayServices, db: Kysely<Database>, actor: MutationActor, input: ConnectInput): Promise<ConnectResult> {
   const definition = findConnector(input.provider);
@@ -89,8 +91,10 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
         const locked = await lockIntegrationRow(trx, organizationId, existing.id);
         if (!locked || locked.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
         await expireOAuthStates(trx, locked.id);
-        // The credential stays what it is (and its auth kind with it) until the callback replaces it.
-        current = await updateIntegrationRow(trx, locked.id, { ...base, auth_kind: locked.auth_kind, status_reason: 'Waiting for the user to authorize at the provider.' });
+        // The integration stays exactly as it is, its credential still bound to its current config, until
+        // the callback brings tokens issued for the requested config: a reconnection never completed (or
+        // failed) leaves nothing changed, and no stored credential follows a config it was not issued for.
+        current = locked;
       } else {
         current = await insertIntegrationRow(trx, { ...base, organization_id: organizationId, status: 'PENDING_AUTHORIZATION' });
       }
@@ -103,9 +107,12 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
         redirect_uri: redirectUri,
         return_url: returnUrl,
         scopes,
+        display_name: displayName,
+        environment,
+        config: JSON.stringify(config),
         expires_at: new Date(Date.now() + AUTHORIZATION_TTL_MS),
       });
-      await recordEvent(trx, actor, current.id, 'integration.authorization_started', 'SUCCEEDED', { provider: definition.key, scopes });
+      await recordEvent(trx, actor, current.id, 'integration.authorization_started', 'SUCCEEDED', { provider: definition.key, scopes, reconnect: Boolean(input.integrationId) });
       return current;
     });
     const authorizationUrl = buildAuthorizationUrl(endpoints, { state: secrets.state, codeChallenge: secrets.codeChallenge, scopes, redirectUri });
@@ -113,7 +120,9 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
   }
 
   const credential = credentialFromInput(input.authKind, input.credentials, ['credentials']);
-  const outcome = await runProbe(target, credential, services.http, services.probeTimeoutMs);
+  // The new credential is bound to the origins of the config it is probed with, which the row takes with it.
+  const origins = credentialOrigins(target, input.authKind);
+  const outcome = await runProbe(target, credential, services.http, services.probeTimeoutMs, origins);
   if (!outcome.ok) {
     await recordEvent(db, actor, existing?.id ?? null, 'integration.connect_failed', 'FAILED', { provider: definition.key, code: outcome.errorCode, httpStatus: outcome.httpStatus });
     throw probeFailure(outcome, ['credentials']);
@@ -126,7 +135,7 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
     if (existing) await expireOAuthStates(trx, current.id);
     // A reconnection replaces the credential and keeps the webhook signing secret.
     const webhookSecret = existing ? openBundle(services, current).webhookSecret : null;
-    const sealed = sealBundle(services, current, { credential, webhookSecret });
+    const sealed = sealBundle(services, current, { credential, webhookSecret }, origins);
     const { patch } = await recordProbe(trx, { ...current, requested_scopes: scopes }, outcome, connectorTarget(services, { provider: definition.key, config }), {
       ...base,
       ...sealed,

@@ -102,6 +102,7 @@ function fromPartial(row: PartialRow): IntegrationRow {
     secret_ciphertext: row.secret_ciphertext,
     secret_key_id: row.secret_key_id,
     secret_version: row.secret_version,
+    secret_origins: row.secret_origins,
     credential_expires_at: row.credential_expires_at,
     revoked_at: row.revoked_at,
     revoked_by_key_id: row.revoked_by_key_id,

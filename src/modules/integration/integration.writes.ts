@@ -1,5 +1,5 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
-import type { Database, IntegrationRow, IntegrationUpdate, NewIntegrationEventRow, NewIntegrationRow, OAuthStateRow } from '../../db/database.js';
+import { type Insertable, type Kysely, sql, type Transaction } from 'kysely';
+import type { Database, IntegrationRow, IntegrationUpdate, NewIntegrationEventRow, NewIntegrationRow, OAuthStateRow, OAuthStatesTable } from '../../db/database.js';
 import { type HealthCheck, toHealthCheck } from '../health-check/health-check.repository.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -73,7 +73,7 @@ export async function insertEventRow(trx: Db, event: Omit<NewIntegrationEventRow
     .execute();
 }
 
-export async function insertOAuthState(trx: Db, values: Omit<OAuthStateRow, 'created_at' | 'used_at'>): Promise<void> {
+export async function insertOAuthState(trx: Db, values: Omit<Insertable<OAuthStatesTable>, 'created_at' | 'used_at'>): Promise<void> {
   await trx.insertInto('oauth_states').values(values).execute();
 }
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { exchangeCode, OAuthError, oauthEndpoints } from '../../connectors/oauth.js';
-import { runProbe } from '../../connectors/probe.js';
-import type { Database, OAuthStateRow } from '../../db/database.js';
+import { credentialOrigins, runProbe } from '../../connectors/probe.js';
+import type { Database, IntegrationRow, IntegrationUpdate, OAuthStateRow } from '../../db/database.js';
 import { encodeGlobalID } from '../../graphql/global-id.js';
 import type { GatewayServices } from '../../services.js';
 import { hashState } from './connect.service.js';
@@ -30,9 +30,28 @@ function back(state: OAuthStateRow, outcome: 'connected' | 'error', error?: stri
 }
 
 /**
+ * What the authorization was started for: the name, environment, config and scopes it holds, which the
+ * integration takes with the tokens. A state from before these were held applies none of them.
+ */
+function requestedSettings(state: OAuthStateRow, integration: IntegrationRow): { config: Record<string, unknown>; patch: IntegrationUpdate } {
+  if (state.config === null) return { config: integration.config, patch: {} };
+  return {
+    config: state.config,
+    patch: {
+      display_name: state.display_name ?? integration.display_name,
+      environment: state.environment,
+      config: JSON.stringify(state.config),
+      requested_scopes: state.scopes,
+    },
+  };
+}
+
+/**
  * The provider's redirect after the user authorized (or refused). The state is checked and spent,
  * the code exchanged, the tokens committed encrypted, the connection probed, and the browser sent back
- * to the return URL with the outcome. Every failure leaves no credential and a clear outcome.
+ * to the return URL with the outcome. Every failure leaves no credential and a clear outcome; a failed
+ * reconnection leaves the integration as it was. The tokens are bound to the origins of the config the
+ * authorization was started for, which the integration takes in the same transaction.
  */
 export async function handleOAuthCallback(services: GatewayServices, db: Kysely<Database>, request: Request, requestId: string): Promise<Response> {
   const params = new URL(request.url).searchParams;
@@ -76,9 +95,11 @@ export async function handleOAuthCallback(services: GatewayServices, db: Kysely<
 
   const integration = await db.selectFrom('integrations').selectAll().where('id', '=', state.integration_id).executeTakeFirst();
   if (!integration || integration.status === 'REVOKED') return back(state, 'error', 'integration_revoked');
-  const target = connectorTarget(services, integration);
+  const requested = requestedSettings(state, integration);
+  const target = connectorTarget(services, { provider: integration.provider, config: requested.config });
   const endpoints = oauthEndpoints(target);
   if (!endpoints) return back(state, 'error', 'not_configured');
+  const origins = credentialOrigins(target, 'OAUTH2');
   let tokens;
   try {
     tokens = await exchangeCode(endpoints, { code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri, state: stateParam }, services.http, target.definition.key, services.probeTimeoutMs);
@@ -94,7 +115,8 @@ export async function handleOAuthCallback(services: GatewayServices, db: Kysely<
     if (!current || current.status === 'REVOKED') return null;
     const bundle = openBundle(services, current);
     const saved = await updateIntegrationRow(trx, current.id, {
-      ...sealBundle(services, current, { ...bundle, credential: tokens.credential }),
+      ...requested.patch,
+      ...sealBundle(services, current, { ...bundle, credential: tokens.credential }, origins),
       auth_kind: 'OAUTH2',
       status: 'ACTIVE',
       status_reason: null,
@@ -113,7 +135,7 @@ export async function handleOAuthCallback(services: GatewayServices, db: Kysely<
   });
   if (!authorized) return back(state, 'error', 'integration_revoked');
 
-  const outcome = await runProbe(target, tokens.credential, services.http, services.probeTimeoutMs);
+  const outcome = await runProbe(target, tokens.credential, services.http, services.probeTimeoutMs, origins);
   await db.transaction().execute(async (trx) => {
     const current = await lockIntegrationRow(trx, state.organization_id, state.integration_id);
     if (!current || current.status === 'REVOKED') return;

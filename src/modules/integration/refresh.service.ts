@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { runProbe } from '../../connectors/probe.js';
+import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
 import { cleanWebhook, type CredentialsInput, credentialFromInput, type WebhookInput } from './integration.input.js';
-import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
+import { boundOrigins, connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { findResumableEvent, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { refreshWithLock } from './tokens.service.js';
@@ -73,7 +73,9 @@ export async function refreshIntegration(
       return { integration: toIntegration(current), webhookSigningSecret };
     }
   }
-  const outcome = credential ? await runProbe(target, credential, services.http, services.probeTimeoutMs) : null;
+  // A replacement credential is bound to the origins it is probed against: the integration's own, which no refresh changes.
+  const origins = credential ? credentialOrigins(target, row.auth_kind) : null;
+  const outcome = credential && origins ? await runProbe(target, credential, services.http, services.probeTimeoutMs, origins) : null;
   if (outcome && !outcome.ok) {
     await recordEvent(db, actor, row.id, 'integration.credentials_replace_failed', 'FAILED', { code: outcome.errorCode, httpStatus: outcome.httpStatus });
     throw probeFailure(outcome, ['credentials']);
@@ -87,10 +89,14 @@ export async function refreshIntegration(
     let patch: IntegrationUpdate = {};
     if (credential || webhookSigningSecret) {
       const bundle = openBundle(services, current);
-      patch = sealBundle(services, current, {
-        credential: credential ?? bundle.credential,
-        webhookSecret: webhookSigningSecret ?? bundle.webhookSecret,
-      });
+      const kept = credential ?? bundle.credential;
+      patch = sealBundle(
+        services,
+        current,
+        { credential: kept, webhookSecret: webhookSigningSecret ?? bundle.webhookSecret },
+        // A credential that carries over keeps its bound origins.
+        origins ?? (kept ? boundOrigins(services, current) : null),
+      );
     }
     if (webhook) {
       patch = {

@@ -1,9 +1,10 @@
 import type { Kysely } from 'kysely';
-import { revokeAtProvider } from '../../connectors/revoke.js';
-import type { Database } from '../../db/database.js';
+import type { Credential } from '../../connectors/credentials.js';
+import { revokeAtProvider, type RevocationOutcome } from '../../connectors/revoke.js';
+import type { Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
-import { connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
+import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { expireOAuthStates, findResumableEvent, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 
@@ -12,6 +13,22 @@ export interface RevokeResult {
   revokedAtProvider: boolean;
   /** Why the provider did not confirm, when it did not. */
   providerMessage: string | null;
+}
+
+/**
+ * Revokes the stored credential at the provider, at the origins it is bound to only. A credential that
+ * cannot be opened is not sent anywhere; the integration is revoked here all the same.
+ */
+async function revokeStored(services: GatewayServices, row: IntegrationRow): Promise<RevocationOutcome> {
+  let credential: Credential | null;
+  try {
+    credential = openBundle(services, row).credential;
+  } catch (error) {
+    if (!(error instanceof ServiceError && error.code === 'CREDENTIAL_UNREADABLE')) throw error;
+    return { confirmed: false, reason: 'The stored credential could not be decrypted, so it was not sent to the provider to be revoked; revoke it there.' };
+  }
+  if (!credential) return { confirmed: false, reason: 'No credential was stored, so there was nothing to revoke at the provider.' };
+  return revokeAtProvider(connectorTarget(services, row), credential, services.http, services.probeTimeoutMs, boundOrigins(services, row));
 }
 
 /**
@@ -32,10 +49,7 @@ export async function revokeIntegration(services: GatewayServices, db: Kysely<Da
       }
       throw new ServiceError('ALREADY_REVOKED', 'The integration is already revoked.', ['id']);
     }
-    const credential = openBundle(services, row).credential;
-    const outcome = credential
-      ? await revokeAtProvider(connectorTarget(services, row), credential, services.http, services.probeTimeoutMs)
-      : { confirmed: false, reason: 'No credential was stored, so there was nothing to revoke at the provider.' };
+    const outcome = await revokeStored(services, row);
     const updated = await updateIntegrationRow(trx, row.id, {
       status: 'REVOKED',
       status_reason: `Revoked by API key ${actor.viewer.apiKey.prefix}.`,
@@ -43,6 +57,7 @@ export async function revokeIntegration(services: GatewayServices, db: Kysely<Da
       revoked_by_key_id: actor.viewer.apiKey.id,
       secret_ciphertext: null,
       secret_key_id: null,
+      secret_origins: null,
       credential_expires_at: null,
       webhook_enabled: false,
     });

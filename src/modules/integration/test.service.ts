@@ -4,7 +4,7 @@ import type { Database } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
 import { findHealthChecksByIds, type HealthCheck } from '../health-check/health-check.repository.js';
-import { connectorTarget, type MutationActor, openBundle, recordEvent, recordProbe, requireCredential } from './integration.lifecycle.js';
+import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent, recordProbe, requireCredential } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { findResumableEvent, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { isExpired, refreshWithLock } from './tokens.service.js';
@@ -34,7 +34,7 @@ export async function testIntegration(
   if (row.auth_kind === 'OAUTH2' && isExpired(row)) row = (await refreshWithLock(services, db, actor, row.id, { kind: 'ifExpired' })).row;
   const credential = requireCredential(openBundle(services, row));
   const target = connectorTarget(services, row);
-  const outcome = await runProbe(target, credential, services.http, services.probeTimeoutMs);
+  const outcome = await runProbe(target, credential, services.http, services.probeTimeoutMs, boundOrigins(services, row));
   return db.transaction().execute(async (trx) => {
     const current = await lockIntegrationRow(trx, organizationId, id);
     if (!current || current.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);

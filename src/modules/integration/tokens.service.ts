@@ -4,7 +4,7 @@ import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/datab
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
 import { UNHEALTHY_AFTER_FAILURES } from './health-state.js';
-import { connectorTarget, type MutationActor, openBundle, recordEvent, sealBundle } from './integration.lifecycle.js';
+import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent, sealBundle } from './integration.lifecycle.js';
 import { lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 
 /** A token this close to expiry is refreshed before use. */
@@ -65,10 +65,12 @@ export async function refreshWithLock(
     const target = connectorTarget(services, row);
     const endpoints = oauthEndpoints(target);
     if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${target.definition.name}.`, ['refreshTokens']);
+    // The refresh token goes only to the token endpoint it came from, and the new tokens stay bound where the old ones were.
+    const origins = boundOrigins(services, row);
     try {
-      const tokens = await refreshTokens(endpoints, credential.refreshToken, services.http, target.definition.key, services.probeTimeoutMs);
+      const tokens = await refreshTokens(endpoints, credential.refreshToken, services.http, target.definition.key, services.probeTimeoutMs, origins);
       const patch: IntegrationUpdate = {
-        ...sealBundle(services, row, { ...bundle, credential: tokens.credential }),
+        ...sealBundle(services, row, { ...bundle, credential: tokens.credential }, origins),
         ...(tokens.grantedScopes ? { granted_scopes: tokens.grantedScopes } : {}),
         ...(row.status === 'NEEDS_REAUTH' ? { status: 'ACTIVE' as const, status_reason: null } : {}),
       };
