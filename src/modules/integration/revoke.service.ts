@@ -3,6 +3,7 @@ import { revokeAtProvider } from '../../connectors/revoke.js';
 import type { Database } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
+import { lastCheckAfter } from './health-state.js';
 import { connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { expireOAuthStates, findResumableEvent, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
@@ -36,10 +37,16 @@ export async function revokeIntegration(services: GatewayServices, db: Kysely<Da
     const outcome = credential
       ? await revokeAtProvider(connectorTarget(services, row), credential, services.http, services.probeTimeoutMs)
       : { confirmed: false, reason: 'No credential was stored, so there was nothing to revoke at the provider.' };
+    const revokedAt = new Date();
+    const reason = `Revoked by API key ${actor.viewer.apiKey.prefix}.`;
     const updated = await updateIntegrationRow(trx, row.id, {
       status: 'REVOKED',
-      status_reason: `Revoked by API key ${actor.viewer.apiKey.prefix}.`,
-      revoked_at: new Date(),
+      status_reason: reason,
+      // No earlier probe describes a credential that no longer exists: health is unknown from now on.
+      health: 'UNKNOWN',
+      consecutive_failures: 0,
+      ...lastCheckAfter(revokedAt, `${reason} The credential was deleted; no probe describes the integration any more.`),
+      revoked_at: revokedAt,
       revoked_by_key_id: actor.viewer.apiKey.id,
       secret_ciphertext: null,
       secret_key_id: null,
