@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { revokeAtProvider } from '../../connectors/revoke.js';
 import type { Database } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
+import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { lastCheckAfter } from './health-state.js';
 import { connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
@@ -21,7 +22,7 @@ export interface RevokeResult {
  * wait and then see REVOKED, so the provider is called once.
  */
 export async function revokeIntegration(services: GatewayServices, db: Kysely<Database>, actor: MutationActor, id: string): Promise<RevokeResult> {
-  return db.transaction().execute(async (trx) => {
+  return commitWithLiveKey(db, actor, async (trx) => {
     const row = await lockIntegrationRow(trx, actor.viewer.organization.id, id);
     if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
     if (row.status === 'REVOKED') {
