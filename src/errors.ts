@@ -27,3 +27,11 @@ export class ServiceError extends Error {
     super(message);
   }
 }
+
+/** The request's API key was revoked while the request ran; what it was about to commit was rolled back. */
+export class RevokedKeyError extends Error {
+  override name = 'RevokedKeyError';
+  constructor() {
+    super('The API key was revoked while this request ran; nothing was changed.');
+  }
+}

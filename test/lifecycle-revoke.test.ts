@@ -50,6 +50,24 @@ describe('revokeIntegration', () => {
     expect(gw.fake.calls('pagerduty')).toBe(0);
   });
 
+  it('a revoked integration is not HEALTHY: its health is UNKNOWN and its last check is the revocation', async () => {
+    const id = await gw.connectOAuth('gitlab');
+    expect(await gw.row(id)).toMatchObject({ health: 'HEALTHY', last_check_ok: true });
+    const payload = (await revoke(id)).body.data.revokeIntegration;
+    expect(payload.userErrors).toEqual([]);
+    const prefix = gw.org.keys.EDITOR.slice(0, 16);
+    expect(payload.integration).toMatchObject({ status: 'REVOKED', health: 'UNKNOWN', lastHealthCheck: { ok: false, httpStatus: null } });
+    expect(payload.integration.lastHealthCheck.message).toContain(`Revoked by API key ${prefix}`);
+    const row = await gw.row(id);
+    expect(row).toMatchObject({ health: 'UNKNOWN', consecutive_failures: 0, last_check_ok: false, last_check_at: row.revoked_at });
+    // Filtering by health finds it among the unknown ones, not the healthy ones.
+    const list = (healths: string[]) =>
+      gw.graphql(gw.org.keys.VIEWER, 'query($f: IntegrationFilter) { integrations(first: 10, filter: $f) { edges { node { id } } } }', { f: { statuses: ['REVOKED'], healths } });
+    const ids = async (healths: string[]) => (await list(healths)).body.data.integrations.edges.map((edge: { node: { id: string } }) => edge.node.id);
+    expect(await ids(['HEALTHY'])).not.toContain(id);
+    expect(await ids(['UNKNOWN'])).toContain(id);
+  });
+
   it('concurrent revocations call the provider once; the others are ALREADY_REVOKED userErrors', async () => {
     const id = await gw.connectOAuth('gitlab');
     gw.fake.reset();

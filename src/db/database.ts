@@ -66,6 +66,10 @@ export interface IntegrationsTable {
   credential_expires_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
   revoked_by_key_id: string | null;
+  /** The token refresh in flight: when it started, its attempt and its request; null when none is. */
+  refresh_started_at: NullableTimestamp;
+  refresh_attempt_id: string | null;
+  refresh_request_id: string | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
   row_version: ColumnType<number, number | undefined, number>;

@@ -1,4 +1,5 @@
-import { ServiceError } from '../errors.js';
+import { RevokedKeyError, ServiceError } from '../errors.js';
+import { unauthenticatedError } from './errors.js';
 import { builder } from './builder.js';
 
 export const UserErrorCode = builder.enumType('UserErrorCode', {
@@ -39,8 +40,8 @@ export const UserError = builder.objectRef<UserErrorShape>('UserError').implemen
 });
 
 /**
- * Runs a service call for a mutation: a ServiceError becomes `userErrors`, anything else propagates
- * (and is masked as an unexpected error).
+ * Runs a service call for a mutation: a ServiceError becomes `userErrors`, a key revoked while the
+ * request ran is UNAUTHENTICATED, anything else propagates (and is masked as an unexpected error).
  */
 export async function asPayload<T extends object>(
   run: () => Promise<T>,
@@ -52,6 +53,7 @@ export async function asPayload<T extends object>(
     if (error instanceof ServiceError) {
       return { ...(empty as unknown as T), userErrors: [{ code: error.code, message: error.message, field: ['input', ...error.field] }] };
     }
+    if (error instanceof RevokedKeyError) throw unauthenticatedError(error.message);
     throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,6 +37,11 @@ export interface RunningGateway {
   output: () => string;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
+  /**
+   * Kills the gateway with SIGKILL, as a crash would: no shutdown, nothing flushed or rolled back by it.
+   * tsx runs the gateway in a process of its own, which is killed first, then tsx.
+   */
+  crash(): Promise<void>;
 }
 
 /** Starts `src/main.ts` on a free port and waits until it listens. */
@@ -61,6 +66,12 @@ export function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
           stop: () => {
             child.kill('SIGTERM');
             return exited;
+          },
+          crash: async () => {
+            const pids = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
+            for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+            child.kill('SIGKILL');
+            await exited;
           },
         });
       }

@@ -1,10 +1,13 @@
+import type { YogaInitialContext } from 'graphql-yoga';
 import { builder } from '../../graphql/builder.js';
 import { decodeTypedID } from '../../graphql/global-id.js';
 import { asPayload, UserError, type UserErrorShape } from '../../graphql/user-error.js';
 import type { Role } from '../../db/database.js';
 import type { ApiKey } from './api-key.repository.js';
 import { listApiKeys } from './api-key.repository.js';
+import { requestArrivedAt } from '../integration/request-clock.js';
 import { hasRole, issueApiKey, revokeApiKey } from './api-key.service.js';
+import { commitWithLiveKey } from './key-recheck.js';
 
 export const RoleEnum = builder.enumType('Role', {
   description: 'What an API key may do. Each role includes the ones before it.',
@@ -75,11 +78,10 @@ builder.mutationField('createApiKey', (t) =>
     resolve: (_root, { input }, context) =>
       asPayload(
         async () => {
-          const issued = await issueApiKey(context.db, {
-            organizationId: context.viewer.organization.id,
-            role: input.role as Role,
-            name: input.name,
-          });
+          const startedAt = requestArrivedAt((context as typeof context & Partial<YogaInitialContext>).request) ?? new Date();
+          const issued = await commitWithLiveKey(context.db, { viewer: context.viewer, startedAt }, (trx) =>
+            issueApiKey(trx, { organizationId: context.viewer.organization.id, role: input.role as Role, name: input.name }),
+          );
           return { apiKey: issued.apiKey, key: issued.secret };
         },
         { apiKey: null, key: null },

@@ -6,6 +6,7 @@ import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import { findConnector } from '../../connectors/registry.js';
 import type { AuthKind, Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
+import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { cleanDisplayName, cleanEnvironment, cleanReturnUrl, cleanScopes, type CredentialsInput, credentialFromInput } from './integration.input.js';
 import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
@@ -85,7 +86,7 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
     const returnUrl = cleanReturnUrl(input.returnUrl);
     const secrets = await newAuthorizationSecrets(endpoints.definition.pkce);
     const redirectUri = `${services.publicUrl.replace(/\/+$/, '')}/oauth/callback`;
-    const row = await db.transaction().execute(async (trx) => {
+    const row = await commitWithLiveKey(db, actor, async (trx) => {
       let current: IntegrationRow;
       if (existing) {
         const locked = await lockIntegrationRow(trx, organizationId, existing.id);
@@ -127,7 +128,7 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
     await recordEvent(db, actor, existing?.id ?? null, 'integration.connect_failed', 'FAILED', { provider: definition.key, code: outcome.errorCode, httpStatus: outcome.httpStatus });
     throw probeFailure(outcome, ['credentials']);
   }
-  const row = await db.transaction().execute(async (trx) => {
+  const row = await commitWithLiveKey(db, actor, async (trx) => {
     const current = existing
       ? await lockIntegrationRow(trx, organizationId, existing.id)
       : await insertIntegrationRow(trx, { ...base, organization_id: organizationId, status: 'ACTIVE' });

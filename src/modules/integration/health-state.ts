@@ -1,5 +1,5 @@
 import type { ProbeOutcome } from '../../connectors/probe.js';
-import type { IntegrationHealth, IntegrationStatus } from '../../db/database.js';
+import type { IntegrationHealth, IntegrationStatus, IntegrationUpdate } from '../../db/database.js';
 
 /** Consecutive transient failures after which an integration counts as UNHEALTHY rather than DEGRADED. */
 export const UNHEALTHY_AFTER_FAILURES = 3;
@@ -44,4 +44,16 @@ export function missingFrom(granted: readonly string[] | null, required: readonl
   if (granted === null) return [];
   const have = new Set(granted);
   return required.filter((scope) => !have.has(scope));
+}
+
+/**
+ * The summary of the last check when something other than a probe has just made the last probe
+ * untrue of the credential (it was revoked, or the provider refused its refresh): the check shows that
+ * event, not a probe's success from before it.
+ */
+export function lastCheckAfter(
+  at: Date,
+  message: string,
+): Pick<IntegrationUpdate, 'last_check_at' | 'last_check_ok' | 'last_check_latency_ms' | 'last_check_http_status' | 'last_check_message'> {
+  return { last_check_at: at, last_check_ok: false, last_check_latency_ms: null, last_check_http_status: null, last_check_message: message };
 }

@@ -24,7 +24,7 @@ export const IntegrationHealthEnum = builder.enumType('IntegrationHealth', {
     HEALTHY: { description: 'The latest probe succeeded.' },
     DEGRADED: { description: 'The latest probe failed in a way that may pass: timeout, rate limit, provider error.' },
     UNHEALTHY: { description: 'Probes keep failing.' },
-    UNKNOWN: { description: 'Not probed yet.' },
+    UNKNOWN: { description: 'Not probed yet, or the last probe no longer describes the credential (it was revoked).' },
   } as const,
 });
 

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
+import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { cleanWebhook, type CredentialsInput, credentialFromInput, type WebhookInput } from './integration.input.js';
 import { boundOrigins, connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
@@ -83,7 +84,7 @@ export async function refreshIntegration(
   if (!credential && !webhook) return { integration: toIntegration((await findIntegrationRow(db, organizationId, row.id)) ?? row), webhookSigningSecret: null };
 
   const webhookSigningSecret = webhook?.rotateSecret ? `whsec_${randomBytes(32).toString('base64url')}` : null;
-  const updated = await db.transaction().execute(async (trx) => {
+  const updated = await commitWithLiveKey(db, actor, async (trx) => {
     const current = await lockIntegrationRow(trx, organizationId, row.id);
     if (!current || current.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
     let patch: IntegrationUpdate = {};

@@ -3,7 +3,9 @@ import type { Credential } from '../../connectors/credentials.js';
 import { revokeAtProvider, type RevocationOutcome } from '../../connectors/revoke.js';
 import type { Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
+import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
+import { lastCheckAfter } from './health-state.js';
 import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { expireOAuthStates, findResumableEvent, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
@@ -37,7 +39,7 @@ async function revokeStored(services: GatewayServices, row: IntegrationRow): Pro
  * wait and then see REVOKED, so the provider is called once.
  */
 export async function revokeIntegration(services: GatewayServices, db: Kysely<Database>, actor: MutationActor, id: string): Promise<RevokeResult> {
-  return db.transaction().execute(async (trx) => {
+  return commitWithLiveKey(db, actor, async (trx) => {
     const row = await lockIntegrationRow(trx, actor.viewer.organization.id, id);
     if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
     if (row.status === 'REVOKED') {
@@ -50,10 +52,16 @@ export async function revokeIntegration(services: GatewayServices, db: Kysely<Da
       throw new ServiceError('ALREADY_REVOKED', 'The integration is already revoked.', ['id']);
     }
     const outcome = await revokeStored(services, row);
+    const revokedAt = new Date();
+    const reason = `Revoked by API key ${actor.viewer.apiKey.prefix}.`;
     const updated = await updateIntegrationRow(trx, row.id, {
       status: 'REVOKED',
-      status_reason: `Revoked by API key ${actor.viewer.apiKey.prefix}.`,
-      revoked_at: new Date(),
+      status_reason: reason,
+      // No earlier probe describes a credential that no longer exists: health is unknown from now on.
+      health: 'UNKNOWN',
+      consecutive_failures: 0,
+      ...lastCheckAfter(revokedAt, `${reason} The credential was deleted; no probe describes the integration any more.`),
+      revoked_at: revokedAt,
       revoked_by_key_id: actor.viewer.apiKey.id,
       secret_ciphertext: null,
       secret_key_id: null,

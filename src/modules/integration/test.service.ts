@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { runProbe } from '../../connectors/probe.js';
 import type { Database } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
+import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { findHealthChecksByIds, type HealthCheck } from '../health-check/health-check.repository.js';
 import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent, recordProbe, requireCredential } from './integration.lifecycle.js';
@@ -35,7 +36,7 @@ export async function testIntegration(
   const credential = requireCredential(openBundle(services, row));
   const target = connectorTarget(services, row);
   const outcome = await runProbe(target, credential, services.http, services.probeTimeoutMs, boundOrigins(services, row));
-  return db.transaction().execute(async (trx) => {
+  return commitWithLiveKey(db, actor, async (trx) => {
     const current = await lockIntegrationRow(trx, organizationId, id);
     if (!current || current.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
     const { patch, check } = await recordProbe(trx, current, outcome, target);

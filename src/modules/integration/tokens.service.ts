@@ -1,11 +1,12 @@
-import type { Kysely } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
 import { OAuthError, oauthEndpoints, refreshTokens } from '../../connectors/oauth.js';
 import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
-import { UNHEALTHY_AFTER_FAILURES } from './health-state.js';
+import { lastCheckAfter, UNHEALTHY_AFTER_FAILURES } from './health-state.js';
 import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent, sealBundle } from './integration.lifecycle.js';
-import { lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { lockIntegrationRow, markRefreshStarted, updateIntegrationRow } from './integration.writes.js';
 
 /** A token this close to expiry is refreshed before use. */
 export const EXPIRY_SKEW_MS = 60_000;
@@ -38,10 +39,140 @@ export function isExpired(row: Pick<IntegrationRow, 'credential_expires_at'>, no
 }
 
 /**
- * Refreshes an integration's OAuth2 tokens holding its row lock, so that concurrent refreshes from any
- * number of gateway processes make exactly one provider call and the others see its result. The new
- * tokens are committed before anything uses them, so a failure afterwards cannot lose a rotated
- * refresh token. A failed refresh is recorded (status or health) and then reported as a ServiceError.
+ * A refresh start this old without an outcome has no live owner: the owner may wait for the row lock
+ * while another provider call holds it (a revocation makes up to two), then make its own call, each
+ * within the provider deadline. Older than that, the process that started it stopped.
+ */
+export function refreshOrphanedAfterMs(providerDeadlineMs: number): number {
+  return 3 * providerDeadlineMs;
+}
+
+/** How long a refresh waits before looking again when another request's refresh is about to start. */
+const WAIT_FOR_OTHER_REFRESH_MS = 25;
+
+/** A refresh that started and never recorded an outcome, as its start record says. */
+interface LostRefresh {
+  startedAt: Date;
+  requestId: string | null;
+}
+
+type RefreshRecord = Pick<IntegrationUpdate, 'refresh_started_at' | 'refresh_attempt_id' | 'refresh_request_id'>;
+
+/** The start record to leave with an outcome: none, or a lost refresh's, which the next refresh still has to report. */
+function recordAfter(lost: LostRefresh | null): RefreshRecord {
+  // A lost refresh's record belongs to no attempt: the next refresh finds it orphaned, as this one did.
+  return { refresh_started_at: lost?.startedAt ?? null, refresh_attempt_id: null, refresh_request_id: lost?.requestId ?? null };
+}
+
+function lostReason(lost: LostRefresh): string {
+  const by = lost.requestId ? ` by request ${lost.requestId}` : '';
+  return (
+    ` The outcome of an earlier token refresh, started at ${lost.startedAt.toISOString()}${by}, was lost: the gateway process` +
+    ' stopped before recording it, after the provider may have rotated the refresh token. Reconnect the integration.'
+  );
+}
+
+/** Why an integration cannot be refreshed at all, checked under the row lock before anything else. */
+function refreshable(services: GatewayServices, row: IntegrationRow | undefined) {
+  if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
+  if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is revoked.', ['id']);
+  const bundle = openBundle(services, row);
+  const credential = bundle.credential;
+  if (credential?.kind !== 'OAUTH2' || !credential.refreshToken) {
+    throw new ServiceError('VALIDATION', 'This integration has no OAuth2 refresh token to refresh.', ['refreshTokens']);
+  }
+  const target = connectorTarget(services, row);
+  const endpoints = oauthEndpoints(target);
+  if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${target.definition.name}.`, ['refreshTokens']);
+  return { row, bundle, credential: { ...credential, refreshToken: credential.refreshToken }, target, endpoints };
+}
+
+type Claim = { kind: 'done'; row: IntegrationRow } | { kind: 'wait' } | { kind: 'claimed'; lost: LostRefresh | null };
+
+/**
+ * Under the row lock: is a refresh still needed, and may this attempt make it? When it may, its start is
+ * recorded and committed before the provider is called, so that a process that dies with the call in
+ * flight leaves a trace. Another request's recent start means that request is about to refresh: wait.
+ */
+async function claimRefresh(services: GatewayServices, trx: Transaction<Database>, actor: MutationActor, integrationId: string, mode: RefreshMode, attempt: string): Promise<Claim> {
+  const organizationId = actor.viewer.organization.id;
+  const { row } = refreshable(services, await lockIntegrationRow(trx, organizationId, integrationId));
+  const done = mode.kind === 'force' ? await refreshedSince(trx, organizationId, row.id, mode.since) : !isExpired(row);
+  if (done) return { kind: 'done', row };
+  let lost: LostRefresh | null = null;
+  if (row.refresh_started_at !== null && row.refresh_attempt_id !== attempt) {
+    if (Date.now() - row.refresh_started_at.getTime() < refreshOrphanedAfterMs(services.probeTimeoutMs)) return { kind: 'wait' };
+    lost = { startedAt: row.refresh_started_at, requestId: row.refresh_request_id };
+  }
+  await markRefreshStarted(trx, row.id, { refresh_started_at: new Date(), refresh_attempt_id: attempt, refresh_request_id: actor.requestId });
+  return { kind: 'claimed', lost };
+}
+
+type Outcome = { kind: 'retry' } | { kind: 'refreshed'; row: IntegrationRow } | { kind: 'failed'; error: OAuthError };
+
+/**
+ * Refreshes under the row lock, when this attempt still holds the start record, and commits the outcome
+ * with the record cleared: new tokens before anything uses them, or a refusal as NEEDS_REAUTH.
+ */
+async function refreshClaimed(
+  services: GatewayServices,
+  trx: Transaction<Database>,
+  actor: MutationActor,
+  integrationId: string,
+  attempt: string,
+  lost: LostRefresh | null,
+): Promise<Outcome> {
+  const { row, bundle, credential, target, endpoints } = refreshable(services, await lockIntegrationRow(trx, actor.viewer.organization.id, integrationId));
+  // Taken over after this attempt looked orphaned: the request that took it over refreshes.
+  if (row.refresh_attempt_id !== attempt) return { kind: 'retry' };
+  const earlier = lost ? { earlierRefreshLost: { startedAt: lost.startedAt.toISOString(), requestId: lost.requestId } } : {};
+  // The refresh token goes only to the token endpoint it came from, and the new tokens stay bound where the old ones were.
+  const origins = boundOrigins(services, row);
+  try {
+    const tokens = await refreshTokens(endpoints, credential.refreshToken, services.http, target.definition.key, services.probeTimeoutMs, origins);
+    const patch: IntegrationUpdate = {
+      ...sealBundle(services, row, { ...bundle, credential: tokens.credential }, origins),
+      ...(tokens.grantedScopes ? { granted_scopes: tokens.grantedScopes } : {}),
+      ...(row.status === 'NEEDS_REAUTH' ? { status: 'ACTIVE' as const, status_reason: null } : {}),
+      ...recordAfter(null),
+    };
+    const updated = await updateIntegrationRow(trx, row.id, patch);
+    // Stamped now, after the provider answered, not at the transaction's start: a request that began
+    // while this refresh was in flight finds it by this time and does not call the provider again.
+    await recordEvent(trx, actor, row.id, TOKENS_REFRESHED, 'SUCCEEDED', { rotated: tokens.credential.refreshToken !== credential.refreshToken, ...earlier }, new Date());
+    return { kind: 'refreshed', row: updated };
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    let patch: IntegrationUpdate;
+    if (error.kind === 'rejected') {
+      const reason = `Token refresh refused: ${error.message}${lost ? lostReason(lost) : ''}`;
+      // The last probe succeeded with a grant the provider has just refused: it no longer describes it.
+      patch = { status: 'NEEDS_REAUTH', status_reason: reason, health: 'UNHEALTHY', ...lastCheckAfter(new Date(), reason), ...recordAfter(null) };
+    } else {
+      const failures = row.consecutive_failures + 1;
+      // A lost refresh stays on record until a refresh reaches an answer that settles it.
+      patch = { health: failures >= UNHEALTHY_AFTER_FAILURES ? 'UNHEALTHY' : 'DEGRADED', consecutive_failures: failures, ...recordAfter(lost) };
+    }
+    await updateIntegrationRow(trx, row.id, patch);
+    await recordEvent(trx, actor, row.id, 'integration.refresh_failed', 'FAILED', { code: error.code, oauthError: error.oauthError, ...earlier });
+    if (lost && error.kind === 'rejected') {
+      await recordEvent(trx, actor, row.id, REFRESH_OUTCOME_LOST, 'FAILED', { startedAt: lost.startedAt.toISOString(), requestId: lost.requestId, oauthError: error.oauthError });
+    }
+    // The failure is recorded and committed; the caller learns of it after the commit.
+    return { kind: 'failed', error };
+  }
+}
+
+/** Recorded when a refresh finds that an earlier one's outcome was lost and the provider refuses the grant. */
+export const REFRESH_OUTCOME_LOST = 'integration.refresh_outcome_lost';
+
+/**
+ * Refreshes an integration's OAuth2 tokens so that concurrent refreshes from any number of gateway
+ * processes make exactly one provider call and the others see its result: the call is made holding the
+ * row lock, by the request whose start record is on the row. The start is committed before the call, and
+ * cleared in the transaction that commits the outcome; the new tokens are committed before anything uses
+ * them. A failed refresh is recorded (status or health) and then reported as a ServiceError; a refusal
+ * after a refresh whose outcome was lost (its process stopped) says so.
  */
 export async function refreshWithLock(
   services: GatewayServices,
@@ -50,55 +181,34 @@ export async function refreshWithLock(
   integrationId: string,
   mode: RefreshMode,
 ): Promise<{ row: IntegrationRow; refreshed: boolean }> {
-  const organizationId = actor.viewer.organization.id;
-  const result = await db.transaction().execute(async (trx) => {
-    const row = await lockIntegrationRow(trx, organizationId, integrationId);
-    if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
-    if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is revoked.', ['id']);
-    const bundle = openBundle(services, row);
-    const credential = bundle.credential;
-    if (credential?.kind !== 'OAUTH2' || !credential.refreshToken) {
-      throw new ServiceError('VALIDATION', 'This integration has no OAuth2 refresh token to refresh.', ['refreshTokens']);
+  const attempt = randomUUID();
+  for (;;) {
+    const claim = await db.transaction().execute((trx) => claimRefresh(services, trx, actor, integrationId, mode, attempt));
+    if (claim.kind === 'done') return { row: claim.row, refreshed: false };
+    if (claim.kind === 'wait') {
+      await new Promise((resolve) => setTimeout(resolve, WAIT_FOR_OTHER_REFRESH_MS));
+      continue;
     }
-    const done = mode.kind === 'force' ? await refreshedSince(trx, organizationId, row.id, mode.since) : !isExpired(row);
-    if (done) return { row, refreshed: false, error: null };
-    const target = connectorTarget(services, row);
-    const endpoints = oauthEndpoints(target);
-    if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${target.definition.name}.`, ['refreshTokens']);
-    // The refresh token goes only to the token endpoint it came from, and the new tokens stay bound where the old ones were.
-    const origins = boundOrigins(services, row);
+    let outcome: Outcome;
     try {
-      const tokens = await refreshTokens(endpoints, credential.refreshToken, services.http, target.definition.key, services.probeTimeoutMs, origins);
-      const patch: IntegrationUpdate = {
-        ...sealBundle(services, row, { ...bundle, credential: tokens.credential }, origins),
-        ...(tokens.grantedScopes ? { granted_scopes: tokens.grantedScopes } : {}),
-        ...(row.status === 'NEEDS_REAUTH' ? { status: 'ACTIVE' as const, status_reason: null } : {}),
-      };
-      const updated = await updateIntegrationRow(trx, row.id, patch);
-      // Stamped now, after the provider answered, not at the transaction's start: a request that began
-      // while this refresh was in flight finds it by this time and does not call the provider again.
-      await recordEvent(trx, actor, row.id, TOKENS_REFRESHED, 'SUCCEEDED', { rotated: tokens.credential.refreshToken !== credential.refreshToken }, new Date());
-      return { row: updated, refreshed: true, error: null };
+      outcome = await db.transaction().execute((trx) => refreshClaimed(services, trx, actor, integrationId, attempt, claim.lost));
     } catch (error) {
-      if (!(error instanceof OAuthError)) throw error;
-      const patch: IntegrationUpdate =
-        error.kind === 'rejected'
-          ? { status: 'NEEDS_REAUTH', status_reason: `Token refresh refused: ${error.message}`, health: 'UNHEALTHY' }
-          : {
-              health: row.consecutive_failures + 1 >= UNHEALTHY_AFTER_FAILURES ? 'UNHEALTHY' : 'DEGRADED',
-              consecutive_failures: row.consecutive_failures + 1,
-            };
-      const updated = await updateIntegrationRow(trx, row.id, patch);
-      await recordEvent(trx, actor, row.id, 'integration.refresh_failed', 'FAILED', { code: error.code, oauthError: error.oauthError });
-      // The failure is recorded and committed; the caller learns of it after the commit.
-      return { row: updated, refreshed: false, error };
+      // Nothing was refreshed (the transaction rolled back): withdraw the start, so that it is not later
+      // taken for a refresh whose outcome was lost.
+      await db
+        .updateTable('integrations')
+        .set(recordAfter(claim.lost))
+        .where('id', '=', integrationId)
+        .where('refresh_attempt_id', '=', attempt)
+        .execute()
+        .catch(() => undefined);
+      throw error;
     }
-  });
-  if (result.error) {
-    const { error } = result;
+    if (outcome.kind === 'retry') continue;
+    if (outcome.kind === 'refreshed') return { row: outcome.row, refreshed: true };
+    const { error } = outcome;
     if (error.kind === 'rejected') throw new ServiceError('PROVIDER_REJECTED_CREDENTIALS', error.message, ['id']);
     if (error.kind === 'transient') throw new ServiceError('PROVIDER_UNREACHABLE', error.message, []);
     throw new ServiceError('PROVIDER_ERROR', error.message, []);
   }
-  return { row: result.row, refreshed: result.refreshed };
 }
