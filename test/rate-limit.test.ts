@@ -115,6 +115,40 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
     expect((await gateway.graphql(org.keys.EDITOR, TEST, { id: fresh })).status).toBe(200);
   });
 
+  it("charges nothing for a VIEWER's testIntegration calls, which it may not run: editors can still test", async () => {
+    const org = await newOrg();
+    const target = unknownIntegration();
+    const eleven = `mutation($id: ID!) { ${Array.from({ length: 11 }, (_, i) => `t${i}: testIntegration(input: {id: $id}) { __typename }`).join(' ')} }`;
+    for (const via of [gateway, sibling]) {
+      const refused = await via.graphql(org.keys.VIEWER, eleven, { id: target });
+      expect(refused.status).toBe(200);
+      expect(refused.body.data).toBeNull();
+      expect(refused.body.errors.map((error: any) => error.extensions.code)).toEqual(Array.from({ length: 11 }, () => 'FORBIDDEN'));
+      expect(refused.headers.get('x-ratelimit-limit')).toBeNull();
+    }
+    // The key's and the organization's budgets are untouched too: a refused request spends nothing.
+    const own = await gateway.graphql(org.keys.VIEWER, ONE_POINT);
+    expect(own.headers.get('x-ratelimit-remaining')).toBe('19');
+    for (let i = 0; i < 2; i += 1) {
+      const res = await sibling.graphql(org.keys.EDITOR, TEST, { id: target });
+      expect(res.status).toBe(200);
+      expect(res.body.data.testIntegration.userErrors).toEqual([{ code: 'NOT_FOUND' }]);
+    }
+  });
+
+  it('charges nothing for a query the role may not run, even one the gateway has run before', async () => {
+    const org = await newOrg();
+    const keys = '{ apiKeys { id } }';
+    expect((await gateway.graphql(org.keys.ADMIN, keys)).status).toBe(200);
+    // Known now: with budgets in PostgreSQL, it would be charged with its authentication.
+    for (let i = 0; i < 3; i += 1) {
+      const refused = await gateway.graphql(org.keys.VIEWER, keys);
+      expect(refused.body.errors.map((error: any) => error.extensions.code)).toEqual(['FORBIDDEN']);
+      expect(refused.headers.get('x-ratelimit-limit')).toBeNull();
+    }
+    expect((await gateway.graphql(org.keys.VIEWER, ONE_POINT)).headers.get('x-ratelimit-remaining')).toBe('19');
+  });
+
   it('starts a new window when the last one ends', async () => {
     const quick = await createHardenedTestGateway({ database: gateway.database, rateLimit: { ...budgets, windowSeconds: 1, apiKeyPoints: 2 } });
     try {

@@ -99,8 +99,9 @@ function toKeyWithOrganization(row: FoundRow): KeyWithOrganization {
 
 /**
  * Authentication and the rate-limit charge in one statement: the key by its visible prefix, with its
- * organization, and, only when `keyHash` is the key's and the key is not revoked, `points` charged to
- * each budget (`apikey:<key id>`, `org:<organization id>`, in that key order, as every charge takes them).
+ * organization, and, only when `keyHash` is the key's, the key is not revoked and its role is one of
+ * `roles` (those allowed to run the operation), `points` charged to each budget (`apikey:<key id>`,
+ * `org:<organization id>`, in that key order, as every charge takes them).
  * One round trip instead of two for every request whose cost is known before it is parsed.
  */
 export async function findKeyByPrefixCharging(
@@ -109,6 +110,7 @@ export async function findKeyByPrefixCharging(
   keyHash: string,
   points: number,
   budgets: readonly CostBudget[],
+  roles: readonly Role[],
 ): Promise<(KeyWithOrganization & { charged: BucketRow[] }) | undefined> {
   const charges = budgets.map((budget) => {
     const key = budget.scope === 'API_KEY' ? sql`'apikey:' || found.id` : sql`'org:' || found.organization_id`;
@@ -116,7 +118,7 @@ export async function findKeyByPrefixCharging(
   });
   const result = await sql<FoundRow & { charged: [string, number, number][] | null }>`
     with found as (${foundByPrefix(prefix)}), charged as (
-      ${bucketUpsert(sql`found cross join lateral (values ${sql.join(charges)}) as charge (key, points, window_ends_at)`, sql`found.key_hash = ${keyHash} and found.revoked_at is null`)}
+      ${bucketUpsert(sql`found cross join lateral (values ${sql.join(charges)}) as charge (key, points, window_ends_at)`, sql`found.key_hash = ${keyHash} and found.revoked_at is null and found.role in (${sql.join(roles)})`)}
     )
     select found.*, (select json_agg(json_build_array(charged.key, charged.points, charged.ms_left)) from charged) as charged from found`.execute(db);
   const row = result.rows[0];
