@@ -90,6 +90,54 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
     expect(other.headers.get('x-ratelimit-remaining')).toBe('19');
   });
 
+  it('charges a refused request to no budget: a key past its own budget leaves its organization\'s to the other keys', async () => {
+    const org = await newOrg();
+    for (let i = 0; i < 3; i += 1) expect((await gateway.graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(200);
+    for (let i = 0; i < 4; i += 1) expect((await sibling.graphql(org.keys.VIEWER, ONE_POINT)).status).toBe(200);
+    // 19 of 20 points spent: five do not fit, and are not charged; the one left still does.
+    const refused = await gateway.graphql(org.keys.VIEWER, FIVE_POINTS);
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'API_KEY', limit: 20 });
+    expect(refused.headers.get('x-ratelimit-remaining')).toBe('1');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const last = await sibling.graphql(org.keys.VIEWER, ONE_POINT);
+    expect(last.status).toBe(200);
+    expect(last.headers.get('x-ratelimit-remaining')).toBe('0');
+    for (let i = 0; i < 10; i += 1) expect((await (i % 2 ? gateway : sibling).graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(429);
+    // The organization spent 20 of its 30 points, whatever the VIEWER kept sending.
+    expect((await gateway.graphql(org.keys.EDITOR, FIVE_POINTS)).headers.get('x-ratelimit-remaining')).toBe('5');
+    expect((await sibling.graphql(org.keys.ADMIN, FIVE_POINTS)).headers.get('x-ratelimit-remaining')).toBe('0');
+    const spent = await gateway.graphql(org.keys.EDITOR, ONE_POINT);
+    expect(spent.status).toBe(429);
+    expect(spent.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ORGANIZATION', limit: 30 });
+  });
+
+  it('charges every budget of a request or none of them, also when requests race', async () => {
+    const store = gateway.rateLimitStore as RateLimitStore;
+    const budget = (name: string, limit: number, points: number) => ({ key: `all-or-none:${name}`, points, limit, windowSeconds: 60 });
+    const [key, org, other] = [randomUUID(), randomUUID(), randomUUID()];
+    // The organization has no room: the key is not charged either.
+    const refused = await store.charge([budget(key, 20, 5), budget(org, 3, 5)]);
+    expect(refused.admitted).toBe(false);
+    expect(refused.states.map((state) => state.spent)).toEqual([0, 0]);
+    const admitted = await store.charge([budget(key, 20, 20), budget(org, 3, 3)]);
+    expect(admitted.admitted).toBe(true);
+    expect(admitted.states.map((state) => [state.spent, state.limit])).toEqual([[20, 20], [3, 3]]);
+    expect(admitted.states.every((state) => state.resetInMs > 0 && state.resetInMs <= 60_000)).toBe(true);
+    // And the reverse: the key has no room, so the other budget is not charged.
+    expect((await store.charge([budget(key, 20, 1), budget(other, 10, 1)])).admitted).toBe(false);
+    expect((await store.charge([budget(other, 10, 10)])).admitted).toBe(true);
+
+    // Thirty one-point requests at once, from two gateways' worth of callers: exactly ten fit the key.
+    const [racer, shared] = [randomUUID(), randomUUID()];
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => (i % 2 ? sibling : gateway).rateLimitStore?.charge([budget(racer, 10, 1), budget(shared, 100, 1)])),
+    );
+    expect(results.filter((result) => result?.admitted)).toHaveLength(10);
+    const after = await store.charge([budget(racer, 10, 0), budget(shared, 100, 0)]);
+    expect(after.states.map((state) => state.spent)).toEqual([10, 10]);
+  });
+
   it('limits testIntegration per integration, counting every call in a document', async () => {
     const org = await newOrg();
     const target = unknownIntegration();

@@ -5,7 +5,7 @@ import { declaredBodyLength } from '../hardening.requests.js';
 import type { Viewer } from '../modules/api-key/api-key.service.js';
 import type { OperationLimits } from './cost.plugin.js';
 import { type OperationCosts, selectOperation } from './query-cost.js';
-import { type BucketRow, bucketStates } from './rate-limit-store.js';
+import { type BucketRow, chargeResult } from './rate-limit-store.js';
 import type { CostBudget, RateLimiter } from './rate-limiter.js';
 
 /**
@@ -76,7 +76,7 @@ export function settleEarlyCharge(rateLimiter: RateLimiter, request: Request, pl
     operationName: plan.operationName,
     variables: plan.variables,
     measured: plan.measured,
-    outcome: rateLimiter.outcomeOf(charges, bucketStates(charges, charged)),
+    outcome: rateLimiter.outcomeOf(charges, chargeResult(charges, charged)),
   });
 }
 
