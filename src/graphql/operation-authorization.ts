@@ -135,9 +135,13 @@ export function rolesAllowedToRun(schema: GraphQLSchema, operation: OperationDef
  * operation with FORBIDDEN, as the field itself would, and nothing runs: no resolver, no charge to the
  * rate-limit budgets (the cost plugin comes after this one), no Idempotency-Key claim. Pothos still checks
  * every field's scopes when it resolves; this check makes a document with several mutations all or nothing.
+ * The schema's root scopes are read when the gateway is built, so that one this check cannot decide stops it there.
  */
 export function useOperationAuthorization(): Plugin {
   return {
+    onSchemaChange({ schema }) {
+      rootFieldRoles(schema);
+    },
     onExecute({ args, setResultAndStopExecution }) {
       const operation = selectOperation(args.document, args.operationName);
       if (!operation) return;
