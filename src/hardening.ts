@@ -4,6 +4,7 @@ import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { DatabaseHandle } from './db/connection.js';
 import { useErrorCodes } from './graphql/errors.js';
+import { useOperationAuthorization } from './graphql/operation-authorization.js';
 import { useKnownOperationTypes, useNestingLimit, useRequestBodyLimit, useRequestMediaTypes, useVariableChecks } from './hardening.requests.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
 import { useOperationCost } from './limits/cost.plugin.js';
@@ -101,6 +102,8 @@ export function gatewayHardening(
     useVariableChecks(limits.maxDepth),
     ...useDocumentLimits(limits),
     ...(options.introspection === false ? [useNoIntrospection()] : []),
+    // Before the cost: an operation the caller's role may not run is refused whole and charged nothing.
+    useOperationAuthorization(),
     useOperationCost({ limits, rateLimiter, facts, logger }),
     ...(options.hideSuggestions ? [useHideSuggestions()] : []),
     {

@@ -82,7 +82,7 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
     let result;
     try {
       result = await authenticate(database.db, credential, onBackgroundError, {
-        ...(charge ? { charge: { points: charge.points, budgets: charge.budgets } } : {}),
+        ...(charge ? { charge: { points: charge.points, budgets: charge.budgets, roles: charge.roles } } : {}),
         ...(claim ? { claim: claim.terms } : {}),
       });
     } catch (error) {

@@ -25,8 +25,8 @@ const CONCURRENCY = 4;
 /**
  * Tables whose content legitimately changes on a bad request, and what of them is left out of the
  * comparison:
- * - rate_limit_buckets: whole. Charging the caller's budget is what rate limiting does, for refused
- *   requests as well as served ones (an operation's cost is charged before it runs).
+ * - rate_limit_buckets: whole. Charging the caller's budget is what rate limiting does for every
+ *   operation it admits (an operation's cost is charged before it runs, whatever the operation then answers).
  * - api_keys.last_used_at: the column only. Authentication records when a key was last used (to the
  *   minute), whatever the request then turns out to be; every other column is compared.
  */

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postGraphQL } from './support/gateway.js';
 import { CONNECT, createProviderGateway, type ProviderGateway, REFRESH, REVOKE, RETURN_URL, TEST } from './support/provider-gateway.js';
 
 let gw: ProviderGateway;
@@ -65,6 +67,56 @@ describe('roles', () => {
       expect(response.status, name).toBe(401);
     }
     expect(await snapshot()).toEqual(before);
+  });
+
+  describe('a document with a field the role does not allow', () => {
+    const TEST_FIELDS = 'healthCheck { ok } userErrors { code }';
+    const KEY_FIELDS = 'key userErrors { code }';
+    const documents = {
+      'fields side by side': `mutation($id: ID!) { a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } b: createApiKey(input: {role: VIEWER}) { ${KEY_FIELDS} } }`,
+      'the forbidden field first': `mutation($id: ID!) { b: createApiKey(input: {role: VIEWER}) { ${KEY_FIELDS} } a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } }`,
+      'the forbidden field in a fragment': `mutation($id: ID!) { a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } ...Keys } fragment Keys on Mutation { b: createApiKey(input: {role: VIEWER}) { ${KEY_FIELDS} } }`,
+      'the forbidden field in an inline fragment': `mutation($id: ID!) { a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } ... on Mutation { ... { b: createApiKey(input: {role: VIEWER}) { ${KEY_FIELDS} } } } }`,
+    };
+
+    it.each(Object.entries(documents))('an EDITOR gets FORBIDDEN for the whole operation, and nothing runs: %s', async (_name, query) => {
+      const before = await snapshot();
+      const keysBefore = await gw.db.selectFrom('api_keys').select('id').execute();
+      const res = await gw.graphql(gw.org.keys.EDITOR, query, { id: tokenId });
+      // No health check, no event, no provider call, no key.
+      expect(await snapshot()).toEqual(before);
+      expect(await gw.db.selectFrom('api_keys').select('id').execute()).toEqual(keysBefore);
+      expect(res.status).toBe(200);
+      expect(res.body.data).toBeNull();
+      expect(res.body.errors).toEqual([{ message: "Your API key's role does not allow this operation.", path: ['b'], extensions: { code: 'FORBIDDEN' } }]);
+    });
+
+    it('with an Idempotency-Key, the key stays free and stores nothing', async () => {
+      const before = await snapshot();
+      const key = randomUUID();
+      const body = { query: documents['fields side by side'], variables: { id: tokenId } };
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const res = await postGraphQL(gw.yoga, gw.org.keys.EDITOR, body, { 'idempotency-key': key });
+        expect(res.body.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+        expect(res.headers.get('idempotent-replayed')).toBeNull();
+      }
+      expect(await gw.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).execute()).toEqual([]);
+      expect(await snapshot()).toEqual(before);
+    });
+
+    it('a field left out by @skip or @include is not refused, and the rest runs', async () => {
+      const query = `mutation($id: ID!, $admin: Boolean!) { a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } b: createApiKey(input: {role: VIEWER}) @include(if: $admin) { ${KEY_FIELDS} } }`;
+      const res = await gw.graphql(gw.org.keys.EDITOR, query, { id: tokenId, admin: false });
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data).toEqual({ a: { healthCheck: { ok: true }, userErrors: [] } });
+    });
+
+    it('an ADMIN runs the same document whole', async () => {
+      const res = await gw.graphql(gw.org.keys.ADMIN, documents['fields side by side'], { id: tokenId });
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data.a).toEqual({ healthCheck: { ok: true }, userErrors: [] });
+      expect(res.body.data.b).toEqual({ key: expect.stringMatching(/^igw_/), userErrors: [] });
+    });
   });
 
   it('an ADMIN may do what an EDITOR may', async () => {

@@ -90,6 +90,54 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
     expect(other.headers.get('x-ratelimit-remaining')).toBe('19');
   });
 
+  it('charges a refused request to no budget: a key past its own budget leaves its organization\'s to the other keys', async () => {
+    const org = await newOrg();
+    for (let i = 0; i < 3; i += 1) expect((await gateway.graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(200);
+    for (let i = 0; i < 4; i += 1) expect((await sibling.graphql(org.keys.VIEWER, ONE_POINT)).status).toBe(200);
+    // 19 of 20 points spent: five do not fit, and are not charged; the one left still does.
+    const refused = await gateway.graphql(org.keys.VIEWER, FIVE_POINTS);
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'API_KEY', limit: 20 });
+    expect(refused.headers.get('x-ratelimit-remaining')).toBe('1');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const last = await sibling.graphql(org.keys.VIEWER, ONE_POINT);
+    expect(last.status).toBe(200);
+    expect(last.headers.get('x-ratelimit-remaining')).toBe('0');
+    for (let i = 0; i < 10; i += 1) expect((await (i % 2 ? gateway : sibling).graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(429);
+    // The organization spent 20 of its 30 points, whatever the VIEWER kept sending.
+    expect((await gateway.graphql(org.keys.EDITOR, FIVE_POINTS)).headers.get('x-ratelimit-remaining')).toBe('5');
+    expect((await sibling.graphql(org.keys.ADMIN, FIVE_POINTS)).headers.get('x-ratelimit-remaining')).toBe('0');
+    const spent = await gateway.graphql(org.keys.EDITOR, ONE_POINT);
+    expect(spent.status).toBe(429);
+    expect(spent.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'ORGANIZATION', limit: 30 });
+  });
+
+  it('charges every budget of a request or none of them, also when requests race', async () => {
+    const store = gateway.rateLimitStore as RateLimitStore;
+    const budget = (name: string, limit: number, points: number) => ({ key: `all-or-none:${name}`, points, limit, windowSeconds: 60 });
+    const [key, org, other] = [randomUUID(), randomUUID(), randomUUID()];
+    // The organization has no room: the key is not charged either.
+    const refused = await store.charge([budget(key, 20, 5), budget(org, 3, 5)]);
+    expect(refused.admitted).toBe(false);
+    expect(refused.states.map((state) => state.spent)).toEqual([0, 0]);
+    const admitted = await store.charge([budget(key, 20, 20), budget(org, 3, 3)]);
+    expect(admitted.admitted).toBe(true);
+    expect(admitted.states.map((state) => [state.spent, state.limit])).toEqual([[20, 20], [3, 3]]);
+    expect(admitted.states.every((state) => state.resetInMs > 0 && state.resetInMs <= 60_000)).toBe(true);
+    // And the reverse: the key has no room, so the other budget is not charged.
+    expect((await store.charge([budget(key, 20, 1), budget(other, 10, 1)])).admitted).toBe(false);
+    expect((await store.charge([budget(other, 10, 10)])).admitted).toBe(true);
+
+    // Thirty one-point requests at once, from two gateways' worth of callers: exactly ten fit the key.
+    const [racer, shared] = [randomUUID(), randomUUID()];
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => (i % 2 ? sibling : gateway).rateLimitStore?.charge([budget(racer, 10, 1), budget(shared, 100, 1)])),
+    );
+    expect(results.filter((result) => result?.admitted)).toHaveLength(10);
+    const after = await store.charge([budget(racer, 10, 0), budget(shared, 100, 0)]);
+    expect(after.states.map((state) => state.spent)).toEqual([10, 10]);
+  });
+
   it('limits testIntegration per integration, counting every call in a document', async () => {
     const org = await newOrg();
     const target = unknownIntegration();
@@ -113,6 +161,40 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
     const fresh = unknownIntegration();
     for (let i = 0; i < 3; i += 1) await gateway.graphql(intruder.keys.EDITOR, TEST, { id: fresh });
     expect((await gateway.graphql(org.keys.EDITOR, TEST, { id: fresh })).status).toBe(200);
+  });
+
+  it("charges nothing for a VIEWER's testIntegration calls, which it may not run: editors can still test", async () => {
+    const org = await newOrg();
+    const target = unknownIntegration();
+    const eleven = `mutation($id: ID!) { ${Array.from({ length: 11 }, (_, i) => `t${i}: testIntegration(input: {id: $id}) { __typename }`).join(' ')} }`;
+    for (const via of [gateway, sibling]) {
+      const refused = await via.graphql(org.keys.VIEWER, eleven, { id: target });
+      expect(refused.status).toBe(200);
+      expect(refused.body.data).toBeNull();
+      expect(refused.body.errors.map((error: any) => error.extensions.code)).toEqual(Array.from({ length: 11 }, () => 'FORBIDDEN'));
+      expect(refused.headers.get('x-ratelimit-limit')).toBeNull();
+    }
+    // The key's and the organization's budgets are untouched too: a refused request spends nothing.
+    const own = await gateway.graphql(org.keys.VIEWER, ONE_POINT);
+    expect(own.headers.get('x-ratelimit-remaining')).toBe('19');
+    for (let i = 0; i < 2; i += 1) {
+      const res = await sibling.graphql(org.keys.EDITOR, TEST, { id: target });
+      expect(res.status).toBe(200);
+      expect(res.body.data.testIntegration.userErrors).toEqual([{ code: 'NOT_FOUND' }]);
+    }
+  });
+
+  it('charges nothing for a query the role may not run, even one the gateway has run before', async () => {
+    const org = await newOrg();
+    const keys = '{ apiKeys { id } }';
+    expect((await gateway.graphql(org.keys.ADMIN, keys)).status).toBe(200);
+    // Known now: with budgets in PostgreSQL, it would be charged with its authentication.
+    for (let i = 0; i < 3; i += 1) {
+      const refused = await gateway.graphql(org.keys.VIEWER, keys);
+      expect(refused.body.errors.map((error: any) => error.extensions.code)).toEqual(['FORBIDDEN']);
+      expect(refused.headers.get('x-ratelimit-limit')).toBeNull();
+    }
+    expect((await gateway.graphql(org.keys.VIEWER, ONE_POINT)).headers.get('x-ratelimit-remaining')).toBe('19');
   });
 
   it('starts a new window when the last one ends', async () => {

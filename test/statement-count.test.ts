@@ -153,15 +153,17 @@ describe('the rate-limit charge folded into authentication', () => {
   it('charges a known document with its authentication, reporting the budget the same way', async () => {
     const first = await post(org.keys.VIEWER, FIVE_POINTS);
     expect(first.status).toBe(200);
-    expect(first.sql.filter((text) => /rate_limit_buckets/.test(text))).toHaveLength(1);
+    expect(first.sql.filter((text) => /rate_limit_charge\(/.test(text))).toHaveLength(1);
     expect(first.headers.get('x-ratelimit-remaining')).toBe('7');
 
     const second = await post(org.keys.VIEWER, FIVE_POINTS);
     expect(second.status).toBe(200);
     expect(second.body.data.integrations.edges).toHaveLength(2);
     // Authentication and the charge in one statement, then the page.
-    expect(second.sql.filter((text) => !/update "api_keys"/.test(text))).toHaveLength(2);
-    expect(second.sql[0]).toMatch(/from api_keys[\s\S]*insert into rate_limit_buckets/);
+    // (Recording the key's use is written in the background, maybe while this request runs: left out.)
+    const statements = second.sql.filter((text) => !/update "api_keys"/.test(text));
+    expect(statements).toHaveLength(2);
+    expect(statements[0]).toMatch(/from api_keys[\s\S]*rate_limit_charge\(/);
     expect(second.headers.get('x-ratelimit-limit')).toBe('12');
     expect(second.headers.get('x-ratelimit-remaining')).toBe('2');
     expect(second.body.extensions.cost).toMatchObject({ requested: 5, limit: 12, remaining: 2 });
@@ -174,7 +176,7 @@ describe('the rate-limit charge folded into authentication', () => {
     expect(refused.body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', scope: 'API_KEY', limit: 12 });
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(refused.sql.filter((text) => /"integrations"/.test(text))).toEqual([]);
-    expect(refused.sql.filter((text) => /rate_limit_buckets/.test(text))).toHaveLength(1);
+    expect(refused.sql.filter((text) => /rate_limit_charge\(/.test(text))).toHaveLength(1);
   });
 
   it('charges nothing, and answers only 401, for a wrong, unknown or revoked key', async () => {

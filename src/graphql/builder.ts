@@ -5,7 +5,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import { fieldComplexity, isMeasuringCost } from '../limits/query-cost.js';
-import { hasRole } from '../modules/api-key/api-key.service.js';
+import { type RoleScopes, scopesOfRole } from '../modules/api-key/api-key.service.js';
 import { forbiddenError } from './errors.js';
 import { decodeGlobalID, encodeGlobalID } from './global-id.js';
 
@@ -14,7 +14,7 @@ export const MAX_NODES = 100;
 
 export const builder = new SchemaBuilder<{
   Context: GatewayContext;
-  AuthScopes: { viewer: boolean; editor: boolean; admin: boolean };
+  AuthScopes: RoleScopes;
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
@@ -28,11 +28,8 @@ export const builder = new SchemaBuilder<{
   // Costs only: the limits are enforced per request, before execution, by src/limits/cost.plugin.ts.
   complexity: { fieldComplexity },
   scopeAuth: {
-    authScopes: (context) => ({
-      viewer: true,
-      editor: hasRole(context.viewer, 'EDITOR'),
-      admin: hasRole(context.viewer, 'ADMIN'),
-    }),
+    // Root fields' scopes are also checked for the whole operation before it runs (operation-authorization.ts).
+    authScopes: (context) => scopesOfRole(context.viewer.role),
     unauthorizedError: () => forbiddenError(),
   },
   relay: {

@@ -10,8 +10,8 @@ export function unauthenticatedError(message: string): GraphQLError {
   });
 }
 
-export function forbiddenError(message = 'Your API key\'s role does not allow this operation.'): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
+export function forbiddenError(message = 'Your API key\'s role does not allow this operation.', options: { path?: readonly (string | number)[] } = {}): GraphQLError {
+  return new GraphQLError(message, { ...(options.path ? { path: options.path } : {}), extensions: { code: 'FORBIDDEN' } });
 }
 
 /**

@@ -1,17 +1,8 @@
-import {
-  type DocumentNode,
-  type FieldNode,
-  getArgumentValues,
-  getVariableValues,
-  GraphQLError,
-  type GraphQLSchema,
-  Kind,
-  type OperationDefinitionNode,
-  type SelectionSetNode,
-} from 'graphql';
+import { type DocumentNode, getArgumentValues, GraphQLError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../context.js';
 import { decodeTypedID } from '../graphql/global-id.js';
+import { coercedVariables, rootFieldsOf } from '../graphql/operation-authorization.js';
 import type { Logger } from '../logger.js';
 import { operationCostsOf, selectOperation } from './query-cost.js';
 import type { RateLimiter, RateLimitOutcome } from './rate-limiter.js';
@@ -33,36 +24,25 @@ function requestError(message: string, extensions: Record<string, unknown>): Gra
   return new GraphQLError(message, { extensions: { ...extensions, http: { status: 400, spec: true } } });
 }
 
-/** IDs of the integrations that the operation's `testIntegration` fields probe. */
+/**
+ * IDs of the integrations that the operation's `testIntegration` fields probe: only fields that run, and
+ * only for a caller allowed to run them (useOperationAuthorization refuses the operation otherwise).
+ */
 function probedIntegrations(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, rawVariables: Record<string, unknown>): string[] {
   const field = schema.getMutationType()?.getFields()[PROBING_MUTATION];
   if (operation.operation !== 'mutation' || !field) return [];
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables);
-  if (!('coerced' in coerced) || !coerced.coerced) return [];
-  const ids: string[] = [];
-  const visit = (selectionSet: SelectionSetNode, seen: Set<string>) => {
-    for (const selection of selectionSet.selections) {
-      if (selection.kind === Kind.FIELD) {
-        if (selection.name.value === PROBING_MUTATION) ids.push(...idOf(selection));
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        visit(selection.selectionSet, seen);
-      } else if (!seen.has(selection.name.value)) {
-        seen.add(selection.name.value);
-        const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
-        if (fragment?.kind === Kind.FRAGMENT_DEFINITION) visit(fragment.selectionSet, seen);
+  const variables = coercedVariables(schema, operation, rawVariables);
+  if (!variables) return [];
+  return rootFieldsOf(document, operation, variables)
+    .filter((node) => node.name.value === PROBING_MUTATION)
+    .flatMap((node) => {
+      try {
+        const args = getArgumentValues(field, node, variables) as { input?: { id?: unknown } };
+        return [decodeTypedID(String(args.input?.id), 'Integration')];
+      } catch {
+        return []; // an invalid ID: the mutation answers with its own error, and probes nothing
       }
-    }
-  };
-  const idOf = (node: FieldNode): string[] => {
-    try {
-      const args = getArgumentValues(field, node, coerced.coerced) as { input?: { id?: unknown } };
-      return [decodeTypedID(String(args.input?.id), 'Integration')];
-    } catch {
-      return []; // an invalid ID: the mutation answers with its own error, and probes nothing
-    }
-  };
-  visit(operation.selectionSet, new Set());
-  return ids;
+    });
 }
 
 /** Whether the variables charged at authentication are the ones the operation runs with. */
@@ -96,8 +76,6 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
       const requestFacts = facts.of(context.request);
       const variables = (args.variableValues ?? {}) as Record<string, unknown>;
       const operation = selectOperation(args.document, args.operationName);
-      requestFacts.operationType = operation?.operation;
-      if (operation?.name?.value) requestFacts.operationName = operation.name.value;
 
       // The document parsed and validated: its cost is remembered by its text from now on, and a request
       // sending it again is charged with its authentication (early-charge.ts).

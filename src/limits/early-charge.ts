@@ -1,9 +1,11 @@
 import type { GraphQLParams } from 'graphql-yoga';
+import type { Role } from '../db/database.js';
+import { coercedVariables, rolesAllowedToRun, rootFieldsOf } from '../graphql/operation-authorization.js';
 import { declaredBodyLength } from '../hardening.requests.js';
 import type { Viewer } from '../modules/api-key/api-key.service.js';
 import type { OperationLimits } from './cost.plugin.js';
 import { type OperationCosts, selectOperation } from './query-cost.js';
-import { type BucketRow, bucketStates } from './rate-limit-store.js';
+import { type BucketRow, chargeResult } from './rate-limit-store.js';
 import type { CostBudget, RateLimiter } from './rate-limiter.js';
 
 /**
@@ -16,7 +18,8 @@ import type { CostBudget, RateLimiter } from './rate-limiter.js';
  * cost for the same variables. For such a document (a query: mutations, those answered from a stored
  * Idempotency-Key answer included, are charged when they run, where testIntegration's budget per tested
  * integration is also worked out from its arguments), the cost is known as soon as the body is read, and the
- * authentication statement charges it too (`findKeyByPrefixCharging`), only if the key is valid. The
+ * authentication statement charges it too (`findKeyByPrefixCharging`), only if the key is valid and its
+ * role may run every root field of the operation (one that may not is refused whole, and charged nothing). The
  * cost plugin then takes the outcome instead of charging again, and answers 429 or reports the budget
  * exactly as it does for a request charged on its own. Everything else, a first sight of a document,
  * mutations, budgets kept in Redis, is charged as before, in a statement of its own.
@@ -28,6 +31,8 @@ export interface EarlyChargePlan {
   measured: { complexity: number; depth: number };
   points: number;
   budgets: CostBudget[];
+  /** The roles allowed to run the operation: a key of another role is not charged. */
+  roles: Role[];
 }
 
 /** What to charge with the authentication of a request with these parameters, or null to charge it later. */
@@ -40,9 +45,14 @@ export function planEarlyCharge(
   const document = costs.known(params.query);
   if (!document) return null;
   const operationName = params.operationName ?? null;
-  if (selectOperation(document, operationName)?.operation !== 'query') return null;
+  const operation = selectOperation(document, operationName);
+  if (operation?.operation !== 'query') return null;
   const variables = params.variables ?? null;
   if (variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
+  const coerced = coercedVariables(costs.schema, operation, variables);
+  if (!coerced) return null;
+  const roles = rolesAllowedToRun(costs.schema, operation, rootFieldsOf(document, operation, coerced));
+  if (roles.length === 0) return null;
   let measured;
   try {
     measured = costs.measure(params.query, document, operationName, variables as Record<string, unknown> | null);
@@ -55,7 +65,7 @@ export function planEarlyCharge(
   if (measured.depth > limits.maxDepth || points > limits.maxCost) return null;
   const budgets = rateLimiter.costBudgets();
   if (budgets.length === 0) return null;
-  return { query: params.query, operationName, variables, measured: { complexity: measured.complexity, depth: measured.depth }, points, budgets };
+  return { query: params.query, operationName, variables, measured: { complexity: measured.complexity, depth: measured.depth }, points, budgets, roles };
 }
 
 /** Hands the outcome of a charge made at authentication to the cost plugin, for this request. */
@@ -66,7 +76,7 @@ export function settleEarlyCharge(rateLimiter: RateLimiter, request: Request, pl
     operationName: plan.operationName,
     variables: plan.variables,
     measured: plan.measured,
-    outcome: rateLimiter.outcomeOf(charges, bucketStates(charges, charged)),
+    outcome: rateLimiter.outcomeOf(charges, chargeResult(charges, charged)),
   });
 }
 

@@ -1,5 +1,5 @@
 import type { Viewer } from '../modules/api-key/api-key.service.js';
-import type { BucketCharge, BucketState, RateLimitStore } from './rate-limit-store.js';
+import type { BucketCharge, BucketState, ChargeResult, RateLimitStore } from './rate-limit-store.js';
 
 /** Budgets of cost points, each per window. A budget of 0 is not enforced. */
 export interface RateLimitBudgets {
@@ -24,7 +24,7 @@ export interface BudgetReport {
 
 export interface RateLimitOutcome {
   report: BudgetReport | null;
-  /** The first budget the request overran; the request must not run. */
+  /** The first budget without room for the request, which was then charged to none: it must not run. */
   exceeded: { scope: RateLimitScope; limit: number; retryAfterSeconds: number; integrationId?: string } | null;
 }
 
@@ -53,7 +53,7 @@ export interface PrepaidCharge {
 const bucketKey = (scope: CostBudget['scope'], viewer: { apiKeyId: string; organizationId: string }) =>
   scope === 'API_KEY' ? `apikey:${viewer.apiKeyId}` : `org:${viewer.organizationId}`;
 
-/** Charges requests to their budgets in the shared store, in one round trip. */
+/** Charges requests to their budgets in the shared store, all or nothing, in one round trip. */
 export class RateLimiter {
   /** Requests already charged with their authentication, by request; taken by the cost plugin. */
   readonly #prepaid = new WeakMap<Request, PrepaidCharge>();
@@ -91,7 +91,7 @@ export class RateLimiter {
 
   /**
    * Charges `cost` points to the viewer's key and organization, and one probe to each integration in
-   * `integrationTests` (ids; repeated ids count each time).
+   * `integrationTests` (ids; repeated ids count each time): to all of them if every one has room, else to none.
    */
   async charge(viewer: Viewer, cost: number, integrationTests: readonly string[] = []): Promise<RateLimitOutcome> {
     const { budgets } = this;
@@ -109,26 +109,32 @@ export class RateLimiter {
     return this.outcomeOf(charges, await this.store.charge(charges));
   }
 
-  /** What charges came to: the budget nearest to exhaustion, and the first one overrun. */
-  outcomeOf(charges: readonly ScopedCharge[], states: readonly BucketState[]): RateLimitOutcome {
+  /**
+   * What charges came to: the cost budget nearest to exhaustion (after the charge, or as it stands when
+   * the request was refused), and when refused, the first budget that had no room for it.
+   */
+  outcomeOf(charges: readonly ScopedCharge[], result: ChargeResult): RateLimitOutcome {
     const now = Date.now();
     let report: BudgetReport | null = null;
     let exceeded: RateLimitOutcome['exceeded'] = null;
+    const refusal = (charge: ScopedCharge, state: BucketState): NonNullable<RateLimitOutcome['exceeded']> => ({
+      scope: charge.scope,
+      limit: state.limit,
+      retryAfterSeconds: Math.max(1, Math.ceil(state.resetInMs / 1000)),
+      ...(charge.integrationId ? { integrationId: charge.integrationId } : {}),
+    });
     charges.forEach((charge, index) => {
-      const state = states[index] as BucketState;
-      if (!exceeded && state.spent > state.limit) {
-        exceeded = {
-          scope: charge.scope,
-          limit: state.limit,
-          retryAfterSeconds: Math.max(1, Math.ceil(state.resetInMs / 1000)),
-          ...(charge.integrationId ? { integrationId: charge.integrationId } : {}),
-        };
-      }
+      const state = result.states[index];
+      if (!state) return;
+      if (!exceeded && !result.admitted && state.spent + charge.points > state.limit) exceeded = refusal(charge, state);
       if (charge.scope !== 'INTEGRATION_TEST') {
         const remaining = Math.max(0, state.limit - state.spent);
         if (!report || remaining < report.remaining) report = { limit: state.limit, remaining, resetAt: new Date(now + state.resetInMs) };
       }
     });
+    // Refused by the store, whatever the numbers say: the request still must not run.
+    const [first, firstState] = [charges[0], result.states[0]];
+    if (!result.admitted && !exceeded && first && firstState) exceeded = refusal(first, firstState);
     return { report, exceeded };
   }
 }

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
+import { selectOperation } from '../limits/query-cost.js';
 import type { RequestFactsMap } from '../limits/request-facts.js';
 import type { Logger } from '../logger.js';
 import type { Viewer } from '../modules/api-key/api-key.service.js';
@@ -63,6 +64,13 @@ export function useRequestTelemetry(options: {
     },
     onRequest({ request }) {
       started.set(request, performance.now());
+    },
+    onExecute({ args }) {
+      // Recorded before any plugin may refuse the operation (authorization, cost), so that its line names it.
+      const operation = selectOperation(args.document, args.operationName);
+      const requestFacts = facts.of((args.contextValue as { request: Request }).request);
+      requestFacts.operationType = operation?.operation;
+      if (operation?.name?.value) requestFacts.operationName = operation.name.value;
     },
     onResultProcess({ request, result }) {
       facts.of(request).errorCodes = errorCodesOf(result);

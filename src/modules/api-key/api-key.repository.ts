@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { ApiKeyRow, Database, OrganizationRow, Role } from '../../db/database.js';
-import { type BucketRow, bucketUpsert, MAX_POINTS } from '../../limits/rate-limit-store.js';
+import { type BucketRow, bucketCharge } from '../../limits/rate-limit-store.js';
 import type { CostBudget } from '../../limits/rate-limiter.js';
 import { type ClaimedRow, type ClaimTerms, claimUpsert, type HeldKeyRow } from '../../idempotency/idempotency.repository.js';
 import { type Organization, toOrganization } from '../organization/organization.repository.js';
@@ -99,9 +99,10 @@ function toKeyWithOrganization(row: FoundRow): KeyWithOrganization {
 
 /**
  * Authentication and the rate-limit charge in one statement: the key by its visible prefix, with its
- * organization, and, only when `keyHash` is the key's and the key is not revoked, `points` charged to
- * each budget (`apikey:<key id>`, `org:<organization id>`, in that key order, as every charge takes them).
- * One round trip instead of two for every request whose cost is known before it is parsed.
+ * organization, and, only when `keyHash` is the key's, the key is not revoked and its role is one of
+ * `roles` (those allowed to run the operation), `points` charged to each budget (`apikey:<key id>`,
+ * `org:<organization id>`), all or nothing as every charge is (`bucketCharge`). One round trip instead
+ * of two for every request whose cost is known before it is parsed.
  */
 export async function findKeyByPrefixCharging(
   db: Kysely<Database>,
@@ -109,21 +110,22 @@ export async function findKeyByPrefixCharging(
   keyHash: string,
   points: number,
   budgets: readonly CostBudget[],
+  roles: readonly Role[],
 ): Promise<(KeyWithOrganization & { charged: BucketRow[] }) | undefined> {
-  const charges = budgets.map((budget) => {
-    const key = budget.scope === 'API_KEY' ? sql`'apikey:' || found.id` : sql`'org:' || found.organization_id`;
-    return sql`(${key}, ${Math.min(points, MAX_POINTS)}::integer, now() + ${budget.windowSeconds}::integer * interval '1 second')`;
-  });
-  const result = await sql<FoundRow & { charged: [string, number, number][] | null }>`
+  const keys = budgets.map((budget) => (budget.scope === 'API_KEY' ? sql`'apikey:' || found.id` : sql`'org:' || found.organization_id`));
+  const charges = budgets.map((budget) => ({ points, limit: budget.limit, windowSeconds: budget.windowSeconds }));
+  // The charge runs only for a row that passes the filter: the function is called once per row of `valid`.
+  const result = await sql<FoundRow & { charged: [string, number, number, boolean][] | null }>`
     with found as (${foundByPrefix(prefix)}), charged as (
-      ${bucketUpsert(sql`found cross join lateral (values ${sql.join(charges)}) as charge (key, points, window_ends_at)`, sql`found.key_hash = ${keyHash} and found.revoked_at is null`)}
+      select charged.* from (select * from found where found.key_hash = ${keyHash} and found.revoked_at is null and found.role in (${sql.join(roles)})) as found
+      cross join lateral ${bucketCharge({ keys, charges })}
     )
-    select found.*, (select json_agg(json_build_array(charged.key, charged.points, charged.ms_left)) from charged) as charged from found`.execute(db);
+    select found.*, (select json_agg(json_build_array(charged.key, charged.points, charged.ms_left, charged.admitted)) from charged) as charged from found`.execute(db);
   const row = result.rows[0];
   if (!row) return undefined;
   return {
     ...toKeyWithOrganization(row),
-    charged: (row.charged ?? []).map(([key, points, msLeft]) => ({ key, points, ms_left: msLeft })),
+    charged: (row.charged ?? []).map(([key, charged, msLeft, admitted]) => ({ key, points: charged, ms_left: msLeft, admitted })),
   };
 }
 

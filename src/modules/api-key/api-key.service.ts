@@ -23,6 +23,18 @@ export function hasRole(viewer: Viewer, needed: Role): boolean {
   return ROLE_RANK[viewer.role] >= ROLE_RANK[needed];
 }
 
+/** The auth scopes fields name in `authScopes` (src/graphql/builder.ts). */
+export interface RoleScopes {
+  viewer: boolean;
+  editor: boolean;
+  admin: boolean;
+}
+
+/** The scopes a role holds: each role holds those of the roles below it. */
+export function scopesOfRole(role: Role): RoleScopes {
+  return { viewer: true, editor: ROLE_RANK[role] >= ROLE_RANK.EDITOR, admin: ROLE_RANK[role] >= ROLE_RANK.ADMIN };
+}
+
 // igw_<12 hex: visible prefix>_<43 base64url: 256 random bits>. The prefix finds the row; the hash proves the key.
 const KEY_PATTERN = /^(igw_[0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
 
@@ -78,6 +90,8 @@ export function credentialOf(authorization: string | null): Credential | { failu
 export interface ChargeOnAuthentication {
   points: number;
   budgets: readonly CostBudget[];
+  /** Only a key of one of these roles is charged: the roles allowed to run the operation. */
+  roles: readonly Role[];
 }
 
 /** What the authentication statement does besides authenticating, only when the key is valid: one of these. */
@@ -113,7 +127,7 @@ export async function authenticate(
   const presented = hashKey(credential.token);
   const { charge, claim } = also;
   const hash = presented.toString('hex');
-  const charging = charge ? await findKeyByPrefixCharging(db, credential.prefix, hash, charge.points, charge.budgets) : undefined;
+  const charging = charge ? await findKeyByPrefixCharging(db, credential.prefix, hash, charge.points, charge.budgets, charge.roles) : undefined;
   const claiming = !charge && claim ? await findKeyByPrefixClaiming(db, credential.prefix, hash, claim) : undefined;
   const found = charge ? charging : claim ? claiming : await findKeyByPrefix(db, credential.prefix);
   if (!found) return { failure: 'UNKNOWN' };
@@ -123,7 +137,8 @@ export async function authenticate(
   const lastUsed = found.key.lastUsedAt?.getTime() ?? 0;
   if (Date.now() - lastUsed > 60_000) touchApiKey(db, found.key.id).catch(onBackgroundError);
   const viewer = { organization: found.organization, apiKey: found.key, role: found.key.role };
-  if (charging) return { viewer, charged: charging.charged };
+  // Nothing charged (a role not allowed to run the operation): charged when it runs, which refuses it first.
+  if (charging) return charging.charged.length > 0 ? { viewer, charged: charging.charged } : { viewer };
   if (claim && claiming) return { viewer, claim: claimOutcome(claim.token, claiming.claimed, claiming.held, { apiKeyId: found.key.id, fingerprint: claim.fingerprint }) };
   return { viewer };
 }
