@@ -1,36 +1,45 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { listConnectors } from '../src/connectors/registry.js';
+import { connectorSettingsFromEnv } from '../src/connectors/settings.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { KeyRing, rotateSecrets, SecretVault } from '../src/secrets/index.js';
+import { clientIdOf } from './fake-provider/profiles.js';
 import { type FakeProvider, startFakeProvider } from './fake-provider/server.js';
 import { CONNECT, createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL, REVOKE, TEST } from './support/provider-gateway.js';
 
 /**
  * Two self-managed GitLab instances on two loopback ports, each reached through the connector's own
- * URL templates and the integration's `host` config, with one OAuth2 client registered at both.
+ * URL templates and the integration's `host` config. The gateway's GitLab OAuth2 client is registered at
+ * A (as `CONNECTOR_GITLAB_OAUTH_ORIGIN` says); B is any other server, one an EDITOR might control, which
+ * takes API tokens. Two GitHub Enterprise instances likewise, the gateway's GitHub client registered at
+ * the first.
  */
 const CLIENT_SECRET = `gitlab_client_secret_${randomBytes(8).toString('hex')}`;
+const GITHUB_CLIENT_SECRET = `github_client_secret_${randomBytes(8).toString('hex')}`;
 const gatewayKey = randomBytes(32);
 const rotationKey = randomBytes(32);
 
 let gw: ProviderGateway;
 let hostA: FakeProvider;
 let hostB: FakeProvider;
+let githubA: FakeProvider;
+let githubB: FakeProvider;
 beforeAll(async () => {
   hostA = await startFakeProvider({ root: 'gitlab', clientSecret: () => CLIENT_SECRET });
   hostB = await startFakeProvider({ root: 'gitlab', clientSecret: () => CLIENT_SECRET });
+  githubA = await startFakeProvider({ root: 'github', clientSecret: () => GITHUB_CLIENT_SECRET });
+  githubB = await startFakeProvider({ root: 'github', clientSecret: () => GITHUB_CLIENT_SECRET });
   // The gateway's vault also opens what `secrets rotate` re-encrypts under the rotation key (see the last test).
-  gw = await createProviderGateway({ connectorSettings: hostA.settings, vault: new SecretVault(new KeyRing(gatewayKey, [rotationKey])) });
+  gw = await createProviderGateway({ connectorSettings: { ...hostA.settings, ...githubA.settings }, vault: new SecretVault(new KeyRing(gatewayKey, [rotationKey])) });
 });
 afterAll(async () => {
   await gw.close();
-  await hostA.close();
-  await hostB.close();
+  await Promise.all([hostA, hostB, githubA, githubB].map((host) => host.close()));
 });
 beforeEach(() => {
-  hostA.reset();
-  hostB.reset();
+  for (const host of [hostA, hostB, githubA, githubB]) host.reset();
 });
 
 const editor = (query: string, input: Record<string, unknown>) => gw.graphql(gw.org.keys.EDITOR, query, { input });
@@ -44,14 +53,13 @@ const oauthInput = (host: FakeProvider, extra: Record<string, unknown> = {}) => 
   ...extra,
 });
 
-/** Connects through OAuth2 at `host` and returns the integration's ID; the hosts' call logs start afresh. */
-async function connectOAuthAt(host: FakeProvider): Promise<string> {
-  const started = (await editor(CONNECT, oauthInput(host))).body.data.connectIntegration;
+/** Connects through OAuth2 at `host` (a GitLab, or GitHub with `provider: 'github'`) and returns the integration's ID; the hosts' call logs start afresh. */
+async function connectOAuthAt(host: FakeProvider, extra: Record<string, unknown> = {}): Promise<string> {
+  const started = (await editor(CONNECT, oauthInput(host, extra))).body.data.connectIntegration;
   expect(started.userErrors).toEqual([]);
   const { location } = await gw.authorize(started.authorizationUrl);
   expect(location?.searchParams.get('outcome')).toBe('connected');
-  hostA.reset();
-  hostB.reset();
+  for (const each of [hostA, hostB, githubA, githubB]) each.reset();
   return started.integration.id;
 }
 
@@ -74,73 +82,92 @@ function carrying(host: FakeProvider, secrets: (string | null | undefined)[]) {
 const originsOf = async (id: string) => JSON.parse((await gw.row(id)).secret_origins as string);
 const rowId = (id: string) => decodeTypedID(id, 'Integration');
 
+/** Re-stores the integration's secrets as an earlier version did: no origins, none in the associated data. */
+async function sealWithoutOrigins(id: string): Promise<void> {
+  const row = await gw.row(id);
+  const legacy = gw.services.vault.seal(await gw.secretsOf(id), { organizationId: row.organization_id, integrationId: row.id, version: row.secret_version });
+  await gw.db.updateTable('integrations').set({ secret_ciphertext: legacy.ciphertext, secret_key_id: legacy.keyId, secret_origins: null }).where('id', '=', row.id).execute();
+}
+
+/** What an attacker with write access to the database, or any path that changes config alone, would do. */
+const pointAt = (id: string, host: FakeProvider) =>
+  gw.db.updateTable('integrations').set({ config: JSON.stringify({ host: host.url }) }).where('id', '=', rowId(id)).execute();
+
 describe('an OAuth2 reconnection changes nothing until its callback succeeds', () => {
-  it('to another host: the stored tokens never go there; the callback applies the new config with the new tokens', async () => {
+  it('with new settings: the integration keeps working with its tokens until the callback applies the settings with new ones', async () => {
     const id = await connectOAuthAt(hostA);
     const grantA = { ...hostA.latestGrant('gitlab')! };
     const before = await gw.row(id);
 
-    const started = (await editor(CONNECT, oauthInput(hostB, { integrationId: id, displayName: 'GitLab B', environment: 'staging', scopes: ['read_api'] }))).body.data
+    const started = (await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab renamed', environment: 'staging', scopes: ['read_api'] }))).body.data
       .connectIntegration;
     expect(started.userErrors).toEqual([]);
-    expect(new URL(started.authorizationUrl).origin).toBe(hostB.url);
-    expect(started.integration).toMatchObject({ id, displayName: 'GitLab A', config: { host: hostA.url }, status: 'ACTIVE', scopes: ['read_api', 'read_user'] });
+    expect(started.integration).toMatchObject({ id, displayName: 'GitLab A', status: 'ACTIVE', scopes: ['read_api', 'read_user'] });
     expect(await gw.row(id)).toEqual(before);
 
-    // The pending reconnection is never completed; the integration keeps working where its tokens came from.
-    const tested = (await editor(TEST, { id })).body.data.testIntegration;
-    expect(tested).toMatchObject({ userErrors: [], healthCheck: { ok: true } });
-    const refreshed = (await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration;
-    expect(refreshed.userErrors).toEqual([]);
-    expect(hostA.calls('gitlab', 'api')).toBe(1);
+    // The pending reconnection is not completed yet; the integration keeps working with the tokens it has.
+    expect((await editor(TEST, { id })).body.data.testIntegration).toMatchObject({ userErrors: [], healthCheck: { ok: true } });
+    expect((await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration.userErrors).toEqual([]);
     expect(hostA.calls('gitlab', 'token', 'refresh_token')).toBe(1);
-    expect(hostB.store.calls).toEqual([]);
-    expect(await originsOf(id)).toEqual({ api: hostA.url, token: hostA.url, revoke: hostA.url });
-    const refreshedA = { ...hostA.latestGrant('gitlab')! };
+    const refreshed = (await gw.secretsOf(id)).credential;
+    expect(refreshed).not.toMatchObject({ accessToken: grantA.accessToken });
 
-    // The user authorizes at the new host: the new config, name, environment and scopes arrive with its tokens.
     const { location } = await gw.authorize(started.authorizationUrl);
     expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'connected' });
-    const grantB = hostB.latestGrant('gitlab')!;
-    expect(await gw.row(id)).toMatchObject({
-      display_name: 'GitLab B',
-      environment: 'staging',
-      config: { host: hostB.url },
-      requested_scopes: ['read_api'],
-      status: 'ACTIVE',
-      health: 'HEALTHY',
-    });
-    expect((await gw.secretsOf(id)).credential).toMatchObject({ accessToken: grantB.accessToken, refreshToken: grantB.refreshToken });
-    expect(await originsOf(id)).toEqual({ api: hostB.url, token: hostB.url, revoke: hostB.url });
-    hostA.reset();
+    const grant = hostA.latestGrant('gitlab')!;
+    expect(await gw.row(id)).toMatchObject({ display_name: 'GitLab renamed', environment: 'staging', requested_scopes: ['read_api'], status: 'ACTIVE', health: 'HEALTHY' });
+    expect((await gw.secretsOf(id)).credential).toMatchObject({ accessToken: grant.accessToken, refreshToken: grant.refreshToken });
+    expect(await originsOf(id)).toEqual({ api: hostA.url, token: hostA.url, revoke: hostA.url });
+  });
+
+  it('to another host: the stored token never goes there; the callback applies the new config with the new tokens', async () => {
+    const tokenB = hostB.issueApiToken('gitlab');
+    const id = await connectTokenAt(hostB, tokenB);
+    const before = await gw.row(id);
+
+    const started = (await editor(CONNECT, oauthInput(hostA, { integrationId: id }))).body.data.connectIntegration;
+    expect(started.userErrors).toEqual([]);
+    expect(new URL(started.authorizationUrl).origin).toBe(hostA.url);
+    expect(started.integration).toMatchObject({ id, authKind: 'API_TOKEN', config: { host: hostB.url }, status: 'ACTIVE' });
+    expect(await gw.row(id)).toEqual(before);
+    expect((await editor(TEST, { id })).body.data.testIntegration.healthCheck.ok).toBe(true);
+    expect(hostB.calls('gitlab', 'api')).toBe(1);
+
+    const { location } = await gw.authorize(started.authorizationUrl);
+    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'connected' });
+    const grantA = hostA.latestGrant('gitlab')!;
+    expect(await gw.row(id)).toMatchObject({ display_name: 'GitLab A', auth_kind: 'OAUTH2', config: { host: hostA.url }, status: 'ACTIVE', health: 'HEALTHY' });
+    expect(await originsOf(id)).toEqual({ api: hostA.url, token: hostA.url, revoke: hostA.url });
+    hostB.reset();
     expect((await editor(TEST, { id })).body.data.testIntegration).toMatchObject({ userErrors: [], healthCheck: { ok: true } });
-    expect(hostA.store.calls).toEqual([]);
-    expect(carrying(hostB, [grantA.accessToken, grantA.refreshToken, refreshedA.accessToken, refreshedA.refreshToken])).toEqual([]);
-    expect(carrying(hostB, [grantB.accessToken]).length).toBeGreaterThan(0);
+    expect(hostB.store.calls).toEqual([]);
+    expect(carrying(hostA, [tokenB])).toEqual([]);
+    expect(carrying(hostA, [grantA.accessToken]).length).toBeGreaterThan(0);
   });
 
   it.each([
-    ['the user denies access', () => void (hostB.knobs('gitlab').denyAuthorization = true), 'access_denied'],
-    ['the token exchange fails', () => hostB.fault('gitlab', 'token', { status: 500 }), 'token_exchange_failed'],
+    ['the user denies access', () => void (hostA.knobs('gitlab').denyAuthorization = true), 'access_denied'],
+    ['the token exchange fails', () => hostA.fault('gitlab', 'token', { status: 500 }), 'token_exchange_failed'],
   ])('a failed reconnection (%s) leaves the integration exactly as it was', async (_name, arrange, error) => {
-    const id = await connectOAuthAt(hostA);
+    const tokenB = hostB.issueApiToken('gitlab');
+    const id = await connectTokenAt(hostB, tokenB);
     const before = await gw.row(id);
-    const started = (await editor(CONNECT, oauthInput(hostB, { integrationId: id, displayName: 'GitLab B' }))).body.data.connectIntegration;
+    const started = (await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab A' }))).body.data.connectIntegration;
     arrange();
     const { location } = await gw.authorize(started.authorizationUrl);
     expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'error', error });
     expect(await gw.row(id)).toEqual(before);
     expect((await editor(TEST, { id })).body.data.testIntegration.healthCheck.ok).toBe(true);
-    expect(hostA.calls('gitlab', 'api')).toBe(1);
-    expect(carrying(hostB, [hostA.latestGrant('gitlab')?.accessToken, hostA.latestGrant('gitlab')?.refreshToken])).toEqual([]);
+    expect(hostB.calls('gitlab', 'api')).toBe(1);
+    expect(carrying(hostA, [tokenB])).toEqual([]);
   });
 
-  it('revoking during a pending reconnection revokes at the host the tokens came from', async () => {
+  it('revoking during a pending reconnection revokes the stored tokens where they came from', async () => {
     const id = await connectOAuthAt(hostA);
     const grantA = { ...hostA.latestGrant('gitlab')! };
-    await editor(CONNECT, oauthInput(hostB, { integrationId: id }));
+    expect((await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab renamed' }))).body.data.connectIntegration.userErrors).toEqual([]);
     const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
-    expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: true });
+    expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: true, integration: { displayName: 'GitLab A', status: 'REVOKED' } });
     expect(hostA.calls('gitlab', 'revoke')).toBe(2);
     expect(hostA.tokenIsLive('gitlab', grantA.accessToken)).toBe(false);
     expect(hostB.store.calls).toEqual([]);
@@ -148,10 +175,6 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
 });
 
 describe('a stored credential goes only to the origins it is bound to', () => {
-  /** What an attacker with write access to the database, or any path that changes config alone, would do. */
-  const pointAt = (id: string, host: FakeProvider) =>
-    gw.db.updateTable('integrations').set({ config: JSON.stringify({ host: host.url }) }).where('id', '=', rowId(id)).execute();
-
   it('a config changed without a new credential: test, refresh and revocation send nothing there', async () => {
     const id = await connectOAuthAt(hostA);
     await pointAt(id, hostB);
@@ -250,16 +273,122 @@ describe('token reconnections and refreshes bind the credential they store', () 
 
   it('a credential sealed before origins were bound goes to its current config only, and is bound at its next seal', async () => {
     const id = await connectTokenAt(hostA);
-    const row = await gw.row(id);
-    // As an earlier version stored it: no origins, none in the associated data.
-    const legacy = gw.services.vault.seal(await gw.secretsOf(id), { organizationId: row.organization_id, integrationId: row.id, version: row.secret_version });
-    await gw.db.updateTable('integrations').set({ secret_ciphertext: legacy.ciphertext, secret_key_id: legacy.keyId, secret_origins: null }).where('id', '=', row.id).execute();
+    await sealWithoutOrigins(id);
     expect((await editor(TEST, { id })).body.data.testIntegration.healthCheck.ok).toBe(true);
     expect((await gw.row(id)).secret_origins).toBeNull();
     expect((await editor(REFRESH, { id, webhook: { rotateSecret: true } })).body.data.refreshIntegration.userErrors).toEqual([]);
     expect(await originsOf(id)).toEqual({ api: hostA.url, token: null, revoke: null });
-    await gw.db.updateTable('integrations').set({ config: JSON.stringify({ host: hostB.url }) }).where('id', '=', row.id).execute();
+    await pointAt(id, hostB);
     expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' })]);
     expect(hostB.store.calls).toEqual([]);
+  });
+});
+
+describe('the OAuth2 client secret goes only where the client is registered', () => {
+  const countRows = async () => {
+    const count = (table: 'integrations' | 'oauth_states' | 'integration_events') =>
+      gw.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow().then((row) => Number(row.n));
+    return { integrations: await count('integrations'), states: await count('oauth_states'), events: await count('integration_events') };
+  };
+  const secretsSeen = () => [CLIENT_SECRET, GITHUB_CLIENT_SECRET].filter((secret) => [...gw.logs, ...gw.responses].some((text) => text.includes(secret)));
+
+  it('an OAuth2 connection or reconnection to a host the client is not registered at is refused before anything is stored or sent', async () => {
+    const before = await countRows();
+    const refused = (await editor(CONNECT, oauthInput(hostB))).body.data.connectIntegration;
+    expect(refused).toMatchObject({
+      authorizationUrl: null,
+      integration: null,
+      userErrors: [{ code: 'VALIDATION', field: ['input', 'config', 'host'], message: expect.stringContaining(`registered at https://gitlab.com, ${hostA.url}, not at ${hostB.url}`) }],
+    });
+    expect(refused.userErrors[0].message).toMatch(/API_TOKEN.*CONNECTOR_GITLAB_OAUTH_ORIGIN/);
+    expect(await countRows()).toEqual(before);
+
+    const id = await connectOAuthAt(hostA);
+    const row = await gw.row(id);
+    const connected = await countRows();
+    const reconnect = (await editor(CONNECT, oauthInput(hostB, { integrationId: id }))).body.data.connectIntegration;
+    expect(reconnect.userErrors).toEqual([expect.objectContaining({ code: 'VALIDATION', field: ['input', 'config', 'host'] })]);
+    expect(await gw.row(id)).toEqual(row);
+    expect(await countRows()).toEqual(connected);
+
+    // GitHub Enterprise: its token endpoint and its API, where GitHub's revocation sends the client id and secret.
+    const github = (await editor(CONNECT, { ...oauthInput(githubB), provider: 'github' })).body.data.connectIntegration;
+    expect(github.userErrors).toEqual([
+      expect.objectContaining({ code: 'VALIDATION', field: ['input', 'config', 'host'], message: expect.stringContaining(`registered at https://github.com, https://api.github.com, ${githubA.url}, not at ${githubB.url}`) }),
+    ]);
+    expect(await countRows()).toEqual(connected);
+    expect(hostB.store.calls).toEqual([]);
+    expect(githubB.store.calls).toEqual([]);
+  });
+
+  it.each([
+    ['GitLab', 'gitlab', () => [hostA, hostB] as const],
+    ['GitHub', 'github', () => [githubA, githubB] as const],
+  ])('%s: a row altered to point at another host sends no client secret there on refresh or revocation', async (_name, provider, hosts) => {
+    const [registered, other] = hosts();
+    const id = await connectOAuthAt(registered, { provider });
+    // As an earlier version stored it, the credential goes wherever the row's config points; the client secret does not.
+    await sealWithoutOrigins(id);
+    await pointAt(id, other);
+    const before = await gw.row(id);
+
+    const refreshed = (await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration;
+    expect(refreshed.userErrors).toEqual([{ code: 'CREDENTIAL_ORIGIN_MISMATCH', field: ['input', 'id'], message: expect.stringContaining(`not at ${other.url}; its secret was not sent`) }]);
+    // A test refreshes an expired token first: not there either.
+    await gw.db.updateTable('integrations').set({ credential_expires_at: new Date(Date.now() - 1000) }).where('id', '=', rowId(id)).execute();
+    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' })]);
+    expect(await gw.row(id)).toMatchObject({ secret_version: before.secret_version, status: 'ACTIVE', last_check_at: before.last_check_at });
+
+    const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
+    expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: false, integration: { status: 'REVOKED', hasCredentials: false } });
+    expect(revoked.providerMessage).toContain(`not at ${other.url}`);
+    expect(other.store.calls).toEqual([]);
+    expect(registered.store.calls).toEqual([]);
+    expect(secretsSeen()).toEqual([]);
+  });
+
+  it('a callback whose pending authorization was altered to point at another host sends neither the code nor the client secret there', async () => {
+    const started = (await editor(CONNECT, oauthInput(hostA))).body.data.connectIntegration;
+    const id = started.integration.id;
+    await gw.db.updateTable('oauth_states').set({ config: JSON.stringify({ host: hostB.url }) }).where('integration_id', '=', rowId(id)).execute();
+    const { location, callbackUrl } = await gw.authorize(started.authorizationUrl);
+    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'error', error: 'client_origin_mismatch' });
+    expect(await gw.row(id)).toMatchObject({ status: 'ERROR', secret_ciphertext: null, config: { host: hostA.url } });
+    expect((await gw.events(id)).at(-1)).toMatchObject({ type: 'integration.authorization_failed', detail: { reason: 'client_origin_mismatch' } });
+    const code = new URL(callbackUrl).searchParams.get('code') as string;
+    expect(hostB.store.calls).toEqual([]);
+    expect(carrying(hostA, [code])).toEqual([]);
+    expect(secretsSeen()).toEqual([]);
+  });
+
+  it('with CONNECTOR_GITLAB_OAUTH_ORIGIN naming another instance, OAuth2 works end to end there, and only there', async () => {
+    const settings = connectorSettingsFromEnv(
+      { CONNECTOR_GITLAB_CLIENT_ID: clientIdOf('gitlab'), CONNECTOR_GITLAB_CLIENT_SECRET: CLIENT_SECRET, CONNECTOR_GITLAB_OAUTH_ORIGIN: `${hostB.url}/` },
+      listConnectors(),
+    );
+    expect(settings.gitlab?.oauthOrigin).toBe(hostB.url);
+    const other = await createProviderGateway({ connectorSettings: settings });
+    try {
+      const asEditor = (query: string, input: Record<string, unknown>) => other.graphql(other.org.keys.EDITOR, query, { input });
+      const started = (await asEditor(CONNECT, oauthInput(hostB))).body.data.connectIntegration;
+      expect(started.userErrors).toEqual([]);
+      const { location } = await other.authorize(started.authorizationUrl);
+      expect(location?.searchParams.get('outcome')).toBe('connected');
+      const id = started.integration.id;
+      expect((await asEditor(TEST, { id })).body.data.testIntegration).toMatchObject({ userErrors: [], healthCheck: { ok: true } });
+      expect((await asEditor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration.userErrors).toEqual([]);
+      expect((await asEditor(REVOKE, { id })).body.data.revokeIntegration).toMatchObject({ userErrors: [], revokedAtProvider: true });
+      expect(hostB.calls('gitlab', 'token', 'authorization_code')).toBe(1);
+      expect(hostB.calls('gitlab', 'token', 'refresh_token')).toBe(1);
+      expect(hostB.calls('gitlab', 'revoke')).toBe(2);
+      expect(carrying(hostB, [CLIENT_SECRET])).toHaveLength(4);
+
+      // The same client is not registered at the first instance.
+      const refused = (await asEditor(CONNECT, oauthInput(hostA))).body.data.connectIntegration;
+      expect(refused.userErrors).toEqual([expect.objectContaining({ code: 'VALIDATION', field: ['input', 'config', 'host'], message: expect.stringContaining(`not at ${hostA.url}`) })]);
+      expect(hostA.store.calls).toEqual([]);
+    } finally {
+      await other.close();
+    }
   });
 });

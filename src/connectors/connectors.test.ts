@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from './config-fields.js';
+import { oauthEndpoints, unregisteredClientUrl } from './oauth.js';
 import { credentialHeaders } from './probe.js';
 import { findConnector, listConnectors, supportsRevocation } from './registry.js';
 import { connectorSettingsFromEnv, oauthConfigured } from './settings.js';
@@ -81,5 +82,49 @@ describe('deployment settings', () => {
     expect(() => connectorSettingsFromEnv({ CONNECTOR_GITHUB_CLIENTID: 'x' }, listConnectors())).toThrow(/unknown connector variable/);
     expect(() => connectorSettingsFromEnv({ CONNECTOR_GITHBU_CLIENT_ID: 'x' }, listConnectors())).toThrow(/unknown connector variable/);
     expect(() => connectorSettingsFromEnv({ CONNECTOR_GITHUB_TOKEN_URL: 'not a url' }, listConnectors())).toThrow(/http\(s\) URL/);
+  });
+
+  it('reads CONNECTOR_<PROVIDER>_OAUTH_ORIGIN as an origin, and refuses anything more or less', () => {
+    expect(connectorSettingsFromEnv({ CONNECTOR_GITLAB_OAUTH_ORIGIN: 'https://Git.Corp.Example:443/' }, listConnectors())).toEqual({ gitlab: { oauthOrigin: 'https://git.corp.example' } });
+    expect(connectorSettingsFromEnv({ CONNECTOR_JIRA_OAUTH_ORIGIN: 'http://127.0.0.1:8080' }, listConnectors())).toEqual({ jira: { oauthOrigin: 'http://127.0.0.1:8080' } });
+    for (const value of ['git.corp.example', 'https://git.corp.example/api', 'https://git.corp.example?x=1', 'https://user:pw@git.corp.example', 'ftp://git.corp.example']) {
+      expect(() => connectorSettingsFromEnv({ CONNECTOR_GITLAB_OAUTH_ORIGIN: value }, listConnectors())).toThrow(/CONNECTOR_GITLAB_OAUTH_ORIGIN: expected an http\(s\) origin/);
+    }
+  });
+});
+
+describe('where an OAuth2 client is registered', () => {
+  const client = { clientId: 'id', clientSecret: 'secret' };
+  const endpoints = (key: string, config: Record<string, string> = {}, settings = {}) => {
+    const found = oauthEndpoints({ definition: connector(key), settings: { ...client, ...settings }, config });
+    if (!found) throw new Error(`no endpoints for ${key}`);
+    return found;
+  };
+
+  it('at the origins its secret goes to under the default config', () => {
+    expect(endpoints('gitlab').client.origins).toEqual(['https://gitlab.com']);
+    // GitHub's revocation sends the client id and secret to its API.
+    expect(endpoints('github').client.origins).toEqual(['https://github.com', 'https://api.github.com']);
+    expect(endpoints('datadog').client.origins).toEqual(['https://api.datadoghq.com']);
+    expect(endpoints('jira').client.origins).toEqual(['https://auth.atlassian.com']);
+    expect(endpoints('slack').client.origins).toEqual(['https://slack.com']);
+    // A ServiceNow client lives on one instance, which only the deployment can name.
+    expect(endpoints('servicenow').client.origins).toEqual([]);
+    expect(endpoints('gitlab', {}, { tokenUrl: 'https://sso.example.com/oauth/token' }).client.origins).toEqual(['https://sso.example.com', 'https://gitlab.com']);
+  });
+
+  it('and at the instance CONNECTOR_<PROVIDER>_OAUTH_ORIGIN names', () => {
+    const ghe = endpoints('github', { host: 'ghe.example.com' }, { oauthOrigin: 'https://ghe.example.com' });
+    expect(ghe.client).toEqual({ provider: 'GitHub', variable: 'CONNECTOR_GITHUB_OAUTH_ORIGIN', origins: ['https://github.com', 'https://api.github.com', 'https://ghe.example.com'] });
+    expect(ghe.clientRevokeUrl).toBe('https://ghe.example.com/api/v3/applications/id/token');
+    expect(unregisteredClientUrl(ghe)).toBeNull();
+    expect(unregisteredClientUrl(endpoints('servicenow', { instance: 'acme.service-now.com' }, { oauthOrigin: 'https://acme.service-now.com' }))).toBeNull();
+  });
+
+  it('names the first URL a config would send the secret to elsewhere', () => {
+    expect(unregisteredClientUrl(endpoints('gitlab', { host: 'evil.example' }))).toBe('https://evil.example/oauth/token');
+    expect(unregisteredClientUrl(endpoints('github', { host: 'evil.example' }, { oauthOrigin: 'https://ghe.example.com' }))).toBe('https://evil.example/login/oauth/access_token');
+    expect(unregisteredClientUrl(endpoints('datadog', { site: 'datadoghq.eu' }))).toBe('https://api.datadoghq.eu/oauth2/v1/token');
+    expect(unregisteredClientUrl(endpoints('servicenow', { instance: 'acme.service-now.com' }))).toBe('https://acme.service-now.com/oauth_token.do');
   });
 });

@@ -1,8 +1,9 @@
 import * as oauth from 'oauth4webapi';
 import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
-import { assertBoundOrigin, type CredentialOrigins } from './origins.js';
+import { assertBoundOrigin, assertRegisteredOrigin, type ClientRegistration, CredentialOriginError, type CredentialOrigins, originOf } from './origins.js';
 import type { ConnectorTarget } from './probe.js';
-import { expandTemplate } from './template.js';
+import { connectorVariable } from './settings.js';
+import { apiBase, expandTemplate, joinUrl } from './template.js';
 import type { OAuth2Definition } from './types.js';
 
 /** Used when a provider omits `expires_in` for a token we know expires: refresh early rather than late. */
@@ -27,25 +28,65 @@ export interface OAuthEndpoints {
   authorizeUrl: string;
   tokenUrl: string;
   revokeUrl: string | null;
+  /** GitHub's own revocation call, at its API, which authenticates with the client id and secret. */
+  clientRevokeUrl: string | null;
   clientId: string;
   clientSecret: string;
+  /** Where the client is registered: the only origins its secret is sent to. */
+  client: ClientRegistration;
+}
+
+type EndpointUrls = Pick<OAuthEndpoints, 'authorizeUrl' | 'tokenUrl' | 'revokeUrl' | 'clientRevokeUrl'>;
+
+function endpointUrls(target: ConnectorTarget, oauth2: OAuth2Definition, clientId: string): EndpointUrls {
+  const { definition, settings, config } = target;
+  const expand = (template: string) => expandTemplate(template, config, definition.configFields);
+  const revoke = settings.revokeUrl ?? oauth2.revokeUrl;
+  return {
+    authorizeUrl: expand(settings.authorizeUrl ?? oauth2.authorizeUrl),
+    tokenUrl: expand(settings.tokenUrl ?? oauth2.tokenUrl),
+    revokeUrl: revoke ? expand(revoke) : null,
+    clientRevokeUrl: definition.customRevocation === 'github' ? joinUrl(apiBase(target), `/applications/${encodeURIComponent(clientId)}/token`) : null,
+  };
+}
+
+/** Every URL of these endpoints that the client secret is sent to (the authorize URL carries the client id alone). */
+export function clientSecretUrls(urls: EndpointUrls): string[] {
+  return [urls.tokenUrl, urls.revokeUrl, urls.clientRevokeUrl].filter((url): url is string => url !== null);
+}
+
+/**
+ * The origins a provider's OAuth2 client is registered at: those its secret is sent to under the
+ * deployment's settings and the connector's default config (`https://gitlab.com`, or what
+ * `CONNECTOR_GITLAB_TOKEN_URL` says), and the instance named by `CONNECTOR_<PROVIDER>_OAUTH_ORIGIN`. A
+ * template that needs a config value (a ServiceNow instance) has no default origin.
+ */
+function registration(target: ConnectorTarget, oauth2: OAuth2Definition, clientId: string): ClientRegistration {
+  const origins = new Set<string>();
+  for (const url of clientSecretUrls(endpointUrls({ ...target, config: {} }, oauth2, clientId))) {
+    if (URL.canParse(url)) origins.add(originOf(url));
+  }
+  if (target.settings.oauthOrigin) origins.add(originOf(target.settings.oauthOrigin));
+  return { provider: target.definition.name, variable: connectorVariable(target.definition.key, 'OAUTH_ORIGIN'), origins: [...origins] };
 }
 
 /** Endpoints after config templates and deployment overrides; null when no client is configured. */
 export function oauthEndpoints(target: ConnectorTarget): OAuthEndpoints | null {
-  const { definition, settings, config } = target;
+  const { definition, settings } = target;
   const oauth2 = definition.oauth2;
   if (!oauth2 || !settings.clientId || !settings.clientSecret) return null;
-  const expand = (template: string) => expandTemplate(template, config, definition.configFields);
-  const revoke = settings.revokeUrl ?? oauth2.revokeUrl;
   return {
     definition: oauth2,
-    authorizeUrl: expand(settings.authorizeUrl ?? oauth2.authorizeUrl),
-    tokenUrl: expand(settings.tokenUrl ?? oauth2.tokenUrl),
-    revokeUrl: revoke ? expand(revoke) : null,
+    ...endpointUrls(target, oauth2, settings.clientId),
     clientId: settings.clientId,
     clientSecret: settings.clientSecret,
+    client: registration(target, oauth2, settings.clientId),
   };
+}
+
+/** The first URL these endpoints would send the client secret to outside the origins the client is registered at; null when none. */
+export function unregisteredClientUrl(endpoints: OAuthEndpoints): string | null {
+  return clientSecretUrls(endpoints).find((url) => !endpoints.client.origins.includes(originOf(url))) ?? null;
 }
 
 export function buildAuthorizationUrl(
@@ -81,10 +122,15 @@ function clientAuth(endpoints: OAuthEndpoints): oauth.ClientAuth {
     : oauth.ClientSecretPost(endpoints.clientSecret);
 }
 
-function requestOptions(http: HttpClient, provider: string, timeoutMs: number) {
+function requestOptions(endpoints: OAuthEndpoints, http: HttpClient, provider: string, timeoutMs: number) {
   return {
-    // Token calls are not idempotent (a code or rotating refresh token is single use): never retried.
-    [oauth.customFetch]: (url: string, init: RequestInit) => http(url, { ...init, timeoutMs, provider, idempotent: false }),
+    [oauth.customFetch]: (url: string, init: RequestInit) => {
+      // Every token and revocation request passes here with the client secret in its body or headers:
+      // it goes nowhere the client is not registered at, whatever config the endpoints were resolved from.
+      assertRegisteredOrigin(endpoints.client, url);
+      // Token calls are not idempotent (a code or rotating refresh token is single use): never retried.
+      return http(url, { ...init, timeoutMs, provider, idempotent: false });
+    },
     // Scheme policy belongs to the outbound client, which refuses plain http in production.
     [oauth.allowInsecureRequests]: true,
     headers: { accept: 'application/json' },
@@ -123,6 +169,7 @@ async function tokenCall(run: () => Promise<Response>, process: (response: Respo
   try {
     response = await run();
   } catch (error) {
+    if (error instanceof CredentialOriginError) throw error;
     throw new OAuthError('transient', transportErrorCode(error), TRANSPORT_MESSAGES[transportErrorCode(error)]);
   }
   const checked = await tokenResponse(response);
@@ -159,6 +206,7 @@ function toTokenSet(endpoints: OAuthEndpoints, token: oauth.TokenEndpointRespons
   };
 }
 
+/** Exchanges an authorization code; a token endpoint where the client is not registered is refused (CredentialOriginError) unsent. */
 export async function exchangeCode(
   endpoints: OAuthEndpoints,
   request: { code: string; codeVerifier: string | null; redirectUri: string; state: string },
@@ -171,13 +219,16 @@ export async function exchangeCode(
   const params = new URLSearchParams({ code: request.code, state: request.state });
   const callback = oauth.validateAuthResponse(as, client, params, request.state);
   const token = await tokenCall(
-    () => oauth.authorizationCodeGrantRequest(as, client, clientAuth(endpoints), callback, request.redirectUri, request.codeVerifier ?? oauth.nopkce, requestOptions(http, provider, timeoutMs)),
+    () => oauth.authorizationCodeGrantRequest(as, client, clientAuth(endpoints), callback, request.redirectUri, request.codeVerifier ?? oauth.nopkce, requestOptions(endpoints, http, provider, timeoutMs)),
     (response) => oauth.processAuthorizationCodeResponse(as, client, response, PROCESS_OPTIONS),
   );
   return toTokenSet(endpoints, token, null);
 }
 
-/** Refreshes at the token endpoint; one outside the credential's bound token origin is refused (CredentialOriginError) unsent. */
+/**
+ * Refreshes at the token endpoint; one outside the credential's bound token origin, or where the client
+ * is not registered, is refused (CredentialOriginError) unsent.
+ */
 export async function refreshTokens(
   endpoints: OAuthEndpoints,
   refreshToken: string,
@@ -190,20 +241,21 @@ export async function refreshTokens(
   const as = server(endpoints);
   const client: oauth.Client = { client_id: endpoints.clientId };
   const token = await tokenCall(
-    () => oauth.refreshTokenGrantRequest(as, client, clientAuth(endpoints), refreshToken, requestOptions(http, provider, timeoutMs)),
+    () => oauth.refreshTokenGrantRequest(as, client, clientAuth(endpoints), refreshToken, requestOptions(endpoints, http, provider, timeoutMs)),
     (response) => oauth.processRefreshTokenResponse(as, client, response, PROCESS_OPTIONS),
   );
   return toTokenSet(endpoints, token, refreshToken);
 }
 
-/** RFC 7009 revocation of one token; resolves when the provider confirmed. */
+/** RFC 7009 revocation of one token; resolves when the provider confirmed. Where the client is not registered it throws CredentialOriginError unsent. */
 export async function revokeToken(endpoints: OAuthEndpoints, token: string, hint: 'access_token' | 'refresh_token', http: HttpClient, provider: string, timeoutMs: number): Promise<void> {
   const as = server(endpoints);
   const client: oauth.Client = { client_id: endpoints.clientId };
   let response: Response;
   try {
-    response = await oauth.revocationRequest(as, client, clientAuth(endpoints), token, { ...requestOptions(http, provider, timeoutMs), additionalParameters: { token_type_hint: hint } });
+    response = await oauth.revocationRequest(as, client, clientAuth(endpoints), token, { ...requestOptions(endpoints, http, provider, timeoutMs), additionalParameters: { token_type_hint: hint } });
   } catch (error) {
+    if (error instanceof CredentialOriginError) throw error;
     throw new OAuthError('transient', transportErrorCode(error), TRANSPORT_MESSAGES[transportErrorCode(error)]);
   }
   if (!response.ok) {

@@ -19,15 +19,14 @@ export type OriginPurpose = keyof CredentialOrigins;
 
 const PURPOSES: Record<OriginPurpose, string> = { api: 'API', token: 'token endpoint', revoke: 'revocation endpoint' };
 
-/** A credential was about to be sent to another origin than the one it is bound to; nothing was sent. */
+/**
+ * A credential was about to be sent to another origin than the one it is bound to (a stored credential)
+ * or registered at (the deployment's OAuth2 client); nothing was sent.
+ */
 export class CredentialOriginError extends ServiceError {
   override name = 'CredentialOriginError';
-  constructor(purpose: OriginPurpose, bound: string | null, requested: string) {
-    super(
-      'CREDENTIAL_ORIGIN_MISMATCH',
-      `The stored credential is bound to ${bound ? `the ${PURPOSES[purpose]} at ${bound}` : `no ${PURPOSES[purpose]}`}, not ${requested}; it was not sent. Reconnect the integration to use ${requested}.`,
-      ['id'],
-    );
+  constructor(message: string) {
+    super('CREDENTIAL_ORIGIN_MISMATCH', message, ['id']);
   }
 }
 
@@ -39,7 +38,36 @@ export function originOf(url: string): string {
 /** Refuses, before any network call, a request carrying the credential to an origin it is not bound to. */
 export function assertBoundOrigin(origins: CredentialOrigins, purpose: OriginPurpose, url: string): void {
   const requested = originOf(url);
-  if (origins[purpose] !== requested) throw new CredentialOriginError(purpose, origins[purpose], requested);
+  const bound = origins[purpose];
+  if (bound !== requested) {
+    throw new CredentialOriginError(
+      `The stored credential is bound to ${bound ? `the ${PURPOSES[purpose]} at ${bound}` : `no ${PURPOSES[purpose]}`}, not ${requested}; it was not sent. Reconnect the integration to use ${requested}.`,
+    );
+  }
+}
+
+/**
+ * The deployment's OAuth2 client of one provider and the origins it is registered at: the only ones its
+ * secret (or its id and secret together) is sent to.
+ */
+export interface ClientRegistration {
+  /** The provider's name, e.g. GitLab. */
+  provider: string;
+  /** The deployment variable that names the instance the client is registered at, e.g. CONNECTOR_GITLAB_OAUTH_ORIGIN. */
+  variable: string;
+  origins: readonly string[];
+}
+
+/** Says where the client is registered and where a request would have taken its secret. */
+export function unregisteredOrigin(client: ClientRegistration, requested: string): string {
+  const registered = client.origins.length > 0 ? `registered at ${client.origins.join(', ')}, not at ${requested}` : `not registered at ${requested}`;
+  return `This gateway's ${client.provider} OAuth2 client is ${registered}`;
+}
+
+/** Refuses, before any network call, a request carrying the OAuth2 client's secret to an origin the client is not registered at. */
+export function assertRegisteredOrigin(client: ClientRegistration, url: string): void {
+  const requested = originOf(url);
+  if (!client.origins.includes(requested)) throw new CredentialOriginError(`${unregisteredOrigin(client, requested)}; its secret was not sent (see ${client.variable}).`);
 }
 
 /** The stored form (column `secret_origins`), which is also what the associated data covers, byte for byte. */

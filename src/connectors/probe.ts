@@ -3,7 +3,7 @@ import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MES
 import { oauthEndpoints } from './oauth.js';
 import { assertBoundOrigin, type CredentialOrigins, originOf } from './origins.js';
 import type { ConnectorSettings } from './settings.js';
-import { expandTemplate, joinUrl } from './template.js';
+import { apiBase, expandTemplate, joinUrl } from './template.js';
 import type { AnswerSource, ConnectorDefinition, ProbeDefinition } from './types.js';
 
 /** A connector bound to one integration's config and the deployment's settings. */
@@ -23,11 +23,6 @@ export interface ProbeOutcome {
   message: string;
   identity: Record<string, unknown> | null;
   grantedScopes: string[] | null;
-}
-
-export function apiBase(target: ConnectorTarget): string {
-  const { definition, settings, config } = target;
-  return expandTemplate(settings.apiUrl ?? definition.apiUrl, config, definition.configFields);
 }
 
 /** The headers that present a credential, per the connector's placement for the auth kind. */

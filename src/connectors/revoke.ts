@@ -1,8 +1,8 @@
 import { type Credential, type HttpClient, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
 import { OAuthError, oauthEndpoints, revokeToken } from './oauth.js';
-import { assertBoundOrigin, CredentialOriginError, type CredentialOrigins } from './origins.js';
-import { apiBase, type ConnectorTarget, credentialHeaders } from './probe.js';
-import { joinUrl } from './template.js';
+import { assertBoundOrigin, assertRegisteredOrigin, CredentialOriginError, type CredentialOrigins } from './origins.js';
+import { type ConnectorTarget, credentialHeaders } from './probe.js';
+import { apiBase, joinUrl } from './template.js';
 
 export interface RevocationOutcome {
   /** Whether the provider confirmed that the credential no longer works. */
@@ -31,8 +31,9 @@ async function confirm(call: () => Promise<Response>, accept: (response: Respons
 /**
  * Revokes a credential at the provider where the provider supports it: RFC 7009 for OAuth2 tokens,
  * or the provider's own call (GitHub, Slack). Never throws: the outcome says what happened. A
- * revocation endpoint outside the credential's bound origins is not called: the credential is not sent
- * there, and the outcome says why.
+ * revocation endpoint outside the credential's bound origins, or where the OAuth2 client is not
+ * registered, is not called: neither the credential nor the client secret is sent there, and the outcome
+ * says why.
  */
 export async function revokeAtProvider(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number, origins: CredentialOrigins): Promise<RevocationOutcome> {
   try {
@@ -59,10 +60,12 @@ async function revokeBound(target: ConnectorTarget, credential: Credential, http
   }
   const endpoints = oauthEndpoints(target);
   if (!endpoints) return { confirmed: false, reason: `No OAuth2 client is configured for ${definition.name}.` };
-  if (definition.customRevocation === 'github') {
-    const basic = Buffer.from(`${endpoints.clientId}:${endpoints.clientSecret}`).toString('base64');
-    const url = joinUrl(apiBase(target), `/applications/${encodeURIComponent(endpoints.clientId)}/token`);
+  if (endpoints.clientRevokeUrl) {
+    const url = endpoints.clientRevokeUrl;
     assertBoundOrigin(origins, 'api', url);
+    // The client's id and secret authenticate this call: only where the client is registered.
+    assertRegisteredOrigin(endpoints.client, url);
+    const basic = Buffer.from(`${endpoints.clientId}:${endpoints.clientSecret}`).toString('base64');
     return confirm(
       () =>
         http(url, {
@@ -83,6 +86,7 @@ async function revokeBound(target: ConnectorTarget, credential: Credential, http
     await revokeToken(endpoints, credential.accessToken, 'access_token', http, provider, timeoutMs);
     return { confirmed: true, reason: null };
   } catch (error) {
+    if (error instanceof CredentialOriginError) throw error;
     return { confirmed: false, reason: error instanceof OAuthError ? error.message : TRANSPORT_MESSAGES.PROVIDER_ERROR };
   }
 }

@@ -11,11 +11,16 @@ export interface ConnectorSettings {
   revokeUrl?: string;
   /** Base of provider APIs addressed apart from the instance, e.g. Atlassian's `api.atlassian.com`. */
   oauthApiUrl?: string;
+  /**
+   * The origin of the instance the OAuth2 client is registered at, e.g. a self-managed GitLab's
+   * `https://git.corp.example`: its secret may go there as well as to the endpoints' default origins.
+   */
+  oauthOrigin?: string;
 }
 
 export type ConnectorSettingsMap = Readonly<Record<string, ConnectorSettings>>;
 
-const FIELDS: Record<string, keyof ConnectorSettings> = {
+const FIELDS = {
   CLIENT_ID: 'clientId',
   CLIENT_SECRET: 'clientSecret',
   API_URL: 'apiUrl',
@@ -23,7 +28,29 @@ const FIELDS: Record<string, keyof ConnectorSettings> = {
   TOKEN_URL: 'tokenUrl',
   REVOKE_URL: 'revokeUrl',
   OAUTH_API_URL: 'oauthApiUrl',
-};
+  OAUTH_ORIGIN: 'oauthOrigin',
+} as const satisfies Record<string, keyof ConnectorSettings>;
+
+/** `scheme://host[:port]` with nothing after it but an optional `/`; stored as URL.origin spells it. */
+function parseOrigin(name: string, value: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || `${url.origin}/` !== url.href) {
+    throw new Error(`${name}: expected an http(s) origin, scheme and host with an optional port and nothing else, e.g. https://git.example.com`);
+  }
+  return url.origin;
+}
+
+const envKeyOf = (key: string) => key.toUpperCase().replace(/-/g, '_');
+
+/** The deployment variable of a connector's setting, e.g. `CONNECTOR_GITLAB_OAUTH_ORIGIN`. */
+export function connectorVariable(key: string, field: keyof typeof FIELDS): string {
+  return `CONNECTOR_${envKeyOf(key)}_${field}`;
+}
 
 /**
  * Reads `CONNECTOR_<KEY>_<FIELD>` variables, e.g. `CONNECTOR_GITHUB_CLIENT_ID` or
@@ -31,7 +58,7 @@ const FIELDS: Record<string, keyof ConnectorSettings> = {
  * otherwise silently leave a connector unconfigured.
  */
 export function connectorSettingsFromEnv(env: NodeJS.ProcessEnv, catalog: readonly ConnectorDefinition[]): ConnectorSettingsMap {
-  const byEnvKey = new Map(catalog.map((definition) => [definition.key.toUpperCase().replace(/-/g, '_'), definition.key]));
+  const byEnvKey = new Map(catalog.map((definition) => [envKeyOf(definition.key), definition.key]));
   const settings: Record<string, ConnectorSettings> = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('CONNECTOR_') || value === undefined || value === '') continue;
@@ -40,7 +67,11 @@ export function connectorSettingsFromEnv(env: NodeJS.ProcessEnv, catalog: readon
     const field = Object.keys(FIELDS).find((suffix) => rest.endsWith(`_${suffix}`) && byEnvKey.has(rest.slice(0, -(suffix.length + 1))));
     const key = field ? byEnvKey.get(rest.slice(0, -(field.length + 1))) : undefined;
     if (!field || !key) throw new Error(`${name}: unknown connector variable (expected CONNECTOR_<PROVIDER>_<${Object.keys(FIELDS).join('|')}>)`);
-    const property = FIELDS[field] as keyof ConnectorSettings;
+    const property: keyof ConnectorSettings = FIELDS[field as keyof typeof FIELDS];
+    if (property === 'oauthOrigin') {
+      settings[key] = { ...settings[key], oauthOrigin: parseOrigin(name, value) };
+      continue;
+    }
     if (property !== 'clientId' && property !== 'clientSecret' && !/^https?:\/\/[^\s]+$/.test(value)) {
       throw new Error(`${name}: expected an http(s) URL`);
     }

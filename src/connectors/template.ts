@@ -1,3 +1,4 @@
+import type { ConnectorTarget } from './probe.js';
 import type { ConfigField } from './types.js';
 
 /** Normalises an `origin` field: `host[:port]` becomes `https://host[:port]`; a given scheme is kept. */
@@ -29,4 +30,10 @@ export function expandTemplate(
 export function joinUrl(base: string, path: string): string {
   if (/^https?:\/\//i.test(path)) return path;
   return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}
+
+/** The target's API base URL: the deployment's override or the connector's template, expanded with its config. */
+export function apiBase(target: ConnectorTarget): string {
+  const { definition, settings, config } = target;
+  return expandTemplate(settings.apiUrl ?? definition.apiUrl, config, definition.configFields);
 }

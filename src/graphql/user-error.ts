@@ -16,7 +16,8 @@ export const UserErrorCode = builder.enumType('UserErrorCode', {
     PROVIDER_ERROR: { description: 'The provider answered in a way the gateway cannot use.' },
     OUTBOUND_BLOCKED: { description: 'The provider address is not allowed by the outbound policy (private or internal address).' },
     CREDENTIAL_ORIGIN_MISMATCH: {
-      description: 'The stored credential is bound to the origin it was issued for, and the request would go elsewhere; nothing was sent. Reconnect the integration.',
+      description:
+        "The stored credential is bound to the origin it was issued for, or the deployment's OAuth2 client to the origin it is registered at, and the request would go elsewhere; nothing was sent. Reconnect the integration.",
     },
     CREDENTIAL_UNREADABLE: {
       description: 'The stored credential failed to decrypt (altered, or sealed under a key this gateway lacks); nothing was sent. Reconnect the integration.',

@@ -130,6 +130,7 @@ export function settingsAsEnv(settings: ConnectorSettingsMap): string[] {
     tokenUrl: 'TOKEN_URL',
     revokeUrl: 'REVOKE_URL',
     oauthApiUrl: 'OAUTH_API_URL',
+    oauthOrigin: 'OAUTH_ORIGIN',
   };
   return Object.entries(settings).flatMap(([key, values]) =>
     Object.entries(values).map(([field, value]) => `CONNECTOR_${key.toUpperCase()}_${names[field]}=${value}`),

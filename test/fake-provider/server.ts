@@ -86,10 +86,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString();
 }
 
-/** A root-served provider's settings: its OAuth2 client only, since its URLs come from the connector's templates. */
-function rootSettings(provider: string, secrets: ReadonlyMap<string, string>): ConnectorSettingsMap {
+/**
+ * A root-served provider's settings: its OAuth2 client, registered at this instance, and no URLs, since
+ * those come from the connector's templates and the integration's `host` config.
+ */
+function rootSettings(provider: string, url: string, secrets: ReadonlyMap<string, string>): ConnectorSettingsMap {
   const secret = secrets.get(provider);
-  return { [provider]: secret ? { clientId: clientIdOf(provider), clientSecret: secret } : {} };
+  return { [provider]: secret ? { clientId: clientIdOf(provider), clientSecret: secret, oauthOrigin: url } : {} };
 }
 
 export interface FakeProviderOptions {
@@ -101,7 +104,7 @@ export interface FakeProviderOptions {
   /**
    * Serve this one provider at the root of the port, as a self-hosted instance is (a self-managed GitLab
    * at `http://127.0.0.1:<port>`): the connector reaches it through its `host` config and its own URL
-   * templates, and `settings` holds only the OAuth2 client.
+   * templates, and `settings` holds only the OAuth2 client, registered at this instance.
    */
   root?: string;
 }
@@ -159,7 +162,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   return {
     url,
     port,
-    settings: options.root ? rootSettings(options.root, secrets) : settingsFor(url, secrets),
+    settings: options.root ? rootSettings(options.root, url, secrets) : settingsFor(url, secrets),
     httpBaseUrl: `${url}/http`,
     store,
     fault(provider, endpoint, fault, times = 1) {

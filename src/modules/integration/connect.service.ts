@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { validateConfig } from '../../connectors/config-fields.js';
-import { buildAuthorizationUrl, newAuthorizationSecrets, oauthEndpoints } from '../../connectors/oauth.js';
+import { buildAuthorizationUrl, newAuthorizationSecrets, type OAuthEndpoints, oauthEndpoints, unregisteredClientUrl } from '../../connectors/oauth.js';
+import { originOf, unregisteredOrigin } from '../../connectors/origins.js';
 import { credentialOrigins, runProbe } from '../../connectors/probe.js';
-import { findConnector } from '../../connectors/registry.js';
+import { type ConnectorDefinition, findConnector } from '../../connectors/registry.js';
 import type { AuthKind, Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
@@ -36,6 +37,24 @@ export interface ConnectResult {
 
 export function hashState(state: string): string {
   return createHash('sha256').update(state).digest('hex');
+}
+
+/**
+ * Refuses an OAuth2 connection whose config resolves the endpoints that receive the client secret to an
+ * origin the deployment's client is not registered at: the user could otherwise have the gateway post
+ * its client secret to a server of their choosing during the code exchange.
+ */
+function assertClientRegisteredFor(definition: ConnectorDefinition, endpoints: OAuthEndpoints): void {
+  const outside = unregisteredClientUrl(endpoints);
+  if (!outside) return;
+  const templates = [definition.apiUrl, definition.oauth2?.tokenUrl, definition.oauth2?.revokeUrl].join(' ');
+  const field = definition.configFields.find((candidate) => templates.includes(`{${candidate.name}`));
+  const others = definition.authKinds.filter((kind) => kind !== 'OAUTH2').join(' or ');
+  throw new ServiceError(
+    'VALIDATION',
+    `${unregisteredOrigin(endpoints.client, originOf(outside))}, where this config would send its secret. Connect this ${field?.name ?? 'config'} with ${others}, or have the gateway's OAuth2 client registered there (${endpoints.client.variable}).`,
+    field ? ['config', field.name] : ['config'],
+  );
 }
 
 /** After a crashed attempt with the same Idempotency-Key, the integration it connected or started to authorize, if it got that far. */
@@ -83,6 +102,7 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
   if (input.authKind === 'OAUTH2') {
     const endpoints = oauthEndpoints(target);
     if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${definition.name}; see the README.`, ['authKind']);
+    assertClientRegisteredFor(definition, endpoints);
     const returnUrl = cleanReturnUrl(input.returnUrl);
     const secrets = await newAuthorizationSecrets(endpoints.definition.pkce);
     const redirectUri = `${services.publicUrl.replace(/\/+$/, '')}/oauth/callback`;

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { exchangeCode, OAuthError, oauthEndpoints } from '../../connectors/oauth.js';
+import { CredentialOriginError } from '../../connectors/origins.js';
 import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import type { Database, IntegrationRow, IntegrationUpdate, OAuthStateRow } from '../../db/database.js';
 import { encodeGlobalID } from '../../graphql/global-id.js';
@@ -104,6 +105,12 @@ export async function handleOAuthCallback(services: GatewayServices, db: Kysely<
   try {
     tokens = await exchangeCode(endpoints, { code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri, state: stateParam }, services.http, target.definition.key, services.probeTimeoutMs);
   } catch (error) {
+    // A token endpoint where the client is not registered (its config altered since the authorization
+    // started) was not sent the code or the client secret.
+    if (error instanceof CredentialOriginError) {
+      await fail('client_origin_mismatch');
+      return back(state, 'error', 'client_origin_mismatch');
+    }
     if (!(error instanceof OAuthError)) throw error;
     await fail('token_exchange_failed', { code: error.code, oauthError: error.oauthError });
     return back(state, 'error', 'token_exchange_failed');
