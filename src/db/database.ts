@@ -70,6 +70,12 @@ export interface IntegrationsTable {
   refresh_started_at: NullableTimestamp;
   refresh_attempt_id: string | null;
   refresh_request_id: string | null;
+  /**
+   * When and why the provider refused the integration's refresh token; null when it did not, or since a
+   * refresh succeeded or a new credential replaced it. While set, the integration stays NEEDS_REAUTH.
+   */
+  refresh_refused_at: NullableTimestamp;
+  refresh_refused_reason: string | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
   row_version: ColumnType<number, number | undefined, number>;

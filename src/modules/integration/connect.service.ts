@@ -13,6 +13,7 @@ import { cleanDisplayName, cleanEnvironment, cleanReturnUrl, cleanScopes, type C
 import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { expireOAuthStates, findResumableEvent, findIntegrationRow, insertIntegrationRow, insertOAuthState, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
 
 /** How long a started OAuth2 authorization may take. */
 export const AUTHORIZATION_TTL_MS = 10 * 60_000;
@@ -157,9 +158,11 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
     // A reconnection replaces the credential and keeps the webhook signing secret.
     const webhookSecret = existing ? openBundle(services, current).webhookSecret : null;
     const sealed = sealBundle(services, current, { credential, webhookSecret }, origins);
-    const { patch } = await recordProbe(trx, { ...current, requested_scopes: scopes }, outcome, connectorTarget(services, { provider: definition.key, config }), {
+    // The new credential starts afresh: nothing of the replaced one's refreshes holds for it.
+    const { patch } = await recordProbe(trx, { ...current, ...NEW_CREDENTIAL_REFRESH, requested_scopes: scopes }, outcome, connectorTarget(services, { provider: definition.key, config }), {
       ...base,
       ...sealed,
+      ...NEW_CREDENTIAL_REFRESH,
       granted_scopes: outcome.grantedScopes,
     });
     const updated = await updateIntegrationRow(trx, current.id, patch);

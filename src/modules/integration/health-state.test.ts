@@ -43,6 +43,16 @@ describe('nextHealthState', () => {
     expect(nextHealthState(state, outcome('ok', 200), [])).toEqual(active);
   });
 
+  it('keeps an integration whose refresh token was refused NEEDS_REAUTH with that reason, whatever the probe says', () => {
+    const refused = 'Token refresh refused: invalid_grant';
+    const reauth: HealthState = { status: 'NEEDS_REAUTH', statusReason: refused, health: 'UNHEALTHY', consecutiveFailures: 0 };
+    // The current access token still works: the connection answers, until that token expires.
+    expect(nextHealthState(reauth, outcome('ok', 200), [], refused)).toEqual({ status: 'NEEDS_REAUTH', statusReason: refused, health: 'DEGRADED', consecutiveFailures: 0 });
+    expect(nextHealthState(reauth, outcome('ok', 200), ['repo'], refused)).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: refused, health: 'DEGRADED' });
+    expect(nextHealthState(reauth, outcome('rejected', 401), [], refused)).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: refused, health: 'UNHEALTHY' });
+    expect(nextHealthState(reauth, outcome('transient', 503), [], refused)).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: refused, health: 'DEGRADED' });
+  });
+
   it('never changes a revoked integration', () => {
     const revoked: HealthState = { status: 'REVOKED', statusReason: null, health: 'UNKNOWN', consecutiveFailures: 0 };
     expect(nextHealthState(revoked, outcome('ok', 200), [])).toBe(revoked);

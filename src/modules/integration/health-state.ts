@@ -15,9 +15,22 @@ export interface HealthState {
  * The one state machine for what a probe means: OK makes an integration HEALTHY and ACTIVE (missing
  * required scopes keep it DEGRADED); a rejected credential needs re-authorization; timeouts, rate
  * limits and provider errors degrade it, and repeated failures make it UNHEALTHY.
+ *
+ * `refreshRefused` is why the provider refused the integration's refresh token, while no successful
+ * refresh or new credential has replaced it. The integration then stays NEEDS_REAUTH with that reason
+ * whatever the probe says: an OK probe only shows that the current access token still works, until it
+ * expires, so health is DEGRADED, never HEALTHY.
  */
-export function nextHealthState(current: HealthState, outcome: ProbeOutcome, missingRequiredScopes: readonly string[]): HealthState {
+export function nextHealthState(
+  current: HealthState,
+  outcome: ProbeOutcome,
+  missingRequiredScopes: readonly string[],
+  refreshRefused: string | null = null,
+): HealthState {
   if (current.status === 'REVOKED') return current;
+  if (outcome.ok && refreshRefused !== null) {
+    return { status: 'NEEDS_REAUTH', statusReason: refreshRefused, health: 'DEGRADED', consecutiveFailures: 0 };
+  }
   if (outcome.ok) {
     const degraded = missingRequiredScopes.length > 0;
     return {
@@ -29,11 +42,11 @@ export function nextHealthState(current: HealthState, outcome: ProbeOutcome, mis
   }
   const failures = current.consecutiveFailures + 1;
   if (outcome.kind === 'rejected') {
-    return { status: 'NEEDS_REAUTH', statusReason: outcome.message, health: 'UNHEALTHY', consecutiveFailures: failures };
+    return { status: 'NEEDS_REAUTH', statusReason: refreshRefused ?? outcome.message, health: 'UNHEALTHY', consecutiveFailures: failures };
   }
   return {
-    status: current.status,
-    statusReason: current.statusReason,
+    status: refreshRefused !== null ? 'NEEDS_REAUTH' : current.status,
+    statusReason: refreshRefused ?? current.statusReason,
     health: failures >= UNHEALTHY_AFTER_FAILURES ? 'UNHEALTHY' : 'DEGRADED',
     consecutiveFailures: failures,
   };

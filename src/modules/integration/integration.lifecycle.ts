@@ -119,7 +119,9 @@ export function requireCredential(bundle: SecretBundle): Credential {
 
 /**
  * Records a probe: the history row, the summary on the integration, and health and status through the
- * state machine. Runs inside the caller's transaction, with the row locked.
+ * state machine. Runs inside the caller's transaction, with the row locked. A caller storing a new
+ * credential with the probe passes the row as that credential leaves it (NEW_CREDENTIAL_REFRESH applied):
+ * a refusal of the replaced refresh token says nothing about the new credential.
  */
 export async function recordProbe(
   trx: Transaction<Database>,
@@ -134,6 +136,7 @@ export async function recordProbe(
     { status: row.status, statusReason: row.status_reason, health: row.health, consecutiveFailures: row.consecutive_failures },
     outcome,
     missingRequired,
+    row.refresh_refused_reason,
   );
   const check = await insertHealthCheckRow(trx, {
     organizationId: row.organization_id,

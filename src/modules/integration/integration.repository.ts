@@ -109,6 +109,8 @@ function fromPartial(row: PartialRow): IntegrationRow {
     refresh_started_at: row.refresh_started_at,
     refresh_attempt_id: row.refresh_attempt_id,
     refresh_request_id: row.refresh_request_id,
+    refresh_refused_at: row.refresh_refused_at,
+    refresh_refused_reason: row.refresh_refused_reason,
     created_at: row.created_at,
     updated_at: row.updated_at,
     row_version: row.row_version,

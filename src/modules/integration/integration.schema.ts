@@ -13,7 +13,12 @@ export const IntegrationStatusEnum = builder.enumType('IntegrationStatus', {
   values: {
     PENDING_AUTHORIZATION: { description: 'Waiting for the user to finish the OAuth2 authorization at the provider.' },
     ACTIVE: { description: 'Connected and usable.' },
-    NEEDS_REAUTH: { description: 'The provider no longer accepts the credential; someone must reconnect.' },
+    NEEDS_REAUTH: {
+      description:
+        'The provider no longer accepts the credential, or refused to renew it (its OAuth2 refresh token); someone must reconnect. ' +
+        'After a refused refresh the integration stays NEEDS_REAUTH, even while probes still succeed with the current access token, ' +
+        'until a refresh succeeds or it is reconnected.',
+    },
     ERROR: { description: 'Connecting failed in a way that needs attention.' },
     REVOKED: { description: 'Access was revoked; the integration is kept for audit only.' },
   } as const,
@@ -22,7 +27,11 @@ export const IntegrationStatusEnum = builder.enumType('IntegrationStatus', {
 export const IntegrationHealthEnum = builder.enumType('IntegrationHealth', {
   values: {
     HEALTHY: { description: 'The latest probe succeeded.' },
-    DEGRADED: { description: 'The latest probe failed in a way that may pass: timeout, rate limit, provider error.' },
+    DEGRADED: {
+      description:
+        'The latest probe failed in a way that may pass (timeout, rate limit, provider error), or it succeeded but the integration is impaired: ' +
+        'required scopes are missing, or its refresh token was refused (status NEEDS_REAUTH) and it works only until its access token expires.',
+    },
     UNHEALTHY: { description: 'Probes keep failing.' },
     UNKNOWN: { description: 'Not probed yet, or the last probe no longer describes the credential (it was revoked).' },
   } as const,
@@ -73,7 +82,13 @@ builder.node(IntegrationRef, {
     authKind: t.field({ type: AuthKindEnum, resolve: (integration) => integration.authKind }),
     status: t.field({ type: IntegrationStatusEnum, resolve: (integration) => integration.status }),
     statusReason: t.exposeString('statusReason', { nullable: true, description: 'Why the status is what it is, when it is not ACTIVE.' }),
-    health: t.field({ type: IntegrationHealthEnum, resolve: (integration) => integration.health }),
+    health: t.field({
+      type: IntegrationHealthEnum,
+      description:
+        'What the latest checks say of the connection, read with `status`: a probe that succeeds while re-authorization is needed ' +
+        '(a refused refresh token) is DEGRADED, never HEALTHY.',
+      resolve: (integration) => integration.health,
+    }),
     lastHealthCheck: t.field({ type: HealthSummaryRef, nullable: true, resolve: (integration) => integration.lastHealthCheck }),
     healthChecks: t.connection(
       {

@@ -8,6 +8,7 @@ import type { GatewayServices } from '../../services.js';
 import { hashState } from './connect.service.js';
 import { connectorTarget, openBundle, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { consumeOAuthState, insertEventRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
 
 export const OAUTH_CALLBACK_PATH = '/oauth/callback';
 
@@ -124,6 +125,7 @@ export async function handleOAuthCallback(services: GatewayServices, db: Kysely<
     const saved = await updateIntegrationRow(trx, current.id, {
       ...requested.patch,
       ...sealBundle(services, current, { ...bundle, credential: tokens.credential }, origins),
+      ...NEW_CREDENTIAL_REFRESH,
       auth_kind: 'OAUTH2',
       status: 'ACTIVE',
       status_reason: null,

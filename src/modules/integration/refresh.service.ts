@@ -9,7 +9,7 @@ import { cleanWebhook, type CredentialsInput, credentialFromInput, type WebhookI
 import { boundOrigins, connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { findResumableEvent, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
-import { refreshWithLock } from './tokens.service.js';
+import { NEW_CREDENTIAL_REFRESH, refreshWithLock } from './tokens.service.js';
 
 /** An enabled webhook needs somewhere to deliver; checked before any provider call and again under the lock. */
 function assertWebhookComplete(row: Pick<IntegrationRow, 'webhook_enabled' | 'webhook_url'>, webhook: WebhookInput): void {
@@ -109,7 +109,8 @@ export async function refreshIntegration(
       };
       assertWebhookComplete(current, webhook);
     }
-    if (outcome) patch = (await recordProbe(trx, current, outcome, target, patch)).patch;
+    // A replacement credential starts afresh: nothing of the replaced one's refreshes holds for it.
+    if (outcome) patch = (await recordProbe(trx, { ...current, ...NEW_CREDENTIAL_REFRESH }, outcome, target, { ...patch, ...NEW_CREDENTIAL_REFRESH })).patch;
     const saved = await updateIntegrationRow(trx, current.id, patch);
     if (credential) await recordEvent(trx, actor, current.id, 'integration.credentials_replaced', 'SUCCEEDED', { authKind: current.auth_kind });
     if (webhook) {

@@ -58,6 +58,19 @@ interface LostRefresh {
 
 type RefreshRecord = Pick<IntegrationUpdate, 'refresh_started_at' | 'refresh_attempt_id' | 'refresh_request_id'>;
 
+/**
+ * What a new credential starts with, written in the transaction that stores it (new tokens from a refresh
+ * or an OAuth2 callback, a token or basic reconnection, a replacement): no refresh of the credential it
+ * replaces in flight or lost, and no refusal of that credential's refresh token.
+ */
+export const NEW_CREDENTIAL_REFRESH: { readonly [column in keyof RefreshRecord | 'refresh_refused_at' | 'refresh_refused_reason']: null } = {
+  refresh_started_at: null,
+  refresh_attempt_id: null,
+  refresh_request_id: null,
+  refresh_refused_at: null,
+  refresh_refused_reason: null,
+};
+
 /** The start record to leave with an outcome: none, or a lost refresh's, which the next refresh still has to report. */
 function recordAfter(lost: LostRefresh | null): RefreshRecord {
   // A lost refresh's record belongs to no attempt: the next refresh finds it orphaned, as this one did.
@@ -134,7 +147,8 @@ async function refreshClaimed(
       ...sealBundle(services, row, { ...bundle, credential: tokens.credential }, origins),
       ...(tokens.grantedScopes ? { granted_scopes: tokens.grantedScopes } : {}),
       ...(row.status === 'NEEDS_REAUTH' ? { status: 'ACTIVE' as const, status_reason: null } : {}),
-      ...recordAfter(null),
+      // The refresh token works (again): a refusal on record no longer holds.
+      ...NEW_CREDENTIAL_REFRESH,
     };
     const updated = await updateIntegrationRow(trx, row.id, patch);
     // Stamped now, after the provider answered, not at the transaction's start: a request that began
@@ -147,7 +161,18 @@ async function refreshClaimed(
     if (error.kind === 'rejected') {
       const reason = `Token refresh refused: ${error.message}${lost ? lostReason(lost) : ''}`;
       // The last probe succeeded with a grant the provider has just refused: it no longer describes it.
-      patch = { status: 'NEEDS_REAUTH', status_reason: reason, health: 'UNHEALTHY', ...lastCheckAfter(new Date(), reason), ...recordAfter(null) };
+      // The refusal stays on record until a refresh succeeds or a new credential replaces this one, so
+      // that a probe still getting through with the current access token does not make it ACTIVE again.
+      const refusedAt = new Date();
+      patch = {
+        status: 'NEEDS_REAUTH',
+        status_reason: reason,
+        health: 'UNHEALTHY',
+        ...lastCheckAfter(refusedAt, reason),
+        ...recordAfter(null),
+        refresh_refused_at: refusedAt,
+        refresh_refused_reason: reason,
+      };
     } else {
       const failures = row.consecutive_failures + 1;
       // A lost refresh stays on record until a refresh reaches an answer that settles it.
