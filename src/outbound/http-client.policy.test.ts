@@ -131,6 +131,23 @@ describe('redirects', () => {
     expect(seen?.headers.accept).toBe('application/json');
   });
 
+  it('refuses to carry a body to another origin on a 307 or 308, and keeps it within the origin', async () => {
+    const http = client({ allowlist: ['127.0.0.1'] });
+    location = `${target.origin}/elsewhere`;
+    for (const code of [307, 308]) {
+      status = code;
+      const body = JSON.stringify({ access_token: 'ghp_never_in_an_error' });
+      const error = await rejection(http(`${redirector.origin}/start`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }));
+      expect(error, String(code)).toBeInstanceOf(OutboundNetworkError);
+    }
+    expect(target.requests).toHaveLength(0);
+    status = 307;
+    location = '/final';
+    const response = await http(`${redirector.origin}/start`, { method: 'POST', body: 'a=1' });
+    expect(await response.text()).toBe('same origin');
+    expect(redirector.requests.at(-1)).toMatchObject({ method: 'POST', url: '/final', body: 'a=1' });
+  });
+
   it('gives up after 5 redirects, and passes a redirect back when asked to', async () => {
     location = '/loop';
     const error = await rejection(client({ allowlist: ['127.0.0.1'] })(`${redirector.origin}/loop`));

@@ -98,6 +98,11 @@ export function createHttpClient(options: HttpClientOptions): OutboundHttpClient
         throw new OutboundNetworkError(url.host, 'cannot resend a streamed body to a redirect target', false);
       }
       if (next.origin !== url.origin) {
+        // A body that would follow (307, 308) may hold what the headers do (a token revoked by POST, a
+        // client secret): it never goes to another origin, so the redirect is refused instead.
+        if (hop.body !== undefined && hop.body !== null) {
+          throw new OutboundNetworkError(url.host, 'the provider redirected a request with a body to another origin', false);
+        }
         for (const name of [...hop.headers.keys()]) if (!CROSS_ORIGIN_HEADERS.has(name)) hop.headers.delete(name);
       }
       url = next;
