@@ -13,6 +13,7 @@ import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import type { Logger } from './logger.js';
 import type { GatewayServices } from './services.js';
+import { type GraphiQLSetup, useGatewayGraphiQL } from './graphiql.js';
 import { useRequestClock } from './modules/integration/request-clock.js';
 import { callbackFailurePage, handleOAuthCallback, OAUTH_CALLBACK_PATH } from './modules/integration/oauth-callback.js';
 import { OAUTH_DONE_PATH, oauthDonePage } from './modules/integration/oauth-done.js';
@@ -22,8 +23,8 @@ export interface GatewayOptions {
   database: DatabaseHandle;
   logger: Logger;
   services: GatewayServices;
-  /** Serve GraphiQL to browsers on GET /graphql. */
-  graphiql?: boolean;
+  /** Serve GraphiQL to browsers on GET /graphql (`true` or what it opens with), or not (`false`). */
+  graphiql?: boolean | GraphiQLSetup;
   /** Query limits, rate limits, metrics, tracing (src/hardening.ts); defaults when absent, without rate limits. */
   hardening?: HardeningOptions;
   /** Idempotency-Key leases, retention and purging (src/idempotency); defaults when absent. */
@@ -203,7 +204,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
-    graphiql: options.graphiql ?? true,
+    // Served by useGatewayGraphiQL below, from the gateway's own copy of its assets.
+    graphiql: false,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
@@ -211,6 +213,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       error: (...args) => logger.error({ err: args[0] }, 'unexpected error'),
     },
     plugins: [
+      // First, where Yoga's own GraphiQL would answer: the page needs no key and passes no request check.
+      ...(options.graphiql === false ? [] : [useGatewayGraphiQL('/graphql', typeof options.graphiql === 'object' ? options.graphiql : {})]),
       // Compiled execution (graphql-jit): a list page costs a third less CPU (BENCHMARKS.md). First, so
       // that plugins wrapping the execute function (idempotency) wrap the compiled one.
       useGraphQlJit({}, { onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled') }),
