@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { createServices, openMigratedDatabase } from './app.js';
-import { seedDemoOrganization } from './bootstrap.js';
+import { announceFirstRun, graphiqlSetupFor, prepareFirstRun } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError } from './db/connection.js';
 import { createLogger } from './logger.js';
@@ -13,10 +13,10 @@ async function main(): Promise<void> {
   const database = await openMigratedDatabase(config, logger);
   logger.info({ database: database.kind, dataDir: database.kind === 'pglite' ? config.dataDir : undefined }, 'database ready');
 
-  const demo = config.env === 'production' ? null : await seedDemoOrganization(database.db);
+  const firstRun = await prepareFirstRun(database.db, { production: config.env === 'production' });
   const { services, close: closeServices } = await createServices(config, logger);
   const hardening = await hardeningFromConfig(config.hardening, database);
-  const yoga = createGateway({ database, logger, services, graphiql: config.hardening.graphiql, hardening, idempotency: config.idempotency });
+  const yoga = createGateway({ database, logger, services, graphiql: config.hardening.graphiql && graphiqlSetupFor(firstRun), hardening, idempotency: config.idempotency });
   const server = createServer(yoga);
 
   await new Promise<void>((resolve, reject) => {
@@ -26,19 +26,7 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://localhost:${port}/graphql`;
-  if (demo) {
-    // Printed to the terminal once, deliberately not logged: this is the only copy of the key.
-    process.stdout.write(
-      [
-        '',
-        'Created organization "demo" with an ADMIN API key (shown this once):',
-        `  ${demo.secret}`,
-        `Open ${url} and paste into GraphiQL's Headers tab:`,
-        `  {"Authorization": "Bearer ${demo.secret}"}`,
-        '',
-      ].join('\n'),
-    );
-  }
+  announceFirstRun(firstRun, { url, logger, terminal: (text) => process.stdout.write(text) });
 
   logger.info({ url }, 'gateway listening');
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { createYoga, type GraphQLParams, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type GraphQLParams, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { DatabaseHandle } from './db/connection.js';
 import { createLoaders, type GatewayContext } from './context.js';
 import { acceptsAnswer, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './hardening.js';
@@ -13,16 +13,18 @@ import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import type { Logger } from './logger.js';
 import type { GatewayServices } from './services.js';
+import { type GraphiQLSetup, useGatewayGraphiQL } from './graphiql.js';
 import { useRequestClock } from './modules/integration/request-clock.js';
 import { callbackFailurePage, handleOAuthCallback, OAUTH_CALLBACK_PATH } from './modules/integration/oauth-callback.js';
+import { OAUTH_DONE_PATH, oauthDonePage } from './modules/integration/oauth-done.js';
 import { type AuthenticationFailure, authenticate, type Credential, credentialOf, type Viewer } from './modules/api-key/api-key.service.js';
 
 export interface GatewayOptions {
   database: DatabaseHandle;
   logger: Logger;
   services: GatewayServices;
-  /** Serve GraphiQL to browsers on GET /graphql. */
-  graphiql?: boolean;
+  /** Serve GraphiQL to browsers on GET /graphql (`true` or what it opens with), or not (`false`). */
+  graphiql?: boolean | GraphiQLSetup;
   /** Query limits, rate limits, metrics, tracing (src/hardening.ts); defaults when absent, without rate limits. */
   hardening?: HardeningOptions;
   /** Idempotency-Key leases, retention and purging (src/idempotency); defaults when absent. */
@@ -132,13 +134,20 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
   };
 }
 
-/** The browser's return from a provider's OAuth2 authorization: no API key, the state is the credential. */
+/**
+ * The browser's return from a provider's OAuth2 authorization (no API key: the state is the credential),
+ * and the page that shows how it ended when the connection named no return URL.
+ */
 function useOAuthCallback(database: DatabaseHandle, services: GatewayServices, states: WeakMap<Request, RequestState>): Plugin {
   return {
     async onRequest({ request, url, endResponse }) {
-      if (url.pathname !== OAUTH_CALLBACK_PATH) return;
+      if (url.pathname !== OAUTH_CALLBACK_PATH && url.pathname !== OAUTH_DONE_PATH) return;
       if (request.method !== 'GET') {
         endResponse(new Response(null, { status: 405, headers: { allow: 'GET' } }));
+        return;
+      }
+      if (url.pathname === OAUTH_DONE_PATH) {
+        endResponse(oauthDonePage(url));
         return;
       }
       const requestId = states.get(request)?.requestId ?? requestIdOf(request);
@@ -147,6 +156,26 @@ function useOAuthCallback(database: DatabaseHandle, services: GatewayServices, s
       } catch (error) {
         services.logger.error({ err: error, requestId }, 'OAuth2 callback failed');
         endResponse(callbackFailurePage(requestId));
+      }
+    },
+  };
+}
+
+/**
+ * Liveness (/health: the process answers) and readiness (/ready: so does the database), matched by path
+ * alone, so that a query string (a browser's, a load balancer's cache buster) changes nothing.
+ */
+function useProbes(database: DatabaseHandle): Plugin {
+  return {
+    async onRequest({ url, endResponse }) {
+      if (url.pathname === '/health') {
+        endResponse(new Response(null, { status: 200 }));
+      } else if (url.pathname === '/ready') {
+        const ready = await database.ping().then(
+          () => true,
+          () => false,
+        );
+        endResponse(new Response(null, { status: ready ? 200 : 503 }));
       }
     },
   };
@@ -175,7 +204,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
-    graphiql: options.graphiql ?? true,
+    // Served by useGatewayGraphiQL below, from the gateway's own copy of its assets.
+    graphiql: false,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
@@ -183,6 +213,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       error: (...args) => logger.error({ err: args[0] }, 'unexpected error'),
     },
     plugins: [
+      // First, where Yoga's own GraphiQL would answer: the page needs no key and passes no request check.
+      ...(options.graphiql === false ? [] : [useGatewayGraphiQL('/graphql', typeof options.graphiql === 'object' ? options.graphiql : {})]),
       // Compiled execution (graphql-jit): a list page costs a third less CPU (BENCHMARKS.md). First, so
       // that plugins wrapping the execute function (idempotency) wrap the compiled one.
       useGraphQlJit({}, { onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled') }),
@@ -191,17 +223,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       useIdempotency({ db: database.db, logger, earlyClaims: earlyWork.claims }, options.idempotency),
       ...hardening.plugins,
       useOAuthCallback(database, options.services, states),
-      useReadinessCheck({
-        endpoint: '/ready',
-        check: async () => {
-          try {
-            await database.ping();
-            return true;
-          } catch {
-            return false;
-          }
-        },
-      }),
+      useProbes(database),
     ],
     context: ({ request }) => {
       const state = states.get(request);

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase, testDatabaseKind } from './suppo
 import { createOrgWithKeys } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 
-async function probe(yoga: Gateway, path: '/health' | '/ready'): Promise<number> {
+async function probe(yoga: Gateway, path: `/${'health' | 'ready'}${string}`): Promise<number> {
   const response = await yoga.fetch(`http://gateway.test${path}`);
   await response.arrayBuffer();
   return response.status;
@@ -42,6 +42,23 @@ describe('liveness and readiness', () => {
     expect(gateway.statements.count).toBe(0);
   });
 
+  it('answers the same with a query string, as when a browser is sent back to /health?integration=…', async () => {
+    for (const query of ['?integration=SW50ZWdyYXRpb246MQ&outcome=connected', '?', '?cache=1&x=%2Fhealth']) {
+      expect(await probe(gateway.yoga, `/health${query}`), `/health${query}`).toBe(200);
+      expect(await probe(gateway.yoga, `/ready${query}`), `/ready${query}`).toBe(200);
+    }
+    gateway.statements.reset();
+    expect(await probe(gateway.yoga, '/health?x=1')).toBe(200);
+    expect(gateway.statements.count).toBe(0);
+    expect(await probe(gateway.yoga, '/ready?x=1')).toBe(200);
+    expect(gateway.statements.count).toBe(1);
+  });
+
+  it('does not answer on other paths that merely end like them', async () => {
+    expect(await probe(gateway.yoga, '/ready/x')).toBe(404);
+    expect(await probe(gateway.yoga, '/readyz')).toBe(404);
+  });
+
   it('stays ready across many checks', async () => {
     const statuses = await Promise.all(Array.from({ length: 20 }, () => probe(gateway.yoga, '/ready')));
     expect(statuses).toEqual(Array(20).fill(200));
@@ -63,6 +80,8 @@ describe(`when the ${testDatabaseKind} database handle is closed`, () => {
     expect(await probe(gateway.yoga, '/ready')).toBe(503);
     expect(await probe(gateway.yoga, '/health')).toBe(200);
     expect(await probe(gateway.yoga, '/ready')).toBe(503);
+    expect(await probe(gateway.yoga, '/ready?probe=1')).toBe(503);
+    expect(await probe(gateway.yoga, '/health?probe=1')).toBe(200);
   });
 
   it('answers GraphQL with a masked server error, not a 401 that would blame the key', async () => {

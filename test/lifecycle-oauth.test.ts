@@ -182,6 +182,62 @@ describe('what the provider grants is recorded', () => {
   });
 });
 
+describe('without a returnUrl the browser lands on the gateway\'s own /oauth/done page', () => {
+  async function land(location: URL | null) {
+    expect(`${location?.origin}${location?.pathname}`).toBe('http://gateway.test/oauth/done');
+    const response = await gw.yoga.fetch(location!.toString(), { headers: { accept: 'text/html' } });
+    return { response, html: await response.text() };
+  }
+
+  it('says the integration is connected, under a strict Content-Security-Policy and with no script', async () => {
+    const started = await gw.startOAuth('gitlab', { oauth2: undefined });
+    const { integration, authorizationUrl, userErrors } = started.body.data.connectIntegration;
+    expect(userErrors).toEqual([]);
+    const { location } = await gw.authorize(authorizationUrl);
+    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: integration.id, outcome: 'connected' });
+    const { response, html } = await land(location);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('content-security-policy')).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'$/);
+    expect(html).toContain('<h1>Connected</h1>');
+    expect(html).toContain(`The integration <code>${integration.id}</code> is connected`);
+    expect(html).not.toMatch(/<script|https?:\/\//i);
+    expect((await gw.row(integration.id)).status).toBe('ACTIVE');
+  });
+
+  it('says in words why a connection failed', async () => {
+    const started = await gw.startOAuth('slack', { oauth2: {} });
+    const { integration, authorizationUrl } = started.body.data.connectIntegration;
+    gw.fake.knobs('slack').denyAuthorization = true;
+    const { location } = await gw.authorize(authorizationUrl);
+    const { response, html } = await land(location);
+    expect(response.status).toBe(200);
+    expect(html).toContain('<h1>Not connected</h1>');
+    expect(html).toContain(`The integration <code>${integration.id}</code> was not connected: the authorization was refused at the provider.`);
+  });
+
+  it('escapes whatever the query string holds, and answers 400 when it says nothing', async () => {
+    const hostile = new URLSearchParams({ integration: '<script>alert(1)</script>', outcome: 'error', error: '"><img src=x onerror=alert(1)>' });
+    const response = await gw.yoga.fetch(`http://gateway.test/oauth/done?${hostile}`);
+    const html = await response.text();
+    expect(response.status).toBe(200);
+    expect(html).not.toMatch(/<script|<img/);
+    expect(html).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
+    for (const query of ['', '?outcome=connected', '?integration=x&outcome=maybe']) {
+      const empty = await gw.yoga.fetch(`http://gateway.test/oauth/done${query}`);
+      expect(empty.status).toBe(400);
+      expect(await empty.text()).toContain('Nothing to show');
+    }
+    expect((await gw.yoga.fetch('http://gateway.test/oauth/done', { method: 'POST' })).status).toBe(405);
+  });
+
+  it('a returnUrl that is given must still be an absolute http(s) URL', async () => {
+    const started = await gw.startOAuth('gitlab', { oauth2: { returnUrl: '' } });
+    expect(started.body.data.connectIntegration.userErrors).toEqual([expect.objectContaining({ code: 'VALIDATION', field: ['input', 'oauth2', 'returnUrl'] })]);
+  });
+});
+
 describe('a callback that fails itself answers 503 with the request id, never a 500', () => {
   /** Expects the retryable page: HTML, 503, no redirect, the request id in the page and the header, and a logged error. */
   async function expectFailurePage(response: Response, requestId: string) {

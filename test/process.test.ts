@@ -4,9 +4,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
+import { graphiqlOptions } from './support/graphiql-page.js';
 import { childEnv, type RunningGateway, startGateway } from './support/process.js';
 
 const DEMO_KEY = /Bearer (igw_[0-9a-f]{12}_[A-Za-z0-9_-]{43})/;
+const GET_A_KEY = 'npm run cli -- keys create --org demo --role admin';
+
+/** The headers GraphiQL's page opens with, if any. */
+function graphiqlHeaders(html: string): Record<string, string> | undefined {
+  const { headers } = graphiqlOptions(html);
+  return headers === undefined ? undefined : JSON.parse(headers);
+}
 
 async function query(gateway: RunningGateway, key: string, document: string) {
   const res = await fetch(`${gateway.url}/graphql`, {
@@ -17,7 +25,8 @@ async function query(gateway: RunningGateway, key: string, document: string) {
   return { status: res.status, body: await res.json() };
 }
 
-describe('the gateway process (npm start)', () => {
+// Each case starts gateway processes (tsx compiles on start): slow on a busy machine, not a hang.
+describe('the gateway process (npm start)', { timeout: 120_000 }, () => {
   let dataDir: string;
   let database: TestDatabase | null = null;
   let env: NodeJS.ProcessEnv;
@@ -54,7 +63,8 @@ describe('the gateway process (npm start)', () => {
       expect((await fetch(`${first.url}/health`)).status).toBe(200);
       const page = await fetch(`${first.url}/graphql`, { headers: { accept: 'text/html' } });
       expect(page.status).toBe(200);
-      expect(await page.text()).toContain('GraphiQL');
+      // GraphiQL opens with the key this process printed.
+      expect(graphiqlHeaders(await page.text())).toEqual({ Authorization: `Bearer ${demoKey}` });
     } finally {
       expect(await first.stop()).toBe(0);
     }
@@ -67,8 +77,29 @@ describe('the gateway process (npm start)', () => {
       expect(second.output()).not.toMatch(DEMO_KEY);
       expect(second.output()).not.toContain('applied migrations');
       expect((await query(second, demoKey, '{ viewer { role } }')).body.data.viewer.role).toBe('ADMIN');
+      // The key was shown once; the way to another one is shown every time until other keys are in use.
+      expect(second.output()).toContain(GET_A_KEY);
+      const page = await fetch(`${second.url}/graphql`, { headers: { accept: 'text/html' } });
+      expect(graphiqlHeaders(await page.text())).toBeUndefined();
+
+      const created = await query(second, demoKey, 'mutation { createApiKey(input: { role: VIEWER, name: "dashboard" }) { key apiKey { id } } }');
+      const { key: otherKey } = created.body.data.createApiKey;
+      expect((await query(second, otherKey, '{ viewer { role } }')).body.data.viewer.role).toBe('VIEWER');
+      // Use is recorded in the background: wait until it is.
+      await expect
+        .poll(async () => (await query(second, demoKey, '{ apiKeys { name lastUsedAt } }')).body.data.apiKeys.find((k: { name: string }) => k.name === 'dashboard')?.lastUsedAt, { timeout: 10_000 })
+        .toBeTruthy();
     } finally {
       expect(await second.stop()).toBe(0);
+    }
+
+    const third = await startGateway(env);
+    try {
+      expect((await fetch(`${third.url}/health`)).status).toBe(200);
+      expect(third.output()).not.toContain(GET_A_KEY);
+      expect(third.output()).not.toMatch(DEMO_KEY);
+    } finally {
+      expect(await third.stop()).toBe(0);
     }
   });
 

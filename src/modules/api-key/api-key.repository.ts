@@ -186,6 +186,18 @@ export async function touchApiKey(db: Kysely<Database>, id: string): Promise<voi
     .execute();
 }
 
+/** Whether any key, of any organization, other than the one named `name` in `organizationId` has ever been used. */
+export async function anyKeyUsedBesides(db: Kysely<Database>, key: { organizationId: string; name: string }): Promise<boolean> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select('id')
+    .where('last_used_at', 'is not', null)
+    .where((eb) => eb.or([eb('organization_id', '<>', key.organizationId), eb('name', '<>', key.name)]))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function findApiKeysByIds(db: Kysely<Database>, organizationId: string, ids: readonly string[]): Promise<ApiKey[]> {
   const rows = await db
     .selectFrom('api_keys')

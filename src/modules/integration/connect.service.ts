@@ -9,6 +9,7 @@ import type { AuthKind, Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
+import { OAUTH_DONE_PATH } from './oauth-done.js';
 import { cleanDisplayName, cleanEnvironment, cleanReturnUrl, cleanScopes, type CredentialsInput, credentialFromInput } from './integration.input.js';
 import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
@@ -104,9 +105,10 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
     const endpoints = oauthEndpoints(target);
     if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${definition.name}; see the README.`, ['authKind']);
     assertClientRegisteredFor(definition, endpoints);
-    const returnUrl = cleanReturnUrl(input.returnUrl);
+    const publicUrl = services.publicUrl.replace(/\/+$/, '');
+    const returnUrl = input.returnUrl == null ? `${publicUrl}${OAUTH_DONE_PATH}` : cleanReturnUrl(input.returnUrl);
     const secrets = await newAuthorizationSecrets(endpoints.definition.pkce);
-    const redirectUri = `${services.publicUrl.replace(/\/+$/, '')}/oauth/callback`;
+    const redirectUri = `${publicUrl}/oauth/callback`;
     const row = await commitWithLiveKey(db, actor, async (trx) => {
       let current: IntegrationRow;
       if (existing) {

@@ -35,7 +35,9 @@ const CredentialsInput = builder.inputType('CredentialsInput', {
 
 const OAuth2ConnectInput = builder.inputType('OAuth2ConnectInput', {
   fields: (t) => ({
-    returnUrl: t.string({ required: true, description: 'Where the browser returns after authorizing, with `integration`, `outcome` and `error` query parameters.' }),
+    returnUrl: t.string({
+      description: "Where the browser returns after authorizing, with `integration`, `outcome` and `error` query parameters. Absent: the gateway's own page `/oauth/done`, which shows the outcome.",
+    }),
   }),
 });
 
