@@ -59,7 +59,8 @@ export function readCpuMs(pid: number): number | null {
  */
 export async function startServer(name: string, script: string, env: Record<string, string>, nodeArgs: readonly string[] = [], timeoutMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
-  const args = [...nodeArgs, ...(script.endsWith('.js') ? [script] : ['--import', 'tsx', script])];
+  const loadsTsx = script.endsWith('.js') || nodeArgs.includes('--import=tsx');
+  const args = [...nodeArgs, ...(loadsTsx ? [script] : ['--import', 'tsx', script])];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: projectRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
@@ -128,11 +129,18 @@ export async function buildGateway(): Promise<{ script: string; nodeArgs: string
  * that the harness measures exactly that command (its V8 flags included) and the two cannot drift apart.
  */
 export function productionCommand(): { script: string; nodeArgs: string[] } {
+  const command = packageCommand('start:prod');
+  if (!command.script.endsWith('.js')) throw new Error('package.json "start:prod" must run a compiled <script>.js');
+  return command;
+}
+
+/** The `node [flags] <script>` of a package.json script, e.g. `npm start`'s, to run it without npm. */
+export function packageCommand(name: string): { script: string; nodeArgs: string[] } {
   const scripts = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const [command, ...args] = (scripts['start:prod'] ?? '').trim().split(/\s+/);
+  const [command, ...args] = (scripts[name] ?? '').trim().split(/\s+/);
   const script = args.pop();
-  if (command !== 'node' || !script?.endsWith('.js') || args.some((arg) => !arg.startsWith('-'))) {
-    throw new Error(`package.json "start:prod" must be "node [flags] <script>.js"; it is "${scripts['start:prod']}"`);
+  if (command !== 'node' || !script || !/\.(js|ts)$/.test(script) || args.some((arg) => !arg.startsWith('-'))) {
+    throw new Error(`package.json "${name}" must be "node [flags] <script>"; it is "${scripts[name]}"`);
   }
   return { script, nodeArgs: args };
 }

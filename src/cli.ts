@@ -1,18 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { openMigratedDatabase } from './app.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
-import { type DatabaseHandle, DatabaseInUseError } from './db/connection.js';
+import type { Config } from './config.js';
+import type { DatabaseHandle } from './db/connection.js';
 import type { Role } from './db/database.js';
 import { ServiceError } from './errors.js';
-import { decodeGlobalID, encodeGlobalID } from './graphql/global-id.js';
-import { purgeExpiredKeys } from './idempotency/idempotency.repository.js';
-import { isUuid } from './ids.js';
-import { createLogger, type Logger } from './logger.js';
-import { listApiKeys } from './modules/api-key/api-key.repository.js';
-import { issueApiKey, revokeApiKey } from './modules/api-key/api-key.service.js';
-import { createOrganization, listOrganizations, requireOrganization } from './modules/organization/organization.service.js';
-import { createVault, rotateSecrets } from './secrets/index.js';
+import { encodeGlobalID, isUuid, parseGlobalID } from './ids.js';
+import type { Logger } from './logger.js';
+
+// Each command imports what it uses when it runs: a command starts in a fraction of a second instead of
+// loading the whole gateway (and the embedded engine, unless it opens the database itself).
 
 type Output = { json: boolean };
 
@@ -20,12 +16,23 @@ function print(options: Output, json: unknown, lines: string[]): void {
   process.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : `${lines.join('\n')}\n`);
 }
 
-/** Runs a command against the configured database, migrated first, and always closes it. */
+/** How long a command waits for a gateway that holds the embedded database but does not serve it yet (starting). */
+const GATEWAY_START_WAIT_MS = 10_000;
+
+/**
+ * Runs a command against the configured database, migrated first, and always closes it. With the
+ * embedded database, a running gateway shares it through its socket in DATA_DIR.
+ */
 async function withDatabase<T>(run: (database: DatabaseHandle, context: { config: Config; logger: Logger }) => Promise<T>): Promise<T> {
+  const [{ loadConfig }, { createLogger }, { openMigratedDatabase }] = await Promise.all([
+    import('./config.js'),
+    import('./logger.js'),
+    import('./db/open.js'),
+  ]);
   const config = loadConfig();
   // Logs go to stderr so that --json output on stdout stays machine-readable.
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: process.stderr });
-  const database = await openMigratedDatabase(config, logger);
+  const database = await openMigratedDatabase(config, logger, { shareWaitMs: GATEWAY_START_WAIT_MS });
   try {
     return await run(database, { config, logger });
   } finally {
@@ -39,16 +46,13 @@ function parseRole(value: string): Role {
   return role;
 }
 
-/** Accepts an API key's ID as the API shows it, or the bare UUID. */
-function parseKeyId(value: string): string {
-  if (isUuid(value)) return value.toLowerCase();
-  try {
-    const decoded = decodeGlobalID(value);
-    if (decoded.typename === 'ApiKey') return decoded.id;
-  } catch {
-    // Falls through to the usage error below.
-  }
-  throw new InvalidArgumentError('expected an API key ID.');
+/** An API key's ID as the API shows it, the bare UUID, or its visible prefix (`igw_…`), as logs show it. */
+function parseKeyReference(value: string): { id: string } | { prefix: string } {
+  if (value.startsWith('igw_')) return { prefix: value };
+  if (isUuid(value)) return { id: value.toLowerCase() };
+  const decoded = parseGlobalID(value);
+  if (decoded?.typename === 'ApiKey') return { id: decoded.id };
+  throw new InvalidArgumentError('expected an API key ID, or its prefix (igw_…).');
 }
 
 export function buildProgram(): Command {
@@ -74,6 +78,7 @@ export function buildProgram(): Command {
     .addOption(json())
     .action((slug: string, options: Output & { name?: string }) =>
       withDatabase(async ({ db }) => {
+        const { createOrganization } = await import('./modules/organization/organization.service.js');
         const organization = await createOrganization(db, { slug, name: options.name });
         const view = { id: encodeGlobalID('Organization', organization.id), slug: organization.slug, name: organization.name };
         print(options, view, [`Created organization ${view.slug} (${view.name}), id ${view.id}`]);
@@ -85,6 +90,7 @@ export function buildProgram(): Command {
     .addOption(json())
     .action((options: Output) =>
       withDatabase(async ({ db }) => {
+        const { listOrganizations } = await import('./modules/organization/organization.service.js');
         const list = (await listOrganizations(db)).map((o) => ({
           id: encodeGlobalID('Organization', o.id),
           slug: o.slug,
@@ -105,6 +111,10 @@ export function buildProgram(): Command {
     .addOption(json())
     .action((options: Output & { org: string; role: Role; name?: string }) =>
       withDatabase(async ({ db }) => {
+        const [{ requireOrganization }, { issueApiKey }] = await Promise.all([
+          import('./modules/organization/organization.service.js'),
+          import('./modules/api-key/api-key.service.js'),
+        ]);
         const organization = await requireOrganization(db, options.org);
         const { apiKey, secret } = await issueApiKey(db, { organizationId: organization.id, role: options.role, name: options.name });
         const view = { id: encodeGlobalID('ApiKey', apiKey.id), key: secret, prefix: apiKey.prefix, role: apiKey.role, organization: organization.slug };
@@ -122,6 +132,10 @@ export function buildProgram(): Command {
     .addOption(json())
     .action((options: Output & { org: string; includeRevoked?: boolean }) =>
       withDatabase(async ({ db }) => {
+        const [{ requireOrganization }, { listApiKeys }] = await Promise.all([
+          import('./modules/organization/organization.service.js'),
+          import('./modules/api-key/api-key.repository.js'),
+        ]);
         const organization = await requireOrganization(db, options.org);
         const list = (await listApiKeys(db, organization.id, { includeRevoked: options.includeRevoked ?? false })).map((k) => ({
           id: encodeGlobalID('ApiKey', k.id),
@@ -142,11 +156,12 @@ export function buildProgram(): Command {
   keys
     .command('revoke')
     .description('revoke an API key at once')
-    .argument('<id>', 'the key\'s ID, as `keys list` shows it', parseKeyId)
+    .argument('<key>', 'the key\'s ID, or its prefix (igw_…), as `keys list` and the logs show them', parseKeyReference)
     .addOption(json())
-    .action((id: string, options: Output) =>
+    .action((reference: { id: string } | { prefix: string }, options: Output) =>
       withDatabase(async ({ db }) => {
-        const key = await revokeApiKey(db, null, id);
+        const { revokeApiKey, revokeApiKeyByPrefix } = await import('./modules/api-key/api-key.service.js');
+        const key = 'prefix' in reference ? await revokeApiKeyByPrefix(db, reference.prefix) : await revokeApiKey(db, null, reference.id);
         print(options, { id: encodeGlobalID('ApiKey', key.id), prefix: key.prefix, revokedAt: key.revokedAt?.toISOString() }, [
           `Revoked ${key.prefix}.`,
         ]);
@@ -160,6 +175,7 @@ export function buildProgram(): Command {
     .addOption(json())
     .action((options: Output) =>
       withDatabase(async ({ db }, { config, logger }) => {
+        const { createVault, rotateSecrets } = await import('./secrets/index.js');
         const vault = await createVault(config, logger);
         const report = await rotateSecrets(db, vault, { logger });
         const failed = report.failed.map((id) => encodeGlobalID('Integration', id));
@@ -181,6 +197,7 @@ export function buildProgram(): Command {
     .addOption(json())
     .action((options: Output) =>
       withDatabase(async ({ db }) => {
+        const { purgeExpiredKeys } = await import('./idempotency/idempotency.repository.js');
         const purged = await purgeExpiredKeys(db);
         print(options, { purged }, [`Purged ${purged} expired idempotency key${purged === 1 ? '' : 's'}.`]);
       }),
@@ -223,6 +240,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return error.exitCode;
     }
     const json = argv.includes('--json');
+    const [{ ConfigError }, { DatabaseInUseError }] = await Promise.all([import('./config.js'), import('./db/connection.js')]);
     const { message, code } =
       error instanceof ServiceError
         ? { message: error.message, code: error.code }

@@ -1,8 +1,9 @@
 import { createServer } from 'node:http';
-import { createServices, openMigratedDatabase } from './app.js';
+import { createServices } from './app.js';
 import { announceFirstRun, graphiqlSetupFor, prepareFirstRun } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError } from './db/connection.js';
+import { openMigratedDatabase } from './db/open.js';
 import { createLogger } from './logger.js';
 import { hardeningFromConfig } from './hardening.js';
 import { createGateway } from './server.js';
@@ -12,6 +13,11 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const database = await openMigratedDatabase(config, logger);
   logger.info({ database: database.kind, dataDir: database.kind === 'pglite' ? config.dataDir : undefined }, 'database ready');
+  // The embedded database is served to the CLI on a socket in DATA_DIR while this process holds it;
+  // database.close() stops serving it first.
+  await database.serve?.((error) => logger.warn({ err: error }, 'local database client failed')).catch((error: unknown) => {
+    logger.warn({ err: error }, 'the CLI cannot reach the embedded database while the gateway runs');
+  });
 
   const firstRun = await prepareFirstRun(database.db, { production: config.env === 'production' });
   const { services, close: closeServices } = await createServices(config, logger);

@@ -1,12 +1,17 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/db/connection.js';
+import { type DatabaseHandle, openDatabase } from '../src/db/connection.js';
+import { embeddedSocketPath } from '../src/db/embedded-server.js';
+import { insertApiKey } from '../src/modules/api-key/api-key.repository.js';
+import { requireOrganization } from '../src/modules/organization/organization.service.js';
 import { createGateway } from '../src/server.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
-import { childEnv, runCli } from './support/process.js';
+import { childEnv, runCli, startGateway } from './support/process.js';
 import { testServices } from './support/services.js';
 
 // Each case starts several CLI processes (tsx compiles on start): slow on a busy machine, not a hang.
@@ -85,6 +90,43 @@ describe('CLI', { timeout: 120_000 }, () => {
     expect(orgs.map((o: { slug: string }) => o.slug)).toEqual(['acme']);
   });
 
+  it('revokes a key by its visible prefix; an unknown, ambiguous or malformed prefix changes nothing', async () => {
+    const handle: DatabaseHandle = database ?? (await openDatabase({ kind: 'pglite', dataDir }));
+    try {
+      const acme = await requireOrganization(handle.db, 'acme');
+      for (const prefix of ['igw_abcd00000001', 'igw_abcd00000002']) {
+        await insertApiKey(handle.db, { organizationId: acme.id, name: prefix, role: 'VIEWER', prefix, keyHash: randomBytes(32).toString('hex') });
+      }
+    } finally {
+      if (!database) await handle.close();
+    }
+    const states = async () =>
+      Object.fromEntries(
+        (JSON.parse((await runCli(['keys', 'list', '--org', 'acme', '--include-revoked', '--json'], env)).stdout) as { prefix: string; revokedAt: string | null }[])
+          .filter((k) => k.prefix.startsWith('igw_abcd'))
+          .map((k) => [k.prefix, k.revokedAt !== null]),
+      );
+    const untouched = { igw_abcd00000001: false, igw_abcd00000002: false };
+
+    const ambiguous = await runCli(['keys', 'revoke', 'igw_abcd', '--json'], env);
+    expect(ambiguous.code).toBe(1);
+    const error = JSON.parse(ambiguous.stderr).error;
+    expect(error.code).toBe('VALIDATION');
+    expect(error.message).toContain('igw_abcd00000001, igw_abcd00000002');
+    const unknown = await runCli(['keys', 'revoke', 'igw_ffff00000000', '--json'], env);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stderr).error.code).toBe('NOT_FOUND');
+    const malformed = await runCli(['keys', 'revoke', 'igw_xyz'], env);
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toMatch(/^error: .*prefix/);
+    expect(await states()).toEqual(untouched);
+
+    const revoked = await runCli(['keys', 'revoke', 'igw_abcd00000001', '--json'], env);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(JSON.parse(revoked.stdout).prefix).toBe('igw_abcd00000001');
+    expect(await states()).toEqual({ ...untouched, igw_abcd00000001: true });
+  });
+
   it('prints usage and exits non-zero on wrong arguments', async () => {
     for (const args of [
       ['keys', 'create', '--org', 'acme', '--role', 'owner'],
@@ -107,5 +149,63 @@ describe('CLI', { timeout: 120_000 }, () => {
     expect(JSON.parse(duplicate.stderr).error.code).toBe('CONFLICT');
     const unknown = await runCli(['keys', 'list', '--org', 'nope', '--json'], env);
     expect(JSON.parse(unknown.stderr).error.code).toBe('NOT_FOUND');
+  });
+});
+
+// A gateway serves the embedded database on a socket in DATA_DIR; on PostgreSQL the CLI connects as the gateway does.
+describe.skipIf(testDatabaseKind === 'postgres')('CLI beside a gateway running on the embedded database', { timeout: 180_000 }, () => {
+  let dataDir: string;
+  let env: NodeJS.ProcessEnv;
+
+  const viewerStatus = async (url: string, key: string) =>
+    (
+      await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: '{ viewer { role } }' }),
+      })
+    ).status;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'igw-cli-beside-'));
+    env = childEnv({ DATA_DIR: dataDir });
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates a key the gateway accepts at once, and revokes it by its prefix, while the gateway runs', async () => {
+    const gateway = await startGateway(env);
+    try {
+      const created = await runCli(['keys', 'create', '--org', 'demo', '--role', 'viewer', '--json'], env);
+      expect(created.code, created.stderr).toBe(0);
+      const key = JSON.parse(created.stdout);
+      expect(await viewerStatus(gateway.url, key.key)).toBe(200);
+
+      const revoked = await runCli(['keys', 'revoke', key.prefix, '--json'], env);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(JSON.parse(revoked.stdout)).toMatchObject({ id: key.id, prefix: key.prefix });
+      expect(await viewerStatus(gateway.url, key.key)).toBe(401);
+    } finally {
+      expect(await gateway.stop()).toBe(0);
+    }
+    // A clean stop takes its socket along.
+    expect(existsSync(embeddedSocketPath(dataDir))).toBe(false);
+  });
+
+  it('opens the database itself after the gateway was killed with -9, whatever it left behind', async () => {
+    const gateway = await startGateway(env);
+    const exited = new Promise((resolve) => gateway.child.once('exit', resolve));
+    gateway.child.kill('SIGKILL');
+    await exited;
+    expect(existsSync(embeddedSocketPath(dataDir))).toBe(true);
+    expect(existsSync(path.join(dataDir, 'pglite.lock'))).toBe(true);
+
+    const listed = await runCli(['orgs', 'list', '--json'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).map((o: { slug: string }) => o.slug)).toEqual(['demo']);
+    // And a gateway starts again on the same folder.
+    const again = await startGateway(env);
+    expect(await again.stop()).toBe(0);
   });
 });

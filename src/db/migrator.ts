@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type Kysely, type Migration, type MigrationProvider, type MigrationResultSet, Migrator } from 'kysely';
+import { DEFAULT_MIGRATION_TABLE, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet, Migrator, sql } from 'kysely';
 
 const migrationFolder = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -13,9 +13,13 @@ export class MigrationError extends Error {
  * Reads `migrations/`, named so that they sort in time order. The import runs from this module (not from
  * inside Kysely) so that whichever TypeScript loader runs the gateway, tsx or vitest, also loads them.
  */
+async function migrationFiles(): Promise<string[]> {
+  return (await readdir(migrationFolder)).filter((file) => /\.(ts|js)$/.test(file) && !file.endsWith('.d.ts')).sort();
+}
+
 const folderProvider: MigrationProvider = {
   async getMigrations() {
-    const files = (await readdir(migrationFolder)).filter((file) => /\.(ts|js)$/.test(file) && !file.endsWith('.d.ts')).sort();
+    const files = await migrationFiles();
     const migrations: Record<string, Migration> = {};
     for (const file of files) {
       const module = (await import(pathToFileURL(path.join(migrationFolder, file)).href)) as Migration;
@@ -41,4 +45,20 @@ function check(result: MigrationResultSet): string[] {
 /** Applies every pending migration; returns the names applied in this call. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   return check(await migrator(db).migrateToLatest());
+}
+
+/**
+ * Whether the database has applied exactly the migrations of `migrations/`: one statement, and no
+ * migration module loaded, so that a command against an up-to-date database starts fast. Anything else
+ * (a pending migration, no migration table yet, one the code does not know) is for `migrateToLatest`.
+ */
+export async function isUpToDate(db: Kysely<any>): Promise<boolean> {
+  const expected = (await migrationFiles()).map((file) => file.replace(/\.(ts|js)$/, ''));
+  let applied: string[];
+  try {
+    applied = (await sql<{ name: string }>`select name from ${sql.table(DEFAULT_MIGRATION_TABLE)}`.execute(db)).rows.map((row) => row.name).sort();
+  } catch {
+    return false;
+  }
+  return applied.length === expected.length && applied.every((name, index) => name === expected[index]);
 }

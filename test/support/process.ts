@@ -3,7 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const tsx = path.join(projectRoot, 'node_modules/.bin/tsx');
+// `node --import=tsx` as `npm start` runs it: one process, so that `child` is the gateway or CLI itself.
+const withTsx = ['--import=tsx'];
 
 /** Environment for a child gateway or CLI: the test's database and nothing inherited that could point elsewhere. */
 export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
@@ -21,7 +22,7 @@ export interface CliResult {
 /** Runs `src/cli.ts` as the package's CLI runs it, in a separate process. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tsx, ['src/cli.ts', ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...withTsx, 'src/cli.ts', ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -47,7 +48,7 @@ export interface RunningGateway {
 /** Starts `src/main.ts` on a free port and waits until it listens. */
 export function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tsx, ['src/main.ts'], { cwd: projectRoot, env: { ...env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...withTsx, 'src/main.ts'], { cwd: projectRoot, env: { ...env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     const timer = setTimeout(() => {

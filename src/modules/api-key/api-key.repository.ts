@@ -219,6 +219,18 @@ export async function listApiKeys(
   return rows.map(toApiKey);
 }
 
+/** Up to `limit` keys, of any organization, whose visible prefix starts with `start`. */
+export async function findApiKeysByPrefixStart(db: Kysely<Database>, start: string, limit: number): Promise<ApiKey[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .select(keyColumns)
+    .where(sql<boolean>`starts_with(api_keys.prefix, ${start})`)
+    .orderBy('prefix')
+    .limit(limit)
+    .execute();
+  return rows.map(toApiKey);
+}
+
 /** Revokes a key of the organization; returns undefined when there is none, the key as it is when already revoked. */
 export async function revokeApiKeyRow(
   db: Kysely<Database>,

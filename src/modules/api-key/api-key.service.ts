@@ -7,7 +7,16 @@ import type { Organization } from '../organization/organization.repository.js';
 import type { BucketRow } from '../../limits/rate-limit-store.js';
 import type { CostBudget } from '../../limits/rate-limiter.js';
 import { claimOutcome, type ClaimOutcome, type ClaimTerms } from '../../idempotency/idempotency.repository.js';
-import { type ApiKey, findKeyByPrefix, findKeyByPrefixCharging, findKeyByPrefixClaiming, insertApiKey, revokeApiKeyRow, touchApiKey } from './api-key.repository.js';
+import {
+  type ApiKey,
+  findApiKeysByPrefixStart,
+  findKeyByPrefix,
+  findKeyByPrefixCharging,
+  findKeyByPrefixClaiming,
+  insertApiKey,
+  revokeApiKeyRow,
+  touchApiKey,
+} from './api-key.repository.js';
 
 /** The authenticated principal of a request. */
 export interface Viewer {
@@ -149,4 +158,23 @@ export async function revokeApiKey(db: Kysely<Database>, organizationId: string 
   if (!result) throw new ServiceError('NOT_FOUND', 'No such API key.', ['id']);
   if (!result.changed) throw new ServiceError('ALREADY_REVOKED', 'This API key is already revoked.', ['id']);
   return result.key;
+}
+
+/** A key's visible prefix, or enough of its start (`igw_` and 4 to 12 hex digits) to name one key. */
+export const KEY_PREFIX_PATTERN = /^igw_[0-9a-f]{4,12}$/;
+
+/**
+ * Revokes the one key, of any organization (the operator's CLI), whose visible prefix is or starts with
+ * `prefix`, as logs and `keys list` show it. A start that several keys share names none of them.
+ */
+export async function revokeApiKeyByPrefix(db: Kysely<Database>, prefix: string): Promise<ApiKey> {
+  if (!KEY_PREFIX_PATTERN.test(prefix)) throw new ServiceError('VALIDATION', 'Expected a key prefix: igw_ and 4 to 12 hex digits.', ['prefix']);
+  const matches = await findApiKeysByPrefixStart(db, prefix, 5);
+  const [only] = matches;
+  if (!only) throw new ServiceError('NOT_FOUND', `No API key has the prefix ${prefix}.`, ['prefix']);
+  if (matches.length > 1) {
+    const listed = matches.map((key) => key.prefix).join(', ');
+    throw new ServiceError('VALIDATION', `${prefix} is the start of several keys' prefixes (${listed}${matches.length === 5 ? ', …' : ''}); give the whole prefix.`, ['prefix']);
+  }
+  return revokeApiKey(db, null, only.id);
 }
