@@ -1,10 +1,10 @@
-import { createServer } from 'node:http';
 import { createServices, openMigratedDatabase } from './app.js';
 import { seedDemoOrganization } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError } from './db/connection.js';
 import { createLogger } from './logger.js';
 import { hardeningFromConfig } from './hardening.js';
+import { createHttpServer } from './http-server.js';
 import { createGateway } from './server.js';
 
 async function main(): Promise<void> {
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const { services, close: closeServices } = await createServices(config, logger);
   const hardening = await hardeningFromConfig(config.hardening, database);
   const yoga = createGateway({ database, logger, services, graphiql: config.hardening.graphiql, hardening, idempotency: config.idempotency });
-  const server = createServer(yoga);
+  const server = createHttpServer(yoga, config.http);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
