@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
+import { countApiKeys, createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
 import { type GatewayPort, serveOnLoopback } from './support/gateway-port.js';
 import { captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
 
@@ -26,10 +26,135 @@ afterAll(async () => {
   await gateway?.close();
 });
 
-async function send(init: { headers?: Record<string, string>; body?: string }) {
-  const response = await fetch(`${port.origin}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${org.keys.ADMIN}`, ...init.headers }, ...(init.body === undefined ? {} : { body: init.body }) });
-  return { status: response.status };
+const CREATE_KEY = 'mutation { createApiKey(input: { role: VIEWER }) { key } }';
+
+async function send(init: { method?: string; headers?: Record<string, string>; body?: string; query?: string }) {
+  const response = await fetch(`${port.origin}/graphql${init.query ? `?${init.query}` : ''}`, {
+    method: init.method ?? 'POST',
+    headers: { authorization: `Bearer ${org.keys.ADMIN}`, ...init.headers },
+    ...(init.body === undefined ? {} : { body: init.body }),
+  });
+  const text = await response.text();
+  return { status: response.status, contentType: response.headers.get('content-type'), body: text ? JSON.parse(text) : null };
 }
+
+const codesOf = (body: any) => (body?.errors ?? []).map((error: any) => error.extensions?.code);
+
+describe('request bodies', () => {
+  it.each([
+    ['text/plain', CREATE_KEY],
+    ['text/plain;charset=UTF-8', JSON.stringify({ query: CREATE_KEY })],
+    ['multipart/form-data; boundary=b', `--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: CREATE_KEY })}\r\n--b--\r\n`],
+    ['application/x-www-form-urlencoded', `query=${encodeURIComponent(CREATE_KEY)}`],
+    ['application/xml', '<query/>'],
+    ['application/json; charset=latin1', JSON.stringify({ query: CREATE_KEY })],
+    [null, JSON.stringify({ query: CREATE_KEY })],
+  ])('a %s body is 415 UNSUPPORTED_MEDIA_TYPE, with or without a CSRF header, and runs nothing', async (contentType, body) => {
+    const before = await countApiKeys(gateway.db);
+    for (const csrf of [{}, { 'x-graphql-yoga-csrf': '1' }] as Record<string, string>[]) {
+      // fetch gives a string body text/plain when no type is named; a Blob without a type sends none.
+      const answer = await fetch(`${port.origin}/graphql`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${org.keys.ADMIN}`, ...csrf, ...(contentType === null ? {} : { 'content-type': contentType }) },
+        body: contentType === null ? new Blob([body]) : body,
+      });
+      expect(answer.status, `${contentType} ${JSON.stringify(csrf)}`).toBe(415);
+      expect(codesOf(await answer.json())).toEqual(['UNSUPPORTED_MEDIA_TYPE']);
+    }
+    expect(await countApiKeys(gateway.db)).toBe(before);
+  });
+
+  it('reads JSON whatever the case of its media type and charset (media types are case-insensitive)', async () => {
+    for (const contentType of ['APPLICATION/JSON', 'Application/Json; Charset=UTF-8', 'application/json;charset="utf-8"', 'application/json; boundary=x']) {
+      const answer = await send({ headers: { 'content-type': contentType }, body: JSON.stringify({ query: '{ viewer { role } }' }) });
+      expect(answer, contentType).toMatchObject({ status: 200, body: { data: { viewer: { role: 'ADMIN' } } } });
+    }
+    const graphql = await send({ headers: { 'content-type': 'Application/GraphQL' }, body: '{ viewer { role } }' });
+    expect(graphql.body.data).toEqual({ viewer: { role: 'ADMIN' } });
+  });
+});
+
+describe('Accept', () => {
+  const query = JSON.stringify({ query: CREATE_KEY });
+
+  it('q=0 excludes a type: nothing acceptable is 406 NOT_ACCEPTABLE, and the mutation does not run', async () => {
+    const before = await countApiKeys(gateway.db);
+    for (const accept of ['application/json;q=0', 'application/json; q=0, application/graphql-response+json;q=0', 'application/json;q=0, text/html']) {
+      const answer = await send({ headers: { 'content-type': 'application/json', accept }, body: query });
+      expect(answer.status, accept).toBe(406);
+      expect(codesOf(answer.body)).toEqual(['NOT_ACCEPTABLE']);
+    }
+    expect(await countApiKeys(gateway.db)).toBe(before);
+  });
+
+  it('answers in the type the client prefers by q, and reads media types case-insensitively', async () => {
+    const cases: [string, string][] = [
+      ['application/graphql-response+json;q=0, application/json', 'application/json'],
+      ['application/json;q=0, application/graphql-response+json', 'application/graphql-response+json'],
+      ['application/json;q=0.5, application/graphql-response+json;q=0.9', 'application/graphql-response+json'],
+      ['application/graphql-response+json;q=0.5, application/json', 'application/json'],
+      ['APPLICATION/JSON', 'application/json'],
+      ['application/json; charset=UTF-8', 'application/json'],
+      ['*/*', 'application/json'],
+      ['application/graphql-response+json, application/json', 'application/graphql-response+json'],
+    ];
+    for (const [accept, type] of cases) {
+      const answer = await send({ headers: { 'content-type': 'application/json', accept }, body: JSON.stringify({ query: '{ viewer { role } }' }) });
+      expect(answer.status, accept).toBe(200);
+      expect(answer.contentType?.split(';')[0], accept).toBe(type);
+    }
+  });
+});
+
+describe('CSRF', () => {
+  const get = `query=${encodeURIComponent('{ viewer { role } }')}`;
+
+  it('serves a GET that carries a Bearer key without a CSRF header: a browser cannot add one to a simple request', async () => {
+    const answer = await send({ method: 'GET', query: get, headers: { accept: 'application/json' } });
+    expect(answer).toMatchObject({ status: 200, body: { data: { viewer: { role: 'ADMIN' } } } });
+  });
+
+  it('answers a GET without a key 401, whatever it carries', async () => {
+    for (const headers of [{ authorization: '' }, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: '', cookie: 'session=1' }] as Record<string, string>[]) {
+      const answer = await send({ method: 'GET', query: get, headers: { accept: 'application/json', ...headers } });
+      expect(answer.status, JSON.stringify(headers)).toBe(401);
+      expect(codesOf(answer.body)).toEqual(['UNAUTHENTICATED']);
+    }
+  });
+});
+
+describe('strings that are not text', () => {
+  const graphqlResponse = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
+
+  it('refuses a lone surrogate in a variable as BAD_USER_INPUT and stores nothing (was: stored as U+FFFD)', async () => {
+    const before = await countApiKeys(gateway.db);
+    for (const name of ['a\ud800b', '\udc00', 'x\ud83d']) {
+      // JSON.stringify writes a lone surrogate as an escape (\ud800), as any JSON encoder may.
+      const body = JSON.stringify({ query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { key } }', variables: { n: name } });
+      const answer = await send({ headers: graphqlResponse, body });
+      expect(answer.status).toBe(400);
+      expect(codesOf(answer.body)).toEqual(['BAD_USER_INPUT']);
+    }
+    const inKey = JSON.stringify({
+      query: 'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { userErrors { code } } }',
+      variables: { c: { baseUrl: 'https://x.test', ['k\udfff']: 1 } },
+    });
+    expect(codesOf((await send({ headers: graphqlResponse, body: inKey })).body)).toEqual(['BAD_USER_INPUT']);
+    expect(await countApiKeys(gateway.db)).toBe(before);
+  });
+
+  it('refuses a lone surrogate written in the document as a parse failure', async () => {
+    for (const literal of ['"a\\ud800"', '"a\ud800"']) {
+      const body = JSON.stringify({ query: `mutation { createApiKey(input: { role: VIEWER, name: ${literal} }) { key } }` });
+      expect(codesOf((await send({ headers: graphqlResponse, body })).body), literal).toEqual(['GRAPHQL_PARSE_FAILED']);
+    }
+  });
+
+  it('keeps characters outside the BMP, written as a surrogate pair, as they are', async () => {
+    const body = JSON.stringify({ query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { apiKey { name } } }', variables: { n: 'bot \ud83d\ude00' } });
+    expect((await send({ headers: graphqlResponse, body })).body.data.createApiKey.apiKey.name).toBe('bot 😀');
+  });
+});
 
 /** A raw connection to the gateway's port; resolves when the server closes it, with what it sent. */
 function rawConnection(): { socket: Socket; closed: Promise<{ text: string; afterMs: number }> } {
