@@ -150,6 +150,13 @@ describe('strings that are not text', () => {
     }
   });
 
+  it('reads bytes that are not UTF-8 as U+FFFD, as browsers decode text', async () => {
+    const [head, tail] = JSON.stringify({ query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { apiKey { name } } }', variables: { n: 'a#b' } }).split('#');
+    const body = Buffer.concat([Buffer.from(head!), Buffer.from([0xff]), Buffer.from(tail!)]);
+    const response = await fetch(`${port.origin}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${org.keys.ADMIN}`, ...graphqlResponse }, body });
+    expect((await response.json()).data.createApiKey.apiKey.name).toBe('a\ufffdb');
+  });
+
   it('keeps characters outside the BMP, written as a surrogate pair, as they are', async () => {
     const body = JSON.stringify({ query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { apiKey { name } } }', variables: { n: 'bot \ud83d\ude00' } });
     expect((await send({ headers: graphqlResponse, body })).body.data.createApiKey.apiKey.name).toBe('bot 😀');
