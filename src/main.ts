@@ -40,8 +40,6 @@ async function main(): Promise<void> {
     );
   }
 
-  logger.info({ url }, 'gateway listening');
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -66,6 +64,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // Announced once a SIGTERM would drain: whoever waits for this line may stop the gateway at once.
+  logger.info({ url }, 'gateway listening');
 }
 
 main().catch((error: unknown) => {
