@@ -110,7 +110,16 @@ function sendRequest(origin: string, request: NonNullable<FuzzCase['request']>):
 async function streamBody(outgoing: ClientRequest, bytes: number): Promise<void> {
   const chunk = Buffer.from(`{"query":"${'x'.repeat(64 * 1024)}`);
   for (let sent = 0; sent < bytes && !outgoing.destroyed; sent += chunk.length) {
-    if (!outgoing.write(chunk)) await new Promise((resolve) => outgoing.once('drain', resolve).once('close', resolve));
+    if (!outgoing.write(chunk)) {
+      // Whichever comes first; the other listener goes too, or every chunk would leave one behind.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          outgoing.off('drain', done).off('close', done);
+          resolve();
+        };
+        outgoing.once('drain', done).once('close', done);
+      });
+    }
   }
   if (!outgoing.destroyed) outgoing.end();
 }
