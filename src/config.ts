@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { listConnectors } from './connectors/registry.js';
 import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connectors/settings.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './hardening.config.js';
+import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http-server.js';
 import { isValidAllowlist } from './outbound/address-policy.js';
 import { isValidKeyEncoding } from './secrets/key-ring.js';
 
@@ -23,6 +24,11 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 0, 600_000),
+  // Deadlines of the HTTP server (src/http-server.ts): a client that stalls is answered 408 and let go.
+  HTTP_HEADERS_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.headersTimeoutMs, 100, 600_000),
+  HTTP_REQUEST_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.requestTimeoutMs, 100, 3_600_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.keepAliveTimeoutMs, 100, 600_000),
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.maxConnectionsPerClient, 0, 1_000_000),
   PUBLIC_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'expected an http(s) URL').optional(),
   // Limits, rate limits and observability (src/hardening.ts). Boolean defaults depend on NODE_ENV.
   GRAPHIQL: boolFromEnv.optional(),
@@ -74,6 +80,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long a SIGTERM waits for in-flight requests before closing them. */
   shutdownTimeoutMs: number;
+  /** Deadlines for receiving requests, idle keep-alive, and connections per client address. */
+  http: HttpServerOptions;
   /** The gateway's public origin; OAuth2 providers redirect to `${publicUrl}/oauth/callback`. */
   publicUrl: string;
   /** Per-connector OAuth2 clients and endpoint overrides, from `CONNECTOR_<PROVIDER>_<FIELD>`. */
@@ -116,6 +124,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const values = parsed.data;
+  if (values.HTTP_HEADERS_TIMEOUT_MS > values.HTTP_REQUEST_TIMEOUT_MS) {
+    // The request deadline covers its headers too: a longer headers deadline would never be reached.
+    throw new ConfigError('Invalid configuration: HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  }
   if (values.NODE_ENV === 'production' && !values.ENCRYPTION_KEY) {
     // A generated key would live on one machine only; production must say which key it uses.
     throw new ConfigError('Invalid configuration: ENCRYPTION_KEY: required when NODE_ENV=production (base64 of 32 random bytes)');
@@ -129,6 +141,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(values.DATA_DIR),
     logLevel: values.LOG_LEVEL,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    http: {
+      headersTimeoutMs: values.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: values.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: values.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnectionsPerClient: values.HTTP_MAX_CONNECTIONS_PER_CLIENT,
+    },
     publicUrl: (values.PUBLIC_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, ''),
     connectors: readConnectorSettings(present),
     encryptionKey: values.ENCRYPTION_KEY,

@@ -1,61 +1,9 @@
 import { GraphQLError, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
-// Checks on a request's form that Yoga and graphql-js leave to chance: the media types it can answer in,
-// how deeply a document nests, which operation types exist, and characters PostgreSQL cannot store.
+// Checks on a request's form that Yoga and graphql-js leave to chance: how deeply a document nests,
+// which operation types exist, and strings PostgreSQL cannot store (media types: hardening.media-types.ts).
 // Each one turns what used to be a 5xx, an empty body or a mutation run for nothing into a coded 4xx.
-
-/** What Yoga can answer with (its result processors); anything else in Accept is answered 406. */
-const ANSWERABLE_MEDIA_TYPES = ['application/graphql-response+json', 'application/json', 'text/event-stream', 'multipart/mixed'];
-
-/** Whether an Accept header names a type Yoga answers in, matched the way Yoga matches it (utf-8 only). */
-export function acceptsAnswer(accept: string | null): boolean {
-  return (accept || '*/*')
-    .replace(/\s/g, '')
-    .toLowerCase()
-    .split(',')
-    .some((entry) => {
-      const [mediaType = '', ...params] = entry.split(';');
-      if ((params.find((param) => param.startsWith('charset=')) ?? 'charset=utf-8') !== 'charset=utf-8') return false;
-      const [type, subtype] = mediaType.split('/');
-      return ANSWERABLE_MEDIA_TYPES.some((answerable) => {
-        const [answerType, answerSubtype] = answerable.split('/');
-        return (type === '*' || type === answerType) && (subtype === '*' || subtype === answerSubtype);
-      });
-    });
-}
-
-/**
- * Refuses, before anything runs, what Yoga would otherwise refuse only after it (or with an empty body):
- * - an Accept header naming no type Yoga answers in: Yoga executes the operation and then answers 406,
- *   so a mutation would run for a caller who never sees its answer. Refused with 406 NOT_ACCEPTABLE first.
- * - a POST body of a type no request parser reads: Yoga answers 415 with no body. Refused with 415
- *   UNSUPPORTED_MEDIA_TYPE and a JSON error like every other refusal.
- * Methods other than GET and POST are left to Yoga's own 405 (code BAD_REQUEST).
- */
-export function useRequestMediaTypes(): Plugin {
-  return {
-    onRequestParse({ request, requestParser, endResponse }) {
-      if (request.method !== 'GET' && request.method !== 'POST') return;
-      if (!acceptsAnswer(request.headers.get('accept'))) {
-        // Yoga's 406 has no body; HTTP lets a 406 say why in any type, and JSON says it with a code.
-        const error = { message: 'Accept must include application/graphql-response+json or application/json (charset utf-8).', extensions: { code: 'NOT_ACCEPTABLE' } };
-        endResponse(
-          new Response(JSON.stringify({ errors: [error] }), {
-            status: 406,
-            headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/graphql-response+json, application/json' },
-          }),
-        );
-        return;
-      }
-      if (!requestParser) {
-        throw new GraphQLError('The body must be application/json (or application/graphql); this Content-Type is not supported.', {
-          extensions: { code: 'UNSUPPORTED_MEDIA_TYPE', http: { status: 415 } },
-        });
-      }
-    },
-  };
-}
 
 /**
  * Refuses operations of a type the schema does not have (graphql-js 17's KnownOperationTypesRule): a
@@ -131,19 +79,28 @@ export function useNestingLimit(maxDepth: number): Plugin {
 }
 
 /**
- * What is wrong with a request's variables, walked without recursion (they may nest thousands deep):
- * `nul` when a string or object key holds U+0000, `deep` when they nest deeper than `limit`.
+ * A UTF-16 code unit of a surrogate pair without its other half. With the `u` flag a well-formed pair is
+ * one code point, so only a lone surrogate matches.
  */
-export function variablesProblem(variables: unknown, limit: number): 'nul' | 'deep' | null {
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * What is wrong with a request's variables, walked without recursion (they may nest thousands deep):
+ * `nul` when a string or object key holds U+0000, `surrogate` when one holds a lone surrogate, `deep`
+ * when they nest deeper than `limit`.
+ */
+export function variablesProblem(variables: unknown, limit: number): 'nul' | 'surrogate' | 'deep' | null {
   const stack: [unknown, number][] = [[variables, 0]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop() as [unknown, number];
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) return 'nul';
+      const problem = stringProblem(value);
+      if (problem) return problem;
     } else if (value !== null && typeof value === 'object') {
       if (depth >= limit) return 'deep';
       for (const [key, member] of Object.entries(value)) {
-        if (key.includes('\u0000')) return 'nul';
+        const problem = stringProblem(key);
+        if (problem) return problem;
         stack.push([member, depth + 1]);
       }
     }
@@ -151,8 +108,18 @@ export function variablesProblem(variables: unknown, limit: number): 'nul' | 'de
   return null;
 }
 
-const nulError = () =>
-  new GraphQLError('Strings may not contain the character U+0000.', { extensions: { code: 'BAD_USER_INPUT', http: { status: 400, spec: true } } });
+function stringProblem(value: string): 'nul' | 'surrogate' | null {
+  if (value.includes('\u0000')) return 'nul';
+  return LONE_SURROGATE.test(value) ? 'surrogate' : null;
+}
+
+const STRING_PROBLEMS = {
+  nul: 'Strings may not contain the character U+0000.',
+  surrogate: 'Strings may not contain a lone surrogate (U+D800 to U+DFFF without its pair): it is not a character.',
+};
+
+const stringError = (problem: 'nul' | 'surrogate') =>
+  new GraphQLError(STRING_PROBLEMS[problem], { extensions: { code: 'BAD_USER_INPUT', http: { status: 400, spec: true } } });
 
 const NoNulStringsRule: ValidationRule = (context) => ({
   StringValue(node) {
@@ -165,14 +132,16 @@ const NoNulStringsRule: ValidationRule = (context) => ({
  * document may nest. PostgreSQL's text and jsonb cannot hold U+0000, so such a string reaching a statement
  * fails there ("invalid byte sequence for encoding UTF8: 0x00") and the caller would get a masked
  * INTERNAL_SERVER_ERROR for what is bad input; and deeply nested variables overflow the stack of whatever
- * walks them recursively (variable coercion, the Idempotency-Key fingerprint).
+ * walks them recursively (variable coercion, the Idempotency-Key fingerprint). A lone surrogate in a
+ * variable is refused too: it has no UTF-8 encoding, and would be stored as U+FFFD without a word (in the
+ * document itself, graphql-js's parser already refuses one).
  */
 export function useVariableChecks(maxDepth: number): Plugin {
   const limit = nestingLimitFor(maxDepth);
   return {
     onParams({ params, setResult }) {
       const problem = variablesProblem(params.variables, limit + 1);
-      if (problem === 'nul') setResult({ errors: [nulError()] });
+      if (problem === 'nul' || problem === 'surrogate') setResult({ errors: [stringError(problem)] });
       if (problem === 'deep') {
         setResult({
           errors: [

@@ -5,7 +5,8 @@ import type { Plugin } from 'graphql-yoga';
 import type { DatabaseHandle } from './db/connection.js';
 import { useErrorCodes } from './graphql/errors.js';
 import { useOperationAuthorization } from './graphql/operation-authorization.js';
-import { useKnownOperationTypes, useNestingLimit, useRequestBodyLimit, useRequestMediaTypes, useVariableChecks } from './hardening.requests.js';
+import { useRequestMediaTypes } from './hardening.media-types.js';
+import { useKnownOperationTypes, useNestingLimit, useRequestBodyLimit, useVariableChecks } from './hardening.requests.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
 import { useOperationCost } from './limits/cost.plugin.js';
 import { useDocumentLimits } from './limits/document-limits.js';
@@ -20,7 +21,7 @@ import { type RequestInfo, useMetricsEndpoint, useRequestTelemetry } from './obs
 import { useTracing } from './observability/tracing.js';
 
 export { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
-export { acceptsAnswer } from './hardening.requests.js';
+export { acceptsAnswer } from './hardening.media-types.js';
 
 /** What `createGateway` takes. Everything is optional: absent, limits are the defaults and nothing is rate limited. */
 export interface HardeningOptions {
@@ -43,14 +44,25 @@ export interface HardeningOptions {
 const CSRF_HEADERS = ['x-graphql-yoga-csrf', 'apollo-require-preflight', 'x-apollo-operation-name'];
 
 /**
- * Yoga's CSRF prevention, with a code on its error. Requests with a JSON or GraphQL content type pass
- * (browsers preflight them); GET and form posts need one of CSRF_HEADERS. Runs after authentication,
- * so that a request without a key learns nothing but 401.
+ * A request a browser cannot have sent on its own: it carries a Bearer credential, which a page can only
+ * add through fetch, and a cross-site fetch with Authorization is preflighted (CORS). A browser attaches
+ * cookies, and Basic credentials it has cached, to a plain cross-site GET, never a Bearer token.
  */
-function useCsrfPrevention(): Plugin {
+const BEARER = /^bearer\s/i;
+
+/**
+ * Yoga's CSRF prevention, with a code on its error, for requests that could authenticate by what a
+ * browser attaches on its own (cookies, Basic): those need one of CSRF_HEADERS unless their content type
+ * makes browsers preflight them. A request carrying `Authorization: Bearer` cannot be forged, so every
+ * client's GET works as it is. The gateway accepts only Bearer keys today, so the others are refused 401
+ * first (this runs after authentication, so that a request without a key learns nothing but 401); the
+ * rule stands for any credential a browser sends by itself.
+ */
+export function useCsrfPrevention(): Plugin {
   const csrf = useCSRFPrevention({ requestHeaders: CSRF_HEADERS });
   return {
     onRequestParse(payload) {
+      if (BEARER.test(payload.request.headers.get('authorization') ?? '')) return;
       try {
         return csrf.onRequestParse?.(payload);
       } catch {
@@ -94,8 +106,9 @@ export function gatewayHardening(
     useRequestTelemetry({ logger, metrics, facts, requestInfo, graphqlEndpoint }),
     ...(options.tracer ? [useTracing({ tracer: options.tracer, facts, requestInfo })] : []),
     useMetricsEndpoint({ metrics, token: options.metricsToken, open: options.metricsPublic ?? true }),
-    useCsrfPrevention(),
+    // Before the CSRF rule: a body the gateway does not read is 415 whoever sends it.
     useRequestMediaTypes(),
+    useCsrfPrevention(),
     useRequestBodyLimit(maxRequestBodySize),
     useNestingLimit(limits.maxDepth),
     useKnownOperationTypes(),

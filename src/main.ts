@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import { createServices } from './app.js';
 import { announceFirstRun, graphiqlSetupFor, prepareFirstRun } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -6,6 +5,7 @@ import { DatabaseInUseError } from './db/connection.js';
 import { openMigratedDatabase } from './db/open.js';
 import { createLogger } from './logger.js';
 import { hardeningFromConfig } from './hardening.js';
+import { createHttpServer } from './http-server.js';
 import { createGateway } from './server.js';
 
 async function main(): Promise<void> {
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const { services, close: closeServices } = await createServices(config, logger);
   const hardening = await hardeningFromConfig(config.hardening, database);
   const yoga = createGateway({ database, logger, services, graphiql: config.hardening.graphiql && graphiqlSetupFor(firstRun), hardening, idempotency: config.idempotency });
-  const server = createServer(yoga);
+  const server = createHttpServer(yoga, config.http);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -33,8 +33,6 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://localhost:${port}/graphql`;
   announceFirstRun(firstRun, { url, logger, terminal: (text) => process.stdout.write(text) });
-
-  logger.info({ url }, 'gateway listening');
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -60,6 +58,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // Announced once a SIGTERM would drain: whoever waits for this line may stop the gateway at once.
+  logger.info({ url }, 'gateway listening');
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,4 @@
-import { type ClientRequest, createServer, request as httpRequest, type Server } from 'node:http';
+import { type ClientRequest, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,21 +6,28 @@ import type { Database } from '../src/db/database.js';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { schema } from '../src/graphql/schema.js';
 import { issueApiKey } from '../src/modules/api-key/api-key.service.js';
+import { OutboundPolicy } from '../src/outbound/index.js';
 import { createOrgWithKeys, findApiKeyRow, insertHealthChecks, insertIntegration, insertIntegrations, type OrgFixture } from './support/fixtures.js';
 import { Random } from './support/fuzz-random.js';
-import { type FuzzCase, type FuzzWorld, generateFuzzCases } from './support/fuzz-requests.js';
+import { type FuzzCase, FUZZ_PLAN_SIZE, type FuzzWorld, generateFuzzCases } from './support/fuzz-requests.js';
+import { type GatewayPort, serveOnLoopback } from './support/gateway-port.js';
 import { captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
 
 /**
- * Bad input, tried for real: over a thousand generated bad requests against a gateway listening on a
- * loopback port, with its production hardening on (limits, rate limits, no introspection, no
- * suggestions). Every answer must be a 4xx or carry error codes, never a 5xx or a hang; the gateway must
- * stay up; and the database must hold exactly what it held before. FUZZ_SEED=<n> replays a run.
+ * Bad input, tried for real: over a thousand generated bad requests (FUZZ_COUNT=<n> sends n in the same
+ * proportions; `npm run test:fuzz` sends 10,000) against a gateway listening on a loopback port, with its
+ * production hardening on (limits, rate limits, no introspection, no suggestions). Every answer must be a
+ * 4xx or carry error codes, never a 5xx or a hang; the gateway must stay up; and the database must hold
+ * exactly what it held before. FUZZ_SEED=<n> replays a run.
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_128);
+const COUNT = Number(process.env.FUZZ_COUNT ?? FUZZ_PLAN_SIZE);
+if (!Number.isInteger(COUNT) || COUNT < 1) throw new Error(`FUZZ_COUNT must be a positive whole number, not ${process.env.FUZZ_COUNT}`);
 /** No answer within this is a hang. */
 const REQUEST_TIMEOUT_MS = 15_000;
 const CONCURRENCY = 4;
+/** Deadlines of the gateway's HTTP server, short so that stalled requests are answered quickly. */
+const DEADLINES = { headersTimeoutMs: 2_000, requestTimeoutMs: 3_000 };
 
 /**
  * Tables whose content legitimately changes on a bad request, and what of them is left out of the
@@ -29,9 +36,12 @@ const CONCURRENCY = 4;
  *   operation it admits (an operation's cost is charged before it runs, whatever the operation then answers).
  * - api_keys.last_used_at: the column only. Authentication records when a key was last used (to the
  *   minute), whatever the request then turns out to be; every other column is compared.
+ * - integration_events of outcome FAILED: the audit log records a connection the provider (or the
+ *   outbound policy) refused; every other event is compared.
  */
 const EXCLUDED_TABLES = new Set(['rate_limit_buckets']);
 const ROW_TEXT: Record<string, string> = { api_keys: `(to_jsonb(t) - 'last_used_at')::text` };
+const ROW_FILTER: Record<string, string> = { integration_events: `outcome <> 'FAILED'` };
 
 type Snapshot = Record<string, { rows: number; hash: string }>;
 
@@ -44,9 +54,10 @@ async function snapshot(db: Kysely<Database>): Promise<Snapshot> {
   for (const { name } of tables.rows) {
     if (EXCLUDED_TABLES.has(name)) continue;
     const text = sql.raw(ROW_TEXT[name] ?? 't::text');
+    const filter = sql.raw(ROW_FILTER[name] ?? 'true');
     const { rows } = await sql<{ rows: number; hash: string }>`
       select count(*)::int as rows, md5(coalesce(string_agg(r, E'\\n' order by r), '')) as hash
-      from (select ${text} as r from ${sql.table(name)} t) s`.execute(db);
+      from (select ${text} as r from ${sql.table(name)} t where ${filter}) s`.execute(db);
     result[name] = rows[0] as { rows: number; hash: string };
   }
   return result;
@@ -99,16 +110,28 @@ function sendRequest(origin: string, request: NonNullable<FuzzCase['request']>):
 async function streamBody(outgoing: ClientRequest, bytes: number): Promise<void> {
   const chunk = Buffer.from(`{"query":"${'x'.repeat(64 * 1024)}`);
   for (let sent = 0; sent < bytes && !outgoing.destroyed; sent += chunk.length) {
-    if (!outgoing.write(chunk)) await new Promise((resolve) => outgoing.once('drain', resolve).once('close', resolve));
+    if (!outgoing.write(chunk)) {
+      // Whichever comes first; the other listener goes too, or every chunk would leave one behind.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          outgoing.off('drain', done).off('close', done);
+          resolve();
+        };
+        outgoing.once('drain', done).once('close', done);
+      });
+    }
   }
   if (!outgoing.destroyed) outgoing.end();
 }
 
-/** Raw bytes over a socket, half-closed after writing; the status line of whatever comes back. */
-function sendRaw(port: number, bytes: Uint8Array): Promise<Answer> {
+/**
+ * Raw bytes over a socket, half-closed after writing (or, for a stalled request, left open for the
+ * server's deadlines to close); the status line of whatever comes back.
+ */
+function sendRaw(port: number, bytes: Uint8Array, stall = false): Promise<Answer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
-    const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+    const socket = connect(port, '127.0.0.1', () => (stall ? socket.write(bytes) : socket.end(bytes)));
     const timer = setTimeout(() => {
       socket.destroy();
       resolve({ status: null, contentType: null, text: '', failure: 'timeout' });
@@ -163,6 +186,10 @@ function judge(fuzzCase: FuzzCase, answer: Answer, secrets: readonly string[], f
   if (errors.some((error) => !hasCode(error))) return 'an error without extensions.code';
   // A masked error is a bug met by this input, whatever the status (200 when `data` is there).
   if (errors.some((error: any) => error.extensions.code === 'INTERNAL_SERVER_ERROR')) return 'an unexpected (masked) error';
+  if (fuzzCase.expect === 'blocked') {
+    const codes = payloadsOf(body?.data).flatMap((payload) => payload.userErrors.map((error: any) => error?.code));
+    return status === 200 && codes.length > 0 && codes.every((code) => code === 'OUTBOUND_BLOCKED') ? null : `status ${status} with codes ${JSON.stringify(codes)}; expected OUTBOUND_BLOCKED`;
+  }
   if (fuzzCase.expect === 'invisible') {
     if (status !== 200 || errors.length > 0) return `status ${status} with ${errors.length} errors for another organization's ID; expected null`;
     const values = Object.values(body?.data ?? { missing: 'data' });
@@ -186,21 +213,26 @@ function describeCase(fuzzCase: FuzzCase): string {
 }
 
 let gateway: HardenedTestGateway;
-let server: Server;
+let server: GatewayPort;
 let port: number;
 let home: OrgFixture;
 let away: OrgFixture;
 let world: FuzzWorld;
 const logs = captureLogs('warn');
+const outboundPolicy = new OutboundPolicy({ allowlist: [], allowPrivate: true, requireHttps: false });
 
 beforeAll(async () => {
   gateway = await createHardenedTestGateway({
     logger: logs.logger,
-    rateLimit: {},
+    // Budgets no run exhausts: a request refused 429 would test nothing else.
+    rateLimit: { apiKeyPoints: 1_000_000_000, organizationPoints: 1_000_000_000 },
     hardening: { introspection: false, hideSuggestions: true },
-    // No generated request may reach a provider; one that tried would fail here rather than leave the machine.
+    // No generated request may reach a provider. The outbound policy of a development gateway (private
+    // networks allowed) judges each destination first; one it lets through fails here rather than leave
+    // the machine, and the case that sent it is answered PROVIDER_UNREACHABLE instead of OUTBOUND_BLOCKED.
     services: {
-      http: async () => {
+      http: async (url) => {
+        outboundPolicy.checkUrl(new URL(url));
         throw new Error('the fuzz suite makes no provider calls');
       },
     },
@@ -240,21 +272,19 @@ beforeAll(async () => {
     },
   };
 
-  server = createServer(gateway.yoga);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as { port: number }).port;
+  server = await serveOnLoopback(gateway.yoga, DEADLINES);
+  port = server.port;
 });
 
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
   await gateway?.close();
 });
 
 describe(`fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
-  it('answers over a thousand bad requests with 4xx or coded errors, stays up, and changes nothing', { timeout: 240_000 }, async () => {
-    const cases = generateFuzzCases(new Random(SEED), world);
-    expect(cases.length).toBeGreaterThanOrEqual(1_000);
+  it(`answers ${COUNT} bad requests with 4xx or coded errors, stays up, and changes nothing`, { timeout: Math.max(240_000, COUNT * 200) }, async () => {
+    const cases = generateFuzzCases(new Random(SEED), world, COUNT);
+    expect(cases.length).toBeGreaterThanOrEqual(Math.min(COUNT, 1_000));
     const secrets = [...Object.values(home.keys), ...Object.values(away.keys), world.revokedKey].filter((key) => key !== undefined);
     const foreignMarkers = [away.organization.slug, 'Away secret'];
     const before = await snapshot(gateway.db);
@@ -266,7 +296,7 @@ describe(`fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
       for (let index = next++; index < cases.length; index = next++) {
         const fuzzCase = cases[index] as FuzzCase;
         byCategory.set(fuzzCase.category, (byCategory.get(fuzzCase.category) ?? 0) + 1);
-        const answer = fuzzCase.raw ? await sendRaw(port, fuzzCase.raw) : await sendRequest(`http://127.0.0.1:${port}`, fuzzCase.request!);
+        const answer = fuzzCase.raw ? await sendRaw(port, fuzzCase.raw, fuzzCase.stall) : await sendRequest(`http://127.0.0.1:${port}`, fuzzCase.request!);
         const problem = judge(fuzzCase, answer, secrets, foreignMarkers);
         if (problem) {
           failures.push(`#${index} [${fuzzCase.category}] ${problem}\n    request: ${describeCase(fuzzCase)}\n    answer: ${answer.status} ${answer.text.slice(0, 300)}`);

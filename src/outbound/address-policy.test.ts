@@ -4,6 +4,7 @@ import { OutboundBlockedError } from './errors.js';
 
 const strict = new OutboundPolicy({ allowlist: [], allowPrivate: false, requireHttps: true });
 const development = new OutboundPolicy({ allowlist: [], allowPrivate: true, requireHttps: false });
+const check = (policy: OutboundPolicy, url: string) => policy.checkUrl(new URL(url));
 
 describe('OutboundPolicy addresses', () => {
   const internal = [
@@ -50,8 +51,52 @@ describe('OutboundPolicy addresses', () => {
   });
 });
 
+describe('OutboundPolicy on IPv6 addresses that embed an IPv4 one', () => {
+  // 169.254.169.254 (cloud metadata), 127.0.0.1 (loopback), 10.0.0.1 (private) and 8.8.8.8 (public),
+  // written in every IPv6 form that carries an IPv4 address.
+  const forms: [string, (a: number, b: number) => string][] = [
+    ['IPv4-mapped', (a, b) => `::ffff:${hex(a)}:${hex(b)}`],
+    ['IPv4-translated', (a, b) => `::ffff:0:${hex(a)}:${hex(b)}`],
+    ['IPv4-compatible', (a, b) => `::${hex(a)}:${hex(b)}`],
+    ['NAT64', (a, b) => `64:ff9b::${hex(a)}:${hex(b)}`],
+    ['6to4', (a, b) => `2002:${hex(a)}:${hex(b)}::1`],
+    ['Teredo (client)', (a, b) => `2001:0:808:808:8000:63bf:${hex(a ^ 0xffff)}:${hex(b ^ 0xffff)}`],
+  ];
+  const hex = (n: number) => n.toString(16);
+  const addresses = { metadata: [0xa9fe, 0xa9fe], loopback: [0x7f00, 0x0001], private: [0x0a00, 0x0001], public: [0x0808, 0x0808] } as const;
+  const table = forms.flatMap(([form, write]) => Object.entries(addresses).map(([kind, [a, b]]) => [form, kind, write(a, b)] as const));
+
+  it.each(table)('%s %s (%s): judged as the IPv4 address it carries', (_form, kind, address) => {
+    expect(strict.addressAllowed(address, false), 'production').toBe(kind === 'public');
+    expect(development.addressAllowed(address, false), 'development').toBe(kind !== 'metadata');
+  });
+
+  it('refuses the metadata address in the notation the attack used, in both modes, before connecting', () => {
+    for (const url of ['http://[::a9fe:a9fe]/', 'http://[::169.254.169.254]/latest/meta-data/', 'https://[64:ff9b::169.254.169.254]/', 'https://[2002:a9fe:a9fe::]/', 'https://[::ffff:0:a9fe:a9fe]/']) {
+      expect(() => check(development, url), url).toThrow(OutboundBlockedError);
+      expect(() => check(strict, url), url).toThrow(OutboundBlockedError);
+    }
+    // And in a DNS answer, at connect time.
+    expect(() => development.permittedAddresses('aaaa.example', [{ address: '::a9fe:a9fe' }, { address: '2002:a9fe:a9fe::1' }], false)).toThrow(OutboundBlockedError);
+  });
+
+  it('judges a Teredo address by its server as well as its client', () => {
+    expect(development.addressAllowed('2001:0:a9fe:a9fe:8000:63bf:f7f7:f7f7', false)).toBe(false);
+  });
+
+  it('keeps NAT64 under a local-use prefix reserved: where it carries the IPv4 address is not known', () => {
+    expect(development.addressAllowed('64:ff9b:1::a9fe:a9fe', false)).toBe(false);
+    expect(strict.addressAllowed('64:ff9b:1::808:808', false)).toBe(false);
+  });
+
+  it('allow-lists an embedded address by its IPv4 range', () => {
+    const policy = new OutboundPolicy({ allowlist: ['10.20.0.0/16'], allowPrivate: false, requireHttps: true });
+    for (const address of ['::ffff:10.20.3.4', '::a14:304', '64:ff9b::a14:304', '2002:a14:304::1']) expect(policy.addressAllowed(address, true), address).toBe(true);
+    expect(policy.addressAllowed('::a15:1', false)).toBe(false);
+  });
+});
+
 describe('OutboundPolicy URLs', () => {
-  const check = (policy: OutboundPolicy, url: string) => policy.checkUrl(new URL(url));
 
   it('refuses schemes other than http and https', () => {
     for (const url of ['file:///etc/passwd', 'ftp://example.com/', 'gopher://example.com/', 'data:text/plain,x']) {

@@ -53,19 +53,45 @@ function parseAllowlist(entries: readonly string[]): Allowlist {
   return list;
 }
 
+const ipv4 = (high: number, low: number) => new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+
 /**
- * The address a packet really goes to: IPv4-mapped (::ffff:a.b.c.d), IPv4-translated and NAT64
- * (64:ff9b::/96) forms are judged as the IPv4 address they carry, so `[::ffff:127.0.0.1]` is loopback.
+ * The IPv4 addresses an IPv6 address carries, which is where its packets end up: IPv4-mapped
+ * (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, deprecated but
+ * still routed by some stacks), NAT64 with the well-known prefix (`64:ff9b::a.b.c.d`), 6to4
+ * (`2002:aabb:ccdd::`) and Teredo (`2001:0:<server>:…:<client, inverted>`, both judged). Empty for an
+ * address that embeds none. NAT64 under a local-use prefix (`64:ff9b:1::/48`) places the IPv4 address
+ * where its operator chose, so it stays reserved (refused unless allow-listed).
  */
-function effectiveAddress(address: Address): Address {
-  if (address.kind() === 'ipv4') return address;
+export function embeddedIPv4(address: Address): ipaddr.IPv4[] {
+  if (address.kind() === 'ipv4') return [];
   const v6 = address as ipaddr.IPv6;
-  const range = v6.range();
-  if (range === 'ipv4Mapped') return v6.toIPv4Address();
-  const embedded = range === 'rfc6145' || (range === 'rfc6052' && v6.parts[1] === 0xff9b && v6.parts[2] === 0);
-  if (!embedded) return v6;
-  const [high = 0, low = 0] = v6.parts.slice(6);
-  return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+  const parts = v6.parts as [number, number, number, number, number, number, number, number];
+  switch (v6.range()) {
+    case 'ipv4Mapped':
+    case 'rfc6145':
+      return [ipv4(parts[6], parts[7])];
+    case 'rfc6052':
+      return parts[1] === 0xff9b && parts[2] === 0 ? [ipv4(parts[6], parts[7])] : [];
+    case '6to4':
+      return [ipv4(parts[1], parts[2])];
+    case 'teredo':
+      return [ipv4(parts[2], parts[3]), ipv4(parts[6] ^ 0xffff, parts[7] ^ 0xffff)];
+    case 'unicast':
+      // ::/96 apart from :: and ::1, which are their own ranges (unspecified, loopback).
+      return parts.slice(0, 6).every((part) => part === 0) ? [ipv4(parts[6], parts[7])] : [];
+    default:
+      return [];
+  }
+}
+
+/**
+ * The addresses a destination is judged as: the IPv4 addresses an IPv6 address embeds, in place of it
+ * (so `[::a9fe:a9fe]` is metadata like 169.254.169.254), or the address itself.
+ */
+function judgedAddresses(address: Address): Address[] {
+  const embedded = embeddedIPv4(address);
+  return embedded.length > 0 ? embedded : [address];
 }
 
 /** Options shared by the policy and the client. */
@@ -92,9 +118,19 @@ export class OutboundPolicy {
     return this.allowlist.hosts.has(host) || this.allowlist.suffixes.some((suffix) => host.endsWith(suffix));
   }
 
+  private rangeListed(address: Address): boolean {
+    return this.allowlist.ranges.some(([base, bits]) => address.kind() === base.kind() && address.match(base, bits));
+  }
+
+  /** Listed as written, or every IPv4 address it embeds is. */
   private addressListed(address: Address): boolean {
-    const candidates = [address, effectiveAddress(address)];
-    return this.allowlist.ranges.some(([base, bits]) => candidates.some((a) => a.kind() === base.kind() && a.match(base, bits)));
+    return this.rangeListed(address) || judgedAddresses(address).every((judged) => this.rangeListed(judged));
+  }
+
+  /** Whether an address is public unicast, or private where private networks are allowed. */
+  private rangeAllowed(address: Address): boolean {
+    const range = address.range();
+    return range === 'unicast' || (this.options.allowPrivate && PRIVATE_RANGES.has(range));
   }
 
   /** Whether a resolved address may be connected to; `plainHttp` calls need an allow-listed address. */
@@ -107,8 +143,7 @@ export class OutboundPolicy {
     }
     if (this.addressListed(address)) return true;
     if (plainHttp) return false;
-    const range = effectiveAddress(address).range();
-    return range === 'unicast' || (this.options.allowPrivate && PRIVATE_RANGES.has(range));
+    return judgedAddresses(address).every((judged) => this.rangeAllowed(judged));
   }
 
   /**

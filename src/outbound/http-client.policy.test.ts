@@ -44,6 +44,17 @@ describe('outbound policy on real connections', () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it('refuses metadata and internal addresses written as IPv6 forms that embed them, private networks allowed or not', async () => {
+    const development = client({ allowPrivate: true });
+    for (const url of ['http://[::a9fe:a9fe]/latest/meta-data/', 'http://[::169.254.169.254]/', 'http://[64:ff9b::a9fe:a9fe]/', 'http://[2002:a9fe:a9fe::1]/', 'http://[::ffff:0:a9fe:a9fe]/']) {
+      expect(await rejection(development(url, { headers: { authorization: TOKEN } })), url).toBeInstanceOf(OutboundBlockedError);
+    }
+    for (const host of ['[::7f00:1]', '[::127.0.0.1]', '[64:ff9b::7f00:1]', '[2002:7f00:1::1]']) {
+      expect(await rejection(client()(`http://${host}:${server.port}/`)), host).toBeInstanceOf(OutboundBlockedError);
+    }
+    expect(server.requests).toHaveLength(0);
+  });
+
   it("refuses 'localhost' (it resolves to loopback) unless allow-listed", async () => {
     const url = `http://localhost:${server.port}/`;
     const error = await rejection(client()(url, { headers: { authorization: TOKEN } }));

@@ -1,18 +1,22 @@
 import type { GraphQLSchema } from 'graphql';
+import { disguisedInternalAddress, loneSurrogates, mediaTypes, stalledRequest } from './fuzz-edge.js';
 import { type Random, wrongArgumentDocument } from './fuzz-random.js';
 
 /**
  * One generated bad request. `refused`: the answer must be a 4xx, or GraphQL errors that all carry a
  * code, or mutation payloads whose `userErrors` all carry one. `invisible`: a read of another
  * organization's object, which must look exactly like a missing one (null, and nothing of it shown).
+ * `blocked`: a provider call the outbound policy must refuse (`userErrors` all `OUTBOUND_BLOCKED`).
  */
 export interface FuzzCase {
   category: string;
-  expect: 'refused' | 'invisible';
+  expect: 'refused' | 'invisible' | 'blocked';
   /** Sent with fetch over the loopback port. */
   request?: { method: string; headers: Record<string, string>; body?: string | Uint8Array | { streamBytes: number }; query?: string };
   /** Or sent as raw bytes over a socket, for what fetch cannot send (malformed HTTP). */
   raw?: Uint8Array;
+  /** The raw bytes are an unfinished request, and the connection stays open after them. */
+  stall?: boolean;
 }
 
 /** What the generators need to know about the seeded database. */
@@ -221,7 +225,9 @@ const forgedCursor: Generator = (random, world) => {
   ]);
   if (random.bool(0.25)) {
     const checks = `query($id: ID!, $c: String) { integration(id: $id) { healthChecks(first: 2, after: $c) { edges { node { id } } } } }`;
-    const forged = random.pick([b64(JSON.stringify([world.cursor.healthChecks[0], 'not a time', world.cursor.healthChecks[2]])), b64(JSON.stringify(world.cursor.integrations)), cursor]);
+    // The real health-check cursor, one of the integration list's forgeries, is a valid one here.
+    const real = b64(JSON.stringify(world.cursor.healthChecks));
+    const forged = random.pick([b64(JSON.stringify([world.cursor.healthChecks[0], 'not a time', world.cursor.healthChecks[2]])), b64(JSON.stringify(world.cursor.integrations)), cursor === real ? b64(JSON.stringify([...world.cursor.healthChecks, 1])) : cursor]);
     return { category: 'forged cursor', expect: 'refused', request: gql(anyKey(random, world), checks, { id: world.own.integrations[0], c: forged }) };
   }
   return { category: 'forged cursor', expect: 'refused', request: gql(anyKey(random, world), query, { c: cursor }) };
@@ -329,7 +335,7 @@ const malformedHttp: Generator = (random, world) => {
   return { category: 'malformed HTTP', expect: 'refused', raw: Buffer.from(text, 'latin1') };
 };
 
-/** How many requests of each kind one run sends: at least 1,000 in all. */
+/** How many requests of each kind one run sends (`npm test`), over 1,000 in all; FUZZ_COUNT scales them. */
 export const FUZZ_PLAN: [Generator, number][] = [
   [malformedJson, 110],
   [wrongContentType, 90],
@@ -343,11 +349,21 @@ export const FUZZ_PLAN: [Generator, number][] = [
   [badMutation, 150],
   [nulStrings, 40],
   [malformedHttp, 24],
+  [mediaTypes, 60],
+  [loneSurrogates, 40],
+  [disguisedInternalAddress, 40],
+  [stalledRequest, 4],
 ];
 
-/** The whole run's requests, in order, from one seed. */
-export function generateFuzzCases(random: Random, world: FuzzWorld): FuzzCase[] {
+/** Requests in one run of the plan as it stands. */
+export const FUZZ_PLAN_SIZE = FUZZ_PLAN.reduce((sum, [, count]) => sum + count, 0);
+
+/** The whole run's requests, in order, from one seed: the plan, or `count` requests in its proportions. */
+export function generateFuzzCases(random: Random, world: FuzzWorld, count = FUZZ_PLAN_SIZE): FuzzCase[] {
   const cases: FuzzCase[] = [];
-  for (const [generate, count] of FUZZ_PLAN) for (let i = 0; i < count; i += 1) cases.push(generate(random, world));
+  for (const [generate, share] of FUZZ_PLAN) {
+    const times = Math.max(1, Math.round((share * count) / FUZZ_PLAN_SIZE));
+    for (let i = 0; i < times; i += 1) cases.push(generate(random, world));
+  }
   return cases;
 }
