@@ -121,6 +121,9 @@ describe('integrations pagination arguments', () => {
       b64('{"scope":"integrations"}'),
       b64(JSON.stringify(['integrations:CREATED_AT:ASC', '2026-01-01', 'not-a-uuid'])),
       b64(JSON.stringify(['integrations:CREATED_AT:ASC', 'not a timestamp', rawIds[3]])),
+      // Words that PostgreSQL's cast reads as times, which no list prints as a key.
+      ...['yesterday', 'now', 'epoch', 'infinity', '-infinity', 'today allballs'].map((word) => b64(JSON.stringify(['integrations:CREATED_AT:ASC', word, rawIds[3]]))),
+      b64(JSON.stringify(['integrations:LAST_CHECKED_AT:ASC', 'infinity', rawIds[3]])),
       'x'.repeat(2000),
       descCursor,
       nameCursor,
@@ -132,6 +135,20 @@ describe('integrations pagination arguments', () => {
     }
     const error = await expectListError({ last: 5, before: 'garbage' }, 'INVALID_CURSOR');
     expect(error.extensions?.argument).toBe('before');
+
+    const [scope, , id] = JSON.parse(Buffer.from(healthCursor, 'base64url').toString('utf8')) as [string, string, string];
+    const forgedCheck = await gateway.graphql(key, 'query($id: ID!, $c: String) { integration(id: $id) { healthChecks(first: 1, after: $c) { edges { node { id } } } } }', {
+      id: ids[0],
+      c: b64(JSON.stringify([scope, 'yesterday', id])),
+    });
+    expect(forgedCheck.body.errors?.[0]?.extensions?.code).toBe('INVALID_CURSOR');
+  });
+
+  it('takes back the cursors of rows never checked, whose key in the LAST_CHECKED_AT order is -infinity', async () => {
+    const page = await list({ first: 2, orderBy: { field: 'LAST_CHECKED_AT', direction: 'ASC' } });
+    const [, key] = JSON.parse(Buffer.from(String(page.pageInfo.endCursor), 'base64url').toString('utf8')) as [string, string];
+    expect(key).toBe('-infinity');
+    expect((await list({ first: 2, after: page.pageInfo.endCursor, orderBy: { field: 'LAST_CHECKED_AT', direction: 'ASC' } })).edges).toHaveLength(2);
   });
 });
 

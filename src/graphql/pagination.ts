@@ -79,11 +79,27 @@ function invalidCursorError(argument: string): GraphQLError {
 }
 
 /**
- * Runs a keyset page statement. When a cursor was given and PostgreSQL rejects a value as data (SQLSTATE
- * class 22: its key does not cast back to the order's type), the cursor was forged or corrupted: that is
- * the client's INVALID_CURSOR, not a server error.
+ * A timestamptz as PostgreSQL prints it as text (ISO date style, any session time zone, offsets with
+ * seconds included): the only keys a time order's cursors hold. The cast alone is not enough, since it
+ * also reads words such as `now`, `yesterday` or `epoch` as times.
  */
-export async function withCursorCheck<T>(page: PageRequest, run: () => Promise<T>): Promise<T> {
+const PRINTED_TIMESTAMP = /^\d{4,}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?[+-]\d{2}(?::\d{2}){0,2}(?: BC)?$/;
+
+/** Which cursor keys an order's sort key can have printed; any other key was forged. */
+export const cursorKeyShapes = {
+  timestamp: (key: string) => PRINTED_TIMESTAMP.test(key),
+  /** A time where the order puts rows without one first, as `-infinity`. */
+  timestampOrMinusInfinity: (key: string) => key === '-infinity' || PRINTED_TIMESTAMP.test(key),
+  text: (_key: string) => true,
+} as const;
+
+/**
+ * Runs a keyset page statement. A cursor whose key is not one the order's sort key can print, or that
+ * PostgreSQL rejects as data (SQLSTATE class 22: its key does not cast back to the order's type), was
+ * forged or corrupted: that is the client's INVALID_CURSOR, not a server error.
+ */
+export async function withCursorCheck<T>(page: PageRequest, run: () => Promise<T>, keyShape: (key: string) => boolean = cursorKeyShapes.text): Promise<T> {
+  if (page.cursor && !keyShape(page.cursor.key)) throw invalidCursorError(page.direction === 'forward' ? 'after' : 'before');
   try {
     return await run();
   } catch (error) {

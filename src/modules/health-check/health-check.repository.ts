@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database, HealthCheckRow } from '../../db/database.js';
-import { type CursorPosition, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
+import { type CursorPosition, cursorKeyShapes, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 
 /** One probe of an integration, as recorded in its history. */
 export interface HealthCheck {
@@ -65,7 +65,7 @@ export async function listHealthCheckPages(
       order by h.checked_at ${dir}, h.id ${dir}
       limit ${page.limit + 1}
     ) page
-    order by page.integration_id, page.checked_at ${dir}, page.id ${dir}`.execute(db));
+    order by page.integration_id, page.checked_at ${dir}, page.id ${dir}`.execute(db), cursorKeyShapes.timestamp);
   const byIntegration = new Map<string, { item: HealthCheck; position: CursorPosition }[]>();
   for (const { sort_key, ...row } of result.rows) {
     const list = byIntegration.get(row.integration_id) ?? [];

@@ -1,6 +1,6 @@
 import { type Kysely, type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
 import type { Database, IntegrationHealth, IntegrationRow, IntegrationStatus } from '../../db/database.js';
-import { type CursorPosition, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
+import { type CursorPosition, cursorKeyShapes, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 import { type Integration, toIntegration } from './integration.model.js';
 
 export type IntegrationOrderField = 'CREATED_AT' | 'UPDATED_AT' | 'DISPLAY_NAME' | 'LAST_CHECKED_AT';
@@ -15,11 +15,15 @@ export interface IntegrationFilter {
 }
 
 /** Each order's key is an expression the matching index is built on, so keyset pages are index scans. */
-const ORDER_KEYS: Record<IntegrationOrderField, { expression: RawBuilder<unknown>; type: RawBuilder<unknown> }> = {
-  CREATED_AT: { expression: sql`integrations.created_at`, type: sql`timestamptz` },
-  UPDATED_AT: { expression: sql`integrations.updated_at`, type: sql`timestamptz` },
-  DISPLAY_NAME: { expression: sql`lower(integrations.display_name)`, type: sql`text` },
-  LAST_CHECKED_AT: { expression: sql`coalesce(integrations.last_check_at, '-infinity'::timestamptz)`, type: sql`timestamptz` },
+const ORDER_KEYS: Record<IntegrationOrderField, { expression: RawBuilder<unknown>; type: RawBuilder<unknown>; keyShape: (key: string) => boolean }> = {
+  CREATED_AT: { expression: sql`integrations.created_at`, type: sql`timestamptz`, keyShape: cursorKeyShapes.timestamp },
+  UPDATED_AT: { expression: sql`integrations.updated_at`, type: sql`timestamptz`, keyShape: cursorKeyShapes.timestamp },
+  DISPLAY_NAME: { expression: sql`lower(integrations.display_name)`, type: sql`text`, keyShape: cursorKeyShapes.text },
+  LAST_CHECKED_AT: {
+    expression: sql`coalesce(integrations.last_check_at, '-infinity'::timestamptz)`,
+    type: sql`timestamptz`,
+    keyShape: cursorKeyShapes.timestampOrMinusInfinity,
+  },
 };
 
 function escapeLike(text: string): string {
@@ -135,7 +139,7 @@ export async function listIntegrationPage(
     columns?: readonly ListColumn[] | 'all';
   },
 ): Promise<ListedIntegration[]> {
-  const { expression, type } = ORDER_KEYS[options.orderBy];
+  const { expression, type, keyShape } = ORDER_KEYS[options.orderBy];
   // Paging backwards walks the order in reverse; the caller restores it.
   const ascending = (options.direction === 'ASC') !== (options.page.direction === 'backward');
   const dir = sql.raw(ascending ? 'asc' : 'desc');
@@ -160,6 +164,7 @@ export async function listIntegrationPage(
       .orderBy(sql`integrations.id ${dir}`)
       .limit(options.page.limit + 1)
       .execute(),
+    keyShape,
   );
   // No rest destructuring: copying every row costs more than the extra sort_key property.
   return rows.map((row) => ({ item: toIntegration(some ? fromPartial(row) : row), position: { key: row.sort_key, id: row.id } }));
