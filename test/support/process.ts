@@ -40,9 +40,19 @@ export interface RunningGateway {
   stop(): Promise<number | null>;
   /**
    * Kills the gateway with SIGKILL, as a crash would: no shutdown, nothing flushed or rolled back by it.
-   * tsx runs the gateway in a process of its own, which is killed first, then tsx.
+   * The child is the gateway itself (`node --import=tsx`); processes it started are killed with it.
    */
   crash(): Promise<void>;
+}
+
+/** The processes `pid` started; none is not an error (pgrep then exits 1). */
+function childrenOf(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** Starts `src/main.ts` on a free port and waits until it listens. */
@@ -69,9 +79,17 @@ export function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
             return exited;
           },
           crash: async () => {
-            const pids = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
-            for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+            // The gateway itself first; then whatever it started (esbuild's service, when tsx had to
+            // transform anything), so that nothing of it outlives the crash.
+            const children = childrenOf(child.pid);
             child.kill('SIGKILL');
+            for (const pid of children) {
+              try {
+                process.kill(pid, 'SIGKILL');
+              } catch {
+                // already gone
+              }
+            }
             await exited;
           },
         });
