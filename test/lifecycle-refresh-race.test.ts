@@ -14,7 +14,7 @@ import { KeyRing, rotateSecrets, SecretVault } from '../src/secrets/index.js';
 import type { Vault } from '../src/services.js';
 import { testDatabaseKind } from './support/database.js';
 import { childEnv, runCli } from './support/process.js';
-import { createProviderGateway, type ProviderGateway, REFRESH, TEST } from './support/provider-gateway.js';
+import { createProviderGateway, type ProviderGateway, REFRESH, requestsWaitingForLease, TEST } from './support/provider-gateway.js';
 
 /**
  * A forced refresh (`refreshIntegration(refreshTokens: true)`) is skipped when a token refresh of the
@@ -52,11 +52,9 @@ async function until(condition: () => boolean | Promise<boolean>, what: string) 
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** On PostgreSQL, until `count` sessions wait for a lock; PGlite runs one statement at a time, queued in order. */
-async function lockWaiters(count: number) {
-  if (gw.database.kind !== 'postgres') return new Promise((resolve) => setTimeout(resolve, 300));
-  const waiting = sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
-  return until(async () => (await waiting.execute(gw.db)).rows[0]?.n === count, `${count} lock waiters`);
+/** Until `count` requests wait for the one calling the provider (each logs its first wait). */
+async function lockWaiters(id: string, count: number) {
+  return until(() => requestsWaitingForLease(gw.logs, id) === count, `${count} waiting requests`);
 }
 
 /** Re-encrypts every secret with a new key: `secrets rotate` from the CLI on PostgreSQL, its function on PGlite (single-process). */
@@ -86,10 +84,10 @@ describe('a forced refresh that raced another one makes no second token call', (
     let release = () => {};
     gw.fake.fault('gitlab', 'token', { until: new Promise<void>((resolve) => (release = resolve)) });
     const first = refresh(id);
-    // The first refresh holds the row lock while the provider answers; the second request begins now.
+    // The first refresh holds the lease while the provider answers; the second request begins now.
     await until(() => gw.fake.calls('gitlab', 'token') === 1, 'the first token call');
     const second = refresh(id);
-    await lockWaiters(1);
+    await lockWaiters(id, 1);
     release();
     const answers = [(await first).body.data.refreshIntegration, (await second).body.data.refreshIntegration];
     expect(answers.map((answer) => answer.userErrors)).toEqual([[], []]);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { down as leaseDown, up as leaseUp } from '../migrations/2026-11-30T09.40.00_credential-lease.js';
 import { down, up } from '../migrations/2026-11-30T09.30.00_refresh-refused.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { createProviderGateway, type ProviderGateway, REFRESH, TEST } from './support/provider-gateway.js';
@@ -142,8 +143,10 @@ describe('an integration left NEEDS_REAUTH by a refused refresh before the refus
     const reason = await refuseRefresh(id);
     const other = await gw.connectOAuth('gitlab');
     // The columns as a database migrated before them has them: absent, then added by the migration.
+    await leaseDown(gw.db);
     await down(gw.db);
     await up(gw.db);
+    await leaseUp(gw.db);
     expect(await gw.row(id)).toMatchObject({ status: 'NEEDS_REAUTH', refresh_refused_reason: reason });
     expect((await gw.row(id)).refresh_refused_at).toBeInstanceOf(Date);
     expect(await gw.row(other)).toMatchObject({ status: 'ACTIVE', refresh_refused_at: null, refresh_refused_reason: null });

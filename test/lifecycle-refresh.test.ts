@@ -4,7 +4,7 @@ import { CONSERVATIVE_EXPIRES_IN_SECONDS } from '../src/connectors/oauth.js';
 import { openDatabase } from '../src/db/connection.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { createGateway } from '../src/server.js';
-import { createProviderGateway, type ProviderGateway, REFRESH, TEST } from './support/provider-gateway.js';
+import { createProviderGateway, type ProviderGateway, REFRESH, requestsWaitingForLease, TEST } from './support/provider-gateway.js';
 
 let gw: ProviderGateway;
 beforeAll(async () => {
@@ -17,14 +17,13 @@ const refresh = (id: string, input: Record<string, unknown> = { refreshTokens: t
 const expireInDatabase = (id: string) =>
   gw.db.updateTable('integrations').set({ credential_expires_at: sql<Date>`now() - interval '1 minute'` }).where('id', '=', decodeTypedID(id, 'Integration')).execute();
 
-async function waitForLockWaiters(count: number) {
-  if (gw.database.kind !== 'postgres') return new Promise((resolve) => setTimeout(resolve, 300));
-  const waiting = sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+/** Until `count` requests wait for the one calling the provider (each logs its first wait). */
+async function waitForLockWaiters(id: string, count: number) {
   for (const started = Date.now(); Date.now() - started < 20_000; ) {
-    if ((await waiting.execute(gw.db)).rows[0]?.n === count) return;
+    if (requestsWaitingForLease(gw.logs, id) === count) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(`${count} requests never all waited for the row lock`);
+  throw new Error(`${count} requests never all waited for the provider call`);
 }
 
 describe('concurrent refreshes make exactly one token call', () => {
@@ -32,9 +31,8 @@ describe('concurrent refreshes make exactly one token call', () => {
     const id = await gw.connectOAuth('gitlab');
     const before = await gw.row(id);
     gw.fake.reset();
-    // The token endpoint holds the first refresh (and its row lock) until the other 19 requests have
-    // read the row and wait for the lock: on PostgreSQL, until 19 sessions wait on a lock; on PGlite
-    // (one connection, statements queued in order) for a while.
+    // The token endpoint holds the first refresh until the other 19 requests have found its lease and
+    // wait for its outcome.
     let release = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
     gw.fake.fault('gitlab', 'token', { until: gate });
@@ -52,7 +50,7 @@ describe('concurrent refreshes make exactly one token call', () => {
       return response.json();
     };
     const pending = Promise.all(Array.from({ length: 20 }, (_, index) => send(index)));
-    await waitForLockWaiters(19);
+    await waitForLockWaiters(id, 19);
     release();
     const results = await pending;
     await Promise.all(pools.map((database) => database.close()));

@@ -71,6 +71,12 @@ export interface IntegrationsTable {
   refresh_attempt_id: string | null;
   refresh_request_id: string | null;
   /**
+   * The attempt calling the provider with the credential (a token refresh or a revocation) and until when;
+   * null when none is. Held without a database connection; past its expiry it may be taken over.
+   */
+  lease_owner: string | null;
+  lease_expires_at: NullableTimestamp;
+  /**
    * When and why the provider refused the integration's refresh token; null when it did not, or since a
    * refresh succeeded or a new credential replaced it. While set, the integration stays NEEDS_REAUTH.
    */

@@ -74,6 +74,13 @@ export async function crashBeforeStoring(db: Kysely<Database>, key: string): Pro
     .execute();
 }
 
+/** How many requests waited for another one calling the provider with the integration's credential (each logs its first wait). */
+export function requestsWaitingForLease(logs: readonly string[], globalId: string): number {
+  const integrationId = decodeTypedID(globalId, 'Integration');
+  const waits = logs.filter((line) => line.includes('waiting for another request calling the provider')).map((line) => JSON.parse(line) as { integrationId: string; requestId: string });
+  return new Set(waits.filter((wait) => wait.integrationId === integrationId).map((wait) => wait.requestId)).size;
+}
+
 /** Config a connector needs; the fake serves every value. */
 export function configFor(provider: string, fake: FakeProvider): Record<string, string> {
   if (provider === 'jira') return { site: 'acme.atlassian.net' };

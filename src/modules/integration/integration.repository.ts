@@ -113,6 +113,8 @@ function fromPartial(row: PartialRow): IntegrationRow {
     refresh_started_at: row.refresh_started_at,
     refresh_attempt_id: row.refresh_attempt_id,
     refresh_request_id: row.refresh_request_id,
+    lease_owner: row.lease_owner,
+    lease_expires_at: row.lease_expires_at,
     refresh_refused_at: row.refresh_refused_at,
     refresh_refused_reason: row.refresh_refused_reason,
     created_at: row.created_at,

@@ -33,18 +33,6 @@ export async function updateIntegrationRow(trx: Db, id: string, patch: Integrati
     .executeTakeFirstOrThrow();
 }
 
-/**
- * Records the start of a token refresh on a locked row. Bookkeeping, not a change of the integration:
- * neither its version nor its update time moves.
- */
-export async function markRefreshStarted(
-  trx: Db,
-  id: string,
-  record: { refresh_started_at: Date; refresh_attempt_id: string; refresh_request_id: string },
-): Promise<void> {
-  await trx.updateTable('integrations').set(record).where('id', '=', id).execute();
-}
-
 export interface NewHealthCheck {
   organizationId: string;
   integrationId: string;

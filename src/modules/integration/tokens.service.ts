@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { OAuthError, oauthEndpoints, refreshTokens } from '../../connectors/oauth.js';
+import { OAuthError, oauthEndpoints, refreshTokens, type TokenSet } from '../../connectors/oauth.js';
 import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
 import { lastCheckAfter, UNHEALTHY_AFTER_FAILURES } from './health-state.js';
 import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent, sealBundle } from './integration.lifecycle.js';
-import { lockIntegrationRow, markRefreshStarted, updateIntegrationRow } from './integration.writes.js';
+import { lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { leaseHeldByOther, NO_LEASE, releaseLease, sameCredential, takeLease, waitWhileLeased } from './credential-lease.js';
 
 /** A token this close to expiry is refreshed before use. */
 export const EXPIRY_SKEW_MS = 60_000;
@@ -37,18 +38,6 @@ const TOKENS_REFRESHED = 'integration.tokens_refreshed';
 export function isExpired(row: Pick<IntegrationRow, 'credential_expires_at'>, now = Date.now()): boolean {
   return row.credential_expires_at !== null && row.credential_expires_at.getTime() - EXPIRY_SKEW_MS <= now;
 }
-
-/**
- * A refresh start this old without an outcome has no live owner: the owner may wait for the row lock
- * while another provider call holds it (a revocation makes up to two), then make its own call, each
- * within the provider deadline. Older than that, the process that started it stopped.
- */
-export function refreshOrphanedAfterMs(providerDeadlineMs: number): number {
-  return 3 * providerDeadlineMs;
-}
-
-/** How long a refresh waits before looking again when another request's refresh is about to start. */
-const WAIT_FOR_OTHER_REFRESH_MS = 25;
 
 /** A refresh that started and never recorded an outcome, as its start record says. */
 interface LostRefresh {
@@ -97,107 +86,123 @@ function refreshable(services: GatewayServices, row: IntegrationRow | undefined)
   const target = connectorTarget(services, row);
   const endpoints = oauthEndpoints(target);
   if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${target.definition.name}.`, ['refreshTokens']);
-  return { row, bundle, credential: { ...credential, refreshToken: credential.refreshToken }, target, endpoints };
+  // The refresh token goes only to the token endpoint it came from, and the new tokens stay bound where the old ones were.
+  const origins = boundOrigins(services, row);
+  return { row, credential: { ...credential, refreshToken: credential.refreshToken }, target, endpoints, origins };
 }
 
-type Claim = { kind: 'done'; row: IntegrationRow } | { kind: 'wait' } | { kind: 'claimed'; lost: LostRefresh | null };
+
+type Refreshable = ReturnType<typeof refreshable>;
+
+type Claim = { kind: 'done'; row: IntegrationRow } | { kind: 'wait' } | { kind: 'claimed'; lost: LostRefresh | null; used: Refreshable };
 
 /**
- * Under the row lock: is a refresh still needed, and may this attempt make it? When it may, its start is
- * recorded and committed before the provider is called, so that a process that dies with the call in
- * flight leaves a trace. Another request's recent start means that request is about to refresh: wait.
+ * A short transaction under the row lock: is a refresh still needed, and may this attempt make it? When
+ * it may, it takes the lease and records its start, committed before the provider is called, so that a
+ * process that dies with the call in flight leaves a trace. A lease another request holds means that
+ * request is calling the provider: wait.
  */
 async function claimRefresh(services: GatewayServices, trx: Transaction<Database>, actor: MutationActor, integrationId: string, mode: RefreshMode, attempt: string): Promise<Claim> {
   const organizationId = actor.viewer.organization.id;
-  const { row } = refreshable(services, await lockIntegrationRow(trx, organizationId, integrationId));
+  const used = refreshable(services, await lockIntegrationRow(trx, organizationId, integrationId));
+  const { row } = used;
   const done = mode.kind === 'force' ? await refreshedSince(trx, organizationId, row.id, mode.since) : !isExpired(row);
   if (done) return { kind: 'done', row };
-  let lost: LostRefresh | null = null;
-  if (row.refresh_started_at !== null && row.refresh_attempt_id !== attempt) {
-    if (Date.now() - row.refresh_started_at.getTime() < refreshOrphanedAfterMs(services.probeTimeoutMs)) return { kind: 'wait' };
-    lost = { startedAt: row.refresh_started_at, requestId: row.refresh_request_id };
-  }
-  await markRefreshStarted(trx, row.id, { refresh_started_at: new Date(), refresh_attempt_id: attempt, refresh_request_id: actor.requestId });
-  return { kind: 'claimed', lost };
+  if (leaseHeldByOther(row, attempt, services.probeTimeoutMs)) return { kind: 'wait' };
+  const lost = row.refresh_started_at !== null && row.refresh_attempt_id !== attempt ? { startedAt: row.refresh_started_at, requestId: row.refresh_request_id } : null;
+  await takeLease(trx, row.id, attempt, services.probeTimeoutMs, { refresh_started_at: new Date(), refresh_attempt_id: attempt, refresh_request_id: actor.requestId });
+  return { kind: 'claimed', lost, used };
 }
 
-type Outcome = { kind: 'retry' } | { kind: 'refreshed'; row: IntegrationRow } | { kind: 'failed'; error: OAuthError };
+type Answer = { tokens: TokenSet } | { error: OAuthError };
+
+type Outcome = { kind: 'retry' } | { kind: 'refreshed'; row: IntegrationRow } | { kind: 'superseded'; row: IntegrationRow } | { kind: 'failed'; error: OAuthError };
 
 /**
- * Refreshes under the row lock, when this attempt still holds the start record, and commits the outcome
- * with the record cleared: new tokens before anything uses them, or a refusal as NEEDS_REAUTH.
+ * The compare-and-swap that commits a provider's answer, in a short transaction under the row lock. New
+ * tokens are stored whenever the stored credential is still the one refreshed, even if this attempt's
+ * lease expired and another took it over meanwhile: they descend from the stored refresh token, and a
+ * provider that rotates refresh tokens has just invalidated that one. When a newer credential is stored
+ * (another refresh committed first, or a reconnection), it stays: the answer concerns a superseded
+ * credential, and new tokens from it are dropped with an event. A refusal or failure is recorded only by
+ * the lease owner, for the credential still stored.
  */
-async function refreshClaimed(
-  services: GatewayServices,
-  trx: Transaction<Database>,
-  actor: MutationActor,
-  integrationId: string,
-  attempt: string,
-  lost: LostRefresh | null,
-): Promise<Outcome> {
-  const { row, bundle, credential, target, endpoints } = refreshable(services, await lockIntegrationRow(trx, actor.viewer.organization.id, integrationId));
-  // Taken over after this attempt looked orphaned: the request that took it over refreshes.
-  if (row.refresh_attempt_id !== attempt) return { kind: 'retry' };
+async function commitRefresh(services: GatewayServices, trx: Transaction<Database>, actor: MutationActor, claim: Extract<Claim, { kind: 'claimed' }>, attempt: string, answer: Answer): Promise<Outcome> {
+  const row = await lockIntegrationRow(trx, actor.viewer.organization.id, claim.used.row.id);
+  if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
+  if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
+  const mine = row.lease_owner === attempt;
+  const { lost, used } = claim;
+  if (!sameCredential(services, row, { credential: used.credential })) {
+    if (mine) await releaseLease(trx, row.id, attempt, recordAfter(null));
+    if ('error' in answer) return { kind: 'retry' };
+    await recordEvent(trx, actor, row.id, REFRESH_SUPERSEDED, 'FAILED', { rotated: answer.tokens.credential.refreshToken !== used.credential.refreshToken });
+    return { kind: 'superseded', row };
+  }
   const earlier = lost ? { earlierRefreshLost: { startedAt: lost.startedAt.toISOString(), requestId: lost.requestId } } : {};
-  // The refresh token goes only to the token endpoint it came from, and the new tokens stay bound where the old ones were.
-  const origins = boundOrigins(services, row);
-  try {
-    const tokens = await refreshTokens(endpoints, credential.refreshToken, services.http, target.definition.key, services.probeTimeoutMs, origins);
+  if ('tokens' in answer) {
+    const { tokens } = answer;
     const patch: IntegrationUpdate = {
-      ...sealBundle(services, row, { ...bundle, credential: tokens.credential }, origins),
+      ...sealBundle(services, row, { ...openBundle(services, row), credential: tokens.credential }, used.origins),
       ...(tokens.grantedScopes ? { granted_scopes: tokens.grantedScopes } : {}),
       ...(row.status === 'NEEDS_REAUTH' ? { status: 'ACTIVE' as const, status_reason: null } : {}),
-      // The refresh token works (again): a refusal on record no longer holds.
-      ...NEW_CREDENTIAL_REFRESH,
+      // The refresh token works (again): a refusal on record no longer holds. A lease taken over stays
+      // with the attempt that took it, which finds this credential stored when it commits.
+      ...(mine ? { ...NEW_CREDENTIAL_REFRESH, ...NO_LEASE } : { refresh_refused_at: null, refresh_refused_reason: null }),
     };
     const updated = await updateIntegrationRow(trx, row.id, patch);
     // Stamped now, after the provider answered, not at the transaction's start: a request that began
     // while this refresh was in flight finds it by this time and does not call the provider again.
-    await recordEvent(trx, actor, row.id, TOKENS_REFRESHED, 'SUCCEEDED', { rotated: tokens.credential.refreshToken !== credential.refreshToken, ...earlier }, new Date());
+    await recordEvent(trx, actor, row.id, TOKENS_REFRESHED, 'SUCCEEDED', { rotated: tokens.credential.refreshToken !== used.credential.refreshToken, ...earlier }, new Date());
     return { kind: 'refreshed', row: updated };
-  } catch (error) {
-    if (!(error instanceof OAuthError)) throw error;
-    let patch: IntegrationUpdate;
-    if (error.kind === 'rejected') {
-      const reason = `Token refresh refused: ${error.message}${lost ? lostReason(lost) : ''}`;
-      // The last probe succeeded with a grant the provider has just refused: it no longer describes it.
-      // The refusal stays on record until a refresh succeeds or a new credential replaces this one, so
-      // that a probe still getting through with the current access token does not make it ACTIVE again.
-      const refusedAt = new Date();
-      patch = {
-        status: 'NEEDS_REAUTH',
-        status_reason: reason,
-        health: 'UNHEALTHY',
-        ...lastCheckAfter(refusedAt, reason),
-        ...recordAfter(null),
-        refresh_refused_at: refusedAt,
-        refresh_refused_reason: reason,
-      };
-    } else {
-      const failures = row.consecutive_failures + 1;
-      // A lost refresh stays on record until a refresh reaches an answer that settles it.
-      patch = { health: failures >= UNHEALTHY_AFTER_FAILURES ? 'UNHEALTHY' : 'DEGRADED', consecutive_failures: failures, ...recordAfter(lost) };
-    }
-    await updateIntegrationRow(trx, row.id, patch);
-    await recordEvent(trx, actor, row.id, 'integration.refresh_failed', 'FAILED', { code: error.code, oauthError: error.oauthError, ...earlier });
-    if (lost && error.kind === 'rejected') {
-      await recordEvent(trx, actor, row.id, REFRESH_OUTCOME_LOST, 'FAILED', { startedAt: lost.startedAt.toISOString(), requestId: lost.requestId, oauthError: error.oauthError });
-    }
-    // The failure is recorded and committed; the caller learns of it after the commit.
-    return { kind: 'failed', error };
   }
+  // Taken over after this attempt looked orphaned: the request that took it over refreshes.
+  if (!mine) return { kind: 'retry' };
+  const { error } = answer;
+  let patch: IntegrationUpdate;
+  if (error.kind === 'rejected') {
+    const reason = `Token refresh refused: ${error.message}${lost ? lostReason(lost) : ''}`;
+    // The last probe succeeded with a grant the provider has just refused: it no longer describes it.
+    // The refusal stays on record until a refresh succeeds or a new credential replaces this one, so
+    // that a probe still getting through with the current access token does not make it ACTIVE again.
+    const refusedAt = new Date();
+    patch = {
+      status: 'NEEDS_REAUTH',
+      status_reason: reason,
+      health: 'UNHEALTHY',
+      ...lastCheckAfter(refusedAt, reason),
+      ...recordAfter(null),
+      refresh_refused_at: refusedAt,
+      refresh_refused_reason: reason,
+    };
+  } else {
+    const failures = row.consecutive_failures + 1;
+    // A lost refresh stays on record until a refresh reaches an answer that settles it.
+    patch = { health: failures >= UNHEALTHY_AFTER_FAILURES ? 'UNHEALTHY' : 'DEGRADED', consecutive_failures: failures, ...recordAfter(lost) };
+  }
+  await updateIntegrationRow(trx, row.id, { ...patch, ...NO_LEASE });
+  await recordEvent(trx, actor, row.id, 'integration.refresh_failed', 'FAILED', { code: error.code, oauthError: error.oauthError, ...earlier });
+  if (lost && error.kind === 'rejected') {
+    await recordEvent(trx, actor, row.id, REFRESH_OUTCOME_LOST, 'FAILED', { startedAt: lost.startedAt.toISOString(), requestId: lost.requestId, oauthError: error.oauthError });
+  }
+  // The failure is recorded and committed; the caller learns of it after the commit.
+  return { kind: 'failed', error };
 }
 
 /** Recorded when a refresh finds that an earlier one's outcome was lost and the provider refuses the grant. */
 export const REFRESH_OUTCOME_LOST = 'integration.refresh_outcome_lost';
 
+/** Recorded when the provider answered a refresh of a credential that a newer one replaced meanwhile; its tokens are not stored. */
+export const REFRESH_SUPERSEDED = 'integration.refresh_superseded';
+
 /**
  * Refreshes an integration's OAuth2 tokens so that concurrent refreshes from any number of gateway
- * processes make exactly one provider call and the others see its result: the call is made holding the
- * row lock, by the request whose start record is on the row. The start is committed before the call, and
- * cleared in the transaction that commits the outcome; the new tokens are committed before anything uses
- * them. A failed refresh is recorded (status or health) and then reported as a ServiceError; a refusal
- * after a refresh whose outcome was lost (its process stopped) says so.
+ * processes make exactly one provider call and the others see its result: the request holding the lease
+ * calls the provider, with no database connection held, and the others wait for its outcome. The start
+ * is committed before the call, and cleared in the transaction that commits the outcome; the new tokens
+ * are committed before anything uses them. A failed refresh is recorded (status or health) and then
+ * reported as a ServiceError; a refusal after a refresh whose outcome was lost (its process stopped)
+ * says so.
  */
 export async function refreshWithLock(
   services: GatewayServices,
@@ -211,26 +216,33 @@ export async function refreshWithLock(
     const claim = await db.transaction().execute((trx) => claimRefresh(services, trx, actor, integrationId, mode, attempt));
     if (claim.kind === 'done') return { row: claim.row, refreshed: false };
     if (claim.kind === 'wait') {
-      await new Promise((resolve) => setTimeout(resolve, WAIT_FOR_OTHER_REFRESH_MS));
+      await waitWhileLeased(services, db, attempt, { organizationId: actor.viewer.organization.id, integrationId, requestId: actor.requestId, purpose: 'refresh' });
       continue;
+    }
+    const { used } = claim;
+    let answer: Answer;
+    try {
+      answer = { tokens: await refreshTokens(used.endpoints, used.credential.refreshToken, services.http, used.target.definition.key, services.probeTimeoutMs, used.origins) };
+    } catch (error) {
+      if (!(error instanceof OAuthError)) {
+        // Nothing was refreshed: withdraw the start, so that it is not later taken for a refresh whose outcome was lost.
+        await releaseLease(db, integrationId, attempt, recordAfter(claim.lost)).catch(() => undefined);
+        throw error;
+      }
+      answer = { error };
     }
     let outcome: Outcome;
     try {
-      outcome = await db.transaction().execute((trx) => refreshClaimed(services, trx, actor, integrationId, attempt, claim.lost));
+      outcome = await db.transaction().execute((trx) => commitRefresh(services, trx, actor, claim, attempt, answer));
     } catch (error) {
-      // Nothing was refreshed (the transaction rolled back): withdraw the start, so that it is not later
-      // taken for a refresh whose outcome was lost.
-      await db
-        .updateTable('integrations')
-        .set(recordAfter(claim.lost))
-        .where('id', '=', integrationId)
-        .where('refresh_attempt_id', '=', attempt)
-        .execute()
-        .catch(() => undefined);
+      // New tokens that could not be committed are lost: the start stays, and the next refresh, refused,
+      // says so. Without new tokens nothing was lost: withdraw the start.
+      if ('error' in answer) await releaseLease(db, integrationId, attempt, recordAfter(claim.lost)).catch(() => undefined);
       throw error;
     }
     if (outcome.kind === 'retry') continue;
     if (outcome.kind === 'refreshed') return { row: outcome.row, refreshed: true };
+    if (outcome.kind === 'superseded') return { row: outcome.row, refreshed: false };
     const { error } = outcome;
     if (error.kind === 'rejected') throw new ServiceError('PROVIDER_REJECTED_CREDENTIALS', error.message, ['id']);
     if (error.kind === 'transient') throw new ServiceError('PROVIDER_UNREACHABLE', error.message, []);
