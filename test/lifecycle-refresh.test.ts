@@ -38,9 +38,12 @@ describe('concurrent refreshes make exactly one token call', () => {
     gw.fake.fault('gitlab', 'token', { until: gate });
     // On PostgreSQL the requests go through two gateways with their own pools, as two processes would
     // (pools large enough that every request reads the row while the first refresh is in flight).
+    // The held call must outlast the time 19 requests take to arrive on a loaded machine: with this file's
+    // 400 ms deadline it would time out first, and the next request would call the provider again.
+    const services = { ...gw.services, probeTimeoutMs: 10_000 };
     const url = gw.database.url;
     const pools = url ? await Promise.all([1, 2].map(() => openDatabase({ kind: 'postgres', url, poolSize: 12 }))) : [];
-    const gateways = pools.length > 0 ? pools.map((database) => createGateway({ database, logger: gw.services.logger, services: gw.services })) : [gw.yoga];
+    const gateways = (pools.length > 0 ? pools : [gw.database]).map((database) => createGateway({ database, logger: gw.services.logger, services }));
     const send = async (index: number) => {
       const response = await (gateways[index % gateways.length] ?? gw.yoga).fetch('http://gateway.test/graphql', {
         method: 'POST',
