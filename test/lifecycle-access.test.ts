@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postGraphQL } from './support/gateway.js';
 import { CONNECT, createProviderGateway, type ProviderGateway, REFRESH, REVOKE, RETURN_URL, TEST } from './support/provider-gateway.js';
+import { sendGraphQL } from './support/request.js';
 
 let gw: ProviderGateway;
 let tokenId: string;
@@ -96,7 +96,7 @@ describe('roles', () => {
       const key = randomUUID();
       const body = { query: documents['fields side by side'], variables: { id: tokenId } };
       for (let attempt = 0; attempt < 2; attempt += 1) {
-        const res = await postGraphQL(gw.yoga, gw.org.keys.EDITOR, body, { 'idempotency-key': key });
+        const res = await sendGraphQL(gw.yoga, { key: gw.org.keys.EDITOR, ...body, headers: { 'idempotency-key': key } });
         expect(res.body.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
         expect(res.headers.get('idempotent-replayed')).toBeNull();
       }
