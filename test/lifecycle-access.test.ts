@@ -59,11 +59,7 @@ describe('roles', () => {
   it('without an API key every mutation is HTTP 401 and changes nothing', async () => {
     const before = await snapshot();
     for (const [name, query, input] of attempts({ token: tokenId, oauth: oauthId })) {
-      const response = await gw.yoga.fetch('http://gateway.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query, variables: { input } }),
-      });
+      const response = await sendGraphQL(gw.yoga, { key: null, query, variables: { input }, headers: { accept: null } });
       expect(response.status, name).toBe(401);
     }
     expect(await snapshot()).toEqual(before);
