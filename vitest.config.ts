@@ -31,7 +31,10 @@ const fullSuites = [
 /** Suites that assert on process-wide state (the metrics registry), so need a module graph of their own. */
 const isolatedSuites = ['test/observability.test.ts'];
 
-const databaseProjects = (prefix: string, files: { include: string[]; exclude?: string[]; isolate?: boolean }): TestProjectInlineConfiguration[] => {
+const databaseProjects = (
+  prefix: string,
+  files: { include: string[]; exclude?: string[]; isolate?: boolean; maxWorkers?: number },
+): TestProjectInlineConfiguration[] => {
   const project = (name: string, env: Record<string, string>): TestProjectInlineConfiguration => ({
     extends: true,
     test: { name: `${prefix}${name}`, ...files, exclude: [...configDefaults.exclude, ...(files.exclude ?? [])], env },
@@ -57,7 +60,8 @@ export default defineConfig({
       // (most of a small file's time); every file still builds its own gateway and database.
       ...databaseProjects('', { include: ['test/**/*.test.ts'], exclude: [...fullSuites, ...isolatedSuites], isolate: false }),
       ...databaseProjects('isolated-', { include: isolatedSuites }),
-      ...databaseProjects('full-', { include: fullSuites }),
+      // One at a time: each starts processes that want the cores to themselves, and some time them.
+      ...databaseProjects('full-', { include: fullSuites, maxWorkers: 1 }),
     ],
   },
 });
