@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,7 +40,7 @@ export interface RunningGateway {
   stop(): Promise<number | null>;
   /**
    * Kills the gateway with SIGKILL, as a crash would: no shutdown, nothing flushed or rolled back by it.
-   * tsx runs the gateway in a process of its own, which is killed first, then tsx.
+   * Any process it started (tsx may run one while it transpiles) is killed first, then the gateway.
    */
   crash(): Promise<void>;
 }
@@ -69,7 +69,8 @@ export function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
             return exited;
           },
           crash: async () => {
-            const pids = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
+            // pgrep exits 1 when the gateway has no child process at that moment: nothing to kill then.
+            const pids = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
             for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
             child.kill('SIGKILL');
             await exited;
