@@ -6,6 +6,7 @@ import { createGateway, type Gateway } from '../src/server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { createOrgWithKeys } from './support/fixtures.js';
 import { graphiqlOptions } from './support/graphiql-page.js';
+import { sendGraphQL } from './support/request.js';
 import { testServices } from './support/services.js';
 
 const KEY = `igw_0123456789ab_${'K'.repeat(43)}`;
@@ -80,12 +81,7 @@ describe('GraphiQL served by the gateway', () => {
     const { defaultQuery } = graphiqlOptions((await get(port, '/graphql')).body);
     expect(defaultQuery).toContain('integrations(first: 10)');
     const { keys } = await createOrgWithKeys(database.db, 'acme');
-    const response = await yoga.fetch('http://gateway.test/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.VIEWER}` },
-      body: JSON.stringify({ query: defaultQuery }),
-    });
-    const body = await response.json();
+    const { body } = await sendGraphQL(yoga, { key: keys.VIEWER, query: defaultQuery as string, headers: { accept: null } });
     expect(body.errors).toBeUndefined();
     expect(body.data).toEqual({ viewer: { role: 'VIEWER', organization: { name: 'Org acme', slug: 'acme' } }, integrations: { totalCount: 0, edges: [] } });
   });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '../src/server.js';
-import { postGraphQL } from './support/gateway.js';
 import { CONNECT, crashBeforeStoring, createProviderGateway, type ProviderGateway, REVOKE } from './support/provider-gateway.js';
+import { sendGraphQL } from './support/request.js';
 
 describe('Idempotency-Key on the integration mutations', () => {
   let gateway: ProviderGateway;
@@ -14,7 +14,7 @@ describe('Idempotency-Key on the integration mutations', () => {
 
   const connectInput = (token: string) => ({ input: { provider: 'github', authKind: 'API_TOKEN', displayName: 'GitHub', config: {}, credentials: { token } } });
   const send = (key: string, query: string, variables: Record<string, unknown>) =>
-    postGraphQL(gateway.yoga, gateway.org.keys.EDITOR, { query, variables }, { 'idempotency-key': key });
+    sendGraphQL(gateway.yoga, { key: gateway.org.keys.EDITOR, query, variables, headers: { 'idempotency-key': key } });
   const integrations = async () =>
     Number(
       (await gateway.db.selectFrom('integrations').select((eb) => eb.fn.countAll<number>().as('n')).where('organization_id', '=', gateway.org.organization.id).executeTakeFirstOrThrow()).n,
@@ -85,7 +85,7 @@ describe('Idempotency-Key on the integration mutations', () => {
       let open = () => {};
       gateway.fake.reset();
       gateway.fake.fault('github', 'api', { until: new Promise<void>((resolve) => (open = resolve)) }, 1);
-      const send = () => postGraphQL(slow, gateway.org.keys.EDITOR, { query: CONNECT, variables }, { 'idempotency-key': key });
+      const send = () => sendGraphQL(slow, { key: gateway.org.keys.EDITOR, query: CONNECT, variables, headers: { 'idempotency-key': key } });
       const first = send();
       await new Promise((resolve) => setTimeout(resolve, 2_500)); // two and a half leases
       const meanwhile = await send();

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { purgeExpiredKeys } from '../src/idempotency/idempotency.repository.js';
 import { openResponseBody } from '../src/idempotency/response-seal.js';
-import { postGraphQL } from './support/gateway.js';
 import { CONNECT, crashBeforeStoring, createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL } from './support/provider-gateway.js';
+import { sendGraphQL } from './support/request.js';
 
 /**
  * A mutation whose process died after it committed, but before its answer was stored, is run again by
@@ -27,7 +27,7 @@ beforeEach(() => gw.fake.reset());
 const TEST = 'mutation($input: TestIntegrationInput!) { testIntegration(input: $input) { healthCheck { id checkedAt ok httpStatus } integration { id health } userErrors { code } } }';
 
 async function send(key: string, query: string, variables: Record<string, unknown>) {
-  const answer = await postGraphQL(gw.yoga, gw.org.keys.EDITOR, { query, variables }, { 'idempotency-key': key });
+  const answer = await sendGraphQL(gw.yoga, { key: gw.org.keys.EDITOR, query, variables, headers: { 'idempotency-key': key } });
   texts.push(answer.text);
   const secret = (Object.values(answer.body.data ?? {})[0] as { webhookSigningSecret?: string } | undefined)?.webhookSigningSecret;
   if (secret) webhookSecrets.push(secret);

@@ -10,8 +10,9 @@ import { claimKey, completeKey, purgeExpiredKeys } from '../src/idempotency/idem
 import { createGateway } from '../src/server.js';
 import { countApiKeys, createOrgWithKeys, findApiKeyRow, type OrgFixture } from './support/fixtures.js';
 import { testDatabaseKind } from './support/database.js';
-import { createTestGateway, postGraphQL, type TestGateway } from './support/gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { childEnv, runCli } from './support/process.js';
+import { sendGraphQL } from './support/request.js';
 import { testServices } from './support/services.js';
 
 const CREATE = 'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name } key userErrors { code } } }';
@@ -30,7 +31,7 @@ describe('Idempotency-Key leases and retention', () => {
   afterAll(() => gateway.close());
 
   const send = (key: string, variables: Record<string, unknown> = VARIABLES) =>
-    postGraphQL(gateway.yoga, acme.keys.ADMIN, { query: CREATE, variables }, { 'idempotency-key': key });
+    sendGraphQL(gateway.yoga, { key: acme.keys.ADMIN, query: CREATE, variables, headers: { 'idempotency-key': key } });
   /** The row a process that crashed mid-request leaves behind: in progress, its lease ending `leaseEnds` seconds from now. */
   const abandonedClaim = (key: string, leaseEnds: number) =>
     gateway.db

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey } from '../src/modules/api-key/api-key.service.js';
-import { countApiKeys, createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
-import { createTestGateway, postGraphQL, type TestGateway } from './support/gateway.js';
+import { countApiKeys, type OrgFixture } from './support/fixtures.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { sendGraphQL } from './support/request.js';
+import { createWorld } from './support/world.js';
 
 const CREATE = 'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name role } key userErrors { code message field } } }';
 const REVOKE = 'mutation Revoke($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id revokedAt } userErrors { code message field } } }';
@@ -14,13 +16,17 @@ describe('Idempotency-Key on mutations', () => {
 
   beforeAll(async () => {
     gateway = await createTestGateway();
-    acme = await createOrgWithKeys(gateway.db, 'acme');
-    globex = await createOrgWithKeys(gateway.db, 'globex');
+    ({ acme, globex } = await createWorld(gateway.db));
   });
   afterAll(() => gateway.close());
 
   const send = (idempotencyKey: string | undefined, variables: Record<string, unknown>, options: { query?: string; apiKey?: string | null } = {}) =>
-    postGraphQL(gateway.yoga, options.apiKey === undefined ? acme.keys.ADMIN : options.apiKey, { query: options.query ?? CREATE, variables }, idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey });
+    sendGraphQL(gateway.yoga, {
+      key: options.apiKey === undefined ? acme.keys.ADMIN : options.apiKey,
+      query: options.query ?? CREATE,
+      variables,
+      headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey },
+    });
   const create = (name: string) => ({ input: { role: 'VIEWER', name } });
   const keyRows = (key: string) => gateway.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).execute();
   const acmeKeys = () => countApiKeys(gateway.db, acme.organization.id);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postGraphQL } from './support/gateway.js';
 import { CONNECT, createProviderGateway, type ProviderGateway, REFRESH, REVOKE, RETURN_URL, TEST } from './support/provider-gateway.js';
+import { sendGraphQL } from './support/request.js';
 
 let gw: ProviderGateway;
 let tokenId: string;
@@ -59,11 +59,7 @@ describe('roles', () => {
   it('without an API key every mutation is HTTP 401 and changes nothing', async () => {
     const before = await snapshot();
     for (const [name, query, input] of attempts({ token: tokenId, oauth: oauthId })) {
-      const response = await gw.yoga.fetch('http://gateway.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query, variables: { input } }),
-      });
+      const response = await sendGraphQL(gw.yoga, { key: null, query, variables: { input }, headers: { accept: null } });
       expect(response.status, name).toBe(401);
     }
     expect(await snapshot()).toEqual(before);
@@ -96,7 +92,7 @@ describe('roles', () => {
       const key = randomUUID();
       const body = { query: documents['fields side by side'], variables: { id: tokenId } };
       for (let attempt = 0; attempt < 2; attempt += 1) {
-        const res = await postGraphQL(gw.yoga, gw.org.keys.EDITOR, body, { 'idempotency-key': key });
+        const res = await sendGraphQL(gw.yoga, { key: gw.org.keys.EDITOR, ...body, headers: { 'idempotency-key': key } });
         expect(res.body.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
         expect(res.headers.get('idempotent-replayed')).toBeNull();
       }

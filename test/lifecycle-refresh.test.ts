@@ -5,6 +5,7 @@ import { openDatabase } from '../src/db/connection.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { createGateway } from '../src/server.js';
 import { createProviderGateway, type ProviderGateway, REFRESH, requestsWaitingForLease, TEST } from './support/provider-gateway.js';
+import { sendGraphQL } from './support/request.js';
 
 let gw: ProviderGateway;
 beforeAll(async () => {
@@ -45,12 +46,9 @@ describe('concurrent refreshes make exactly one token call', () => {
     const pools = url ? await Promise.all([1, 2].map(() => openDatabase({ kind: 'postgres', url, poolSize: 12 }))) : [];
     const gateways = (pools.length > 0 ? pools : [gw.database]).map((database) => createGateway({ database, logger: gw.services.logger, services }));
     const send = async (index: number) => {
-      const response = await (gateways[index % gateways.length] ?? gw.yoga).fetch('http://gateway.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.org.keys.EDITOR}` },
-        body: JSON.stringify({ query: REFRESH, variables: { input: { id, refreshTokens: true } } }),
-      });
-      return response.json();
+      const gateway = gateways[index % gateways.length] ?? gw.yoga;
+      const answer = await sendGraphQL(gateway, { key: gw.org.keys.EDITOR, query: REFRESH, variables: { input: { id, refreshTokens: true } }, headers: { accept: null } });
+      return answer.body;
     };
     const pending = Promise.all(Array.from({ length: 20 }, (_, index) => send(index)));
     await waitForLockWaiters(id, 19);

@@ -4,6 +4,7 @@ import { listConnectors } from '../src/connectors/registry.js';
 import { createGateway } from '../src/server.js';
 import { findApiKeyRow } from './support/fixtures.js';
 import { createProviderGateway, type ProviderGateway, REVOKE } from './support/provider-gateway.js';
+import { sendGraphQL } from './support/request.js';
 
 let gw: ProviderGateway;
 beforeAll(async () => {
@@ -96,20 +97,16 @@ describe('the providers query shows what this deployment has configured', () => 
     const logger = pino({ level: 'silent' });
     const bare = createGateway({ database: gw.database, logger, services: { ...gw.services, connectorSettings: {} } });
     try {
-      const response = await bare.fetch('http://gateway.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.org.keys.VIEWER}` },
-        body: JSON.stringify({ query: QUERY }),
-      });
-      const providers = (await response.json()).data.providers as { oauth2Configured: boolean }[];
+      const response = await sendGraphQL(bare, { key: gw.org.keys.VIEWER, query: QUERY, headers: { accept: null } });
+      const providers = response.body.data.providers as { oauth2Configured: boolean }[];
       expect(providers.every((provider) => !provider.oauth2Configured)).toBe(true);
       // And an OAUTH2 connection there is NOT_CONFIGURED, with nothing stored.
-      const started = await bare.fetch('http://gateway.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.org.keys.EDITOR}` },
-        body: JSON.stringify({ query: 'mutation { connectIntegration(input: { provider: "gitlab", authKind: OAUTH2, displayName: "x", oauth2: { returnUrl: "https://app.example.com/" } }) { integration { id } userErrors { code field } } }' }),
+      const started = await sendGraphQL(bare, {
+        key: gw.org.keys.EDITOR,
+        query: 'mutation { connectIntegration(input: { provider: "gitlab", authKind: OAUTH2, displayName: "x", oauth2: { returnUrl: "https://app.example.com/" } }) { integration { id } userErrors { code field } } }',
+        headers: { accept: null },
       });
-      expect((await started.json()).data.connectIntegration).toEqual({ integration: null, userErrors: [{ code: 'NOT_CONFIGURED', field: ['input', 'authKind'] }] });
+      expect(started.body.data.connectIntegration).toEqual({ integration: null, userErrors: [{ code: 'NOT_CONFIGURED', field: ['input', 'authKind'] }] });
     } finally {
       await bare.dispose();
     }

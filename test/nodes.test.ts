@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
-import { createOrgWithKeys, insertHealthChecks, insertIntegration, type OrgFixture } from './support/fixtures.js';
+import { insertHealthChecks, insertIntegration, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type GraphQLResponse, type TestGateway } from './support/gateway.js';
+import { createWorld } from './support/world.js';
 
 const NODE = `query($id: ID!) { node(id: $id) {
   __typename id
@@ -27,8 +28,7 @@ const keyIds: Record<string, string> = {};
 
 beforeAll(async () => {
   gateway = await createTestGateway();
-  org = await createOrgWithKeys(gateway.db, 'nodes');
-  other = await createOrgWithKeys(gateway.db, 'elsewhere');
+  ({ acme: org, globex: other } = await createWorld(gateway.db));
   integration = await insertIntegration(gateway.db, org.organization.id, {
     provider: 'gitlab',
     displayName: 'GitLab main',
@@ -77,7 +77,7 @@ describe('node(id)', () => {
     const checkId = encodeGlobalID('HealthCheck', checkIds[11]!);
     expect(await node(checkId)).toEqual({ __typename: 'HealthCheck', id: checkId, ok: true, checkedAt: checksEndAt.toISOString() });
     const orgId = encodeGlobalID('Organization', org.organization.id);
-    expect(await node(orgId)).toEqual({ __typename: 'Organization', id: orgId, slug: 'nodes' });
+    expect(await node(orgId)).toEqual({ __typename: 'Organization', id: orgId, slug: 'acme' });
   });
 
   it("answers null for another organization's objects and for IDs that do not exist", async () => {

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../src/db/database.js';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { issueApiKey } from '../src/modules/api-key/api-key.service.js';
-import { countApiKeys, createOrgWithKeys, findApiKeyRow, insertIntegration, keyPrefix, type OrgFixture } from './support/fixtures.js';
+import { countApiKeys, findApiKeyRow, insertIntegration, keyPrefix, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { createWorld } from './support/world.js';
 
 const CREATE = `mutation($input: CreateApiKeyInput!) {
   createApiKey(input: $input) { key apiKey { id name role prefix revokedAt } userErrors { code field message } }
@@ -20,8 +21,7 @@ let other: OrgFixture;
 
 beforeAll(async () => {
   gateway = await createTestGateway();
-  org = await createOrgWithKeys(gateway.db, 'acme');
-  other = await createOrgWithKeys(gateway.db, 'globex');
+  ({ acme: org, globex: other } = await createWorld(gateway.db));
   await insertIntegration(gateway.db, org.organization.id, { displayName: 'Acme GitHub' });
 });
 afterAll(() => gateway.close());

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../src/db/database.js';
 import { encodeGlobalID, type NodeTypeName } from '../src/graphql/global-id.js';
-import { createOrgWithKeys, findApiKeyRow, insertHealthChecks, insertIntegration, type OrgFixture } from './support/fixtures.js';
+import { findApiKeyRow, insertHealthChecks, insertIntegration, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { createWorld } from './support/world.js';
 
 const ROLES: Role[] = ['VIEWER', 'EDITOR', 'ADMIN'];
 
@@ -19,8 +20,7 @@ let gateway: TestGateway;
 let a: Tenant;
 let b: Tenant;
 
-async function tenant(slug: string, provider: string, names: string[]): Promise<Tenant> {
-  const fixture = await createOrgWithKeys(gateway.db, slug);
+async function tenant(fixture: OrgFixture, provider: string, names: string[]): Promise<Tenant> {
   const orgId = fixture.organization.id;
   const integrations: string[] = [];
   const checks: string[] = [];
@@ -45,8 +45,9 @@ async function tenant(slug: string, provider: string, names: string[]): Promise<
 
 beforeAll(async () => {
   gateway = await createTestGateway();
-  a = await tenant('acme', 'github', ['Acme GitHub', 'Acme GitLab']);
-  b = await tenant('globex', 'jira', ['Globex Jira', 'Globex Jira staging', 'Globex Secret']);
+  const { acme, globex } = await createWorld(gateway.db);
+  a = await tenant(acme, 'github', ['Acme GitHub', 'Acme GitLab']);
+  b = await tenant(globex, 'jira', ['Globex Jira', 'Globex Jira staging', 'Globex Secret']);
 });
 afterAll(() => gateway.close());
 

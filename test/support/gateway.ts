@@ -3,13 +3,10 @@ import pino from 'pino';
 import type { Database } from '../../src/db/database.js';
 import { createGateway, type Gateway } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { type GraphQLAnswer, sendGraphQL } from './request.js';
 import { testServices } from './services.js';
 
-export interface GraphQLResponse<T = any> {
-  status: number;
-  headers: Headers;
-  body: { data?: T; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[]; extensions?: Record<string, any> };
-}
+export type GraphQLResponse<T = any> = GraphQLAnswer<T>;
 
 export interface TestGateway {
   yoga: Gateway;
@@ -50,41 +47,10 @@ export async function createTestGateway(): Promise<TestGateway> {
     database,
     db: database.db,
     statements,
-    async graphql(key, query, variables) {
-      const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json' };
-      if (key !== null) headers.authorization = `Bearer ${key}`;
-      const response = await yoga.fetch('http://gateway.test/graphql', {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, headers: response.headers, body: await response.json() };
-    },
+    graphql: (key, query, variables) => sendGraphQL(yoga, { key, query, variables }),
     async close() {
       await yoga.dispose();
       await database.drop();
     },
   };
-}
-
-export interface RawGraphQLResponse<T = any> extends GraphQLResponse<T> {
-  /** The body exactly as sent, to compare byte for byte. */
-  text: string;
-}
-
-/**
- * POSTs a GraphQL request with extra headers (e.g. `Idempotency-Key`) through yoga.fetch and keeps the
- * body's exact text; `body` is sent as given (query, variables, operationName).
- */
-export async function postGraphQL<T = any>(
-  yoga: Gateway,
-  key: string | null,
-  body: { query: string; variables?: Record<string, unknown>; operationName?: string },
-  extraHeaders: Record<string, string> = {},
-): Promise<RawGraphQLResponse<T>> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...extraHeaders };
-  if (key !== null) headers.authorization = `Bearer ${key}`;
-  const response = await yoga.fetch('http://gateway.test/graphql', { method: 'POST', headers, body: JSON.stringify(body) });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, text, body: JSON.parse(text) };
 }

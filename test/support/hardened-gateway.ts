@@ -9,6 +9,7 @@ import { createGateway } from '../../src/server.js';
 import type { GatewayServices } from '../../src/services.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { statementCounter, type TestGateway } from './gateway.js';
+import { sendGraphQL } from './request.js';
 import { testServices } from './services.js';
 
 /** The Redis server tests use for the Redis budget store (started by the machine or CI). */
@@ -94,15 +95,8 @@ export async function createHardenedTestGateway(options: HardenedTestGatewayOpti
   }
   const yoga = createGateway({ database, logger, services: testServices(logger, options.services), ...(options.hardening ? { hardening: options.hardening } : {}) });
   const fetchRaw = async (path: string, init: RequestInit = {}): Promise<Response> => yoga.fetch(`http://gateway.test${path}`, init);
-  const graphqlWith = async (headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<LooseGraphQLResponse> => {
-    const response = await fetchRaw('/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
-      body: JSON.stringify({ query, variables }),
-    });
-    const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {} };
-  };
+  const graphqlWith = (headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<LooseGraphQLResponse> =>
+    sendGraphQL(yoga, { key: null, query, variables, headers });
   return {
     yoga,
     database,

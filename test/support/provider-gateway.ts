@@ -11,8 +11,10 @@ import type { GatewayServices } from '../../src/services.js';
 import { type FakeProvider, startFakeProvider } from '../fake-provider/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { statementCounter, type TestGateway } from './gateway.js';
-import { createOrgWithKeys, type OrgFixture } from './fixtures.js';
+import type { OrgFixture } from './fixtures.js';
+import { sendGraphQL } from './request.js';
 import { testServices } from './services.js';
+import { createWorld } from './world.js';
 
 export const INTEGRATION_FIELDS = `id displayName status statusReason health authKind scopes grantedScopes missingScopes account config
   hasCredentials credentialExpiresAt revokedAt lastHealthCheck { ok httpStatus message }
@@ -109,8 +111,7 @@ export async function createProviderGateway(overrides: Partial<GatewayServices> 
   });
   const services = testServices(logger, { http, connectorSettings: fake.settings, ...overrides });
   const yoga = createGateway({ database, logger, services });
-  const org = await createOrgWithKeys(database.db, 'acme');
-  const other = await createOrgWithKeys(database.db, 'globex');
+  const { acme: org, globex: other } = await createWorld(database.db);
 
   const gateway: ProviderGateway = {
     yoga,
@@ -125,14 +126,10 @@ export async function createProviderGateway(overrides: Partial<GatewayServices> 
     responses,
     async graphql(key, query, variables) {
       const requestId = randomUUID();
-      const response = await yoga.fetch('http://gateway.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': requestId },
-        body: JSON.stringify({ query, variables }),
-      });
-      const text = await response.text();
-      responses.push(text);
-      return { status: response.status, body: JSON.parse(text), requestId };
+      // No Accept header, as most automation sends: the answer is application/json.
+      const answer = await sendGraphQL(yoga, { key, query, variables, headers: { accept: null, 'x-request-id': requestId } });
+      responses.push(answer.text);
+      return { status: answer.status, body: answer.body, requestId };
     },
     connect(provider, authKind, extra = {}) {
       const credentials = authKind === 'API_TOKEN' ? { token: fake.issueApiToken(provider) } : fake.addBasicUser(provider);
