@@ -17,7 +17,8 @@ import { type GraphiQLSetup, useGatewayGraphiQL } from './graphiql.js';
 import { useRequestClock } from './modules/integration/request-clock.js';
 import { callbackFailurePage, handleOAuthCallback, OAUTH_CALLBACK_PATH } from './modules/integration/oauth-callback.js';
 import { OAUTH_DONE_PATH, oauthDonePage } from './modules/integration/oauth-done.js';
-import { type AuthenticationFailure, authenticate, type Credential, credentialOf, type Viewer } from './modules/api-key/api-key.service.js';
+import { type AuthenticationFailure, authenticate, type Credential, credentialOf } from './modules/api-key/api-key.service.js';
+import type { Viewer } from './modules/api-key/viewer.js';
 
 export interface GatewayOptions {
   database: DatabaseHandle;

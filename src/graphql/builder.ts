@@ -5,7 +5,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import { fieldComplexity, isMeasuringCost } from '../limits/query-cost.js';
-import { type RoleScopes, scopesOfRole } from '../modules/api-key/api-key.service.js';
+import { type RoleScopes, scopesOfRole } from '../modules/api-key/viewer.js';
 import { forbiddenError } from './errors.js';
 import { decodeGlobalID, encodeGlobalID } from './global-id.js';
 

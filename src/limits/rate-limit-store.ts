@@ -101,3 +101,10 @@ export function postgresRateLimitStore(db: Kysely<Database>): RateLimitStore {
     async close() {},
   };
 }
+
+/** A cost budget before the request's key and organization are known. */
+export interface CostBudget {
+  scope: 'API_KEY' | 'ORGANIZATION';
+  limit: number;
+  windowSeconds: number;
+}
