@@ -15,7 +15,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../context.js';
 import type { Role } from '../db/database.js';
-import { selectOperation } from '../limits/query-cost.js';
+import { selectOperation } from '../http/limits/query-cost.js';
 import { ROLES, type RoleScopes, scopesOfRole } from '../modules/api-key/viewer.js';
 import { forbiddenError } from './errors.js';
 

@@ -4,9 +4,9 @@ import type { Database, Role } from '../../db/database.js';
 import { ROLES, type Viewer } from './viewer.js';
 import { ServiceError } from '../../errors.js';
 import { isUuid } from '../../ids.js';
-import type { BucketRow } from '../../limits/rate-limit-store.js';
-import type { CostBudget } from '../../limits/rate-limit-store.js';
-import { claimOutcome, type ClaimOutcome, type ClaimTerms } from '../../idempotency/idempotency.repository.js';
+import type { BucketRow } from '../../http/limits/rate-limit-store.js';
+import type { CostBudget } from '../../http/limits/rate-limit-store.js';
+import { claimOutcome, type ClaimOutcome, type ClaimTerms } from '../../http/idempotency/idempotency.repository.js';
 import {
   type ApiKey,
   findApiKeysByPrefixStart,
