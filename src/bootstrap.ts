@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './db/database.js';
 import { ServiceError } from './errors.js';
-import type { GraphiQLSetup } from './graphiql.js';
+import type { GraphiQLSetup } from './http/graphiql.js';
 import type { Logger } from './logger.js';
 import { type IssuedKey, issueApiKey } from './modules/api-key/api-key.service.js';
 import { anyKeyUsedBesides } from './modules/api-key/api-key.repository.js';

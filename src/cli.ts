@@ -197,7 +197,7 @@ export function buildProgram(): Command {
     .addOption(json())
     .action((options: Output) =>
       withDatabase(async ({ db }) => {
-        const { purgeExpiredKeys } = await import('./idempotency/idempotency.repository.js');
+        const { purgeExpiredKeys } = await import('./http/idempotency/idempotency.repository.js');
         const purged = await purgeExpiredKeys(db);
         print(options, { purged }, [`Purged ${purged} expired idempotency key${purged === 1 ? '' : 's'}.`]);
       }),

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { listConnectors } from './connectors/registry.js';
 import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connectors/settings.js';
-import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './hardening.config.js';
-import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http-server.js';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './http/hardening.config.js';
+import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http/node-server.js';
 import { isValidAllowlist } from './outbound/address-policy.js';
 import { isValidKeyEncoding } from './secrets/key-ring.js';
 
@@ -24,13 +24,13 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 0, 600_000),
-  // Deadlines of the HTTP server (src/http-server.ts): a client that stalls is answered 408 and let go.
+  // Deadlines of the HTTP server (src/http/node-server.ts): a client that stalls is answered 408 and let go.
   HTTP_HEADERS_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.headersTimeoutMs, 100, 600_000),
   HTTP_REQUEST_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.requestTimeoutMs, 100, 3_600_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.keepAliveTimeoutMs, 100, 600_000),
   HTTP_MAX_CONNECTIONS_PER_CLIENT: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.maxConnectionsPerClient, 0, 1_000_000),
   PUBLIC_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'expected an http(s) URL').optional(),
-  // Limits, rate limits and observability (src/hardening.ts). Boolean defaults depend on NODE_ENV.
+  // Limits, rate limits and observability (src/http/hardening.ts). Boolean defaults depend on NODE_ENV.
   GRAPHIQL: boolFromEnv.optional(),
   INTROSPECTION: boolFromEnv.optional(),
   HIDE_SUGGESTIONS: boolFromEnv.optional(),

@@ -4,7 +4,7 @@ import type { Database } from './db/database.js';
 import type { GatewayServices } from './services.js';
 import { type Connection, type PageRequest, toConnection } from './graphql/pagination.js';
 import { type ApiKey, findApiKeysByIds } from './modules/api-key/api-key.repository.js';
-import type { Viewer } from './modules/api-key/api-key.service.js';
+import type { Viewer } from './modules/api-key/viewer.js';
 import { findHealthChecksByIds, type HealthCheck, listHealthCheckPages } from './modules/health-check/health-check.repository.js';
 import type { Integration } from './modules/integration/integration.model.js';
 import { findIntegrationsByIds } from './modules/integration/integration.repository.js';

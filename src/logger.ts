@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { currentRequestScope } from './observability/request-scope.js';
+import { currentRequestScope } from './http/observability/request-scope.js';
 
 export type { Logger };
 

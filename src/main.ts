@@ -4,8 +4,8 @@ import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError } from './db/connection.js';
 import { openMigratedDatabase } from './db/open.js';
 import { createLogger } from './logger.js';
-import { hardeningFromConfig } from './hardening.js';
-import { createHttpServer } from './http-server.js';
+import { hardeningFromConfig } from './http/hardening.js';
+import { createHttpServer } from './http/node-server.js';
 import { createGateway } from './server.js';
 
 async function main(): Promise<void> {

@@ -3,21 +3,22 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 import { createYoga, type GraphQLParams, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { DatabaseHandle } from './db/connection.js';
 import { createLoaders, type GatewayContext } from './context.js';
-import { acceptsAnswer, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './hardening.js';
-import { type EarlyChargePlan, planEarlyCharge, readableBeforeAuthentication, settleEarlyCharge } from './limits/early-charge.js';
-import { operationCostsOf } from './limits/query-cost.js';
-import type { RateLimiter } from './limits/rate-limiter.js';
-import { DEFAULT_LEASE_SECONDS, DEFAULT_TTL_HOURS, type IdempotencyOptions, useIdempotency } from './idempotency/idempotency.plugin.js';
-import { type EarlyClaimPlan, EarlyClaims } from './idempotency/early-claim.js';
+import { acceptsAnswer, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './http/hardening.js';
+import { type EarlyChargePlan, planEarlyCharge, readableBeforeAuthentication, settleEarlyCharge } from './http/limits/early-charge.js';
+import { operationCostsOf } from './http/limits/query-cost.js';
+import type { RateLimiter } from './http/limits/rate-limiter.js';
+import { DEFAULT_LEASE_SECONDS, DEFAULT_TTL_HOURS, type IdempotencyOptions, useIdempotency } from './http/idempotency/idempotency.plugin.js';
+import { type EarlyClaimPlan, EarlyClaims } from './http/idempotency/early-claim.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import type { Logger } from './logger.js';
 import type { GatewayServices } from './services.js';
-import { type GraphiQLSetup, useGatewayGraphiQL } from './graphiql.js';
-import { useRequestClock } from './modules/integration/request-clock.js';
+import { type GraphiQLSetup, useGatewayGraphiQL } from './http/graphiql.js';
+import { useRequestClock } from './http/request-clock.js';
 import { callbackFailurePage, handleOAuthCallback, OAUTH_CALLBACK_PATH } from './modules/integration/oauth-callback.js';
-import { OAUTH_DONE_PATH, oauthDonePage } from './modules/integration/oauth-done.js';
-import { type AuthenticationFailure, authenticate, type Credential, credentialOf, type Viewer } from './modules/api-key/api-key.service.js';
+import { OAUTH_DONE_PATH, oauthDonePage } from './http/oauth-done.js';
+import { type AuthenticationFailure, authenticate, type Credential, credentialOf } from './modules/api-key/api-key.service.js';
+import type { Viewer } from './modules/api-key/viewer.js';
 
 export interface GatewayOptions {
   database: DatabaseHandle;
@@ -25,7 +26,7 @@ export interface GatewayOptions {
   services: GatewayServices;
   /** Serve GraphiQL to browsers on GET /graphql (`true` or what it opens with), or not (`false`). */
   graphiql?: boolean | GraphiQLSetup;
-  /** Query limits, rate limits, metrics, tracing (src/hardening.ts); defaults when absent, without rate limits. */
+  /** Query limits, rate limits, metrics, tracing (src/http/hardening.ts); defaults when absent, without rate limits. */
   hardening?: HardeningOptions;
   /** Idempotency-Key leases, retention and purging (src/idempotency); defaults when absent. */
   idempotency?: IdempotencyOptions;
@@ -196,7 +197,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   return createYoga<Record<string, unknown>, GatewayContext>({
     schema,
     maskedErrors: hardening.maskedErrors,
-    // Limited by useRequestBodyLimit (src/hardening.requests.ts), which does without Yoga's per-request stream.
+    // Limited by useRequestBodyLimit (src/http/limits/request-checks.ts), which does without Yoga's per-request stream.
     maxRequestBodySize: false,
     batching: false,
     // No field takes a file: multipart requests (GraphQL multipart uploads) are refused with 415.

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
-import { purgeExpiredKeys } from '../src/idempotency/idempotency.repository.js';
-import { openResponseBody } from '../src/idempotency/response-seal.js';
+import { purgeExpiredKeys } from '../src/http/idempotency/idempotency.repository.js';
+import { openResponseBody } from '../src/http/idempotency/response-seal.js';
 import { CONNECT, crashBeforeStoring, createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL } from './support/provider-gateway.js';
 import { sendGraphQL } from './support/request.js';
 

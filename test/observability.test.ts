@@ -3,7 +3,7 @@ import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connection.js';
-import { recordProviderCall } from '../src/observability/metrics.js';
+import { recordProviderCall } from '../src/http/observability/metrics.js';
 import { testDatabaseKind } from './support/database.js';
 import { createOrgWithKeys, insertIntegrations, type OrgFixture } from './support/fixtures.js';
 import { type CapturedLogs, captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';

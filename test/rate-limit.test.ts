@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
-import type { RateLimitStore } from '../src/limits/rate-limit-store.js';
-import { RateLimiter } from '../src/limits/rate-limiter.js';
+import type { RateLimitStore } from '../src/http/limits/rate-limit-store.js';
+import { RateLimiter } from '../src/http/limits/rate-limiter.js';
 import { createOrgWithKeys, insertIntegrations } from './support/fixtures.js';
 import { captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
 

@@ -121,7 +121,7 @@ describe('statements per integrations request', () => {
 
 /**
  * With budgets in PostgreSQL, a request for a document the gateway has run before is charged in its
- * authentication statement (src/limits/early-charge.ts): one statement fewer, the same answers. Real
+ * authentication statement (src/http/limits/early-charge.ts): one statement fewer, the same answers. Real
  * clients send Content-Length; yoga.fetch does not add it, so these requests set it.
  */
 describe('the rate-limit charge folded into authentication', () => {

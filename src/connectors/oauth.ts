@@ -1,8 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
 import { assertBoundOrigin, assertRegisteredOrigin, type ClientRegistration, CredentialOriginError, type CredentialOrigins, originOf } from './origins.js';
-import type { ConnectorTarget } from './probe.js';
-import { connectorVariable } from './settings.js';
+import { connectorVariable, type ConnectorTarget } from './settings.js';
 import { apiBase, expandTemplate, joinUrl } from './template.js';
 import type { OAuth2Definition } from './types.js';
 

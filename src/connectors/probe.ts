@@ -2,16 +2,9 @@ import type { AuthKind } from '../db/database.js';
 import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
 import { oauthEndpoints } from './oauth.js';
 import { assertBoundOrigin, type CredentialOrigins, originOf } from './origins.js';
-import type { ConnectorSettings } from './settings.js';
 import { apiBase, expandTemplate, joinUrl } from './template.js';
+import type { ConnectorTarget } from './settings.js';
 import type { AnswerSource, ConnectorDefinition, ProbeDefinition } from './types.js';
-
-/** A connector bound to one integration's config and the deployment's settings. */
-export interface ConnectorTarget {
-  definition: ConnectorDefinition;
-  settings: ConnectorSettings;
-  config: Readonly<Record<string, string>>;
-}
 
 export interface ProbeOutcome {
   ok: boolean;

@@ -1,7 +1,8 @@
 import { type Credential, type HttpClient, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
 import { OAuthError, oauthEndpoints, revokeToken } from './oauth.js';
 import { assertBoundOrigin, assertRegisteredOrigin, CredentialOriginError, type CredentialOrigins } from './origins.js';
-import { type ConnectorTarget, credentialHeaders } from './probe.js';
+import { credentialHeaders } from './probe.js';
+import type { ConnectorTarget } from './settings.js';
 import { apiBase, joinUrl } from './template.js';
 
 export interface RevocationOutcome {

@@ -84,3 +84,10 @@ export function connectorSettingsFromEnv(env: NodeJS.ProcessEnv, catalog: readon
 export function oauthConfigured(definition: ConnectorDefinition, settings: ConnectorSettings | undefined): boolean {
   return Boolean(definition.oauth2 && settings?.clientId && settings.clientSecret);
 }
+
+/** A connector bound to one integration's config and the deployment's settings. */
+export interface ConnectorTarget {
+  definition: ConnectorDefinition;
+  settings: ConnectorSettings;
+  config: Readonly<Record<string, string>>;
+}

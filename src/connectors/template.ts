@@ -1,4 +1,4 @@
-import type { ConnectorTarget } from './probe.js';
+import type { ConnectorTarget } from './settings.js';
 import type { ConfigField } from './types.js';
 
 /** Normalises an `origin` field: `host[:port]` becomes `https://host[:port]`; a given scheme is kept. */

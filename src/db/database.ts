@@ -155,7 +155,7 @@ export type NewHealthCheckRow = Insertable<IntegrationHealthChecksTable>;
 export type NewIntegrationEventRow = Insertable<IntegrationEventsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;
 
-/** A rate-limit budget's points spent in its current window (see `src/limits/rate-limit-store.ts`). */
+/** A rate-limit budget's points spent in its current window (see `src/http/limits/rate-limit-store.ts`). */
 export interface RateLimitBucketsTable {
   key: string;
   points: number;
@@ -164,7 +164,7 @@ export interface RateLimitBucketsTable {
 
 export type IdempotencyState = 'IN_PROGRESS' | 'COMPLETED';
 
-/** A claimed Idempotency-Key and, once its request finished, the stored response (see `src/idempotency/`). */
+/** A claimed Idempotency-Key and, once its request finished, the stored response (see `src/http/idempotency/`). */
 export interface IdempotencyKeysTable {
   organization_id: string;
   key: string;
@@ -175,7 +175,7 @@ export interface IdempotencyKeysTable {
   lease_expires_at: NullableTimestamp;
   response_status: number | null;
   response_headers: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
-  /** Sealed with a key derived from the caller's API key (`src/idempotency/response-seal.ts`). */
+  /** Sealed with a key derived from the caller's API key (`src/http/idempotency/response-seal.ts`). */
   response_body: string | null;
   created_at: ColumnType<Date, Date | string | undefined, Date | string>;
   completed_at: NullableTimestamp;

@@ -4,8 +4,8 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
-import { fieldComplexity, isMeasuringCost } from '../limits/query-cost.js';
-import { type RoleScopes, scopesOfRole } from '../modules/api-key/api-key.service.js';
+import { fieldComplexity, isMeasuringCost } from '../http/limits/query-cost.js';
+import { type RoleScopes, scopesOfRole } from '../modules/api-key/viewer.js';
 import { forbiddenError } from './errors.js';
 import { decodeGlobalID, encodeGlobalID } from './global-id.js';
 
@@ -25,7 +25,7 @@ export const builder = new SchemaBuilder<{
 }>({
   plugins: [ScopeAuthPlugin, RelayPlugin, ComplexityPlugin],
   defaultFieldNullability: false,
-  // Costs only: the limits are enforced per request, before execution, by src/limits/cost.plugin.ts.
+  // Costs only: the limits are enforced per request, before execution, by src/http/limits/cost.plugin.ts.
   complexity: { fieldComplexity },
   scopeAuth: {
     // Root fields' scopes are also checked for the whole operation before it runs (operation-authorization.ts).

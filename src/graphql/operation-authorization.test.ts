@@ -2,7 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { type GraphQLSchema, type OperationDefinitionNode, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { selectOperation } from '../limits/query-cost.js';
+import { selectOperation } from '../http/limits/query-cost.js';
 import { forbiddenRootFields, rolesAllowedToRun, rootFieldsOf, useOperationAuthorization } from './operation-authorization.js';
 import { schema } from './schema.js';
 

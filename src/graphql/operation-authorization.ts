@@ -15,8 +15,8 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../context.js';
 import type { Role } from '../db/database.js';
-import { selectOperation } from '../limits/query-cost.js';
-import { ROLES, type RoleScopes, scopesOfRole } from '../modules/api-key/api-key.service.js';
+import { selectOperation } from '../http/limits/query-cost.js';
+import { ROLES, type RoleScopes, scopesOfRole } from '../modules/api-key/viewer.js';
 import { forbiddenError } from './errors.js';
 
 /** An operation's variables coerced to their types, or null when they do not coerce (execution then refuses the operation whole). */

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import { recordProviderCall, type ProviderCallOutcome } from '../observability/metrics.js';
+import { recordProviderCall, type ProviderCallOutcome } from '../http/observability/metrics.js';
 import { OutboundBlockedError, OutboundTimeoutError } from './errors.js';
 import { createHttpClient, type HttpClient, type OutboundHttpClient } from './http-client.js';
 

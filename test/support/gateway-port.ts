@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createHttpServer, DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from '../../src/http-server.js';
+import { createHttpServer, DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from '../../src/http/node-server.js';
 import type { Gateway } from '../../src/server.js';
 
 export interface GatewayPort {

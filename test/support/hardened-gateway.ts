@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import type { HardeningOptions } from '../../src/hardening.js';
-import { postgresRateLimitStore, type RateLimitStore } from '../../src/limits/rate-limit-store.js';
-import { type RateLimitBudgets, RateLimiter } from '../../src/limits/rate-limiter.js';
-import { openRedisRateLimitStore } from '../../src/limits/redis-rate-limit-store.js';
+import type { HardeningOptions } from '../../src/http/hardening.js';
+import { postgresRateLimitStore, type RateLimitStore } from '../../src/http/limits/rate-limit-store.js';
+import { type RateLimitBudgets, RateLimiter } from '../../src/http/limits/rate-limiter.js';
+import { openRedisRateLimitStore } from '../../src/http/limits/redis-rate-limit-store.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { createGateway } from '../../src/server.js';
 import type { GatewayServices } from '../../src/services.js';

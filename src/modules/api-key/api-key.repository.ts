@@ -1,8 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { ApiKeyRow, Database, OrganizationRow, Role } from '../../db/database.js';
-import { type BucketRow, bucketCharge } from '../../limits/rate-limit-store.js';
-import type { CostBudget } from '../../limits/rate-limiter.js';
-import { type ClaimedRow, type ClaimTerms, claimUpsert, type HeldKeyRow } from '../../idempotency/idempotency.repository.js';
+import { type BucketRow, bucketCharge, type CostBudget } from '../../http/limits/rate-limit-store.js';
+import { type ClaimedRow, type ClaimTerms, claimUpsert, type HeldKeyRow } from '../../http/idempotency/idempotency.repository.js';
 import { type Organization, toOrganization } from '../organization/organization.repository.js';
 
 export interface ApiKey {

@@ -5,8 +5,9 @@ import { asPayload, UserError, type UserErrorShape } from '../../graphql/user-er
 import type { Role } from '../../db/database.js';
 import type { ApiKey } from './api-key.repository.js';
 import { listApiKeys } from './api-key.repository.js';
-import { requestArrivedAt } from '../integration/request-clock.js';
-import { hasRole, issueApiKey, revokeApiKey } from './api-key.service.js';
+import { requestArrivedAt } from '../../http/request-clock.js';
+import { issueApiKey, revokeApiKey } from './api-key.service.js';
+import { hasRole } from './viewer.js';
 import { commitWithLiveKey } from './key-recheck.js';
 
 export const RoleEnum = builder.enumType('Role', {

@@ -1,12 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, Role } from '../../db/database.js';
+import { ROLES, type Viewer } from './viewer.js';
 import { ServiceError } from '../../errors.js';
 import { isUuid } from '../../ids.js';
-import type { Organization } from '../organization/organization.repository.js';
-import type { BucketRow } from '../../limits/rate-limit-store.js';
-import type { CostBudget } from '../../limits/rate-limiter.js';
-import { claimOutcome, type ClaimOutcome, type ClaimTerms } from '../../idempotency/idempotency.repository.js';
+import type { BucketRow } from '../../http/limits/rate-limit-store.js';
+import type { CostBudget } from '../../http/limits/rate-limit-store.js';
+import { claimOutcome, type ClaimOutcome, type ClaimTerms } from '../../http/idempotency/idempotency.repository.js';
 import {
   type ApiKey,
   findApiKeysByPrefixStart,
@@ -17,32 +17,6 @@ import {
   revokeApiKeyRow,
   touchApiKey,
 } from './api-key.repository.js';
-
-/** The authenticated principal of a request. */
-export interface Viewer {
-  organization: Organization;
-  apiKey: ApiKey;
-  role: Role;
-}
-
-export const ROLES: readonly Role[] = ['VIEWER', 'EDITOR', 'ADMIN'];
-const ROLE_RANK: Record<Role, number> = { VIEWER: 0, EDITOR: 1, ADMIN: 2 };
-
-export function hasRole(viewer: Viewer, needed: Role): boolean {
-  return ROLE_RANK[viewer.role] >= ROLE_RANK[needed];
-}
-
-/** The auth scopes fields name in `authScopes` (src/graphql/builder.ts). */
-export interface RoleScopes {
-  viewer: boolean;
-  editor: boolean;
-  admin: boolean;
-}
-
-/** The scopes a role holds: each role holds those of the roles below it. */
-export function scopesOfRole(role: Role): RoleScopes {
-  return { viewer: true, editor: ROLE_RANK[role] >= ROLE_RANK.EDITOR, admin: ROLE_RANK[role] >= ROLE_RANK.ADMIN };
-}
 
 // igw_<12 hex: visible prefix>_<43 base64url: 256 random bits>. The prefix finds the row; the hash proves the key.
 const KEY_PATTERN = /^(igw_[0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;

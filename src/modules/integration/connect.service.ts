@@ -9,7 +9,7 @@ import type { AuthKind, Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
-import { OAUTH_DONE_PATH } from './oauth-done.js';
+import { OAUTH_DONE_PATH } from '../../http/oauth-done.js';
 import { cleanDisplayName, cleanEnvironment, cleanReturnUrl, cleanScopes, type CredentialsInput, credentialFromInput } from './integration.input.js';
 import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';

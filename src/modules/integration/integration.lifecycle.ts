@@ -1,13 +1,14 @@
 import type { Transaction } from 'kysely';
 import { type Credential, EMPTY_BUNDLE, type SecretBundle } from '../../connectors/credentials.js';
 import { type CredentialOrigins, parseOrigins, serializeOrigins } from '../../connectors/origins.js';
-import { type ConnectorTarget, credentialOrigins, type ProbeOutcome } from '../../connectors/probe.js';
+import { credentialOrigins, type ProbeOutcome } from '../../connectors/probe.js';
+import type { ConnectorTarget } from '../../connectors/settings.js';
 import { findConnector } from '../../connectors/registry.js';
 import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import { SecretVaultError } from '../../secrets/vault.js';
 import type { GatewayServices } from '../../services.js';
-import type { Viewer } from '../api-key/api-key.service.js';
+import type { Viewer } from '../api-key/viewer.js';
 import type { HealthCheck } from '../health-check/health-check.repository.js';
 import { missingFrom, nextHealthState } from './health-state.js';
 import { insertEventRow, insertHealthCheckRow } from './integration.writes.js';

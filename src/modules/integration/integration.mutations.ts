@@ -3,7 +3,7 @@ import type { GatewayContext } from '../../context.js';
 import type { AuthKind } from '../../db/database.js';
 import { builder } from '../../graphql/builder.js';
 import { decodeTypedID } from '../../graphql/global-id.js';
-import { idempotencyClaimOf } from '../../idempotency/idempotency.plugin.js';
+import { idempotencyClaimOf } from '../../http/idempotency/idempotency.plugin.js';
 import { asPayload, UserError, type UserErrorShape } from '../../graphql/user-error.js';
 import type { HealthCheck } from '../health-check/health-check.repository.js';
 import type { Integration } from './integration.model.js';
@@ -13,7 +13,7 @@ import { connectIntegration } from './connect.service.js';
 import type { MutationActor } from './integration.lifecycle.js';
 import { IntegrationRef } from './integration.schema.js';
 import { refreshIntegration } from './refresh.service.js';
-import { requestArrivedAt } from './request-clock.js';
+import { requestArrivedAt } from '../../http/request-clock.js';
 import { revokeIntegration } from './revoke.service.js';
 import { testIntegration } from './test.service.js';
 

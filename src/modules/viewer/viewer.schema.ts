@@ -1,6 +1,6 @@
 import { builder } from '../../graphql/builder.js';
 import { ApiKeyRef, RoleEnum } from '../api-key/api-key.schema.js';
-import type { Viewer } from '../api-key/api-key.service.js';
+import type { Viewer } from '../api-key/viewer.js';
 import { OrganizationRef } from '../organization/organization.schema.js';
 
 const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({

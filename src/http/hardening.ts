@@ -2,11 +2,11 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Tracer } from '@opentelemetry/api';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { DatabaseHandle } from './db/connection.js';
-import { useErrorCodes } from './graphql/errors.js';
-import { useOperationAuthorization } from './graphql/operation-authorization.js';
-import { useRequestMediaTypes } from './hardening.media-types.js';
-import { useKnownOperationTypes, useNestingLimit, useRequestBodyLimit, useVariableChecks } from './hardening.requests.js';
+import type { DatabaseHandle } from '../db/connection.js';
+import { useErrorCodes } from '../graphql/errors.js';
+import { useOperationAuthorization } from '../graphql/operation-authorization.js';
+import { useRequestMediaTypes } from './media-types.js';
+import { useKnownOperationTypes, useNestingLimit, useRequestBodyLimit, useVariableChecks } from './limits/request-checks.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
 import { useOperationCost } from './limits/cost.plugin.js';
 import { useDocumentLimits } from './limits/document-limits.js';
@@ -14,14 +14,14 @@ import { useHideSuggestions } from './limits/hide-suggestions.plugin.js';
 import { postgresRateLimitStore } from './limits/rate-limit-store.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { RequestFactsMap } from './limits/request-facts.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import { GatewayMetrics } from './observability/gateway-metrics.js';
 import { maskError } from './observability/mask-error.js';
 import { type RequestInfo, useMetricsEndpoint, useRequestTelemetry } from './observability/telemetry.plugin.js';
 import { useTracing } from './observability/tracing.js';
 
 export { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
-export { acceptsAnswer } from './hardening.media-types.js';
+export { acceptsAnswer } from './media-types.js';
 
 /** What `createGateway` takes. Everything is optional: absent, limits are the defaults and nothing is rate limited. */
 export interface HardeningOptions {

@@ -1,9 +1,9 @@
 import { type DocumentNode, getArgumentValues, GraphQLError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { GatewayContext } from '../context.js';
-import { decodeTypedID } from '../graphql/global-id.js';
-import { coercedVariables, rootFieldsOf } from '../graphql/operation-authorization.js';
-import type { Logger } from '../logger.js';
+import type { GatewayContext } from '../../context.js';
+import { decodeTypedID } from '../../graphql/global-id.js';
+import { coercedVariables, rootFieldsOf } from '../../graphql/operation-authorization.js';
+import type { Logger } from '../../logger.js';
 import { operationCostsOf, selectOperation } from './query-cost.js';
 import type { RateLimiter, RateLimitOutcome } from './rate-limiter.js';
 import type { RequestFactsMap } from './request-facts.js';

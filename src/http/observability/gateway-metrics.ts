@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import client from 'prom-client';
-import type { DatabaseHandle } from '../db/connection.js';
-import type { Database } from '../db/database.js';
+import type { DatabaseHandle } from '../../db/connection.js';
+import type { Database } from '../../db/database.js';
 import { processRegistry } from './metrics.js';
 
 /** Operation names come from clients: past this many distinct ones, new names count as `other`. */

@@ -1,5 +1,5 @@
-import type { Viewer } from '../modules/api-key/api-key.service.js';
-import type { BucketCharge, BucketState, ChargeResult, RateLimitStore } from './rate-limit-store.js';
+import type { Viewer } from '../../modules/api-key/viewer.js';
+import type { BucketCharge, BucketState, ChargeResult, CostBudget, RateLimitStore } from './rate-limit-store.js';
 
 /** Budgets of cost points, each per window. A budget of 0 is not enforced. */
 export interface RateLimitBudgets {
@@ -33,14 +33,7 @@ export interface ScopedCharge extends BucketCharge {
   integrationId?: string;
 }
 
-/** A cost budget before the request's key and organization are known. */
-export interface CostBudget {
-  scope: 'API_KEY' | 'ORGANIZATION';
-  limit: number;
-  windowSeconds: number;
-}
-
-/** A request charged while it was authenticated, before GraphQL ran (see `src/limits/early-charge.ts`). */
+/** A request charged while it was authenticated, before GraphQL ran (see `src/http/limits/early-charge.ts`). */
 export interface PrepaidCharge {
   /** The document text, operation name and variables that were measured and charged. */
   query: string;

@@ -1,10 +1,10 @@
 import { type ExecutionArgs, getOperationAST, getVariableValues, GraphQLError, type OperationDefinitionNode, print } from 'graphql';
 import type { Plugin, YogaInitialContext } from 'graphql-yoga';
 import type { Kysely } from 'kysely';
-import type { GatewayContext } from '../context.js';
-import type { Database } from '../db/database.js';
-import type { Logger } from '../logger.js';
-import { credentialOf } from '../modules/api-key/api-key.service.js';
+import type { GatewayContext } from '../../context.js';
+import type { Database } from '../../db/database.js';
+import type { Logger } from '../../logger.js';
+import { credentialOf } from '../../modules/api-key/api-key.service.js';
 import { checkIdempotencyKey, fingerprintOf, IDEMPOTENCY_HEADER } from './idempotency-key.js';
 import type { EarlyClaims } from './early-claim.js';
 import { abandonKey, claimKey, completeKey, extendLease, purgeExpiredKeys, releaseKey } from './idempotency.repository.js';

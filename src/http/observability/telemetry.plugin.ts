@@ -2,8 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Plugin } from 'graphql-yoga';
 import { selectOperation } from '../limits/query-cost.js';
 import type { RequestFactsMap } from '../limits/request-facts.js';
-import type { Logger } from '../logger.js';
-import type { Viewer } from '../modules/api-key/api-key.service.js';
+import type { Logger } from '../../logger.js';
+import type { Viewer } from '../../modules/api-key/viewer.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import { runInRequestScope } from './request-scope.js';
 

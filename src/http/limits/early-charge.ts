@@ -1,12 +1,12 @@
 import type { GraphQLParams } from 'graphql-yoga';
-import type { Role } from '../db/database.js';
-import { coercedVariables, rolesAllowedToRun, rootFieldsOf } from '../graphql/operation-authorization.js';
-import { declaredBodyLength } from '../hardening.requests.js';
-import type { Viewer } from '../modules/api-key/api-key.service.js';
+import type { Role } from '../../db/database.js';
+import { coercedVariables, rolesAllowedToRun, rootFieldsOf } from '../../graphql/operation-authorization.js';
+import { declaredBodyLength } from './request-checks.js';
+import type { Viewer } from '../../modules/api-key/viewer.js';
 import type { OperationLimits } from './cost.plugin.js';
 import { type OperationCosts, selectOperation } from './query-cost.js';
-import { type BucketRow, chargeResult } from './rate-limit-store.js';
-import type { CostBudget, RateLimiter } from './rate-limiter.js';
+import { type BucketRow, chargeResult, type CostBudget } from './rate-limit-store.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 /**
  * Charging the rate limit in the authentication statement.

@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { Database } from '../db/database.js';
+import type { Database } from '../../db/database.js';
 
 /** Points to add to one budget, the budget's size, and the length of its window. */
 export interface BucketCharge {
@@ -87,7 +87,7 @@ export function chargeResult(charges: readonly BucketCharge[], rows: readonly Bu
 /**
  * Budgets in the `rate_limit_buckets` table: one statement per request (`bucketCharge`). A request whose
  * cost is known when it is authenticated is charged in the authentication statement instead
- * (`src/limits/early-charge.ts`), so that it costs no statement of its own.
+ * (`src/http/limits/early-charge.ts`), so that it costs no statement of its own.
  */
 export function postgresRateLimitStore(db: Kysely<Database>): RateLimitStore {
   return {
@@ -100,4 +100,11 @@ export function postgresRateLimitStore(db: Kysely<Database>): RateLimitStore {
     },
     async close() {},
   };
+}
+
+/** A cost budget before the request's key and organization are known. */
+export interface CostBudget {
+  scope: 'API_KEY' | 'ORGANIZATION';
+  limit: number;
+  windowSeconds: number;
 }
