@@ -19,11 +19,8 @@ export interface SecretBundle {
 
 export const EMPTY_BUNDLE: SecretBundle = { credential: null, webhookSecret: null };
 
-/** Calls the gateway makes to providers; the outbound module supplies the safe implementation. */
-export type HttpClient = (
-  url: string,
-  init?: RequestInit & { timeoutMs?: number; provider?: string; idempotent?: boolean },
-) => Promise<Response>;
+/** Calls the gateway makes to providers: the outbound module's SSRF-guarded client. */
+export type { HttpClient } from '../outbound/http-client.js';
 
 /** Failure classes of a provider call, shared by probes, token calls and revocation. */
 export type ProviderErrorCode =

@@ -47,9 +47,14 @@ export function nextHealthState(
   return {
     status: refreshRefused !== null ? 'NEEDS_REAUTH' : current.status,
     statusReason: refreshRefused ?? current.statusReason,
-    health: failures >= UNHEALTHY_AFTER_FAILURES ? 'UNHEALTHY' : 'DEGRADED',
+    health: healthAfterFailures(failures),
     consecutiveFailures: failures,
   };
+}
+
+/** Health after `failures` failed probes or refreshes in a row that did not reject the credential. */
+export function healthAfterFailures(failures: number): 'DEGRADED' | 'UNHEALTHY' {
+  return failures >= UNHEALTHY_AFTER_FAILURES ? 'UNHEALTHY' : 'DEGRADED';
 }
 
 /** Scopes in `required` that a known grant lacks; none while the grant is unknown. */

@@ -4,7 +4,7 @@ import { OAuthError, oauthEndpoints, refreshTokens, type TokenSet } from '../../
 import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
-import { lastCheckAfter, UNHEALTHY_AFTER_FAILURES } from './health-state.js';
+import { healthAfterFailures, lastCheckAfter } from './health-state.js';
 import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent, sealBundle } from './integration.lifecycle.js';
 import { lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { leaseHeldByOther, NO_LEASE, releaseLease, sameCredential, takeLease, waitWhileLeased } from './credential-lease.js';
@@ -178,7 +178,7 @@ async function commitRefresh(services: GatewayServices, trx: Transaction<Databas
   } else {
     const failures = row.consecutive_failures + 1;
     // A lost refresh stays on record until a refresh reaches an answer that settles it.
-    patch = { health: failures >= UNHEALTHY_AFTER_FAILURES ? 'UNHEALTHY' : 'DEGRADED', consecutive_failures: failures, ...recordAfter(lost) };
+    patch = { health: healthAfterFailures(failures), consecutive_failures: failures, ...recordAfter(lost) };
   }
   await updateIntegrationRow(trx, row.id, { ...patch, ...NO_LEASE });
   await recordEvent(trx, actor, row.id, 'integration.refresh_failed', 'FAILED', { code: error.code, oauthError: error.oauthError, ...earlier });
