@@ -96,7 +96,11 @@ const server = createServer((req, res) => {
       if (!page) return send(res, 401, { error: 'unauthenticated' });
       const checks = Math.min(Math.max(Number(url.searchParams.get('checks') ?? 5), 1), 100);
       const ids = page.rows.map((row) => row.id as string);
-      const history = await pool.query<{ integration_id: string }>({ name: 'w2-checks', text: CHECKS, values: [ids, page.organizationId, checks + 1] });
+      const history = await pool.query<{ integration_id: string }>({
+        name: 'w2-checks',
+        text: CHECKS,
+        values: [ids, page.organizationId, checks + 1],
+      });
       const byIntegration = new Map<string, unknown[]>(page.rows.map((row) => [row.id as string, []]));
       for (const check of history.rows) byIntegration.get(check.integration_id)?.push(check);
       for (const row of page.rows) {
@@ -109,7 +113,11 @@ const server = createServer((req, res) => {
       return send(res, 200, { rows: page.rows, hasNextPage: page.hasNextPage });
     }
     if (url.pathname === '/w3') {
-      const result = await pool.query<Row & { viewer_org: string }>({ name: 'w3', text: W3, values: [prefix, hash, url.searchParams.get('id')] });
+      const result = await pool.query<Row & { viewer_org: string }>({
+        name: 'w3',
+        text: W3,
+        values: [prefix, hash, url.searchParams.get('id')],
+      });
       const row = result.rows[0];
       if (!row) return send(res, 401, { error: 'unauthenticated' });
       if (row.id === null) return send(res, 200, { row: null });

@@ -32,7 +32,9 @@ function timeCommand(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${args.join(' ')} exited ${code}: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(performance.now() - started) : reject(new Error(`${args.join(' ')} exited ${code}: ${stderr}`)),
+    );
   });
 }
 
@@ -76,9 +78,16 @@ try {
 }
 
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
-process.stdout.write(`CLI commands on the embedded database, ${runs} runs each, wall time in ms (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${os.cpus().length} CPUs):\n\n`);
+process.stdout.write(
+  `CLI commands on the embedded database, ${runs} runs each, wall time in ms (load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, ${os.cpus().length} CPUs):\n\n`,
+);
 process.stdout.write('| Situation | CLI | Command | median | min | max |\n|---|---|---|---|---|---|\n');
 for (const timing of timings) {
   const ms = sorted(timing.ms);
-  process.stdout.write(`| ${timing.label} | ${(ms[Math.floor(ms.length / 2)] as number).toFixed(0)} | ${(ms[0] as number).toFixed(0)} | ${(ms[ms.length - 1] as number).toFixed(0)} |\n`);
+  process.stdout.write(
+    `| ${timing.label} | ${(ms[Math.floor(ms.length / 2)] as number).toFixed(0)} | ${(ms[0] as number).toFixed(0)} | ${(ms[ms.length - 1] as number).toFixed(0)} |\n`,
+  );
 }

@@ -5,7 +5,11 @@ import { type Call, firstDifference, type ReadWorkload, type Side } from './work
 /** Sends one call with fetch (outside the timed runs). */
 export async function send(baseUrl: string, call: Call): Promise<{ status: number; body: string }> {
   const headers = call.uniqueHeader ? { ...call.headers, [call.uniqueHeader]: randomUUID() } : call.headers;
-  const response = await fetch(baseUrl + call.path, { method: call.method, headers, ...(call.body === undefined ? {} : { body: call.body }) });
+  const response = await fetch(baseUrl + call.path, {
+    method: call.method,
+    headers,
+    ...(call.body === undefined ? {} : { body: call.body }),
+  });
   return { status: response.status, body: await response.text() };
 }
 

@@ -57,7 +57,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     headers: call.headers,
     ...(call.body === undefined ? {} : { body: call.body }),
     ...(call.uniqueHeader
-      ? { setupRequest: (request: autocannon.Request) => ({ ...request, headers: { ...call.headers, [call.uniqueHeader as string]: randomUUID() } }) }
+      ? {
+          setupRequest: (request: autocannon.Request) => ({
+            ...request,
+            headers: { ...call.headers, [call.uniqueHeader as string]: randomUUID() },
+          }),
+        }
       : {}),
     onResponse: (status: number, body: string) => {
       answered += 1;

@@ -25,9 +25,13 @@ function sourceMentions(pattern: RegExp): boolean {
  */
 export function mutationPrerequisites(): { W4: string[]; W5: string[] } {
   const missing: string[] = [];
-  if (!existsSync(path.join(projectRoot, 'test/fake-provider/server.ts'))) missing.push('the fake provider (test/fake-provider/, issue 3) does not exist yet');
-  if (sourceMentions(/vault pending/)) missing.push('the gateway has no vault yet (src/app.ts: "vault pending"), so connecting cannot store a credential');
-  const idempotency = sourceMentions(/idempotent-replayed/i) ? [] : ['Idempotency-Key support (issue 4) has not landed: no Idempotent-Replayed header in src/'];
+  if (!existsSync(path.join(projectRoot, 'test/fake-provider/server.ts')))
+    missing.push('the fake provider (test/fake-provider/, issue 3) does not exist yet');
+  if (sourceMentions(/vault pending/))
+    missing.push('the gateway has no vault yet (src/app.ts: "vault pending"), so connecting cannot store a credential');
+  const idempotency = sourceMentions(/idempotent-replayed/i)
+    ? []
+    : ['Idempotency-Key support (issue 4) has not landed: no Idempotent-Replayed header in src/'];
   return { W4: missing, W5: [...missing, ...idempotency] };
 }
 

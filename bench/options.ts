@@ -44,14 +44,48 @@ export interface BenchOptions {
   cpuProfileDir: string | null;
 }
 
-const FULL_SEED: SeedShape = { organizations: 100, integrationsPerOrganization: 100, checksPerIntegration: 20, benchmarkedOrganizations: 10, mutationOrganizations: 2 };
+const FULL_SEED: SeedShape = {
+  organizations: 100,
+  integrationsPerOrganization: 100,
+  checksPerIntegration: 20,
+  benchmarkedOrganizations: 10,
+  mutationOrganizations: 2,
+};
 
 const PROFILES: Record<Profile['name'], Profile> = {
-  full: { name: 'full', seed: FULL_SEED, rounds: 3, durationSec: 8, warmupSec: 2, serverWarmupSec: 5, connections: 16, sampleEvery: 10, nodesPerOrganization: 10, testedPerOrganization: 10 },
-  quick: { name: 'quick', seed: FULL_SEED, rounds: 2, durationSec: 2, warmupSec: 1, serverWarmupSec: 1, connections: 16, sampleEvery: 10, nodesPerOrganization: 10, testedPerOrganization: 10 },
+  full: {
+    name: 'full',
+    seed: FULL_SEED,
+    rounds: 3,
+    durationSec: 8,
+    warmupSec: 2,
+    serverWarmupSec: 5,
+    connections: 16,
+    sampleEvery: 10,
+    nodesPerOrganization: 10,
+    testedPerOrganization: 10,
+  },
+  quick: {
+    name: 'quick',
+    seed: FULL_SEED,
+    rounds: 2,
+    durationSec: 2,
+    warmupSec: 1,
+    serverWarmupSec: 1,
+    connections: 16,
+    sampleEvery: 10,
+    nodesPerOrganization: 10,
+    testedPerOrganization: 10,
+  },
   smoke: {
     name: 'smoke',
-    seed: { organizations: 3, integrationsPerOrganization: 12, checksPerIntegration: 6, benchmarkedOrganizations: 2, mutationOrganizations: 1 },
+    seed: {
+      organizations: 3,
+      integrationsPerOrganization: 12,
+      checksPerIntegration: 6,
+      benchmarkedOrganizations: 2,
+      mutationOrganizations: 1,
+    },
     rounds: 1,
     durationSec: 0.5,
     warmupSec: 0.2,
@@ -116,7 +150,15 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
   const only = flags.get('only');
   return {
     profile,
-    only: typeof only === 'string' ? new Set(only.toUpperCase().split(',').map((w) => w.trim())) : null,
+    only:
+      typeof only === 'string'
+        ? new Set(
+            only
+              .toUpperCase()
+              .split(',')
+              .map((w) => w.trim()),
+          )
+        : null,
     serverUrl: server.toString(),
     // A smoke run gets its own database, so that it can run beside a real one.
     databaseName: profile.name === 'smoke' ? `${name}_smoke_${process.pid}` : name,

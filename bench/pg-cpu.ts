@@ -18,7 +18,10 @@ export async function watchDatabaseCpu(databaseUrl: string, databaseName: string
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   const snapshot = async () => {
-    const { rows } = await client.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [databaseName]);
+    const { rows } = await client.query<{ pid: number }>(
+      'select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+      [databaseName],
+    );
     const out = new Map<number, number>();
     for (const { pid } of rows) {
       const ms = cpuMsOf(pid);

@@ -57,7 +57,13 @@ export function readCpuMs(pid: number): number | null {
  * `tsx <script>` does, minus tsx's wrapper process, so that the pid measured is the server's), and waits
  * until GET /health answers 200.
  */
-export async function startServer(name: string, script: string, env: Record<string, string>, nodeArgs: readonly string[] = [], timeoutMs = 60_000): Promise<ServerProcess> {
+export async function startServer(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
   const port = await freePort();
   const loadsTsx = script.endsWith('.js') || nodeArgs.includes('--import=tsx');
   const args = [...nodeArgs, ...(loadsTsx ? [script] : ['--import', 'tsx', script])];
@@ -87,7 +93,10 @@ export async function startServer(name: string, script: string, env: Record<stri
       child.kill('SIGKILL');
       throw new Error(`${name} did not answer /health within ${timeoutMs} ms:\n${output}`);
     }
-    const ok = await fetch(`${url}/health`).then((res) => res.ok, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (res) => res.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

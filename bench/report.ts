@@ -103,8 +103,7 @@ export function summarize(series: Series): Summary {
 }
 
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
-const ratio = (r: { median: number; min: number; max: number }) =>
-  `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})`;
+const ratio = (r: { median: number; min: number; max: number }) => `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})`;
 
 export function markdownTable(summaries: readonly Summary[], statements: readonly StatementCount[]): string {
   const perRequest = (workload: string) => {

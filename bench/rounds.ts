@@ -74,7 +74,14 @@ export async function measureRounds(timed: readonly Timed[], options: RoundOptio
       for (let round = 1; round <= profile.rounds; round += 1) {
         const a = await run(workload.a, connections, profile.durationSec, `${tag} round ${round}`);
         const b = workload.b ? await run(workload.b, connections, profile.durationSec, `${tag} round ${round}`) : null;
-        rounds.push({ round, a, b, rpsRatio: b ? a.rps / b.rps : Number.NaN, p50Ratio: b ? a.p50 / b.p50 : Number.NaN, p99Ratio: b ? a.p99 / b.p99 : Number.NaN });
+        rounds.push({
+          round,
+          a,
+          b,
+          rpsRatio: b ? a.rps / b.rps : Number.NaN,
+          p50Ratio: b ? a.p50 / b.p50 : Number.NaN,
+          p99Ratio: b ? a.p99 / b.p99 : Number.NaN,
+        });
         const paired = b ? ` | ${workload.b?.name} ${describe(b)} | ratio ${(a.rps / b.rps).toFixed(2)}` : '';
         options.log(`bench: ${tag.padEnd(20)} round ${round}: ${workload.a.name} ${describe(a)}${paired}`);
       }

@@ -10,7 +10,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { checkSameAnswers, answers, countStatements, send, statementsOf } from './http.js';
-import { checkConnected, checkTested, connectCall, connectedId, mutationPrerequisites, type ProviderFixture, startProviderFixture, testCall } from './mutations.js';
+import {
+  checkConnected,
+  checkTested,
+  connectCall,
+  connectedId,
+  mutationPrerequisites,
+  type ProviderFixture,
+  startProviderFixture,
+  testCall,
+} from './mutations.js';
 import { parseOptions } from './options.js';
 import { startStatementCounter } from './pg-counter.js';
 import { watchDatabaseCpu } from './pg-cpu.js';
@@ -35,7 +44,9 @@ async function main(): Promise<number> {
   try {
     // --- Seed -----------------------------------------------------------------------------------------
     const { seed } = profile;
-    log(`bench: ${profile.name} profile; seeding ${seed.organizations} organizations x ${seed.integrationsPerOrganization} integrations x ${seed.checksPerIntegration} checks into ${options.databaseName}`);
+    log(
+      `bench: ${profile.name} profile; seeding ${seed.organizations} organizations x ${seed.integrationsPerOrganization} integrations x ${seed.checksPerIntegration} checks into ${options.databaseName}`,
+    );
     let t = performance.now();
     const { readers, writers } = await seedDatabase(options.serverUrl, options.databaseName, seed);
     if (!options.keepDatabase) cleanups.push(() => dropDatabase(options.serverUrl, options.databaseName));
@@ -47,7 +58,9 @@ async function main(): Promise<number> {
     const gatewayCommand = options.fromSource ? { script: 'src/main.ts', nodeArgs: [] as string[] } : await buildGateway();
     const gatewayEntry = gatewayCommand.script;
     const gatewayArgs = gatewayCommand.nodeArgs;
-    log(`bench: gateway runs ${[...gatewayArgs, gatewayEntry].join(' ')}${options.fromSource ? ' through tsx' : ` (npm run start:prod; built in ${((performance.now() - t) / 1000).toFixed(1)} s)`}`);
+    log(
+      `bench: gateway runs ${[...gatewayArgs, gatewayEntry].join(' ')}${options.fromSource ? ' through tsx' : ` (npm run start:prod; built in ${((performance.now() - t) / 1000).toFixed(1)} s)`}`,
+    );
 
     const missing = mutationPrerequisites();
     const runs = { W4: wanted('W4') && missing.W4.length === 0, W5: wanted('W5') && missing.W5.length === 0 };
@@ -118,7 +131,10 @@ async function main(): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, 500));
       for (const w of [...reads, ...(smallW1 ? [smallW1] : [])]) {
         const want = w === smallW1 ? null : (expected.get(w.id) as unknown[]);
-        const ok = (side: typeof w.gateway): Check => (index, status, body) => (want ? firstDifference(side.normalize(status, body), want[index]) : status === 200 ? null : `HTTP ${status}`);
+        const ok =
+          (side: typeof w.gateway): Check =>
+          (index, status, body) =>
+            want ? firstDifference(side.normalize(status, body), want[index]) : status === 200 ? null : `HTTP ${status}`;
         statements.push({
           workload: w.id,
           label: w.title,
@@ -133,14 +149,29 @@ async function main(): Promise<number> {
         };
       }
       if (runs.W4) {
-        statements.push({ workload: 'W4', label: 'testIntegration against the fake provider', a: 'gateway', b: null, aCounts: await countStatements(tested, countedGateway.url, counter, (_, s, b) => checkTested(s, b)), bCounts: null });
+        statements.push({
+          workload: 'W4',
+          label: 'testIntegration against the fake provider',
+          a: 'gateway',
+          b: null,
+          aCounts: await countStatements(tested, countedGateway.url, counter, (_, s, b) => checkTested(s, b)),
+          bCounts: null,
+        });
       }
       if (runs.W5) {
         // The first use of a key records its last_used_at in the background: not a statement of W5's.
         for (const call of connects(false)) await send(countedGateway.url, call);
         await new Promise((resolve) => setTimeout(resolve, 500));
-        const count = (withKey: boolean) => countStatements(connects(withKey), countedGateway.url, counter, (_, s, b) => checkConnected(s, b), 3);
-        statements.push({ workload: 'W5', label: 'connectIntegration (API token)', a: 'with Idempotency-Key', b: 'without', aCounts: await count(true), bCounts: await count(false) });
+        const count = (withKey: boolean) =>
+          countStatements(connects(withKey), countedGateway.url, counter, (_, s, b) => checkConnected(s, b), 3);
+        statements.push({
+          workload: 'W5',
+          label: 'connectIntegration (API token)',
+          a: 'with Idempotency-Key',
+          b: 'without',
+          aCounts: await count(true),
+          bCounts: await count(false),
+        });
         sampleSql['connectIntegration (API token)'] = {
           'with Idempotency-Key': await statementsOf(countedGateway.url, connects(true)[0] as Call, counter),
           without: await statementsOf(countedGateway.url, connects(false)[0] as Call, counter),
@@ -154,33 +185,66 @@ async function main(): Promise<number> {
 
     // --- Timed runs -----------------------------------------------------------------------------------
     const [gateway, baseline] = await Promise.all([
-      startServer('gateway', gatewayEntry, gatewayEnv(dbUrl), options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, ...gatewayArgs] : gatewayArgs),
+      startServer(
+        'gateway',
+        gatewayEntry,
+        gatewayEnv(dbUrl),
+        options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, ...gatewayArgs] : gatewayArgs,
+      ),
       startServer('baseline', 'bench/baseline-server.ts', baselineEnv(dbUrl)),
     ]);
-    cleanups.push(() => gateway.stop(), () => baseline.stop());
+    cleanups.push(
+      () => gateway.stop(),
+      () => baseline.stop(),
+    );
     const timed: Timed[] = [];
     for (const workload of reads) {
       const want = expected.get(workload.id) as unknown[];
-      const [fromGateway, fromBaseline] = await Promise.all([answers(workload.gateway, gateway.url), answers(workload.baseline, baseline.url)]);
+      const [fromGateway, fromBaseline] = await Promise.all([
+        answers(workload.gateway, gateway.url),
+        answers(workload.baseline, baseline.url),
+      ]);
       fromGateway.forEach((answer, index) => {
         const difference = firstDifference(answer, want[index]) ?? firstDifference(fromBaseline[index], want[index]);
         if (difference) throw new Error(`${workload.id} request ${index}: the timed servers answer differently: ${difference}`);
       });
       timed.push({
         id: workload.id,
-        a: { name: 'gateway', server: () => gateway, calls: workload.gateway.calls, check: (i, s, b) => firstDifference(workload.gateway.normalize(s, b), want[i]) },
-        b: { name: 'baseline', server: () => baseline, calls: workload.baseline.calls, check: (i, s, b) => firstDifference(workload.baseline.normalize(s, b), want[i]) },
+        a: {
+          name: 'gateway',
+          server: () => gateway,
+          calls: workload.gateway.calls,
+          check: (i, s, b) => firstDifference(workload.gateway.normalize(s, b), want[i]),
+        },
+        b: {
+          name: 'baseline',
+          server: () => baseline,
+          calls: workload.baseline.calls,
+          check: (i, s, b) => firstDifference(workload.baseline.normalize(s, b), want[i]),
+        },
       });
     }
-    if (runs.W4) timed.push({ id: 'W4', a: { name: 'gateway', server: () => gateway, calls: tested, check: (_, s, b) => checkTested(s, b) }, b: null });
+    if (runs.W4)
+      timed.push({
+        id: 'W4',
+        a: { name: 'gateway', server: () => gateway, calls: tested, check: (_, s, b) => checkTested(s, b) },
+        b: null,
+      });
     if (runs.W5) {
-      const target = (name: string, withKey: boolean): Target => ({ name, server: () => gateway, calls: connects(withKey), check: (_, s, b) => checkConnected(s, b) });
+      const target = (name: string, withKey: boolean): Target => ({
+        name,
+        server: () => gateway,
+        calls: connects(withKey),
+        check: (_, s, b) => checkConnected(s, b),
+      });
       timed.push({ id: 'W5', a: target('with Idempotency-Key', true), b: target('without', false) });
     }
 
     const dbCpu = await watchDatabaseCpu(dbUrl, options.databaseName);
     cleanups.push(() => dbCpu.close());
-    const databaseCpu = dbCpu.available ? { start: () => dbCpu.snapshot(), stop: (token: unknown) => dbCpu.since(token as Map<number, number>) } : undefined;
+    const databaseCpu = dbCpu.available
+      ? { start: () => dbCpu.snapshot(), stop: (token: unknown) => dbCpu.since(token as Map<number, number>) }
+      : undefined;
     const memory = { gatewayRss: 0, baselineRss: 0 };
     const sampler = setInterval(() => {
       memory.gatewayRss = Math.max(memory.gatewayRss, gateway.memory()?.rss ?? 0);
@@ -188,7 +252,12 @@ async function main(): Promise<number> {
     }, 200);
     cleanups.push(async () => clearInterval(sampler));
 
-    const series = await measureRounds(timed, { profile, ...(databaseCpu ? { databaseCpu } : {}), log, problem: (line) => problems.push(line) });
+    const series = await measureRounds(timed, {
+      profile,
+      ...(databaseCpu ? { databaseCpu } : {}),
+      log,
+      problem: (line) => problems.push(line),
+    });
     clearInterval(sampler);
     const gatewayMemory = gateway.memory();
     const baselineMemory = baseline.memory();
@@ -240,11 +309,16 @@ async function main(): Promise<number> {
     });
     log(`\n${markdown}`);
     await mkdir(options.outDir, { recursive: true });
-    const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+    const stamp = started
+      .toISOString()
+      .replace(/:/g, '-')
+      .replace(/\.\d+Z$/, 'Z');
     const file = path.join(options.outDir, `${stamp}${profile.name === 'full' ? '' : `-${profile.name}`}`);
     await writeFile(`${file}.json`, `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(`${file}.md`, markdown);
-    log(`bench: wrote ${file}.json and .md in ${report.seconds.toFixed(0)} s (gateway RSS peak ${gatewayMemory ? mb(gatewayMemory.peak) : 'n/a'})`);
+    log(
+      `bench: wrote ${file}.json and .md in ${report.seconds.toFixed(0)} s (gateway RSS peak ${gatewayMemory ? mb(gatewayMemory.peak) : 'n/a'})`,
+    );
     if (problems.length) log(`bench: ${problems.length} problem(s) under load; see above`);
     return problems.length ? 1 : 0;
   } finally {

@@ -128,7 +128,9 @@ export async function seedDatabase(serverUrl: string, name: string, shape: SeedS
         i.granted_scopes
       from integrations i
       cross join lateral generate_series(1, ${C}::int) n
-      cross join lateral (select (${C}::int - n) >= i.consecutive_failures and n % 9 <> 0 or n = ${C}::int and i.consecutive_failures = 0 as ok) s`.execute(db);
+      cross join lateral (select (${C}::int - n) >= i.consecutive_failures and n % 9 <> 0 or n = ${C}::int and i.consecutive_failures = 0 as ok) s`.execute(
+      db,
+    );
     await sql`analyze`.execute(db);
 
     const seeded: SeededOrganization[] = [];
@@ -149,7 +151,13 @@ export async function seedDatabase(serverUrl: string, name: string, shape: SeedS
         .orderBy('created_at')
         .orderBy('id')
         .execute();
-      seeded.push({ id: org.id, slug: org.slug, viewerKey: viewer.secret, editorKey: editor.secret, integrationIds: rows.map((row) => row.id) });
+      seeded.push({
+        id: org.id,
+        slug: org.slug,
+        viewerKey: viewer.secret,
+        editorKey: editor.secret,
+        integrationIds: rows.map((row) => row.id),
+      });
     }
     return { readers: seeded.slice(0, shape.benchmarkedOrganizations), writers: seeded.slice(shape.benchmarkedOrganizations) };
   } finally {

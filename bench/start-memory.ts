@@ -21,7 +21,12 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 /** RSS and its high-water mark (MB) of the gateway `settleMs` after it answered /health. */
 async function measure(command: { script: string; nodeArgs: string[] }, dataDir: string): Promise<{ rss: number; peak: number }> {
-  const server = await startServer('gateway', command.script, { DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development' }, command.nodeArgs);
+  const server = await startServer(
+    'gateway',
+    command.script,
+    { DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development' },
+    command.nodeArgs,
+  );
   try {
     await new Promise((resolve) => setTimeout(resolve, settleMs));
     const memory = server.memory();
@@ -52,8 +57,12 @@ for (const [name, command] of Object.entries(commands)) {
   results.push(fresh, again);
 }
 
-process.stdout.write(`Gateway process on the embedded database, ${rounds} rounds, ${settleMs} ms after /health answered (median; VmRSS, VmHWM):\n\n`);
+process.stdout.write(
+  `Gateway process on the embedded database, ${rounds} rounds, ${settleMs} ms after /health answered (median; VmRSS, VmHWM):\n\n`,
+);
 process.stdout.write('| Command | Start | RSS (MB) | Peak RSS (MB) | All RSS (MB) |\n|---|---|---|---|---|\n');
 for (const row of results) {
-  process.stdout.write(`| \`${row.command}\` | ${row.start} | ${median(row.rss).toFixed(0)} | ${median(row.peak).toFixed(0)} | ${row.rss.map((v) => v.toFixed(0)).join(', ')} |\n`);
+  process.stdout.write(
+    `| \`${row.command}\` | ${row.start} | ${median(row.rss).toFixed(0)} | ${median(row.peak).toFixed(0)} | ${row.rss.map((v) => v.toFixed(0)).join(', ')} |\n`,
+  );
 }

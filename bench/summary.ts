@@ -16,7 +16,8 @@ import {
 
 export function gitDescription(): string {
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const commit = git('rev-parse', '--short', 'HEAD');
     const dirty = git('status', '--porcelain', '--untracked-files=no');
     return dirty ? `${commit} (with uncommitted changes)` : commit;
@@ -72,12 +73,16 @@ export function checkTargets(
     },
     {
       target: 'SQL statements per W1 request: at most 2 besides authentication, the same at page size 10 and 100',
-      measured: w1Counts.length ? w1Counts.map((s, i) => `${besidesAuth[i]} + 1 authentication (${/first: (\d+)/.exec(s.label)?.[1] ?? '?'} per page)`).join('; ') : notRun('W1'),
+      measured: w1Counts.length
+        ? w1Counts.map((s, i) => `${besidesAuth[i]} + 1 authentication (${/first: (\d+)/.exec(s.label)?.[1] ?? '?'} per page)`).join('; ')
+        : notRun('W1'),
       met: w1Counts.length ? besidesAuth.every((n) => n <= 2) && new Set(besidesAuth).size === 1 : null,
     },
     {
       target: 'Idempotency-Key adds at most 15% to W5 latency (p50 at 1 connection)',
-      measured: w5l ? `+${((w5l.p50Ratio.median - 1) * 100).toFixed(0)}% (${w5l.aP50.toFixed(2)} ms with, ${w5l.bP50.toFixed(2)} ms without)` : notRun('W5'),
+      measured: w5l
+        ? `+${((w5l.p50Ratio.median - 1) * 100).toFixed(0)}% (${w5l.aP50.toFixed(2)} ms with, ${w5l.bP50.toFixed(2)} ms without)`
+        : notRun('W5'),
       met: w5l ? w5l.p50Ratio.median <= 1.15 : null,
     },
     {
@@ -119,7 +124,10 @@ export function markdownReport(input: MarkdownInput): string {
     `Each row: ${profile.rounds} paired round(s) of ${profile.durationSec} s (A, then B right after) following ${profile.warmupSec} s of warm-up each (and, before anything, ${profile.serverWarmupSec} s of every workload on every server); ` +
       'medians over rounds; ratios are A/B paired round by round (median, min–max). CPU is the server process, DB CPU the PostgreSQL backends serving the database.',
     '',
-    markdownTable(input.summaries, input.statements.filter((s) => !/first: 10\)/.test(s.label))),
+    markdownTable(
+      input.summaries,
+      input.statements.filter((s) => !/first: 10\)/.test(s.label)),
+    ),
     '',
     statementsTable(input.statements),
     '',

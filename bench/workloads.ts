@@ -132,7 +132,12 @@ function fromBaselineItem(row: Json): Json {
     lastSync:
       row.last_sync_status === null
         ? null
-        : { status: row.last_sync_status, startedAt: row.last_sync_started_at, finishedAt: row.last_sync_finished_at, error: row.last_sync_error },
+        : {
+            status: row.last_sync_status,
+            startedAt: row.last_sync_started_at,
+            finishedAt: row.last_sync_finished_at,
+            error: row.last_sync_error,
+          },
   };
 }
 
@@ -201,7 +206,10 @@ export function buildReadWorkloads(orgs: readonly SeededOrganization[], options:
   // W3 asks for integrations spread evenly over each organization's list.
   const w3Targets = orgs.flatMap((org) => {
     const step = Math.max(1, Math.floor(org.integrationIds.length / options.nodesPerOrganization));
-    return org.integrationIds.filter((_, index) => index % step === 0).slice(0, options.nodesPerOrganization).map((id) => ({ org, id }));
+    return org.integrationIds
+      .filter((_, index) => index % step === 0)
+      .slice(0, options.nodesPerOrganization)
+      .map((id) => ({ org, id }));
   });
   return [
     {
@@ -224,7 +232,13 @@ export function buildReadWorkloads(orgs: readonly SeededOrganization[], options:
         normalize: (status, body) => {
           const node = graphqlData(status, body).node as Json | null;
           if (!node) return null;
-          return { ...fromGatewayItem(node), scopes: node.scopes, grantedScopes: node.grantedScopes, createdAt: node.createdAt, updatedAt: node.updatedAt };
+          return {
+            ...fromGatewayItem(node),
+            scopes: node.scopes,
+            grantedScopes: node.grantedScopes,
+            createdAt: node.createdAt,
+            updatedAt: node.updatedAt,
+          };
         },
       },
       baseline: {
@@ -232,7 +246,13 @@ export function buildReadWorkloads(orgs: readonly SeededOrganization[], options:
         normalize: (status, body) => {
           const row = restData(status, body).row as Json | null;
           if (!row) return null;
-          return { ...fromBaselineItem(row), scopes: row.requested_scopes, grantedScopes: row.granted_scopes, createdAt: row.created_at, updatedAt: row.updated_at };
+          return {
+            ...fromBaselineItem(row),
+            scopes: row.requested_scopes,
+            grantedScopes: row.granted_scopes,
+            createdAt: row.created_at,
+            updatedAt: row.updated_at,
+          };
         },
       },
     },
@@ -242,7 +262,8 @@ export function buildReadWorkloads(orgs: readonly SeededOrganization[], options:
 /** The path to the first difference between two JSON values, or null when they are equal. */
 export function firstDifference(a: unknown, b: unknown, path = '$'): string | null {
   if (a === b) return null;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return `${path}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null)
+    return `${path}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`;
   if (Array.isArray(a) !== Array.isArray(b)) return `${path}: array != object`;
   if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) return `${path}.length: ${a.length} != ${b.length}`;
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);

@@ -38,7 +38,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('auth_kind', 'text', (c) => c.notNull().check(sql`auth_kind in ('OAUTH2', 'API_TOKEN', 'BASIC')`))
     .addColumn('status', 'text', (c) => c.notNull().check(sql.raw(`status in (${INTEGRATION_STATUSES})`)))
     .addColumn('status_reason', 'text')
-    .addColumn('health', 'text', (c) => c.notNull().defaultTo('UNKNOWN').check(sql.raw(`health in (${HEALTHS})`)))
+    .addColumn('health', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('UNKNOWN')
+        .check(sql.raw(`health in (${HEALTHS})`)),
+    )
     .addColumn('consecutive_failures', 'integer', (c) => c.notNull().defaultTo(0))
     // Summary of the latest health check, kept on the row so that lists need no join.
     .addColumn('last_check_at', 'timestamptz')
@@ -72,7 +77,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create index integrations_org_created_idx on integrations (organization_id, created_at, id)`.execute(db);
   await sql`create index integrations_org_updated_idx on integrations (organization_id, updated_at, id)`.execute(db);
   await sql`create index integrations_org_name_idx on integrations (organization_id, lower(display_name), id)`.execute(db);
-  await sql`create index integrations_org_checked_idx on integrations (organization_id, coalesce(last_check_at, '-infinity'::timestamptz), id)`.execute(db);
+  await sql`create index integrations_org_checked_idx on integrations (organization_id, coalesce(last_check_at, '-infinity'::timestamptz), id)`.execute(
+    db,
+  );
   await sql`create index integrations_org_status_idx on integrations (organization_id, status, health)`.execute(db);
   await sql`create index integrations_org_provider_idx on integrations (organization_id, provider)`.execute(db);
 
@@ -91,7 +98,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('granted_scopes', sql`text[]`)
     .addColumn('missing_scopes', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
     .execute();
-  await sql`create index integration_health_checks_recent_idx on integration_health_checks (organization_id, integration_id, checked_at desc, id desc)`.execute(db);
+  await sql`create index integration_health_checks_recent_idx on integration_health_checks (organization_id, integration_id, checked_at desc, id desc)`.execute(
+    db,
+  );
 
   await db.schema
     .createTable('integration_events')
@@ -106,7 +115,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('detail', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await sql`create index integration_events_org_integration_idx on integration_events (organization_id, integration_id, created_at)`.execute(db);
+  await sql`create index integration_events_org_integration_idx on integration_events (organization_id, integration_id, created_at)`.execute(
+    db,
+  );
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

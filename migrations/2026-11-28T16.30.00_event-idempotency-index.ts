@@ -4,7 +4,9 @@ import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   // A retried mutation finds what its earlier attempt did by the request's Idempotency-Key.
-  await sql`create index integration_events_idempotency_idx on integration_events (organization_id, (detail->>'idempotencyKey')) where detail ? 'idempotencyKey'`.execute(db);
+  await sql`create index integration_events_idempotency_idx on integration_events (organization_id, (detail->>'idempotencyKey')) where detail ? 'idempotencyKey'`.execute(
+    db,
+  );
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

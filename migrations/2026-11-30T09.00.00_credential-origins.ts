@@ -14,6 +14,8 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`alter table oauth_states drop column if exists config, drop column if exists environment, drop column if exists display_name`.execute(db);
+  await sql`alter table oauth_states drop column if exists config, drop column if exists environment, drop column if exists display_name`.execute(
+    db,
+  );
   await sql`alter table integrations drop column if exists secret_origins`.execute(db);
 }

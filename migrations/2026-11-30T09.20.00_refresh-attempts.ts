@@ -15,5 +15,10 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('integrations').dropColumn('refresh_started_at').dropColumn('refresh_attempt_id').dropColumn('refresh_request_id').execute();
+  await db.schema
+    .alterTable('integrations')
+    .dropColumn('refresh_started_at')
+    .dropColumn('refresh_attempt_id')
+    .dropColumn('refresh_request_id')
+    .execute();
 }

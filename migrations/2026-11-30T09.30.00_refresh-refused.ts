@@ -6,7 +6,11 @@ export async function up(db: Kysely<any>): Promise<void> {
   // The provider refused the integration's refresh token: when, and why. It stays set until a refresh
   // succeeds or a new credential replaces the refused one, so that a probe which still gets through with
   // the old access token does not make the integration look connected again.
-  await db.schema.alterTable('integrations').addColumn('refresh_refused_at', 'timestamptz').addColumn('refresh_refused_reason', 'text').execute();
+  await db.schema
+    .alterTable('integrations')
+    .addColumn('refresh_refused_at', 'timestamptz')
+    .addColumn('refresh_refused_reason', 'text')
+    .execute();
   // Integrations already NEEDS_REAUTH after a refused refresh carry it in their status reason.
   await sql`
     update integrations

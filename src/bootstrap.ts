@@ -53,7 +53,10 @@ export function graphiqlSetupFor(run: FirstRun): GraphiQLSetup {
 }
 
 /** The commands that create an organization and its first ADMIN key (src/cli.ts). */
-export const FIRST_KEY_COMMANDS = ['npm run cli -- orgs create <slug> --name "<name>"', 'npm run cli -- keys create --org <slug> --role admin'];
+export const FIRST_KEY_COMMANDS = [
+  'npm run cli -- orgs create <slug> --name "<name>"',
+  'npm run cli -- keys create --org <slug> --role admin',
+];
 
 /**
  * Tells whoever started the gateway how to make their first request. A printed key goes to the terminal

@@ -66,9 +66,7 @@ export function buildProgram(): Command {
     .command('migrate')
     .description('apply pending database migrations')
     .addOption(json())
-    .action((options: Output) =>
-      withDatabase(async () => print(options, { ok: true }, ['Database is up to date.'])),
-    );
+    .action((options: Output) => withDatabase(async () => print(options, { ok: true }, ['Database is up to date.'])));
 
   const orgs = program.command('orgs').description('manage organizations');
   orgs
@@ -117,7 +115,13 @@ export function buildProgram(): Command {
         ]);
         const organization = await requireOrganization(db, options.org);
         const { apiKey, secret } = await issueApiKey(db, { organizationId: organization.id, role: options.role, name: options.name });
-        const view = { id: encodeGlobalID('ApiKey', apiKey.id), key: secret, prefix: apiKey.prefix, role: apiKey.role, organization: organization.slug };
+        const view = {
+          id: encodeGlobalID('ApiKey', apiKey.id),
+          key: secret,
+          prefix: apiKey.prefix,
+          role: apiKey.role,
+          organization: organization.slug,
+        };
         print(options, view, [
           `Created ${apiKey.role} key "${apiKey.name}" for ${organization.slug}, id ${view.id}`,
           `Key (shown once, store it now): ${secret}`,
@@ -156,7 +160,7 @@ export function buildProgram(): Command {
   keys
     .command('revoke')
     .description('revoke an API key at once')
-    .argument('<key>', 'the key\'s ID, or its prefix (igw_…), as `keys list` and the logs show them', parseKeyReference)
+    .argument('<key>', "the key's ID, or its prefix (igw_…), as `keys list` and the logs show them", parseKeyReference)
     .addOption(json())
     .action((reference: { id: string } | { prefix: string }, options: Output) =>
       withDatabase(async ({ db }) => {
@@ -184,7 +188,10 @@ export function buildProgram(): Command {
           ...failed.map((id) => `Could not open the secret of integration ${id}.`),
         ]);
         if (report.failed.length > 0) {
-          throw new ServiceError('CONFLICT', `${report.failed.length} secret(s) could not be opened with the configured keys; add the keys that sealed them to ENCRYPTION_KEYS_PREVIOUS.`);
+          throw new ServiceError(
+            'CONFLICT',
+            `${report.failed.length} secret(s) could not be opened with the configured keys; add the keys that sealed them to ENCRYPTION_KEYS_PREVIOUS.`,
+          );
         }
       }),
     );

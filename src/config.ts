@@ -8,10 +8,13 @@ import { isValidAllowlist } from './outbound/address-policy.js';
 import { isValidKeyEncoding } from './secrets/key-ring.js';
 
 /** A comma-separated variable as its non-blank entries. */
-const commaList = (value: string | undefined) => (value ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '');
+const commaList = (value: string | undefined) =>
+  (value ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
 
-const intFromEnv = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+const intFromEnv = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 
 const boolFromEnv = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
@@ -29,7 +32,10 @@ const schema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.requestTimeoutMs, 100, 3_600_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.keepAliveTimeoutMs, 100, 600_000),
   HTTP_MAX_CONNECTIONS_PER_CLIENT: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.maxConnectionsPerClient, 0, 1_000_000),
-  PUBLIC_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'expected an http(s) URL').optional(),
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'expected an http(s) URL')
+    .optional(),
   // Limits, rate limits and observability (src/http/hardening.ts). Boolean defaults depend on NODE_ENV.
   GRAPHIQL: boolFromEnv.optional(),
   INTROSPECTION: boolFromEnv.optional(),
@@ -46,7 +52,10 @@ const schema = z.object({
   RATE_LIMIT_ORGANIZATION_POINTS: intFromEnv(300_000, 0, 1_000_000_000),
   RATE_LIMIT_INTEGRATION_TESTS: intFromEnv(10, 0, 1_000_000),
   RATE_LIMIT_INTEGRATION_TEST_WINDOW_SECONDS: intFromEnv(60, 1, 86_400),
-  REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL')
+    .optional(),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   METRICS_PUBLIC: boolFromEnv.optional(),
   OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp', 'console']).default('none'),
@@ -57,7 +66,10 @@ const schema = z.object({
     .refine((value) => commaList(value).every(isValidKeyEncoding), 'expected comma-separated base64 keys of exactly 32 bytes each')
     .optional(),
   // Outbound calls to providers (src/outbound). OUTBOUND_ALLOW_PRIVATE defaults by NODE_ENV.
-  OUTBOUND_ALLOWLIST: z.string().refine((value) => isValidAllowlist(commaList(value)), 'expected comma-separated hostnames, IP addresses or CIDR ranges').optional(),
+  OUTBOUND_ALLOWLIST: z
+    .string()
+    .refine((value) => isValidAllowlist(commaList(value)), 'expected comma-separated hostnames, IP addresses or CIDR ranges')
+    .optional(),
   OUTBOUND_ALLOW_PRIVATE: boolFromEnv.optional(),
   PROVIDER_TIMEOUT_MS: intFromEnv(10_000, 100, 600_000),
   // Idempotency-Key (src/idempotency): the retention window never drops below the promised 24 hours.

@@ -15,14 +15,23 @@ async function main(): Promise<void> {
   logger.info({ database: database.kind, dataDir: database.kind === 'pglite' ? config.dataDir : undefined }, 'database ready');
   // The embedded database is served to the CLI on a socket in DATA_DIR while this process holds it;
   // database.close() stops serving it first.
-  await database.serve?.((error) => logger.warn({ err: error }, 'local database client failed')).catch((error: unknown) => {
-    logger.warn({ err: error }, 'the CLI cannot reach the embedded database while the gateway runs');
-  });
+  await database
+    .serve?.((error) => logger.warn({ err: error }, 'local database client failed'))
+    .catch((error: unknown) => {
+      logger.warn({ err: error }, 'the CLI cannot reach the embedded database while the gateway runs');
+    });
 
   const firstRun = await prepareFirstRun(database.db, { production: config.env === 'production' });
   const { services, close: closeServices } = await createServices(config, logger);
   const hardening = await hardeningFromConfig(config.hardening, database);
-  const yoga = createGateway({ database, logger, services, graphiql: config.hardening.graphiql && graphiqlSetupFor(firstRun), hardening, idempotency: config.idempotency });
+  const yoga = createGateway({
+    database,
+    logger,
+    services,
+    graphiql: config.hardening.graphiql && graphiqlSetupFor(firstRun),
+    hardening,
+    idempotency: config.idempotency,
+  });
   const server = createHttpServer(yoga, config.http);
 
   await new Promise<void>((resolve, reject) => {
@@ -63,7 +72,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof ConfigError || error instanceof DatabaseInUseError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const message =
+    error instanceof ConfigError || error instanceof DatabaseInUseError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error);
   process.stderr.write(`integrations-gateway failed to start: ${message}\n`);
   process.exit(1);
 });

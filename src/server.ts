@@ -7,7 +7,12 @@ import { acceptsAnswer, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOp
 import { type EarlyChargePlan, planEarlyCharge, readableBeforeAuthentication, settleEarlyCharge } from './http/limits/early-charge.js';
 import { operationCostsOf } from './http/limits/query-cost.js';
 import type { RateLimiter } from './http/limits/rate-limiter.js';
-import { DEFAULT_LEASE_SECONDS, DEFAULT_TTL_HOURS, type IdempotencyOptions, useIdempotency } from './http/idempotency/idempotency.plugin.js';
+import {
+  DEFAULT_LEASE_SECONDS,
+  DEFAULT_TTL_HOURS,
+  type IdempotencyOptions,
+  useIdempotency,
+} from './http/idempotency/idempotency.plugin.js';
 import { type EarlyClaimPlan, EarlyClaims } from './http/idempotency/early-claim.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
@@ -78,11 +83,16 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
     logger.info({ requestId: state.requestId, failure }, 'authentication failed');
     throw unauthenticatedError(FAILURE_MESSAGES[failure]);
   };
-  const signIn = async (request: Request, state: RequestState, credential: Credential, plan: { charge: EarlyChargePlan | null; claim: EarlyClaimPlan | null } | null) => {
+  const signIn = async (
+    request: Request,
+    state: RequestState,
+    credential: Credential,
+    plan: { charge: EarlyChargePlan | null; claim: EarlyClaimPlan | null } | null,
+  ) => {
     const onBackgroundError = (error: unknown) => logger.warn({ err: error, requestId: state.requestId }, 'recording API key use failed');
     const charge = plan?.charge ?? null;
     const claim = plan?.claim ?? null;
-    let result;
+    let result: Awaited<ReturnType<typeof authenticate>>;
     try {
       result = await authenticate(database.db, credential, onBackgroundError, {
         ...(charge ? { charge: { points: charge.points, budgets: charge.budgets, roles: charge.roles } } : {}),
@@ -91,14 +101,23 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
     } catch (error) {
       if (!charge && !claim) throw error;
       // Charged or claimed on its own when it runs instead, where a failing budget store lets it through.
-      logger.warn({ err: error, requestId: state.requestId }, 'charging or claiming with authentication failed; doing it when the operation runs');
+      logger.warn(
+        { err: error, requestId: state.requestId },
+        'charging or claiming with authentication failed; doing it when the operation runs',
+      );
       result = await authenticate(database.db, credential, onBackgroundError);
     }
     if ('failure' in result) return refuse(state, result.failure);
     state.viewer = result.viewer;
     if (charge && early.rateLimiter && result.charged) settleEarlyCharge(early.rateLimiter, request, charge, result.viewer, result.charged);
     if (claim && result.claim !== undefined) {
-      early.claims.settle(request, { params: claim.params, organizationId: result.viewer.organization.id, apiKeyId: result.viewer.apiKey.id, terms: claim.terms, outcome: result.claim });
+      early.claims.settle(request, {
+        params: claim.params,
+        organizationId: result.viewer.organization.id,
+        apiKeyId: result.viewer.apiKey.id,
+        terms: claim.terms,
+        outcome: result.claim,
+      });
     }
   };
   return {
@@ -111,7 +130,7 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
       if ('failure' in credential) return refuse(state, credential.failure);
       if (requestParser && readableBeforeAuthentication(request, early.maxBodyBytes, acceptsAnswer)) {
         setRequestParser(async (parsing) => {
-          let params;
+          let params: Awaited<ReturnType<typeof requestParser>>;
           try {
             params = await requestParser(parsing);
           } catch (error) {
@@ -120,7 +139,9 @@ function useGatewayRequest(database: DatabaseHandle, logger: Logger, states: Wea
           }
           const charge = planEarlyCharge(params as GraphQLParams, early);
           const query = (params as GraphQLParams).query;
-          const claim = charge ? null : early.claims.plan(request, params as GraphQLParams, typeof query === 'string' ? early.costs.known(query) : undefined);
+          const claim = charge
+            ? null
+            : early.claims.plan(request, params as GraphQLParams, typeof query === 'string' ? early.costs.known(query) : undefined);
           await signIn(request, state, credential, { charge, claim });
           return params;
         });
@@ -186,13 +207,21 @@ function useProbes(database: DatabaseHandle): Plugin {
 export function createGateway(options: GatewayOptions): Gateway {
   const { database, logger } = options;
   const states = new WeakMap<Request, RequestState>();
-  const hardening = gatewayHardening(options.hardening ?? {}, { database, logger, requestInfo: (request) => states.get(request), graphqlEndpoint: '/graphql' });
+  const hardening = gatewayHardening(options.hardening ?? {}, {
+    database,
+    logger,
+    requestInfo: (request) => states.get(request),
+    graphqlEndpoint: '/graphql',
+  });
   const earlyWork: EarlyWork = {
     rateLimiter: options.hardening?.rateLimiter ?? null,
     costs: operationCostsOf(schema),
     limits: { ...DEFAULT_QUERY_LIMITS, ...options.hardening?.queryLimits },
     maxBodyBytes: hardening.maxRequestBodySize,
-    claims: new EarlyClaims({ leaseSeconds: options.idempotency?.leaseSeconds ?? DEFAULT_LEASE_SECONDS, ttlHours: options.idempotency?.ttlHours ?? DEFAULT_TTL_HOURS }),
+    claims: new EarlyClaims({
+      leaseSeconds: options.idempotency?.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+      ttlHours: options.idempotency?.ttlHours ?? DEFAULT_TTL_HOURS,
+    }),
   };
   return createYoga<Record<string, unknown>, GatewayContext>({
     schema,
@@ -218,7 +247,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       ...(options.graphiql === false ? [] : [useGatewayGraphiQL('/graphql', typeof options.graphiql === 'object' ? options.graphiql : {})]),
       // Compiled execution (graphql-jit): a list page costs a third less CPU (BENCHMARKS.md). First, so
       // that plugins wrapping the execute function (idempotency) wrap the compiled one.
-      useGraphQlJit({}, { onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled') }),
+      useGraphQlJit(
+        {},
+        { onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled') },
+      ),
       useGatewayRequest(database, logger, states, earlyWork),
       useRequestClock(),
       useIdempotency({ db: database.db, logger, earlyClaims: earlyWork.claims }, options.idempotency),

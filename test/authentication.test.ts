@@ -51,25 +51,37 @@ describe('refused requests', () => {
     ['no Authorization header', async () => ({ header: null, presented: [] })],
     ['an empty Bearer credential', async () => ({ header: 'Bearer ', presented: [] })],
     ['the Basic scheme with a real key', async () => ({ header: `Basic ${org.keys.ADMIN}`, presented: [org.keys.ADMIN] })],
-    ['Basic user:password', async () => {
-      const encoded = Buffer.from(`user:${org.keys.ADMIN}`).toString('base64');
-      return { header: `Basic ${encoded}`, presented: [encoded, org.keys.ADMIN] };
-    }],
+    [
+      'Basic user:password',
+      async () => {
+        const encoded = Buffer.from(`user:${org.keys.ADMIN}`).toString('base64');
+        return { header: `Basic ${encoded}`, presented: [encoded, org.keys.ADMIN] };
+      },
+    ],
     ['a malformed key', async () => ({ header: 'Bearer not-a-key-at-all', presented: ['not-a-key-at-all'] })],
     ['a real key with trailing junk', async () => ({ header: `Bearer ${org.keys.ADMIN}x`, presented: [org.keys.ADMIN] })],
-    ['a well-formed unknown key', async () => {
-      const key = randomKey();
-      return { header: `Bearer ${key}`, presented: [key, key.slice(17)] };
-    }],
-    ['a real prefix with a wrong secret', async () => {
-      const key = `${keyPrefix(org.keys.ADMIN)}_${randomBytes(32).toString('base64url')}`;
-      return { header: `Bearer ${key}`, presented: [key, key.slice(17)] };
-    }],
-    ['a revoked key', async () => {
-      const issued = await issueApiKey(gateway.db, { organizationId: org.organization.id, role: 'ADMIN' });
-      await revokeApiKey(gateway.db, org.organization.id, issued.apiKey.id);
-      return { header: `Bearer ${issued.secret}`, presented: [issued.secret, issued.secret.slice(17)] };
-    }],
+    [
+      'a well-formed unknown key',
+      async () => {
+        const key = randomKey();
+        return { header: `Bearer ${key}`, presented: [key, key.slice(17)] };
+      },
+    ],
+    [
+      'a real prefix with a wrong secret',
+      async () => {
+        const key = `${keyPrefix(org.keys.ADMIN)}_${randomBytes(32).toString('base64url')}`;
+        return { header: `Bearer ${key}`, presented: [key, key.slice(17)] };
+      },
+    ],
+    [
+      'a revoked key',
+      async () => {
+        const issued = await issueApiKey(gateway.db, { organizationId: org.organization.id, role: 'ADMIN' });
+        await revokeApiKey(gateway.db, org.organization.id, issued.apiKey.id);
+        return { header: `Bearer ${issued.secret}`, presented: [issued.secret, issued.secret.slice(17)] };
+      },
+    ],
   ];
 
   it.each(cases)('%s: 401 UNAUTHENTICATED with a challenge, never echoing the key', async (_label, make) => {
@@ -94,7 +106,12 @@ describe('refused requests', () => {
   });
 
   it('authenticates before parsing: an invalid document reveals nothing about the schema', async () => {
-    const documents = ['{ viewr { role } }', '{ viewer { ', '{ __schema { types { name } } }', 'mutation { createApiKey(input: {role: ADMIN}) { key } }'];
+    const documents = [
+      '{ viewr { role } }',
+      '{ viewer { ',
+      '{ __schema { types { name } } }',
+      'mutation { createApiKey(input: {role: ADMIN}) { key } }',
+    ];
     for (const document of documents) {
       const res = await send({}, document);
       expect(res.status, document).toBe(401);

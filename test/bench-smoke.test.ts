@@ -11,39 +11,39 @@ describe('npm run bench -- --quick --smoke', () => {
   let out: string | undefined;
   afterAll(() => (out ? rm(out, { recursive: true, force: true }) : undefined));
 
-  it(
-    'seeds, checks both servers agree, counts statements, loads both and writes its results',
-    async (context) => {
-      context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server to create its database and to compare against; it runs in the postgres project');
-      out = await mkdtemp(path.join(os.tmpdir(), 'igw-bench-'));
-      const server = new URL(process.env.TEST_DATABASE_URL as string);
-      server.pathname = '/igw_bench';
-      const run = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--smoke', '--out', out], {
-        cwd: projectRoot,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      run.stdout.on('data', (chunk) => (output += chunk));
-      run.stderr.on('data', (chunk) => (output += chunk));
-      const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
-      expect(code, output).toBe(0);
+  it('seeds, checks both servers agree, counts statements, loads both and writes its results', async (context) => {
+    context.skip(
+      testDatabaseKind !== 'postgres',
+      'the harness needs a PostgreSQL server to create its database and to compare against; it runs in the postgres project',
+    );
+    out = await mkdtemp(path.join(os.tmpdir(), 'igw-bench-'));
+    const server = new URL(process.env.TEST_DATABASE_URL as string);
+    server.pathname = '/igw_bench';
+    const run = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--smoke', '--out', out], {
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    run.stdout.on('data', (chunk) => (output += chunk));
+    run.stderr.on('data', (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    expect(code, output).toBe(0);
 
-      const files = await readdir(out);
-      const json = files.find((file) => file.endsWith('-smoke.json'));
-      expect(files.some((file) => file.endsWith('-smoke.md'))).toBe(true);
-      const report = JSON.parse(await readFile(path.join(out, json as string), 'utf8'));
-      expect(report.problems).toEqual([]);
-      const measured = report.summaries.map((s: { workload: string; mode: string }) => `${s.workload} ${s.mode}`);
-      for (const workload of ['W1', 'W2', 'W3']) expect(measured).toEqual(expect.arrayContaining([`${workload} latency`, `${workload} throughput`]));
-      // W4 and W5 are measured once what they need has landed, and otherwise skipped with a reason.
-      for (const workload of ['W4', 'W5']) {
-        const skipped = report.skipped.find((s: { workload: string }) => s.workload === workload);
-        if (skipped) expect(skipped.reason).not.toBe('');
-        else expect(measured).toContain(`${workload} latency`);
-      }
-      expect(report.statements.find((s: { workload: string }) => s.workload === 'W1').aCounts.length).toBeGreaterThan(0);
-    },
-    300_000,
-  );
+    const files = await readdir(out);
+    const json = files.find((file) => file.endsWith('-smoke.json'));
+    expect(files.some((file) => file.endsWith('-smoke.md'))).toBe(true);
+    const report = JSON.parse(await readFile(path.join(out, json as string), 'utf8'));
+    expect(report.problems).toEqual([]);
+    const measured = report.summaries.map((s: { workload: string; mode: string }) => `${s.workload} ${s.mode}`);
+    for (const workload of ['W1', 'W2', 'W3'])
+      expect(measured).toEqual(expect.arrayContaining([`${workload} latency`, `${workload} throughput`]));
+    // W4 and W5 are measured once what they need has landed, and otherwise skipped with a reason.
+    for (const workload of ['W4', 'W5']) {
+      const skipped = report.skipped.find((s: { workload: string }) => s.workload === workload);
+      if (skipped) expect(skipped.reason).not.toBe('');
+      else expect(measured).toContain(`${workload} latency`);
+    }
+    expect(report.statements.find((s: { workload: string }) => s.workload === 'W1').aCounts.length).toBeGreaterThan(0);
+  }, 300_000);
 });

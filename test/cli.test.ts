@@ -95,14 +95,25 @@ describe('CLI', { timeout: 120_000 }, () => {
     try {
       const acme = await requireOrganization(handle.db, 'acme');
       for (const prefix of ['igw_abcd00000001', 'igw_abcd00000002']) {
-        await insertApiKey(handle.db, { organizationId: acme.id, name: prefix, role: 'VIEWER', prefix, keyHash: randomBytes(32).toString('hex') });
+        await insertApiKey(handle.db, {
+          organizationId: acme.id,
+          name: prefix,
+          role: 'VIEWER',
+          prefix,
+          keyHash: randomBytes(32).toString('hex'),
+        });
       }
     } finally {
       if (!database) await handle.close();
     }
     const states = async () =>
       Object.fromEntries(
-        (JSON.parse((await runCli(['keys', 'list', '--org', 'acme', '--include-revoked', '--json'], env)).stdout) as { prefix: string; revokedAt: string | null }[])
+        (
+          JSON.parse((await runCli(['keys', 'list', '--org', 'acme', '--include-revoked', '--json'], env)).stdout) as {
+            prefix: string;
+            revokedAt: string | null;
+          }[]
+        )
           .filter((k) => k.prefix.startsWith('igw_abcd'))
           .map((k) => [k.prefix, k.revokedAt !== null]),
       );

@@ -33,7 +33,8 @@ afterAll(async () => {
 });
 
 const QUERY = 'query Viewer { viewer { role organization { slug } } }';
-const MUTATION = 'mutation CreateKey($name: String) { createApiKey(input: { role: VIEWER, name: $name }) { apiKey { id name } key userErrors { code } } }';
+const MUTATION =
+  'mutation CreateKey($name: String) { createApiKey(input: { role: VIEWER, name: $name }) { apiKey { id name } key userErrors { code } } }';
 const authorization = () => `Bearer ${org.keys.ADMIN}`;
 
 /** Runs a client's query and mutation, checks both answers, that the key was created, and the methods used. */
@@ -50,7 +51,11 @@ async function exercise(name: string, run: { query: () => Promise<any>; mutate: 
 
 describe('every common client works with its defaults and a Bearer key', () => {
   it('urql (queries as GET)', async () => {
-    const client = new Client({ url, exchanges: [cacheExchange, fetchExchange], fetchOptions: () => ({ headers: { authorization: authorization() } }) });
+    const client = new Client({
+      url,
+      exchanges: [cacheExchange, fetchExchange],
+      fetchOptions: () => ({ headers: { authorization: authorization() } }),
+    });
     const used = await exercise('urql', {
       query: async () => {
         const result = await client.query(QUERY, {}).toPromise();
@@ -67,7 +72,10 @@ describe('every common client works with its defaults and a Bearer key', () => {
   });
 
   it('Apollo Client', async () => {
-    const client = new ApolloClient({ link: new HttpLink({ uri: url, headers: { authorization: authorization() } }), cache: new InMemoryCache() });
+    const client = new ApolloClient({
+      link: new HttpLink({ uri: url, headers: { authorization: authorization() } }),
+      cache: new InMemoryCache(),
+    });
     await exercise('apollo', {
       query: async () => (await client.query({ query: gql(QUERY) })).data,
       mutate: async (variables) => (await client.mutate({ mutation: gql(MUTATION), variables })).data,
@@ -90,7 +98,10 @@ describe('every common client works with its defaults and a Bearer key', () => {
       expect(response && 'errors' in response ? response.errors : undefined).toBeUndefined();
       return response && 'data' in response ? response.data : undefined;
     };
-    await exercise('relay', { query: () => execute(QUERY, 'Viewer', 'query', {}), mutate: (variables) => execute(MUTATION, 'CreateKey', 'mutation', variables) });
+    await exercise('relay', {
+      query: () => execute(QUERY, 'Viewer', 'query', {}),
+      mutate: (variables) => execute(MUTATION, 'CreateKey', 'mutation', variables),
+    });
   });
 
   it('graphql-request', async () => {
@@ -100,7 +111,11 @@ describe('every common client works with its defaults and a Bearer key', () => {
 
   it('plain fetch', async () => {
     const post = async (query: string, variables?: Record<string, unknown>) => {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: authorization() }, body: JSON.stringify({ query, variables }) });
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: authorization() },
+        body: JSON.stringify({ query, variables }),
+      });
       expect(response.status).toBe(200);
       return (await response.json()).data;
     };
@@ -108,7 +123,10 @@ describe('every common client works with its defaults and a Bearer key', () => {
   });
 
   it('curl, POST and GET', async () => {
-    const curl = async (args: string[]) => JSON.parse((await promisify(execFile)('curl', ['-sS', '--fail-with-body', '-H', `Authorization: ${authorization()}`, ...args])).stdout).data;
+    const curl = async (args: string[]) =>
+      JSON.parse(
+        (await promisify(execFile)('curl', ['-sS', '--fail-with-body', '-H', `Authorization: ${authorization()}`, ...args])).stdout,
+      ).data;
     const used = await exercise('curl', {
       query: () => curl(['--get', '--data-urlencode', `query=${QUERY}`, url]),
       mutate: (variables) => curl(['-H', 'Content-Type: application/json', '-d', JSON.stringify({ query: MUTATION, variables }), url]),

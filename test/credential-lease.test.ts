@@ -72,7 +72,10 @@ describe('slow providers do not starve the database pool', () => {
       const track = <T>(answer: Promise<T>) => answer.finally(() => (settled += 1));
       const refreshes = refreshed.map((id) => track(send(gw.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } })));
       const revocations = revoked.map((id) => track(send(gw.org.keys.EDITOR, REVOKE, { input: { id } })));
-      await until(() => gw.fake.calls('gitlab', 'token') === 7 && gw.fake.calls('datadog', 'revoke') === 6, 'every provider call to be held');
+      await until(
+        () => gw.fake.calls('gitlab', 'token') === 7 && gw.fake.calls('datadog', 'revoke') === 6,
+        'every provider call to be held',
+      );
 
       // Thirteen provider calls are held; a read through the same pool answers all the same.
       const read = await send(gw.org.keys.VIEWER, '{ integrations(first: 1) { totalCount } }', {});
@@ -84,7 +87,8 @@ describe('slow providers do not starve the database pool', () => {
       releaseTokens();
       releaseRevocations();
       for (const answer of await Promise.all(refreshes)) expect(answer.body.data.refreshIntegration.userErrors).toEqual([]);
-      for (const answer of await Promise.all(revocations)) expect(answer.body.data.revokeIntegration).toMatchObject({ revokedAtProvider: true, userErrors: [] });
+      for (const answer of await Promise.all(revocations))
+        expect(answer.body.data.revokeIntegration).toMatchObject({ revokedAtProvider: true, userErrors: [] });
       // One token call per refresh; RFC 7009 revokes the access and the refresh token of each integration.
       expect(gw.fake.calls('gitlab', 'token')).toBe(7);
       expect(gw.fake.calls('datadog', 'revoke')).toBe(12);
@@ -132,7 +136,11 @@ describe('a lease whose owner stopped', () => {
     const id = await gw.connectOAuth('gitlab');
     gw.fake.reset();
     const expiresAt = Date.now() + 800;
-    await gw.db.updateTable('integrations').set({ lease_owner: randomUUID(), lease_expires_at: new Date(expiresAt) }).where('id', '=', decodeTypedID(id, 'Integration')).execute();
+    await gw.db
+      .updateTable('integrations')
+      .set({ lease_owner: randomUUID(), lease_expires_at: new Date(expiresAt) })
+      .where('id', '=', decodeTypedID(id, 'Integration'))
+      .execute();
     const answer = gw.graphql(gw.org.keys.EDITOR, REVOKE, { input: { id } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(gw.fake.calls('gitlab', 'revoke')).toBe(0);
@@ -196,6 +204,8 @@ describe('the compare-and-swap that commits a refresh', () => {
     expect(await gw.row(id)).toMatchObject({ secret_version: version, lease_owner: null, refresh_attempt_id: null });
     expect(answer.integration.credentialExpiresAt).toBe((await gw.row(id)).credential_expires_at?.toISOString());
     expect(await eventsOf(id, 'integration.tokens_refreshed')).toHaveLength(1);
-    expect(await eventsOf(id, 'integration.refresh_superseded')).toEqual([expect.objectContaining({ outcome: 'FAILED', detail: { rotated: false } })]);
+    expect(await eventsOf(id, 'integration.refresh_superseded')).toEqual([
+      expect.objectContaining({ outcome: 'FAILED', detail: { rotated: false } }),
+    ]);
   });
 });

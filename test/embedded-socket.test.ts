@@ -13,7 +13,15 @@ import { testDatabaseKind } from './support/database.js';
 /** Whether `promise` is still pending after `ms`. */
 async function pendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
   const marker = Symbol('pending');
-  return (await Promise.race([promise.then(() => null, () => null), new Promise((resolve) => setTimeout(() => resolve(marker), ms))])) === marker;
+  return (
+    (await Promise.race([
+      promise.then(
+        () => null,
+        () => null,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve(marker), ms)),
+    ])) === marker
+  );
 }
 
 // The socket serves the embedded database only: on PostgreSQL there is nothing to test.
@@ -28,8 +36,7 @@ describe.skipIf(testDatabaseKind === 'postgres')('the embedded database served o
     await connection.connect();
     return connection;
   };
-  const slugs = async () =>
-    (await owner.db.selectFrom('organizations').select('slug').orderBy('slug').execute()).map((row) => row.slug);
+  const slugs = async () => (await owner.db.selectFrom('organizations').select('slug').orderBy('slug').execute()).map((row) => row.slug);
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'igw-socket-'));
@@ -106,7 +113,9 @@ client.connect()
   .then(() => client.query("insert into organizations (slug, name) values ('abandoned', 'Gone')"))
   .then(() => process.kill(process.pid, 'SIGKILL'));`;
     const killed = await new Promise<string | null>((resolve) =>
-      execFile(process.execPath, ['-e', script, createRequire(import.meta.url).resolve('pg'), dataDir], (error) => resolve(error?.signal ?? null)),
+      execFile(process.execPath, ['-e', script, createRequire(import.meta.url).resolve('pg'), dataDir], (error) =>
+        resolve(error?.signal ?? null),
+      ),
     );
     expect(killed).toBe('SIGKILL');
     expect(await slugs()).toEqual(['client-write', 'owner-write']);

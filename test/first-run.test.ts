@@ -32,7 +32,13 @@ describe('production on an empty database', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'igw-first-run-'));
     if (process.env.TEST_DB === 'postgres') database = await createTestDatabase();
-    env = childEnv({ NODE_ENV: 'production', ENCRYPTION_KEY: randomBytes(32).toString('base64'), GRAPHIQL: 'true', DATA_DIR: dataDir, DATABASE_URL: database?.url ?? undefined });
+    env = childEnv({
+      NODE_ENV: 'production',
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      GRAPHIQL: 'true',
+      DATA_DIR: dataDir,
+      DATABASE_URL: database?.url ?? undefined,
+    });
   });
   afterAll(async () => {
     await database?.drop();
@@ -94,7 +100,9 @@ describe('npm run start:prod', { timeout: 60_000 }, () => {
   afterAll(() => rm(project, { recursive: true, force: true }));
 
   it('says to build first when there is nothing built, and starts nothing', async () => {
-    const failed = await run('npm', ['run', '--silent', 'start:prod'], { cwd: project, env: childEnv({}) }).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    const failed = await run('npm', ['run', '--silent', 'start:prod'], { cwd: project, env: childEnv({}) }).catch(
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
     expect('code' in failed && failed.code).toBe(1);
     expect(failed.stderr).toContain('run npm run build first');
     expect(failed.stdout).toBe('');

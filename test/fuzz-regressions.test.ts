@@ -47,17 +47,29 @@ describe('requests the fuzz suite found answered wrongly', () => {
 
   it('refuses multipart requests, there being no uploads (was: 500 for `operations: null`)', async () => {
     const multipart = '--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\nnull\r\n--b--\r\n';
-    await refusal(await post(multipart, { 'content-type': 'multipart/form-data; boundary=b', 'x-graphql-yoga-csrf': '1' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await refusal(
+      await post(multipart, { 'content-type': 'multipart/form-data; boundary=b', 'x-graphql-yoga-csrf': '1' }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
   });
 
   it('refuses a subscription as invalid (was: 500 from graphql-jit)', async () => {
-    const error = await refusal(await post({ query: 'subscription { viewer { role } }' }, { accept: 'application/graphql-response+json' }), 400, 'GRAPHQL_VALIDATION_FAILED');
+    const error = await refusal(
+      await post({ query: 'subscription { viewer { role } }' }, { accept: 'application/graphql-response+json' }),
+      400,
+      'GRAPHQL_VALIDATION_FAILED',
+    );
     expect(error.message).toMatch(/subscription/);
   });
 
   it('gives variables that do not coerce the code BAD_USER_INPUT and a 400 (was: no code, 200)', async () => {
     const query = 'query($first: Int) { integrations(first: $first) { totalCount } }';
-    await refusal(await post({ query, variables: { first: 'ten' } }, { accept: 'application/graphql-response+json' }), 400, 'BAD_USER_INPUT');
+    await refusal(
+      await post({ query, variables: { first: 'ten' } }, { accept: 'application/graphql-response+json' }),
+      400,
+      'BAD_USER_INPUT',
+    );
     await refusal(await post({ query, variables: { first: 'ten' } }, { accept: 'application/json' }), 200, 'BAD_USER_INPUT');
   });
 
@@ -84,9 +96,27 @@ describe('requests the fuzz suite found answered wrongly', () => {
   it('refuses U+0000 in strings, which PostgreSQL cannot store (was: 500 INTERNAL_SERVER_ERROR)', async () => {
     const before = await countApiKeys(gateway.db);
     const graphqlResponse = { accept: 'application/graphql-response+json' };
-    await refusal(await post({ query: 'mutation { createApiKey(input: { role: VIEWER, name: "a\\u0000b" }) { key } }' }, graphqlResponse), 400, 'GRAPHQL_VALIDATION_FAILED');
-    await refusal(await post({ query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { key } }', variables: { n: 'a\u0000b' } }, graphqlResponse), 400, 'BAD_USER_INPUT');
-    await refusal(await post({ query: 'query($s: String) { integrations(first: 1, filter: { search: $s }) { totalCount } }', variables: { s: '\u0000' } }, graphqlResponse), 400, 'BAD_USER_INPUT');
+    await refusal(
+      await post({ query: 'mutation { createApiKey(input: { role: VIEWER, name: "a\\u0000b" }) { key } }' }, graphqlResponse),
+      400,
+      'GRAPHQL_VALIDATION_FAILED',
+    );
+    await refusal(
+      await post(
+        { query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { key } }', variables: { n: 'a\u0000b' } },
+        graphqlResponse,
+      ),
+      400,
+      'BAD_USER_INPUT',
+    );
+    await refusal(
+      await post(
+        { query: 'query($s: String) { integrations(first: 1, filter: { search: $s }) { totalCount } }', variables: { s: '\u0000' } },
+        graphqlResponse,
+      ),
+      400,
+      'BAD_USER_INPUT',
+    );
     expect(await countApiKeys(gateway.db)).toBe(before);
   });
 });

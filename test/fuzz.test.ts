@@ -7,7 +7,14 @@ import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { schema } from '../src/graphql/schema.js';
 import { issueApiKey } from '../src/modules/api-key/api-key.service.js';
 import { OutboundPolicy } from '../src/outbound/index.js';
-import { createOrgWithKeys, findApiKeyRow, insertHealthChecks, insertIntegration, insertIntegrations, type OrgFixture } from './support/fixtures.js';
+import {
+  createOrgWithKeys,
+  findApiKeyRow,
+  insertHealthChecks,
+  insertIntegration,
+  insertIntegrations,
+  type OrgFixture,
+} from './support/fixtures.js';
 import { Random } from './support/fuzz-random.js';
 import { type FuzzCase, FUZZ_PLAN_SIZE, type FuzzWorld, generateFuzzCases } from './support/fuzz-requests.js';
 import { type GatewayPort, serveOnLoopback } from './support/gateway-port.js';
@@ -95,7 +102,11 @@ function sendRequest(origin: string, request: NonNullable<FuzzCase['request']>):
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', () => done({ status: null, contentType: null, text: 'response aborted', failure: 'closed' }));
       response.on('end', () =>
-        done({ status: response.statusCode ?? null, contentType: response.headers['content-type'] ?? null, text: Buffer.concat(chunks).toString('utf8') }),
+        done({
+          status: response.statusCode ?? null,
+          contentType: response.headers['content-type'] ?? null,
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
       );
     });
     // The server may answer 413 and close while a streamed body is still being sent.
@@ -150,7 +161,10 @@ function sendRaw(port: number, bytes: Uint8Array, stall = false): Promise<Answer
 /** Mutation payloads (objects with `userErrors`) in `data`, wherever the document put them. */
 function payloadsOf(data: unknown): { userErrors: unknown[] }[] {
   if (data === null || typeof data !== 'object') return [];
-  return Object.values(data).filter((value): value is { userErrors: unknown[] } => value !== null && typeof value === 'object' && Array.isArray((value as { userErrors?: unknown }).userErrors));
+  return Object.values(data).filter(
+    (value): value is { userErrors: unknown[] } =>
+      value !== null && typeof value === 'object' && Array.isArray((value as { userErrors?: unknown }).userErrors),
+  );
 }
 
 const hasCode = (error: any) => typeof error?.extensions?.code === 'string' && error.extensions.code !== '';
@@ -188,10 +202,13 @@ function judge(fuzzCase: FuzzCase, answer: Answer, secrets: readonly string[], f
   if (errors.some((error: any) => error.extensions.code === 'INTERNAL_SERVER_ERROR')) return 'an unexpected (masked) error';
   if (fuzzCase.expect === 'blocked') {
     const codes = payloadsOf(body?.data).flatMap((payload) => payload.userErrors.map((error: any) => error?.code));
-    return status === 200 && codes.length > 0 && codes.every((code) => code === 'OUTBOUND_BLOCKED') ? null : `status ${status} with codes ${JSON.stringify(codes)}; expected OUTBOUND_BLOCKED`;
+    return status === 200 && codes.length > 0 && codes.every((code) => code === 'OUTBOUND_BLOCKED')
+      ? null
+      : `status ${status} with codes ${JSON.stringify(codes)}; expected OUTBOUND_BLOCKED`;
   }
   if (fuzzCase.expect === 'invisible') {
-    if (status !== 200 || errors.length > 0) return `status ${status} with ${errors.length} errors for another organization's ID; expected null`;
+    if (status !== 200 || errors.length > 0)
+      return `status ${status} with ${errors.length} errors for another organization's ID; expected null`;
     const values = Object.values(body?.data ?? { missing: 'data' });
     const allNull = values.every((value) => value === null || (Array.isArray(value) && value.every((item) => item === null)));
     if (!allNull || foreignMarkers.some((marker) => answer.text.includes(marker))) return "another organization's object is visible";
@@ -200,15 +217,22 @@ function judge(fuzzCase: FuzzCase, answer: Answer, secrets: readonly string[], f
   if (status >= 400) return null;
   if (errors.length > 0) return null;
   const payloads = payloadsOf(body?.data);
-  if (payloads.length > 0 && payloads.every((payload) => payload.userErrors.length > 0 && payload.userErrors.every((error: any) => typeof error?.code === 'string'))) return null;
+  if (
+    payloads.length > 0 &&
+    payloads.every((payload) => payload.userErrors.length > 0 && payload.userErrors.every((error: any) => typeof error?.code === 'string'))
+  )
+    return null;
   return `accepted (status ${status}, no error)`;
 }
 
 function describeCase(fuzzCase: FuzzCase): string {
   if (fuzzCase.raw) return JSON.stringify(Buffer.from(fuzzCase.raw).toString('latin1').slice(0, 160));
   const { method, headers, body, query } = fuzzCase.request!;
-  const shownHeaders = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, value.length > 60 ? `${value.slice(0, 60)}…(${value.length})` : value]));
-  const shownBody = typeof body === 'string' ? body.slice(0, 240) : body instanceof Uint8Array ? `<${body.length} bytes>` : JSON.stringify(body);
+  const shownHeaders = Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [name, value.length > 60 ? `${value.slice(0, 60)}…(${value.length})` : value]),
+  );
+  const shownBody =
+    typeof body === 'string' ? body.slice(0, 240) : body instanceof Uint8Array ? `<${body.length} bytes>` : JSON.stringify(body);
   return `${method}${query ? ` ?${query.slice(0, 80)}` : ''} ${JSON.stringify(shownHeaders)} ${shownBody}`;
 }
 
@@ -240,7 +264,10 @@ beforeAll(async () => {
   const db = gateway.db;
   home = await createOrgWithKeys(db, 'fuzz-home');
   away = await createOrgWithKeys(db, 'fuzz-away');
-  const own = await insertIntegrations(db, home.organization.id, 5, (i) => ({ displayName: `Home ${i}`, createdAt: new Date(Date.UTC(2026, 0, 1 + i)) }));
+  const own = await insertIntegrations(db, home.organization.id, 5, (i) => ({
+    displayName: `Home ${i}`,
+    createdAt: new Date(Date.UTC(2026, 0, 1 + i)),
+  }));
   const revoked = await insertIntegration(db, home.organization.id, { displayName: 'Home revoked', status: 'REVOKED' });
   await insertHealthChecks(db, home.organization.id, (own[0] as { id: string }).id, 3);
   const foreign = await insertIntegrations(db, away.organization.id, 3, (i) => ({ displayName: `Away secret ${i}` }));
@@ -259,7 +286,11 @@ beforeAll(async () => {
     schema,
     keys: home.keys,
     revokedKey,
-    own: { integrations: own.map((row) => row.globalId), revokedIntegration: revoked.globalId, apiKey: encodeGlobalID('ApiKey', ownKeyRow.id) },
+    own: {
+      integrations: own.map((row) => row.globalId),
+      revokedIntegration: revoked.globalId,
+      apiKey: encodeGlobalID('ApiKey', ownKeyRow.id),
+    },
     foreign: {
       Integration: foreign.map((row) => row.globalId),
       ApiKey: awayKeyRows.map((row) => encodeGlobalID('ApiKey', row.id)),
@@ -282,7 +313,9 @@ afterAll(async () => {
 });
 
 describe(`fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
-  it(`answers ${COUNT} bad requests with 4xx or coded errors, stays up, and changes nothing`, { timeout: Math.max(240_000, COUNT * 200) }, async () => {
+  it(`answers ${COUNT} bad requests with 4xx or coded errors, stays up, and changes nothing`, {
+    timeout: Math.max(240_000, COUNT * 200),
+  }, async () => {
     const cases = generateFuzzCases(new Random(SEED), world, COUNT);
     expect(cases.length).toBeGreaterThanOrEqual(Math.min(COUNT, 1_000));
     const secrets = [...Object.values(home.keys), ...Object.values(away.keys), world.revokedKey].filter((key) => key !== undefined);
@@ -296,17 +329,27 @@ describe(`fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
       for (let index = next++; index < cases.length; index = next++) {
         const fuzzCase = cases[index] as FuzzCase;
         byCategory.set(fuzzCase.category, (byCategory.get(fuzzCase.category) ?? 0) + 1);
-        const answer = fuzzCase.raw ? await sendRaw(port, fuzzCase.raw, fuzzCase.stall) : await sendRequest(`http://127.0.0.1:${port}`, fuzzCase.request!);
+        const answer = fuzzCase.raw
+          ? await sendRaw(port, fuzzCase.raw, fuzzCase.stall)
+          : await sendRequest(`http://127.0.0.1:${port}`, fuzzCase.request!);
         const problem = judge(fuzzCase, answer, secrets, foreignMarkers);
         if (problem) {
-          failures.push(`#${index} [${fuzzCase.category}] ${problem}\n    request: ${describeCase(fuzzCase)}\n    answer: ${answer.status} ${answer.text.slice(0, 300)}`);
+          failures.push(
+            `#${index} [${fuzzCase.category}] ${problem}\n    request: ${describeCase(fuzzCase)}\n    answer: ${answer.status} ${answer.text.slice(0, 300)}`,
+          );
         }
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 
-    const serverErrors = logs.lines().filter((line) => line.level >= 50).map((line) => `${line.msg}: ${line.err?.stack ?? line.err?.message ?? ''}`);
-    expect(failures, `seed ${SEED}: ${failures.length} of ${cases.length} answers are wrong; server errors logged: ${serverErrors.slice(0, 5).join(' | ')}\n${failures.slice(0, 25).join('\n')}`).toEqual([]);
+    const serverErrors = logs
+      .lines()
+      .filter((line) => line.level >= 50)
+      .map((line) => `${line.msg}: ${line.err?.stack ?? line.err?.message ?? ''}`);
+    expect(
+      failures,
+      `seed ${SEED}: ${failures.length} of ${cases.length} answers are wrong; server errors logged: ${serverErrors.slice(0, 5).join(' | ')}\n${failures.slice(0, 25).join('\n')}`,
+    ).toEqual([]);
     expect(serverErrors, `seed ${SEED}: errors were logged`).toEqual([]);
     expect(Object.fromEntries(byCategory), `seed ${SEED}`).toBeDefined();
 
@@ -317,7 +360,10 @@ describe(`fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
       body: JSON.stringify({ query: '{ viewer { role organization { slug } } integrations(first: 10) { totalCount } }' }),
     });
     expect(good.status, `seed ${SEED}`).toBe(200);
-    expect(JSON.parse(good.text).data, `seed ${SEED}`).toEqual({ viewer: { role: 'VIEWER', organization: { slug: 'fuzz-home' } }, integrations: { totalCount: 5 } });
+    expect(JSON.parse(good.text).data, `seed ${SEED}`).toEqual({
+      viewer: { role: 'VIEWER', organization: { slug: 'fuzz-home' } },
+      integrations: { totalCount: 5 },
+    });
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
 
     expect(await snapshot(gateway.db), `seed ${SEED}: the database changed`).toEqual(before);

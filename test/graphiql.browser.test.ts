@@ -25,7 +25,10 @@ function staysOnThisHost(url: string): boolean {
 
 /** The text a Monaco editor shows, line by line. */
 function editorText(page: Page, selector: string): Promise<string> {
-  return page.$eval(selector, (element) => Array.from(element.querySelectorAll('.view-line'), (line) => (line as HTMLElement).innerText.replace(/\u00a0/g, ' ')).join('\n'));
+  return page.$eval(selector, (element) =>
+    // biome-ignore lint/performance/useDomNodeTextContent: what the editor shows, as a reader sees it (textContent includes hidden text)
+    Array.from(element.querySelectorAll('.view-line'), (line) => (line as HTMLElement).innerText.replace(/\u00a0/g, ' ')).join('\n'),
+  );
 }
 
 /**
@@ -67,7 +70,16 @@ describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser without Internet a
       executablePath: CHROMIUM,
       headless: true,
       userDataDir: profile,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -95,11 +107,25 @@ describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser without Internet a
     expect(response?.status()).toBe(200);
     expect(leaving).toEqual([]);
     await page.waitForSelector('.graphiql-query-editor .view-line', { timeout: 60_000 });
-    await until(page, () => document.querySelector('.graphiql-query-editor')?.textContent?.includes('integrations') === true, '', 'the example query');
+    await until(
+      page,
+      () => document.querySelector('.graphiql-query-editor')?.textContent?.includes('integrations') === true,
+      '',
+      'the example query',
+    );
     expect(await editorText(page, '.graphiql-query-editor')).toContain('viewer');
 
     // The Headers tab is open and holds the key the gateway printed.
-    await until(page, (secret) => document.querySelector('.graphiql-editor-tool')?.textContent?.replace(/\u00a0/g, ' ').includes(`"Authorization": "Bearer ${secret}"`) === true, key, 'the key in the Headers tab');
+    await until(
+      page,
+      (secret) =>
+        document
+          .querySelector('.graphiql-editor-tool')
+          ?.textContent?.replace(/\u00a0/g, ' ')
+          .includes(`"Authorization": "Bearer ${secret}"`) === true,
+      key,
+      'the key in the Headers tab',
+    );
 
     // Replace the example with a query of our own, typed as a user types it.
     await page.focus('.graphiql-query-editor textarea');
@@ -111,10 +137,21 @@ describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser without Internet a
     // The editor closes brackets as they are typed and renders lines as it gets to it: compare the
     // document, not its spacing, once the rendering has caught up.
     const compact = (text: string) => text.replace(/\s+/g, '');
-    await expect.poll(async () => compact(await editorText(page, '.graphiql-query-editor')), { timeout: 10_000 }).toBe(compact('query Mine { viewer { role organization { name slug } } }'));
+    await expect
+      .poll(async () => compact(await editorText(page, '.graphiql-query-editor')), { timeout: 10_000 })
+      .toBe(compact('query Mine { viewer { role organization { name slug } } }'));
 
     await page.click('.graphiql-execute-button');
-    await until(page, () => document.querySelector('.graphiql-response')?.textContent?.replace(/\u00a0/g, ' ').includes('Demo organization') === true, '', 'the result');
+    await until(
+      page,
+      () =>
+        document
+          .querySelector('.graphiql-response')
+          ?.textContent?.replace(/\u00a0/g, ' ')
+          .includes('Demo organization') === true,
+      '',
+      'the result',
+    );
     const result = JSON.parse(await editorText(page, '.graphiql-response'));
     expect(result.data).toEqual({ viewer: { role: 'ADMIN', organization: { name: 'Demo organization', slug: 'demo' } } });
     expect(result.errors).toBeUndefined();

@@ -65,7 +65,13 @@ describe('GraphiQL served by the gateway', () => {
     expect(page.headers['content-security-policy']).toContain("default-src 'none'; script-src 'self'; worker-src 'self'");
     expect(page.body).not.toMatch(/(src|href)="(https?:)?\/\//);
     const linked = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] as string);
-    expect(linked.sort()).toEqual(['/graphiql/favicon.ico', '/graphiql/graphiql.css', '/graphiql/graphiql.js', '/graphiql/setup.js', '/graphiql/start.js']);
+    expect(linked.sort()).toEqual([
+      '/graphiql/favicon.ico',
+      '/graphiql/graphiql.css',
+      '/graphiql/graphiql.js',
+      '/graphiql/setup.js',
+      '/graphiql/start.js',
+    ]);
     for (const path of [...linked, '/graphiql/editor.worker.js', '/graphiql/json.worker.js', '/graphiql/graphql.worker.js']) {
       const asset = await get(port, path);
       expect(asset.status, path).toBe(200);
@@ -83,7 +89,10 @@ describe('GraphiQL served by the gateway', () => {
     const { keys } = await createOrgWithKeys(database.db, 'acme');
     const { body } = await sendGraphQL(yoga, { key: keys.VIEWER, query: defaultQuery as string, headers: { accept: null } });
     expect(body.errors).toBeUndefined();
-    expect(body.data).toEqual({ viewer: { role: 'VIEWER', organization: { name: 'Org acme', slug: 'acme' } }, integrations: { totalCount: 0, edges: [] } });
+    expect(body.data).toEqual({
+      viewer: { role: 'VIEWER', organization: { name: 'Org acme', slug: 'acme' } },
+      integrations: { totalCount: 0, edges: [] },
+    });
   });
 
   it('prefills the Authorization header only for a browser on this machine asking under a loopback name', async () => {

@@ -26,7 +26,12 @@ async function fetchWithKey(input: RequestInfo | URL, init: RequestInit = {}): P
   const headers = new Headers(init.headers);
   headers.set('authorization', `Bearer ${key}`);
   const response = await gateway.yoga.fetch(input instanceof Request ? input.url : String(input), { ...init, headers });
-  answers.push({ name: auditing, status: response.status, contentType: response.headers.get('content-type'), text: await response.clone().text() });
+  answers.push({
+    name: auditing,
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    text: await response.clone().text(),
+  });
   return response;
 }
 

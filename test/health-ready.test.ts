@@ -111,7 +111,9 @@ describe.runIf(testDatabaseKind === 'postgres')('when the PostgreSQL database go
 
   it('recovers by itself when its connections are cut but the database remains', async () => {
     expect(await probe(yoga, '/ready')).toBe(200);
-    const cut = await asAdmin('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+    const cut = await asAdmin('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [
+      name,
+    ]);
     expect(cut.rowCount).toBeGreaterThan(0);
     await new Promise((done) => setTimeout(done, 100));
     expect(await probe(yoga, '/ready')).toBe(200);
@@ -128,7 +130,11 @@ describe.runIf(testDatabaseKind === 'postgres')('when the PostgreSQL database go
   });
 
   it('keeps the reason out of GraphQL responses', async () => {
-    const { status, text } = await sendGraphQL(yoga, { key: `igw_000000000000_${'A'.repeat(43)}`, query: '{ viewer { role } }', headers: { accept: null } });
+    const { status, text } = await sendGraphQL(yoga, {
+      key: `igw_000000000000_${'A'.repeat(43)}`,
+      query: '{ viewer { role } }',
+      headers: { accept: null },
+    });
     expect(status).toBeGreaterThanOrEqual(500);
     expect(text).not.toContain(name);
     expect(text).not.toMatch(/does not exist|ECONN|database/i);

@@ -44,7 +44,10 @@ describe('request bodies', () => {
   it.each([
     ['text/plain', CREATE_KEY],
     ['text/plain;charset=UTF-8', JSON.stringify({ query: CREATE_KEY })],
-    ['multipart/form-data; boundary=b', `--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: CREATE_KEY })}\r\n--b--\r\n`],
+    [
+      'multipart/form-data; boundary=b',
+      `--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: CREATE_KEY })}\r\n--b--\r\n`,
+    ],
     ['application/x-www-form-urlencoded', `query=${encodeURIComponent(CREATE_KEY)}`],
     ['application/xml', '<query/>'],
     ['application/json; charset=latin1', JSON.stringify({ query: CREATE_KEY })],
@@ -65,7 +68,12 @@ describe('request bodies', () => {
   });
 
   it('reads JSON whatever the case of its media type and charset (media types are case-insensitive)', async () => {
-    for (const contentType of ['APPLICATION/JSON', 'Application/Json; Charset=UTF-8', 'application/json;charset="utf-8"', 'application/json; boundary=x']) {
+    for (const contentType of [
+      'APPLICATION/JSON',
+      'Application/Json; Charset=UTF-8',
+      'application/json;charset="utf-8"',
+      'application/json; boundary=x',
+    ]) {
       const answer = await send({ headers: { 'content-type': contentType }, body: JSON.stringify({ query: '{ viewer { role } }' }) });
       expect(answer, contentType).toMatchObject({ status: 200, body: { data: { viewer: { role: 'ADMIN' } } } });
     }
@@ -79,7 +87,11 @@ describe('Accept', () => {
 
   it('q=0 excludes a type: nothing acceptable is 406 NOT_ACCEPTABLE, and the mutation does not run', async () => {
     const before = await countApiKeys(gateway.db);
-    for (const accept of ['application/json;q=0', 'application/json; q=0, application/graphql-response+json;q=0', 'application/json;q=0, text/html']) {
+    for (const accept of [
+      'application/json;q=0',
+      'application/json; q=0, application/graphql-response+json;q=0',
+      'application/json;q=0, text/html',
+    ]) {
       const answer = await send({ headers: { 'content-type': 'application/json', accept }, body: query });
       expect(answer.status, accept).toBe(406);
       expect(codesOf(answer.body)).toEqual(['NOT_ACCEPTABLE']);
@@ -99,7 +111,10 @@ describe('Accept', () => {
       ['application/graphql-response+json, application/json', 'application/graphql-response+json'],
     ];
     for (const [accept, type] of cases) {
-      const answer = await send({ headers: { 'content-type': 'application/json', accept }, body: JSON.stringify({ query: '{ viewer { role } }' }) });
+      const answer = await send({
+        headers: { 'content-type': 'application/json', accept },
+        body: JSON.stringify({ query: '{ viewer { role } }' }),
+      });
       expect(answer.status, accept).toBe(200);
       expect(answer.contentType?.split(';')[0], accept).toBe(type);
     }
@@ -115,7 +130,11 @@ describe('CSRF', () => {
   });
 
   it('answers a GET without a key 401, whatever it carries', async () => {
-    for (const headers of [{ authorization: '' }, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: '', cookie: 'session=1' }] as Record<string, string>[]) {
+    for (const headers of [
+      { authorization: '' },
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      { authorization: '', cookie: 'session=1' },
+    ] as Record<string, string>[]) {
       const answer = await send({ method: 'GET', query: get, headers: { accept: 'application/json', ...headers } });
       expect(answer.status, JSON.stringify(headers)).toBe(401);
       expect(codesOf(answer.body)).toEqual(['UNAUTHENTICATED']);
@@ -130,14 +149,18 @@ describe('strings that are not text', () => {
     const before = await countApiKeys(gateway.db);
     for (const name of ['a\ud800b', '\udc00', 'x\ud83d']) {
       // JSON.stringify writes a lone surrogate as an escape (\ud800), as any JSON encoder may.
-      const body = JSON.stringify({ query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { key } }', variables: { n: name } });
+      const body = JSON.stringify({
+        query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { key } }',
+        variables: { n: name },
+      });
       const answer = await send({ headers: graphqlResponse, body });
       expect(answer.status).toBe(400);
       expect(codesOf(answer.body)).toEqual(['BAD_USER_INPUT']);
     }
     const inKey = JSON.stringify({
-      query: 'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { userErrors { code } } }',
-      variables: { c: { baseUrl: 'https://x.test', ['k\udfff']: 1 } },
+      query:
+        'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { userErrors { code } } }',
+      variables: { c: { baseUrl: 'https://x.test', 'k\udfff': 1 } },
     });
     expect(codesOf((await send({ headers: graphqlResponse, body: inKey })).body)).toEqual(['BAD_USER_INPUT']);
     expect(await countApiKeys(gateway.db)).toBe(before);
@@ -151,14 +174,24 @@ describe('strings that are not text', () => {
   });
 
   it('reads bytes that are not UTF-8 as U+FFFD, as browsers decode text', async () => {
-    const [head, tail] = JSON.stringify({ query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { apiKey { name } } }', variables: { n: 'a#b' } }).split('#');
+    const [head, tail] = JSON.stringify({
+      query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { apiKey { name } } }',
+      variables: { n: 'a#b' },
+    }).split('#');
     const body = Buffer.concat([Buffer.from(head!), Buffer.from([0xff]), Buffer.from(tail!)]);
-    const response = await fetch(`${port.origin}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${org.keys.ADMIN}`, ...graphqlResponse }, body });
+    const response = await fetch(`${port.origin}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${org.keys.ADMIN}`, ...graphqlResponse },
+      body,
+    });
     expect((await response.json()).data.createApiKey.apiKey.name).toBe('a\ufffdb');
   });
 
   it('keeps characters outside the BMP, written as a surrogate pair, as they are', async () => {
-    const body = JSON.stringify({ query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { apiKey { name } } }', variables: { n: 'bot \ud83d\ude00' } });
+    const body = JSON.stringify({
+      query: 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { apiKey { name } } }',
+      variables: { n: 'bot \ud83d\ude00' },
+    });
     expect((await send({ headers: graphqlResponse, body })).body.data.createApiKey.apiKey.name).toBe('bot 😀');
   });
 });
@@ -170,7 +203,9 @@ function rawConnection(): { socket: Socket; closed: Promise<{ text: string; afte
   let text = '';
   socket.on('data', (chunk) => (text += chunk.toString('latin1')));
   socket.on('error', () => undefined);
-  const closed = new Promise<{ text: string; afterMs: number }>((resolve) => socket.on('close', () => resolve({ text, afterMs: Date.now() - started })));
+  const closed = new Promise<{ text: string; afterMs: number }>((resolve) =>
+    socket.on('close', () => resolve({ text, afterMs: Date.now() - started })),
+  );
   return { socket, closed };
 }
 
@@ -190,7 +225,9 @@ describe('connections that stall', () => {
   it('answers 408 to an authenticated request whose body stalls, within the request deadline, and stays well', async () => {
     const { socket, closed } = rawConnection();
     const body = JSON.stringify({ query: '{ viewer { role } }' });
-    socket.write(`POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${org.keys.VIEWER}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    socket.write(
+      `POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${org.keys.VIEWER}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
     const { text, afterMs } = await closed;
     expect(afterMs).toBeGreaterThanOrEqual(TIMEOUTS.requestTimeoutMs - 50);
     expect(afterMs).toBeLessThan(WITHIN_MS);
@@ -225,9 +262,24 @@ describe('connections that stall', () => {
 
 describe('configuration', () => {
   it('reads the HTTP deadlines and the per-client cap, and refuses a headers deadline past the request deadline', () => {
-    expect(loadConfig({}).http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnectionsPerClient: 256 });
-    const config = loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '2000', HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000', HTTP_MAX_CONNECTIONS_PER_CLIENT: '0' });
-    expect(config.http).toEqual({ headersTimeoutMs: 2_000, requestTimeoutMs: 5_000, keepAliveTimeoutMs: 65_000, maxConnectionsPerClient: 0 });
+    expect(loadConfig({}).http).toEqual({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnectionsPerClient: 256,
+    });
+    const config = loadConfig({
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_REQUEST_TIMEOUT_MS: '5000',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
+      HTTP_MAX_CONNECTIONS_PER_CLIENT: '0',
+    });
+    expect(config.http).toEqual({
+      headersTimeoutMs: 2_000,
+      requestTimeoutMs: 5_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnectionsPerClient: 0,
+    });
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '40000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
     expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: 'soon' })).toThrow(/HTTP_REQUEST_TIMEOUT_MS/);
   });

@@ -5,7 +5,7 @@ import { createOrgWithKeys, keyPrefix, type OrgFixture } from './support/fixture
 import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
 
 const CREATE = 'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name } userErrors { code } } }';
-const REVOKE = 'mutation Revoke($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } userErrors { code } } }';
+const _REVOKE = 'mutation Revoke($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } userErrors { code } } }';
 const create = (name: string) => ({ input: { role: 'VIEWER', name } });
 
 /** The authentication statement, with a claim riding in it. */
@@ -33,7 +33,8 @@ describe('an Idempotency-Key claimed with authentication', () => {
 
   const send = (target: HardenedTestGateway, apiKey: string, key: string | null, query: string, variables: Record<string, unknown>) =>
     target.graphqlWith({ authorization: `Bearer ${apiKey}`, ...(key === null ? {} : { 'idempotency-key': key }) }, query, variables);
-  const keyRows = (target: HardenedTestGateway, key: string) => target.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).execute();
+  const keyRows = (target: HardenedTestGateway, key: string) =>
+    target.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).execute();
 
   it('is claimed when the mutation runs the first time its document is seen, and with authentication after that', async () => {
     const query = `${CREATE} # ${randomUUID()}`;

@@ -12,12 +12,20 @@ describe('Idempotency-Key on the integration mutations', () => {
   });
   afterAll(() => gateway.close());
 
-  const connectInput = (token: string) => ({ input: { provider: 'github', authKind: 'API_TOKEN', displayName: 'GitHub', config: {}, credentials: { token } } });
+  const connectInput = (token: string) => ({
+    input: { provider: 'github', authKind: 'API_TOKEN', displayName: 'GitHub', config: {}, credentials: { token } },
+  });
   const send = (key: string, query: string, variables: Record<string, unknown>) =>
     sendGraphQL(gateway.yoga, { key: gateway.org.keys.EDITOR, query, variables, headers: { 'idempotency-key': key } });
   const integrations = async () =>
     Number(
-      (await gateway.db.selectFrom('integrations').select((eb) => eb.fn.countAll<number>().as('n')).where('organization_id', '=', gateway.org.organization.id).executeTakeFirstOrThrow()).n,
+      (
+        await gateway.db
+          .selectFrom('integrations')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('organization_id', '=', gateway.org.organization.id)
+          .executeTakeFirstOrThrow()
+      ).n,
     );
 
   it('50 concurrent connectIntegration requests with one key create one integration with one probe', async () => {
@@ -85,7 +93,8 @@ describe('Idempotency-Key on the integration mutations', () => {
       let open = () => {};
       gateway.fake.reset();
       gateway.fake.fault('github', 'api', { until: new Promise<void>((resolve) => (open = resolve)) }, 1);
-      const send = () => sendGraphQL(slow, { key: gateway.org.keys.EDITOR, query: CONNECT, variables, headers: { 'idempotency-key': key } });
+      const send = () =>
+        sendGraphQL(slow, { key: gateway.org.keys.EDITOR, query: CONNECT, variables, headers: { 'idempotency-key': key } });
       const first = send();
       await new Promise((resolve) => setTimeout(resolve, 2_500)); // two and a half leases
       const meanwhile = await send();

@@ -4,7 +4,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { purgeExpiredKeys } from '../src/http/idempotency/idempotency.repository.js';
 import { openResponseBody } from '../src/http/idempotency/response-seal.js';
-import { CONNECT, crashBeforeStoring, createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL } from './support/provider-gateway.js';
+import {
+  CONNECT,
+  crashBeforeStoring,
+  createProviderGateway,
+  type ProviderGateway,
+  REFRESH,
+  RETURN_URL,
+} from './support/provider-gateway.js';
 import { sendGraphQL } from './support/request.js';
 
 /**
@@ -24,7 +31,8 @@ beforeAll(async () => {
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
 
-const TEST = 'mutation($input: TestIntegrationInput!) { testIntegration(input: $input) { healthCheck { id checkedAt ok httpStatus } integration { id health } userErrors { code } } }';
+const TEST =
+  'mutation($input: TestIntegrationInput!) { testIntegration(input: $input) { healthCheck { id checkedAt ok httpStatus } integration { id health } userErrors { code } } }';
 
 async function send(key: string, query: string, variables: Record<string, unknown>) {
   const answer = await sendGraphQL(gw.yoga, { key: gw.org.keys.EDITOR, query, variables, headers: { 'idempotency-key': key } });
@@ -34,16 +42,21 @@ async function send(key: string, query: string, variables: Record<string, unknow
   return answer;
 }
 
-
 /**
  * The key was used 25 hours ago and its retention (24 hours) has ended; with `purge`, the purge ran too.
  * What that use did (its events) is as old as it would be.
  */
 async function retentionEnds(key: string, purge: boolean) {
-  await sql`update integration_events set created_at = created_at - interval '25 hours' where detail->>'idempotencyKey' = ${key}`.execute(gw.db);
+  await sql`update integration_events set created_at = created_at - interval '25 hours' where detail->>'idempotencyKey' = ${key}`.execute(
+    gw.db,
+  );
   await gw.db
     .updateTable('idempotency_keys')
-    .set({ created_at: sql<Date>`created_at - interval '25 hours'`, completed_at: sql<Date>`completed_at - interval '25 hours'`, expires_at: sql<Date>`now() - interval '1 second'` })
+    .set({
+      created_at: sql<Date>`created_at - interval '25 hours'`,
+      completed_at: sql<Date>`completed_at - interval '25 hours'`,
+      expires_at: sql<Date>`now() - interval '1 second'`,
+    })
     .where('key', '=', key)
     .execute();
   if (purge) expect(await purgeExpiredKeys(gw.db)).toBeGreaterThanOrEqual(1);
@@ -51,10 +64,24 @@ async function retentionEnds(key: string, purge: boolean) {
 
 const healthChecks = async (id: string) =>
   Number(
-    (await gw.db.selectFrom('integration_health_checks').select((eb) => eb.fn.countAll<number>().as('n')).where('integration_id', '=', decodeTypedID(id, 'Integration')).executeTakeFirstOrThrow()).n,
+    (
+      await gw.db
+        .selectFrom('integration_health_checks')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('integration_id', '=', decodeTypedID(id, 'Integration'))
+        .executeTakeFirstOrThrow()
+    ).n,
   );
 const integrations = async () =>
-  Number((await gw.db.selectFrom('integrations').select((eb) => eb.fn.countAll<number>().as('n')).where('organization_id', '=', gw.org.organization.id).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await gw.db
+        .selectFrom('integrations')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('organization_id', '=', gw.org.organization.id)
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 const eventsOf = async (id: string, type: string) => (await gw.events(id)).filter((event) => event.type === type);
 const tokenIntegration = async (provider = 'github') => {
   const connected = await gw.connect(provider, 'API_TOKEN');
@@ -130,7 +157,10 @@ describe('a re-run after a lease takeover resumes instead of repeating', () => {
     const quiet = { id, webhook: { enabled: false } };
     expect((await send(other, REFRESH, { input: quiet })).body.data.refreshIntegration.webhookSigningSecret).toBeNull();
     await crashBeforeStoring(gw.db, other);
-    expect((await send(other, REFRESH, { input: quiet })).body.data.refreshIntegration).toMatchObject({ webhookSigningSecret: null, userErrors: [] });
+    expect((await send(other, REFRESH, { input: quiet })).body.data.refreshIntegration).toMatchObject({
+      webhookSigningSecret: null,
+      userErrors: [],
+    });
   });
 
   it('refreshIntegration(refreshTokens) makes no second token call', async () => {
@@ -173,7 +203,14 @@ describe('a re-run after a lease takeover resumes instead of repeating', () => {
 describe('a stored failure is replayed, and nothing runs again', () => {
   it.each([
     ['the provider rejected the credential', 'PROVIDER_REJECTED_CREDENTIALS', () => 'not-a-token-the-fake-issued'],
-    ['the provider was unreachable', 'PROVIDER_UNREACHABLE', () => (gw.fake.fault('gitlab', 'api', { status: 503 }, Infinity), gw.fake.issueApiToken('gitlab'))],
+    [
+      'the provider was unreachable',
+      'PROVIDER_UNREACHABLE',
+      () => {
+        gw.fake.fault('gitlab', 'api', { status: 503 }, Infinity);
+        return gw.fake.issueApiToken('gitlab');
+      },
+    ],
   ])('%s', async (_name, code, arrange) => {
     const key = randomUUID();
     const input = { provider: 'gitlab', authKind: 'API_TOKEN', displayName: 'refused', credentials: { token: arrange() } };
@@ -200,7 +237,10 @@ describe('a request with several mutations is one idempotent unit', () => {
   it('its re-run resumes each mutation by its own record, also two of the same integration', async () => {
     const a = await tokenIntegration();
     const b = await tokenIntegration();
-    for (const variables of [{ a, b }, { a, b: a }]) {
+    for (const variables of [
+      { a, b },
+      { a, b: a },
+    ]) {
       const key = randomUUID();
       const first = (await send(key, TWO, variables)).body.data;
       expect(first.one.healthCheck.id).not.toBe(first.two.healthCheck.id);
@@ -219,10 +259,16 @@ describe('a request with several mutations is one idempotent unit', () => {
     const b = await tokenIntegration();
     const bId = decodeTypedID(b, 'Integration');
     // The database refusing b's health check as a server shutting down would (SQLSTATE 57P01): a 503.
-    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'shutting down' using errcode = '57P01'; end $$`.execute(gw.db);
-    await sql.raw(`create trigger igw_test_refuse before insert on integration_health_checks for each row when (new.integration_id = '${bId}') execute function igw_test_refuse()`).execute(gw.db);
+    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'shutting down' using errcode = '57P01'; end $$`.execute(
+      gw.db,
+    );
+    await sql
+      .raw(
+        `create trigger igw_test_refuse before insert on integration_health_checks for each row when (new.integration_id = '${bId}') execute function igw_test_refuse()`,
+      )
+      .execute(gw.db);
     const key = randomUUID();
-    let first;
+    let first: Awaited<ReturnType<typeof send>>;
     try {
       first = await send(key, TWO, { a, b });
     } finally {
@@ -263,7 +309,12 @@ describe('a key used again after its retention ended is a new request', () => {
 
   it('connectIntegration creates a new integration rather than answering with the old one', async () => {
     const key = randomUUID();
-    const input = { provider: 'github', authKind: 'API_TOKEN', displayName: 'reused key', credentials: { token: gw.fake.issueApiToken('github') } };
+    const input = {
+      provider: 'github',
+      authKind: 'API_TOKEN',
+      displayName: 'reused key',
+      credentials: { token: gw.fake.issueApiToken('github') },
+    };
     const first = (await send(key, CONNECT, { input })).body.data.connectIntegration;
     await retentionEnds(key, true);
     const again = (await send(key, CONNECT, { input })).body.data.connectIntegration;
@@ -279,7 +330,9 @@ describe('a key used again after its retention ended is a new request', () => {
     await crashBeforeStoring(gw.db, key);
     // The client comes back two hours later, within the retention window.
     await gw.db.updateTable('idempotency_keys').set({ created_at: sql<Date>`now() - interval '2 hours'` }).where('key', '=', key).execute();
-    await sql`update integration_events set created_at = now() - interval '2 hours' where detail->>'idempotencyKey' = ${key}`.execute(gw.db);
+    await sql`update integration_events set created_at = now() - interval '2 hours' where detail->>'idempotencyKey' = ${key}`.execute(
+      gw.db,
+    );
     gw.fake.reset();
     const retried = (await send(key, TEST, { input: { id } })).body.data.testIntegration;
     expect(retried.healthCheck.id).toBe(first.healthCheck.id);
@@ -290,18 +343,43 @@ describe('a key used again after its retention ended is a new request', () => {
 });
 
 describe('no secret is stored in a replayable answer that was not returned anyway', () => {
-  const leaks = (haystack: readonly string[], secrets: readonly string[]) => secrets.filter((secret) => haystack.some((text) => text.includes(secret))).map((s) => `${s.slice(0, 12)}…`);
+  const leaks = (haystack: readonly string[], secrets: readonly string[]) =>
+    secrets.filter((secret) => haystack.some((text) => text.includes(secret))).map((s) => `${s.slice(0, 12)}…`);
 
   it('stored answers are sealed, and once opened hold only what their request returned', async () => {
-    const rows = await gw.db.selectFrom('idempotency_keys').selectAll().where('organization_id', '=', gw.org.organization.id).where('state', '=', 'COMPLETED').execute();
+    const rows = await gw.db
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('organization_id', '=', gw.org.organization.id)
+      .where('state', '=', 'COMPLETED')
+      .execute();
     expect(rows.length).toBeGreaterThan(5);
     const providerSecrets = [...gw.fake.secrets(), ...Object.values(gw.org.keys)];
-    expect(leaks(rows.map((row) => JSON.stringify(row)), [...providerSecrets, ...webhookSecrets])).toEqual([]);
-    const opened = rows.map((row) => openResponseBody(row.response_body ?? '', gw.org.keys.EDITOR, { organizationId: row.organization_id, key: row.key, fingerprint: row.fingerprint }));
+    expect(
+      leaks(
+        rows.map((row) => JSON.stringify(row)),
+        [...providerSecrets, ...webhookSecrets],
+      ),
+    ).toEqual([]);
+    const opened = rows.map((row) =>
+      openResponseBody(row.response_body ?? '', gw.org.keys.EDITOR, {
+        organizationId: row.organization_id,
+        key: row.key,
+        fingerprint: row.fingerprint,
+      }),
+    );
     expect(opened.every((body) => body !== null && texts.includes(body))).toBe(true);
     expect(leaks(opened as string[], providerSecrets)).toEqual([]);
     // Another API key of the organization cannot open them.
-    expect(rows.map((row) => openResponseBody(row.response_body ?? '', gw.org.keys.ADMIN, { organizationId: row.organization_id, key: row.key, fingerprint: row.fingerprint }))).toEqual(rows.map(() => null));
+    expect(
+      rows.map((row) =>
+        openResponseBody(row.response_body ?? '', gw.org.keys.ADMIN, {
+          organizationId: row.organization_id,
+          key: row.key,
+          fingerprint: row.fingerprint,
+        }),
+      ),
+    ).toEqual(rows.map(() => null));
   });
 
   it('nor in any response, log line or event detail', async () => {
@@ -310,7 +388,12 @@ describe('no secret is stored in a replayable answer that was not returned anywa
     expect(leaks(texts, providerSecrets)).toEqual([]);
     const events = await gw.db.selectFrom('integration_events').selectAll().execute();
     const checks = await gw.db.selectFrom('integration_health_checks').selectAll().execute();
-    expect(leaks([...gw.logs, ...events.map((e) => JSON.stringify(e)), ...checks.map((c) => JSON.stringify(c))], [...providerSecrets, ...webhookSecrets])).toEqual([]);
+    expect(
+      leaks(
+        [...gw.logs, ...events.map((e) => JSON.stringify(e)), ...checks.map((c) => JSON.stringify(c))],
+        [...providerSecrets, ...webhookSecrets],
+      ),
+    ).toEqual([]);
   });
 });
 

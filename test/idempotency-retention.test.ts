@@ -55,7 +55,9 @@ describe('Idempotency-Key leases and retention', () => {
     const busy = await send(key);
     expect(busy.status).toBe(409);
     expect(busy.headers.get('retry-after')).toBe('1');
-    expect(busy.body.errors).toEqual([{ message: expect.stringContaining('still running'), extensions: { code: 'IDEMPOTENCY_KEY_IN_USE' } }]);
+    expect(busy.body.errors).toEqual([
+      { message: expect.stringContaining('still running'), extensions: { code: 'IDEMPOTENCY_KEY_IN_USE' } },
+    ]);
     expect((await send(key, { input: { role: 'VIEWER', name: 'other' } })).status).toBe(422);
     expect((await row(key))?.state).toBe('IN_PROGRESS');
   });
@@ -75,7 +77,9 @@ describe('Idempotency-Key leases and retention', () => {
 
   it('stores no 5xx answer: the key stays bound to the request, and its retry runs the mutation again at once', async () => {
     // The database refusing the insert as a server shutting down would (SQLSTATE 57P01) is answered 503.
-    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'shutting down' using errcode = '57P01'; end $$`.execute(gateway.db);
+    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'shutting down' using errcode = '57P01'; end $$`.execute(
+      gateway.db,
+    );
     await sql`create trigger igw_test_refuse before insert on api_keys for each row execute function igw_test_refuse()`.execute(gateway.db);
     const key = randomUUID();
     try {
@@ -97,10 +101,21 @@ describe('Idempotency-Key leases and retention', () => {
   });
 
   it('keeps the slow first attempt from overwriting the answer of the attempt that took over', async () => {
-    const request = { organizationId: acme.organization.id, key: randomUUID(), apiKeyId: adminKeyId, fingerprint: 'f', leaseSeconds: 60, ttlHours: 24 };
+    const request = {
+      organizationId: acme.organization.id,
+      key: randomUUID(),
+      apiKeyId: adminKeyId,
+      fingerprint: 'f',
+      leaseSeconds: 60,
+      ttlHours: 24,
+    };
     const first = await claimKey(gateway.db, request);
     expect(first).toMatchObject({ kind: 'claimed', takenOver: false });
-    await gateway.db.updateTable('idempotency_keys').set({ lease_expires_at: sql<Date>`now() - interval '1 second'` }).where('key', '=', request.key).execute();
+    await gateway.db
+      .updateTable('idempotency_keys')
+      .set({ lease_expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('key', '=', request.key)
+      .execute();
     const second = await claimKey(gateway.db, request);
     expect(second).toMatchObject({ kind: 'claimed', takenOver: true });
     if (first.kind !== 'claimed' || second.kind !== 'claimed') throw new Error('unreachable');
@@ -120,13 +135,21 @@ describe('Idempotency-Key leases and retention', () => {
     const window = (stored?.expires_at.getTime() ?? 0) - (stored?.completed_at?.getTime() ?? 0);
     expect(window).toBeGreaterThanOrEqual(24 * 3600_000 - 1000);
 
-    await gateway.db.updateTable('idempotency_keys').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('key', '=', expired).execute();
+    await gateway.db
+      .updateTable('idempotency_keys')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('key', '=', expired)
+      .execute();
     // Past its window but not purged yet: the key no longer binds, even to a different request.
     const reused = await send(expired, { input: { role: 'VIEWER', name: 'new' } });
     expect(reused.headers.get('idempotent-replayed')).toBeNull();
     expect(reused.body.data.createApiKey.apiKey.name).toBe('new');
 
-    await gateway.db.updateTable('idempotency_keys').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('key', '=', expired).execute();
+    await gateway.db
+      .updateTable('idempotency_keys')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('key', '=', expired)
+      .execute();
     expect(await purgeExpiredKeys(gateway.db)).toBe(1);
     expect(await row(expired)).toBeUndefined();
     expect(await row(kept)).toBeDefined();
@@ -135,9 +158,18 @@ describe('Idempotency-Key leases and retention', () => {
   it('purges periodically from a running gateway', async () => {
     const key = randomUUID();
     await abandonedClaim(key, -1);
-    await gateway.db.updateTable('idempotency_keys').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('key', '=', key).execute();
+    await gateway.db
+      .updateTable('idempotency_keys')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('key', '=', key)
+      .execute();
     const logger = pino({ level: 'silent' });
-    const second = createGateway({ database: gateway.database, logger, services: testServices(logger), idempotency: { purgeIntervalMs: 50 } });
+    const second = createGateway({
+      database: gateway.database,
+      logger,
+      services: testServices(logger),
+      idempotency: { purgeIntervalMs: 50 },
+    });
     try {
       await expect.poll(() => row(key), { timeout: 5_000, interval: 50 }).toBeUndefined();
     } finally {
@@ -153,7 +185,11 @@ describe('Idempotency-Key leases and retention', () => {
       const env = childEnv({ DATA_DIR: dataDir, DATABASE_URL: gateway.database.url ?? undefined });
       const key = randomUUID();
       await send(key);
-      await gateway.db.updateTable('idempotency_keys').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('key', '=', key).execute();
+      await gateway.db
+        .updateTable('idempotency_keys')
+        .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+        .where('key', '=', key)
+        .execute();
       const result = await runCli(['idempotency', 'purge', '--json'], env);
       expect(result.code, result.stderr).toBe(0);
       expect(JSON.parse(result.stdout)).toEqual({ purged: 1 });

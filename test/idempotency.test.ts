@@ -6,8 +6,10 @@ import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { sendGraphQL } from './support/request.js';
 import { createWorld } from './support/world.js';
 
-const CREATE = 'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name role } key userErrors { code message field } } }';
-const REVOKE = 'mutation Revoke($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id revokedAt } userErrors { code message field } } }';
+const CREATE =
+  'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name role } key userErrors { code message field } } }';
+const REVOKE =
+  'mutation Revoke($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id revokedAt } userErrors { code message field } } }';
 
 describe('Idempotency-Key on mutations', () => {
   let gateway: TestGateway;
@@ -20,7 +22,11 @@ describe('Idempotency-Key on mutations', () => {
   });
   afterAll(() => gateway.close());
 
-  const send = (idempotencyKey: string | undefined, variables: Record<string, unknown>, options: { query?: string; apiKey?: string | null } = {}) =>
+  const send = (
+    idempotencyKey: string | undefined,
+    variables: Record<string, unknown>,
+    options: { query?: string; apiKey?: string | null } = {},
+  ) =>
     sendGraphQL(gateway.yoga, {
       key: options.apiKey === undefined ? acme.keys.ADMIN : options.apiKey,
       query: options.query ?? CREATE,
@@ -48,7 +54,11 @@ describe('Idempotency-Key on mutations', () => {
 
     // The one-time secret is replayable to its caller but not readable in the database.
     const [row] = await keyRows(key);
-    expect(row).toMatchObject({ state: 'COMPLETED', response_status: 200, response_headers: { 'content-type': first.headers.get('content-type') } });
+    expect(row).toMatchObject({
+      state: 'COMPLETED',
+      response_status: 200,
+      response_headers: { 'content-type': first.headers.get('content-type') },
+    });
     expect(row?.response_body).not.toContain(first.body.data.createApiKey.key);
     expect(row?.response_body).not.toContain('createApiKey');
   });
@@ -85,7 +95,9 @@ describe('Idempotency-Key on mutations', () => {
     ]) {
       const refused = await other;
       expect(refused.status).toBe(422);
-      expect(refused.body.errors).toEqual([{ message: expect.stringContaining('different request'), extensions: { code: 'IDEMPOTENCY_KEY_REUSED' } }]);
+      expect(refused.body.errors).toEqual([
+        { message: expect.stringContaining('different request'), extensions: { code: 'IDEMPOTENCY_KEY_REUSED' } },
+      ]);
     }
     expect(await acmeKeys()).toBe(before);
   });
@@ -113,7 +125,7 @@ describe('Idempotency-Key on mutations', () => {
   it('stores nothing for a request that fails before running, so the same key works once it is fixed', async () => {
     const key = randomUUID();
     expect((await send(key, create('x'), { apiKey: null })).status).toBe(401);
-    expect((await send(key, create('x'), { apiKey: 'igw_000000000000_' + 'a'.repeat(43) })).status).toBe(401);
+    expect((await send(key, create('x'), { apiKey: `igw_000000000000_${'a'.repeat(43)}` })).status).toBe(401);
     expect((await send(key, create('x'), { query: 'mutation {' })).status).toBe(400);
     expect((await send(key, create('x'), { query: 'mutation { createApiKey(input: { role: VIEWER }) { nope } }' })).status).toBe(400);
     const badVariables = await send(key, { input: { role: 'SUPERUSER' } });
@@ -137,7 +149,9 @@ describe('Idempotency-Key on mutations', () => {
 
     const second = randomUUID();
     const failed = await send(second, { id: target }, { query: REVOKE });
-    expect(failed.body.data.revokeApiKey.userErrors).toEqual([{ code: 'ALREADY_REVOKED', message: expect.any(String), field: ['input', 'id'] }]);
+    expect(failed.body.data.revokeApiKey.userErrors).toEqual([
+      { code: 'ALREADY_REVOKED', message: expect.any(String), field: ['input', 'id'] },
+    ]);
     const replay = await send(second, { id: target }, { query: REVOKE });
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.text).toBe(failed.text);
@@ -146,7 +160,8 @@ describe('Idempotency-Key on mutations', () => {
   it('treats a document with several mutations as one unit', async () => {
     const key = randomUUID();
     const before = await acmeKeys();
-    const query = 'mutation Two { a: createApiKey(input: { role: VIEWER, name: "a" }) { key } b: createApiKey(input: { role: EDITOR, name: "b" }) { key } }';
+    const query =
+      'mutation Two { a: createApiKey(input: { role: VIEWER, name: "a" }) { key } b: createApiKey(input: { role: EDITOR, name: "b" }) { key } }';
     const first = await send(key, {}, { query });
     expect(first.body.data.a.key).not.toBe(first.body.data.b.key);
     expect((await send(key, {}, { query })).text).toBe(first.text);
@@ -164,7 +179,7 @@ describe('Idempotency-Key on mutations', () => {
     expect(await keyRows(key)).toEqual([]);
   });
 
-  it("scopes keys to the organization, and to the API key within it", async () => {
+  it('scopes keys to the organization, and to the API key within it', async () => {
     const key = randomUUID();
     const ours = await send(key, create('shared'));
     const theirs = await send(key, create('shared'), { apiKey: globex.keys.ADMIN });
@@ -176,6 +191,9 @@ describe('Idempotency-Key on mutations', () => {
     const colleague = (await issueApiKey(gateway.db, { organizationId: acme.organization.id, role: 'ADMIN' })).secret;
     const refused = await send(key, create('shared'), { apiKey: colleague });
     expect(refused.status).toBe(422);
-    expect(refused.body.errors?.[0]).toEqual({ message: expect.stringContaining('another API key'), extensions: { code: 'IDEMPOTENCY_KEY_REUSED' } });
+    expect(refused.body.errors?.[0]).toEqual({
+      message: expect.stringContaining('another API key'),
+      extensions: { code: 'IDEMPOTENCY_KEY_REUSED' },
+    });
   });
 });

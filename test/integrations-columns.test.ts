@@ -35,7 +35,11 @@ describe('columns loaded for a page of integrations', () => {
     );
     expect(wholeRows).toBe(false);
     expect(data.integrations.edges.map((e: any) => e.node.displayName)).toEqual(['Columns 0', 'Columns 1', 'Columns 2']);
-    expect(data.integrations.edges.map((e: any) => e.node.createdAt)).toEqual(['2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z', '2026-01-01T00:00:02.000Z']);
+    expect(data.integrations.edges.map((e: any) => e.node.createdAt)).toEqual([
+      '2026-01-01T00:00:00.000Z',
+      '2026-01-01T00:00:01.000Z',
+      '2026-01-01T00:00:02.000Z',
+    ]);
   });
 
   it('answers pages that select a single summary field, or only IDs', async () => {
@@ -50,8 +54,14 @@ describe('columns loaded for a page of integrations', () => {
 
   it.each([
     ['a field on the node', '{ integrations(first: 3) { edges { node { displayName scopes grantedScopes missingScopes } } } }'],
-    ['an inline fragment', '{ integrations(first: 3) { edges { node { displayName ... on Integration { scopes grantedScopes missingScopes } } } } }'],
-    ['a fragment spread', 'query { integrations(first: 3) { edges { node { ...More } } } } fragment More on Integration { displayName scopes grantedScopes missingScopes }'],
+    [
+      'an inline fragment',
+      '{ integrations(first: 3) { edges { node { displayName ... on Integration { scopes grantedScopes missingScopes } } } } }',
+    ],
+    [
+      'a fragment spread',
+      'query { integrations(first: 3) { edges { node { ...More } } } } fragment More on Integration { displayName scopes grantedScopes missingScopes }',
+    ],
     ['an alias', '{ integrations(first: 3) { edges { node { displayName scopes grantedScopes gone: missingScopes } } } }'],
   ])('loads whole rows when another field is selected through %s', async (_how, query) => {
     const { data, wholeRows } = await page(query);
@@ -64,8 +74,15 @@ describe('columns loaded for a page of integrations', () => {
   });
 
   it('loads whole rows for webhook, config, account and credential fields', async () => {
-    const { data, wholeRows } = await page('{ integrations(first: 1) { edges { node { webhook { enabled events } config account hasCredentials } } } }');
+    const { data, wholeRows } = await page(
+      '{ integrations(first: 1) { edges { node { webhook { enabled events } config account hasCredentials } } } }',
+    );
     expect(wholeRows).toBe(true);
-    expect(data.integrations.edges[0].node).toEqual({ webhook: { enabled: false, events: [] }, config: {}, account: null, hasCredentials: false });
+    expect(data.integrations.edges[0].node).toEqual({
+      webhook: { enabled: false, events: [] },
+      config: {},
+      account: null,
+      hasCredentials: false,
+    });
   });
 });

@@ -79,7 +79,14 @@ describe('integrations filter', () => {
   it('leaves out REVOKED integrations unless statuses asks for them', async () => {
     expect(await names({})).toEqual(active);
     expect(await names({ statuses: ['REVOKED'] })).toEqual(['Old GitHub']);
-    expect(await names({ statuses: ['ACTIVE', 'REVOKED'] })).toEqual(['Alpha GitHub', 'beta gitlab', 'Old GitHub', '100% uptime', '100 percent', 'snake case']);
+    expect(await names({ statuses: ['ACTIVE', 'REVOKED'] })).toEqual([
+      'Alpha GitHub',
+      'beta gitlab',
+      'Old GitHub',
+      '100% uptime',
+      '100 percent',
+      'snake case',
+    ]);
     expect(await names({ statuses: ['ERROR', 'PENDING_AUTHORIZATION'] })).toEqual(['delta jira', 'snake_case']);
   });
 

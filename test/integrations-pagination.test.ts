@@ -110,9 +110,13 @@ describe('integrations pagination arguments', () => {
   it('refuses malformed and foreign cursors with INVALID_CURSOR', async () => {
     const descCursor = (await list({ first: 2, orderBy: { field: 'CREATED_AT', direction: 'DESC' } })).pageInfo.endCursor;
     const nameCursor = (await list({ first: 2, orderBy: { field: 'DISPLAY_NAME', direction: 'ASC' } })).pageInfo.endCursor;
-    const checkRes = await gateway.graphql(key, 'query($id: ID!) { integration(id: $id) { healthChecks(first: 1) { pageInfo { endCursor } } } }', {
-      id: ids[0],
-    });
+    const checkRes = await gateway.graphql(
+      key,
+      'query($id: ID!) { integration(id: $id) { healthChecks(first: 1) { pageInfo { endCursor } } } }',
+      {
+        id: ids[0],
+      },
+    );
     const healthCursor = checkRes.body.data.integration.healthChecks.pageInfo.endCursor;
     expect(healthCursor).toEqual(expect.any(String));
     const cursors = [
@@ -122,7 +126,9 @@ describe('integrations pagination arguments', () => {
       b64(JSON.stringify(['integrations:CREATED_AT:ASC', '2026-01-01', 'not-a-uuid'])),
       b64(JSON.stringify(['integrations:CREATED_AT:ASC', 'not a timestamp', rawIds[3]])),
       // Words that PostgreSQL's cast reads as times, which no list prints as a key.
-      ...['yesterday', 'now', 'epoch', 'infinity', '-infinity', 'today allballs'].map((word) => b64(JSON.stringify(['integrations:CREATED_AT:ASC', word, rawIds[3]]))),
+      ...['yesterday', 'now', 'epoch', 'infinity', '-infinity', 'today allballs'].map((word) =>
+        b64(JSON.stringify(['integrations:CREATED_AT:ASC', word, rawIds[3]])),
+      ),
       b64(JSON.stringify(['integrations:LAST_CHECKED_AT:ASC', 'infinity', rawIds[3]])),
       'x'.repeat(2000),
       descCursor,
@@ -137,10 +143,14 @@ describe('integrations pagination arguments', () => {
     expect(error.extensions?.argument).toBe('before');
 
     const [scope, , id] = JSON.parse(Buffer.from(healthCursor, 'base64url').toString('utf8')) as [string, string, string];
-    const forgedCheck = await gateway.graphql(key, 'query($id: ID!, $c: String) { integration(id: $id) { healthChecks(first: 1, after: $c) { edges { node { id } } } } }', {
-      id: ids[0],
-      c: b64(JSON.stringify([scope, 'yesterday', id])),
-    });
+    const forgedCheck = await gateway.graphql(
+      key,
+      'query($id: ID!, $c: String) { integration(id: $id) { healthChecks(first: 1, after: $c) { edges { node { id } } } } }',
+      {
+        id: ids[0],
+        c: b64(JSON.stringify([scope, 'yesterday', id])),
+      },
+    );
     expect(forgedCheck.body.errors?.[0]?.extensions?.code).toBe('INVALID_CURSOR');
   });
 
@@ -148,7 +158,9 @@ describe('integrations pagination arguments', () => {
     const page = await list({ first: 2, orderBy: { field: 'LAST_CHECKED_AT', direction: 'ASC' } });
     const [, key] = JSON.parse(Buffer.from(String(page.pageInfo.endCursor), 'base64url').toString('utf8')) as [string, string];
     expect(key).toBe('-infinity');
-    expect((await list({ first: 2, after: page.pageInfo.endCursor, orderBy: { field: 'LAST_CHECKED_AT', direction: 'ASC' } })).edges).toHaveLength(2);
+    expect(
+      (await list({ first: 2, after: page.pageInfo.endCursor, orderBy: { field: 'LAST_CHECKED_AT', direction: 'ASC' } })).edges,
+    ).toHaveLength(2);
   });
 });
 
@@ -210,7 +222,8 @@ describe('keyset stability', () => {
     const orgId = org.organization.id;
     const rows = await insertIntegrations(gateway.db, orgId, 20, (i) => ({ displayName: `Churn ${i}`, createdAt: at(1000 + i * 10) }));
     const remove = (index: number) => gateway.db.deleteFrom('integrations').where('id', '=', rows[index]!.id).execute();
-    const add = async (seconds: number) => (await insertIntegration(gateway.db, orgId, { displayName: 'New', createdAt: at(seconds) })).globalId;
+    const add = async (seconds: number) =>
+      (await insertIntegration(gateway.db, orgId, { displayName: 'New', createdAt: at(seconds) })).globalId;
     const added: Record<string, string> = {};
     const churn: (() => Promise<void>)[] = [
       async () => {

@@ -11,7 +11,9 @@ beforeAll(async () => {
   gw = await createProviderGateway();
   tokenId = (await gw.connect('github', 'API_TOKEN')).body.data.connectIntegration.integration.id;
   oauthId = await gw.connectOAuth('gitlab');
-  await gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id: tokenId, webhook: { url: 'https://hooks.example.com/a', enabled: true, rotateSecret: true } } });
+  await gw.graphql(gw.org.keys.EDITOR, REFRESH, {
+    input: { id: tokenId, webhook: { url: 'https://hooks.example.com/a', enabled: true, rotateSecret: true } },
+  });
 });
 afterAll(() => gw.close());
 
@@ -33,7 +35,11 @@ function attempts(ids: { token: string; oauth: string }) {
     ['connect with a token', CONNECT, connect],
     ['connect with OAuth2', CONNECT, { provider: 'gitlab', authKind: 'OAUTH2', displayName: 'x', oauth2: { returnUrl: RETURN_URL } }],
     ['reconnect', CONNECT, { ...connect, integrationId: ids.token }],
-    ['reconnect with OAuth2', CONNECT, { provider: 'gitlab', authKind: 'OAUTH2', displayName: 'x', oauth2: { returnUrl: RETURN_URL }, integrationId: ids.oauth }],
+    [
+      'reconnect with OAuth2',
+      CONNECT,
+      { provider: 'gitlab', authKind: 'OAUTH2', displayName: 'x', oauth2: { returnUrl: RETURN_URL }, integrationId: ids.oauth },
+    ],
     ['refresh tokens', REFRESH, { id: ids.oauth, refreshTokens: true }],
     ['replace a credential', REFRESH, { id: ids.token, credentials: { token: gw.fake.issueApiToken('github') } }],
     ['rotate the webhook secret', REFRESH, { id: ids.token, webhook: { rotateSecret: true, enabled: false } }],
@@ -51,7 +57,10 @@ describe('roles', () => {
       const res = await gw.graphql(gw.org.keys.VIEWER, query, { input });
       expect(res.status, name).toBe(200);
       expect(res.body.data, name).toBeNull();
-      expect(res.body.errors?.map((error) => error.extensions?.code), name).toEqual(['FORBIDDEN']);
+      expect(
+        res.body.errors?.map((error) => error.extensions?.code),
+        name,
+      ).toEqual(['FORBIDDEN']);
     }
     expect(await snapshot()).toEqual(before);
   });
@@ -84,7 +93,9 @@ describe('roles', () => {
       expect(await gw.db.selectFrom('api_keys').select('id').execute()).toEqual(keysBefore);
       expect(res.status).toBe(200);
       expect(res.body.data).toBeNull();
-      expect(res.body.errors).toEqual([{ message: "Your API key's role does not allow this operation.", path: ['b'], extensions: { code: 'FORBIDDEN' } }]);
+      expect(res.body.errors).toEqual([
+        { message: "Your API key's role does not allow this operation.", path: ['b'], extensions: { code: 'FORBIDDEN' } },
+      ]);
     });
 
     it('with an Idempotency-Key, the key stays free and stores nothing', async () => {
@@ -131,15 +142,20 @@ describe('tenant isolation', () => {
       expect(res.body.errors, name).toBeUndefined();
       const payload = Object.values(res.body.data)[0] as { integration: unknown; userErrors: { code: string; field: string[] }[] };
       expect(payload.integration, name).toBeNull();
-      expect(payload.userErrors.map((error) => error.code), name).toEqual(['NOT_FOUND']);
+      expect(
+        payload.userErrors.map((error) => error.code),
+        name,
+      ).toEqual(['NOT_FOUND']);
     }
     expect(await snapshot()).toEqual(before);
   });
 
   it('our integrations are invisible to them, and theirs to us', async () => {
-    const theirs = (await gw.graphql(gw.other.keys.EDITOR, CONNECT, {
-      input: { provider: 'slack', authKind: 'API_TOKEN', displayName: 'theirs', credentials: { token: gw.fake.issueApiToken('slack') } },
-    })).body.data.connectIntegration.integration.id;
+    const theirs = (
+      await gw.graphql(gw.other.keys.EDITOR, CONNECT, {
+        input: { provider: 'slack', authKind: 'API_TOKEN', displayName: 'theirs', credentials: { token: gw.fake.issueApiToken('slack') } },
+      })
+    ).body.data.connectIntegration.integration.id;
     const read = 'query($ids: [ID!]!) { nodes(ids: $ids) { id } integrations(first: 50) { edges { node { id } } } }';
     const ours = await gw.graphql(gw.org.keys.VIEWER, read, { ids: [tokenId, theirs] });
     expect(ours.body.data.nodes).toEqual([{ id: tokenId }, null]);

@@ -14,7 +14,8 @@ const LEAKY = ['leaky-echoed-token-0001', 'leaky-access-token-0002', 'leaky-refr
 beforeAll(async () => {
   gw = await createProviderGateway({ probeTimeoutMs: 400 });
   const editor = gw.org.keys.EDITOR;
-  const record = (res: { requestId: string }, outcome: 'SUCCEEDED' | 'FAILED', ...types: string[]) => sent.push({ requestId: res.requestId, types, outcome });
+  const record = (res: { requestId: string }, outcome: 'SUCCEEDED' | 'FAILED', ...types: string[]) =>
+    sent.push({ requestId: res.requestId, types, outcome });
   const mutate = (query: string, input: Record<string, unknown>) => gw.graphql(editor, query, { input });
 
   // Token and basic connections, a rejected one, and everything else a token integration goes through.
@@ -22,11 +23,23 @@ beforeAll(async () => {
   record(token, 'SUCCEEDED', 'integration.connected');
   const basic = await gw.connect('jira', 'BASIC');
   record(basic, 'SUCCEEDED', 'integration.connected');
-  record(await gw.connect('servicenow', 'BASIC', { credentials: { username: 'ada', password: 'not-the-password-1' } }), 'FAILED', 'integration.connect_failed');
+  record(
+    await gw.connect('servicenow', 'BASIC', { credentials: { username: 'ada', password: 'not-the-password-1' } }),
+    'FAILED',
+    'integration.connect_failed',
+  );
   const id = token.body.data.connectIntegration.integration.id;
   record(await mutate(TEST, { id }), 'SUCCEEDED', 'integration.tested');
-  record(await mutate(REFRESH, { id, credentials: { token: gw.fake.issueApiToken('github') } }), 'SUCCEEDED', 'integration.credentials_replaced');
-  record(await mutate(REFRESH, { id, credentials: { token: 'ghp_rejected-replacement-0001' } }), 'FAILED', 'integration.credentials_replace_failed');
+  record(
+    await mutate(REFRESH, { id, credentials: { token: gw.fake.issueApiToken('github') } }),
+    'SUCCEEDED',
+    'integration.credentials_replaced',
+  );
+  record(
+    await mutate(REFRESH, { id, credentials: { token: 'ghp_rejected-replacement-0001' } }),
+    'FAILED',
+    'integration.credentials_replace_failed',
+  );
   for (let i = 0; i < 2; i += 1) {
     const rotated = await mutate(REFRESH, { id, webhook: { url: 'https://hooks.example.com/a', enabled: true, rotateSecret: true } });
     webhookSecrets.push(rotated.body.data.refreshIntegration.webhookSigningSecret);
@@ -44,7 +57,10 @@ beforeAll(async () => {
   const oauthId = started.body.data.connectIntegration.integration.id;
   const atProvider = await fetch(started.body.data.connectIntegration.authorizationUrl, { redirect: 'manual' });
   const callbackId = randomUUID();
-  const callback = await gw.yoga.fetch(atProvider.headers.get('location') as string, { headers: { 'x-request-id': callbackId }, redirect: 'manual' });
+  const callback = await gw.yoga.fetch(atProvider.headers.get('location') as string, {
+    headers: { 'x-request-id': callbackId },
+    redirect: 'manual',
+  });
   gw.responses.push(callback.headers.get('location') ?? '', await callback.text());
   sent.push({ requestId: callbackId, types: ['integration.authorized'], outcome: 'SUCCEEDED' });
   record(await mutate(REFRESH, { id: oauthId, refreshTokens: true }), 'SUCCEEDED', 'integration.tokens_refreshed');
@@ -67,7 +83,10 @@ describe('every mutation leaves an integration_events row', () => {
     const events = await gw.events();
     for (const { requestId, types, outcome } of sent) {
       const mine = events.filter((event) => event.request_id === requestId);
-      expect(mine.map((event) => event.type), requestId).toEqual(types);
+      expect(
+        mine.map((event) => event.type),
+        requestId,
+      ).toEqual(types);
       for (const event of mine) expect(event).toMatchObject({ outcome, actor_key_id: editor });
     }
     expect(events.filter((event) => event.type === 'integration.authorization_failed')).toEqual([
@@ -80,7 +99,10 @@ describe('every mutation leaves an integration_events row', () => {
     const { id } = await gw.db.selectFrom('integrations').select('id').where('status', '!=', 'REVOKED').executeTakeFirstOrThrow();
     const viewer = await gw.graphql(gw.org.keys.VIEWER, TEST, { input: { id: encodeGlobalID('Integration', id) } });
     expect(viewer.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const invalid = await gw.graphql(gw.org.keys.EDITOR, 'mutation { connectIntegration(input: { provider: "nope", authKind: API_TOKEN, displayName: "x" }) { userErrors { code } } }');
+    const invalid = await gw.graphql(
+      gw.org.keys.EDITOR,
+      'mutation { connectIntegration(input: { provider: "nope", authKind: API_TOKEN, displayName: "x" }) { userErrors { code } } }',
+    );
     expect(invalid.body.data.connectIntegration.userErrors).toEqual([{ code: 'VALIDATION' }]);
     expect((await gw.events()).length).toBe(before);
   });
@@ -89,7 +111,13 @@ describe('every mutation leaves an integration_events row', () => {
 describe('no secret leaves the gateway', () => {
   const leaks = (texts: readonly string[], secrets: readonly string[]) =>
     secrets.filter((secret) => texts.some((text) => text.includes(secret))).map((secret) => `${secret.slice(0, 12)}…`);
-  const providerSecrets = () => [...gw.fake.secrets(), 'not-the-password-1', 'ghp_rejected-replacement-0001', ...LEAKY, ...Object.values(gw.org.keys)];
+  const providerSecrets = () => [
+    ...gw.fake.secrets(),
+    'not-the-password-1',
+    'ghp_rejected-replacement-0001',
+    ...LEAKY,
+    ...Object.values(gw.org.keys),
+  ];
 
   it('in any response body or redirect', () => {
     expect(gw.responses.length).toBeGreaterThan(20);

@@ -8,13 +8,19 @@ import { createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL, REVOK
 /** What each provider's fake answers about the account, per auth kind (an empty identity stores none). */
 const ACCOUNTS: Record<string, Partial<Record<string, unknown>>> = {
   datadog: {},
-  github: { OAUTH2: { login: 'octocat', id: 583231, name: 'The Octocat' }, API_TOKEN: { login: 'octocat', id: 583231, name: 'The Octocat' } },
+  github: {
+    OAUTH2: { login: 'octocat', id: 583231, name: 'The Octocat' },
+    API_TOKEN: { login: 'octocat', id: 583231, name: 'The Octocat' },
+  },
   gitlab: { OAUTH2: { username: 'ada', id: 4242, name: 'Ada Lovelace' }, API_TOKEN: { tokenName: 'gateway', userId: 4242 } },
   http: {},
   jira: { OAUTH2: { accountId: '5b10ac8d82e05b22cc7d4ef5', email: 'ada@example.com', name: 'Ada Lovelace' } },
   pagerduty: { OAUTH2: { id: 'PFAKE01', email: 'ada@example.com', name: 'Ada Lovelace' } },
   servicenow: { OAUTH2: { userName: 'ada.lovelace', userId: '6816f79cc0a8016401c5a33be04be441' } },
-  slack: { OAUTH2: { team: 'Fake Workspace', user: 'gateway-bot', teamId: 'T0FAKE' }, API_TOKEN: { team: 'Fake Workspace', user: 'gateway-bot', teamId: 'T0FAKE' } },
+  slack: {
+    OAUTH2: { team: 'Fake Workspace', user: 'gateway-bot', teamId: 'T0FAKE' },
+    API_TOKEN: { team: 'Fake Workspace', user: 'gateway-bot', teamId: 'T0FAKE' },
+  },
 };
 /** Where token and basic credentials report their scopes on the probe. */
 const REPORTS_SCOPES = new Set(['github', 'gitlab', 'slack']);
@@ -69,7 +75,11 @@ async function revokeTwice(id: string, provider: string, expectConfirmed: boolea
   expect((await gw.row(id)).secret_ciphertext).toBeNull();
   const calls = gw.fake.store.calls.length;
   const again = (await run(REVOKE, { id })).body.data.revokeIntegration;
-  expect(again).toMatchObject({ integration: null, revokedAtProvider: false, userErrors: [{ code: 'ALREADY_REVOKED', field: ['input', 'id'] }] });
+  expect(again).toMatchObject({
+    integration: null,
+    revokedAtProvider: false,
+    userErrors: [{ code: 'ALREADY_REVOKED', field: ['input', 'id'] }],
+  });
   expect(gw.fake.store.calls.length).toBe(calls);
   expect(gw.fake.calls(provider, 'revoke')).toBe(expectConfirmed ? (ENDS_GRANT.has(provider) ? 2 : 1) : 0);
 }
@@ -80,17 +90,28 @@ async function webhookRoundTrip(id: string) {
   const rotated = (await run(REFRESH, { id, webhook })).body.data.refreshIntegration;
   expect(rotated.userErrors).toEqual([]);
   expect(rotated.webhookSigningSecret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
-  expect(rotated.integration.webhook).toEqual({ url: webhook.url, events: webhook.events, enabled: true, secretRotatedAt: expect.any(String) });
+  expect(rotated.integration.webhook).toEqual({
+    url: webhook.url,
+    events: webhook.events,
+    enabled: true,
+    secretRotatedAt: expect.any(String),
+  });
   const later = (await run(REFRESH, { id, webhook: { enabled: false } })).body.data.refreshIntegration;
   expect(later.webhookSigningSecret).toBeNull();
   expect(later.integration.webhook.enabled).toBe(false);
-  const read = await gw.graphql(gw.org.keys.VIEWER, 'query($id: ID!) { node(id: $id) { id ... on Integration { webhook { url enabled } } } }', { id });
+  const read = await gw.graphql(
+    gw.org.keys.VIEWER,
+    'query($id: ID!) { node(id: $id) { id ... on Integration { webhook { url enabled } } } }',
+    { id },
+  );
   expect(JSON.stringify(read.body)).not.toContain(rotated.webhookSigningSecret);
   expect(gw.responses.filter((body) => body.includes(rotated.webhookSigningSecret))).toHaveLength(1);
 }
 
 const tokenCases = listConnectors().flatMap((definition) =>
-  definition.authKinds.filter((kind) => kind !== 'OAUTH2').map((kind) => ({ provider: definition.key, kind: kind as 'API_TOKEN' | 'BASIC', definition })),
+  definition.authKinds
+    .filter((kind) => kind !== 'OAUTH2')
+    .map((kind) => ({ provider: definition.key, kind: kind as 'API_TOKEN' | 'BASIC', definition })),
 );
 
 describe.each(tokenCases)('$provider with $kind', ({ provider, kind, definition }) => {
@@ -104,8 +125,16 @@ describe.each(tokenCases)('$provider with $kind', ({ provider, kind, definition 
     expect(payload.authorizationUrl).toBeNull();
     const integration = payload.integration;
     const scopes = REPORTS_SCOPES.has(provider) && kind === 'API_TOKEN' ? sorted(definition.defaultScopes) : null;
-    expect(integration).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY', authKind: kind, hasCredentials: true, lastHealthCheck: { ok: true, httpStatus: 200 } });
-    expect(integration.account).toEqual(ACCOUNTS[provider]?.[kind] ?? (kind === 'BASIC' && provider !== 'http' ? expect.any(Object) : null));
+    expect(integration).toMatchObject({
+      status: 'ACTIVE',
+      health: 'HEALTHY',
+      authKind: kind,
+      hasCredentials: true,
+      lastHealthCheck: { ok: true, httpStatus: 200 },
+    });
+    expect(integration.account).toEqual(
+      ACCOUNTS[provider]?.[kind] ?? (kind === 'BASIC' && provider !== 'http' ? expect.any(Object) : null),
+    );
     expect(sorted(integration.grantedScopes)).toEqual(scopes);
     expect(integration.healthChecks.edges).toHaveLength(1);
     expect(gw.fake.calls(provider, 'api')).toBe(1);
@@ -131,7 +160,9 @@ describe.each(tokenCases)('$provider with $kind', ({ provider, kind, definition 
   });
 });
 
-const oauthCases = listConnectors().filter((definition) => definition.oauth2).map((definition) => ({ provider: definition.key, definition }));
+const oauthCases = listConnectors()
+  .filter((definition) => definition.oauth2)
+  .map((definition) => ({ provider: definition.key, definition }));
 
 describe.each(oauthCases)('$provider with OAUTH2', ({ provider, definition }) => {
   it('authorizes through the callback, tests, refreshes tokens and revokes them at the provider', async () => {
@@ -153,7 +184,11 @@ describe.each(oauthCases)('$provider with OAUTH2', ({ provider, definition }) =>
 
     const id = started.integration.id;
     const grant = gw.fake.latestGrant(provider)!;
-    const read = await gw.graphql(gw.org.keys.VIEWER, `query($id: ID!) { integration(id: $id) { status health grantedScopes missingScopes account credentialExpiresAt } }`, { id });
+    const read = await gw.graphql(
+      gw.org.keys.VIEWER,
+      `query($id: ID!) { integration(id: $id) { status health grantedScopes missingScopes account credentialExpiresAt } }`,
+      { id },
+    );
     const integration = read.body.data.integration;
     expect(integration).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY', missingScopes: [] });
     expect(sorted(integration.grantedScopes)).toEqual(sorted(definition.defaultScopes));

@@ -14,12 +14,29 @@ beforeEach(() => gw.fake.reset());
 
 async function counts(db: Kysely<Database>) {
   const count = async (table: 'integrations' | 'integration_health_checks' | 'integration_events') =>
-    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-  return { integrations: await count('integrations'), checks: await count('integration_health_checks'), events: await count('integration_events') };
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  return {
+    integrations: await count('integrations'),
+    checks: await count('integration_health_checks'),
+    events: await count('integration_events'),
+  };
 }
 
 /** Connects with the given credential and expects a userError, nothing stored, and one failure event. */
-async function expectRefused(provider: string, authKind: 'API_TOKEN' | 'BASIC', credentials: Record<string, string>, code: string, extra = {}) {
+async function expectRefused(
+  provider: string,
+  authKind: 'API_TOKEN' | 'BASIC',
+  credentials: Record<string, string>,
+  code: string,
+  extra = {},
+) {
   const before = await counts(gw.db);
   const res = await gw.connect(provider, authKind, { credentials, ...extra });
   expect(res.body.errors).toBeUndefined();
@@ -34,12 +51,15 @@ async function expectRefused(provider: string, authKind: 'API_TOKEN' | 'BASIC', 
 }
 
 const tokenCases = listConnectors().flatMap((definition) =>
-  definition.authKinds.filter((kind) => kind !== 'OAUTH2').map((kind) => ({ provider: definition.key, kind: kind as 'API_TOKEN' | 'BASIC' })),
+  definition.authKinds
+    .filter((kind) => kind !== 'OAUTH2')
+    .map((kind) => ({ provider: definition.key, kind: kind as 'API_TOKEN' | 'BASIC' })),
 );
 
 describe('a credential the provider rejects stores nothing but the failure event', () => {
   it.each(tokenCases)('$provider $kind', async ({ provider, kind }) => {
-    const wrong: Record<string, string> = kind === 'API_TOKEN' ? { token: 'not-a-token-the-provider-issued' } : { username: 'ada@example.com', password: 'wrong password' };
+    const wrong: Record<string, string> =
+      kind === 'API_TOKEN' ? { token: 'not-a-token-the-provider-issued' } : { username: 'ada@example.com', password: 'wrong password' };
     const error = await expectRefused(provider, kind, wrong, 'PROVIDER_REJECTED_CREDENTIALS');
     expect(error.field).toEqual(['input', 'credentials']);
     expect(gw.fake.calls(provider, 'api')).toBe(1);
@@ -111,7 +131,8 @@ describe('reconnecting keeps the integration id', () => {
     const failed = (await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id: first.id } })).body.data.testIntegration;
     expect(failed.integration.status).toBe('NEEDS_REAUTH');
     const before = await counts(gw.db);
-    const again = (await gw.connect('github', 'API_TOKEN', { integrationId: first.id, displayName: 'renamed' })).body.data.connectIntegration;
+    const again = (await gw.connect('github', 'API_TOKEN', { integrationId: first.id, displayName: 'renamed' })).body.data
+      .connectIntegration;
     expect(again.userErrors).toEqual([]);
     expect(again.integration).toMatchObject({ id: first.id, displayName: 'renamed', status: 'ACTIVE', health: 'HEALTHY' });
     expect((await counts(gw.db)).integrations).toBe(before.integrations);
@@ -155,12 +176,22 @@ describe('reconnecting keeps the integration id', () => {
   });
 
   it("another organization's integration cannot be reconnected (NOT_FOUND)", async () => {
-    const theirs = (await gw.graphql(gw.other.keys.EDITOR, CONNECT, {
-      input: { provider: 'github', authKind: 'API_TOKEN', displayName: 'theirs', credentials: { token: gw.fake.issueApiToken('github') } },
-    })).body.data.connectIntegration.integration;
+    const theirs = (
+      await gw.graphql(gw.other.keys.EDITOR, CONNECT, {
+        input: {
+          provider: 'github',
+          authKind: 'API_TOKEN',
+          displayName: 'theirs',
+          credentials: { token: gw.fake.issueApiToken('github') },
+        },
+      })
+    ).body.data.connectIntegration.integration;
     gw.fake.reset();
     const res = await gw.connect('github', 'API_TOKEN', { integrationId: theirs.id });
-    expect(res.body.data.connectIntegration).toMatchObject({ integration: null, userErrors: [{ code: 'NOT_FOUND', field: ['input', 'integrationId'] }] });
+    expect(res.body.data.connectIntegration).toMatchObject({
+      integration: null,
+      userErrors: [{ code: 'NOT_FOUND', field: ['input', 'integrationId'] }],
+    });
     expect(gw.fake.calls('github')).toBe(0);
     expect((await gw.row(theirs.id)).display_name).toBe('theirs');
   });

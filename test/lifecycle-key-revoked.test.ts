@@ -31,7 +31,14 @@ async function doomedEditor() {
  * Sends a mutation while the provider holds its answer to `endpoint`; once the provider was called, runs
  * `meanwhile`, and lets the provider answer after the request has run for more than a second.
  */
-async function heldOverASecond(provider: string, endpoint: 'api' | 'revoke', key: string, query: string, input: Record<string, unknown>, meanwhile: () => Promise<unknown>) {
+async function heldOverASecond(
+  provider: string,
+  endpoint: 'api' | 'revoke',
+  key: string,
+  query: string,
+  input: Record<string, unknown>,
+  meanwhile: () => Promise<unknown>,
+) {
   let release = () => {};
   gw.fake.fault(provider, endpoint, { until: new Promise<void>((resolve) => (release = resolve)) });
   const calls = gw.fake.calls(provider, endpoint);
@@ -46,13 +53,26 @@ async function heldOverASecond(provider: string, endpoint: 'api' | 'revoke', key
 }
 
 const count = async (table: 'integrations' | 'integration_events' | 'integration_health_checks') =>
-  Number((await gw.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await gw.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('a key revoked while its mutation waits on the provider for over a second', () => {
   it('connectIntegration: UNAUTHENTICATED, and no integration or event is stored', async () => {
     const { key, revoke } = await doomedEditor();
     const before = { integrations: await count('integrations'), events: await count('integration_events') };
-    const input = { provider: 'github', authKind: 'API_TOKEN', displayName: 'held', config: configFor('github', gw.fake), credentials: { token: gw.fake.issueApiToken('github') } };
+    const input = {
+      provider: 'github',
+      authKind: 'API_TOKEN',
+      displayName: 'held',
+      config: configFor('github', gw.fake),
+      credentials: { token: gw.fake.issueApiToken('github') },
+    };
     const answer = await heldOverASecond('github', 'api', key, CONNECT, input, revoke);
     expect(answer.status).toBe(401);
     expect(answer.body.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })]);
@@ -84,9 +104,18 @@ describe('a key revoked while its mutation waits on the provider for over a seco
 
   it('a key that stays valid commits as always after the same wait', async () => {
     const { key } = await doomedEditor();
-    const input = { provider: 'github', authKind: 'API_TOKEN', displayName: 'held, kept', config: configFor('github', gw.fake), credentials: { token: gw.fake.issueApiToken('github') } };
+    const input = {
+      provider: 'github',
+      authKind: 'API_TOKEN',
+      displayName: 'held, kept',
+      config: configFor('github', gw.fake),
+      credentials: { token: gw.fake.issueApiToken('github') },
+    };
     const answer = await heldOverASecond('github', 'api', key, CONNECT, input, async () => {});
     expect(answer.status).toBe(200);
-    expect(answer.body.data.connectIntegration).toMatchObject({ userErrors: [], integration: { status: 'ACTIVE', displayName: 'held, kept' } });
+    expect(answer.body.data.connectIntegration).toMatchObject({
+      userErrors: [],
+      integration: { status: 'ACTIVE', displayName: 'held, kept' },
+    });
   });
 });

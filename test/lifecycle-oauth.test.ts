@@ -51,7 +51,11 @@ describe('the callback completes an authorization once', () => {
     const state = url.searchParams.get('state') as string;
     expect(Buffer.from(state, 'base64url')).toHaveLength(32);
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
-    const rows = await gw.db.selectFrom('oauth_states').selectAll().where('integration_id', '=', decodeTypedID(id, 'Integration')).execute();
+    const rows = await gw.db
+      .selectFrom('oauth_states')
+      .selectAll()
+      .where('integration_id', '=', decodeTypedID(id, 'Integration'))
+      .execute();
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(state);
     expect(JSON.stringify(rows)).not.toContain(url.searchParams.get('code_challenge'));
@@ -86,7 +90,11 @@ describe('the callback completes an authorization once', () => {
 describe('a failed authorization leaves a clear outcome and no credential', () => {
   it('an expired state (older than 10 minutes)', async () => {
     const { id, authorizationUrl } = await start();
-    await gw.db.updateTable('oauth_states').set({ expires_at: sql<Date>`now() - interval '1 second'` }).where('integration_id', '=', decodeTypedID(id, 'Integration')).execute();
+    await gw.db
+      .updateTable('oauth_states')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` })
+      .where('integration_id', '=', decodeTypedID(id, 'Integration'))
+      .execute();
     const { location } = await gw.authorize(authorizationUrl);
     await expectFailedReturn(id, location, 'state_expired');
     expect(gw.fake.calls('gitlab', 'token')).toBe(0);
@@ -115,7 +123,11 @@ describe('a failed authorization leaves a clear outcome and no credential', () =
 
   it('the PKCE verifier does not match the challenge (the provider verifies S256)', async () => {
     const { id, authorizationUrl } = await start('datadog');
-    await gw.db.updateTable('oauth_states').set({ code_verifier: 'x'.repeat(43) }).where('integration_id', '=', decodeTypedID(id, 'Integration')).execute();
+    await gw.db
+      .updateTable('oauth_states')
+      .set({ code_verifier: 'x'.repeat(43) })
+      .where('integration_id', '=', decodeTypedID(id, 'Integration'))
+      .execute();
     const { location } = await gw.authorize(authorizationUrl);
     await expectFailedReturn(id, location, 'token_exchange_failed');
     expect(gw.fake.calls('datadog', 'token')).toBe(1);
@@ -138,7 +150,11 @@ describe('what the provider grants is recorded', () => {
     gw.fake.knobs('github').grantScopes = ['read:org'];
     const { id, authorizationUrl } = await start('github');
     await gw.authorize(authorizationUrl);
-    const read = await gw.graphql(gw.org.keys.VIEWER, 'query($id: ID!) { integration(id: $id) { status statusReason health grantedScopes missingScopes } }', { id });
+    const read = await gw.graphql(
+      gw.org.keys.VIEWER,
+      'query($id: ID!) { integration(id: $id) { status statusReason health grantedScopes missingScopes } }',
+      { id },
+    );
     expect(read.body.data.integration).toEqual({
       status: 'ACTIVE',
       statusReason: 'Missing required scopes: repo',
@@ -165,7 +181,11 @@ describe('what the provider grants is recorded', () => {
     gw.fake.fault('gitlab', 'api', { status: 503 }, Infinity);
     const { location } = await gw.authorize(authorizationUrl);
     gw.fake.reset();
-    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'connected', error: 'probe_provider_error' });
+    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({
+      integration: id,
+      outcome: 'connected',
+      error: 'probe_provider_error',
+    });
     expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', health: 'DEGRADED' });
     const refreshed = await gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
     expect(refreshed.body.data.refreshIntegration.userErrors).toEqual([]);
@@ -182,7 +202,7 @@ describe('what the provider grants is recorded', () => {
   });
 });
 
-describe('without a returnUrl the browser lands on the gateway\'s own /oauth/done page', () => {
+describe("without a returnUrl the browser lands on the gateway's own /oauth/done page", () => {
   async function land(location: URL | null) {
     expect(`${location?.origin}${location?.pathname}`).toBe('http://gateway.test/oauth/done');
     const response = await gw.yoga.fetch(location!.toString(), { headers: { accept: 'text/html' } });
@@ -199,7 +219,9 @@ describe('without a returnUrl the browser lands on the gateway\'s own /oauth/don
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(response.headers.get('cache-control')).toBe('no-store');
-    expect(response.headers.get('content-security-policy')).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'$/);
+    expect(response.headers.get('content-security-policy')).toMatch(
+      /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'$/,
+    );
     expect(html).toContain('<h1>Connected</h1>');
     expect(html).toContain(`The integration <code>${integration.id}</code> is connected`);
     expect(html).not.toMatch(/<script|https?:\/\//i);
@@ -214,11 +236,17 @@ describe('without a returnUrl the browser lands on the gateway\'s own /oauth/don
     const { response, html } = await land(location);
     expect(response.status).toBe(200);
     expect(html).toContain('<h1>Not connected</h1>');
-    expect(html).toContain(`The integration <code>${integration.id}</code> was not connected: the authorization was refused at the provider.`);
+    expect(html).toContain(
+      `The integration <code>${integration.id}</code> was not connected: the authorization was refused at the provider.`,
+    );
   });
 
   it('escapes whatever the query string holds, and answers 400 when it says nothing', async () => {
-    const hostile = new URLSearchParams({ integration: '<script>alert(1)</script>', outcome: 'error', error: '"><img src=x onerror=alert(1)>' });
+    const hostile = new URLSearchParams({
+      integration: '<script>alert(1)</script>',
+      outcome: 'error',
+      error: '"><img src=x onerror=alert(1)>',
+    });
     const response = await gw.yoga.fetch(`http://gateway.test/oauth/done?${hostile}`);
     const html = await response.text();
     expect(response.status).toBe(200);
@@ -234,7 +262,9 @@ describe('without a returnUrl the browser lands on the gateway\'s own /oauth/don
 
   it('a returnUrl that is given must still be an absolute http(s) URL', async () => {
     const started = await gw.startOAuth('gitlab', { oauth2: { returnUrl: '' } });
-    expect(started.body.data.connectIntegration.userErrors).toEqual([expect.objectContaining({ code: 'VALIDATION', field: ['input', 'oauth2', 'returnUrl'] })]);
+    expect(started.body.data.connectIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'VALIDATION', field: ['input', 'oauth2', 'returnUrl'] }),
+    ]);
   });
 });
 
@@ -260,7 +290,9 @@ describe('a callback that fails itself answers 503 with the request id, never a 
     const callbackUrl = atProvider.headers.get('location') as string;
     // PGlite: a handle of its own (the embedded database is one per handle), closed before the callback
     // arrives. PostgreSQL: a server that does not answer (a closed pool handle would reconnect).
-    const closed = gw.database.url ? await openDatabase({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:9/gone', poolSize: 1 }) : await createTestDatabase();
+    const closed = gw.database.url
+      ? await openDatabase({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:9/gone', poolSize: 1 })
+      : await createTestDatabase();
     if (!gw.database.url) await closed.close();
     const broken = createGateway({ database: closed, logger: gw.services.logger, services: gw.services });
     try {
@@ -269,7 +301,8 @@ describe('a callback that fails itself answers 503 with the request id, never a 
       await expectFailurePage(response, requestId);
       // Neither the state nor the code reached a log line.
       const params = new URL(callbackUrl).searchParams;
-      for (const secret of [params.get('state'), params.get('code')]) expect(gw.logs.some((line) => line.includes(secret as string))).toBe(false);
+      for (const secret of [params.get('state'), params.get('code')])
+        expect(gw.logs.some((line) => line.includes(secret as string))).toBe(false);
     } finally {
       await broken.dispose();
       await closed.close();
@@ -278,12 +311,19 @@ describe('a callback that fails itself answers 503 with the request id, never a 
 
   it('the database fails after the code was exchanged: no credential is stored, and a new authorization works', async () => {
     const { id, authorizationUrl } = await start();
-    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'disk full'; end $$`.execute(gw.db);
-    await sql`create trigger igw_test_refuse before insert on integration_events for each row when (new.type = 'integration.authorized') execute function igw_test_refuse()`.execute(gw.db);
+    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'disk full'; end $$`.execute(
+      gw.db,
+    );
+    await sql`create trigger igw_test_refuse before insert on integration_events for each row when (new.type = 'integration.authorized') execute function igw_test_refuse()`.execute(
+      gw.db,
+    );
     const requestId = `callback-${Date.now()}`;
     try {
       const atProvider = await fetch(authorizationUrl, { redirect: 'manual' });
-      const response = await gw.yoga.fetch(atProvider.headers.get('location') as string, { headers: { 'x-request-id': requestId }, redirect: 'manual' });
+      const response = await gw.yoga.fetch(atProvider.headers.get('location') as string, {
+        headers: { 'x-request-id': requestId },
+        redirect: 'manual',
+      });
       await expectFailurePage(response, requestId);
     } finally {
       await sql`drop trigger igw_test_refuse on integration_events`.execute(gw.db);

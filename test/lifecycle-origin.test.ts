@@ -32,7 +32,10 @@ beforeAll(async () => {
   githubA = await startFakeProvider({ root: 'github', clientSecret: () => GITHUB_CLIENT_SECRET });
   githubB = await startFakeProvider({ root: 'github', clientSecret: () => GITHUB_CLIENT_SECRET });
   // The gateway's vault also opens what `secrets rotate` re-encrypts under the rotation key (see the last test).
-  gw = await createProviderGateway({ connectorSettings: { ...hostA.settings, ...githubA.settings }, vault: new SecretVault(new KeyRing(gatewayKey, [rotationKey])) });
+  gw = await createProviderGateway({
+    connectorSettings: { ...hostA.settings, ...githubA.settings },
+    vault: new SecretVault(new KeyRing(gatewayKey, [rotationKey])),
+  });
 });
 afterAll(async () => {
   await gw.close();
@@ -65,8 +68,15 @@ async function connectOAuthAt(host: FakeProvider, extra: Record<string, unknown>
 
 /** Connects with a personal access token issued by `host`; the hosts' call logs start afresh. */
 async function connectTokenAt(host: FakeProvider, token = host.issueApiToken('gitlab')): Promise<string> {
-  const payload = (await editor(CONNECT, { provider: 'gitlab', authKind: 'API_TOKEN', displayName: 'GitLab token', config: { host: host.url }, credentials: { token } })).body.data
-    .connectIntegration;
+  const payload = (
+    await editor(CONNECT, {
+      provider: 'gitlab',
+      authKind: 'API_TOKEN',
+      displayName: 'GitLab token',
+      config: { host: host.url },
+      credentials: { token },
+    })
+  ).body.data.connectIntegration;
   expect(payload.userErrors).toEqual([]);
   hostA.reset();
   hostB.reset();
@@ -85,13 +95,25 @@ const rowId = (id: string) => decodeTypedID(id, 'Integration');
 /** Re-stores the integration's secrets as an earlier version did: no origins, none in the associated data. */
 async function sealWithoutOrigins(id: string): Promise<void> {
   const row = await gw.row(id);
-  const legacy = gw.services.vault.seal(await gw.secretsOf(id), { organizationId: row.organization_id, integrationId: row.id, version: row.secret_version });
-  await gw.db.updateTable('integrations').set({ secret_ciphertext: legacy.ciphertext, secret_key_id: legacy.keyId, secret_origins: null }).where('id', '=', row.id).execute();
+  const legacy = gw.services.vault.seal(await gw.secretsOf(id), {
+    organizationId: row.organization_id,
+    integrationId: row.id,
+    version: row.secret_version,
+  });
+  await gw.db
+    .updateTable('integrations')
+    .set({ secret_ciphertext: legacy.ciphertext, secret_key_id: legacy.keyId, secret_origins: null })
+    .where('id', '=', row.id)
+    .execute();
 }
 
 /** What an attacker with write access to the database, or any path that changes config alone, would do. */
 const pointAt = (id: string, host: FakeProvider) =>
-  gw.db.updateTable('integrations').set({ config: JSON.stringify({ host: host.url }) }).where('id', '=', rowId(id)).execute();
+  gw.db
+    .updateTable('integrations')
+    .set({ config: JSON.stringify({ host: host.url }) })
+    .where('id', '=', rowId(id))
+    .execute();
 
 describe('an OAuth2 reconnection changes nothing until its callback succeeds', () => {
   it('with new settings: the integration keeps working with its tokens until the callback applies the settings with new ones', async () => {
@@ -99,8 +121,12 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
     const grantA = { ...hostA.latestGrant('gitlab')! };
     const before = await gw.row(id);
 
-    const started = (await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab renamed', environment: 'staging', scopes: ['read_api'] }))).body.data
-      .connectIntegration;
+    const started = (
+      await editor(
+        CONNECT,
+        oauthInput(hostA, { integrationId: id, displayName: 'GitLab renamed', environment: 'staging', scopes: ['read_api'] }),
+      )
+    ).body.data.connectIntegration;
     expect(started.userErrors).toEqual([]);
     expect(started.integration).toMatchObject({ id, displayName: 'GitLab A', status: 'ACTIVE', scopes: ['read_api', 'read_user'] });
     expect(await gw.row(id)).toEqual(before);
@@ -115,7 +141,13 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
     const { location } = await gw.authorize(started.authorizationUrl);
     expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'connected' });
     const grant = hostA.latestGrant('gitlab')!;
-    expect(await gw.row(id)).toMatchObject({ display_name: 'GitLab renamed', environment: 'staging', requested_scopes: ['read_api'], status: 'ACTIVE', health: 'HEALTHY' });
+    expect(await gw.row(id)).toMatchObject({
+      display_name: 'GitLab renamed',
+      environment: 'staging',
+      requested_scopes: ['read_api'],
+      status: 'ACTIVE',
+      health: 'HEALTHY',
+    });
     expect((await gw.secretsOf(id)).credential).toMatchObject({ accessToken: grant.accessToken, refreshToken: grant.refreshToken });
     expect(await originsOf(id)).toEqual({ api: hostA.url, token: hostA.url, revoke: hostA.url });
   });
@@ -136,7 +168,13 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
     const { location } = await gw.authorize(started.authorizationUrl);
     expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'connected' });
     const grantA = hostA.latestGrant('gitlab')!;
-    expect(await gw.row(id)).toMatchObject({ display_name: 'GitLab A', auth_kind: 'OAUTH2', config: { host: hostA.url }, status: 'ACTIVE', health: 'HEALTHY' });
+    expect(await gw.row(id)).toMatchObject({
+      display_name: 'GitLab A',
+      auth_kind: 'OAUTH2',
+      config: { host: hostA.url },
+      status: 'ACTIVE',
+      health: 'HEALTHY',
+    });
     expect(await originsOf(id)).toEqual({ api: hostA.url, token: hostA.url, revoke: hostA.url });
     hostB.reset();
     expect((await editor(TEST, { id })).body.data.testIntegration).toMatchObject({ userErrors: [], healthCheck: { ok: true } });
@@ -146,7 +184,13 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
   });
 
   it.each([
-    ['the user denies access', () => void (hostA.knobs('gitlab').denyAuthorization = true), 'access_denied'],
+    [
+      'the user denies access',
+      () => {
+        hostA.knobs('gitlab').denyAuthorization = true;
+      },
+      'access_denied',
+    ],
     ['the token exchange fails', () => hostA.fault('gitlab', 'token', { status: 500 }), 'token_exchange_failed'],
   ])('a failed reconnection (%s) leaves the integration exactly as it was', async (_name, arrange, error) => {
     const tokenB = hostB.issueApiToken('gitlab');
@@ -165,7 +209,10 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
   it('revoking during a pending reconnection revokes the stored tokens where they came from', async () => {
     const id = await connectOAuthAt(hostA);
     const grantA = { ...hostA.latestGrant('gitlab')! };
-    expect((await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab renamed' }))).body.data.connectIntegration.userErrors).toEqual([]);
+    expect(
+      (await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab renamed' }))).body.data.connectIntegration
+        .userErrors,
+    ).toEqual([]);
     const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
     expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: true, integration: { displayName: 'GitLab A', status: 'REVOKED' } });
     expect(hostA.calls('gitlab', 'revoke')).toBe(2);
@@ -180,13 +227,25 @@ describe('a stored credential goes only to the origins it is bound to', () => {
     await pointAt(id, hostB);
     const before = await gw.row(id);
     const tested = (await editor(TEST, { id })).body.data.testIntegration;
-    expect(tested.userErrors).toEqual([{ code: 'CREDENTIAL_ORIGIN_MISMATCH', field: ['input', 'id'], message: expect.stringContaining(hostA.url) }]);
+    expect(tested.userErrors).toEqual([
+      { code: 'CREDENTIAL_ORIGIN_MISMATCH', field: ['input', 'id'], message: expect.stringContaining(hostA.url) },
+    ]);
     const refreshed = (await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration;
     expect(refreshed.userErrors).toEqual([expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' })]);
     // An expired token is refreshed before a test: at the bound token endpoint or not at all.
-    await gw.db.updateTable('integrations').set({ credential_expires_at: new Date(Date.now() - 1000) }).where('id', '=', rowId(id)).execute();
-    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' })]);
-    expect(await gw.row(id)).toMatchObject({ secret_version: before.secret_version, status: 'ACTIVE', last_check_at: before.last_check_at });
+    await gw.db
+      .updateTable('integrations')
+      .set({ credential_expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', rowId(id))
+      .execute();
+    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
+    ]);
+    expect(await gw.row(id)).toMatchObject({
+      secret_version: before.secret_version,
+      status: 'ACTIVE',
+      last_check_at: before.last_check_at,
+    });
     const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
     expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: false, integration: { status: 'REVOKED', hasCredentials: false } });
     expect(revoked.providerMessage).toContain(hostA.url);
@@ -198,18 +257,25 @@ describe('a stored credential goes only to the origins it is bound to', () => {
     const id = await connectOAuthAt(hostA);
     const grant = hostA.latestGrant('gitlab')!;
     await pointAt(id, hostB);
-    await sql`update integrations set secret_origins = replace(secret_origins, ${hostA.url}, ${hostB.url}) where id = ${rowId(id)}`.execute(gw.db);
+    await sql`update integrations set secret_origins = replace(secret_origins, ${hostA.url}, ${hostB.url}) where id = ${rowId(id)}`.execute(
+      gw.db,
+    );
     for (const [query, input] of [
       [TEST, { id }],
       [REFRESH, { id, refreshTokens: true }],
     ] as const) {
       const answer = await editor(query, input);
       expect(answer.status).toBe(200);
-      expect(Object.values(answer.body.data)[0]).toMatchObject({ integration: null, userErrors: [{ code: 'CREDENTIAL_UNREADABLE', field: ['input', 'id'] }] });
+      expect(Object.values(answer.body.data)[0]).toMatchObject({
+        integration: null,
+        userErrors: [{ code: 'CREDENTIAL_UNREADABLE', field: ['input', 'id'] }],
+      });
     }
     // Removing the origins does not open it either.
     await gw.db.updateTable('integrations').set({ secret_origins: null }).where('id', '=', rowId(id)).execute();
-    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([expect.objectContaining({ code: 'CREDENTIAL_UNREADABLE' })]);
+    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'CREDENTIAL_UNREADABLE' }),
+    ]);
     const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
     expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: false, integration: { status: 'REVOKED' } });
     expect(revoked.providerMessage).toMatch(/could not be decrypted/);
@@ -223,10 +289,15 @@ describe('a stored credential goes only to the origins it is bound to', () => {
     const origins = (await gw.row(id)).secret_origins;
     const report = await rotateSecrets(gw.db, new SecretVault(new KeyRing(rotationKey, [gatewayKey])));
     expect(report.failed).toEqual([]);
-    expect(await gw.row(id)).toMatchObject({ secret_origins: origins, secret_key_id: new SecretVault(new KeyRing(rotationKey)).currentKeyId });
+    expect(await gw.row(id)).toMatchObject({
+      secret_origins: origins,
+      secret_key_id: new SecretVault(new KeyRing(rotationKey)).currentKeyId,
+    });
     expect((await editor(TEST, { id })).body.data.testIntegration.healthCheck.ok).toBe(true);
     await pointAt(id, hostB);
-    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' })]);
+    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
+    ]);
     expect(hostB.store.calls).toEqual([]);
   });
 });
@@ -239,15 +310,34 @@ describe('token reconnections and refreshes bind the credential they store', () 
     const before = await gw.row(id);
 
     // A token the new host refuses: nothing changes, and the stored token was not sent to try.
-    const refused = (await editor(CONNECT, { provider: 'gitlab', authKind: 'API_TOKEN', displayName: 'moved', config: { host: hostB.url }, credentials: { token: 'glpat-unknown' }, integrationId: id }))
-      .body.data.connectIntegration;
+    const refused = (
+      await editor(CONNECT, {
+        provider: 'gitlab',
+        authKind: 'API_TOKEN',
+        displayName: 'moved',
+        config: { host: hostB.url },
+        credentials: { token: 'glpat-unknown' },
+        integrationId: id,
+      })
+    ).body.data.connectIntegration;
     expect(refused.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' })]);
     expect(await gw.row(id)).toEqual(before);
 
     const newToken = hostB.issueApiToken('gitlab');
-    const moved = (await editor(CONNECT, { provider: 'gitlab', authKind: 'API_TOKEN', displayName: 'moved', config: { host: hostB.url }, credentials: { token: newToken }, integrationId: id }))
-      .body.data.connectIntegration;
-    expect(moved).toMatchObject({ userErrors: [], integration: { id, displayName: 'moved', config: { host: hostB.url }, status: 'ACTIVE' } });
+    const moved = (
+      await editor(CONNECT, {
+        provider: 'gitlab',
+        authKind: 'API_TOKEN',
+        displayName: 'moved',
+        config: { host: hostB.url },
+        credentials: { token: newToken },
+        integrationId: id,
+      })
+    ).body.data.connectIntegration;
+    expect(moved).toMatchObject({
+      userErrors: [],
+      integration: { id, displayName: 'moved', config: { host: hostB.url }, status: 'ACTIVE' },
+    });
     expect(await originsOf(id)).toEqual({ api: hostB.url, token: null, revoke: null });
     expect((await editor(TEST, { id })).body.data.testIntegration.healthCheck.ok).toBe(true);
     expect(carrying(hostB, [oldToken])).toEqual([]);
@@ -262,12 +352,19 @@ describe('token reconnections and refreshes bind the credential they store', () 
     expect(replaced.userErrors).toEqual([]);
     expect(await originsOf(id)).toEqual({ api: hostA.url, token: null, revoke: null });
     // A webhook change re-seals the bundle: the credential keeps its origins, even when the config now says otherwise.
-    await gw.db.updateTable('integrations').set({ config: JSON.stringify({ host: hostB.url }) }).where('id', '=', rowId(id)).execute();
-    const rotated = (await editor(REFRESH, { id, webhook: { url: 'https://hooks.example.com/x', enabled: true, rotateSecret: true } })).body.data.refreshIntegration;
+    await gw.db
+      .updateTable('integrations')
+      .set({ config: JSON.stringify({ host: hostB.url }) })
+      .where('id', '=', rowId(id))
+      .execute();
+    const rotated = (await editor(REFRESH, { id, webhook: { url: 'https://hooks.example.com/x', enabled: true, rotateSecret: true } })).body
+      .data.refreshIntegration;
     expect(rotated.userErrors).toEqual([]);
     expect(await originsOf(id)).toEqual({ api: hostA.url, token: null, revoke: null });
     expect((await gw.secretsOf(id)).credential).toEqual({ kind: 'API_TOKEN', token: replacement });
-    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' })]);
+    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
+    ]);
     expect(hostB.store.calls).toEqual([]);
   });
 
@@ -279,7 +376,9 @@ describe('token reconnections and refreshes bind the credential they store', () 
     expect((await editor(REFRESH, { id, webhook: { rotateSecret: true } })).body.data.refreshIntegration.userErrors).toEqual([]);
     expect(await originsOf(id)).toEqual({ api: hostA.url, token: null, revoke: null });
     await pointAt(id, hostB);
-    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' })]);
+    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
+    ]);
     expect(hostB.store.calls).toEqual([]);
   });
 });
@@ -287,10 +386,15 @@ describe('token reconnections and refreshes bind the credential they store', () 
 describe('the OAuth2 client secret goes only where the client is registered', () => {
   const countRows = async () => {
     const count = (table: 'integrations' | 'oauth_states' | 'integration_events') =>
-      gw.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow().then((row) => Number(row.n));
+      gw.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
+        .then((row) => Number(row.n));
     return { integrations: await count('integrations'), states: await count('oauth_states'), events: await count('integration_events') };
   };
-  const secretsSeen = () => [CLIENT_SECRET, GITHUB_CLIENT_SECRET].filter((secret) => [...gw.logs, ...gw.responses].some((text) => text.includes(secret)));
+  const secretsSeen = () =>
+    [CLIENT_SECRET, GITHUB_CLIENT_SECRET].filter((secret) => [...gw.logs, ...gw.responses].some((text) => text.includes(secret)));
 
   it('an OAuth2 connection or reconnection to a host the client is not registered at is refused before anything is stored or sent', async () => {
     const before = await countRows();
@@ -298,7 +402,13 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
     expect(refused).toMatchObject({
       authorizationUrl: null,
       integration: null,
-      userErrors: [{ code: 'VALIDATION', field: ['input', 'config', 'host'], message: expect.stringContaining(`registered at https://gitlab.com, ${hostA.url}, not at ${hostB.url}`) }],
+      userErrors: [
+        {
+          code: 'VALIDATION',
+          field: ['input', 'config', 'host'],
+          message: expect.stringContaining(`registered at https://gitlab.com, ${hostA.url}, not at ${hostB.url}`),
+        },
+      ],
     });
     expect(refused.userErrors[0].message).toMatch(/API_TOKEN.*CONNECTOR_GITLAB_OAUTH_ORIGIN/);
     expect(await countRows()).toEqual(before);
@@ -314,7 +424,11 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
     // GitHub Enterprise: its token endpoint and its API, where GitHub's revocation sends the client id and secret.
     const github = (await editor(CONNECT, { ...oauthInput(githubB), provider: 'github' })).body.data.connectIntegration;
     expect(github.userErrors).toEqual([
-      expect.objectContaining({ code: 'VALIDATION', field: ['input', 'config', 'host'], message: expect.stringContaining(`registered at https://github.com, https://api.github.com, ${githubA.url}, not at ${githubB.url}`) }),
+      expect.objectContaining({
+        code: 'VALIDATION',
+        field: ['input', 'config', 'host'],
+        message: expect.stringContaining(`registered at https://github.com, https://api.github.com, ${githubA.url}, not at ${githubB.url}`),
+      }),
     ]);
     expect(await countRows()).toEqual(connected);
     expect(hostB.store.calls).toEqual([]);
@@ -333,11 +447,27 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
     const before = await gw.row(id);
 
     const refreshed = (await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration;
-    expect(refreshed.userErrors).toEqual([{ code: 'CREDENTIAL_ORIGIN_MISMATCH', field: ['input', 'id'], message: expect.stringContaining(`not at ${other.url}; its secret was not sent`) }]);
+    expect(refreshed.userErrors).toEqual([
+      {
+        code: 'CREDENTIAL_ORIGIN_MISMATCH',
+        field: ['input', 'id'],
+        message: expect.stringContaining(`not at ${other.url}; its secret was not sent`),
+      },
+    ]);
     // A test refreshes an expired token first: not there either.
-    await gw.db.updateTable('integrations').set({ credential_expires_at: new Date(Date.now() - 1000) }).where('id', '=', rowId(id)).execute();
-    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' })]);
-    expect(await gw.row(id)).toMatchObject({ secret_version: before.secret_version, status: 'ACTIVE', last_check_at: before.last_check_at });
+    await gw.db
+      .updateTable('integrations')
+      .set({ credential_expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', rowId(id))
+      .execute();
+    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
+    ]);
+    expect(await gw.row(id)).toMatchObject({
+      secret_version: before.secret_version,
+      status: 'ACTIVE',
+      last_check_at: before.last_check_at,
+    });
 
     const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
     expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: false, integration: { status: 'REVOKED', hasCredentials: false } });
@@ -350,11 +480,22 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
   it('a callback whose pending authorization was altered to point at another host sends neither the code nor the client secret there', async () => {
     const started = (await editor(CONNECT, oauthInput(hostA))).body.data.connectIntegration;
     const id = started.integration.id;
-    await gw.db.updateTable('oauth_states').set({ config: JSON.stringify({ host: hostB.url }) }).where('integration_id', '=', rowId(id)).execute();
+    await gw.db
+      .updateTable('oauth_states')
+      .set({ config: JSON.stringify({ host: hostB.url }) })
+      .where('integration_id', '=', rowId(id))
+      .execute();
     const { location, callbackUrl } = await gw.authorize(started.authorizationUrl);
-    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'error', error: 'client_origin_mismatch' });
+    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({
+      integration: id,
+      outcome: 'error',
+      error: 'client_origin_mismatch',
+    });
     expect(await gw.row(id)).toMatchObject({ status: 'ERROR', secret_ciphertext: null, config: { host: hostA.url } });
-    expect((await gw.events(id)).at(-1)).toMatchObject({ type: 'integration.authorization_failed', detail: { reason: 'client_origin_mismatch' } });
+    expect((await gw.events(id)).at(-1)).toMatchObject({
+      type: 'integration.authorization_failed',
+      detail: { reason: 'client_origin_mismatch' },
+    });
     const code = new URL(callbackUrl).searchParams.get('code') as string;
     expect(hostB.store.calls).toEqual([]);
     expect(carrying(hostA, [code])).toEqual([]);
@@ -363,7 +504,11 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
 
   it('with CONNECTOR_GITLAB_OAUTH_ORIGIN naming another instance, OAuth2 works end to end there, and only there', async () => {
     const settings = connectorSettingsFromEnv(
-      { CONNECTOR_GITLAB_CLIENT_ID: clientIdOf('gitlab'), CONNECTOR_GITLAB_CLIENT_SECRET: CLIENT_SECRET, CONNECTOR_GITLAB_OAUTH_ORIGIN: `${hostB.url}/` },
+      {
+        CONNECTOR_GITLAB_CLIENT_ID: clientIdOf('gitlab'),
+        CONNECTOR_GITLAB_CLIENT_SECRET: CLIENT_SECRET,
+        CONNECTOR_GITLAB_OAUTH_ORIGIN: `${hostB.url}/`,
+      },
       listConnectors(),
     );
     expect(settings.gitlab?.oauthOrigin).toBe(hostB.url);
@@ -385,7 +530,13 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
 
       // The same client is not registered at the first instance.
       const refused = (await asEditor(CONNECT, oauthInput(hostA))).body.data.connectIntegration;
-      expect(refused.userErrors).toEqual([expect.objectContaining({ code: 'VALIDATION', field: ['input', 'config', 'host'], message: expect.stringContaining(`not at ${hostA.url}`) })]);
+      expect(refused.userErrors).toEqual([
+        expect.objectContaining({
+          code: 'VALIDATION',
+          field: ['input', 'config', 'host'],
+          message: expect.stringContaining(`not at ${hostA.url}`),
+        }),
+      ]);
       expect(hostA.store.calls).toEqual([]);
     } finally {
       await other.close();

@@ -42,7 +42,12 @@ async function refreshAtProvider(provider: string, refreshToken: string) {
   const response = await fetch(settings.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: settings.clientId, client_secret: settings.clientSecret }),
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: settings.clientId,
+      client_secret: settings.clientSecret,
+    }),
   });
   expect(response.status).toBe(200);
   await response.body?.cancel();
@@ -52,7 +57,11 @@ async function refreshAtProvider(provider: string, refreshToken: string) {
 const leaveStart = (id: string, ageMs: number) =>
   gw.db
     .updateTable('integrations')
-    .set({ refresh_started_at: new Date(Date.now() - ageMs), refresh_attempt_id: '00000000-0000-4000-8000-000000000001', refresh_request_id: 'the-lost-request' })
+    .set({
+      refresh_started_at: new Date(Date.now() - ageMs),
+      refresh_attempt_id: '00000000-0000-4000-8000-000000000001',
+      refresh_request_id: 'the-lost-request',
+    })
     .where('id', '=', decodeTypedID(id, 'Integration'))
     .execute();
 
@@ -61,8 +70,14 @@ describe('a refresh the provider refuses', () => {
     const id = await gw.connectOAuth('gitlab');
     expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY', last_check_ok: true });
     gw.fake.store.revokeGrant(gw.fake.latestGrant('gitlab')!.id);
-    expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' })]);
-    const read = await gw.graphql(gw.org.keys.VIEWER, 'query($id: ID!) { integration(id: $id) { status statusReason health lastHealthCheck { ok message } } }', { id });
+    expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' }),
+    ]);
+    const read = await gw.graphql(
+      gw.org.keys.VIEWER,
+      'query($id: ID!) { integration(id: $id) { status statusReason health lastHealthCheck { ok message } } }',
+      { id },
+    );
     const integration = read.body.data.integration;
     expect(integration).toMatchObject({ status: 'NEEDS_REAUTH', health: 'UNHEALTHY', lastHealthCheck: { ok: false } });
     expect(integration.statusReason).toContain('invalid_grant');
@@ -86,7 +101,12 @@ describe('a refresh whose outcome was lost', () => {
     expect(row.status_reason).toMatch(LOST);
     expect(row.status_reason).toContain('the-lost-request');
     const lost = (await gw.events(id)).filter((event) => event.type === 'integration.refresh_outcome_lost');
-    expect(lost).toEqual([expect.objectContaining({ outcome: 'FAILED', detail: expect.objectContaining({ requestId: 'the-lost-request', oauthError: 'invalid_grant' }) })]);
+    expect(lost).toEqual([
+      expect.objectContaining({
+        outcome: 'FAILED',
+        detail: expect.objectContaining({ requestId: 'the-lost-request', oauthError: 'invalid_grant' }),
+      }),
+    ]);
     expect(gw.fake.calls('gitlab', 'token')).toBe(1);
   });
 
@@ -96,7 +116,10 @@ describe('a refresh whose outcome was lost', () => {
     await leaveStart(id, 60_000);
     expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([]);
     expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', refresh_started_at: null, refresh_attempt_id: null });
-    expect((await gw.events(id)).at(-1)).toMatchObject({ type: 'integration.tokens_refreshed', detail: { earlierRefreshLost: { requestId: 'the-lost-request' } } });
+    expect((await gw.events(id)).at(-1)).toMatchObject({
+      type: 'integration.tokens_refreshed',
+      detail: { earlierRefreshLost: { requestId: 'the-lost-request' } },
+    });
   });
 
   it('a provider failing for a while keeps the lost start on record until a refresh is answered', async () => {
@@ -105,9 +128,13 @@ describe('a refresh whose outcome was lost', () => {
     await leaveStart(id, 60_000);
     gw.fake.reset();
     gw.fake.fault('gitlab', 'token', { status: 503 });
-    expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_UNREACHABLE' })]);
+    expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'PROVIDER_UNREACHABLE' }),
+    ]);
     expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', refresh_request_id: 'the-lost-request', refresh_attempt_id: null });
-    expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' })]);
+    expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' }),
+    ]);
     expect((await gw.row(id)).status_reason).toMatch(LOST);
   });
 
@@ -126,52 +153,75 @@ describe('a refresh whose outcome was lost', () => {
 });
 
 // The embedded database is single-process: a second gateway cannot open it while the first runs.
-describe.skipIf(testDatabaseKind !== 'postgres')('a gateway process killed between the provider rotating the token and the commit (postgres project)', () => {
-  let dataDir: string;
-  let child: RunningGateway | null = null;
-  beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'igw-refresh-kill-'));
-  });
-  afterAll(async () => {
-    await child?.crash();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+describe.skipIf(testDatabaseKind !== 'postgres')(
+  'a gateway process killed between the provider rotating the token and the commit (postgres project)',
+  () => {
+    let dataDir: string;
+    let child: RunningGateway | null = null;
+    beforeAll(async () => {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'igw-refresh-kill-'));
+    });
+    afterAll(async () => {
+      await child?.crash();
+      await rm(dataDir, { recursive: true, force: true });
+    });
 
-  it('leaves its committed start behind, and the next refresh in another process reports the lost outcome', async () => {
-    const id = await gw.connectOAuth('gitlab');
-    const old = gw.fake.latestGrant('gitlab')?.refreshToken as string;
-    const connectorEnv = Object.fromEntries(settingsAsEnv(gw.fake.settings).map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]));
-    child = await startGateway(
-      childEnv({ ...connectorEnv, DATABASE_URL: gw.database.url ?? undefined, DATA_DIR: dataDir, ENCRYPTION_KEY: encryptionKey.toString('base64'), PROVIDER_TIMEOUT_MS: '20000' }),
-    );
-    gw.fake.reset();
-    let release = () => {};
-    gw.fake.fault('gitlab', 'token', { until: new Promise<void>((resolve) => (release = resolve)) });
-    const sent = fetch(`${child.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.org.keys.EDITOR}` },
-      body: JSON.stringify({ query: REFRESH, variables: { input: { id, refreshTokens: true } } }),
-    }).catch((error: unknown) => error);
-    await until(() => gw.fake.calls('gitlab', 'token') === 1, 'the token call');
-    // The start was committed before the call.
-    const started = await gw.row(id);
-    expect(started.refresh_started_at).not.toBeNull();
-    await child.crash();
-    child = null;
-    expect(await sent).toBeInstanceOf(Error);
-    // The provider answers the dead process: the refresh token rotated, and nobody has the new one.
-    release();
-    await until(() => !gw.fake.refreshTokenIsLive(old), 'the rotation');
-    expect((await gw.secretsOf(id)).credential).toMatchObject({ refreshToken: old });
-    expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', refresh_attempt_id: started.refresh_attempt_id });
-    await until(async () => (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and state = 'idle in transaction'`.execute(gw.db)).rows[0]?.n === 0, 'the dead session to end');
+    it('leaves its committed start behind, and the next refresh in another process reports the lost outcome', async () => {
+      const id = await gw.connectOAuth('gitlab');
+      const old = gw.fake.latestGrant('gitlab')?.refreshToken as string;
+      const connectorEnv = Object.fromEntries(
+        settingsAsEnv(gw.fake.settings).map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]),
+      );
+      child = await startGateway(
+        childEnv({
+          ...connectorEnv,
+          DATABASE_URL: gw.database.url ?? undefined,
+          DATA_DIR: dataDir,
+          ENCRYPTION_KEY: encryptionKey.toString('base64'),
+          PROVIDER_TIMEOUT_MS: '20000',
+        }),
+      );
+      gw.fake.reset();
+      let release = () => {};
+      gw.fake.fault('gitlab', 'token', { until: new Promise<void>((resolve) => (release = resolve)) });
+      const sent = fetch(`${child.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.org.keys.EDITOR}` },
+        body: JSON.stringify({ query: REFRESH, variables: { input: { id, refreshTokens: true } } }),
+      }).catch((error: unknown) => error);
+      await until(() => gw.fake.calls('gitlab', 'token') === 1, 'the token call');
+      // The start was committed before the call.
+      const started = await gw.row(id);
+      expect(started.refresh_started_at).not.toBeNull();
+      await child.crash();
+      child = null;
+      expect(await sent).toBeInstanceOf(Error);
+      // The provider answers the dead process: the refresh token rotated, and nobody has the new one.
+      release();
+      await until(() => !gw.fake.refreshTokenIsLive(old), 'the rotation');
+      expect((await gw.secretsOf(id)).credential).toMatchObject({ refreshToken: old });
+      expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', refresh_attempt_id: started.refresh_attempt_id });
+      await until(
+        async () =>
+          (
+            await sql<{
+              n: number;
+            }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and state = 'idle in transaction'`.execute(
+              gw.db,
+            )
+          ).rows[0]?.n === 0,
+        'the dead session to end',
+      );
 
-    const payload = (await refresh(id)).body.data.refreshIntegration;
-    expect(payload.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' })]);
-    const row = await gw.row(id);
-    expect(row).toMatchObject({ status: 'NEEDS_REAUTH', health: 'UNHEALTHY', refresh_started_at: null });
-    expect(row.status_reason).toMatch(LOST);
-    const lost = (await gw.events(id)).filter((event) => event.type === 'integration.refresh_outcome_lost');
-    expect(lost).toEqual([expect.objectContaining({ outcome: 'FAILED', detail: expect.objectContaining({ requestId: started.refresh_request_id }) })]);
-  });
-});
+      const payload = (await refresh(id)).body.data.refreshIntegration;
+      expect(payload.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' })]);
+      const row = await gw.row(id);
+      expect(row).toMatchObject({ status: 'NEEDS_REAUTH', health: 'UNHEALTHY', refresh_started_at: null });
+      expect(row.status_reason).toMatch(LOST);
+      const lost = (await gw.events(id)).filter((event) => event.type === 'integration.refresh_outcome_lost');
+      expect(lost).toEqual([
+        expect.objectContaining({ outcome: 'FAILED', detail: expect.objectContaining({ requestId: started.refresh_request_id }) }),
+      ]);
+    });
+  },
+);

@@ -25,7 +25,10 @@ const oldKey = randomBytes(32);
 const newKey = randomBytes(32);
 /** The gateway's vault; `rotateKeys` switches it to the new key as a restarted gateway would be. */
 let vault = new SecretVault(new KeyRing(oldKey));
-const switchable: Vault = { seal: (value, binding) => vault.seal(value, binding), open: (ciphertext, keyId, binding) => vault.open(ciphertext, keyId, binding) };
+const switchable: Vault = {
+  seal: (value, binding) => vault.seal(value, binding),
+  open: (ciphertext, keyId, binding) => vault.open(ciphertext, keyId, binding),
+};
 
 let gw: ProviderGateway;
 beforeAll(async () => {
@@ -102,7 +105,10 @@ describe('a forced refresh that raced another one makes no second token call', (
     const began = new Date();
     expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([]);
     gw.fake.reset();
-    const result = await refreshWithLock(gw.services, gw.db, await editorActor(began), decodeTypedID(id, 'Integration'), { kind: 'force', since: began });
+    const result = await refreshWithLock(gw.services, gw.db, await editorActor(began), decodeTypedID(id, 'Integration'), {
+      kind: 'force',
+      since: began,
+    });
     expect(result.refreshed).toBe(false);
     expect(result.row.secret_version).toBe((await gw.row(id)).secret_version);
     expect(gw.fake.calls('pagerduty', 'token')).toBe(0);
@@ -123,7 +129,10 @@ describe('a forced refresh after another one completed calls the provider', () =
     // Through the service: a start after the last refresh event refreshes.
     const began = new Date(Date.now() + 5);
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const result = await refreshWithLock(gw.services, gw.db, await editorActor(began), decodeTypedID(id, 'Integration'), { kind: 'force', since: began });
+    const result = await refreshWithLock(gw.services, gw.db, await editorActor(began), decodeTypedID(id, 'Integration'), {
+      kind: 'force',
+      since: began,
+    });
     expect(result.refreshed).toBe(true);
     expect(gw.fake.calls('gitlab', 'token', 'refresh_token')).toBe(3);
   });
@@ -140,7 +149,10 @@ describe('a forced refresh after another one completed calls the provider', () =
     expect(rotated.secret_key_id).not.toBe(before.secret_key_id);
 
     // A request that began before the rotation, and one after it: both call the provider.
-    const direct = await refreshWithLock(gw.services, gw.db, await editorActor(began), decodeTypedID(id, 'Integration'), { kind: 'force', since: began });
+    const direct = await refreshWithLock(gw.services, gw.db, await editorActor(began), decodeTypedID(id, 'Integration'), {
+      kind: 'force',
+      since: began,
+    });
     expect(direct.refreshed).toBe(true);
     expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([]);
     expect(gw.fake.calls('datadog', 'token', 'refresh_token')).toBe(3);
@@ -157,7 +169,13 @@ describe('a request cancelled after the provider answered a refresh does not los
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+  afterAll(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
 
   /** Sends a mutation over real HTTP and hangs up once `hangUp` resolves; the answer is never read. */
   async function sendAndHangUp(query: string, input: Record<string, unknown>, hangUp: () => Promise<void>) {
@@ -176,7 +194,11 @@ describe('a request cancelled after the provider answered a refresh does not los
   it('cancelled during the probe that follows the refresh of an expired token', async () => {
     const id = await gw.connectOAuth('datadog');
     const old = gw.fake.latestGrant('datadog')?.refreshToken as string;
-    await gw.db.updateTable('integrations').set({ credential_expires_at: sql<Date>`now() - interval '1 minute'` }).where('id', '=', decodeTypedID(id, 'Integration')).execute();
+    await gw.db
+      .updateTable('integrations')
+      .set({ credential_expires_at: sql<Date>`now() - interval '1 minute'` })
+      .where('id', '=', decodeTypedID(id, 'Integration'))
+      .execute();
     gw.fake.expireAccessTokens('datadog');
     gw.fake.reset();
     let release = () => {};

@@ -30,11 +30,18 @@ async function refuseRefresh(id: string): Promise<string> {
   const response = await fetch(settings.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: gw.fake.latestGrant('gitlab')?.refreshToken as string, client_id: settings.clientId, client_secret: settings.clientSecret }),
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: gw.fake.latestGrant('gitlab')?.refreshToken as string,
+      client_id: settings.clientId,
+      client_secret: settings.clientSecret,
+    }),
   });
   expect(response.status).toBe(200);
   await response.body?.cancel();
-  expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' })]);
+  expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([
+    expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' }),
+  ]);
   const row = await gw.row(id);
   expect(row).toMatchObject({ status: 'NEEDS_REAUTH', health: 'UNHEALTHY', refresh_refused_reason: row.status_reason });
   expect(row.refresh_refused_at).toBeInstanceOf(Date);
@@ -45,11 +52,21 @@ async function refuseRefresh(id: string): Promise<string> {
 const leaveStart = (id: string) =>
   gw.db
     .updateTable('integrations')
-    .set({ refresh_started_at: new Date(Date.now() - 60_000), refresh_attempt_id: '00000000-0000-4000-8000-000000000001', refresh_request_id: 'the-lost-request' })
+    .set({
+      refresh_started_at: new Date(Date.now() - 60_000),
+      refresh_attempt_id: '00000000-0000-4000-8000-000000000001',
+      refresh_request_id: 'the-lost-request',
+    })
     .where('id', '=', decodeTypedID(id, 'Integration'))
     .execute();
 
-const FRESH = { refresh_refused_at: null, refresh_refused_reason: null, refresh_started_at: null, refresh_attempt_id: null, refresh_request_id: null };
+const FRESH = {
+  refresh_refused_at: null,
+  refresh_refused_reason: null,
+  refresh_started_at: null,
+  refresh_attempt_id: null,
+  refresh_request_id: null,
+};
 
 describe('an integration whose refresh the provider refused', () => {
   it('stays NEEDS_REAUTH with its reason when a later test succeeds with the old access token; health is DEGRADED', async () => {
@@ -60,14 +77,25 @@ describe('an integration whose refresh the provider refused', () => {
     const tested = (await test(id)).body.data.testIntegration;
     expect(tested.userErrors).toEqual([]);
     expect(tested.healthCheck).toMatchObject({ ok: true, httpStatus: 200 });
-    expect(tested.integration).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: reason, health: 'DEGRADED', lastHealthCheck: { ok: true } });
+    expect(tested.integration).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      statusReason: reason,
+      health: 'DEGRADED',
+      lastHealthCheck: { ok: true },
+    });
     const read = (await gw.graphql(gw.org.keys.VIEWER, READ, { id })).body.data.integration;
     expect(read).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: reason, health: 'DEGRADED', lastHealthCheck: { ok: true } });
     expect(await gw.row(id)).toMatchObject({ refresh_refused_reason: reason, consecutive_failures: 0 });
     // Filters see it where a dashboard looks for integrations to reconnect, not among the healthy ones.
-    const reauth = await gw.graphql(gw.org.keys.VIEWER, '{ integrations(first: 100, filter: {statuses: [NEEDS_REAUTH]}) { edges { node { id } } } }');
+    const reauth = await gw.graphql(
+      gw.org.keys.VIEWER,
+      '{ integrations(first: 100, filter: {statuses: [NEEDS_REAUTH]}) { edges { node { id } } } }',
+    );
     expect(reauth.body.data.integrations.edges.map((edge: { node: { id: string } }) => edge.node.id)).toContain(id);
-    const healthy = await gw.graphql(gw.org.keys.VIEWER, '{ integrations(first: 100, filter: {healths: [HEALTHY]}) { edges { node { id } } } }');
+    const healthy = await gw.graphql(
+      gw.org.keys.VIEWER,
+      '{ integrations(first: 100, filter: {healths: [HEALTHY]}) { edges { node { id } } } }',
+    );
     expect(healthy.body.data.integrations.edges.map((edge: { node: { id: string } }) => edge.node.id)).not.toContain(id);
   });
 
@@ -75,23 +103,43 @@ describe('an integration whose refresh the provider refused', () => {
     const id = await gw.connectOAuth('gitlab');
     const reason = await refuseRefresh(id);
     gw.fake.fault('gitlab', 'api', { status: 401 });
-    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: reason, health: 'UNHEALTHY', lastHealthCheck: { ok: false, httpStatus: 401 } });
+    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      statusReason: reason,
+      health: 'UNHEALTHY',
+      lastHealthCheck: { ok: false, httpStatus: 401 },
+    });
     gw.fake.fault('gitlab', 'api', { status: 503 }, Infinity);
-    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: reason, lastHealthCheck: { ok: false, httpStatus: 503 } });
+    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      statusReason: reason,
+      lastHealthCheck: { ok: false, httpStatus: 503 },
+    });
     gw.fake.reset();
-    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: reason, health: 'DEGRADED', lastHealthCheck: { ok: true } });
+    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      statusReason: reason,
+      health: 'DEGRADED',
+      lastHealthCheck: { ok: true },
+    });
     expect(await gw.row(id)).toMatchObject({ refresh_refused_reason: reason });
   });
 
   it('is ACTIVE and HEALTHY again after a refresh the provider accepts, which clears the refusal', async () => {
     const id = await gw.connectOAuth('gitlab');
     gw.fake.fault('gitlab', 'token', { status: 400, body: { error: 'invalid_grant', error_description: 'fake refusal' } });
-    expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' })]);
+    expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([
+      expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' }),
+    ]);
     expect((await gw.row(id)).refresh_refused_at).toBeInstanceOf(Date);
     // The provider refused once, then accepts the same refresh token.
     expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([]);
     expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', status_reason: null, ...FRESH });
-    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({ status: 'ACTIVE', statusReason: null, health: 'HEALTHY' });
+    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({
+      status: 'ACTIVE',
+      statusReason: null,
+      health: 'HEALTHY',
+    });
   });
 });
 
@@ -114,7 +162,13 @@ describe('a new credential starts afresh', () => {
     await leaveStart(id);
     const reconnected = await gw.connect('gitlab', 'API_TOKEN', { integrationId: id });
     expect(reconnected.body.data.connectIntegration.userErrors).toEqual([]);
-    expect(reconnected.body.data.connectIntegration.integration).toMatchObject({ id, authKind: 'API_TOKEN', status: 'ACTIVE', statusReason: null, health: 'HEALTHY' });
+    expect(reconnected.body.data.connectIntegration.integration).toMatchObject({
+      id,
+      authKind: 'API_TOKEN',
+      status: 'ACTIVE',
+      statusReason: null,
+      health: 'HEALTHY',
+    });
     expect(await gw.row(id)).toMatchObject(FRESH);
   });
 
@@ -122,7 +176,9 @@ describe('a new credential starts afresh', () => {
     const connected = await gw.connect('gitlab', 'API_TOKEN');
     const id = connected.body.data.connectIntegration.integration.id as string;
     await leaveStart(id);
-    const replaced = await gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, credentials: { token: gw.fake.issueApiToken('gitlab') } } });
+    const replaced = await gw.graphql(gw.org.keys.EDITOR, REFRESH, {
+      input: { id, credentials: { token: gw.fake.issueApiToken('gitlab') } },
+    });
     expect(replaced.body.data.refreshIntegration.userErrors).toEqual([]);
     expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY', ...FRESH });
   });
@@ -131,9 +187,17 @@ describe('a new credential starts afresh', () => {
     const id = await gw.connectOAuth('gitlab');
     const reason = await refuseRefresh(id);
     await leaveStart(id);
-    const refused = await gw.connect('gitlab', 'API_TOKEN', { integrationId: id, credentials: { token: 'not-a-token-the-provider-issued' } });
+    const refused = await gw.connect('gitlab', 'API_TOKEN', {
+      integrationId: id,
+      credentials: { token: 'not-a-token-the-provider-issued' },
+    });
     expect(refused.body.data.connectIntegration.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' })]);
-    expect(await gw.row(id)).toMatchObject({ status: 'NEEDS_REAUTH', status_reason: reason, refresh_refused_reason: reason, refresh_request_id: 'the-lost-request' });
+    expect(await gw.row(id)).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      status_reason: reason,
+      refresh_refused_reason: reason,
+      refresh_request_id: 'the-lost-request',
+    });
   });
 });
 
@@ -150,6 +214,10 @@ describe('an integration left NEEDS_REAUTH by a refused refresh before the refus
     expect(await gw.row(id)).toMatchObject({ status: 'NEEDS_REAUTH', refresh_refused_reason: reason });
     expect((await gw.row(id)).refresh_refused_at).toBeInstanceOf(Date);
     expect(await gw.row(other)).toMatchObject({ status: 'ACTIVE', refresh_refused_at: null, refresh_refused_reason: null });
-    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: reason, health: 'DEGRADED' });
+    expect((await test(id)).body.data.testIntegration.integration).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      statusReason: reason,
+      health: 'DEGRADED',
+    });
   });
 });

@@ -14,9 +14,14 @@ beforeAll(async () => {
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
 
-const refresh = (id: string, input: Record<string, unknown> = { refreshTokens: true }) => gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, ...input } });
+const refresh = (id: string, input: Record<string, unknown> = { refreshTokens: true }) =>
+  gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, ...input } });
 const expireInDatabase = (id: string) =>
-  gw.db.updateTable('integrations').set({ credential_expires_at: sql<Date>`now() - interval '1 minute'` }).where('id', '=', decodeTypedID(id, 'Integration')).execute();
+  gw.db
+    .updateTable('integrations')
+    .set({ credential_expires_at: sql<Date>`now() - interval '1 minute'` })
+    .where('id', '=', decodeTypedID(id, 'Integration'))
+    .execute();
 
 /** Until `count` requests wait for the one calling the provider (each logs its first wait). */
 async function waitForLockWaiters(id: string, count: number) {
@@ -44,10 +49,17 @@ describe('concurrent refreshes make exactly one token call', () => {
     const services = { ...gw.services, probeTimeoutMs: 10_000 };
     const url = gw.database.url;
     const pools = url ? await Promise.all([1, 2].map(() => openDatabase({ kind: 'postgres', url, poolSize: 12 }))) : [];
-    const gateways = (pools.length > 0 ? pools : [gw.database]).map((database) => createGateway({ database, logger: gw.services.logger, services }));
+    const gateways = (pools.length > 0 ? pools : [gw.database]).map((database) =>
+      createGateway({ database, logger: gw.services.logger, services }),
+    );
     const send = async (index: number) => {
       const gateway = gateways[index % gateways.length] ?? gw.yoga;
-      const answer = await sendGraphQL(gateway, { key: gw.org.keys.EDITOR, query: REFRESH, variables: { input: { id, refreshTokens: true } }, headers: { accept: null } });
+      const answer = await sendGraphQL(gateway, {
+        key: gw.org.keys.EDITOR,
+        query: REFRESH,
+        variables: { input: { id, refreshTokens: true } },
+        headers: { accept: null },
+      });
       return answer.body;
     };
     const pending = Promise.all(Array.from({ length: 20 }, (_, index) => send(index)));
@@ -178,7 +190,9 @@ describe('refreshing the wrong thing is refused before any provider call', () =>
       [oauth, { refreshTokens: true, credentials: { token: 'x' } }, ['input', 'credentials']],
       [oauth, {}, ['input']],
     ] as const) {
-      expect((await refresh(id, input)).body.data.refreshIntegration.userErrors).toEqual([expect.objectContaining({ code: 'VALIDATION', field })]);
+      expect((await refresh(id, input)).body.data.refreshIntegration.userErrors).toEqual([
+        expect.objectContaining({ code: 'VALIDATION', field }),
+      ]);
     }
     expect(gw.fake.store.calls).toHaveLength(0);
   });
@@ -187,7 +201,9 @@ describe('refreshing the wrong thing is refused before any provider call', () =>
     const id = (await gw.connect('pagerduty', 'API_TOKEN')).body.data.connectIntegration.integration.id;
     const before = await gw.row(id);
     const payload = (await refresh(id, { credentials: { token: 'wrong' } })).body.data.refreshIntegration;
-    expect(payload.userErrors).toEqual([expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS', field: ['input', 'credentials'] })]);
+    expect(payload.userErrors).toEqual([
+      expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS', field: ['input', 'credentials'] }),
+    ]);
     expect(await gw.row(id)).toMatchObject({ secret_version: before.secret_version, status: 'ACTIVE' });
     expect((await gw.events(id)).at(-1)).toMatchObject({ type: 'integration.credentials_replace_failed', outcome: 'FAILED' });
   });

@@ -22,11 +22,18 @@ describe('revokeIntegration', () => {
     const payload = (await revoke(id)).body.data.revokeIntegration;
     expect(payload).toMatchObject({ revokedAtProvider: true, providerMessage: null, userErrors: [] });
     const row = await gw.row(id);
-    expect(row).toMatchObject({ status: 'REVOKED', revoked_by_key_id: (await findApiKeyRow(gw.db, gw.org.keys.EDITOR)).id, secret_ciphertext: null, secret_key_id: null });
+    expect(row).toMatchObject({
+      status: 'REVOKED',
+      revoked_by_key_id: (await findApiKeyRow(gw.db, gw.org.keys.EDITOR)).id,
+      secret_ciphertext: null,
+      secret_key_id: null,
+    });
     expect(row.revoked_at?.getTime()).toBeGreaterThanOrEqual(before - 1000);
     expect(row.status_reason).toContain(gw.org.keys.EDITOR.slice(0, 16));
     // Still readable, when asked for, as REVOKED.
-    const read = await gw.graphql(gw.org.keys.VIEWER, 'query($id: ID!) { integration(id: $id) { status revokedAt hasCredentials } }', { id });
+    const read = await gw.graphql(gw.org.keys.VIEWER, 'query($id: ID!) { integration(id: $id) { status revokedAt hasCredentials } }', {
+      id,
+    });
     expect(read.body.data.integration).toEqual({ status: 'REVOKED', revokedAt: row.revoked_at?.toISOString(), hasCredentials: false });
   });
 
@@ -63,8 +70,11 @@ describe('revokeIntegration', () => {
     expect(row).toMatchObject({ health: 'UNKNOWN', consecutive_failures: 0, last_check_ok: false, last_check_at: row.revoked_at });
     // Filtering by health finds it among the unknown ones, not the healthy ones.
     const list = (healths: string[]) =>
-      gw.graphql(gw.org.keys.VIEWER, 'query($f: IntegrationFilter) { integrations(first: 10, filter: $f) { edges { node { id } } } }', { f: { statuses: ['REVOKED'], healths } });
-    const ids = async (healths: string[]) => (await list(healths)).body.data.integrations.edges.map((edge: { node: { id: string } }) => edge.node.id);
+      gw.graphql(gw.org.keys.VIEWER, 'query($f: IntegrationFilter) { integrations(first: 10, filter: $f) { edges { node { id } } } }', {
+        f: { statuses: ['REVOKED'], healths },
+      });
+    const ids = async (healths: string[]) =>
+      (await list(healths)).body.data.integrations.edges.map((edge: { node: { id: string } }) => edge.node.id);
     expect(await ids(['HEALTHY'])).not.toContain(id);
     expect(await ids(['UNKNOWN'])).toContain(id);
   });
@@ -73,7 +83,8 @@ describe('revokeIntegration', () => {
     const id = await gw.connectOAuth('gitlab');
     gw.fake.reset();
     const editor = (await findApiKeyRow(gw.db, gw.org.keys.EDITOR)).id;
-    const query = 'mutation($input: RevokeIntegrationInput!) { revokeIntegration(input: $input) { revokedAtProvider userErrors { code field } } }';
+    const query =
+      'mutation($input: RevokeIntegrationInput!) { revokeIntegration(input: $input) { revokedAtProvider userErrors { code field } } }';
     const answers = await Promise.all(Array.from({ length: 5 }, () => gw.graphql(gw.org.keys.EDITOR, query, { input: { id } })));
     const payloads = answers.map((answer) => answer.body.data.revokeIntegration);
     expect(payloads.filter((payload) => payload.userErrors.length === 0)).toEqual([{ revokedAtProvider: true, userErrors: [] }]);
@@ -82,7 +93,9 @@ describe('revokeIntegration', () => {
     );
     // RFC 7009: the access token and the refresh token, each once.
     expect(gw.fake.calls('gitlab', 'revoke')).toBe(2);
-    expect((await gw.events(id)).filter((event) => event.type === 'integration.revoked')).toEqual([expect.objectContaining({ actor_key_id: editor })]);
+    expect((await gw.events(id)).filter((event) => event.type === 'integration.revoked')).toEqual([
+      expect.objectContaining({ actor_key_id: editor }),
+    ]);
   });
 });
 
@@ -90,8 +103,16 @@ describe('the providers query shows what this deployment has configured', () => 
   const QUERY = '{ providers { key authKinds oauth2Configured pkce supportsRevocation } }';
 
   it('OAuth2 clients configured (the fake provider) and not configured', async () => {
-    const configured = (await gw.graphql(gw.org.keys.VIEWER, QUERY)).body.data.providers as { key: string; authKinds: string[]; oauth2Configured: boolean }[];
-    expect(configured.map((provider) => provider.key).sort()).toEqual(listConnectors().map((definition) => definition.key).sort());
+    const configured = (await gw.graphql(gw.org.keys.VIEWER, QUERY)).body.data.providers as {
+      key: string;
+      authKinds: string[];
+      oauth2Configured: boolean;
+    }[];
+    expect(configured.map((provider) => provider.key).sort()).toEqual(
+      listConnectors()
+        .map((definition) => definition.key)
+        .sort(),
+    );
     for (const provider of configured) expect(provider.oauth2Configured, provider.key).toBe(provider.authKinds.includes('OAUTH2'));
 
     const logger = pino({ level: 'silent' });
@@ -103,10 +124,14 @@ describe('the providers query shows what this deployment has configured', () => 
       // And an OAUTH2 connection there is NOT_CONFIGURED, with nothing stored.
       const started = await sendGraphQL(bare, {
         key: gw.org.keys.EDITOR,
-        query: 'mutation { connectIntegration(input: { provider: "gitlab", authKind: OAUTH2, displayName: "x", oauth2: { returnUrl: "https://app.example.com/" } }) { integration { id } userErrors { code field } } }',
+        query:
+          'mutation { connectIntegration(input: { provider: "gitlab", authKind: OAUTH2, displayName: "x", oauth2: { returnUrl: "https://app.example.com/" } }) { integration { id } userErrors { code field } } }',
         headers: { accept: null },
       });
-      expect(started.body.data.connectIntegration).toEqual({ integration: null, userErrors: [{ code: 'NOT_CONFIGURED', field: ['input', 'authKind'] }] });
+      expect(started.body.data.connectIntegration).toEqual({
+        integration: null,
+        userErrors: [{ code: 'NOT_CONFIGURED', field: ['input', 'authKind'] }],
+      });
     } finally {
       await bare.dispose();
     }

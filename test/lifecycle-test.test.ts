@@ -15,7 +15,8 @@ async function test(id: string) {
   expect(res.body.errors).toBeUndefined();
   return res.body.data.testIntegration;
 }
-const tokenIntegration = async (provider = 'gitlab') => (await gw.connect(provider, 'API_TOKEN')).body.data.connectIntegration.integration.id as string;
+const tokenIntegration = async (provider = 'gitlab') =>
+  (await gw.connect(provider, 'API_TOKEN')).body.data.connectIntegration.integration.id as string;
 
 describe('the health state machine', () => {
   it('401 -> NEEDS_REAUTH; 503 x3 -> DEGRADED, DEGRADED, UNHEALTHY; then OK -> HEALTHY and ACTIVE', async () => {
@@ -23,7 +24,11 @@ describe('the health state machine', () => {
     gw.fake.fault('gitlab', 'api', { status: 401 });
     const rejected = await test(id);
     expect(rejected.healthCheck).toMatchObject({ ok: false, httpStatus: 401, errorCode: 'PROVIDER_REJECTED_CREDENTIALS' });
-    expect(rejected.integration).toMatchObject({ status: 'NEEDS_REAUTH', health: 'UNHEALTHY', statusReason: expect.stringContaining('401') });
+    expect(rejected.integration).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      health: 'UNHEALTHY',
+      statusReason: expect.stringContaining('401'),
+    });
 
     const ok = await test(id);
     expect(ok.integration).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY', statusReason: null });
@@ -64,7 +69,12 @@ describe('the health state machine', () => {
     const id = await tokenIntegration('slack');
     for (const record of gw.fake.store.accessTokens.values()) if (record.provider === 'slack') record.revoked = true;
     const result = await test(id);
-    expect(result.healthCheck).toMatchObject({ ok: false, httpStatus: 200, errorCode: 'PROVIDER_REJECTED_CREDENTIALS', message: expect.stringContaining('token_revoked') });
+    expect(result.healthCheck).toMatchObject({
+      ok: false,
+      httpStatus: 200,
+      errorCode: 'PROVIDER_REJECTED_CREDENTIALS',
+      message: expect.stringContaining('token_revoked'),
+    });
     expect(result.integration.status).toBe('NEEDS_REAUTH');
   });
 
@@ -72,7 +82,9 @@ describe('the health state machine', () => {
     const pending = (await gw.startOAuth('gitlab')).body.data.connectIntegration.integration.id;
     expect((await test(pending)).userErrors).toEqual([expect.objectContaining({ code: 'CONFLICT' })]);
     const revoked = await tokenIntegration();
-    await gw.graphql(gw.org.keys.EDITOR, 'mutation($id: ID!) { revokeIntegration(input: { id: $id }) { userErrors { code } } }', { id: revoked });
+    await gw.graphql(gw.org.keys.EDITOR, 'mutation($id: ID!) { revokeIntegration(input: { id: $id }) { userErrors { code } } }', {
+      id: revoked,
+    });
     gw.fake.reset();
     expect((await test(revoked)).userErrors).toEqual([expect.objectContaining({ code: 'ALREADY_REVOKED' })]);
     expect(gw.fake.store.calls).toHaveLength(0);
@@ -82,7 +94,11 @@ describe('the health state machine', () => {
 describe('an expired OAuth2 token is refreshed before the probe', () => {
   const expire = async (provider: string, id: string) => {
     gw.fake.expireAccessTokens(provider);
-    await gw.db.updateTable('integrations').set({ credential_expires_at: sql<Date>`now() + interval '10 seconds'` }).where('id', '=', decodeTypedID(id, 'Integration')).execute();
+    await gw.db
+      .updateTable('integrations')
+      .set({ credential_expires_at: sql<Date>`now() + interval '10 seconds'` })
+      .where('id', '=', decodeTypedID(id, 'Integration'))
+      .execute();
   };
 
   it.each(['github', 'gitlab', 'slack', 'jira', 'servicenow', 'pagerduty', 'datadog'])('%s', async (provider) => {

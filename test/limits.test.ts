@@ -33,7 +33,12 @@ beforeAll(async () => {
   // Same database, tight limits: the same keys work on both.
   strict = await createHardenedTestGateway({
     database: gateway.database,
-    hardening: { queryLimits: { maxCost: 100, maxDepth: 6, maxAliases: 3, maxTokens: 200, maxDirectives: 2 }, introspection: false, hideSuggestions: true, maxRequestBodyBytes: 2048 },
+    hardening: {
+      queryLimits: { maxCost: 100, maxDepth: 6, maxAliases: 3, maxTokens: 200, maxDirectives: 2 },
+      introspection: false,
+      hideSuggestions: true,
+      maxRequestBodyBytes: 2048,
+    },
   });
 });
 afterAll(async () => {
@@ -57,14 +62,22 @@ describe('cost', () => {
   });
 
   it('multiplies the cost of a subtree by first/last, as GitHub and Shopify count', async () => {
-    for (const [first, checks] of [[1, 1], [10, 5], [10, 50], [100, 100]] as const) {
+    for (const [first, checks] of [
+      [1, 1],
+      [10, 5],
+      [10, 50],
+      [100, 100],
+    ] as const) {
       const res = await gateway.graphql(org.keys.VIEWER, NESTED, { first, checks });
       expect(res.status, `${first}×${checks}`).toBe(200);
       expect(res.body.errors).toBeUndefined();
       expect(res.body.extensions.cost.requested, `${first}×${checks}`).toBe(nestedCost(first, checks));
     }
     // The example of the README.
-    const readme = await gateway.graphql(org.keys.VIEWER, '{ integrations(first: 100) { edges { node { id healthChecks(first: 5) { edges { node { ok } } } } } } }');
+    const readme = await gateway.graphql(
+      org.keys.VIEWER,
+      '{ integrations(first: 100) { edges { node { id healthChecks(first: 5) { edges { node { ok } } } } } } }',
+    );
     expect(readme.body.extensions.cost.requested).toBe(1_301);
     const backwards = await gateway.graphql(org.keys.VIEWER, '{ integrations(last: 7) { edges { node { id } } } }');
     expect(backwards.body.extensions.cost.requested).toBe(1 + 7 * 2);
@@ -73,7 +86,11 @@ describe('cost', () => {
   it('counts nodes(ids:) by its number of IDs, and an oversized page as the largest page', async () => {
     const ids = await gateway.graphql(org.keys.VIEWER, '{ integrations(first: 3) { edges { node { id } } } }');
     const globalIds = ids.body.data.integrations.edges.map((edge: any) => edge.node.id);
-    const nodes = await gateway.graphql(org.keys.VIEWER, 'query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Integration { provider { key } } } }', { ids: globalIds });
+    const nodes = await gateway.graphql(
+      org.keys.VIEWER,
+      'query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Integration { provider { key } } } }',
+      { ids: globalIds },
+    );
     // The list's elements are not counted themselves, like a connection's nodes; their objects are.
     expect(nodes.body.extensions.cost.requested).toBe(1 + 3 * 1);
     // first: 500 fails in its resolver with the connection's own code, not with a cost error.
@@ -115,7 +132,10 @@ describe('depth', () => {
   it('refuses an operation nested deeper than the limit, with the numbers', async () => {
     const error = expectRefused(await strict.graphql(org.keys.VIEWER, NESTED, { first: 1, checks: 1 }), 'MAX_DEPTH_EXCEEDED');
     expect(error.extensions).toEqual({ code: 'MAX_DEPTH_EXCEEDED', limit: 6, found: 7 });
-    const shallower = await strict.graphql(org.keys.VIEWER, '{ integrations(first: 1) { edges { node { healthChecks(first: 1) { edges { cursor } } } } } }');
+    const shallower = await strict.graphql(
+      org.keys.VIEWER,
+      '{ integrations(first: 1) { edges { node { healthChecks(first: 1) { edges { cursor } } } } } }',
+    );
     expect(shallower.status).toBe(200);
   });
 });
@@ -124,7 +144,10 @@ describe('document limits', () => {
   it('refuses too many aliases, counting through fragments', async () => {
     const aliases = (n: number) => Array.from({ length: n }, (_, i) => `a${i}: viewer { role }`).join(' ');
     expect((await strict.graphql(org.keys.VIEWER, `{ ${aliases(3)} }`)).status).toBe(200);
-    const error = expectRefused(await strict.graphql(org.keys.VIEWER, `{ ${aliases(2)} ...F } fragment F on Query { ${aliases(2)} }`), 'MAX_ALIASES_EXCEEDED');
+    const error = expectRefused(
+      await strict.graphql(org.keys.VIEWER, `{ ${aliases(2)} ...F } fragment F on Query { ${aliases(2)} }`),
+      'MAX_ALIASES_EXCEEDED',
+    );
     expect(error.extensions).toEqual({ code: 'MAX_ALIASES_EXCEEDED', limit: 3, found: 4 });
     // The default allows 30.
     expect((await gateway.graphql(org.keys.VIEWER, `{ ${aliases(30)} }`)).status).toBe(200);
@@ -138,18 +161,26 @@ describe('document limits', () => {
     expect(error.extensions).toEqual({ code: 'MAX_TOKENS_EXCEEDED', limit: 200 });
     const under = await strict.graphql(org.keys.VIEWER, `{ ${fields(90)} }`);
     expect(under.status, JSON.stringify(under.body)).toBe(200);
-    expect(expectRefused(await gateway.graphql(org.keys.VIEWER, `{ ${fields(2_100)} }`), 'MAX_TOKENS_EXCEEDED').extensions.limit).toBe(2_000);
+    expect(expectRefused(await gateway.graphql(org.keys.VIEWER, `{ ${fields(2_100)} }`), 'MAX_TOKENS_EXCEEDED').extensions.limit).toBe(
+      2_000,
+    );
   });
 
   it('refuses too many directives', async () => {
     const error = expectRefused(
-      await strict.graphql(org.keys.VIEWER, '{ viewer @include(if: true) { role @include(if: true) organization @skip(if: false) { slug } } }'),
+      await strict.graphql(
+        org.keys.VIEWER,
+        '{ viewer @include(if: true) { role @include(if: true) organization @skip(if: false) { slug } } }',
+      ),
       'MAX_DIRECTIVES_EXCEEDED',
     );
     expect(error.extensions).toEqual({ code: 'MAX_DIRECTIVES_EXCEEDED', limit: 2, found: 3 });
     const many = (n: number) => Array.from({ length: n }, (_, i) => `a${i}: viewer @include(if: true) { role }`).join(' ');
     expect((await gateway.graphql(org.keys.VIEWER, `{ ${many(20)} }`)).status).toBe(200);
-    expect(expectRefused(await gateway.graphql(org.keys.VIEWER, `{ ${many(21)} }`), 'MAX_DIRECTIVES_EXCEEDED').extensions).toMatchObject({ limit: 20, found: 21 });
+    expect(expectRefused(await gateway.graphql(org.keys.VIEWER, `{ ${many(21)} }`), 'MAX_DIRECTIVES_EXCEEDED').extensions).toMatchObject({
+      limit: 20,
+      found: 21,
+    });
   });
 
   it('lets the GraphiQL introspection query through the default limits', async () => {
@@ -173,7 +204,11 @@ describe('schema exposure', () => {
     expect(typo.status).toBe(400);
     expect(typo.body.errors.length).toBeGreaterThan(0);
     for (const error of typo.body.errors) expect(error.message).not.toMatch(/did you mean|"viewer"|"first"/i);
-    const enumValue = await strict.graphql(org.keys.VIEWER, 'query($s: [IntegrationStatus!]) { integrations(first: 1, filter: {statuses: $s}) { totalCount } }', { s: ['ACTIVF'] });
+    const enumValue = await strict.graphql(
+      org.keys.VIEWER,
+      'query($s: [IntegrationStatus!]) { integrations(first: 1, filter: {statuses: $s}) { totalCount } }',
+      { s: ['ACTIVF'] },
+    );
     expect(enumValue.body.errors[0].message).toMatch(/ACTIVF/);
     expect(enumValue.body.errors[0].message).not.toMatch(/did you mean|"ACTIVE"/i);
     // Development keeps them (the default gateway).
@@ -206,7 +241,11 @@ describe('request shape', () => {
       expect(invalid.status).toBe(400);
       expect((await invalid.json()).errors[0].extensions.code).toBe('BAD_REQUEST');
     }
-    const within = await strict.fetch('/graphql', { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(small)) }, body: small });
+    const within = await strict.fetch('/graphql', {
+      method: 'POST',
+      headers: { ...headers, 'content-length': String(Buffer.byteLength(small)) },
+      body: small,
+    });
     expect(within.status).toBe(200);
     expect((await within.json()).data.viewer.role).toBe('VIEWER');
   });
@@ -218,7 +257,13 @@ describe('request shape', () => {
     const post = (chunks: string[]) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         const request = httpRequest(
-          { host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { ...auth(), 'content-type': 'application/json', accept: 'application/graphql-response+json' } },
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/graphql',
+            method: 'POST',
+            headers: { ...auth(), 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+          },
           (response) => {
             let body = '';
             response.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -257,7 +302,9 @@ describe('request shape', () => {
     const plain = await gateway.fetch(url, { headers: { ...auth(), accept: 'application/graphql-response+json' } });
     expect(plain.status).toBe(200);
     expect((await plain.json()).data.viewer.role).toBe('VIEWER');
-    const marked = await gateway.fetch(url, { headers: { ...auth(), accept: 'application/graphql-response+json', 'x-graphql-yoga-csrf': '1' } });
+    const marked = await gateway.fetch(url, {
+      headers: { ...auth(), accept: 'application/graphql-response+json', 'x-graphql-yoga-csrf': '1' },
+    });
     expect((await marked.json()).data.viewer.role).toBe('VIEWER');
     // Without a key, a GET is still a 401: nothing is revealed before authentication.
     expect((await gateway.fetch(url, { headers: { accept: 'application/json' } })).status).toBe(401);
@@ -278,9 +325,19 @@ describe('configuration', () => {
   });
 
   it('reads limits and budgets, and refuses values out of range with the variable named', () => {
-    const config = loadConfig({ QUERY_MAX_COST: '500', QUERY_MAX_DEPTH: '12', RATE_LIMIT_API_KEY_POINTS: '0', REDIS_URL: 'redis://127.0.0.1:6379' });
+    const config = loadConfig({
+      QUERY_MAX_COST: '500',
+      QUERY_MAX_DEPTH: '12',
+      RATE_LIMIT_API_KEY_POINTS: '0',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+    });
     expect(config.hardening.queryLimits).toEqual({ maxCost: 500, maxDepth: 12, maxAliases: 30, maxTokens: 2_000, maxDirectives: 20 });
-    expect(config.hardening.rateLimit).toMatchObject({ enabled: true, apiKeyPoints: 0, organizationPoints: 300_000, redisUrl: 'redis://127.0.0.1:6379' });
+    expect(config.hardening.rateLimit).toMatchObject({
+      enabled: true,
+      apiKeyPoints: 0,
+      organizationPoints: 300_000,
+      redisUrl: 'redis://127.0.0.1:6379',
+    });
     expect(() => loadConfig({ QUERY_MAX_DEPTH: '9' })).toThrow(/QUERY_MAX_DEPTH/);
     expect(() => loadConfig({ REDIS_URL: 'http://cache' })).toThrow(/REDIS_URL/);
     expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN/);

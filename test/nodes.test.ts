@@ -37,11 +37,21 @@ beforeAll(async () => {
     requestedScopes: ['read_api', 'read_user', 'api'],
     grantedScopes: ['read_api'],
     createdAt: created,
-    lastSync: { status: 'FAILED', startedAt: new Date('2026-04-30T00:00:00Z'), finishedAt: new Date('2026-04-30T00:02:00Z'), error: 'rate limited' },
+    lastSync: {
+      status: 'FAILED',
+      startedAt: new Date('2026-04-30T00:00:00Z'),
+      finishedAt: new Date('2026-04-30T00:02:00Z'),
+      error: 'rate limited',
+    },
   });
   await gateway.db
     .updateTable('integrations')
-    .set({ webhook_url: 'https://hooks.example.test/in', webhook_events: ['push', 'merge_request'], webhook_enabled: true, webhook_secret_rotated_at: created })
+    .set({
+      webhook_url: 'https://hooks.example.test/in',
+      webhook_events: ['push', 'merge_request'],
+      webhook_enabled: true,
+      webhook_secret_rotated_at: created,
+    })
     .where('id', '=', integration.id)
     .execute();
   checkIds = await insertHealthChecks(gateway.db, org.organization.id, integration.id, 12, checksEndAt);
@@ -88,7 +98,12 @@ describe('node(id)', () => {
   });
 
   it('shows a VIEWER its own API key but no other key', async () => {
-    expect(await node(keyIds.VIEWER!)).toEqual({ __typename: 'ApiKey', id: keyIds.VIEWER, role: 'VIEWER', prefix: org.keys.VIEWER.slice(0, 16) });
+    expect(await node(keyIds.VIEWER!)).toEqual({
+      __typename: 'ApiKey',
+      id: keyIds.VIEWER,
+      role: 'VIEWER',
+      prefix: org.keys.VIEWER.slice(0, 16),
+    });
     expect(await node(keyIds.ADMIN!)).toBeNull();
     expect(await node(keyIds.VIEWER!, org.keys.EDITOR)).toBeNull();
   });
@@ -125,7 +140,13 @@ describe('nodes(ids)', () => {
     const res = await gateway.graphql(org.keys.VIEWER, NODES, { ids });
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data.nodes.map((n: { __typename: string } | null) => n?.__typename ?? null)).toEqual([
-      'HealthCheck', null, 'Integration', null, 'Organization', 'ApiKey', 'Integration',
+      'HealthCheck',
+      null,
+      'Integration',
+      null,
+      'Organization',
+      'ApiKey',
+      'Integration',
     ]);
     expect(res.body.data.nodes[2].id).toBe(integration.globalId);
   });
@@ -171,7 +192,12 @@ describe('integration(id)', () => {
       scopes: ['read_api', 'read_user', 'api'],
       grantedScopes: ['read_api'],
       missingScopes: ['read_user', 'api'],
-      webhook: { url: 'https://hooks.example.test/in', events: ['push', 'merge_request'], enabled: true, secretRotatedAt: created.toISOString() },
+      webhook: {
+        url: 'https://hooks.example.test/in',
+        events: ['push', 'merge_request'],
+        enabled: true,
+        secretRotatedAt: created.toISOString(),
+      },
       createdAt: '2026-04-01T08:30:00.123Z',
     });
     expect(healthChecks.edges).toHaveLength(5);
@@ -200,7 +226,8 @@ describe('integration(id)', () => {
     do {
       const res: GraphQLResponse = await gateway.graphql(org.keys.VIEWER, INTEGRATION, { id: integration.globalId, after });
       expect(res.body.errors).toBeUndefined();
-      const page: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } = res.body.data.integration.healthChecks;
+      const page: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } =
+        res.body.data.integration.healthChecks;
       seen.push(...page.edges.map((e) => e.node.id));
       more.push(page.pageInfo.hasNextPage);
       after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
@@ -212,7 +239,8 @@ describe('integration(id)', () => {
   it('refuses bad healthChecks arguments with their codes', async () => {
     const query = (args: string) =>
       `query($id: ID!${args.includes('$c') ? ', $c: String' : ''}) { integration(id: $id) { healthChecks${args ? `(${args})` : ''} { edges { cursor } } } }`;
-    const listCursor = (await gateway.graphql(org.keys.VIEWER, '{ integrations(first: 1) { pageInfo { endCursor } } }')).body.data.integrations.pageInfo.endCursor;
+    const listCursor = (await gateway.graphql(org.keys.VIEWER, '{ integrations(first: 1) { pageInfo { endCursor } } }')).body.data
+      .integrations.pageInfo.endCursor;
     for (const [args, code, c] of [
       ['', 'MISSING_PAGINATION_BOUNDARIES'],
       ['first: 101', 'EXCESSIVE_PAGINATION'],
@@ -220,7 +248,11 @@ describe('integration(id)', () => {
       ['first: 5, after: $c', 'INVALID_CURSOR', listCursor],
       ['first: 5, after: $c', 'INVALID_CURSOR', b64(JSON.stringify(['healthChecks', 'not a time', MISSING_UUID]))],
     ] as const) {
-      const res = await gateway.graphql(org.keys.VIEWER, query(args), c === undefined ? { id: integration.globalId } : { id: integration.globalId, c });
+      const res = await gateway.graphql(
+        org.keys.VIEWER,
+        query(args),
+        c === undefined ? { id: integration.globalId } : { id: integration.globalId, c },
+      );
       expect(res.status).toBe(200);
       expect(res.body.errors?.[0]?.extensions?.code).toBe(code);
       expect(res.body.errors?.[0]?.path).toEqual(['integration', 'healthChecks']);
@@ -229,7 +261,12 @@ describe('integration(id)', () => {
   });
 
   it("refuses another type's ID with INVALID_ID and says what was expected", async () => {
-    const error = await expectIdError(INTEGRATION, { id: encodeGlobalID('Organization', org.organization.id) }, 'INVALID_ID', 'integration');
+    const error = await expectIdError(
+      INTEGRATION,
+      { id: encodeGlobalID('Organization', org.organization.id) },
+      'INVALID_ID',
+      'integration',
+    );
     expect(error.message).toBe('Invalid ID: expected the ID of an Integration, got the ID of an Organization.');
     const fromCheck = await expectIdError(INTEGRATION, { id: encodeGlobalID('HealthCheck', checkIds[0]!) }, 'INVALID_ID', 'integration');
     expect(fromCheck.message).toContain('got the ID of a HealthCheck');

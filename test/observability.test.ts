@@ -22,7 +22,10 @@ const METRICS_TOKEN = 'metrics-token-0123456789';
 
 beforeAll(async () => {
   logs = captureLogs('debug');
-  gateway = await createHardenedTestGateway({ logger: logs.logger, hardening: { metricsToken: METRICS_TOKEN, tracer: provider.getTracer('test') } });
+  gateway = await createHardenedTestGateway({
+    logger: logs.logger,
+    hardening: { metricsToken: METRICS_TOKEN, tracer: provider.getTracer('test') },
+  });
   org = await createOrgWithKeys(gateway.db, 'observed');
   await insertIntegrations(gateway.db, org.organization.id, 3, (i) => ({ status: 'ACTIVE', health: i === 0 ? 'UNHEALTHY' : 'HEALTHY' }));
   await insertIntegrations(gateway.db, org.organization.id, 1, () => ({ status: 'REVOKED', health: 'UNKNOWN' }));
@@ -70,8 +73,19 @@ describe('request logs', () => {
     const [unauthenticated, invalid, forbidden] = requestLines();
     expect(unauthenticated).toMatchObject({ status: 401, outcome: 'unauthenticated', errorCodes: ['UNAUTHENTICATED'] });
     expect(unauthenticated?.organization).toBeUndefined();
-    expect(invalid).toMatchObject({ status: 400, outcome: 'rejected', errorCodes: ['GRAPHQL_VALIDATION_FAILED'], organization: 'observed' });
-    expect(forbidden).toMatchObject({ status: 200, outcome: 'error', errorCodes: ['FORBIDDEN'], operationName: 'Revoke', operationType: 'mutation' });
+    expect(invalid).toMatchObject({
+      status: 400,
+      outcome: 'rejected',
+      errorCodes: ['GRAPHQL_VALIDATION_FAILED'],
+      organization: 'observed',
+    });
+    expect(forbidden).toMatchObject({
+      status: 200,
+      outcome: 'error',
+      errorCodes: ['FORBIDDEN'],
+      operationName: 'Revoke',
+      operationType: 'mutation',
+    });
   });
 
   it('never writes credentials: keys, tokens, passwords, secrets in headers, variables, documents or logged objects', async () => {
@@ -86,7 +100,10 @@ describe('request logs', () => {
     await gateway.graphqlWith({ authorization: `Bearer ${org.keys.EDITOR}`, cookie: `session=${cookie}` }, connect, {
       input: { provider: 'no-such-provider', displayName: 'x', authKind: 'BASIC', credentials: { username: 'u', password, token } },
     });
-    await gateway.graphql(org.keys.EDITOR, `mutation { connectIntegration(input: {provider: "nope", displayName: "y", authKind: API_TOKEN, credentials: {token: "${literal}"}}) { userErrors { code } } }`);
+    await gateway.graphql(
+      org.keys.EDITOR,
+      `mutation { connectIntegration(input: {provider: "nope", displayName: "y", authKind: API_TOKEN, credentials: {token: "${literal}"}}) { userErrors { code } } }`,
+    );
     await gateway.graphql(`${org.keys.VIEWER.slice(0, 17)}${'A'.repeat(43)}`, '{ viewer { role } }');
     await gateway.fetch(`/oauth/callback?code=${code}&state=${secret('state')}`);
     // Whatever a caller hands the logger whole is redacted by configuration.
@@ -119,7 +136,10 @@ describe('error masking', () => {
       await insertIntegrations(broken.db, owner.organization.id, 1);
       await sql`alter table integration_health_checks rename to integration_health_checks_gone`.execute(broken.db);
       logs.clear();
-      const res = await broken.graphql(owner.keys.VIEWER, '{ integrations(first: 1) { edges { node { healthChecks(first: 1) { edges { node { ok } } } } } } }');
+      const res = await broken.graphql(
+        owner.keys.VIEWER,
+        '{ integrations(first: 1) { edges { node { healthChecks(first: 1) { edges { node { ok } } } } } } }',
+      );
       const requestId = res.headers.get('x-request-id');
       expect(requestId).toMatch(UUID);
       const [error] = res.body.errors;
@@ -138,7 +158,10 @@ describe('error masking', () => {
   it('answers 503 SERVICE_UNAVAILABLE with Retry-After while the database is down', async () => {
     // Nothing listens on port 1: every statement fails to connect, as when PostgreSQL is down.
     const down = await openDatabase({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:1/gone', poolSize: 1 });
-    const unavailable = await createHardenedTestGateway({ logger: logs.logger, database: { ...down, url: null, drop: () => down.close() } });
+    const unavailable = await createHardenedTestGateway({
+      logger: logs.logger,
+      database: { ...down, url: null, drop: () => down.close() },
+    });
     try {
       logs.clear();
       const res = await unavailable.graphql(org.keys.VIEWER, '{ viewer { role } }');
@@ -205,9 +228,13 @@ describe('tracing', () => {
   it('records a span per request and per execution, without documents, variables or results', async () => {
     exporter.reset();
     const token = secret('tok');
-    const res = await gateway.graphql(org.keys.EDITOR, 'mutation Traced($input: ConnectIntegrationInput!) { connectIntegration(input: $input) { userErrors { code message } } }', {
-      input: { provider: 'nope', displayName: 'traced', authKind: 'API_TOKEN', credentials: { token } },
-    });
+    const res = await gateway.graphql(
+      org.keys.EDITOR,
+      'mutation Traced($input: ConnectIntegrationInput!) { connectIntegration(input: $input) { userErrors { code message } } }',
+      {
+        input: { provider: 'nope', displayName: 'traced', authKind: 'API_TOKEN', credentials: { token } },
+      },
+    );
     expect(res.status).toBe(200);
     const spans = exporter.getFinishedSpans();
     const server = spans.find((span) => span.name === 'POST /graphql');

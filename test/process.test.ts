@@ -69,7 +69,10 @@ describe('the gateway process (npm start)', { timeout: 120_000 }, () => {
       expect(await first.stop()).toBe(0);
     }
     // The key is printed to the terminal only: no log line carries it.
-    const logLines = first.output().split('\n').filter((line) => line.startsWith('{'));
+    const logLines = first
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'));
     expect(logLines.some((line) => line.includes(demoKey))).toBe(false);
 
     const second = await startGateway(env);
@@ -82,12 +85,22 @@ describe('the gateway process (npm start)', { timeout: 120_000 }, () => {
       const page = await fetch(`${second.url}/graphql`, { headers: { accept: 'text/html' } });
       expect(graphiqlHeaders(await page.text())).toBeUndefined();
 
-      const created = await query(second, demoKey, 'mutation { createApiKey(input: { role: VIEWER, name: "dashboard" }) { key apiKey { id } } }');
+      const created = await query(
+        second,
+        demoKey,
+        'mutation { createApiKey(input: { role: VIEWER, name: "dashboard" }) { key apiKey { id } } }',
+      );
       const { key: otherKey } = created.body.data.createApiKey;
       expect((await query(second, otherKey, '{ viewer { role } }')).body.data.viewer.role).toBe('VIEWER');
       // Use is recorded in the background: wait until it is.
       await expect
-        .poll(async () => (await query(second, demoKey, '{ apiKeys { name lastUsedAt } }')).body.data.apiKeys.find((k: { name: string }) => k.name === 'dashboard')?.lastUsedAt, { timeout: 10_000 })
+        .poll(
+          async () =>
+            (await query(second, demoKey, '{ apiKeys { name lastUsedAt } }')).body.data.apiKeys.find(
+              (k: { name: string }) => k.name === 'dashboard',
+            )?.lastUsedAt,
+          { timeout: 10_000 },
+        )
         .toBeTruthy();
     } finally {
       expect(await second.stop()).toBe(0);

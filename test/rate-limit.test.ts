@@ -10,7 +10,8 @@ import { captureLogs, createHardenedTestGateway, type HardenedTestGateway } from
 const FIVE_POINTS = '{ integrations(first: 2) { edges { node { id } } } }';
 const ONE_POINT = '{ viewer { role } }';
 const TEST = 'mutation Test($id: ID!) { testIntegration(input: {id: $id}) { userErrors { code } } }';
-const TEST_TWICE = 'mutation($id: ID!) { a: testIntegration(input: {id: $id}) { userErrors { code } } b: testIntegration(input: {id: $id}) { userErrors { code } } }';
+const TEST_TWICE =
+  'mutation($id: ID!) { a: testIntegration(input: {id: $id}) { userErrors { code } } b: testIntegration(input: {id: $id}) { userErrors { code } } }';
 
 const unknownIntegration = () => encodeGlobalID('Integration', randomUUID());
 let slugs = 0;
@@ -19,7 +20,14 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
   let gateway: HardenedTestGateway;
   /** A second gateway on the same store: another process behind the load balancer. */
   let sibling: HardenedTestGateway;
-  const budgets = { store, redisPrefix: `igw-test-${randomUUID()}`, windowSeconds: 60, apiKeyPoints: 20, organizationPoints: 30, integrationTests: 2 };
+  const budgets = {
+    store,
+    redisPrefix: `igw-test-${randomUUID()}`,
+    windowSeconds: 60,
+    apiKeyPoints: 20,
+    organizationPoints: 30,
+    integrationTests: 2,
+  };
 
   beforeAll(async () => {
     gateway = await createHardenedTestGateway({ rateLimit: budgets });
@@ -31,7 +39,7 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
   });
 
   const newOrg = async () => {
-    const org = await createOrgWithKeys(gateway.db, `rate-${store}-${(slugs += 1)}`);
+    const org = await createOrgWithKeys(gateway.db, `rate-${store}-${++slugs}`);
     await insertIntegrations(gateway.db, org.organization.id, 3);
     return org;
   };
@@ -92,7 +100,7 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
     expect(other.headers.get('x-ratelimit-remaining')).toBe('19');
   });
 
-  it('charges a refused request to no budget: a key past its own budget leaves its organization\'s to the other keys', async () => {
+  it("charges a refused request to no budget: a key past its own budget leaves its organization's to the other keys", async () => {
     const org = await newOrg();
     for (let i = 0; i < 3; i += 1) expect((await gateway.graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(200);
     for (let i = 0; i < 4; i += 1) expect((await sibling.graphql(org.keys.VIEWER, ONE_POINT)).status).toBe(200);
@@ -124,7 +132,10 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
     expect(refused.states.map((state) => state.spent)).toEqual([0, 0]);
     const admitted = await store.charge([budget(key, 20, 20), budget(org, 3, 3)]);
     expect(admitted.admitted).toBe(true);
-    expect(admitted.states.map((state) => [state.spent, state.limit])).toEqual([[20, 20], [3, 3]]);
+    expect(admitted.states.map((state) => [state.spent, state.limit])).toEqual([
+      [20, 20],
+      [3, 3],
+    ]);
     expect(admitted.states.every((state) => state.resetInMs > 0 && state.resetInMs <= 60_000)).toBe(true);
     // And the reverse: the key has no room, so the other budget is not charged.
     expect((await store.charge([budget(key, 20, 1), budget(other, 10, 1)])).admitted).toBe(false);
@@ -133,7 +144,9 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
     // Thirty one-point requests at once, from two gateways' worth of callers: exactly ten fit the key.
     const [racer, shared] = [randomUUID(), randomUUID()];
     const results = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => (i % 2 ? sibling : gateway).rateLimitStore?.charge([budget(racer, 10, 1), budget(shared, 100, 1)])),
+      Array.from({ length: 30 }, (_, i) =>
+        (i % 2 ? sibling : gateway).rateLimitStore?.charge([budget(racer, 10, 1), budget(shared, 100, 1)]),
+      ),
     );
     expect(results.filter((result) => result?.admitted)).toHaveLength(10);
     const after = await store.charge([budget(racer, 10, 0), budget(shared, 100, 0)]);
@@ -200,7 +213,10 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
   });
 
   it('starts a new window when the last one ends', async () => {
-    const quick = await createHardenedTestGateway({ database: gateway.database, rateLimit: { ...budgets, windowSeconds: 1, apiKeyPoints: 2 } });
+    const quick = await createHardenedTestGateway({
+      database: gateway.database,
+      rateLimit: { ...budgets, windowSeconds: 1, apiKeyPoints: 2 },
+    });
     try {
       const org = await newOrg();
       expect((await quick.graphql(org.keys.VIEWER, ONE_POINT)).status).toBe(200);
@@ -223,7 +239,15 @@ describe('a failing budget store', () => {
     const broken: RateLimitStore = { kind: 'redis', charge: () => Promise.reject(new Error('connection lost')), close: async () => {} };
     const gateway = await createHardenedTestGateway({
       logger: logs.logger,
-      hardening: { rateLimiter: new RateLimiter(broken, { windowSeconds: 60, apiKeyPoints: 1, organizationPoints: 1, integrationTests: 1, integrationTestWindowSeconds: 60 }) },
+      hardening: {
+        rateLimiter: new RateLimiter(broken, {
+          windowSeconds: 60,
+          apiKeyPoints: 1,
+          organizationPoints: 1,
+          integrationTests: 1,
+          integrationTestWindowSeconds: 60,
+        }),
+      },
     });
     try {
       const org = await createOrgWithKeys(gateway.db, 'broken-store');

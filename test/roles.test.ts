@@ -36,7 +36,10 @@ async function newKey(role: Role = 'VIEWER') {
 
 describe('reading', () => {
   it.each(['VIEWER', 'EDITOR', 'ADMIN'] as Role[])('%s reads integrations and the catalog', async (role) => {
-    const res = await gateway.graphql(org.keys[role], '{ integrations(first: 10) { totalCount edges { node { displayName } } } providers { key } }');
+    const res = await gateway.graphql(
+      org.keys[role],
+      '{ integrations(first: 10) { totalCount edges { node { displayName } } } providers { key } }',
+    );
     expect(res.status).toBe(200);
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data.integrations).toEqual({ totalCount: 1, edges: [{ node: { displayName: 'Acme GitHub' } }] });
@@ -52,33 +55,39 @@ describe('reading', () => {
       expect(res.body.data.nodes).toEqual([{ id: await idOf(org.keys[role]), role }, null]);
     }
     const res = await gateway.graphql(org.keys.ADMIN, query, { ids: [own, admins] });
-    expect(res.body.data.nodes).toEqual([{ id: own, role: 'VIEWER' }, { id: admins, role: 'ADMIN' }]);
+    expect(res.body.data.nodes).toEqual([
+      { id: own, role: 'VIEWER' },
+      { id: admins, role: 'ADMIN' },
+    ]);
   });
 });
 
 describe('key management requires ADMIN', () => {
-  it.each(['VIEWER', 'EDITOR'] as Role[])('%s gets FORBIDDEN from apiKeys, createApiKey and revokeApiKey, and nothing changes', async (role) => {
-    const target = await newKey();
-    const before = await countApiKeys(gateway.db);
-    const attempts = [
-      await gateway.graphql(org.keys[role], API_KEYS),
-      await gateway.graphql(org.keys[role], CREATE, { input: { role: 'ADMIN', name: 'escalation' } }),
-      await gateway.graphql(org.keys[role], REVOKE, { id: target.id }),
-      await gateway.graphql(org.keys[role], REVOKE, { id: await idOf(org.keys.ADMIN) }),
-    ];
-    for (const res of attempts) {
-      expect(res.status).toBe(200);
-      expect(res.body.data).toBeNull();
-      expect(res.body.errors).toHaveLength(1);
-      expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-      expect(JSON.stringify(res.body)).not.toMatch(/igw_/);
-    }
-    expect(await countApiKeys(gateway.db)).toBe(before);
-    expect((await findApiKeyRow(gateway.db, target.secret)).revoked_at).toBeNull();
-    expect((await findApiKeyRow(gateway.db, org.keys.ADMIN)).revoked_at).toBeNull();
-    expect((await whoAmI(target.secret)).status).toBe(200);
-    expect((await whoAmI(org.keys.ADMIN)).status).toBe(200);
-  });
+  it.each(['VIEWER', 'EDITOR'] as Role[])(
+    '%s gets FORBIDDEN from apiKeys, createApiKey and revokeApiKey, and nothing changes',
+    async (role) => {
+      const target = await newKey();
+      const before = await countApiKeys(gateway.db);
+      const attempts = [
+        await gateway.graphql(org.keys[role], API_KEYS),
+        await gateway.graphql(org.keys[role], CREATE, { input: { role: 'ADMIN', name: 'escalation' } }),
+        await gateway.graphql(org.keys[role], REVOKE, { id: target.id }),
+        await gateway.graphql(org.keys[role], REVOKE, { id: await idOf(org.keys.ADMIN) }),
+      ];
+      for (const res of attempts) {
+        expect(res.status).toBe(200);
+        expect(res.body.data).toBeNull();
+        expect(res.body.errors).toHaveLength(1);
+        expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+        expect(JSON.stringify(res.body)).not.toMatch(/igw_/);
+      }
+      expect(await countApiKeys(gateway.db)).toBe(before);
+      expect((await findApiKeyRow(gateway.db, target.secret)).revoked_at).toBeNull();
+      expect((await findApiKeyRow(gateway.db, org.keys.ADMIN)).revoked_at).toBeNull();
+      expect((await whoAmI(target.secret)).status).toBe(200);
+      expect((await whoAmI(org.keys.ADMIN)).status).toBe(200);
+    },
+  );
 });
 
 describe('ADMIN manages keys', () => {
@@ -153,7 +162,7 @@ describe('ADMIN manages keys', () => {
     expect(all.body.data.apiKeys).toContainEqual(expect.objectContaining({ id: target.id, revokedAt: expect.any(String) }));
   });
 
-  it('an unknown key id or another organization\'s key is NOT_FOUND and changes nothing', async () => {
+  it("an unknown key id or another organization's key is NOT_FOUND and changes nothing", async () => {
     const foreign = await idOf(other.keys.ADMIN);
     for (const id of [encodeGlobalID('ApiKey', randomUUID()), foreign]) {
       const res = await gateway.graphql(org.keys.ADMIN, REVOKE, { id });

@@ -30,16 +30,28 @@ async function createOrganization(db: Kysely<Database>, slug: string): Promise<s
 async function insertSealed(db: Kysely<Database>, organizationId: string, vault: SecretVault, n: number): Promise<string> {
   const { id } = await insertIntegration(db, organizationId, { displayName: `Integration ${n}` });
   const sealed = vault.seal(bundle(n), { organizationId, integrationId: id, version: 1 });
-  await db.updateTable('integrations').set({ secret_ciphertext: sealed.ciphertext, secret_key_id: sealed.keyId, secret_version: 1 }).where('id', '=', id).execute();
+  await db
+    .updateTable('integrations')
+    .set({ secret_ciphertext: sealed.ciphertext, secret_key_id: sealed.keyId, secret_version: 1 })
+    .where('id', '=', id)
+    .execute();
   return id;
 }
 
 async function row(db: Kysely<Database>, id: string) {
-  return db.selectFrom('integrations').select(['organization_id', 'secret_ciphertext', 'secret_key_id', 'secret_version', 'row_version']).where('id', '=', id).executeTakeFirstOrThrow();
+  return db
+    .selectFrom('integrations')
+    .select(['organization_id', 'secret_ciphertext', 'secret_key_id', 'secret_version', 'row_version'])
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
 }
 
 function openRow(vault: SecretVault, id: string, r: Awaited<ReturnType<typeof row>>, version = r.secret_version) {
-  return vault.open(r.secret_ciphertext as string, r.secret_key_id as string, { organizationId: r.organization_id, integrationId: id, version });
+  return vault.open(r.secret_ciphertext as string, r.secret_key_id as string, {
+    organizationId: r.organization_id,
+    integrationId: id,
+    version,
+  });
 }
 
 describe('secret rotation', () => {
@@ -105,7 +117,11 @@ describe('secret rotation', () => {
       locked();
       await held;
       const sealed = rotatingVault.seal(bundle(60), { organizationId, integrationId: id, version: 2 });
-      await trx.updateTable('integrations').set({ secret_ciphertext: sealed.ciphertext, secret_key_id: sealed.keyId, secret_version: 2 }).where('id', '=', id).execute();
+      await trx
+        .updateTable('integrations')
+        .set({ secret_ciphertext: sealed.ciphertext, secret_key_id: sealed.keyId, secret_version: 2 })
+        .where('id', '=', id)
+        .execute();
     });
     await isLocked;
     const rotation = rotateSecrets(db, rotatingVault);
@@ -121,7 +137,10 @@ describe('secret rotation', () => {
   it('two rotations at once re-encrypt each row exactly once', async () => {
     const ids = [];
     for (let n = 10; n < 20; n += 1) ids.push(await insertSealed(db, organizationId, oldVault, n));
-    const [a, b] = await Promise.all([rotateSecrets(db, rotatingVault, { batchSize: 3 }), rotateSecrets(db, rotatingVault, { batchSize: 3 })]);
+    const [a, b] = await Promise.all([
+      rotateSecrets(db, rotatingVault, { batchSize: 3 }),
+      rotateSecrets(db, rotatingVault, { batchSize: 3 }),
+    ]);
     expect(a.rotated + b.rotated).toBe(10);
     for (const id of ids) expect((await row(db, id)).secret_version).toBe(2);
   });
@@ -162,7 +181,11 @@ describe('CLI: secrets rotate', { timeout: 120_000 }, () => {
   it('re-encrypts every old secret, reports the count, and is a no-op the second time', async () => {
     const ids = await withDb(async (db) => {
       const org = await createOrganization(db, 'cli-org');
-      return [await insertSealed(db, org, oldVault, 1), await insertSealed(db, org, oldVault, 2), await insertSealed(db, org, rotatingVault, 3)];
+      return [
+        await insertSealed(db, org, oldVault, 1),
+        await insertSealed(db, org, oldVault, 2),
+        await insertSealed(db, org, rotatingVault, 3),
+      ];
     });
     const first = await runCli(['secrets', 'rotate', '--json'], env);
     expect(first.stderr).toBe('');

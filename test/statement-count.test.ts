@@ -46,7 +46,12 @@ beforeAll(async () => {
     provider: ['github', 'gitlab', 'slack', 'jira'][i % 4],
     health: 'HEALTHY',
     lastCheckAt: new Date(Date.parse('2026-02-01T00:00:00Z') + i * 1000),
-    lastSync: { status: 'SUCCEEDED', startedAt: new Date('2026-02-01T00:00:00Z'), finishedAt: new Date('2026-02-01T00:01:00Z'), error: null },
+    lastSync: {
+      status: 'SUCCEEDED',
+      startedAt: new Date('2026-02-01T00:00:00Z'),
+      finishedAt: new Date('2026-02-01T00:01:00Z'),
+      error: null,
+    },
   }));
   globalIds = rows.map((row) => row.globalId);
   for (const row of rows) await insertHealthChecks(gateway.db, org.organization.id, row.id, CHECKS_PER_INTEGRATION);
@@ -76,7 +81,11 @@ describe('statements per integrations request', () => {
       const { data, count, statements } = await measure(listQuery(), { first });
       const edges = data.integrations.edges;
       expect(edges).toHaveLength(first);
-      expect(edges[0].node).toMatchObject({ provider: { key: 'github', name: 'GitHub' }, lastSync: { status: 'SUCCEEDED' }, lastHealthCheck: { ok: true } });
+      expect(edges[0].node).toMatchObject({
+        provider: { key: 'github', name: 'GitHub' },
+        lastSync: { status: 'SUCCEEDED' },
+        lastHealthCheck: { ok: true },
+      });
       expect(count).toBe(2);
       expect(statements[0]).toMatch(/from "api_keys"/);
       expect(statements[1]).toMatch(/from "integrations"/);
@@ -93,7 +102,7 @@ describe('statements per integrations request', () => {
     }
   });
 
-  it('adds exactly one statement for every integration\'s healthChecks page', async () => {
+  it("adds exactly one statement for every integration's healthChecks page", async () => {
     const counts: number[] = [];
     for (const first of SIZES) {
       const { data, count, statements } = await measure(listQuery({ healthChecks: true }), { first });
@@ -134,14 +143,21 @@ describe('the rate-limit charge folded into authentication', () => {
     limited.statements.reset();
     const response = await limited.fetch('/graphql', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', 'content-length': String(Buffer.byteLength(body)), ...(key ? { authorization: `Bearer ${key}` } : {}), ...extra },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json',
+        'content-length': String(Buffer.byteLength(body)),
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...extra,
+      },
       body,
     });
     const text = await response.text();
     return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : {}, sql: [...limited.statements.sql] };
   };
   const spent = async (organizationId: string) =>
-    (await limited.db.selectFrom('rate_limit_buckets').select('points').where('key', '=', `org:${organizationId}`).executeTakeFirst())?.points ?? 0;
+    (await limited.db.selectFrom('rate_limit_buckets').select('points').where('key', '=', `org:${organizationId}`).executeTakeFirst())
+      ?.points ?? 0;
 
   beforeAll(async () => {
     limited = await createHardenedTestGateway({ rateLimit: { apiKeyPoints: 12, organizationPoints: 1_000 } });
@@ -189,7 +205,12 @@ describe('the rate-limit charge folded into authentication', () => {
       expect(res.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
       expect(res.body.data).toBeUndefined();
     }
-    await limited.db.updateTable('api_keys').set({ revoked_at: new Date() }).where('organization_id', '=', org.organization.id).where('role', '=', 'ADMIN').execute();
+    await limited.db
+      .updateTable('api_keys')
+      .set({ revoked_at: new Date() })
+      .where('organization_id', '=', org.organization.id)
+      .where('role', '=', 'ADMIN')
+      .execute();
     const revoked = await post(org.keys.ADMIN, FIVE_POINTS);
     expect(revoked.status).toBe(401);
     expect(await spent(org.organization.id)).toBe(before);

@@ -58,7 +58,7 @@ const global = (type: NodeTypeName, ids: string[]) => ids.map((id) => encodeGlob
 describe.each(ROLES)("organization A's %s key", (role) => {
   const ask = (query: string, variables?: Record<string, unknown>) => gateway.graphql(a.fixture.keys[role], query, variables);
 
-  it('lists and counts only A\'s integrations, whatever the filter or direction', async () => {
+  it("lists and counts only A's integrations, whatever the filter or direction", async () => {
     const queries = [
       '{ integrations(first: 100) { totalCount edges { node { id } } } }',
       '{ integrations(last: 100, orderBy: { field: DISPLAY_NAME, direction: DESC }) { totalCount edges { node { id } } } }',
@@ -72,7 +72,9 @@ describe.each(ROLES)("organization A's %s key", (role) => {
       expect(res.body.data.integrations.totalCount).toBe(a.integrations.length);
     }
     for (const filter of [{ search: 'Globex' }, { providers: ['jira'] }, { search: 'Secret' }]) {
-      const res = await ask('query($f: IntegrationFilter) { integrations(first: 100, filter: $f) { totalCount edges { node { id } } } }', { f: filter });
+      const res = await ask('query($f: IntegrationFilter) { integrations(first: 100, filter: $f) { totalCount edges { node { id } } } }', {
+        f: filter,
+      });
       expect(res.body.data.integrations, JSON.stringify(filter)).toEqual({ totalCount: 0, edges: [] });
     }
   });
@@ -138,7 +140,12 @@ describe('API keys across organizations', () => {
   it("apiKeys lists only A's keys", async () => {
     const res = await gateway.graphql(a.fixture.keys.ADMIN, '{ apiKeys(includeRevoked: true) { id } }');
     const rows = await gateway.db.selectFrom('api_keys').select('id').where('organization_id', '=', a.fixture.organization.id).execute();
-    expect(res.body.data.apiKeys.map((key: { id: string }) => key.id).sort()).toEqual(global('ApiKey', rows.map((row) => row.id)).sort());
+    expect(res.body.data.apiKeys.map((key: { id: string }) => key.id).sort()).toEqual(
+      global(
+        'ApiKey',
+        rows.map((row) => row.id),
+      ).sort(),
+    );
     expect(rows.length).toBe(3);
     const everything = await gateway.db.selectFrom('api_keys').select('id').execute();
     expect(everything.length).toBeGreaterThan(rows.length);

@@ -14,7 +14,13 @@ afterAll(async () => {
 
 describe('timestamps read from the database', () => {
   it('are the instants stored, whatever the session time zone, to the millisecond', async () => {
-    const stored = ['2026-01-31T12:00:00.000Z', '2026-07-01T23:59:59.999Z', '1999-12-31T23:59:59.5Z', '2026-03-29T01:30:00.123456Z', '9999-12-31T23:59:59.999Z'];
+    const stored = [
+      '2026-01-31T12:00:00.000Z',
+      '2026-07-01T23:59:59.999Z',
+      '1999-12-31T23:59:59.5Z',
+      '2026-03-29T01:30:00.123456Z',
+      '9999-12-31T23:59:59.999Z',
+    ];
     // Before 1920, Kathmandu's offset is local mean time, +05:41:16: printed with seconds, which pg's
     // general parser reads. (The embedded PGlite's own parser reads such an offset as an invalid date.)
     if (testDatabaseKind === 'postgres') stored.push('1000-01-01T00:00:00Z');

@@ -18,7 +18,11 @@ describe('the catalog', () => {
   });
 
   it('says which providers can revoke at the provider', () => {
-    expect(listConnectors().filter(supportsRevocation).map((c) => c.key)).toEqual(['datadog', 'github', 'gitlab', 'pagerduty', 'servicenow', 'slack']);
+    expect(
+      listConnectors()
+        .filter(supportsRevocation)
+        .map((c) => c.key),
+    ).toEqual(['datadog', 'github', 'gitlab', 'pagerduty', 'servicenow', 'slack']);
   });
 });
 
@@ -44,11 +48,16 @@ describe('validateConfig', () => {
     expect(validateConfig(connector('datadog'), { site: 'evil.example' }).problems[0]?.field).toBe('site');
     expect(validateConfig(connector('gitlab'), { host: 'not a host' }).problems[0]?.field).toBe('host');
     expect(validateConfig(connector('http'), { baseUrl: 'ftp://x' }).problems[0]?.field).toBe('baseUrl');
-    expect(validateConfig(connector('http'), { baseUrl: 'https://api.example.com', probePath: 'health' }).problems[0]?.field).toBe('probePath');
+    expect(validateConfig(connector('http'), { baseUrl: 'https://api.example.com', probePath: 'health' }).problems[0]?.field).toBe(
+      'probePath',
+    );
   });
 
   it('accepts and trims good values', () => {
-    expect(validateConfig(connector('servicenow'), { instance: ' acme.service-now.com ' })).toEqual({ config: { instance: 'acme.service-now.com' }, problems: [] });
+    expect(validateConfig(connector('servicenow'), { instance: ' acme.service-now.com ' })).toEqual({
+      config: { instance: 'acme.service-now.com' },
+      problems: [],
+    });
   });
 });
 
@@ -70,7 +79,12 @@ describe('credential placement', () => {
 describe('deployment settings', () => {
   it('reads CONNECTOR_<PROVIDER>_<FIELD> variables', () => {
     const settings = connectorSettingsFromEnv(
-      { CONNECTOR_GITHUB_CLIENT_ID: 'id', CONNECTOR_GITHUB_CLIENT_SECRET: 's', CONNECTOR_GITLAB_API_URL: 'http://127.0.0.1:9/api/v4', OTHER: 'x' },
+      {
+        CONNECTOR_GITHUB_CLIENT_ID: 'id',
+        CONNECTOR_GITHUB_CLIENT_SECRET: 's',
+        CONNECTOR_GITLAB_API_URL: 'http://127.0.0.1:9/api/v4',
+        OTHER: 'x',
+      },
       listConnectors(),
     );
     expect(settings).toEqual({ github: { clientId: 'id', clientSecret: 's' }, gitlab: { apiUrl: 'http://127.0.0.1:9/api/v4' } });
@@ -85,10 +99,22 @@ describe('deployment settings', () => {
   });
 
   it('reads CONNECTOR_<PROVIDER>_OAUTH_ORIGIN as an origin, and refuses anything more or less', () => {
-    expect(connectorSettingsFromEnv({ CONNECTOR_GITLAB_OAUTH_ORIGIN: 'https://Git.Corp.Example:443/' }, listConnectors())).toEqual({ gitlab: { oauthOrigin: 'https://git.corp.example' } });
-    expect(connectorSettingsFromEnv({ CONNECTOR_JIRA_OAUTH_ORIGIN: 'http://127.0.0.1:8080' }, listConnectors())).toEqual({ jira: { oauthOrigin: 'http://127.0.0.1:8080' } });
-    for (const value of ['git.corp.example', 'https://git.corp.example/api', 'https://git.corp.example?x=1', 'https://user:pw@git.corp.example', 'ftp://git.corp.example']) {
-      expect(() => connectorSettingsFromEnv({ CONNECTOR_GITLAB_OAUTH_ORIGIN: value }, listConnectors())).toThrow(/CONNECTOR_GITLAB_OAUTH_ORIGIN: expected an http\(s\) origin/);
+    expect(connectorSettingsFromEnv({ CONNECTOR_GITLAB_OAUTH_ORIGIN: 'https://Git.Corp.Example:443/' }, listConnectors())).toEqual({
+      gitlab: { oauthOrigin: 'https://git.corp.example' },
+    });
+    expect(connectorSettingsFromEnv({ CONNECTOR_JIRA_OAUTH_ORIGIN: 'http://127.0.0.1:8080' }, listConnectors())).toEqual({
+      jira: { oauthOrigin: 'http://127.0.0.1:8080' },
+    });
+    for (const value of [
+      'git.corp.example',
+      'https://git.corp.example/api',
+      'https://git.corp.example?x=1',
+      'https://user:pw@git.corp.example',
+      'ftp://git.corp.example',
+    ]) {
+      expect(() => connectorSettingsFromEnv({ CONNECTOR_GITLAB_OAUTH_ORIGIN: value }, listConnectors())).toThrow(
+        /CONNECTOR_GITLAB_OAUTH_ORIGIN: expected an http\(s\) origin/,
+      );
     }
   });
 });
@@ -110,21 +136,34 @@ describe('where an OAuth2 client is registered', () => {
     expect(endpoints('slack').client.origins).toEqual(['https://slack.com']);
     // A ServiceNow client lives on one instance, which only the deployment can name.
     expect(endpoints('servicenow').client.origins).toEqual([]);
-    expect(endpoints('gitlab', {}, { tokenUrl: 'https://sso.example.com/oauth/token' }).client.origins).toEqual(['https://sso.example.com', 'https://gitlab.com']);
+    expect(endpoints('gitlab', {}, { tokenUrl: 'https://sso.example.com/oauth/token' }).client.origins).toEqual([
+      'https://sso.example.com',
+      'https://gitlab.com',
+    ]);
   });
 
   it('and at the instance CONNECTOR_<PROVIDER>_OAUTH_ORIGIN names', () => {
     const ghe = endpoints('github', { host: 'ghe.example.com' }, { oauthOrigin: 'https://ghe.example.com' });
-    expect(ghe.client).toEqual({ provider: 'GitHub', variable: 'CONNECTOR_GITHUB_OAUTH_ORIGIN', origins: ['https://github.com', 'https://api.github.com', 'https://ghe.example.com'] });
+    expect(ghe.client).toEqual({
+      provider: 'GitHub',
+      variable: 'CONNECTOR_GITHUB_OAUTH_ORIGIN',
+      origins: ['https://github.com', 'https://api.github.com', 'https://ghe.example.com'],
+    });
     expect(ghe.clientRevokeUrl).toBe('https://ghe.example.com/api/v3/applications/id/token');
     expect(unregisteredClientUrl(ghe)).toBeNull();
-    expect(unregisteredClientUrl(endpoints('servicenow', { instance: 'acme.service-now.com' }, { oauthOrigin: 'https://acme.service-now.com' }))).toBeNull();
+    expect(
+      unregisteredClientUrl(endpoints('servicenow', { instance: 'acme.service-now.com' }, { oauthOrigin: 'https://acme.service-now.com' })),
+    ).toBeNull();
   });
 
   it('names the first URL a config would send the secret to elsewhere', () => {
     expect(unregisteredClientUrl(endpoints('gitlab', { host: 'evil.example' }))).toBe('https://evil.example/oauth/token');
-    expect(unregisteredClientUrl(endpoints('github', { host: 'evil.example' }, { oauthOrigin: 'https://ghe.example.com' }))).toBe('https://evil.example/login/oauth/access_token');
+    expect(unregisteredClientUrl(endpoints('github', { host: 'evil.example' }, { oauthOrigin: 'https://ghe.example.com' }))).toBe(
+      'https://evil.example/login/oauth/access_token',
+    );
     expect(unregisteredClientUrl(endpoints('datadog', { site: 'datadoghq.eu' }))).toBe('https://api.datadoghq.eu/oauth2/v1/token');
-    expect(unregisteredClientUrl(endpoints('servicenow', { instance: 'acme.service-now.com' }))).toBe('https://acme.service-now.com/oauth_token.do');
+    expect(unregisteredClientUrl(endpoints('servicenow', { instance: 'acme.service-now.com' }))).toBe(
+      'https://acme.service-now.com/oauth_token.do',
+    );
   });
 });

@@ -1,6 +1,13 @@
 import * as oauth from 'oauth4webapi';
 import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
-import { assertBoundOrigin, assertRegisteredOrigin, type ClientRegistration, CredentialOriginError, type CredentialOrigins, originOf } from './origins.js';
+import {
+  assertBoundOrigin,
+  assertRegisteredOrigin,
+  type ClientRegistration,
+  CredentialOriginError,
+  type CredentialOrigins,
+  originOf,
+} from './origins.js';
 import { connectorVariable, type ConnectorTarget } from './settings.js';
 import { apiBase, expandTemplate, joinUrl } from './template.js';
 import type { OAuth2Definition } from './types.js';
@@ -45,7 +52,8 @@ function endpointUrls(target: ConnectorTarget, oauth2: OAuth2Definition, clientI
     authorizeUrl: expand(settings.authorizeUrl ?? oauth2.authorizeUrl),
     tokenUrl: expand(settings.tokenUrl ?? oauth2.tokenUrl),
     revokeUrl: revoke ? expand(revoke) : null,
-    clientRevokeUrl: definition.customRevocation === 'github' ? joinUrl(apiBase(target), `/applications/${encodeURIComponent(clientId)}/token`) : null,
+    clientRevokeUrl:
+      definition.customRevocation === 'github' ? joinUrl(apiBase(target), `/applications/${encodeURIComponent(clientId)}/token`) : null,
   };
 }
 
@@ -150,11 +158,24 @@ async function tokenResponse(response: Response): Promise<Response> {
   }
   const oauthError = typeof body?.error === 'string' ? body.error.slice(0, 64) : null;
   // GitHub says bad_refresh_token and Slack invalid_refresh_token (with HTTP 200) where RFC 6749 says invalid_grant.
-  if (response.status === 401 || response.status === 403 || oauthError === 'invalid_grant' || oauthError === 'bad_refresh_token' || oauthError === 'invalid_refresh_token' || oauthError === 'invalid_client') {
-    throw new OAuthError('rejected', 'PROVIDER_REJECTED_CREDENTIALS', `The provider refused the grant (${oauthError ?? `HTTP ${response.status}`}).`, oauthError);
+  if (
+    response.status === 401 ||
+    response.status === 403 ||
+    oauthError === 'invalid_grant' ||
+    oauthError === 'bad_refresh_token' ||
+    oauthError === 'invalid_refresh_token' ||
+    oauthError === 'invalid_client'
+  ) {
+    throw new OAuthError(
+      'rejected',
+      'PROVIDER_REJECTED_CREDENTIALS',
+      `The provider refused the grant (${oauthError ?? `HTTP ${response.status}`}).`,
+      oauthError,
+    );
   }
   if (response.status === 429) throw new OAuthError('transient', 'PROVIDER_RATE_LIMITED', TRANSPORT_MESSAGES.PROVIDER_RATE_LIMITED);
-  if (response.status >= 500) throw new OAuthError('transient', 'PROVIDER_ERROR', `${TRANSPORT_MESSAGES.PROVIDER_ERROR} (HTTP ${response.status})`);
+  if (response.status >= 500)
+    throw new OAuthError('transient', 'PROVIDER_ERROR', `${TRANSPORT_MESSAGES.PROVIDER_ERROR} (HTTP ${response.status})`);
   if (oauthError || body?.ok === false) {
     const code = oauthError ?? String(body?.error ?? 'unknown_error').slice(0, 64);
     throw new OAuthError('failed', 'PROVIDER_ERROR', `The provider refused the token request (${code}).`, code);
@@ -190,7 +211,11 @@ export interface TokenSet {
 }
 
 function toTokenSet(endpoints: OAuthEndpoints, token: oauth.TokenEndpointResponse, previousRefreshToken: string | null): TokenSet {
-  const expiresIn = typeof token.expires_in === 'number' ? token.expires_in : (endpoints.definition.defaultExpiresInSeconds ?? (token.refresh_token || previousRefreshToken ? CONSERVATIVE_EXPIRES_IN_SECONDS : null));
+  const expiresIn =
+    typeof token.expires_in === 'number'
+      ? token.expires_in
+      : (endpoints.definition.defaultExpiresInSeconds ??
+        (token.refresh_token || previousRefreshToken ? CONSERVATIVE_EXPIRES_IN_SECONDS : null));
   const scope = typeof token.scope === 'string' ? token.scope : null;
   return {
     credential: {
@@ -218,7 +243,16 @@ export async function exchangeCode(
   const params = new URLSearchParams({ code: request.code, state: request.state });
   const callback = oauth.validateAuthResponse(as, client, params, request.state);
   const token = await tokenCall(
-    () => oauth.authorizationCodeGrantRequest(as, client, clientAuth(endpoints), callback, request.redirectUri, request.codeVerifier ?? oauth.nopkce, requestOptions(endpoints, http, provider, timeoutMs)),
+    () =>
+      oauth.authorizationCodeGrantRequest(
+        as,
+        client,
+        clientAuth(endpoints),
+        callback,
+        request.redirectUri,
+        request.codeVerifier ?? oauth.nopkce,
+        requestOptions(endpoints, http, provider, timeoutMs),
+      ),
     (response) => oauth.processAuthorizationCodeResponse(as, client, response, PROCESS_OPTIONS),
   );
   return toTokenSet(endpoints, token, null);
@@ -240,32 +274,49 @@ export async function refreshTokens(
   const as = server(endpoints);
   const client: oauth.Client = { client_id: endpoints.clientId };
   const token = await tokenCall(
-    () => oauth.refreshTokenGrantRequest(as, client, clientAuth(endpoints), refreshToken, requestOptions(endpoints, http, provider, timeoutMs)),
+    () =>
+      oauth.refreshTokenGrantRequest(as, client, clientAuth(endpoints), refreshToken, requestOptions(endpoints, http, provider, timeoutMs)),
     (response) => oauth.processRefreshTokenResponse(as, client, response, PROCESS_OPTIONS),
   );
   return toTokenSet(endpoints, token, refreshToken);
 }
 
 /** RFC 7009 revocation of one token; resolves when the provider confirmed. Where the client is not registered it throws CredentialOriginError unsent. */
-export async function revokeToken(endpoints: OAuthEndpoints, token: string, hint: 'access_token' | 'refresh_token', http: HttpClient, provider: string, timeoutMs: number): Promise<void> {
+export async function revokeToken(
+  endpoints: OAuthEndpoints,
+  token: string,
+  hint: 'access_token' | 'refresh_token',
+  http: HttpClient,
+  provider: string,
+  timeoutMs: number,
+): Promise<void> {
   const as = server(endpoints);
   const client: oauth.Client = { client_id: endpoints.clientId };
   let response: Response;
   try {
-    response = await oauth.revocationRequest(as, client, clientAuth(endpoints), token, { ...requestOptions(endpoints, http, provider, timeoutMs), additionalParameters: { token_type_hint: hint } });
+    response = await oauth.revocationRequest(as, client, clientAuth(endpoints), token, {
+      ...requestOptions(endpoints, http, provider, timeoutMs),
+      additionalParameters: { token_type_hint: hint },
+    });
   } catch (error) {
     if (error instanceof CredentialOriginError) throw error;
     throw new OAuthError('transient', transportErrorCode(error), TRANSPORT_MESSAGES[transportErrorCode(error)]);
   }
   if (!response.ok) {
     await response.body?.cancel();
-    throw new OAuthError(response.status >= 500 || response.status === 429 ? 'transient' : 'failed', 'PROVIDER_ERROR', `The provider refused the revocation (HTTP ${response.status}).`);
+    throw new OAuthError(
+      response.status >= 500 || response.status === 429 ? 'transient' : 'failed',
+      'PROVIDER_ERROR',
+      `The provider refused the revocation (HTTP ${response.status}).`,
+    );
   }
   await response.body?.cancel();
 }
 
 /** PKCE and state values: 256 bits of randomness each, as oauth4webapi generates them. */
-export async function newAuthorizationSecrets(pkce: boolean): Promise<{ state: string; codeVerifier: string | null; codeChallenge: string | null }> {
+export async function newAuthorizationSecrets(
+  pkce: boolean,
+): Promise<{ state: string; codeVerifier: string | null; codeChallenge: string | null }> {
   const state = oauth.generateRandomState();
   if (!pkce) return { state, codeVerifier: null, codeChallenge: null };
   const codeVerifier = oauth.generateRandomCodeVerifier();

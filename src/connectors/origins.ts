@@ -60,14 +60,16 @@ export interface ClientRegistration {
 
 /** Says where the client is registered and where a request would have taken its secret. */
 export function unregisteredOrigin(client: ClientRegistration, requested: string): string {
-  const registered = client.origins.length > 0 ? `registered at ${client.origins.join(', ')}, not at ${requested}` : `not registered at ${requested}`;
+  const registered =
+    client.origins.length > 0 ? `registered at ${client.origins.join(', ')}, not at ${requested}` : `not registered at ${requested}`;
   return `This gateway's ${client.provider} OAuth2 client is ${registered}`;
 }
 
 /** Refuses, before any network call, a request carrying the OAuth2 client's secret to an origin the client is not registered at. */
 export function assertRegisteredOrigin(client: ClientRegistration, url: string): void {
   const requested = originOf(url);
-  if (!client.origins.includes(requested)) throw new CredentialOriginError(`${unregisteredOrigin(client, requested)}; its secret was not sent (see ${client.variable}).`);
+  if (!client.origins.includes(requested))
+    throw new CredentialOriginError(`${unregisteredOrigin(client, requested)}; its secret was not sent (see ${client.variable}).`);
 }
 
 /** The stored form (column `secret_origins`), which is also what the associated data covers, byte for byte. */
@@ -78,5 +80,9 @@ export function serializeOrigins(origins: CredentialOrigins): string {
 export function parseOrigins(stored: string): CredentialOrigins {
   const value = JSON.parse(stored) as Partial<CredentialOrigins>;
   if (typeof value.api !== 'string') throw new Error('secret_origins has no api origin');
-  return { api: value.api, token: typeof value.token === 'string' ? value.token : null, revoke: typeof value.revoke === 'string' ? value.revoke : null };
+  return {
+    api: value.api,
+    token: typeof value.token === 'string' ? value.token : null,
+    revoke: typeof value.revoke === 'string' ? value.revoke : null,
+  };
 }

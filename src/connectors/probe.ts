@@ -34,7 +34,9 @@ export function credentialHeaders(target: ConnectorTarget, credential: Credentia
 }
 
 function readPath(body: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), body);
+  return path
+    .split('.')
+    .reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), body);
 }
 
 function read(source: AnswerSource, response: Response, body: unknown): unknown {
@@ -47,14 +49,23 @@ function scopesFrom(source: AnswerSource | undefined, response: Response, body: 
   if (Array.isArray(value)) return value.filter((scope): scope is string => typeof scope === 'string');
   if (typeof value !== 'string') return null;
   const separator = 'header' in source ? (source.separator ?? ',') : ' ';
-  return value.split(separator).map((scope) => scope.trim()).filter(Boolean);
+  return value
+    .split(separator)
+    .map((scope) => scope.trim())
+    .filter(Boolean);
 }
 
 export function probeFor(definition: ConnectorDefinition, authKind: AuthKind): ProbeDefinition {
   return definition.probeByAuthKind?.[authKind] ?? definition.probe;
 }
 
-function failure(kind: ProbeOutcome['kind'], errorCode: ProviderErrorCode, httpStatus: number | null, latencyMs: number, detail?: string): ProbeOutcome {
+function failure(
+  kind: ProbeOutcome['kind'],
+  errorCode: ProviderErrorCode,
+  httpStatus: number | null,
+  latencyMs: number,
+  detail?: string,
+): ProbeOutcome {
   const message = detail ? `${TRANSPORT_MESSAGES[errorCode]} (${detail})` : TRANSPORT_MESSAGES[errorCode];
   return { ok: false, kind, httpStatus, latencyMs, errorCode, message, identity: null, grantedScopes: null };
 }
@@ -80,7 +91,13 @@ export function credentialOrigins(target: ConnectorTarget, authKind: AuthKind): 
  * Sends the connector's probe with the credential and classifies the answer. A probe URL outside the
  * credential's bound API origin is refused (CredentialOriginError) before anything is sent.
  */
-export async function runProbe(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number, origins: CredentialOrigins): Promise<ProbeOutcome> {
+export async function runProbe(
+  target: ConnectorTarget,
+  credential: Credential,
+  http: HttpClient,
+  timeoutMs: number,
+  origins: CredentialOrigins,
+): Promise<ProbeOutcome> {
   const probe = probeFor(target.definition, credential.kind as AuthKind);
   const url = probeUrl(target, credential.kind as AuthKind);
   assertBoundOrigin(origins, 'api', url);

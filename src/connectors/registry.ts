@@ -22,7 +22,13 @@ function validate(definition: ConnectorDefinition): void {
     if (!definition.defaultScopes.includes(scope)) problems.push(`required scope ${scope} is not requested by default`);
   }
   const fields = new Set(definition.configFields.map((field) => field.name));
-  const templates = [definition.apiUrl, definition.probe.path, definition.oauth2?.authorizeUrl, definition.oauth2?.tokenUrl, definition.oauth2?.revokeUrl];
+  const templates = [
+    definition.apiUrl,
+    definition.probe.path,
+    definition.oauth2?.authorizeUrl,
+    definition.oauth2?.tokenUrl,
+    definition.oauth2?.revokeUrl,
+  ];
   for (const template of templates) {
     for (const [, name] of (template ?? '').matchAll(/\{([a-zA-Z]+)[|?}]/g)) {
       if (name && name !== 'oauthApi' && !fields.has(name)) problems.push(`template names unknown field ${name}`);

@@ -26,7 +26,9 @@ async function confirm(call: () => Promise<Response>, accept: (response: Respons
   } catch {
     body = null;
   }
-  return accept(response, body) ? { confirmed: true, reason: null } : { confirmed: false, reason: `The provider refused the revocation (HTTP ${response.status}).` };
+  return accept(response, body)
+    ? { confirmed: true, reason: null }
+    : { confirmed: false, reason: `The provider refused the revocation (HTTP ${response.status}).` };
 }
 
 /**
@@ -36,7 +38,13 @@ async function confirm(call: () => Promise<Response>, accept: (response: Respons
  * registered, is not called: neither the credential nor the client secret is sent there, and the outcome
  * says why.
  */
-export async function revokeAtProvider(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number, origins: CredentialOrigins): Promise<RevocationOutcome> {
+export async function revokeAtProvider(
+  target: ConnectorTarget,
+  credential: Credential,
+  http: HttpClient,
+  timeoutMs: number,
+  origins: CredentialOrigins,
+): Promise<RevocationOutcome> {
   try {
     return await revokeBound(target, credential, http, timeoutMs, origins);
   } catch (error) {
@@ -45,7 +53,13 @@ export async function revokeAtProvider(target: ConnectorTarget, credential: Cred
   }
 }
 
-async function revokeBound(target: ConnectorTarget, credential: Credential, http: HttpClient, timeoutMs: number, origins: CredentialOrigins): Promise<RevocationOutcome> {
+async function revokeBound(
+  target: ConnectorTarget,
+  credential: Credential,
+  http: HttpClient,
+  timeoutMs: number,
+  origins: CredentialOrigins,
+): Promise<RevocationOutcome> {
   const { definition } = target;
   const provider = definition.key;
   if (definition.customRevocation === 'slack') {
@@ -57,7 +71,10 @@ async function revokeBound(target: ConnectorTarget, credential: Credential, http
     );
   }
   if (credential.kind !== 'OAUTH2') {
-    return { confirmed: false, reason: `${definition.name} offers no API to revoke this kind of credential; revoke it at ${definition.name}.` };
+    return {
+      confirmed: false,
+      reason: `${definition.name} offers no API to revoke this kind of credential; revoke it at ${definition.name}.`,
+    };
   }
   const endpoints = oauthEndpoints(target);
   if (!endpoints) return { confirmed: false, reason: `No OAuth2 client is configured for ${definition.name}.` };

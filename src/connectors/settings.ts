@@ -40,7 +40,9 @@ function parseOrigin(name: string, value: string): string {
     url = null;
   }
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || `${url.origin}/` !== url.href) {
-    throw new Error(`${name}: expected an http(s) origin, scheme and host with an optional port and nothing else, e.g. https://git.example.com`);
+    throw new Error(
+      `${name}: expected an http(s) origin, scheme and host with an optional port and nothing else, e.g. https://git.example.com`,
+    );
   }
   return url.origin;
 }
@@ -66,7 +68,8 @@ export function connectorSettingsFromEnv(env: NodeJS.ProcessEnv, catalog: readon
     // The suffix must leave a known connector key: `JIRA_OAUTH_API_URL` is jira's OAUTH_API_URL, not "jira_oauth"'s API_URL.
     const field = Object.keys(FIELDS).find((suffix) => rest.endsWith(`_${suffix}`) && byEnvKey.has(rest.slice(0, -(suffix.length + 1))));
     const key = field ? byEnvKey.get(rest.slice(0, -(field.length + 1))) : undefined;
-    if (!field || !key) throw new Error(`${name}: unknown connector variable (expected CONNECTOR_<PROVIDER>_<${Object.keys(FIELDS).join('|')}>)`);
+    if (!field || !key)
+      throw new Error(`${name}: unknown connector variable (expected CONNECTOR_<PROVIDER>_<${Object.keys(FIELDS).join('|')}>)`);
     const property: keyof ConnectorSettings = FIELDS[field as keyof typeof FIELDS];
     if (property === 'oauthOrigin') {
       settings[key] = { ...settings[key], oauthOrigin: parseOrigin(name, value) };

@@ -36,10 +36,7 @@ export interface OAuth2Definition {
 }
 
 /** How a credential is presented on a request. `{token}`, `{username}`, `{password}` are substituted. */
-export type CredentialPlacement =
-  | { kind: 'bearer' }
-  | { kind: 'basic' }
-  | { kind: 'header'; name: string; format: string };
+export type CredentialPlacement = { kind: 'bearer' } | { kind: 'basic' } | { kind: 'header'; name: string; format: string };
 
 /** Where a probe answer carries something: a response header, or a dotted path into the JSON body. */
 export type AnswerSource = { header: string; separator?: string } | { body: string };

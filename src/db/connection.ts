@@ -107,7 +107,11 @@ async function openEmbeddedFolder(dataDir: string, log: OpenOptions['onQuery']):
     const db = new Kysely<Database>({ dialect: gatedDialect(new PGliteDialect(client), gate), ...(log ? { log } : {}) });
     let server: Promise<EmbeddedServer> | undefined;
     // Its clients are disconnected, and their transactions rolled back, before the database closes.
-    const stopServing = async () => server?.then((served) => served.close(), () => {});
+    const stopServing = async () =>
+      server?.then(
+        (served) => served.close(),
+        () => {},
+      );
     return {
       ...handle(db, 'pglite', { before: stopServing, after: release }),
       serve: (onError) => (server ??= serveEmbeddedDatabase(client, gate, dataDir, onError)),
@@ -124,7 +128,14 @@ async function openEmbeddedFolder(dataDir: string, log: OpenOptions['onQuery']):
  */
 async function connectToServingGateway(dataDir: string, log: OpenOptions['onQuery']): Promise<DatabaseHandle | null> {
   // Statements are few and run one after another; the gateway serves one client's transaction at a time.
-  const pool = new pg.Pool({ host: dataDir, port: EMBEDDED_SOCKET_PORT, user: 'postgres', database: 'postgres', max: 1, connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({
+    host: dataDir,
+    port: EMBEDDED_SOCKET_PORT,
+    user: 'postgres',
+    database: 'postgres',
+    max: 1,
+    connectionTimeoutMillis: 10_000,
+  });
   pool.on('error', () => {});
   try {
     (await pool.connect()).release();

@@ -10,14 +10,24 @@ import path from 'node:path';
  * its lifetime. A child gives all of it back when it exits.
  */
 export async function initializeEmbeddedFolder(folder: string): Promise<void> {
-  if (await access(path.join(folder, 'PG_VERSION')).then(() => true, () => false)) return;
+  if (
+    await access(path.join(folder, 'PG_VERSION')).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   const engine = createRequire(import.meta.url).resolve('@electric-sql/pglite');
   const script = `const { PGlite } = require(process.argv[1]);
 const db = new PGlite(process.argv[2]);
 db.waitReady.then(() => db.close()).catch((error) => { process.stderr.write(String(error && error.stack || error)); process.exitCode = 1; });`;
   await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, ['-e', script, engine, folder], { env: { PATH: process.env.PATH ?? '' }, maxBuffer: 1024 * 1024 }, (error, _stdout, stderr) =>
-      error ? reject(new Error(`Could not create the embedded database in ${folder}: ${stderr.trim() || error.message}`)) : resolve(),
+    execFile(
+      process.execPath,
+      ['-e', script, engine, folder],
+      { env: { PATH: process.env.PATH ?? '' }, maxBuffer: 1024 * 1024 },
+      (error, _stdout, stderr) =>
+        error ? reject(new Error(`Could not create the embedded database in ${folder}: ${stderr.trim() || error.message}`)) : resolve(),
     );
   });
 }

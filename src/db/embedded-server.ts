@@ -58,7 +58,9 @@ export async function serveEmbeddedDatabase(
 ): Promise<EmbeddedServer> {
   const socketPath = embeddedSocketPath(dataDir);
   if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
-    throw new EmbeddedServerError(`${socketPath} is longer than a Unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes); use a shorter DATA_DIR.`);
+    throw new EmbeddedServerError(
+      `${socketPath} is longer than a Unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes); use a shorter DATA_DIR.`,
+    );
   }
   // The caller holds the data folder's lock: a socket file left here is a killed owner's.
   await rm(socketPath, { force: true });
@@ -124,7 +126,10 @@ class Session {
       this.#ended = true;
       clearTimeout(this.#idleTimer);
       this.socket.destroy();
-      this.#queue = this.#queue.then(() => this.#giveBack()).catch(this.onError).finally(this.onEnded);
+      this.#queue = this.#queue
+        .then(() => this.#giveBack())
+        .catch(this.onError)
+        .finally(this.onEnded);
     }
     return this.#queue;
   }

@@ -21,13 +21,17 @@ export function usePreparedStatements(pool: pg.Pool): void {
   let next = 0;
   const nameFor = (text: string): string | undefined => {
     let name = names.get(text);
-    if (name === undefined && names.size < MAX_PREPARED_STATEMENTS) names.set(text, (name = `igw_${next++}`));
+    if (name === undefined && names.size < MAX_PREPARED_STATEMENTS) {
+      name = `igw_${next++}`;
+      names.set(text, name);
+    }
     return name;
   };
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as Query;
     const prepared: Query = (text, values, callback) => {
-      if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || callback !== undefined) return query(text, values, callback);
+      if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || callback !== undefined)
+        return query(text, values, callback);
       const name = nameFor(text);
       if (name === undefined) return query(text, values);
       return (query({ name, text, values }) as Promise<pg.QueryResult>).catch((error: unknown) => {

@@ -81,7 +81,17 @@ describe('isoString', () => {
       const date = new Date(FIRST + next(LAST - FIRST));
       expect(isoString(date)).toBe(date.toISOString());
     }
-    const edges = [Date.UTC(999, 11, 31, 23, 59, 59, 999), Date.UTC(1000, 0, 1), Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(10000, 0, 1), -1, Date.UTC(-5, 0, 1), 0, Date.UTC(2026, 0, 1, 0, 0, 0, 7), Date.UTC(2026, 0, 1, 0, 0, 0, 70)];
+    const edges = [
+      Date.UTC(999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(1000, 0, 1),
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(10000, 0, 1),
+      -1,
+      Date.UTC(-5, 0, 1),
+      0,
+      Date.UTC(2026, 0, 1, 0, 0, 0, 7),
+      Date.UTC(2026, 0, 1, 0, 0, 0, 70),
+    ];
     for (const time of edges) expect(isoString(new Date(time))).toBe(new Date(time).toISOString());
     expect(() => isoString(new Date(Number.NaN))).toThrow(RangeError);
   });

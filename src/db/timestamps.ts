@@ -27,7 +27,14 @@ function digits(text: string, from: number, to: number): number {
  */
 export function parseTimestamptz(text: string): Date | null {
   const length = text.length;
-  if (length < 22 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) {
+  if (
+    length < 22 ||
+    text.charCodeAt(4) !== 45 ||
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 32 ||
+    text.charCodeAt(13) !== 58 ||
+    text.charCodeAt(16) !== 58
+  ) {
     return null;
   }
   let at = 19;
@@ -51,12 +58,21 @@ export function parseTimestamptz(text: string): Date | null {
   if (sign !== 43 && sign !== 45) return null;
   let offsetMinutes: number;
   if (length === at + 3) offsetMinutes = digits(text, at + 1, at + 3) * 60;
-  else if (length === at + 6 && text.charCodeAt(at + 3) === 58) offsetMinutes = digits(text, at + 1, at + 3) * 60 + digits(text, at + 4, at + 6);
+  else if (length === at + 6 && text.charCodeAt(at + 3) === 58)
+    offsetMinutes = digits(text, at + 1, at + 3) * 60 + digits(text, at + 4, at + 6);
   else return null;
   const year = digits(text, 0, 4);
   // Date.UTC reads years 0-99 as 1900-1999: the few years before 1000 go to the general parser.
   if (!(year >= 1000)) return null;
-  const utc = Date.UTC(year, digits(text, 5, 7) - 1, digits(text, 8, 10), digits(text, 11, 13), digits(text, 14, 16), digits(text, 17, 19), millis);
+  const utc = Date.UTC(
+    year,
+    digits(text, 5, 7) - 1,
+    digits(text, 8, 10),
+    digits(text, 11, 13),
+    digits(text, 14, 16),
+    digits(text, 17, 19),
+    millis,
+  );
   if (Number.isNaN(utc) || Number.isNaN(offsetMinutes)) return null;
   return new Date(utc - (sign === 43 ? 1 : -1) * offsetMinutes * 60_000);
 }

@@ -10,7 +10,10 @@ export function unauthenticatedError(message: string): GraphQLError {
   });
 }
 
-export function forbiddenError(message = 'Your API key\'s role does not allow this operation.', options: { path?: readonly (string | number)[] } = {}): GraphQLError {
+export function forbiddenError(
+  message = "Your API key's role does not allow this operation.",
+  options: { path?: readonly (string | number)[] } = {},
+): GraphQLError {
   return new GraphQLError(message, { ...(options.path ? { path: options.path } : {}), extensions: { code: 'FORBIDDEN' } });
 }
 
@@ -52,7 +55,8 @@ export function useErrorCodes(): Plugin {
     onResultProcess({ result, setResult }) {
       if (Array.isArray(result) || !result || typeof result !== 'object' || !('errors' in result)) return;
       const { errors } = result as ExecutionResult;
-      if (!errors?.length || errors.every((error) => typeof error.extensions?.code === 'string' && !('originalError' in error.extensions))) return;
+      if (!errors?.length || errors.every((error) => typeof error.extensions?.code === 'string' && !('originalError' in error.extensions)))
+        return;
       setResult({ ...(result as ExecutionResult), errors: errors.map(withErrorCode) });
     },
   };

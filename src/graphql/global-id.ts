@@ -18,7 +18,9 @@ export function decodeGlobalID(globalID: string): { typename: NodeTypeName; id: 
 export function decodeTypedID(globalID: string, expected: NodeTypeName): string {
   const decoded = decodeGlobalID(globalID);
   if (decoded.typename !== expected) {
-    throw invalidIdError(`Invalid ID: expected the ID of ${article(expected)} ${expected}, got the ID of ${article(decoded.typename)} ${decoded.typename}.`);
+    throw invalidIdError(
+      `Invalid ID: expected the ID of ${article(expected)} ${expected}, got the ID of ${article(decoded.typename)} ${decoded.typename}.`,
+    );
   }
   return decoded.id;
 }

@@ -11,7 +11,8 @@ function fieldsOf(text: string, variables: Record<string, unknown> = {}) {
   const operation = selectOperation(document, null) as OperationDefinitionNode;
   return { operation, fields: rootFieldsOf(document, operation, variables) };
 }
-const names = (text: string, variables?: Record<string, unknown>) => fieldsOf(text, variables).fields.map((field) => field.alias?.value ?? field.name.value);
+const names = (text: string, variables?: Record<string, unknown>) =>
+  fieldsOf(text, variables).fields.map((field) => field.alias?.value ?? field.name.value);
 const allowed = (text: string, variables?: Record<string, unknown>) => {
   const { operation, fields } = fieldsOf(text, variables);
   return rolesAllowedToRun(schema, operation, fields);
@@ -35,8 +36,14 @@ describe('the roles allowed to run an operation', () => {
   it('follow the authScopes of every root field', () => {
     expect(allowed('{ viewer { role } integrations(first: 1) { totalCount } __typename }')).toEqual(['VIEWER', 'EDITOR', 'ADMIN']);
     expect(allowed('mutation { testIntegration(input: {id: "x"}) { __typename } }')).toEqual(['EDITOR', 'ADMIN']);
-    expect(allowed('mutation { testIntegration(input: {id: "x"}) { __typename } createApiKey(input: {role: VIEWER}) { __typename } }')).toEqual(['ADMIN']);
-    expect(allowed('query($admin: Boolean!) { viewer { role } apiKeys @include(if: $admin) { id } }', { admin: false })).toEqual(['VIEWER', 'EDITOR', 'ADMIN']);
+    expect(
+      allowed('mutation { testIntegration(input: {id: "x"}) { __typename } createApiKey(input: {role: VIEWER}) { __typename } }'),
+    ).toEqual(['ADMIN']);
+    expect(allowed('query($admin: Boolean!) { viewer { role } apiKeys @include(if: $admin) { id } }', { admin: false })).toEqual([
+      'VIEWER',
+      'EDITOR',
+      'ADMIN',
+    ]);
   });
 
   it('name each forbidden field once, by its response name', () => {

@@ -3,7 +3,7 @@ import {
   type FieldNode,
   getDirectiveValues,
   getVariableValues,
-  GraphQLError,
+  type GraphQLError,
   GraphQLIncludeDirective,
   type GraphQLObjectType,
   type GraphQLSchema,
@@ -33,7 +33,8 @@ export function coercedVariables(schema: GraphQLSchema, operation: OperationDefi
 export function rootFieldsOf(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): FieldNode[] {
   const fields: FieldNode[] = [];
   const included = (node: FieldNode | SelectionSetNode['selections'][number]) =>
-    getDirectiveValues(GraphQLSkipDirective, node, variables)?.if !== true && getDirectiveValues(GraphQLIncludeDirective, node, variables)?.if !== false;
+    getDirectiveValues(GraphQLSkipDirective, node, variables)?.if !== true &&
+    getDirectiveValues(GraphQLIncludeDirective, node, variables)?.if !== false;
   const visit = (selectionSet: SelectionSetNode, seen: Set<string>) => {
     for (const selection of selectionSet.selections) {
       if (!included(selection)) continue;
@@ -58,7 +59,8 @@ export function rootFieldsOf(document: DocumentNode, operation: OperationDefinit
  */
 function scopesAdmit(authScopes: unknown, scopes: RoleScopes, where: string, all = false): boolean {
   if (typeof authScopes === 'boolean') return authScopes;
-  if (authScopes === null || typeof authScopes !== 'object' || Array.isArray(authScopes)) throw new Error(`${where}: authScopes must be a scope map to be checked before execution`);
+  if (authScopes === null || typeof authScopes !== 'object' || Array.isArray(authScopes))
+    throw new Error(`${where}: authScopes must be a scope map to be checked before execution`);
   const { $any, $all, ...named } = authScopes as Record<string, unknown>;
   const results = Object.entries(named).map(([name, parameter]) => {
     if (parameter !== true || !(name in scopes)) throw new Error(`${where}: scope ${name} cannot be checked before execution`);
@@ -69,7 +71,8 @@ function scopesAdmit(authScopes: unknown, scopes: RoleScopes, where: string, all
   return all ? results.every(Boolean) : results.some(Boolean);
 }
 
-const authScopesOf = (holder: { extensions?: unknown }): unknown => (holder.extensions as { pothosOptions?: { authScopes?: unknown } } | undefined)?.pothosOptions?.authScopes;
+const authScopesOf = (holder: { extensions?: unknown }): unknown =>
+  (holder.extensions as { pothosOptions?: { authScopes?: unknown } } | undefined)?.pothosOptions?.authScopes;
 
 /** The roles allowed each root field, by operation type and field name. */
 type RootFieldRoles = Map<string, Map<string, ReadonlySet<Role>>>;
@@ -91,7 +94,10 @@ function readRootFieldRoles(schema: GraphQLSchema): RootFieldRoles {
       // Pothos runs a root type's scopes on each of its fields, then the field's own.
       const allowed = ROLES.filter((role) => {
         const scopes = scopesOfRole(role);
-        return (typeScopes === undefined || scopesAdmit(typeScopes, scopes, type.name)) && (fieldScopes === undefined || scopesAdmit(fieldScopes, scopes, where));
+        return (
+          (typeScopes === undefined || scopesAdmit(typeScopes, scopes, type.name)) &&
+          (fieldScopes === undefined || scopesAdmit(fieldScopes, scopes, where))
+        );
       });
       fields.set(field.name, new Set(allowed));
     }
@@ -104,7 +110,10 @@ const rolesBySchema = new WeakMap<GraphQLSchema, RootFieldRoles>();
 
 function rootFieldRoles(schema: GraphQLSchema): RootFieldRoles {
   let table = rolesBySchema.get(schema);
-  if (!table) rolesBySchema.set(schema, (table = readRootFieldRoles(schema)));
+  if (!table) {
+    table = readRootFieldRoles(schema);
+    rolesBySchema.set(schema, table);
+  }
   return table;
 }
 
@@ -115,7 +124,12 @@ function allows(schema: GraphQLSchema, operation: OperationDefinitionNode, field
 }
 
 /** The root fields of the operation that `role` may not run, one per response name. */
-export function forbiddenRootFields(schema: GraphQLSchema, operation: OperationDefinitionNode, fields: readonly FieldNode[], role: Role): FieldNode[] {
+export function forbiddenRootFields(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+  fields: readonly FieldNode[],
+  role: Role,
+): FieldNode[] {
   const forbidden = new Map<string, FieldNode>();
   for (const field of fields) {
     const responseName = field.alias?.value ?? field.name.value;
@@ -150,7 +164,9 @@ export function useOperationAuthorization(): Plugin {
       const { viewer } = args.contextValue as unknown as GatewayContext;
       const forbidden = forbiddenRootFields(args.schema, operation, rootFieldsOf(args.document, operation, variables), viewer.role);
       if (forbidden.length === 0) return;
-      const errors: GraphQLError[] = forbidden.map((field) => forbiddenError(undefined, { path: [field.alias?.value ?? field.name.value] }));
+      const errors: GraphQLError[] = forbidden.map((field) =>
+        forbiddenError(undefined, { path: [field.alias?.value ?? field.name.value] }),
+      );
       setResultAndStopExecution({ data: null, errors });
     },
   };

@@ -51,7 +51,9 @@ export function parsePageArgs(args: ConnectionArgs, scope: string): PageRequest 
   const name = first != null ? 'first' : 'last';
   const limit = (first ?? last) as number;
   if (limit < 1) {
-    throw argumentError(`\`${name}\` must be between 1 and ${MAX_PAGE_SIZE}; it was ${limit}.`, 'INVALID_PAGINATION_ARGUMENTS', { argument: name });
+    throw argumentError(`\`${name}\` must be between 1 and ${MAX_PAGE_SIZE}; it was ${limit}.`, 'INVALID_PAGINATION_ARGUMENTS', {
+      argument: name,
+    });
   }
   if (limit > MAX_PAGE_SIZE) {
     throw argumentError(
@@ -73,9 +75,13 @@ export function encodeCursor(scope: string, position: CursorPosition): string {
 }
 
 function invalidCursorError(argument: string): GraphQLError {
-  return argumentError(`The \`${argument}\` cursor is not valid for this list and order; use a cursor this list returned.`, 'INVALID_CURSOR', {
-    argument,
-  });
+  return argumentError(
+    `The \`${argument}\` cursor is not valid for this list and order; use a cursor this list returned.`,
+    'INVALID_CURSOR',
+    {
+      argument,
+    },
+  );
 }
 
 /**
@@ -98,7 +104,11 @@ export const cursorKeyShapes = {
  * PostgreSQL rejects as data (SQLSTATE class 22: its key does not cast back to the order's type), was
  * forged or corrupted: that is the client's INVALID_CURSOR, not a server error.
  */
-export async function withCursorCheck<T>(page: PageRequest, run: () => Promise<T>, keyShape: (key: string) => boolean = cursorKeyShapes.text): Promise<T> {
+export async function withCursorCheck<T>(
+  page: PageRequest,
+  run: () => Promise<T>,
+  keyShape: (key: string) => boolean = cursorKeyShapes.text,
+): Promise<T> {
   if (page.cursor && !keyShape(page.cursor.key)) throw invalidCursorError(page.direction === 'forward' ? 'after' : 'before');
   try {
     return await run();
@@ -143,11 +153,7 @@ export interface Connection<T> {
  * Builds a Relay connection from rows fetched in paging order with one extra row (limit + 1),
  * which tells exactly whether more exist in the paging direction.
  */
-export function toConnection<T>(
-  rows: readonly { item: T; position: CursorPosition }[],
-  page: PageRequest,
-  scope: string,
-): Connection<T> {
+export function toConnection<T>(rows: readonly { item: T; position: CursorPosition }[], page: PageRequest, scope: string): Connection<T> {
   const hasMore = rows.length > page.limit;
   const kept = rows.slice(0, page.limit);
   if (page.direction === 'backward') kept.reverse();

@@ -20,7 +20,8 @@ export const UserErrorCode = builder.enumType('UserErrorCode', {
         "The stored credential is bound to the origin it was issued for, or the deployment's OAuth2 client to the origin it is registered at, and the request would go elsewhere; nothing was sent. Reconnect the integration.",
     },
     CREDENTIAL_UNREADABLE: {
-      description: 'The stored credential failed to decrypt (altered, or sealed under a key this gateway lacks); nothing was sent. Reconnect the integration.',
+      description:
+        'The stored credential failed to decrypt (altered, or sealed under a key this gateway lacks); nothing was sent. Reconnect the integration.',
     },
   } as const,
 });

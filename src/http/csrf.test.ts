@@ -8,7 +8,8 @@ const yoga = createYoga({
   schema: createSchema({ typeDefs: 'type Query { ok: Boolean }', resolvers: { Query: { ok: () => true } } }),
   plugins: [useCsrfPrevention()],
 });
-const get = (headers: Record<string, string>) => yoga.fetch(`http://gateway.test/graphql?query=${encodeURIComponent('{ ok }')}`, { headers: { accept: 'application/json', ...headers } });
+const get = (headers: Record<string, string>) =>
+  yoga.fetch(`http://gateway.test/graphql?query=${encodeURIComponent('{ ok }')}`, { headers: { accept: 'application/json', ...headers } });
 
 describe('CSRF rule', () => {
   it('needs a CSRF header on a GET that could authenticate by what a browser attaches on its own', async () => {

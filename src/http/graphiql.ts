@@ -84,9 +84,18 @@ function loadAssets(): Promise<Map<string, Asset>> {
       ['json.worker.js', bundle.jsonWorker, 'text/javascript'],
       ['graphql.worker.js', bundle.graphqlWorker, 'text/javascript'],
     ];
-    const map = new Map(entries.map(([name, body, type]) => [name, { body, type: `${type}; charset=utf-8`, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` }]));
+    const map = new Map(
+      entries.map(([name, body, type]) => [
+        name,
+        { body, type: `${type}; charset=utf-8`, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` },
+      ]),
+    );
     if (favicon?.[1] && favicon[2]) {
-      map.set('favicon.ico', { body: favicon[2], type: favicon[1], etag: `"${createHash('sha256').update(favicon[2]).digest('base64url').slice(0, 22)}"` });
+      map.set('favicon.ico', {
+        body: favicon[2],
+        type: favicon[1],
+        etag: `"${createHash('sha256').update(favicon[2]).digest('base64url').slice(0, 22)}"`,
+      });
     }
     return map;
   });
@@ -165,7 +174,13 @@ export function useGatewayGraphiQL(graphqlEndpoint: string, setup: GraphiQLSetup
       endResponse(
         new Response(page(options), {
           status: 200,
-          headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': PAGE_POLICY, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' },
+          headers: {
+            'content-type': 'text/html; charset=utf-8',
+            'content-security-policy': PAGE_POLICY,
+            'cache-control': 'no-store',
+            'x-content-type-options': 'nosniff',
+            'referrer-policy': 'no-referrer',
+          },
         }),
       );
     },

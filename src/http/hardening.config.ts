@@ -28,4 +28,3 @@ export interface HardeningConfig {
   metricsPublic: boolean;
   tracesExporter: TracesExporter;
 }
-

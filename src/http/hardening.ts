@@ -140,7 +140,8 @@ export async function hardeningFromConfig(config: HardeningConfig, database: Dat
       : postgresRateLimitStore(database.db);
     rateLimiter = new RateLimiter(store, rateLimit);
   }
-  const tracing = config.tracesExporter === 'none' ? null : (await import('./observability/tracing-sdk.js')).startTracing(config.tracesExporter);
+  const tracing =
+    config.tracesExporter === 'none' ? null : (await import('./observability/tracing-sdk.js')).startTracing(config.tracesExporter);
   return {
     queryLimits: config.queryLimits,
     rateLimiter,

@@ -13,7 +13,9 @@ import Negotiator from 'negotiator';
  * has no preference (`*\/*`): plain JSON first, as Yoga does. All in UTF-8 only, so an Accept naming
  * another charset matches none.
  */
-const ANSWERABLE = ['application/json', 'application/graphql-response+json', 'text/event-stream', 'multipart/mixed'].map((type) => `${type}; charset=utf-8`);
+const ANSWERABLE = ['application/json', 'application/graphql-response+json', 'text/event-stream', 'multipart/mixed'].map(
+  (type) => `${type}; charset=utf-8`,
+);
 const JSON_ANSWERS = new Set(['application/json', 'application/graphql-response+json']);
 
 /** The media type to answer in, from an Accept header (absent or blank: anything); undefined when none is acceptable. */
@@ -38,7 +40,9 @@ function bodyMediaType(header: string | null): { type: string; charset: string |
 }
 
 /** Whether a body of this Content-Type is one the gateway reads: JSON or a GraphQL document, in UTF-8. */
-function isReadableBody(mediaType: { type: string; charset: string | undefined } | null): mediaType is { type: string; charset: string | undefined } {
+function isReadableBody(
+  mediaType: { type: string; charset: string | undefined } | null,
+): mediaType is { type: string; charset: string | undefined } {
   return mediaType !== null && READABLE_BODIES.has(mediaType.type) && (mediaType.charset === undefined || mediaType.charset === 'utf-8');
 }
 
@@ -50,7 +54,10 @@ function unsupportedMediaType(): GraphQLError {
 
 function notAcceptable(): Response {
   // Yoga's 406 has no body; HTTP lets a 406 say why in any type, and JSON says it with a code.
-  const error = { message: 'Accept must include application/graphql-response+json or application/json (charset utf-8).', extensions: { code: 'NOT_ACCEPTABLE' } };
+  const error = {
+    message: 'Accept must include application/graphql-response+json or application/json (charset utf-8).',
+    extensions: { code: 'NOT_ACCEPTABLE' },
+  };
   return new Response(JSON.stringify({ errors: [error] }), {
     status: 406,
     headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/graphql-response+json, application/json' },
@@ -94,7 +101,8 @@ export function useRequestMediaTypes(): Plugin {
     onResultProcess({ request, resultProcessor, setResultProcessor }) {
       // Only Yoga's own JSON answer is re-typed: an Idempotency-Key replay keeps the type it was stored with.
       const answerType = answerTypes.get(request);
-      if (resultProcessor === processRegularResult && answerType !== undefined && JSON_ANSWERS.has(answerType)) setResultProcessor(processRegularResult, answerType);
+      if (resultProcessor === processRegularResult && answerType !== undefined && JSON_ANSWERS.has(answerType))
+        setResultProcessor(processRegularResult, answerType);
     },
   };
 }

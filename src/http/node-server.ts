@@ -23,7 +23,8 @@ export const DEFAULT_HTTP_SERVER_OPTIONS: HttpServerOptions = {
  * How often node:http looks for requests past their deadline (its default, 30 s, lets a 10 s deadline
  * run to 40 s): a quarter of the shortest deadline, between 100 ms and 1 s.
  */
-const checkingIntervalFor = (options: HttpServerOptions) => Math.max(100, Math.min(1_000, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 4)));
+const checkingIntervalFor = (options: HttpServerOptions) =>
+  Math.max(100, Math.min(1_000, Math.floor(Math.min(options.headersTimeoutMs, options.requestTimeoutMs) / 4)));
 
 /** Closes a client's connections beyond `limit` as they arrive, counting by remote address. */
 function capConnectionsPerClient(server: Server, limit: number): void {

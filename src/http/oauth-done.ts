@@ -28,7 +28,8 @@ const REASONS: Record<string, string> = {
   probe_failed: 'the first check failed',
 };
 
-const STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}h1{font-size:1.4rem}code{background:#f0f2f5;padding:.1rem .3rem;border-radius:3px;word-break:break-all}';
+const STYLE =
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}h1{font-size:1.4rem}code{background:#f0f2f5;padding:.1rem .3rem;border-radius:3px;word-break:break-all}';
 
 /** No script, no third-party anything: only the page's own style element may apply. */
 const POLICY = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
@@ -51,13 +52,21 @@ function describe(params: URLSearchParams): { status: number; title: string; lin
   const lookUp = `Look at it in <a href="/graphql">GraphiQL</a>: <code>{ integration(id: "${escapeHtml(integration.slice(0, 200))}") { status health statusReason } }</code>`;
   if (outcome === 'connected') {
     return error
-      ? { status: 200, title: 'Connected, with a warning', lines: [`The integration ${id} is connected, but ${escapeHtml(reasonOf(error))}.`, lookUp] }
+      ? {
+          status: 200,
+          title: 'Connected, with a warning',
+          lines: [`The integration ${id} is connected, but ${escapeHtml(reasonOf(error))}.`, lookUp],
+        }
       : { status: 200, title: 'Connected', lines: [`The integration ${id} is connected and answered its first check.`, lookUp] };
   }
   return {
     status: 200,
     title: 'Not connected',
-    lines: [`The integration ${id} was not connected: ${escapeHtml(reasonOf(error || 'provider_error'))}.`, 'Start the connection again with <code>connectIntegration</code> (pass its <code>integrationId</code> to keep the same integration).', lookUp],
+    lines: [
+      `The integration ${id} was not connected: ${escapeHtml(reasonOf(error || 'provider_error'))}.`,
+      'Start the connection again with <code>connectIntegration</code> (pass its <code>integrationId</code> to keep the same integration).',
+      lookUp,
+    ],
   };
 }
 
@@ -71,6 +80,12 @@ export function oauthDonePage(url: URL): Response {
   const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(shown.title)} · Integrations gateway</title><style>${STYLE}</style></head><body><h1>${escapeHtml(shown.title)}</h1>${shown.lines.map((line) => `<p>${line}</p>`).join('')}</body></html>`;
   return new Response(body, {
     status: shown.status,
-    headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': POLICY, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' },
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': POLICY,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    },
   });
 }

@@ -8,19 +8,44 @@ const check = (policy: OutboundPolicy, url: string) => policy.checkUrl(new URL(u
 
 describe('OutboundPolicy addresses', () => {
   const internal = [
-    '127.0.0.1', '127.9.9.9', '::1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', 'fc00::1', 'fd12:3456::1',
-    '169.254.169.254', '169.254.0.1', 'fe80::1', '100.64.0.1', '100.127.255.254', '0.0.0.0', '::', '224.0.0.1', 'ff02::1',
-    '255.255.255.255', '::ffff:127.0.0.1', '::ffff:169.254.169.254', '::ffff:10.0.0.1', '64:ff9b::a9fe:a9fe', '192.0.2.1', '240.0.0.1',
+    '127.0.0.1',
+    '127.9.9.9',
+    '::1',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    'fc00::1',
+    'fd12:3456::1',
+    '169.254.169.254',
+    '169.254.0.1',
+    'fe80::1',
+    '100.64.0.1',
+    '100.127.255.254',
+    '0.0.0.0',
+    '::',
+    '224.0.0.1',
+    'ff02::1',
+    '255.255.255.255',
+    '::ffff:127.0.0.1',
+    '::ffff:169.254.169.254',
+    '::ffff:10.0.0.1',
+    '64:ff9b::a9fe:a9fe',
+    '192.0.2.1',
+    '240.0.0.1',
   ];
   it.each(internal)('refuses %s in production mode', (address) => {
     expect(strict.addressAllowed(address, false)).toBe(false);
   });
 
-  it.each(['8.8.8.8', '140.82.112.3', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'])('allows public %s', (address) => {
-    expect(strict.addressAllowed(address, false)).toBe(true);
-    // Plain http to a public address is never allowed when https is required.
-    expect(strict.addressAllowed(address, true)).toBe(false);
-  });
+  it.each(['8.8.8.8', '140.82.112.3', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'])(
+    'allows public %s',
+    (address) => {
+      expect(strict.addressAllowed(address, false)).toBe(true);
+      // Plain http to a public address is never allowed when https is required.
+      expect(strict.addressAllowed(address, true)).toBe(false);
+    },
+  );
 
   it('lets development reach loopback and private networks, but never link-local or metadata', () => {
     for (const address of ['127.0.0.1', '::1', '10.0.0.1', '192.168.0.10', 'fd00::1', '100.64.1.1', '::ffff:127.0.0.1']) {
@@ -32,7 +57,11 @@ describe('OutboundPolicy addresses', () => {
   });
 
   it('allows what the allowlist names: IPs, CIDR ranges, hostnames and wildcards', () => {
-    const policy = new OutboundPolicy({ allowlist: ['10.20.0.0/16', '169.254.169.254', 'git.corp.example', '*.svc.internal'], allowPrivate: false, requireHttps: true });
+    const policy = new OutboundPolicy({
+      allowlist: ['10.20.0.0/16', '169.254.169.254', 'git.corp.example', '*.svc.internal'],
+      allowPrivate: false,
+      requireHttps: true,
+    });
     expect(policy.addressAllowed('10.20.3.4', true)).toBe(true);
     expect(policy.addressAllowed('::ffff:10.20.3.4', false)).toBe(true);
     expect(policy.addressAllowed('10.21.0.1', false)).toBe(false);
@@ -63,7 +92,12 @@ describe('OutboundPolicy on IPv6 addresses that embed an IPv4 one', () => {
     ['Teredo (client)', (a, b) => `2001:0:808:808:8000:63bf:${hex(a ^ 0xffff)}:${hex(b ^ 0xffff)}`],
   ];
   const hex = (n: number) => n.toString(16);
-  const addresses = { metadata: [0xa9fe, 0xa9fe], loopback: [0x7f00, 0x0001], private: [0x0a00, 0x0001], public: [0x0808, 0x0808] } as const;
+  const addresses = {
+    metadata: [0xa9fe, 0xa9fe],
+    loopback: [0x7f00, 0x0001],
+    private: [0x0a00, 0x0001],
+    public: [0x0808, 0x0808],
+  } as const;
   const table = forms.flatMap(([form, write]) => Object.entries(addresses).map(([kind, [a, b]]) => [form, kind, write(a, b)] as const));
 
   it.each(table)('%s %s (%s): judged as the IPv4 address it carries', (_form, kind, address) => {
@@ -72,12 +106,20 @@ describe('OutboundPolicy on IPv6 addresses that embed an IPv4 one', () => {
   });
 
   it('refuses the metadata address in the notation the attack used, in both modes, before connecting', () => {
-    for (const url of ['http://[::a9fe:a9fe]/', 'http://[::169.254.169.254]/latest/meta-data/', 'https://[64:ff9b::169.254.169.254]/', 'https://[2002:a9fe:a9fe::]/', 'https://[::ffff:0:a9fe:a9fe]/']) {
+    for (const url of [
+      'http://[::a9fe:a9fe]/',
+      'http://[::169.254.169.254]/latest/meta-data/',
+      'https://[64:ff9b::169.254.169.254]/',
+      'https://[2002:a9fe:a9fe::]/',
+      'https://[::ffff:0:a9fe:a9fe]/',
+    ]) {
       expect(() => check(development, url), url).toThrow(OutboundBlockedError);
       expect(() => check(strict, url), url).toThrow(OutboundBlockedError);
     }
     // And in a DNS answer, at connect time.
-    expect(() => development.permittedAddresses('aaaa.example', [{ address: '::a9fe:a9fe' }, { address: '2002:a9fe:a9fe::1' }], false)).toThrow(OutboundBlockedError);
+    expect(() =>
+      development.permittedAddresses('aaaa.example', [{ address: '::a9fe:a9fe' }, { address: '2002:a9fe:a9fe::1' }], false),
+    ).toThrow(OutboundBlockedError);
   });
 
   it('judges a Teredo address by its server as well as its client', () => {
@@ -91,13 +133,13 @@ describe('OutboundPolicy on IPv6 addresses that embed an IPv4 one', () => {
 
   it('allow-lists an embedded address by its IPv4 range', () => {
     const policy = new OutboundPolicy({ allowlist: ['10.20.0.0/16'], allowPrivate: false, requireHttps: true });
-    for (const address of ['::ffff:10.20.3.4', '::a14:304', '64:ff9b::a14:304', '2002:a14:304::1']) expect(policy.addressAllowed(address, true), address).toBe(true);
+    for (const address of ['::ffff:10.20.3.4', '::a14:304', '64:ff9b::a14:304', '2002:a14:304::1'])
+      expect(policy.addressAllowed(address, true), address).toBe(true);
     expect(policy.addressAllowed('::a15:1', false)).toBe(false);
   });
 });
 
 describe('OutboundPolicy URLs', () => {
-
   it('refuses schemes other than http and https', () => {
     for (const url of ['file:///etc/passwd', 'ftp://example.com/', 'gopher://example.com/', 'data:text/plain,x']) {
       expect(() => check(development, url), url).toThrow(/scheme is not allowed/);
@@ -105,7 +147,14 @@ describe('OutboundPolicy URLs', () => {
   });
 
   it('refuses literal internal addresses in any notation before connecting', () => {
-    for (const url of ['https://127.1/', 'https://0x7f000001/', 'https://2130706433/', 'https://[::ffff:127.0.0.1]/', 'https://[::1]/', 'https://169.254.169.254/latest/meta-data/']) {
+    for (const url of [
+      'https://127.1/',
+      'https://0x7f000001/',
+      'https://2130706433/',
+      'https://[::ffff:127.0.0.1]/',
+      'https://[::1]/',
+      'https://169.254.169.254/latest/meta-data/',
+    ]) {
       expect(() => check(strict, url), url).toThrow(OutboundBlockedError);
     }
     expect(check(strict, 'https://140.82.112.3/')).toEqual({ plainHttp: false });

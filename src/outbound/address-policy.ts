@@ -18,7 +18,10 @@ interface Allowlist {
 const HOSTNAME = /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
 function normalizeHost(host: string): string {
-  return host.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  return host
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 /** Parses one allowlist entry (hostname, `*.domain`, IP or CIDR); null when it is none of those. */
@@ -153,13 +156,17 @@ export class OutboundPolicy {
    */
   checkUrl(url: URL): { plainHttp: boolean } {
     const host = url.host;
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundBlockedError(host, `the ${url.protocol.replace(/:$/, '')} scheme is not allowed`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new OutboundBlockedError(host, `the ${url.protocol.replace(/:$/, '')} scheme is not allowed`);
     const hostname = normalizeHost(url.hostname);
     const literal = isIP(hostname) !== 0;
     const listed = this.hostAllowed(hostname) || (literal && this.addressListed(ipaddr.parse(hostname)));
     const plainHttp = url.protocol === 'http:' && this.options.requireHttps && !listed;
     if (literal && !this.addressAllowed(hostname, plainHttp)) {
-      throw new OutboundBlockedError(host, plainHttp ? 'https is required' : 'the address is internal (loopback, private, link-local or reserved)');
+      throw new OutboundBlockedError(
+        host,
+        plainHttp ? 'https is required' : 'the address is internal (loopback, private, link-local or reserved)',
+      );
     }
     return { plainHttp };
   }

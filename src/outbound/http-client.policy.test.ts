@@ -6,7 +6,15 @@ import { createHttpClient, type HttpClientOptions, type OutboundHttpClient } fro
 const TOKEN = 'Bearer ghp_never_in_an_error';
 const clients: OutboundHttpClient[] = [];
 function client(options: Partial<HttpClientOptions> = {}): OutboundHttpClient {
-  const created = createHttpClient({ allowlist: [], allowPrivate: false, requireHttps: false, defaultTimeoutMs: 5_000, maxRetries: 0, perProviderConcurrency: 4, ...options });
+  const created = createHttpClient({
+    allowlist: [],
+    allowPrivate: false,
+    requireHttps: false,
+    defaultTimeoutMs: 5_000,
+    maxRetries: 0,
+    perProviderConcurrency: 4,
+    ...options,
+  });
   clients.push(created);
   return created;
 }
@@ -36,7 +44,14 @@ describe('outbound policy on real connections', () => {
 
   it('refuses loopback, private and metadata addresses that are not allow-listed, sending nothing', async () => {
     const http = client();
-    for (const url of [`${server.origin}/x?token=abc`, `http://[::1]:${server.port}/`, `http://[::ffff:127.0.0.1]:${server.port}/`, 'http://10.0.0.1/', 'http://169.254.169.254/latest/meta-data/', `http://0.0.0.0:${server.port}/`]) {
+    for (const url of [
+      `${server.origin}/x?token=abc`,
+      `http://[::1]:${server.port}/`,
+      `http://[::ffff:127.0.0.1]:${server.port}/`,
+      'http://10.0.0.1/',
+      'http://169.254.169.254/latest/meta-data/',
+      `http://0.0.0.0:${server.port}/`,
+    ]) {
       const error = await rejection(http(url, { headers: { authorization: TOKEN } }));
       expect(error, url).toBeInstanceOf(OutboundBlockedError);
       expect(error.code).toBe('OUTBOUND_BLOCKED');
@@ -46,7 +61,13 @@ describe('outbound policy on real connections', () => {
 
   it('refuses metadata and internal addresses written as IPv6 forms that embed them, private networks allowed or not', async () => {
     const development = client({ allowPrivate: true });
-    for (const url of ['http://[::a9fe:a9fe]/latest/meta-data/', 'http://[::169.254.169.254]/', 'http://[64:ff9b::a9fe:a9fe]/', 'http://[2002:a9fe:a9fe::1]/', 'http://[::ffff:0:a9fe:a9fe]/']) {
+    for (const url of [
+      'http://[::a9fe:a9fe]/latest/meta-data/',
+      'http://[::169.254.169.254]/',
+      'http://[64:ff9b::a9fe:a9fe]/',
+      'http://[2002:a9fe:a9fe::1]/',
+      'http://[::ffff:0:a9fe:a9fe]/',
+    ]) {
       expect(await rejection(development(url, { headers: { authorization: TOKEN } })), url).toBeInstanceOf(OutboundBlockedError);
     }
     for (const host of ['[::7f00:1]', '[::127.0.0.1]', '[64:ff9b::7f00:1]', '[2002:7f00:1::1]']) {
@@ -85,7 +106,9 @@ describe('outbound policy on real connections', () => {
       return hostname === 'rebind.test' ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '169.254.169.254', family: 4 }];
     };
     expect(await rejection(client({ resolve })(`http://rebind.test:${server.port}/`))).toBeInstanceOf(OutboundBlockedError);
-    expect(await rejection(client({ resolve, allowPrivate: true })(`http://metadata.test:${server.port}/`))).toBeInstanceOf(OutboundBlockedError);
+    expect(await rejection(client({ resolve, allowPrivate: true })(`http://metadata.test:${server.port}/`))).toBeInstanceOf(
+      OutboundBlockedError,
+    );
     expect(server.requests).toHaveLength(0);
     const allowed = await client({ resolve, allowlist: ['127.0.0.1'] })(`http://rebind.test:${server.port}/x`);
     expect(allowed.status).toBe(200);
@@ -120,9 +143,16 @@ describe('redirects', () => {
 
   it('refuses a redirect from an allowed host to a blocked one', async () => {
     const http = client({ allowlist: ['127.0.0.1'] });
-    for (const next of ['http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/', `http://127.0.0.2:${target.port}/`, 'file:///etc/passwd']) {
+    for (const next of [
+      'http://169.254.169.254/latest/meta-data/',
+      'http://10.0.0.1/',
+      `http://127.0.0.2:${target.port}/`,
+      'file:///etc/passwd',
+    ]) {
       location = next;
-      expect(await rejection(http(`${redirector.origin}/start`, { headers: { authorization: TOKEN } })), next).toBeInstanceOf(OutboundBlockedError);
+      expect(await rejection(http(`${redirector.origin}/start`, { headers: { authorization: TOKEN } })), next).toBeInstanceOf(
+        OutboundBlockedError,
+      );
     }
     expect(target.requests).toHaveLength(0);
   });
@@ -133,7 +163,11 @@ describe('redirects', () => {
     expect(await (await http(`${redirector.origin}/start`)).text()).toBe('same origin');
     location = `${target.origin}/elsewhere`;
     status = 303;
-    const response = await http(`${redirector.origin}/start`, { method: 'POST', body: 'a=1', headers: { authorization: TOKEN, 'x-api-key': 'k', accept: 'application/json' } });
+    const response = await http(`${redirector.origin}/start`, {
+      method: 'POST',
+      body: 'a=1',
+      headers: { authorization: TOKEN, 'x-api-key': 'k', accept: 'application/json' },
+    });
     expect(await response.text()).toBe('landed');
     const seen = target.requests[0];
     expect(seen).toMatchObject({ method: 'GET', url: '/elsewhere', body: '' });
@@ -148,7 +182,9 @@ describe('redirects', () => {
     for (const code of [307, 308]) {
       status = code;
       const body = JSON.stringify({ access_token: 'ghp_never_in_an_error' });
-      const error = await rejection(http(`${redirector.origin}/start`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }));
+      const error = await rejection(
+        http(`${redirector.origin}/start`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }),
+      );
       expect(error, String(code)).toBeInstanceOf(OutboundNetworkError);
     }
     expect(target.requests).toHaveLength(0);

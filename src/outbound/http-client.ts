@@ -65,7 +65,13 @@ export function createHttpClient(options: HttpClientOptions): OutboundHttpClient
   const maxRedirects = options.maxRedirects ?? 5;
 
   /** One fetch per hop, following redirects by hand so that every target passes the policy again. */
-  async function fetchFollowing(start: URL, init: RequestInit, mode: RequestRedirect, bucket: string, signal: AbortSignal): Promise<Response> {
+  async function fetchFollowing(
+    start: URL,
+    init: RequestInit,
+    mode: RequestRedirect,
+    bucket: string,
+    signal: AbortSignal,
+  ): Promise<Response> {
     let url = start;
     const hop: Hop = { method: (init.method ?? 'GET').toUpperCase(), headers: new Headers(init.headers), body: init.body };
     for (let redirects = 0; ; redirects += 1) {
@@ -90,7 +96,10 @@ export function createHttpClient(options: HttpClientOptions): OutboundHttpClient
         throw new OutboundNetworkError(url.host, 'the provider redirected to an invalid URL', false);
       }
       // As browsers do: 303 (and 301/302 after POST) continue as a GET without the body.
-      if ((response.status === 303 && hop.method !== 'HEAD') || ((response.status === 301 || response.status === 302) && hop.method === 'POST')) {
+      if (
+        (response.status === 303 && hop.method !== 'HEAD') ||
+        ((response.status === 301 || response.status === 302) && hop.method === 'POST')
+      ) {
         hop.method = 'GET';
         hop.body = undefined;
         for (const name of ['content-type', 'content-length', 'content-encoding', 'content-language']) hop.headers.delete(name);

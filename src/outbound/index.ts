@@ -17,14 +17,16 @@ const PER_PROVIDER_CONCURRENCY = 8;
 export function createHttpClientFromConfig(
   config: Pick<Config, 'env' | 'outboundAllowlist' | 'outboundAllowPrivate' | 'providerTimeoutMs'>,
 ): OutboundHttpClient {
-  return withProviderMetrics(createHttpClient({
-    allowlist: config.outboundAllowlist,
-    allowPrivate: config.outboundAllowPrivate,
-    requireHttps: config.env === 'production',
-    defaultTimeoutMs: config.providerTimeoutMs,
-    maxRetries: MAX_RETRIES,
-    perProviderConcurrency: PER_PROVIDER_CONCURRENCY,
-  }));
+  return withProviderMetrics(
+    createHttpClient({
+      allowlist: config.outboundAllowlist,
+      allowPrivate: config.outboundAllowPrivate,
+      requireHttps: config.env === 'production',
+      defaultTimeoutMs: config.providerTimeoutMs,
+      maxRetries: MAX_RETRIES,
+      perProviderConcurrency: PER_PROVIDER_CONCURRENCY,
+    }),
+  );
 }
 
 function outcomeOfStatus(status: number): ProviderCallOutcome {

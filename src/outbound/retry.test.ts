@@ -28,8 +28,14 @@ describe('KeyedSemaphore', () => {
     const first = await semaphore.acquire('a');
     const otherKey = await semaphore.acquire('b');
     const order: string[] = [];
-    const second = semaphore.acquire('a').then((release) => (order.push('second'), release));
-    const third = semaphore.acquire('a').then((release) => (order.push('third'), release));
+    const second = semaphore.acquire('a').then((release) => {
+      order.push('second');
+      return release;
+    });
+    const third = semaphore.acquire('a').then((release) => {
+      order.push('third');
+      return release;
+    });
     await Promise.resolve();
     expect(order).toEqual([]);
     first();

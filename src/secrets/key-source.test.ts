@@ -23,7 +23,10 @@ describe('createVault from configuration', () => {
 
   it('uses ENCRYPTION_KEY to seal and ENCRYPTION_KEYS_PREVIOUS to open', async () => {
     const [current, old1, old2] = [randomBytes(32), randomBytes(32), randomBytes(32)];
-    const env = { ENCRYPTION_KEY: current.toString('base64'), ENCRYPTION_KEYS_PREVIOUS: ` ${old1.toString('base64')}, ${old2.toString('base64url')} ` };
+    const env = {
+      ENCRYPTION_KEY: current.toString('base64'),
+      ENCRYPTION_KEYS_PREVIOUS: ` ${old1.toString('base64')}, ${old2.toString('base64url')} `,
+    };
     const vault = await createVault(config(env), logger());
     expect(vault.currentKeyId).toBe(keyIdOf(current));
     expect(vault.keyIds).toEqual([current, old1, old2].map(keyIdOf));

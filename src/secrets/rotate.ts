@@ -37,7 +37,12 @@ async function rotateRow(db: Kysely<Database>, vault: SecretVault, id: string): 
     if (!row || row.secret_ciphertext === null || row.secret_key_id === vault.currentKeyId) return 'skipped';
     if (row.secret_key_id === null) throw new SecretVaultError('The stored secret has no key id.');
     // The origins stay as they are: re-encryption changes where nothing may be sent.
-    const binding = { organizationId: row.organization_id, integrationId: row.id, version: row.secret_version, origins: row.secret_origins };
+    const binding = {
+      organizationId: row.organization_id,
+      integrationId: row.id,
+      version: row.secret_version,
+      origins: row.secret_origins,
+    };
     const value = vault.open<unknown>(row.secret_ciphertext, row.secret_key_id, binding);
     // A new version, so that the old ciphertext (say, in a backup) cannot be written back over this row and open.
     const version = row.secret_version + 1;

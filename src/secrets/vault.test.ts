@@ -13,7 +13,8 @@ function vaultError(call: () => unknown, key: Buffer): SecretVaultError {
   } catch (error) {
     expect(error).toBeInstanceOf(SecretVaultError);
     const text = `${(error as Error).message} ${(error as Error).stack} ${JSON.stringify(error)}`;
-    for (const forbidden of [key.toString('base64'), key.toString('hex'), 'supersecret', 'whsec_abc']) expect(text).not.toContain(forbidden);
+    for (const forbidden of [key.toString('base64'), key.toString('hex'), 'supersecret', 'whsec_abc'])
+      expect(text).not.toContain(forbidden);
     expect((error as Error).cause).toBeUndefined();
     return error as SecretVaultError;
   }
@@ -43,7 +44,9 @@ describe('SecretVault', () => {
     for (const offset of [0, 12, 28, raw.length - 1]) {
       const altered = Buffer.from(raw);
       altered[offset] = (altered[offset] ?? 0) ^ 1;
-      expect(vaultError(() => vault.open(`v1.${altered.toString('base64url')}`, keyId, binding), key).message).toMatch(/failed authentication/);
+      expect(vaultError(() => vault.open(`v1.${altered.toString('base64url')}`, keyId, binding), key).message).toMatch(
+        /failed authentication/,
+      );
     }
     vaultError(() => vault.open(`v1.${raw.subarray(0, 20).toString('base64url')}`, keyId, binding), key);
     vaultError(() => vault.open(ciphertext.replace(/^v1\./, 'v2.'), keyId, binding), key);

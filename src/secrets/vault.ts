@@ -74,7 +74,9 @@ export class SecretVault implements Vault {
       plaintext = Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch {
       // GCM cannot tell tampering from a wrong binding or key, so neither does the message.
-      throw new SecretVaultError('The stored secret failed authentication: it was altered, or belongs to another integration or secret version.');
+      throw new SecretVaultError(
+        'The stored secret failed authentication: it was altered, or belongs to another integration or secret version.',
+      );
     }
     try {
       return JSON.parse(plaintext) as T;

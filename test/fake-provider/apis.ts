@@ -48,7 +48,8 @@ const github: ApiRoute[] = [
       const clientId = decodeURIComponent(match[1] as string);
       const secret = req.store.clients.get(clientId)?.secret;
       const expected = `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`;
-      if (clientId !== clientIdOf('github') || req.headers.authorization !== expected) return json(401, { message: 'Requires authentication' });
+      if (clientId !== clientIdOf('github') || req.headers.authorization !== expected)
+        return json(401, { message: 'Requires authentication' });
       const record = live(req, String(req.json?.access_token ?? ''), 'oauth');
       if (!record) return json(404, { message: 'Not Found' });
       if (match[2] === 'grant' && record.grantId) req.store.revokeGrant(record.grantId);
@@ -76,7 +77,15 @@ const gitlab: ApiRoute[] = [
     handle(req) {
       const record = live(req, header(req, 'private-token'), 'api');
       if (!record) return json(401, { message: '401 Unauthorized' });
-      return json(200, { id: 7, name: 'gateway', revoked: false, active: true, user_id: gitlabUser.id, scopes: record.scopes, expires_at: null });
+      return json(200, {
+        id: 7,
+        name: 'gateway',
+        revoked: false,
+        active: true,
+        user_id: gitlabUser.id,
+        scopes: record.scopes,
+        expires_at: null,
+      });
     },
   },
 ];
@@ -87,7 +96,8 @@ function slackAuth(req: FakeRequest, token: string | undefined): AccessToken | A
   if (record) return record;
   if (!token) return json(200, { ok: false, error: 'not_authed' });
   const known = req.store.accessTokens.get(token);
-  if (known?.provider === 'slack' && known.expiresAt !== null && known.expiresAt <= Date.now() && !known.revoked) return json(200, { ok: false, error: 'token_expired' });
+  if (known?.provider === 'slack' && known.expiresAt !== null && known.expiresAt <= Date.now() && !known.revoked)
+    return json(200, { ok: false, error: 'token_expired' });
   return json(200, { ok: false, error: known?.provider === 'slack' ? 'token_revoked' : 'invalid_auth' });
 }
 
@@ -99,7 +109,11 @@ const slack: ApiRoute[] = [
     handle(req) {
       const auth = slackAuth(req, bearer(req));
       if ('status' in auth) return auth;
-      return json(200, { ok: true, url: 'https://fake.slack.com/', team: 'Fake Workspace', user: 'gateway-bot', team_id: 'T0FAKE', user_id: 'U0FAKE' }, scopesHeader(auth));
+      return json(
+        200,
+        { ok: true, url: 'https://fake.slack.com/', team: 'Fake Workspace', user: 'gateway-bot', team_id: 'T0FAKE', user_id: 'U0FAKE' },
+        scopesHeader(auth),
+      );
     },
   },
   {
@@ -122,7 +136,9 @@ const jira: ApiRoute[] = [
     endpoint: 'api',
     handle(req) {
       if (!req.store.checkBasic('jira', req.headers.authorization)) return json(401, { errorMessages: ['You are not authenticated.'] });
-      const email = Buffer.from((req.headers.authorization as string).slice(6), 'base64').toString().split(':')[0];
+      const email = Buffer.from((req.headers.authorization as string).slice(6), 'base64')
+        .toString()
+        .split(':')[0];
       return json(200, { accountId: '5b10ac8d82e05b22cc7d4ef5', emailAddress: email, displayName: ADA.name });
     },
   },
@@ -146,9 +162,16 @@ const servicenow: ApiRoute[] = [
     handle(req) {
       const basic = req.store.checkBasic('servicenow', req.headers.authorization);
       if (!basic && !live(req, bearer(req), 'oauth')) {
-        return json(401, { error: { message: 'User Not Authenticated', detail: 'Required to provide Auth information' }, status: 'failure' });
+        return json(401, {
+          error: { message: 'User Not Authenticated', detail: 'Required to provide Auth information' },
+          status: 'failure',
+        });
       }
-      const userName = basic ? Buffer.from((req.headers.authorization as string).slice(6), 'base64').toString().split(':')[0] : 'ada.lovelace';
+      const userName = basic
+        ? Buffer.from((req.headers.authorization as string).slice(6), 'base64')
+            .toString()
+            .split(':')[0]
+        : 'ada.lovelace';
       return json(200, { result: { user_name: userName, user_sys_id: '6816f79cc0a8016401c5a33be04be441' } });
     },
   },
@@ -162,7 +185,8 @@ const pagerduty: ApiRoute[] = [
     path: '/users/me',
     endpoint: 'api',
     handle(req) {
-      if (live(req, pagerdutyKey(req), 'api')) return json(400, { error: { message: 'Invalid Input Provided', code: 2001, errors: ['Requires a user-level token'] } });
+      if (live(req, pagerdutyKey(req), 'api'))
+        return json(400, { error: { message: 'Invalid Input Provided', code: 2001, errors: ['Requires a user-level token'] } });
       if (!live(req, bearer(req), 'oauth')) return pdUnauthorized();
       return json(200, { user: { id: 'PFAKE01', email: ADA.email, name: ADA.name } });
     },
@@ -197,11 +221,22 @@ const http: ApiRoute[] = [
     path: /^\/.*/,
     endpoint: 'api',
     handle(req) {
-      const custom = Object.entries(req.headers).some(([name, value]) => name !== 'authorization' && typeof value === 'string' && live(req, value, 'api'));
+      const custom = Object.entries(req.headers).some(
+        ([name, value]) => name !== 'authorization' && typeof value === 'string' && live(req, value, 'api'),
+      );
       const ok = custom || live(req, bearer(req), 'api') || req.store.checkBasic('http', req.headers.authorization);
       return ok ? json(200, { ok: true, path: req.path }) : json(401, { error: 'unauthorized' });
     },
   },
 ];
 
-export const API_ROUTES: Readonly<Record<string, readonly ApiRoute[]>> = { datadog, github, gitlab, http, jira, pagerduty, servicenow, slack };
+export const API_ROUTES: Readonly<Record<string, readonly ApiRoute[]>> = {
+  datadog,
+  github,
+  gitlab,
+  http,
+  jira,
+  pagerduty,
+  servicenow,
+  slack,
+};

@@ -10,12 +10,14 @@ import { startFakeProvider } from './server.js';
 
 const port = Number.parseInt(process.env.FAKE_PROVIDER_PORT ?? '4010', 10);
 const fake = await startFakeProvider({ port, clientSecret: (provider) => `${provider}-fake-client-secret` });
-for (const provider of (process.env.FAKE_PROVIDER_DENY ?? '').split(',').filter(Boolean)) fake.knobs(provider.trim()).denyAuthorization = true;
+for (const provider of (process.env.FAKE_PROVIDER_DENY ?? '').split(',').filter(Boolean))
+  fake.knobs(provider.trim()).denyAuthorization = true;
 
 const demo: string[] = [];
 for (const definition of listConnectors()) {
   const config = definition.key === 'http' ? `  config: {"baseUrl": "${fake.httpBaseUrl}"}` : '';
-  if (definition.authKinds.includes('API_TOKEN')) demo.push(`${definition.key.padEnd(11)} API_TOKEN  token: ${fake.issueApiToken(definition.key)}${config}`);
+  if (definition.authKinds.includes('API_TOKEN'))
+    demo.push(`${definition.key.padEnd(11)} API_TOKEN  token: ${fake.issueApiToken(definition.key)}${config}`);
   if (definition.authKinds.includes('BASIC')) {
     const user = fake.addBasicUser(definition.key, 'ada@example.com');
     demo.push(`${definition.key.padEnd(11)} BASIC      username: ${user.username}  password: ${user.password}${config}`);

@@ -99,7 +99,12 @@ function authenticateClient(req: FakeRequest): string | null {
   return client && client.provider === req.provider && client.secret === secret ? (id as string) : null;
 }
 
-function tokenAnswer(req: FakeRequest, profile: FakeProfile, grant: Grant, tokens: { accessToken: string; refreshToken: string | null }): Answer {
+function tokenAnswer(
+  req: FakeRequest,
+  profile: FakeProfile,
+  grant: Grant,
+  tokens: { accessToken: string; refreshToken: string | null },
+): Answer {
   const oauth = profile.oauth as NonNullable<FakeProfile['oauth']>;
   const knobs = req.store.knobsOf(req.provider);
   const body: Record<string, unknown> = {
@@ -112,7 +117,11 @@ function tokenAnswer(req: FakeRequest, profile: FakeProfile, grant: Grant, token
   };
   // GitHub answers form-encoded unless asked for JSON.
   if (oauth.style === 'github' && !String(req.headers.accept ?? '').includes('json')) {
-    return { status: 200, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body as Record<string, string>).toString() };
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(body as Record<string, string>).toString(),
+    };
   }
   return json(200, body, { 'cache-control': 'no-store' });
 }
@@ -128,7 +137,8 @@ export function token(req: FakeRequest, profile: FakeProfile): Answer {
   const grantType = form.get('grant_type');
   if (grantType === 'authorization_code') {
     const code = store.codes.get(form.get('code') ?? '');
-    if (!code || code.provider !== provider || code.clientId !== clientId || code.expiresAt <= Date.now()) return tokenError(style, 'bad_code');
+    if (!code || code.provider !== provider || code.clientId !== clientId || code.expiresAt <= Date.now())
+      return tokenError(style, 'bad_code');
     if (code.used) {
       // RFC 6749 4.1.2: a code used twice revokes what it issued.
       if (code.grantId) store.revokeGrant(code.grantId);

@@ -48,7 +48,13 @@ export interface FakeProfile {
 export const PROFILES: Readonly<Record<string, FakeProfile>> = {
   datadog: {
     apiPath: '',
-    oauth: { authorizePath: '/oauth2/v1/authorize', tokenPath: '/oauth2/v1/token', revokePath: '/oauth2/v1/revoke', style: 'standard', tokenType: 'bearer' },
+    oauth: {
+      authorizePath: '/oauth2/v1/authorize',
+      tokenPath: '/oauth2/v1/token',
+      revokePath: '/oauth2/v1/revoke',
+      style: 'standard',
+      tokenType: 'bearer',
+    },
   },
   github: {
     apiPath: '/api/v3',
@@ -56,7 +62,13 @@ export const PROFILES: Readonly<Record<string, FakeProfile>> = {
   },
   gitlab: {
     apiPath: '/api/v4',
-    oauth: { authorizePath: '/oauth/authorize', tokenPath: '/oauth/token', revokePath: '/oauth/revoke', style: 'standard', tokenType: 'Bearer' },
+    oauth: {
+      authorizePath: '/oauth/authorize',
+      tokenPath: '/oauth/token',
+      revokePath: '/oauth/revoke',
+      style: 'standard',
+      tokenType: 'Bearer',
+    },
   },
   http: { apiPath: '' },
   jira: {
@@ -82,7 +94,13 @@ export const PROFILES: Readonly<Record<string, FakeProfile>> = {
   },
   servicenow: {
     apiPath: '',
-    oauth: { authorizePath: '/oauth_auth.do', tokenPath: '/oauth_token.do', revokePath: '/oauth_revoke_token.do', style: 'standard', tokenType: 'Bearer' },
+    oauth: {
+      authorizePath: '/oauth_auth.do',
+      tokenPath: '/oauth_token.do',
+      revokePath: '/oauth_revoke_token.do',
+      style: 'standard',
+      tokenType: 'Bearer',
+    },
   },
   slack: {
     apiPath: '/api',

@@ -42,7 +42,12 @@ export interface FakeProvider {
   close(): Promise<void>;
 }
 
-function findRoute(profile: FakeProfile, provider: string, method: string, path: string): { endpoint: EndpointName; run: (req: FakeRequest) => Answer } | null {
+function findRoute(
+  profile: FakeProfile,
+  provider: string,
+  method: string,
+  path: string,
+): { endpoint: EndpointName; run: (req: FakeRequest) => Answer } | null {
   const oauth = profile.oauth;
   if (oauth && method === 'GET' && path === oauth.authorizePath) return { endpoint: 'authorize', run: (req) => authorize(req, profile) };
   if (oauth && method === 'POST' && path === oauth.tokenPath) return { endpoint: 'token', run: (req) => token(req, profile) };
@@ -135,14 +140,26 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       let parsed: Record<string, unknown> | null = null;
       if (type.includes('json') && raw) parsed = JSON.parse(raw) as Record<string, unknown>;
       const form = type.includes('x-www-form-urlencoded') ? new URLSearchParams(raw) : new URLSearchParams();
-      store.calls.push({ provider, endpoint: route.endpoint, method, path, grantType: form.get('grant_type'), headers: { ...req.headers }, body: raw });
+      store.calls.push({
+        provider,
+        endpoint: route.endpoint,
+        method,
+        path,
+        grantType: form.get('grant_type'),
+        headers: { ...req.headers },
+        body: raw,
+      });
       const fault = store.takeFault(provider, route.endpoint);
       await fault?.until;
       if (fault?.delayMs) {
         let gone = false;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, fault.delayMs).unref();
-          res.once('close', () => ((gone = true), clearTimeout(timer), resolve()));
+          res.once('close', () => {
+            gone = true;
+            clearTimeout(timer);
+            resolve();
+          });
         });
         // A slow provider that the client gave up on never processes the request (no half-done refresh).
         if (gone) return;
@@ -171,7 +188,9 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     },
     knobs: (provider) => store.knobsOf(provider),
     calls: (provider, endpoint, grantType) =>
-      store.calls.filter((call) => call.provider === provider && (!endpoint || call.endpoint === endpoint) && (!grantType || call.grantType === grantType)).length,
+      store.calls.filter(
+        (call) => call.provider === provider && (!endpoint || call.endpoint === endpoint) && (!grantType || call.grantType === grantType),
+      ).length,
     issueApiToken: (provider, scopes) => store.issueApiToken(provider, [...(scopes ?? findConnector(provider)?.defaultScopes ?? [])]),
     addBasicUser: (provider, username) => store.addBasicUser(provider, username),
     revokeCredential(provider, credential) {
@@ -187,7 +206,8 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       return Boolean(record && !record.dead && !store.grants.get(record.grantId)?.revoked);
     },
     expireAccessTokens(provider) {
-      for (const record of store.accessTokens.values()) if (record.provider === provider && record.kind === 'oauth') record.expiresAt = Date.now() - 1000;
+      for (const record of store.accessTokens.values())
+        if (record.provider === provider && record.kind === 'oauth') record.expiresAt = Date.now() - 1000;
     },
     secrets: () => store.secrets(),
     reset() {

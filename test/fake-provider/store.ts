@@ -108,7 +108,10 @@ export class FakeStore {
 
   knobsOf(provider: string): ProviderKnobs {
     let knobs = this.knobs.get(provider);
-    if (!knobs) this.knobs.set(provider, (knobs = defaultKnobs()));
+    if (!knobs) {
+      knobs = defaultKnobs();
+      this.knobs.set(provider, knobs);
+    }
     return knobs;
   }
 

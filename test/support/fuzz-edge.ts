@@ -17,14 +17,28 @@ export const mediaTypes = (random: Random, world: FuzzWorld): FuzzCase => {
     () => [mixedCase('application/x-www-form-urlencoded'), `query=${encodeURIComponent(CREATE_KEY)}`],
     () => [mixedCase('text/plain'), random.pick([json, CREATE_KEY])],
     () => [`${mixedCase('text/plain')}; charset=UTF-8`, json],
-    () => [`${mixedCase('multipart/form-data')}; boundary=zz`, `--zz\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${json}\r\n--zz--\r\n`],
+    () => [
+      `${mixedCase('multipart/form-data')}; boundary=zz`,
+      `--zz\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${json}\r\n--zz--\r\n`,
+    ],
     () => [`application/json; charset=${random.pick(['latin1', 'utf-16', 'ISO-8859-1', 'us-ascii'])}`, json],
     () => ['application/json, text/plain', json],
     () => [null, random.pick([json, `query=${encodeURIComponent(CREATE_KEY)}`])],
   ])();
   if (random.bool(0.3)) {
-    const accept = random.pick(['application/json;q=0', 'APPLICATION/JSON;Q=0', 'application/json;q=0, application/graphql-response+json;q=0', '*/*;q=0', 'application/json;q=0, text/html', 'application/*;q=0']);
-    return { category: 'Accept excluding every answer', expect: 'refused', request: { method: 'POST', headers: { 'content-type': 'application/json', accept, ...bearer(world.keys.ADMIN) }, body: json } };
+    const accept = random.pick([
+      'application/json;q=0',
+      'APPLICATION/JSON;Q=0',
+      'application/json;q=0, application/graphql-response+json;q=0',
+      '*/*;q=0',
+      'application/json;q=0, text/html',
+      'application/*;q=0',
+    ]);
+    return {
+      category: 'Accept excluding every answer',
+      expect: 'refused',
+      request: { method: 'POST', headers: { 'content-type': 'application/json', accept, ...bearer(world.keys.ADMIN) }, body: json },
+    };
   }
   const headers = { ...bearer(world.keys.ADMIN), ...csrf, ...(contentType === null ? {} : { 'content-type': contentType }) };
   return { category: 'unread body type', expect: 'refused', request: { method: 'POST', headers, body } };
@@ -40,15 +54,38 @@ function loneSurrogate(random: Random): string {
 export const loneSurrogates = (random: Random, world: FuzzWorld): FuzzCase => {
   const text = loneSurrogate(random);
   const [key, query, variables] = random.pick<() => [string, string, Record<string, unknown>?]>([
-    () => [world.keys.ADMIN, 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { key userErrors { code } } }', { n: text }],
+    () => [
+      world.keys.ADMIN,
+      'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { key userErrors { code } } }',
+      { n: text },
+    ],
     () => [world.keys.VIEWER, 'query($s: String) { integrations(first: 5, filter: { search: $s }) { totalCount } }', { s: text }],
-    () => [world.keys.VIEWER, 'query($p: [String!]) { integrations(first: 5, filter: { providers: $p }) { totalCount } }', { p: ['github', text] }],
-    () => [world.keys.EDITOR, `mutation($e: [String!]) { refreshIntegration(input: { id: "${world.own.integrations[3]}", webhook: { events: $e } }) { integration { id } userErrors { code } } }`, { e: [text] }],
-    () => [world.keys.EDITOR, 'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { userErrors { code } } }', { c: { baseUrl: 'https://x.test', [text]: 1 } }],
-    () => [world.keys.ADMIN, `mutation { createApiKey(input: { role: VIEWER, name: ${random.bool() ? JSON.stringify(text) : `"${text}"`} }) { key } }`],
+    () => [
+      world.keys.VIEWER,
+      'query($p: [String!]) { integrations(first: 5, filter: { providers: $p }) { totalCount } }',
+      { p: ['github', text] },
+    ],
+    () => [
+      world.keys.EDITOR,
+      `mutation($e: [String!]) { refreshIntegration(input: { id: "${world.own.integrations[3]}", webhook: { events: $e } }) { integration { id } userErrors { code } } }`,
+      { e: [text] },
+    ],
+    () => [
+      world.keys.EDITOR,
+      'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { userErrors { code } } }',
+      { c: { baseUrl: 'https://x.test', [text]: 1 } },
+    ],
+    () => [
+      world.keys.ADMIN,
+      `mutation { createApiKey(input: { role: VIEWER, name: ${random.bool() ? JSON.stringify(text) : `"${text}"`} }) { key } }`,
+    ],
   ])();
   const body = JSON.stringify({ query, ...(variables === undefined ? {} : { variables }) });
-  return { category: 'lone surrogate', expect: 'refused', request: { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(key) }, body } };
+  return {
+    category: 'lone surrogate',
+    expect: 'refused',
+    request: { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(key) }, body },
+  };
 };
 
 /** An IPv4 address the outbound policy refuses even with private networks allowed: link-local, "this network", multicast, reserved. */
@@ -91,7 +128,15 @@ export const disguisedInternalAddress = (random: Random, world: FuzzWorld): Fuzz
   const host = disguised(random, internalIPv4(random));
   const url = `${random.pick(['http', 'https'])}://${host}${random.bool() ? `:${random.between(1, 65535)}` : ''}${random.pick(['', '/', '/latest/meta-data/', '/computeMetadata/v1/'])}`;
   const query = `mutation { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: { baseUrl: ${JSON.stringify(url)} }, credentials: { token: "t" } }) { integration { id } userErrors { code } } }`;
-  return { category: 'internal address in disguise', expect: 'blocked', request: { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(world.keys.EDITOR) }, body: JSON.stringify({ query }) } };
+  return {
+    category: 'internal address in disguise',
+    expect: 'blocked',
+    request: {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(world.keys.EDITOR) },
+      body: JSON.stringify({ query }),
+    },
+  };
 };
 
 /** A request that stops before its end and keeps the connection open: answered 408 (or closed) by the server's deadlines. */
@@ -100,8 +145,10 @@ export const stalledRequest = (random: Random, world: FuzzWorld): FuzzCase => {
   const body = JSON.stringify({ query: '{ viewer { role } }' });
   const text = random.pick([
     () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}`,
-    () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, random.int(body.length))}`,
-    () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body.slice(0, 5)}`,
+    () =>
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, random.int(body.length))}`,
+    () =>
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body.slice(0, 5)}`,
     () => `GET /graphql?query=${encodeURIComponent('{ viewer { role } }')} HTTP/1.1\r\nHo`,
   ])();
   return { category: 'stalled request', expect: 'refused', raw: Buffer.from(text, 'latin1'), stall: true };

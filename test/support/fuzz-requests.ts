@@ -56,15 +56,34 @@ const malformedJson: Generator = (random, world) => {
     () => valid.slice(0, random.int(valid.length)),
     () => valid.slice(0, random.int(valid.length)) + random.string(random.between(1, 10), '{}[]:,"\\ \n'),
     () => random.bytes(random.between(1, 200)),
-    () => random.pick(['', ' ', 'null', 'true', '1e999', '"query"', '[]', '[{}]', '{"query":"{ viewer { role } }"}}', "{'query': '{viewer{role}}'}", '{"query":"\\u12"}']),
+    () =>
+      random.pick([
+        '',
+        ' ',
+        'null',
+        'true',
+        '1e999',
+        '"query"',
+        '[]',
+        '[{}]',
+        '{"query":"{ viewer { role } }"}}',
+        "{'query': '{viewer{role}}'}",
+        '{"query":"\\u12"}',
+      ]),
     () => JSON.stringify({ query: random.pick([1, true, null, {}, [VALID_QUERY], { query: VALID_QUERY }]) }),
     () => JSON.stringify({ query: VALID_QUERY, variables: random.pick(['x', 1, true, [1], '{"a":1}']) }),
     () => JSON.stringify({ query: VALID_QUERY, operationName: random.pick([1, true, {}, ['x'], 'NoSuchOperation']) }),
     () => JSON.stringify({ query: VALID_QUERY, extensions: random.pick(['x', 1, [1]]) }),
     () => `{"query":"{ viewer { role } }","variables":${'['.repeat(deep)}${']'.repeat(deep)}}`,
     () => `{"query":${'{"a":'.repeat(deep / 4)}1${'}'.repeat(deep / 4)}}`,
-    () => `{"query":"mutation($a: JSONObject) { createApiKey(input: { role: VIEWER }) { key } }","variables":{"a":${'{"a":'.repeat(deep / 4)}1${'}'.repeat(deep / 4)}}}`,
-    () => Buffer.concat([Buffer.from('{"query":"{ viewer '), Buffer.from(random.bytes(random.between(1, 8)).map((b) => b | 0x80)), Buffer.from(' { role } }"}')]),
+    () =>
+      `{"query":"mutation($a: JSONObject) { createApiKey(input: { role: VIEWER }) { key } }","variables":{"a":${'{"a":'.repeat(deep / 4)}1${'}'.repeat(deep / 4)}}}`,
+    () =>
+      Buffer.concat([
+        Buffer.from('{"query":"{ viewer '),
+        Buffer.from(random.bytes(random.between(1, 8)).map((b) => b | 0x80)),
+        Buffer.from(' { role } }"}'),
+      ]),
     () => `\uFEFF${valid}`.replace('query', random.pick(['Query', 'QUERY', 'query '])),
   ])();
   return { category: 'malformed JSON', expect: 'refused', request: post(anyKey(random, world), body) };
@@ -96,24 +115,38 @@ const wrongContentType: Generator = (random, world) => {
         ...csrf,
       }),
     }),
-    () => ({ category: 'wrong method', expect: 'refused', request: { ...post(key, body), method: random.pick(['PUT', 'PATCH', 'DELETE']) } }),
+    () => ({
+      category: 'wrong method',
+      expect: 'refused',
+      request: { ...post(key, body), method: random.pick(['PUT', 'PATCH', 'DELETE']) },
+    }),
     () => ({
       category: 'unacceptable Accept',
       expect: 'refused',
-      request: post(key, body, { accept: random.pick(['application/xml', 'text/html', 'image/*', 'application/json; charset=latin1', 'text/plain']) }),
+      request: post(key, body, {
+        accept: random.pick(['application/xml', 'text/html', 'image/*', 'application/json; charset=latin1', 'text/plain']),
+      }),
     }),
     () => ({
       category: 'mutation over GET',
       expect: 'refused',
-      request: { method: 'GET', headers: { authorization: `Bearer ${key}`, ...csrf }, query: `query=${encodeURIComponent('mutation { createApiKey(input: {role: VIEWER}) { key } }')}` },
+      request: {
+        method: 'GET',
+        headers: { authorization: `Bearer ${key}`, ...csrf },
+        query: `query=${encodeURIComponent('mutation { createApiKey(input: {role: VIEWER}) { key } }')}`,
+      },
     }),
     () => ({
       category: 'multipart upload',
       expect: 'refused',
-      request: post(key, `--zz\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${random.pick(['{', '[]', '{"query":1}', 'null', '{"query":"{ nope }"}'])}\r\n--zz\r\nContent-Disposition: form-data; name="map"\r\n\r\n${random.pick(['{"0":["variables.file"]}', 'x'])}\r\n--zz--`, {
-        'content-type': 'multipart/form-data; boundary=zz',
-        ...csrf,
-      }),
+      request: post(
+        key,
+        `--zz\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${random.pick(['{', '[]', '{"query":1}', 'null', '{"query":"{ nope }"}'])}\r\n--zz\r\nContent-Disposition: form-data; name="map"\r\n\r\n${random.pick(['{"0":["variables.file"]}', 'x'])}\r\n--zz--`,
+        {
+          'content-type': 'multipart/form-data; boundary=zz',
+          ...csrf,
+        },
+      ),
     }),
   ])();
 };
@@ -121,7 +154,8 @@ const wrongContentType: Generator = (random, world) => {
 /** Bodies over the size limit (100 KiB by default), with and without a Content-Length. */
 const hugeBody: Generator = (random, world) => {
   const size = random.pick([110 * 1024, 300 * 1024, 2 * 1024 * 1024]);
-  if (random.bool(0.3)) return { category: 'huge body (streamed)', expect: 'refused', request: post(anyKey(random, world), { streamBytes: size }) };
+  if (random.bool(0.3))
+    return { category: 'huge body (streamed)', expect: 'refused', request: post(anyKey(random, world), { streamBytes: size }) };
   const padding = 'x'.repeat(size);
   const body = random.pick([
     () => JSON.stringify({ query: `{ viewer { role } } # ${padding}` }),
@@ -138,13 +172,15 @@ const bomb: Generator = (random, world) => {
     () => `{ ${'viewer { organization { '.repeat(8 * n)}id${' } }'.repeat(8 * n)} }`,
     () => `{ ${'... on Query { '.repeat(520 * n)}viewer { role }${' }'.repeat(520 * n)} }`,
     () => `{ ${Array.from({ length: 31 * n }, (_, i) => `a${i}: viewer { role }`).join(' ')} }`,
-    () => `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: integrations(first: 100) { edges { node { healthChecks(first: 100) { edges { node { ok } } } } } }`).join(' ')} }`,
+    () =>
+      `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: integrations(first: 100) { edges { node { healthChecks(first: 100) { edges { node { ok } } } } } }`).join(' ')} }`,
     () => `{ viewer { ${'role '.repeat(2_100 * n)}} }`,
     () => `{ viewer { role ${'@include(if: true) '.repeat(21 * n)}} }`,
     () => `query { ...A } fragment A on Query { ...B } fragment B on Query { ...A viewer { role } }`,
     () => `{ nodes(ids: ${'['.repeat(600 * n)}"x"${']'.repeat(600 * n)}) { id } }`,
     () => `{ integrations(first: 1, filter: ${'{ search: '.repeat(400 * n)}"x"${' }'.repeat(400 * n)}) { totalCount } }`,
-    () => `{ ${Array.from({ length: 10 }, (_, i) => `i${i}: integrations(first: 100) { totalCount edges { node { id healthChecks(first: 100) { edges { node { id ok } } } } } }`).join(' ')} }`,
+    () =>
+      `{ ${Array.from({ length: 10 }, (_, i) => `i${i}: integrations(first: 100) { totalCount edges { node { id healthChecks(first: 100) { edges { node { id ok } } } } } }`).join(' ')} }`,
   ])();
   return { category: 'query bomb', expect: 'refused', request: gql(anyKey(random, world), query) };
 };
@@ -197,7 +233,11 @@ const badIds: Generator = (random, world) => {
     const wrongType = random.pick(['query($id: ID!) { integration(id: $id) { id } }', ...(mutation.includes('ApiKey') ? [] : [mutation])]);
     return { category: 'invalid ID', expect: 'refused', request: gql(world.keys.EDITOR, wrongType, { id }) };
   }
-  const read = random.pick(['query($id: ID!) { node(id: $id) { id } }', 'query($id: ID!) { nodes(ids: [$id]) { id } }', 'query($id: ID!) { integration(id: $id) { id } }']);
+  const read = random.pick([
+    'query($id: ID!) { node(id: $id) { id } }',
+    'query($id: ID!) { nodes(ids: [$id]) { id } }',
+    'query($id: ID!) { integration(id: $id) { id } }',
+  ]);
   return { category: 'invalid ID', expect: 'refused', request: gql(key, random.bool() ? read : mutation, { id }) };
 };
 
@@ -207,7 +247,10 @@ const forgedCursor: Generator = (random, world) => {
   const cursor = random.pick([
     () => random.string(random.between(1, 60)),
     () => b64(JSON.stringify(random.pick([[], [scope], [scope, key], [scope, key, id, 1], { scope, key, id }, 'x', 1, null]))),
-    () => b64(JSON.stringify([scope, random.pick(['yesterday', '2026-13-01', '', '0', "'; drop table integrations; --", 'infinity', 'NaN']), id])),
+    () =>
+      b64(
+        JSON.stringify([scope, random.pick(['yesterday', '2026-13-01', '', '0', "'; drop table integrations; --", 'infinity', 'NaN']), id]),
+      ),
     () => b64(JSON.stringify([scope, key, random.pick(['x', '', 'not-a-uuid', `${id}x`])])),
     () => b64(JSON.stringify([scope, 12, id])),
     () => b64(JSON.stringify(['integrations:DISPLAY_NAME:ASC', key, id])),
@@ -227,8 +270,16 @@ const forgedCursor: Generator = (random, world) => {
     const checks = `query($id: ID!, $c: String) { integration(id: $id) { healthChecks(first: 2, after: $c) { edges { node { id } } } } }`;
     // The real health-check cursor, one of the integration list's forgeries, is a valid one here.
     const real = b64(JSON.stringify(world.cursor.healthChecks));
-    const forged = random.pick([b64(JSON.stringify([world.cursor.healthChecks[0], 'not a time', world.cursor.healthChecks[2]])), b64(JSON.stringify(world.cursor.integrations)), cursor === real ? b64(JSON.stringify([...world.cursor.healthChecks, 1])) : cursor]);
-    return { category: 'forged cursor', expect: 'refused', request: gql(anyKey(random, world), checks, { id: world.own.integrations[0], c: forged }) };
+    const forged = random.pick([
+      b64(JSON.stringify([world.cursor.healthChecks[0], 'not a time', world.cursor.healthChecks[2]])),
+      b64(JSON.stringify(world.cursor.integrations)),
+      cursor === real ? b64(JSON.stringify([...world.cursor.healthChecks, 1])) : cursor,
+    ]);
+    return {
+      category: 'forged cursor',
+      expect: 'refused',
+      request: gql(anyKey(random, world), checks, { id: world.own.integrations[0], c: forged }),
+    };
   }
   return { category: 'forged cursor', expect: 'refused', request: gql(anyKey(random, world), query, { c: cursor }) };
 };
@@ -253,7 +304,12 @@ const badKey: Generator = (random, world) => {
     () => `Bearer ${'k'.repeat(random.between(1_000, 8_000))}`,
   ])();
   const headers: Record<string, string> = authorization === null ? {} : { authorization };
-  const query = random.pick([VALID_QUERY, 'mutation { createApiKey(input: { role: ADMIN }) { key } }', '{ __schema { types { name } } }', '{ nope']);
+  const query = random.pick([
+    VALID_QUERY,
+    'mutation { createApiKey(input: { role: ADMIN }) { key } }',
+    '{ __schema { types { name } } }',
+    '{ nope',
+  ]);
   return { category: 'invalid or revoked key', expect: 'refused', request: gql(null, query, undefined, headers) };
 };
 
@@ -271,34 +327,109 @@ const badIdempotencyKey: Generator = (random, world) => {
     `mutation { revokeIntegration(input: { id: "${world.own.integrations[1]}" }) { integration { status } userErrors { code } } }`,
     `mutation { refreshIntegration(input: { id: "${world.own.integrations[2]}", webhook: { enabled: false, events: ["fuzz"] } }) { integration { id } userErrors { code } } }`,
   ]);
-  return { category: 'invalid Idempotency-Key', expect: 'refused', request: gql(world.keys.ADMIN, mutation, undefined, { 'idempotency-key': value }) };
+  return {
+    category: 'invalid Idempotency-Key',
+    expect: 'refused',
+    request: gql(world.keys.ADMIN, mutation, undefined, { 'idempotency-key': value }),
+  };
 };
 
 /** Mutations with inputs their services refuse, or from a role that may not make them. */
 const badMutation: Generator = (random, world) => {
   const own = random.pick(world.own.integrations);
-  const connect = (input: string) => `mutation { connectIntegration(input: { ${input} }) { integration { id } authorizationUrl userErrors { code field } } }`;
+  const connect = (input: string) =>
+    `mutation { connectIntegration(input: { ${input} }) { integration { id } authorizationUrl userErrors { code field } } }`;
   const [key, query] = random.pick<() => [string, string]>([
-    () => [world.keys.EDITOR, connect(`provider: "${random.pick(['nope', '', 'GITHUB', 'github ', '../etc', 'x'.repeat(300)])}", authKind: API_TOKEN, displayName: "x", credentials: { token: "t" }`)],
-    () => [world.keys.EDITOR, connect(`provider: "slack", authKind: BASIC, displayName: "x", credentials: { username: "u", password: "p" }`)],
-    () => [world.keys.EDITOR, connect(`provider: "github", authKind: API_TOKEN, displayName: ${JSON.stringify(random.pick(['', '   ', 'x'.repeat(201), 'a\u0001b']))}, credentials: { token: "t" }`)],
-    () => [world.keys.EDITOR, connect(`provider: "github", authKind: API_TOKEN, displayName: "x", credentials: { token: ${JSON.stringify(random.pick(['', '  ', 'has space', 't'.repeat(8_193)]))} }`)],
+    () => [
+      world.keys.EDITOR,
+      connect(
+        `provider: "${random.pick(['nope', '', 'GITHUB', 'github ', '../etc', 'x'.repeat(300)])}", authKind: API_TOKEN, displayName: "x", credentials: { token: "t" }`,
+      ),
+    ],
+    () => [
+      world.keys.EDITOR,
+      connect(`provider: "slack", authKind: BASIC, displayName: "x", credentials: { username: "u", password: "p" }`),
+    ],
+    () => [
+      world.keys.EDITOR,
+      connect(
+        `provider: "github", authKind: API_TOKEN, displayName: ${JSON.stringify(random.pick(['', '   ', 'x'.repeat(201), 'a\u0001b']))}, credentials: { token: "t" }`,
+      ),
+    ],
+    () => [
+      world.keys.EDITOR,
+      connect(
+        `provider: "github", authKind: API_TOKEN, displayName: "x", credentials: { token: ${JSON.stringify(random.pick(['', '  ', 'has space', 't'.repeat(8_193)]))} }`,
+      ),
+    ],
     () => [world.keys.EDITOR, connect('provider: "github", authKind: API_TOKEN, displayName: "x"')],
-    () => [world.keys.EDITOR, connect(`provider: "jira", authKind: API_TOKEN, displayName: "x", config: ${random.pick(['{}', '{ site: 1 }', '{ site: "http://169.254.169.254" }', '{ nope: "x" }'])}, credentials: { token: "t" }`)],
-    () => [world.keys.EDITOR, connect(`provider: "github", authKind: API_TOKEN, displayName: "x", environment: ${JSON.stringify(random.pick(['-bad', 'a b', 'x'.repeat(64)]))}, credentials: { token: "t" }`)],
-    () => [world.keys.EDITOR, connect(`provider: "github", authKind: API_TOKEN, displayName: "x", scopes: ${random.pick(['[""]', '["a b"]', JSON.stringify(Array.from({ length: 51 }, (_, i) => `s${i}`))])}, credentials: { token: "t" }`)],
-    () => [world.keys.EDITOR, connect(`provider: "github", authKind: OAUTH2, displayName: "x", oauth2: { returnUrl: ${JSON.stringify(random.pick(['javascript:alert(1)', 'not a url', '', 'ftp://x/']))} }`)],
-    () => [world.keys.EDITOR, connect(`provider: "http", authKind: API_TOKEN, displayName: "x", config: { baseUrl: ${JSON.stringify(random.pick(['file:///etc/passwd', 'gopher://x', 'not a url']))} }, credentials: { token: "t" }`)],
-    () => [world.keys.EDITOR, `mutation { refreshIntegration(input: { id: "${own}", webhook: { url: ${JSON.stringify(random.pick(['javascript:alert(1)', 'not a url', 'ftp://x/', `https://${'x'.repeat(3_000)}.test/`]))} } }) { integration { id } userErrors { code } } }`],
-    () => [world.keys.EDITOR, `mutation { refreshIntegration(input: { id: "${own}", webhook: { events: ${random.pick(['[""]', '["a b"]', '["x\\u0000"]'])} } }) { integration { id } userErrors { code } } }`],
-    () => [world.keys.EDITOR, `mutation { refreshIntegration(input: { id: "${own}", webhook: { enabled: true, url: null } }) { integration { id } userErrors { code } } }`],
-    () => [world.keys.EDITOR, `mutation { revokeIntegration(input: { id: "${world.own.revokedIntegration}" }) { integration { id } userErrors { code } } }`],
-    () => [world.keys.EDITOR, `mutation { testIntegration(input: { id: "${world.own.revokedIntegration}" }) { healthCheck { id } userErrors { code } } }`],
+    () => [
+      world.keys.EDITOR,
+      connect(
+        `provider: "jira", authKind: API_TOKEN, displayName: "x", config: ${random.pick(['{}', '{ site: 1 }', '{ site: "http://169.254.169.254" }', '{ nope: "x" }'])}, credentials: { token: "t" }`,
+      ),
+    ],
+    () => [
+      world.keys.EDITOR,
+      connect(
+        `provider: "github", authKind: API_TOKEN, displayName: "x", environment: ${JSON.stringify(random.pick(['-bad', 'a b', 'x'.repeat(64)]))}, credentials: { token: "t" }`,
+      ),
+    ],
+    () => [
+      world.keys.EDITOR,
+      connect(
+        `provider: "github", authKind: API_TOKEN, displayName: "x", scopes: ${random.pick(['[""]', '["a b"]', JSON.stringify(Array.from({ length: 51 }, (_, i) => `s${i}`))])}, credentials: { token: "t" }`,
+      ),
+    ],
+    () => [
+      world.keys.EDITOR,
+      connect(
+        `provider: "github", authKind: OAUTH2, displayName: "x", oauth2: { returnUrl: ${JSON.stringify(random.pick(['javascript:alert(1)', 'not a url', '', 'ftp://x/']))} }`,
+      ),
+    ],
+    () => [
+      world.keys.EDITOR,
+      connect(
+        `provider: "http", authKind: API_TOKEN, displayName: "x", config: { baseUrl: ${JSON.stringify(random.pick(['file:///etc/passwd', 'gopher://x', 'not a url']))} }, credentials: { token: "t" }`,
+      ),
+    ],
+    () => [
+      world.keys.EDITOR,
+      `mutation { refreshIntegration(input: { id: "${own}", webhook: { url: ${JSON.stringify(random.pick(['javascript:alert(1)', 'not a url', 'ftp://x/', `https://${'x'.repeat(3_000)}.test/`]))} } }) { integration { id } userErrors { code } } }`,
+    ],
+    () => [
+      world.keys.EDITOR,
+      `mutation { refreshIntegration(input: { id: "${own}", webhook: { events: ${random.pick(['[""]', '["a b"]', '["x\\u0000"]'])} } }) { integration { id } userErrors { code } } }`,
+    ],
+    () => [
+      world.keys.EDITOR,
+      `mutation { refreshIntegration(input: { id: "${own}", webhook: { enabled: true, url: null } }) { integration { id } userErrors { code } } }`,
+    ],
+    () => [
+      world.keys.EDITOR,
+      `mutation { revokeIntegration(input: { id: "${world.own.revokedIntegration}" }) { integration { id } userErrors { code } } }`,
+    ],
+    () => [
+      world.keys.EDITOR,
+      `mutation { testIntegration(input: { id: "${world.own.revokedIntegration}" }) { healthCheck { id } userErrors { code } } }`,
+    ],
     () => [world.keys.VIEWER, `mutation { revokeIntegration(input: { id: "${own}" }) { integration { id } userErrors { code } } }`],
-    () => [world.keys.VIEWER, `mutation { refreshIntegration(input: { id: "${own}", webhook: { enabled: false } }) { integration { id } userErrors { code } } }`],
-    () => [random.pick([world.keys.VIEWER, world.keys.EDITOR]), 'mutation { createApiKey(input: { role: ADMIN }) { key userErrors { code } } }'],
-    () => [random.pick([world.keys.VIEWER, world.keys.EDITOR]), `mutation { revokeApiKey(input: { id: "${world.own.apiKey}" }) { apiKey { id } userErrors { code } } }`],
-    () => [world.keys.ADMIN, `mutation { createApiKey(input: { role: VIEWER, name: ${JSON.stringify(random.pick(['x'.repeat(300), 'a\u0000b']))} }) { key userErrors { code } } }`],
+    () => [
+      world.keys.VIEWER,
+      `mutation { refreshIntegration(input: { id: "${own}", webhook: { enabled: false } }) { integration { id } userErrors { code } } }`,
+    ],
+    () => [
+      random.pick([world.keys.VIEWER, world.keys.EDITOR]),
+      'mutation { createApiKey(input: { role: ADMIN }) { key userErrors { code } } }',
+    ],
+    () => [
+      random.pick([world.keys.VIEWER, world.keys.EDITOR]),
+      `mutation { revokeApiKey(input: { id: "${world.own.apiKey}" }) { apiKey { id } userErrors { code } } }`,
+    ],
+    () => [
+      world.keys.ADMIN,
+      `mutation { createApiKey(input: { role: VIEWER, name: ${JSON.stringify(random.pick(['x'.repeat(300), 'a\u0000b']))} }) { key userErrors { code } } }`,
+    ],
     () => [world.keys.VIEWER, '{ apiKeys { id prefix } }'],
   ])();
   return { category: 'bad mutation input', expect: 'refused', request: gql(key, query) };
@@ -310,10 +441,25 @@ const nulStrings: Generator = (random, world) => {
   const [key, query, variables] = random.pick<() => [string, string, Record<string, unknown>?]>([
     () => [world.keys.VIEWER, 'query($s: String) { integrations(first: 5, filter: { search: $s }) { totalCount } }', { s: nul }],
     () => [world.keys.VIEWER, `{ integrations(first: 5, filter: { environment: ${JSON.stringify(nul)} }) { totalCount } }`],
-    () => [world.keys.VIEWER, 'query($p: [String!]) { integrations(first: 5, filter: { providers: $p }) { totalCount } }', { p: ['github', nul] }],
-    () => [world.keys.ADMIN, 'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { key userErrors { code } } }', { n: nul }],
-    () => [world.keys.EDITOR, `mutation { refreshIntegration(input: { id: "${world.own.integrations[3]}", webhook: { url: ${JSON.stringify(`https://x.test/${nul}`)} } }) { integration { id } userErrors { code } } }`],
-    () => [world.keys.EDITOR, 'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { integration { id } userErrors { code } } }', { c: { baseUrl: 'https://x.test', [nul]: 1 } }],
+    () => [
+      world.keys.VIEWER,
+      'query($p: [String!]) { integrations(first: 5, filter: { providers: $p }) { totalCount } }',
+      { p: ['github', nul] },
+    ],
+    () => [
+      world.keys.ADMIN,
+      'mutation($n: String) { createApiKey(input: { role: VIEWER, name: $n }) { key userErrors { code } } }',
+      { n: nul },
+    ],
+    () => [
+      world.keys.EDITOR,
+      `mutation { refreshIntegration(input: { id: "${world.own.integrations[3]}", webhook: { url: ${JSON.stringify(`https://x.test/${nul}`)} } }) { integration { id } userErrors { code } } }`,
+    ],
+    () => [
+      world.keys.EDITOR,
+      'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { integration { id } userErrors { code } } }',
+      { c: { baseUrl: 'https://x.test', [nul]: 1 } },
+    ],
   ])();
   return { category: 'U+0000 in strings', expect: 'refused', request: gql(key, query, variables) };
 };
@@ -325,12 +471,16 @@ const malformedHttp: Generator = (random, world) => {
   const text = random.pick([
     () => `${random.string(random.between(1, 30), 'ABCDEFG /\\\t')}\r\n\r\n`,
     () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: abc\r\n\r\n${body}`,
-    () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n${body}\r\n0\r\n\r\n`,
-    () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    () =>
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n${body}\r\n0\r\n\r\n`,
+    () =>
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
     () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Bad Header: x\r\n\r\n`,
     () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}X-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
-    () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length + 500}\r\nConnection: close\r\n\r\n${body}`,
-    () => `GET /graphql?query=${'%'.repeat(random.between(1, 5))}zz HTTP/1.1\r\nHost: x\r\n${auth}x-graphql-yoga-csrf: 1\r\nConnection: close\r\n\r\n`,
+    () =>
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length + 500}\r\nConnection: close\r\n\r\n${body}`,
+    () =>
+      `GET /graphql?query=${'%'.repeat(random.between(1, 5))}zz HTTP/1.1\r\nHost: x\r\n${auth}x-graphql-yoga-csrf: 1\r\nConnection: close\r\n\r\n`,
   ])();
   return { category: 'malformed HTTP', expect: 'refused', raw: Buffer.from(text, 'latin1') };
 };

@@ -93,10 +93,18 @@ export async function createHardenedTestGateway(options: HardenedTestGatewayOpti
     });
     options = { ...options, hardening: { ...options.hardening, rateLimiter } };
   }
-  const yoga = createGateway({ database, logger, services: testServices(logger, options.services), ...(options.hardening ? { hardening: options.hardening } : {}) });
+  const yoga = createGateway({
+    database,
+    logger,
+    services: testServices(logger, options.services),
+    ...(options.hardening ? { hardening: options.hardening } : {}),
+  });
   const fetchRaw = async (path: string, init: RequestInit = {}): Promise<Response> => yoga.fetch(`http://gateway.test${path}`, init);
-  const graphqlWith = (headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<LooseGraphQLResponse> =>
-    sendGraphQL(yoga, { key: null, query, variables, headers });
+  const graphqlWith = (
+    headers: Record<string, string>,
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<LooseGraphQLResponse> => sendGraphQL(yoga, { key: null, query, variables, headers });
   return {
     yoga,
     database,

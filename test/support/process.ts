@@ -22,7 +22,11 @@ export interface CliResult {
 /** Runs `src/cli.ts` as the package's CLI runs it, in a separate process. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...withTsx, 'src/cli.ts', ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...withTsx, 'src/cli.ts', ...args], {
+      cwd: projectRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -49,7 +53,10 @@ export interface RunningGateway {
 function childrenOf(pid: number | undefined): number[] {
   if (pid === undefined) return [];
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -58,7 +65,11 @@ function childrenOf(pid: number | undefined): number[] {
 /** Starts `src/main.ts` on a free port and waits until it listens. */
 export function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...withTsx, 'src/main.ts'], { cwd: projectRoot, env: { ...env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...withTsx, 'src/main.ts'], {
+      cwd: projectRoot,
+      env: { ...env, PORT: '0', HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     const timer = setTimeout(() => {

@@ -60,7 +60,9 @@ export interface ProviderGateway {
   row(globalId: string): Promise<IntegrationRow>;
   /** The integration's sealed secrets, opened with the gateway's vault. */
   secretsOf(globalId: string): Promise<SecretBundle>;
-  events(globalId?: string): Promise<{ type: string; outcome: string; actor_key_id: string | null; request_id: string | null; detail: Record<string, unknown> }[]>;
+  events(
+    globalId?: string,
+  ): Promise<{ type: string; outcome: string; actor_key_id: string | null; request_id: string | null; detail: Record<string, unknown> }[]>;
   close(): Promise<void>;
 }
 
@@ -71,7 +73,15 @@ export interface ProviderGateway {
 export async function crashBeforeStoring(db: Kysely<Database>, key: string): Promise<void> {
   await db
     .updateTable('idempotency_keys')
-    .set({ state: 'IN_PROGRESS', lease_token: randomUUID(), lease_expires_at: sql<Date>`now() - interval '1 second'`, response_status: null, response_headers: null, response_body: null, completed_at: null })
+    .set({
+      state: 'IN_PROGRESS',
+      lease_token: randomUUID(),
+      lease_expires_at: sql<Date>`now() - interval '1 second'`,
+      response_status: null,
+      response_headers: null,
+      response_body: null,
+      completed_at: null,
+    })
     .where('key', '=', key)
     .execute();
 }
@@ -79,7 +89,9 @@ export async function crashBeforeStoring(db: Kysely<Database>, key: string): Pro
 /** How many requests waited for another one calling the provider with the integration's credential (each logs its first wait). */
 export function requestsWaitingForLease(logs: readonly string[], globalId: string): number {
   const integrationId = decodeTypedID(globalId, 'Integration');
-  const waits = logs.filter((line) => line.includes('waiting for another request calling the provider')).map((line) => JSON.parse(line) as { integrationId: string; requestId: string });
+  const waits = logs
+    .filter((line) => line.includes('waiting for another request calling the provider'))
+    .map((line) => JSON.parse(line) as { integrationId: string; requestId: string });
   return new Set(waits.filter((wait) => wait.integrationId === integrationId).map((wait) => wait.requestId)).size;
 }
 
@@ -133,11 +145,25 @@ export async function createProviderGateway(overrides: Partial<GatewayServices> 
     },
     connect(provider, authKind, extra = {}) {
       const credentials = authKind === 'API_TOKEN' ? { token: fake.issueApiToken(provider) } : fake.addBasicUser(provider);
-      const input = { provider, authKind, displayName: `${provider} ${authKind}`, config: configFor(provider, fake), credentials, ...extra };
+      const input = {
+        provider,
+        authKind,
+        displayName: `${provider} ${authKind}`,
+        config: configFor(provider, fake),
+        credentials,
+        ...extra,
+      };
       return gateway.graphql(org.keys.EDITOR, CONNECT, { input });
     },
     startOAuth(provider, extra = {}) {
-      const input = { provider, authKind: 'OAUTH2', displayName: `${provider} OAuth`, config: configFor(provider, fake), oauth2: { returnUrl: RETURN_URL }, ...extra };
+      const input = {
+        provider,
+        authKind: 'OAUTH2',
+        displayName: `${provider} OAuth`,
+        config: configFor(provider, fake),
+        oauth2: { returnUrl: RETURN_URL },
+        ...extra,
+      };
       return gateway.graphql(org.keys.EDITOR, CONNECT, { input });
     },
     async callback(url) {
@@ -164,13 +190,21 @@ export async function createProviderGateway(overrides: Partial<GatewayServices> 
       return payload.integration.id as string;
     },
     async row(globalId) {
-      return database.db.selectFrom('integrations').selectAll().where('id', '=', decodeTypedID(globalId, 'Integration')).executeTakeFirstOrThrow();
+      return database.db
+        .selectFrom('integrations')
+        .selectAll()
+        .where('id', '=', decodeTypedID(globalId, 'Integration'))
+        .executeTakeFirstOrThrow();
     },
     async secretsOf(globalId) {
       return openBundle(services, await gateway.row(globalId));
     },
     async events(globalId) {
-      let query = database.db.selectFrom('integration_events').select(['type', 'outcome', 'actor_key_id', 'request_id', 'detail']).orderBy('created_at').orderBy('id');
+      let query = database.db
+        .selectFrom('integration_events')
+        .select(['type', 'outcome', 'actor_key_id', 'request_id', 'detail'])
+        .orderBy('created_at')
+        .orderBy('id');
       if (globalId) query = query.where('integration_id', '=', decodeTypedID(globalId, 'Integration'));
       return query.execute();
     },

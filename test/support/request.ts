@@ -22,7 +22,11 @@ export interface GraphQLAnswer<T = any> {
   /** The body exactly as sent, to compare byte for byte. */
   text: string;
   /** The body parsed (`{}` when empty). */
-  body: { data?: T; errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[]; extensions?: Record<string, any> };
+  body: {
+    data?: T;
+    errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
+    extensions?: Record<string, any>;
+  };
 }
 
 /** POSTs one GraphQL request to `/graphql`: the one way suites send GraphQL in process. */
@@ -34,7 +38,11 @@ export async function sendGraphQL<T = any>(gateway: Fetcher, request: GraphQLReq
     else headers[name] = value;
   }
   const { query, variables, operationName } = request;
-  const response = await gateway.fetch('http://gateway.test/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables, operationName }) });
+  const response = await gateway.fetch('http://gateway.test/graphql', {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables, operationName }),
+  });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, body: text ? JSON.parse(text) : {} };
 }

@@ -8,7 +8,9 @@ export const datadog: ConnectorDefinition = {
   name: 'Datadog',
   authKinds: ['API_TOKEN', 'OAUTH2'],
   apiUrl: 'https://api.{site}',
-  configFields: [{ name: 'site', kind: 'choice', required: false, choices: SITES, default: 'datadoghq.com', description: 'The Datadog site.' }],
+  configFields: [
+    { name: 'site', kind: 'choice', required: false, choices: SITES, default: 'datadoghq.com', description: 'The Datadog site.' },
+  ],
   defaultScopes: ['monitors_read', 'dashboards_read'],
   requiredScopes: [],
   oauth2: {

@@ -47,8 +47,15 @@ export class EarlyClaims {
     if (variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
     const checked = checkIdempotencyKey(raw);
     if (!checked.ok) return null;
-    const fingerprint = fingerprintOf({ query: params.query, operationName: params.operationName, variables: variables as Record<string, unknown> | null });
-    return { params, terms: { key: checked.key, fingerprint, token: randomUUID(), leaseSeconds: this.terms.leaseSeconds, ttlHours: this.terms.ttlHours } };
+    const fingerprint = fingerprintOf({
+      query: params.query,
+      operationName: params.operationName,
+      variables: variables as Record<string, unknown> | null,
+    });
+    return {
+      params,
+      terms: { key: checked.key, fingerprint, token: randomUUID(), leaseSeconds: this.terms.leaseSeconds, ttlHours: this.terms.ttlHours },
+    };
   }
 
   /** Records the outcome of a claim made at authentication, for the plugin. */

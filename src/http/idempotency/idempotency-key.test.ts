@@ -23,7 +23,9 @@ describe('fingerprintOf', () => {
     const query = 'mutation M($a: Int) { m(a: $a) }';
     const base = fingerprintOf({ query, operationName: 'M', variables: { a: 1, b: { y: [1, { q: 1, p: 2 }], x: null } } });
     expect(fingerprintOf({ query, operationName: 'M', variables: { b: { x: null, y: [1, { p: 2, q: 1 }] }, a: 1 } })).toBe(base);
-    expect(fingerprintOf({ query: `${query} `, operationName: 'M', variables: { a: 1 } })).not.toBe(fingerprintOf({ query, operationName: 'M', variables: { a: 1 } }));
+    expect(fingerprintOf({ query: `${query} `, operationName: 'M', variables: { a: 1 } })).not.toBe(
+      fingerprintOf({ query, operationName: 'M', variables: { a: 1 } }),
+    );
     expect(fingerprintOf({ query, operationName: null, variables: {} })).toBe(fingerprintOf({ query }));
     expect(fingerprintOf({ query, operationName: 'N' })).not.toBe(fingerprintOf({ query, operationName: 'M' }));
     expect(canonicalJson({ b: [2, 1], a: 'x', u: undefined })).toBe('{"a":"x","b":[2,1]}');

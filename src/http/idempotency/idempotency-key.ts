@@ -17,12 +17,16 @@ export type KeyCheck = { ok: true; key: string } | { ok: false; message: string 
 export function checkIdempotencyKey(raw: string): KeyCheck {
   const quoted = SF_STRING.exec(raw);
   const key = quoted ? (quoted[1] ?? '').replace(/\\(["\\])/g, '$1') : raw;
-  if (key.length === 0) return { ok: false, message: 'The Idempotency-Key header is empty; send 1 to 255 printable ASCII characters, e.g. a UUID.' };
+  if (key.length === 0)
+    return { ok: false, message: 'The Idempotency-Key header is empty; send 1 to 255 printable ASCII characters, e.g. a UUID.' };
   if (key.length > MAX_KEY_LENGTH) {
     return { ok: false, message: `The Idempotency-Key header has ${key.length} characters; at most ${MAX_KEY_LENGTH} are allowed.` };
   }
   if (!PRINTABLE.test(key)) {
-    return { ok: false, message: 'The Idempotency-Key header may contain only printable ASCII characters (no control characters, no non-ASCII).' };
+    return {
+      ok: false,
+      message: 'The Idempotency-Key header may contain only printable ASCII characters (no control characters, no non-ASCII).',
+    };
   }
   return { ok: true, key };
 }

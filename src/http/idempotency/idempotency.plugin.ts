@@ -31,7 +31,9 @@ const IN_USE_RETRY_AFTER = '1';
 type Context = GatewayContext & YogaInitialContext;
 type Target = { organizationId: string; key: string; token: string };
 /** A request that holds a claim and whose answer is to be stored, or one that gets a stored answer. */
-type Pending = { kind: 'claimed'; target: Target; credential: string; binding: SealBinding } | { kind: 'replay'; status: number; headers: Record<string, string>; body: string };
+type Pending =
+  | { kind: 'claimed'; target: Target; credential: string; binding: SealBinding }
+  | { kind: 'replay'; status: number; headers: Record<string, string>; body: string };
 
 /** The Idempotency-Key a running mutation holds, and since when the key belongs to this request. */
 export interface IdempotencyClaim {
@@ -65,7 +67,11 @@ function credentialFrom(request: Request): string | null {
 
 /** Invalid variables are a request error: nothing runs, so the key must not be used up. */
 function variablesInvalid(args: ExecutionArgs, operation: OperationDefinitionNode): boolean {
-  const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
+  const coerced = getVariableValues(
+    args.schema,
+    operation.variableDefinitions ?? [],
+    (args.variableValues ?? {}) as Record<string, unknown>,
+  );
   return 'errors' in coerced && coerced.errors !== undefined && coerced.errors.length > 0;
 }
 
@@ -77,7 +83,10 @@ function variablesInvalid(args: ExecutionArgs, operation: OperationDefinitionNod
  * in which case a request refused before it runs gives the claim up before its answer goes out. All
  * state lives in `idempotency_keys`, so any number of gateway processes share it.
  */
-export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; earlyClaims?: EarlyClaims }, options: IdempotencyOptions = {}): Plugin {
+export function useIdempotency(
+  deps: { db: Kysely<Database>; logger: Logger; earlyClaims?: EarlyClaims },
+  options: IdempotencyOptions = {},
+): Plugin {
   const { db, logger, earlyClaims } = deps;
   const leaseSeconds = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
   const ttlHours = options.ttlHours ?? DEFAULT_TTL_HOURS;
@@ -98,19 +107,26 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; ear
 
   /** Frees a claim whose request never ran; if even that fails, the lease runs out instead. */
   const release = (target: Target) =>
-    releaseKey(db, target).catch((error: unknown) => logger.warn({ err: error, organizationId: target.organizationId }, 'releasing an idempotency key failed'));
+    releaseKey(db, target).catch((error: unknown) =>
+      logger.warn({ err: error, organizationId: target.organizationId }, 'releasing an idempotency key failed'),
+    );
   /** Ends the lease of a claim whose request ran but has no answer to keep; the retry resumes it. */
   const abandon = (target: Target) =>
-    abandonKey(db, target).catch((error: unknown) => logger.warn({ err: error, organizationId: target.organizationId }, 'ending an idempotency lease failed'));
+    abandonKey(db, target).catch((error: unknown) =>
+      logger.warn({ err: error, organizationId: target.organizationId }, 'ending an idempotency lease failed'),
+    );
 
   /** Runs the mutation holding the claim, renewing the lease while it runs so that no one takes it over. */
   async function runClaimed(execute: () => unknown, target: Target): Promise<unknown> {
-    const renew = setInterval(() => {
-      extendLease(db, target, leaseSeconds).then(
-        (held) => held || logger.warn({ organizationId: target.organizationId }, 'idempotency lease lost while running'),
-        (error: unknown) => logger.warn({ err: error }, 'renewing an idempotency lease failed'),
-      );
-    }, (leaseSeconds * 1000) / 3);
+    const renew = setInterval(
+      () => {
+        extendLease(db, target, leaseSeconds).then(
+          (held) => held || logger.warn({ organizationId: target.organizationId }, 'idempotency lease lost while running'),
+          (error: unknown) => logger.warn({ err: error }, 'renewing an idempotency lease failed'),
+        );
+      },
+      (leaseSeconds * 1000) / 3,
+    );
     renew.unref();
     try {
       return await execute();
@@ -140,12 +156,25 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; ear
         const fingerprint =
           early && early.params === params
             ? early.terms.fingerprint
-            : fingerprintOf({ query: params.query ?? print(args.document), operationName: params.operationName, variables: params.variables });
+            : fingerprintOf({
+                query: params.query ?? print(args.document),
+                operationName: params.operationName,
+                variables: params.variables,
+              });
         const binding = { organizationId, key: checked.key, fingerprint };
         const apiKeyId = context.viewer.apiKey.id;
-        const same = early && early.organizationId === organizationId && early.apiKeyId === apiKeyId && early.terms.key === checked.key && early.terms.fingerprint === fingerprint;
-        if (early?.outcome?.kind === 'claimed' && !same) await release({ organizationId: early.organizationId, key: early.terms.key, token: early.terms.token });
-        const outcome = same && early.outcome ? early.outcome : await claimKey(db, { organizationId, key: checked.key, apiKeyId, fingerprint, leaseSeconds, ttlHours });
+        const same =
+          early &&
+          early.organizationId === organizationId &&
+          early.apiKeyId === apiKeyId &&
+          early.terms.key === checked.key &&
+          early.terms.fingerprint === fingerprint;
+        if (early?.outcome?.kind === 'claimed' && !same)
+          await release({ organizationId: early.organizationId, key: early.terms.key, token: early.terms.token });
+        const outcome =
+          same && early.outcome
+            ? early.outcome
+            : await claimKey(db, { organizationId, key: checked.key, apiKeyId, fingerprint, leaseSeconds, ttlHours });
 
         switch (outcome.kind) {
           case 'mismatch':
@@ -157,9 +186,14 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; ear
                 : 'This Idempotency-Key was already used for a different request (document, operation name or variables); use a new key for a new request.',
             );
           case 'in-progress':
-            return refusal(409, 'IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is still running; retry shortly to get its answer.', {
-              'Retry-After': IN_USE_RETRY_AFTER,
-            });
+            return refusal(
+              409,
+              'IDEMPOTENCY_KEY_IN_USE',
+              'A request with this Idempotency-Key is still running; retry shortly to get its answer.',
+              {
+                'Retry-After': IN_USE_RETRY_AFTER,
+              },
+            );
           case 'completed': {
             const body = openResponseBody(outcome.response.sealedBody, credential, binding);
             if (body === null) throw new Error('a stored idempotent response could not be opened');
@@ -182,7 +216,12 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; ear
               throw error;
             }
             // No `data` is a request error (execution never started): leave the key free for a fixed retry.
-            if (result !== null && typeof result === 'object' && !(Symbol.asyncIterator in result) && (result as { data?: unknown }).data === undefined) {
+            if (
+              result !== null &&
+              typeof result === 'object' &&
+              !(Symbol.asyncIterator in result) &&
+              (result as { data?: unknown }).data === undefined
+            ) {
               pending.delete(request);
               await release(target);
             }
@@ -195,7 +234,8 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; ear
       const replay = pending.get(request);
       if (replay?.kind !== 'replay') return;
       setResultProcessor(
-        (_result, fetchAPI) => new fetchAPI.Response(replay.body, { status: replay.status, headers: { ...replay.headers, 'idempotent-replayed': 'true' } }),
+        (_result, fetchAPI) =>
+          new fetchAPI.Response(replay.body, { status: replay.status, headers: { ...replay.headers, 'idempotent-replayed': 'true' } }),
         replay.headers['content-type']?.split(';')[0] ?? '*/*',
       );
     },
@@ -203,7 +243,8 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; ear
       // A claim made with authentication for a request that never ran (refused, or not a mutation after
       // all) is given up before the answer goes out, so that the key is free for the corrected request.
       const unused = earlyClaims?.take(request);
-      if (unused?.outcome?.kind === 'claimed') await release({ organizationId: unused.organizationId, key: unused.terms.key, token: unused.terms.token });
+      if (unused?.outcome?.kind === 'claimed')
+        await release({ organizationId: unused.organizationId, key: unused.terms.key, token: unused.terms.token });
       const claim = pending.get(request);
       if (claim?.kind !== 'claimed') return;
       pending.delete(request);
@@ -219,7 +260,8 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger; ear
         }
         const sealedBody = sealResponseBody(body, claim.credential, claim.binding);
         const stored = await completeKey(db, claim.target, { status: response.status, headers, sealedBody }, ttlHours);
-        if (!stored) logger.warn({ organizationId: claim.target.organizationId }, 'idempotency lease was taken over before the response was stored');
+        if (!stored)
+          logger.warn({ organizationId: claim.target.organizationId }, 'idempotency lease was taken over before the response was stored');
       } catch (error) {
         // The answer still goes out; the claim's lease expires and a retry runs the mutation again.
         logger.error({ err: error, organizationId: claim.target.organizationId }, 'storing an idempotent response failed');

@@ -75,7 +75,10 @@ export interface ClaimedRow {
  * replaced. Written as SQL rather than with the query builder: it runs on every mutation with a key, and
  * building and compiling this upsert cost more than the rest of the key's work (BENCHMARKS.md, W5).
  */
-export function claimUpsert(claimant: { organizationId: RawBuilder<unknown>; apiKeyId: RawBuilder<unknown>; from?: RawBuilder<unknown>; where?: RawBuilder<unknown> }, terms: ClaimTerms): RawBuilder<ClaimedRow> {
+export function claimUpsert(
+  claimant: { organizationId: RawBuilder<unknown>; apiKeyId: RawBuilder<unknown>; from?: RawBuilder<unknown>; where?: RawBuilder<unknown> },
+  terms: ClaimTerms,
+): RawBuilder<ClaimedRow> {
   return sql<ClaimedRow>`
       insert into idempotency_keys as held (organization_id, key, api_key_id, fingerprint, state, lease_token, lease_expires_at, expires_at)
       select ${claimant.organizationId}, ${terms.key}::text, ${claimant.apiKeyId}, ${terms.fingerprint}::text, 'IN_PROGRESS'::text, ${terms.token}::uuid,
@@ -116,11 +119,14 @@ export interface HeldKeyRow {
  * nothing final (gone, or past its retention: it changed since the claim was tried), and the claim is tried again.
  */
 export function outcomeOfHeld(row: HeldKeyRow | undefined, request: { apiKeyId: string; fingerprint: string }): ClaimOutcome | null {
-  if (!row || !row.live) return null;
+  if (!row?.live) return null;
   if (row.api_key_id !== request.apiKeyId) return { kind: 'mismatch', reason: 'api-key' };
   if (row.fingerprint !== request.fingerprint) return { kind: 'mismatch', reason: 'request' };
   if (row.state === 'COMPLETED' && row.response_status !== null && row.response_body !== null) {
-    return { kind: 'completed', response: { status: row.response_status, headers: row.response_headers ?? {}, sealedBody: row.response_body } };
+    return {
+      kind: 'completed',
+      response: { status: row.response_status, headers: row.response_headers ?? {}, sealedBody: row.response_body },
+    };
   }
   if (row.state === 'IN_PROGRESS' && row.leased) return { kind: 'in-progress' };
   return null;
@@ -132,7 +138,12 @@ function claimedWith(token: string, claimed: ClaimedRow): ClaimOutcome {
 }
 
 /** The outcome of the claim made with `token`, from what its upsert returned and the key's row. */
-export function claimOutcome(token: string, claimed: ClaimedRow | undefined, held: HeldKeyRow | undefined, request: { apiKeyId: string; fingerprint: string }): ClaimOutcome | null {
+export function claimOutcome(
+  token: string,
+  claimed: ClaimedRow | undefined,
+  held: HeldKeyRow | undefined,
+  request: { apiKeyId: string; fingerprint: string },
+): ClaimOutcome | null {
   return claimed ? claimedWith(token, claimed) : outcomeOfHeld(held, request);
 }
 
@@ -143,8 +154,17 @@ export function claimOutcome(token: string, claimed: ClaimedRow | undefined, hel
 export async function claimKey(db: Kysely<Database>, request: ClaimRequest): Promise<ClaimOutcome> {
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt += 1) {
     const token = randomUUID();
-    const terms = { key: request.key, fingerprint: request.fingerprint, token, leaseSeconds: request.leaseSeconds, ttlHours: request.ttlHours };
-    const { rows } = await claimUpsert({ organizationId: sql`${request.organizationId}::uuid`, apiKeyId: sql`${request.apiKeyId}::uuid` }, terms).execute(db);
+    const terms = {
+      key: request.key,
+      fingerprint: request.fingerprint,
+      token,
+      leaseSeconds: request.leaseSeconds,
+      ttlHours: request.ttlHours,
+    };
+    const { rows } = await claimUpsert(
+      { organizationId: sql`${request.organizationId}::uuid`, apiKeyId: sql`${request.apiKeyId}::uuid` },
+      terms,
+    ).execute(db);
     const [claimed] = rows;
     if (claimed) return claimedWith(token, claimed);
 

@@ -35,17 +35,24 @@ export function sealResponseBody(body: string, credential: string, binding: Seal
   const cipher = createCipheriv('aes-256-gcm', deriveKey(credential, salt, binding), iv);
   cipher.setAAD(associatedData(binding));
   const ciphertext = Buffer.concat([cipher.update(body, 'utf8'), cipher.final()]);
-  return [VERSION, salt, iv, ciphertext, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+  return [VERSION, salt, iv, ciphertext, cipher.getAuthTag()]
+    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+    .join('.');
 }
 
 /** The body, or null when `credential` is not the one that sealed it or the value was tampered with. */
 export function openResponseBody(sealed: string, credential: string, binding: SealBinding): string | null {
   const [version, salt, iv, ciphertext, tag, ...rest] = sealed.split('.');
-  if (version !== VERSION || salt === undefined || iv === undefined || ciphertext === undefined || tag === undefined || rest.length > 0) return null;
+  if (version !== VERSION || salt === undefined || iv === undefined || ciphertext === undefined || tag === undefined || rest.length > 0)
+    return null;
   try {
     const tagBytes = Buffer.from(tag, 'base64url');
     if (tagBytes.length !== TAG_BYTES) return null;
-    const decipher = createDecipheriv('aes-256-gcm', deriveKey(credential, Buffer.from(salt, 'base64url'), binding), Buffer.from(iv, 'base64url'));
+    const decipher = createDecipheriv(
+      'aes-256-gcm',
+      deriveKey(credential, Buffer.from(salt, 'base64url'), binding),
+      Buffer.from(iv, 'base64url'),
+    );
     decipher.setAAD(associatedData(binding));
     decipher.setAuthTag(tagBytes);
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');

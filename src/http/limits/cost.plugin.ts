@@ -28,7 +28,12 @@ function requestError(message: string, extensions: Record<string, unknown>): Gra
  * IDs of the integrations that the operation's `testIntegration` fields probe: only fields that run, and
  * only for a caller allowed to run them (useOperationAuthorization refuses the operation otherwise).
  */
-function probedIntegrations(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, rawVariables: Record<string, unknown>): string[] {
+function probedIntegrations(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  rawVariables: Record<string, unknown>,
+): string[] {
   const field = schema.getMutationType()?.getFields()[PROBING_MUTATION];
   if (operation.operation !== 'mutation' || !field) return [];
   const variables = coercedVariables(schema, operation, rawVariables);
@@ -48,7 +53,8 @@ function probedIntegrations(schema: GraphQLSchema, document: DocumentNode, opera
 /** Whether the variables charged at authentication are the ones the operation runs with. */
 function sameVariables(charged: unknown, running: unknown): boolean {
   if (charged === running) return true;
-  const empty = (value: unknown) => value === null || value === undefined || (typeof value === 'object' && Object.keys(value as object).length === 0);
+  const empty = (value: unknown) =>
+    value === null || value === undefined || (typeof value === 'object' && Object.keys(value as object).length === 0);
   if (empty(charged) && empty(running)) return true;
   return JSON.stringify(charged) === JSON.stringify(running);
 }
@@ -68,7 +74,12 @@ function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
  * `query-cost.ts`), refuses one over the cost or depth limit, charges its cost to the caller's budgets,
  * refuses it with HTTP 429 when a budget is spent, and reports `extensions.cost` on the answer.
  */
-export function useOperationCost(options: { limits: OperationLimits; rateLimiter: RateLimiter | null; facts: RequestFactsMap; logger: Logger }): Plugin {
+export function useOperationCost(options: {
+  limits: OperationLimits;
+  rateLimiter: RateLimiter | null;
+  facts: RequestFactsMap;
+  logger: Logger;
+}): Plugin {
   const { limits, rateLimiter, facts, logger } = options;
   return {
     async onExecute({ args, setResultAndStopExecution }) {
@@ -83,9 +94,15 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
       const query = context.params?.query;
       if (typeof query === 'string') costs.remember(query, args.document);
       const prepaid = rateLimiter?.takePrepaid(context.request);
-      const charged = prepaid && prepaid.query === query && prepaid.operationName === (args.operationName ?? null) && sameVariables(prepaid.variables, args.variableValues) ? prepaid : undefined;
+      const charged =
+        prepaid &&
+        prepaid.query === query &&
+        prepaid.operationName === (args.operationName ?? null) &&
+        sameVariables(prepaid.variables, args.variableValues)
+          ? prepaid
+          : undefined;
 
-      let measured;
+      let measured: { complexity: number; depth: number } | null;
       try {
         measured = charged ? charged.measured : costs.measure(query, args.document, args.operationName, variables);
       } catch (error) {
@@ -111,11 +128,14 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
       if (requested > limits.maxCost) {
         return setResultAndStopExecution({
           errors: [
-            requestError(`The operation costs ${requested} points; at most ${limits.maxCost} are allowed per operation. Request smaller pages (first/last).`, {
-              code: 'MAX_COST_EXCEEDED',
-              limit: limits.maxCost,
-              requested,
-            }),
+            requestError(
+              `The operation costs ${requested} points; at most ${limits.maxCost} are allowed per operation. Request smaller pages (first/last).`,
+              {
+                code: 'MAX_COST_EXCEEDED',
+                limit: limits.maxCost,
+                requested,
+              },
+            ),
           ],
           extensions: { cost },
         });
@@ -124,7 +144,11 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
         let outcome: RateLimitOutcome | null = charged?.outcome ?? null;
         if (!charged) {
           try {
-            outcome = await rateLimiter.charge(context.viewer, requested, probedIntegrations(args.schema, args.document, operation, variables));
+            outcome = await rateLimiter.charge(
+              context.viewer,
+              requested,
+              probedIntegrations(args.schema, args.document, operation, variables),
+            );
           } catch (error) {
             // A budget store that fails must not take the API down with it: the request goes through.
             logger.warn({ err: error, store: rateLimiter.store.kind }, 'rate limit store failed; request not limited');
@@ -132,7 +156,12 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
         }
         if (outcome) {
           requestFacts.rateLimitHeaders = rateLimitHeaders(outcome);
-          if (outcome.report) Object.assign(cost, { remaining: outcome.report.remaining, limit: outcome.report.limit, resetAt: outcome.report.resetAt.toISOString() });
+          if (outcome.report)
+            Object.assign(cost, {
+              remaining: outcome.report.remaining,
+              limit: outcome.report.limit,
+              resetAt: outcome.report.resetAt.toISOString(),
+            });
           if (outcome.exceeded) {
             const { scope, limit, retryAfterSeconds } = outcome.exceeded;
             const message =

@@ -50,7 +50,11 @@ export function useDocumentLimits(limits: DocumentLimits): Plugin[] {
         },
       ],
     }) as Plugin,
-    maxAliasesPlugin({ n: limits.maxAliases, propagateOnRejection: false, onReject: [reportInstead('aliases', 'MAX_ALIASES_EXCEEDED', limits.maxAliases)] }) as Plugin,
+    maxAliasesPlugin({
+      n: limits.maxAliases,
+      propagateOnRejection: false,
+      onReject: [reportInstead('aliases', 'MAX_ALIASES_EXCEEDED', limits.maxAliases)],
+    }) as Plugin,
     maxDirectivesPlugin({
       n: limits.maxDirectives,
       propagateOnRejection: false,

@@ -41,7 +41,7 @@ export function planEarlyCharge(
   deps: { costs: OperationCosts; limits: OperationLimits; rateLimiter: RateLimiter | null },
 ): EarlyChargePlan | null {
   const { costs, limits, rateLimiter } = deps;
-  if (!rateLimiter || rateLimiter.store.kind !== 'postgres' || typeof params.query !== 'string') return null;
+  if (rateLimiter?.store.kind !== 'postgres' || typeof params.query !== 'string') return null;
   const document = costs.known(params.query);
   if (!document) return null;
   const operationName = params.operationName ?? null;
@@ -53,7 +53,7 @@ export function planEarlyCharge(
   if (!coerced) return null;
   const roles = rolesAllowedToRun(costs.schema, operation, rootFieldsOf(document, operation, coerced));
   if (roles.length === 0) return null;
-  let measured;
+  let measured: ReturnType<typeof costs.measure>;
   try {
     measured = costs.measure(params.query, document, operationName, variables as Record<string, unknown> | null);
   } catch {
@@ -65,11 +65,25 @@ export function planEarlyCharge(
   if (measured.depth > limits.maxDepth || points > limits.maxCost) return null;
   const budgets = rateLimiter.costBudgets();
   if (budgets.length === 0) return null;
-  return { query: params.query, operationName, variables, measured: { complexity: measured.complexity, depth: measured.depth }, points, budgets, roles };
+  return {
+    query: params.query,
+    operationName,
+    variables,
+    measured: { complexity: measured.complexity, depth: measured.depth },
+    points,
+    budgets,
+    roles,
+  };
 }
 
 /** Hands the outcome of a charge made at authentication to the cost plugin, for this request. */
-export function settleEarlyCharge(rateLimiter: RateLimiter, request: Request, plan: EarlyChargePlan, viewer: Viewer, charged: readonly BucketRow[]): void {
+export function settleEarlyCharge(
+  rateLimiter: RateLimiter,
+  request: Request,
+  plan: EarlyChargePlan,
+  viewer: Viewer,
+  charged: readonly BucketRow[],
+): void {
   const charges = rateLimiter.costCharges({ apiKeyId: viewer.apiKey.id, organizationId: viewer.organization.id }, plan.points);
   rateLimiter.prepay(request, {
     query: plan.query,
@@ -87,10 +101,14 @@ export function settleEarlyCharge(rateLimiter: RateLimiter, request: Request, pl
  * time); any other is authenticated first, so that a caller without a valid key is answered 401 before
  * any other refusal, whatever it sends.
  */
-export function readableBeforeAuthentication(request: Request, maxBodyBytes: number, acceptsAnswer: (accept: string | null) => boolean): boolean {
+export function readableBeforeAuthentication(
+  request: Request,
+  maxBodyBytes: number,
+  acceptsAnswer: (accept: string | null) => boolean,
+): boolean {
   if (request.method !== 'POST') return false;
   const type = request.headers.get('content-type');
-  if (!type || type.split(';', 1)[0]?.trim().toLowerCase() !== 'application/json') return false;
+  if (type?.split(';', 1)[0]?.trim().toLowerCase() !== 'application/json') return false;
   const length = declaredBodyLength(request);
   if (typeof length !== 'number' || length > maxBodyBytes) return false;
   return acceptsAnswer(request.headers.get('accept'));

@@ -31,6 +31,7 @@ const clampMultiplier = (value: number) => Math.min(Math.max(Math.trunc(value), 
 export function fieldComplexity(
   args: Record<string, unknown>,
   _context: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: any field of any type: its context and arguments are not read here
   field: GraphQLField<unknown, any, any>,
 ): number | { field: number; multiplier: number } {
   if (isLeafType(getNamedType(field.type))) return 0;
@@ -55,7 +56,9 @@ export function isMeasuringCost(context: unknown): boolean {
 
 /** The operation a request runs, by name, or the only one. */
 export function selectOperation(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | null {
-  const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
+  const operations = document.definitions.filter(
+    (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
+  );
   if (operationName) return operations.find((operation) => operation.name?.value === operationName) ?? null;
   return operations.length === 1 ? (operations[0] as OperationDefinitionNode) : null;
 }
@@ -78,11 +81,14 @@ export function measureOperation(
   if ('errors' in getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 })) return null;
   // The plugin measures the first operation of a document: hand it the selected one and the fragments.
   const fragments = document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION);
-  return complexityFromQuery({ kind: Kind.DOCUMENT, definitions: [operation, ...fragments] }, {
-    schema,
-    ctx: { ...context, [MEASURING]: true },
-    variables: variables ?? {},
-  });
+  return complexityFromQuery(
+    { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] },
+    {
+      schema,
+      ctx: { ...context, [MEASURING]: true },
+      variables: variables ?? {},
+    },
+  );
 }
 
 /** Distinct documents whose costs a process remembers, and variable sets per document. */
@@ -120,7 +126,12 @@ export class OperationCosts {
   }
 
   /** `measureOperation`, remembered per document text, operation name and variables. */
-  measure(query: string | undefined, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): ComplexityResult | null {
+  measure(
+    query: string | undefined,
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    variables: Record<string, unknown> | null | undefined,
+  ): ComplexityResult | null {
     const remembered = query === undefined ? undefined : this.#documents.get(query);
     if (!remembered || remembered.document !== document) return measureOperation(this.schema, document, operationName, variables, {});
     const key = `${operationName ?? ''}\u0000${variables ? JSON.stringify(variables) : ''}`;
@@ -137,6 +148,9 @@ const costsBySchema = new WeakMap<GraphQLSchema, OperationCosts>();
 /** The one `OperationCosts` of a schema, shared by the gateways of a process. */
 export function operationCostsOf(schema: GraphQLSchema): OperationCosts {
   let costs = costsBySchema.get(schema);
-  if (!costs) costsBySchema.set(schema, (costs = new OperationCosts(schema)));
+  if (!costs) {
+    costs = new OperationCosts(schema);
+    costsBySchema.set(schema, costs);
+  }
   return costs;
 }

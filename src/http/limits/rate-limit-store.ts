@@ -79,7 +79,12 @@ export function chargeResult(charges: readonly BucketCharge[], rows: readonly Bu
   const byKey = new Map(rows.map((row) => [row.key, row]));
   const states = charges.map((charge) => {
     const row = byKey.get(charge.key);
-    return { key: charge.key, limit: charge.limit, spent: Number(row?.points ?? 0), resetInMs: Number(row?.ms_left ?? charge.windowSeconds * 1000) };
+    return {
+      key: charge.key,
+      limit: charge.limit,
+      spent: Number(row?.points ?? 0),
+      resetInMs: Number(row?.ms_left ?? charge.windowSeconds * 1000),
+    };
   });
   return { admitted: rows.length > 0 && rows.every((row) => row.admitted), states };
 }

@@ -68,7 +68,13 @@ export class RateLimiter {
 
   /** The charges of `cost` points to the cost budgets of a key and its organization. */
   costCharges(viewer: { apiKeyId: string; organizationId: string }, cost: number): ScopedCharge[] {
-    return this.costBudgets().map((budget) => ({ scope: budget.scope, key: bucketKey(budget.scope, viewer), points: cost, limit: budget.limit, windowSeconds: budget.windowSeconds }));
+    return this.costBudgets().map((budget) => ({
+      scope: budget.scope,
+      key: bucketKey(budget.scope, viewer),
+      points: cost,
+      limit: budget.limit,
+      windowSeconds: budget.windowSeconds,
+    }));
   }
 
   prepay(request: Request, charge: PrepaidCharge): void {
@@ -95,7 +101,14 @@ export class RateLimiter {
       for (const [integrationId, points] of counts) {
         // Keyed by organization too: probing another organization's ID must not spend that organization's budget.
         const key = `test:${viewer.organization.id}:${integrationId}`;
-        charges.push({ scope: 'INTEGRATION_TEST', integrationId, key, points, limit: budgets.integrationTests, windowSeconds: budgets.integrationTestWindowSeconds });
+        charges.push({
+          scope: 'INTEGRATION_TEST',
+          integrationId,
+          key,
+          points,
+          limit: budgets.integrationTests,
+          windowSeconds: budgets.integrationTestWindowSeconds,
+        });
       }
     }
     if (charges.length === 0) return { report: null, exceeded: null };

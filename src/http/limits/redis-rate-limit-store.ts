@@ -70,7 +70,12 @@ export async function openRedisRateLimitStore(url: string, keyPrefix = 'igw-rate
       const args = charges.flatMap((charge) => [charge.points, charge.limit, charge.windowSeconds * 1000]);
       const [admitted, ...budgets] = await client.chargeBudgets(keys.length, ...keys, ...args);
       const states = charges.map(
-        (charge, index): BucketState => ({ key: charge.key, limit: charge.limit, spent: Number(budgets[2 * index]), resetInMs: Number(budgets[2 * index + 1]) }),
+        (charge, index): BucketState => ({
+          key: charge.key,
+          limit: charge.limit,
+          spent: Number(budgets[2 * index]),
+          resetInMs: Number(budgets[2 * index + 1]),
+        }),
       );
       return { admitted: admitted === 1, states };
     },

@@ -123,7 +123,8 @@ const stringError = (problem: 'nul' | 'surrogate') =>
 
 const NoNulStringsRule: ValidationRule = (context) => ({
   StringValue(node) {
-    if (node.value.includes('\u0000')) context.reportError(new GraphQLError('Strings may not contain the character U+0000.', { nodes: node }));
+    if (node.value.includes('\u0000'))
+      context.reportError(new GraphQLError('Strings may not contain the character U+0000.', { nodes: node }));
   },
 });
 
@@ -182,7 +183,9 @@ async function readWithin(request: Request, limit: number, fetchAPI: { Request: 
       read = await reader.read();
     } catch {
       // The client closed the connection before the body ended: nobody is left to answer, and nothing ran.
-      throw new GraphQLError('The request body ended before it was complete.', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+      throw new GraphQLError('The request body ended before it was complete.', {
+        extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+      });
     }
     const { done, value } = read;
     if (done) break;
@@ -193,7 +196,12 @@ async function readWithin(request: Request, limit: number, fetchAPI: { Request: 
     }
     chunks.push(value);
   }
-  return new fetchAPI.Request(request.url, { method: request.method, headers: request.headers, signal: request.signal, body: Buffer.concat(chunks) });
+  return new fetchAPI.Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    signal: request.signal,
+    body: Buffer.concat(chunks),
+  });
 }
 
 /**
@@ -209,7 +217,9 @@ export function useRequestBodyLimit(limit: number): Plugin {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       const length = declaredBodyLength(request);
       if (length === 'invalid') {
-        throw new GraphQLError('The Content-Length header is not a number of bytes.', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+        throw new GraphQLError('The Content-Length header is not a number of bytes.', {
+          extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+        });
       }
       if (length !== null) {
         if (length > limit) throw bodyTooLarge(limit);

@@ -53,7 +53,8 @@ export class GatewayMetrics {
       registers: [this.registry],
       async collect() {
         try {
-          if (!cached || Date.now() - cached.at > INTEGRATION_COUNT_TTL_MS) cached = { at: Date.now(), rows: await countIntegrations(database.db) };
+          if (!cached || Date.now() - cached.at > INTEGRATION_COUNT_TTL_MS)
+            cached = { at: Date.now(), rows: await countIntegrations(database.db) };
         } catch (error) {
           onCollectError(error); // keep the last values rather than fail the whole scrape
           return;

@@ -102,7 +102,7 @@ export function useRequestTelemetry(options: {
       else if (outcome === 'server_error') logger.warn(line, 'request');
       else logger.info(line, 'request');
 
-      if (path !== graphqlEndpoint || request.method === 'GET' && response.headers.get('content-type')?.startsWith('text/html')) return;
+      if (path !== graphqlEndpoint || (request.method === 'GET' && response.headers.get('content-type')?.startsWith('text/html'))) return;
       const operation = metrics.operationLabel(requestFacts.operationName);
       const type = requestFacts.operationType ?? 'unknown';
       metrics.requests.inc({ operation, type, outcome });
@@ -122,7 +122,12 @@ const sameSecret = (given: string, expected: string) => {
  * Serves Prometheus metrics at GET /metrics: to holders of `token` when one is configured, else to anyone
  * when `open`, else not at all (the path is then unknown: 404).
  */
-export function useMetricsEndpoint(options: { metrics: GatewayMetrics; token: string | undefined; open?: boolean; endpoint?: string }): Plugin {
+export function useMetricsEndpoint(options: {
+  metrics: GatewayMetrics;
+  token: string | undefined;
+  open?: boolean;
+  endpoint?: string;
+}): Plugin {
   const endpoint = options.endpoint ?? '/metrics';
   const served = options.token !== undefined || options.open !== false;
   return {
@@ -135,10 +140,12 @@ export function useMetricsEndpoint(options: { metrics: GatewayMetrics; token: st
       if (options.token !== undefined) {
         const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
         if (!presented || !sameSecret(presented, options.token)) {
-          endResponse(new Response('metrics require "Authorization: Bearer <METRICS_TOKEN>"\n', {
-            status: 401,
-            headers: { 'www-authenticate': 'Bearer realm="metrics"', 'content-type': 'text/plain; charset=utf-8' },
-          }));
+          endResponse(
+            new Response('metrics require "Authorization: Bearer <METRICS_TOKEN>"\n', {
+              status: 401,
+              headers: { 'www-authenticate': 'Bearer realm="metrics"', 'content-type': 'text/plain; charset=utf-8' },
+            }),
+          );
           return;
         }
       }

@@ -17,9 +17,9 @@ export interface Tracing {
  * the service is named by `OTEL_SERVICE_NAME`.
  */
 export function startTracing(exporter: Exclude<TracesExporter, 'none'>): Tracing {
-  const processor = exporter === 'otlp' ? new BatchSpanProcessor(new OTLPTraceExporter()) : new SimpleSpanProcessor(new ConsoleSpanExporter());
+  const processor =
+    exporter === 'otlp' ? new BatchSpanProcessor(new OTLPTraceExporter()) : new SimpleSpanProcessor(new ConsoleSpanExporter());
   const provider = new NodeTracerProvider({ spanProcessors: [processor] });
   provider.register();
   return { tracer: provider.getTracer('integrations-gateway'), shutdown: () => provider.shutdown() };
 }
-

@@ -11,7 +11,12 @@ export type TracesExporter = 'none' | 'otlp' | 'console';
  * type, the request id, organization, cost, status and error codes: never the document, variables or
  * result, which may hold credentials.
  */
-export function useTracing(options: { tracer: Tracer; facts: RequestFactsMap; requestInfo: RequestInfo; onDispose?: () => Promise<void> }): Plugin {
+export function useTracing(options: {
+  tracer: Tracer;
+  facts: RequestFactsMap;
+  requestInfo: RequestInfo;
+  onDispose?: () => Promise<void>;
+}): Plugin {
   const { tracer, facts, requestInfo } = options;
   const spans = new WeakMap<Request, Span>();
   return {

@@ -119,7 +119,9 @@ export async function findKeyByPrefixCharging(
       select charged.* from (select * from found where found.key_hash = ${keyHash} and found.revoked_at is null and found.role in (${sql.join(roles)})) as found
       cross join lateral ${bucketCharge({ keys, charges })}
     )
-    select found.*, (select json_agg(json_build_array(charged.key, charged.points, charged.ms_left, charged.admitted)) from charged) as charged from found`.execute(db);
+    select found.*, (select json_agg(json_build_array(charged.key, charged.points, charged.ms_left, charged.admitted)) from charged) as charged from found`.execute(
+    db,
+  );
   const row = result.rows[0];
   if (!row) return undefined;
   return {
@@ -140,11 +142,18 @@ export async function findKeyByPrefixClaiming(
   terms: ClaimTerms,
 ): Promise<(KeyWithOrganization & { claimed: ClaimedRow | undefined; held: HeldKeyRow | undefined }) | undefined> {
   const claim = claimUpsert(
-    { organizationId: sql`found.organization_id`, apiKeyId: sql`found.id`, from: sql`found`, where: sql`found.key_hash = ${keyHash} and found.revoked_at is null` },
+    {
+      organizationId: sql`found.organization_id`,
+      apiKeyId: sql`found.id`,
+      from: sql`found`,
+      where: sql`found.key_hash = ${keyHash} and found.revoked_at is null`,
+    },
     terms,
   );
   const result = await sql<
-    FoundRow & { claim_taken_over: boolean | null; claim_created_at: Date | null } & { [K in keyof HeldKeyRow as `held_${K}`]: HeldKeyRow[K] | null }
+    FoundRow & { claim_taken_over: boolean | null; claim_created_at: Date | null } & {
+      [K in keyof HeldKeyRow as `held_${K}`]: HeldKeyRow[K] | null;
+    }
   >`
     with found as (${foundByPrefix(prefix)}), claimed as (${claim})
     select found.*, claimed.taken_over as claim_taken_over, claimed.created_at as claim_created_at,
@@ -207,11 +216,7 @@ export async function findApiKeysByIds(db: Kysely<Database>, organizationId: str
   return rows.map(toApiKey);
 }
 
-export async function listApiKeys(
-  db: Kysely<Database>,
-  organizationId: string,
-  options: { includeRevoked: boolean },
-): Promise<ApiKey[]> {
+export async function listApiKeys(db: Kysely<Database>, organizationId: string, options: { includeRevoked: boolean }): Promise<ApiKey[]> {
   let query = db.selectFrom('api_keys').select(keyColumns).where('organization_id', '=', organizationId);
   if (!options.includeRevoked) query = query.where('revoked_at', 'is', null);
   const rows = await query.orderBy('created_at').orderBy('id').execute();

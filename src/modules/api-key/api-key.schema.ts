@@ -73,7 +73,7 @@ const CreateApiKeyPayload = builder
 builder.mutationField('createApiKey', (t) =>
   t.field({
     type: CreateApiKeyPayload,
-    description: 'Creates an API key in the caller\'s organization. Requires ADMIN.',
+    description: "Creates an API key in the caller's organization. Requires ADMIN.",
     authScopes: { admin: true },
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
     resolve: (_root, { input }, context) =>
@@ -94,19 +94,17 @@ const RevokeApiKeyInput = builder.inputType('RevokeApiKeyInput', {
   fields: (t) => ({ id: t.id({ required: true }) }),
 });
 
-const RevokeApiKeyPayload = builder
-  .objectRef<{ apiKey: ApiKey | null; userErrors: UserErrorShape[] }>('RevokeApiKeyPayload')
-  .implement({
-    fields: (t) => ({
-      apiKey: t.expose('apiKey', { type: ApiKeyRef, nullable: true }),
-      userErrors: t.field({ type: [UserError], resolve: (payload) => payload.userErrors }),
-    }),
-  });
+const RevokeApiKeyPayload = builder.objectRef<{ apiKey: ApiKey | null; userErrors: UserErrorShape[] }>('RevokeApiKeyPayload').implement({
+  fields: (t) => ({
+    apiKey: t.expose('apiKey', { type: ApiKeyRef, nullable: true }),
+    userErrors: t.field({ type: [UserError], resolve: (payload) => payload.userErrors }),
+  }),
+});
 
 builder.mutationField('revokeApiKey', (t) =>
   t.field({
     type: RevokeApiKeyPayload,
-    description: 'Revokes an API key of the caller\'s organization at once. Requires ADMIN.',
+    description: "Revokes an API key of the caller's organization at once. Requires ADMIN.",
     authScopes: { admin: true },
     args: { input: t.arg({ type: RevokeApiKeyInput, required: true }) },
     resolve: (_root, { input }, context) =>

@@ -110,7 +110,9 @@ export async function authenticate(
   const presented = hashKey(credential.token);
   const { charge, claim } = also;
   const hash = presented.toString('hex');
-  const charging = charge ? await findKeyByPrefixCharging(db, credential.prefix, hash, charge.points, charge.budgets, charge.roles) : undefined;
+  const charging = charge
+    ? await findKeyByPrefixCharging(db, credential.prefix, hash, charge.points, charge.budgets, charge.roles)
+    : undefined;
   const claiming = !charge && claim ? await findKeyByPrefixClaiming(db, credential.prefix, hash, claim) : undefined;
   const found = charge ? charging : claim ? claiming : await findKeyByPrefix(db, credential.prefix);
   if (!found) return { failure: 'UNKNOWN' };
@@ -122,7 +124,11 @@ export async function authenticate(
   const viewer = { organization: found.organization, apiKey: found.key, role: found.key.role };
   // Nothing charged (a role not allowed to run the operation): charged when it runs, which refuses it first.
   if (charging) return charging.charged.length > 0 ? { viewer, charged: charging.charged } : { viewer };
-  if (claim && claiming) return { viewer, claim: claimOutcome(claim.token, claiming.claimed, claiming.held, { apiKeyId: found.key.id, fingerprint: claim.fingerprint }) };
+  if (claim && claiming)
+    return {
+      viewer,
+      claim: claimOutcome(claim.token, claiming.claimed, claiming.held, { apiKeyId: found.key.id, fingerprint: claim.fingerprint }),
+    };
   return { viewer };
 }
 
@@ -142,13 +148,18 @@ export const KEY_PREFIX_PATTERN = /^igw_[0-9a-f]{4,12}$/;
  * `prefix`, as logs and `keys list` show it. A start that several keys share names none of them.
  */
 export async function revokeApiKeyByPrefix(db: Kysely<Database>, prefix: string): Promise<ApiKey> {
-  if (!KEY_PREFIX_PATTERN.test(prefix)) throw new ServiceError('VALIDATION', 'Expected a key prefix: igw_ and 4 to 12 hex digits.', ['prefix']);
+  if (!KEY_PREFIX_PATTERN.test(prefix))
+    throw new ServiceError('VALIDATION', 'Expected a key prefix: igw_ and 4 to 12 hex digits.', ['prefix']);
   const matches = await findApiKeysByPrefixStart(db, prefix, 5);
   const [only] = matches;
   if (!only) throw new ServiceError('NOT_FOUND', `No API key has the prefix ${prefix}.`, ['prefix']);
   if (matches.length > 1) {
     const listed = matches.map((key) => key.prefix).join(', ');
-    throw new ServiceError('VALIDATION', `${prefix} is the start of several keys' prefixes (${listed}${matches.length === 5 ? ', …' : ''}); give the whole prefix.`, ['prefix']);
+    throw new ServiceError(
+      'VALIDATION',
+      `${prefix} is the start of several keys' prefixes (${listed}${matches.length === 5 ? ', …' : ''}); give the whole prefix.`,
+      ['prefix'],
+    );
   }
   return revokeApiKey(db, null, only.id);
 }

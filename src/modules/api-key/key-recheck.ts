@@ -19,11 +19,20 @@ export interface KeyedRequest {
  * transaction rolls back with RevokedKeyError, and nothing the mutation did is kept) or waits until
  * after the commit. Shorter requests commit without the extra statement.
  */
-export function commitWithLiveKey<T>(db: Kysely<Database>, request: KeyedRequest, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+export function commitWithLiveKey<T>(
+  db: Kysely<Database>,
+  request: KeyedRequest,
+  work: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
   return db.transaction().execute(async (trx) => {
     const result = await work(trx);
     if (Date.now() - request.startedAt.getTime() >= RECHECK_KEY_AFTER_MS) {
-      const key = await trx.selectFrom('api_keys').select('revoked_at').where('id', '=', request.viewer.apiKey.id).forShare().executeTakeFirst();
+      const key = await trx
+        .selectFrom('api_keys')
+        .select('revoked_at')
+        .where('id', '=', request.viewer.apiKey.id)
+        .forShare()
+        .executeTakeFirst();
       if (!key || key.revoked_at !== null) throw new RevokedKeyError();
     }
     return result;

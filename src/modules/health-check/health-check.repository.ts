@@ -56,7 +56,10 @@ export async function listHealthCheckPages(
   const keyset = cursor
     ? sql`and (h.checked_at, h.id) ${sql.raw(newestFirst ? '<' : '>')} (cast(${cursor.key} as timestamptz), cast(${cursor.id} as uuid))`
     : sql``;
-  const result = await withCursorCheck(page, () => sql<HealthCheckRow & { sort_key: string }>`
+  const result = await withCursorCheck(
+    page,
+    () =>
+      sql<HealthCheckRow & { sort_key: string }>`
     select page.* from unnest(cast(${uuidArray(integrationIds)} as uuid[])) as wanted(id)
     cross join lateral (
       select h.*, h.checked_at::text as sort_key
@@ -65,7 +68,9 @@ export async function listHealthCheckPages(
       order by h.checked_at ${dir}, h.id ${dir}
       limit ${page.limit + 1}
     ) page
-    order by page.integration_id, page.checked_at ${dir}, page.id ${dir}`.execute(db), cursorKeyShapes.timestamp);
+    order by page.integration_id, page.checked_at ${dir}, page.id ${dir}`.execute(db),
+    cursorKeyShapes.timestamp,
+  );
   const byIntegration = new Map<string, { item: HealthCheck; position: CursorPosition }[]>();
   for (const { sort_key, ...row } of result.rows) {
     const list = byIntegration.get(row.integration_id) ?? [];
@@ -75,11 +80,7 @@ export async function listHealthCheckPages(
   return byIntegration;
 }
 
-export async function findHealthChecksByIds(
-  db: Kysely<Database>,
-  organizationId: string,
-  ids: readonly string[],
-): Promise<HealthCheck[]> {
+export async function findHealthChecksByIds(db: Kysely<Database>, organizationId: string, ids: readonly string[]): Promise<HealthCheck[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .selectFrom('integration_health_checks')

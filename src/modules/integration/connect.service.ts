@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { validateConfig } from '../../connectors/config-fields.js';
-import { buildAuthorizationUrl, newAuthorizationSecrets, type OAuthEndpoints, oauthEndpoints, unregisteredClientUrl } from '../../connectors/oauth.js';
+import {
+  buildAuthorizationUrl,
+  newAuthorizationSecrets,
+  type OAuthEndpoints,
+  oauthEndpoints,
+  unregisteredClientUrl,
+} from '../../connectors/oauth.js';
 import { originOf, unregisteredOrigin } from '../../connectors/origins.js';
 import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import { type ConnectorDefinition, findConnector } from '../../connectors/registry.js';
@@ -10,10 +16,33 @@ import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { OAUTH_DONE_PATH } from '../../http/oauth-done.js';
-import { cleanDisplayName, cleanEnvironment, cleanReturnUrl, cleanScopes, type CredentialsInput, credentialFromInput } from './integration.input.js';
-import { connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
+import {
+  cleanDisplayName,
+  cleanEnvironment,
+  cleanReturnUrl,
+  cleanScopes,
+  type CredentialsInput,
+  credentialFromInput,
+} from './integration.input.js';
+import {
+  connectorTarget,
+  type MutationActor,
+  openBundle,
+  probeFailure,
+  recordEvent,
+  recordProbe,
+  sealBundle,
+} from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { expireOAuthStates, findResumableEvent, findIntegrationRow, insertIntegrationRow, insertOAuthState, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import {
+  expireOAuthStates,
+  findResumableEvent,
+  findIntegrationRow,
+  insertIntegrationRow,
+  insertOAuthState,
+  lockIntegrationRow,
+  updateIntegrationRow,
+} from './integration.writes.js';
 import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
 
 /** How long a started OAuth2 authorization may take. */
@@ -62,7 +91,12 @@ function assertClientRegisteredFor(definition: ConnectorDefinition, endpoints: O
 /** After a crashed attempt with the same Idempotency-Key, the integration it connected or started to authorize, if it got that far. */
 async function resumed(db: Kysely<Database>, actor: MutationActor): Promise<{ row: IntegrationRow; connected: boolean } | undefined> {
   if (!actor.resume) return undefined;
-  const event = await findResumableEvent(db, actor.viewer.organization.id, ['integration.connected', 'integration.authorization_started'], actor.resume);
+  const event = await findResumableEvent(
+    db,
+    actor.viewer.organization.id,
+    ['integration.connected', 'integration.authorization_started'],
+    actor.resume,
+  );
   const row = event?.integration_id ? await findIntegrationRow(db, actor.viewer.organization.id, event.integration_id) : undefined;
   return event && row ? { row, connected: event.type === 'integration.connected' } : undefined;
 }
@@ -73,9 +107,15 @@ async function resumed(db: Kysely<Database>, actor: MutationActor): Promise<{ ro
  * nothing on the integration: the requested name, environment, config and scopes wait with the pending
  * authorization, and the callback applies them together with the new tokens.
  */
-export async function connectIntegration(services: GatewayServices, db: Kysely<Database>, actor: MutationActor, input: ConnectInput): Promise<ConnectResult> {
+export async function connectIntegration(
+  services: GatewayServices,
+  db: Kysely<Database>,
+  actor: MutationActor,
+  input: ConnectInput,
+): Promise<ConnectResult> {
   const definition = findConnector(input.provider);
-  if (!definition) throw new ServiceError('VALIDATION', `Unknown provider "${input.provider.slice(0, 64)}"; see the providers query.`, ['provider']);
+  if (!definition)
+    throw new ServiceError('VALIDATION', `Unknown provider "${input.provider.slice(0, 64)}"; see the providers query.`, ['provider']);
   if (!definition.authKinds.includes(input.authKind)) {
     throw new ServiceError('VALIDATION', `${definition.name} connects with ${definition.authKinds.join(' or ')}.`, ['authKind']);
   }
@@ -88,22 +128,33 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
   const organizationId = actor.viewer.organization.id;
 
   const previous = await resumed(db, actor);
-  if (previous && (previous.connected || previous.row.status === 'REVOKED')) return { integration: toIntegration(previous.row), authorizationUrl: null };
+  if (previous && (previous.connected || previous.row.status === 'REVOKED'))
+    return { integration: toIntegration(previous.row), authorizationUrl: null };
   // An authorization the earlier attempt started: its URL was lost with its answer, and only the hash of
   // its state was kept, so it starts again on the same integration with a fresh state.
   let existing: IntegrationRow | undefined = previous?.row;
   if (!existing && input.integrationId) {
     existing = await findIntegrationRow(db, organizationId, input.integrationId);
     if (!existing) throw new ServiceError('NOT_FOUND', 'No such integration.', ['integrationId']);
-    if (existing.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'A revoked integration cannot be reconnected; connect a new one.', ['integrationId']);
-    if (existing.provider !== definition.key) throw new ServiceError('VALIDATION', 'A reconnection must use the integration\'s provider.', ['provider']);
+    if (existing.status === 'REVOKED')
+      throw new ServiceError('ALREADY_REVOKED', 'A revoked integration cannot be reconnected; connect a new one.', ['integrationId']);
+    if (existing.provider !== definition.key)
+      throw new ServiceError('VALIDATION', "A reconnection must use the integration's provider.", ['provider']);
   }
   const target = { definition, settings: services.connectorSettings[definition.key] ?? {}, config };
-  const base = { provider: definition.key, display_name: displayName, environment, auth_kind: input.authKind, requested_scopes: scopes, config: JSON.stringify(config) };
+  const base = {
+    provider: definition.key,
+    display_name: displayName,
+    environment,
+    auth_kind: input.authKind,
+    requested_scopes: scopes,
+    config: JSON.stringify(config),
+  };
 
   if (input.authKind === 'OAUTH2') {
     const endpoints = oauthEndpoints(target);
-    if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${definition.name}; see the README.`, ['authKind']);
+    if (!endpoints)
+      throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${definition.name}; see the README.`, ['authKind']);
     assertClientRegisteredFor(definition, endpoints);
     const publicUrl = services.publicUrl.replace(/\/+$/, '');
     const returnUrl = input.returnUrl == null ? `${publicUrl}${OAUTH_DONE_PATH}` : cleanReturnUrl(input.returnUrl);
@@ -113,7 +164,8 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
       let current: IntegrationRow;
       if (existing) {
         const locked = await lockIntegrationRow(trx, organizationId, existing.id);
-        if (!locked || locked.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
+        if (!locked || locked.status === 'REVOKED')
+          throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
         await expireOAuthStates(trx, locked.id);
         // The integration stays exactly as it is, its credential still bound to its current config, until
         // the callback brings tokens issued for the requested config: a reconnection never completed (or
@@ -136,10 +188,19 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
         config: JSON.stringify(config),
         expires_at: new Date(Date.now() + AUTHORIZATION_TTL_MS),
       });
-      await recordEvent(trx, actor, current.id, 'integration.authorization_started', 'SUCCEEDED', { provider: definition.key, scopes, reconnect: Boolean(input.integrationId) });
+      await recordEvent(trx, actor, current.id, 'integration.authorization_started', 'SUCCEEDED', {
+        provider: definition.key,
+        scopes,
+        reconnect: Boolean(input.integrationId),
+      });
       return current;
     });
-    const authorizationUrl = buildAuthorizationUrl(endpoints, { state: secrets.state, codeChallenge: secrets.codeChallenge, scopes, redirectUri });
+    const authorizationUrl = buildAuthorizationUrl(endpoints, {
+      state: secrets.state,
+      codeChallenge: secrets.codeChallenge,
+      scopes,
+      redirectUri,
+    });
     return { integration: toIntegration(row), authorizationUrl };
   }
 
@@ -148,27 +209,42 @@ export async function connectIntegration(services: GatewayServices, db: Kysely<D
   const origins = credentialOrigins(target, input.authKind);
   const outcome = await runProbe(target, credential, services.http, services.probeTimeoutMs, origins);
   if (!outcome.ok) {
-    await recordEvent(db, actor, existing?.id ?? null, 'integration.connect_failed', 'FAILED', { provider: definition.key, code: outcome.errorCode, httpStatus: outcome.httpStatus });
+    await recordEvent(db, actor, existing?.id ?? null, 'integration.connect_failed', 'FAILED', {
+      provider: definition.key,
+      code: outcome.errorCode,
+      httpStatus: outcome.httpStatus,
+    });
     throw probeFailure(outcome, ['credentials']);
   }
   const row = await commitWithLiveKey(db, actor, async (trx) => {
     const current = existing
       ? await lockIntegrationRow(trx, organizationId, existing.id)
       : await insertIntegrationRow(trx, { ...base, organization_id: organizationId, status: 'ACTIVE' });
-    if (!current || current.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
+    if (!current || current.status === 'REVOKED')
+      throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
     if (existing) await expireOAuthStates(trx, current.id);
     // A reconnection replaces the credential and keeps the webhook signing secret.
     const webhookSecret = existing ? openBundle(services, current).webhookSecret : null;
     const sealed = sealBundle(services, current, { credential, webhookSecret }, origins);
     // The new credential starts afresh: nothing of the replaced one's refreshes holds for it.
-    const { patch } = await recordProbe(trx, { ...current, ...NEW_CREDENTIAL_REFRESH, requested_scopes: scopes }, outcome, connectorTarget(services, { provider: definition.key, config }), {
-      ...base,
-      ...sealed,
-      ...NEW_CREDENTIAL_REFRESH,
-      granted_scopes: outcome.grantedScopes,
-    });
+    const { patch } = await recordProbe(
+      trx,
+      { ...current, ...NEW_CREDENTIAL_REFRESH, requested_scopes: scopes },
+      outcome,
+      connectorTarget(services, { provider: definition.key, config }),
+      {
+        ...base,
+        ...sealed,
+        ...NEW_CREDENTIAL_REFRESH,
+        granted_scopes: outcome.grantedScopes,
+      },
+    );
     const updated = await updateIntegrationRow(trx, current.id, patch);
-    await recordEvent(trx, actor, current.id, 'integration.connected', 'SUCCEEDED', { provider: definition.key, authKind: input.authKind, reconnected: Boolean(existing) });
+    await recordEvent(trx, actor, current.id, 'integration.connected', 'SUCCEEDED', {
+      provider: definition.key,
+      authKind: input.authKind,
+      reconnected: Boolean(existing),
+    });
     return updated;
   });
   return { integration: toIntegration(row), authorizationUrl: null };

@@ -31,8 +31,12 @@ function leaseDurationMs(providerDeadlineMs: number): number {
 export function leaseHeldByOther(row: IntegrationRow, attempt: string, providerDeadlineMs: number, now = Date.now()): boolean {
   const owner = row.lease_owner ?? row.refresh_attempt_id;
   if (owner === null || owner === attempt) return false;
-  const expiresAt = row.lease_owner !== null ? (row.lease_expires_at?.getTime() ?? 0) : row.refresh_started_at ? Number.POSITIVE_INFINITY : 0;
-  const startedBy = owner === row.refresh_attempt_id && row.refresh_started_at !== null ? row.refresh_started_at.getTime() + leaseDurationMs(providerDeadlineMs) : expiresAt;
+  const expiresAt =
+    row.lease_owner !== null ? (row.lease_expires_at?.getTime() ?? 0) : row.refresh_started_at ? Number.POSITIVE_INFINITY : 0;
+  const startedBy =
+    owner === row.refresh_attempt_id && row.refresh_started_at !== null
+      ? row.refresh_started_at.getTime() + leaseDurationMs(providerDeadlineMs)
+      : expiresAt;
   return Math.min(expiresAt, startedBy) > now;
 }
 
@@ -47,7 +51,12 @@ export const NO_LEASE: Pick<IntegrationUpdate, 'lease_owner' | 'lease_expires_at
  * Gives up `attempt`'s lease, with `patch`, unless another attempt took it over meanwhile. Bookkeeping, not
  * a change of the integration: neither its version nor its update time moves.
  */
-export async function releaseLease(db: Kysely<Database> | Transaction<Database>, id: string, attempt: string, patch: IntegrationUpdate = {}): Promise<void> {
+export async function releaseLease(
+  db: Kysely<Database> | Transaction<Database>,
+  id: string,
+  attempt: string,
+  patch: IntegrationUpdate = {},
+): Promise<void> {
   await db
     .updateTable('integrations')
     .set({ ...patch, ...NO_LEASE })
@@ -57,7 +66,13 @@ export async function releaseLease(db: Kysely<Database> | Transaction<Database>,
 }
 
 /** Takes the lease on a row locked by the caller, with the rest of `patch`; bookkeeping, like `releaseLease`. */
-export async function takeLease(trx: Transaction<Database>, id: string, attempt: string, providerDeadlineMs: number, patch: IntegrationUpdate = {}): Promise<void> {
+export async function takeLease(
+  trx: Transaction<Database>,
+  id: string,
+  attempt: string,
+  providerDeadlineMs: number,
+  patch: IntegrationUpdate = {},
+): Promise<void> {
   await trx
     .updateTable('integrations')
     .set({ ...patch, ...leaseFor(attempt, providerDeadlineMs) })
@@ -96,7 +111,7 @@ export async function waitWhileLeased(
   lease: { organizationId: string; integrationId: string; requestId: string; purpose: 'refresh' | 'revoke' },
 ): Promise<void> {
   const { organizationId, ...detail } = lease;
-  services.logger.debug(detail, 'waiting for another request calling the provider with this integration\'s credential');
+  services.logger.debug(detail, "waiting for another request calling the provider with this integration's credential");
   for (let round = 0; ; round += 1) {
     await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** round, 200)));
     const row = await findIntegrationRow(db, organizationId, lease.integrationId);

@@ -47,10 +47,27 @@ describe('nextHealthState', () => {
     const refused = 'Token refresh refused: invalid_grant';
     const reauth: HealthState = { status: 'NEEDS_REAUTH', statusReason: refused, health: 'UNHEALTHY', consecutiveFailures: 0 };
     // The current access token still works: the connection answers, until that token expires.
-    expect(nextHealthState(reauth, outcome('ok', 200), [], refused)).toEqual({ status: 'NEEDS_REAUTH', statusReason: refused, health: 'DEGRADED', consecutiveFailures: 0 });
-    expect(nextHealthState(reauth, outcome('ok', 200), ['repo'], refused)).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: refused, health: 'DEGRADED' });
-    expect(nextHealthState(reauth, outcome('rejected', 401), [], refused)).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: refused, health: 'UNHEALTHY' });
-    expect(nextHealthState(reauth, outcome('transient', 503), [], refused)).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: refused, health: 'DEGRADED' });
+    expect(nextHealthState(reauth, outcome('ok', 200), [], refused)).toEqual({
+      status: 'NEEDS_REAUTH',
+      statusReason: refused,
+      health: 'DEGRADED',
+      consecutiveFailures: 0,
+    });
+    expect(nextHealthState(reauth, outcome('ok', 200), ['repo'], refused)).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      statusReason: refused,
+      health: 'DEGRADED',
+    });
+    expect(nextHealthState(reauth, outcome('rejected', 401), [], refused)).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      statusReason: refused,
+      health: 'UNHEALTHY',
+    });
+    expect(nextHealthState(reauth, outcome('transient', 503), [], refused)).toMatchObject({
+      status: 'NEEDS_REAUTH',
+      statusReason: refused,
+      health: 'DEGRADED',
+    });
   });
 
   it('never changes a revoked integration', () => {

@@ -73,5 +73,11 @@ export function lastCheckAfter(
   at: Date,
   message: string,
 ): Pick<IntegrationUpdate, 'last_check_at' | 'last_check_ok' | 'last_check_latency_ms' | 'last_check_http_status' | 'last_check_message'> {
-  return { last_check_at: at, last_check_ok: false, last_check_latency_ms: null, last_check_http_status: null, last_check_message: message };
+  return {
+    last_check_at: at,
+    last_check_ok: false,
+    last_check_latency_ms: null,
+    last_check_http_status: null,
+    last_check_message: message,
+  };
 }

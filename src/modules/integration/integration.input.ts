@@ -7,9 +7,12 @@ const SCOPE = /^[\x21-\x7e]{1,200}$/;
 const ENVIRONMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const WEBHOOK_EVENT = /^[A-Za-z0-9_.:*-]{1,100}$/;
 
+/** C0 control characters (U+0000 to U+001F): a name is shown in lists and logs, on one line. */
+const hasControlCharacter = (text: string) => [...text].some((character) => character.charCodeAt(0) < 0x20);
+
 export function cleanDisplayName(value: string): string {
   const name = value.trim();
-  if (name.length === 0 || name.length > 200 || /[\u0000-\u001f]/.test(name)) {
+  if (name.length === 0 || name.length > 200 || hasControlCharacter(name)) {
     throw new ServiceError('VALIDATION', 'Display name must be 1-200 characters without control characters.', ['displayName']);
   }
   return name;
@@ -18,7 +21,9 @@ export function cleanDisplayName(value: string): string {
 export function cleanEnvironment(value: string | null | undefined): string | null {
   if (value == null || value.trim() === '') return null;
   if (!ENVIRONMENT.test(value.trim())) {
-    throw new ServiceError('VALIDATION', 'Environment must be 1-63 letters, digits, dots, dashes or underscores, e.g. staging.', ['environment']);
+    throw new ServiceError('VALIDATION', 'Environment must be 1-63 letters, digits, dots, dashes or underscores, e.g. staging.', [
+      'environment',
+    ]);
   }
   return value.trim();
 }
@@ -26,7 +31,7 @@ export function cleanEnvironment(value: string | null | undefined): string | nul
 export function cleanScopes(definition: ConnectorDefinition, scopes: readonly string[] | null | undefined, field: string[]): string[] {
   if (scopes == null) return [...definition.defaultScopes];
   if (scopes.length > 50) throw new ServiceError('VALIDATION', 'At most 50 scopes may be requested.', field);
-  const bad = scopes.findIndex((scope) => !SCOPE.test(scope) || scope.includes(',') && definition.oauth2?.scopeSeparator === ',');
+  const bad = scopes.findIndex((scope) => !SCOPE.test(scope) || (scope.includes(',') && definition.oauth2?.scopeSeparator === ','));
   if (bad >= 0) throw new ServiceError('VALIDATION', 'A scope is 1-200 visible characters without separators.', [...field, String(bad)]);
   return [...new Set(scopes)];
 }
@@ -42,14 +47,17 @@ export function credentialFromInput(authKind: AuthKind, input: CredentialsInput 
   const tooLong = (value: string) => value.length > 8192;
   if (authKind === 'API_TOKEN') {
     const token = input?.token?.trim();
-    if (!token || tooLong(token) || /\s/.test(token)) throw new ServiceError('VALIDATION', 'An API token is required (no spaces, at most 8192 characters).', [...field, 'token']);
+    if (!token || tooLong(token) || /\s/.test(token))
+      throw new ServiceError('VALIDATION', 'An API token is required (no spaces, at most 8192 characters).', [...field, 'token']);
     return { kind: 'API_TOKEN', token };
   }
   if (authKind === 'BASIC') {
     const username = input?.username ?? '';
     const password = input?.password ?? '';
-    if (!username || tooLong(username) || username.includes(':')) throw new ServiceError('VALIDATION', 'A user name without ":" is required.', [...field, 'username']);
-    if (!password || tooLong(password)) throw new ServiceError('VALIDATION', 'A password or API secret is required.', [...field, 'password']);
+    if (!username || tooLong(username) || username.includes(':'))
+      throw new ServiceError('VALIDATION', 'A user name without ":" is required.', [...field, 'username']);
+    if (!password || tooLong(password))
+      throw new ServiceError('VALIDATION', 'A password or API secret is required.', [...field, 'password']);
     return { kind: 'BASIC', username, password };
   }
   throw new ServiceError('VALIDATION', 'OAuth2 credentials come from the provider, not from input.', field);
@@ -75,13 +83,15 @@ export function cleanWebhook(input: WebhookInput, production: boolean): WebhookI
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && !production)) {
       throw new ServiceError('VALIDATION', 'Webhook URL must use https.', ['webhook', 'url']);
     }
-    if (url.username || url.password || input.url.length > 2048) throw new ServiceError('VALIDATION', 'Webhook URL must not carry credentials and be at most 2048 characters.', ['webhook', 'url']);
+    if (url.username || url.password || input.url.length > 2048)
+      throw new ServiceError('VALIDATION', 'Webhook URL must not carry credentials and be at most 2048 characters.', ['webhook', 'url']);
     out.url = url.toString();
   }
   if (input.events != null) {
     if (input.events.length > 100) throw new ServiceError('VALIDATION', 'At most 100 webhook events.', ['webhook', 'events']);
     const bad = input.events.findIndex((event) => !WEBHOOK_EVENT.test(event));
-    if (bad >= 0) throw new ServiceError('VALIDATION', 'A webhook event is 1-100 letters, digits or _.:*-', ['webhook', 'events', String(bad)]);
+    if (bad >= 0)
+      throw new ServiceError('VALIDATION', 'A webhook event is 1-100 letters, digits or _.:*-', ['webhook', 'events', String(bad)]);
     out.events = [...new Set(input.events)];
   }
   return out;
@@ -94,5 +104,8 @@ export function cleanReturnUrl(value: string | null | undefined): string {
   } catch {
     // Reported below.
   }
-  throw new ServiceError('VALIDATION', 'returnUrl must be an absolute http(s) URL where the browser returns after authorizing.', ['oauth2', 'returnUrl']);
+  throw new ServiceError('VALIDATION', 'returnUrl must be an absolute http(s) URL where the browser returns after authorizing.', [
+    'oauth2',
+    'returnUrl',
+  ]);
 }

@@ -110,11 +110,18 @@ export function sealBundle(
   const stored = bundle.credential && origins ? serializeOrigins(origins) : null;
   const sealed = services.vault.seal(bundle, { organizationId: row.organization_id, integrationId: row.id, version, origins: stored });
   const expiresAt = bundle.credential?.kind === 'OAUTH2' ? bundle.credential.expiresAt : null;
-  return { secret_ciphertext: sealed.ciphertext, secret_key_id: sealed.keyId, secret_version: version, secret_origins: stored, credential_expires_at: expiresAt };
+  return {
+    secret_ciphertext: sealed.ciphertext,
+    secret_key_id: sealed.keyId,
+    secret_version: version,
+    secret_origins: stored,
+    credential_expires_at: expiresAt,
+  };
 }
 
 export function requireCredential(bundle: SecretBundle): Credential {
-  if (!bundle.credential) throw new ServiceError('CONFLICT', 'The integration has no credential: it is not authorized yet, or it was revoked.', ['id']);
+  if (!bundle.credential)
+    throw new ServiceError('CONFLICT', 'The integration has no credential: it is not authorized yet, or it was revoked.', ['id']);
   return bundle.credential;
 }
 

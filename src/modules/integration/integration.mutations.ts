@@ -36,7 +36,8 @@ const CredentialsInput = builder.inputType('CredentialsInput', {
 const OAuth2ConnectInput = builder.inputType('OAuth2ConnectInput', {
   fields: (t) => ({
     returnUrl: t.string({
-      description: "Where the browser returns after authorizing, with `integration`, `outcome` and `error` query parameters. Absent: the gateway's own page `/oauth/done`, which shows the outcome.",
+      description:
+        "Where the browser returns after authorizing, with `integration`, `outcome` and `error` query parameters. Absent: the gateway's own page `/oauth/done`, which shows the outcome.",
     }),
   }),
 });
@@ -56,7 +57,9 @@ const ConnectIntegrationInput = builder.inputType('ConnectIntegrationInput', {
 });
 
 const ConnectIntegrationPayload = builder
-  .objectRef<{ integration: Integration | null; authorizationUrl: string | null; userErrors: UserErrorShape[] }>('ConnectIntegrationPayload')
+  .objectRef<{ integration: Integration | null; authorizationUrl: string | null; userErrors: UserErrorShape[] }>(
+    'ConnectIntegrationPayload',
+  )
   .implement({
     fields: (t) => ({
       integration: t.expose('integration', { type: IntegrationRef, nullable: true }),
@@ -71,7 +74,8 @@ const ConnectIntegrationPayload = builder
 builder.mutationField('connectIntegration', (t) =>
   t.field({
     type: ConnectIntegrationPayload,
-    description: 'Connects a provider: a token or basic credential is probed before anything is stored; OAUTH2 returns an authorization URL. Requires EDITOR.',
+    description:
+      'Connects a provider: a token or basic credential is probed before anything is stored; OAUTH2 returns an authorization URL. Requires EDITOR.',
     authScopes: { editor: true },
     args: { input: t.arg({ type: ConnectIntegrationInput, required: true }) },
     resolve: (_root, { input }, context, info) =>
@@ -108,7 +112,9 @@ const RefreshIntegrationInput = builder.inputType('RefreshIntegrationInput', {
 });
 
 const RefreshIntegrationPayload = builder
-  .objectRef<{ integration: Integration | null; webhookSigningSecret: string | null; userErrors: UserErrorShape[] }>('RefreshIntegrationPayload')
+  .objectRef<{ integration: Integration | null; webhookSigningSecret: string | null; userErrors: UserErrorShape[] }>(
+    'RefreshIntegrationPayload',
+  )
   .implement({
     fields: (t) => ({
       integration: t.expose('integration', { type: IntegrationRef, nullable: true }),
@@ -150,8 +156,13 @@ const RevokeIntegrationPayload = builder
   .implement({
     fields: (t) => ({
       integration: t.expose('integration', { type: IntegrationRef, nullable: true }),
-      revokedAtProvider: t.exposeBoolean('revokedAtProvider', { description: 'Whether the provider confirmed the credential is revoked there.' }),
-      providerMessage: t.exposeString('providerMessage', { nullable: true, description: 'Why the provider did not confirm, when it did not.' }),
+      revokedAtProvider: t.exposeBoolean('revokedAtProvider', {
+        description: 'Whether the provider confirmed the credential is revoked there.',
+      }),
+      providerMessage: t.exposeString('providerMessage', {
+        nullable: true,
+        description: 'Why the provider did not confirm, when it did not.',
+      }),
       userErrors: t.expose('userErrors', { type: [UserError] }),
     }),
   });
@@ -159,15 +170,25 @@ const RevokeIntegrationPayload = builder
 builder.mutationField('revokeIntegration', (t) =>
   t.field({
     type: RevokeIntegrationPayload,
-    description: 'Revokes access: at the provider where it can, and the stored secret at once. The integration stays as a REVOKED record. Requires EDITOR.',
+    description:
+      'Revokes access: at the provider where it can, and the stored secret at once. The integration stays as a REVOKED record. Requires EDITOR.',
     authScopes: { editor: true },
     args: { input: t.arg({ type: IdInput('RevokeIntegrationInput'), required: true }) },
     resolve: (_root, { input }, context, info) =>
-      asPayload(() => revokeIntegration(context.services, context.db, actorOf(context, String(info.path.key)), decodeTypedID(String(input.id), 'Integration')), {
-        integration: null,
-        revokedAtProvider: null,
-        providerMessage: null,
-      }).then((payload) => ({ ...payload, revokedAtProvider: payload.revokedAtProvider ?? false })),
+      asPayload(
+        () =>
+          revokeIntegration(
+            context.services,
+            context.db,
+            actorOf(context, String(info.path.key)),
+            decodeTypedID(String(input.id), 'Integration'),
+          ),
+        {
+          integration: null,
+          revokedAtProvider: null,
+          providerMessage: null,
+        },
+      ).then((payload) => ({ ...payload, revokedAtProvider: payload.revokedAtProvider ?? false })),
   }),
 );
 
@@ -188,9 +209,18 @@ builder.mutationField('testIntegration', (t) =>
     authScopes: { editor: true },
     args: { input: t.arg({ type: IdInput('TestIntegrationInput'), required: true }) },
     resolve: (_root, { input }, context, info) =>
-      asPayload(() => testIntegration(context.services, context.db, actorOf(context, String(info.path.key)), decodeTypedID(String(input.id), 'Integration')), {
-        integration: null,
-        healthCheck: null,
-      }),
+      asPayload(
+        () =>
+          testIntegration(
+            context.services,
+            context.db,
+            actorOf(context, String(info.path.key)),
+            decodeTypedID(String(input.id), 'Integration'),
+          ),
+        {
+          integration: null,
+          healthCheck: null,
+        },
+      ),
   }),
 );

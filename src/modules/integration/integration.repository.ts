@@ -15,7 +15,10 @@ export interface IntegrationFilter {
 }
 
 /** Each order's key is an expression the matching index is built on, so keyset pages are index scans. */
-const ORDER_KEYS: Record<IntegrationOrderField, { expression: RawBuilder<unknown>; type: RawBuilder<unknown>; keyShape: (key: string) => boolean }> = {
+const ORDER_KEYS: Record<
+  IntegrationOrderField,
+  { expression: RawBuilder<unknown>; type: RawBuilder<unknown>; keyShape: (key: string) => boolean }
+> = {
   CREATED_AT: { expression: sql`integrations.created_at`, type: sql`timestamptz`, keyShape: cursorKeyShapes.timestamp },
   UPDATED_AT: { expression: sql`integrations.updated_at`, type: sql`timestamptz`, keyShape: cursorKeyShapes.timestamp },
   DISPLAY_NAME: { expression: sql`lower(integrations.display_name)`, type: sql`text`, keyShape: cursorKeyShapes.text },
@@ -150,9 +153,11 @@ export async function listIntegrationPage(
   // Typed as whole rows either way; `fromPartial` completes partial rows below.
   let query = (
     some
-      ? (filtered.select(['integrations.id', 'integrations.organization_id', ...some.map((column) => `integrations.${column}` as const)]) as unknown as ReturnType<
-          typeof filtered.selectAll<'integrations'>
-        >)
+      ? (filtered.select([
+          'integrations.id',
+          'integrations.organization_id',
+          ...some.map((column) => `integrations.${column}` as const),
+        ]) as unknown as ReturnType<typeof filtered.selectAll<'integrations'>>)
       : filtered.selectAll('integrations')
   ).select(sql<string>`(${expression})::text`.as('sort_key'));
   const cursor = options.page.cursor;
@@ -160,12 +165,14 @@ export async function listIntegrationPage(
     const op = sql.raw(ascending ? '>' : '<');
     query = query.where(sql<boolean>`(${expression}, integrations.id) ${op} (cast(${cursor.key} as ${type}), cast(${cursor.id} as uuid))`);
   }
-  const rows = await withCursorCheck(options.page, () =>
-    query
-      .orderBy(sql`${expression} ${dir}`)
-      .orderBy(sql`integrations.id ${dir}`)
-      .limit(options.page.limit + 1)
-      .execute(),
+  const rows = await withCursorCheck(
+    options.page,
+    () =>
+      query
+        .orderBy(sql`${expression} ${dir}`)
+        .orderBy(sql`integrations.id ${dir}`)
+        .limit(options.page.limit + 1)
+        .execute(),
     keyShape,
   );
   // No rest destructuring: copying every row costs more than the extra sort_key property.
@@ -180,11 +187,7 @@ export async function countIntegrations(db: Kysely<Database>, organizationId: st
 }
 
 /** Integrations by id, confined to one organization inside the statement itself. */
-export async function findIntegrationsByIds(
-  db: Kysely<Database>,
-  organizationId: string,
-  ids: readonly string[],
-): Promise<Integration[]> {
+export async function findIntegrationsByIds(db: Kysely<Database>, organizationId: string, ids: readonly string[]): Promise<Integration[]> {
   if (ids.length === 0) return [];
   const rows = await db
     .selectFrom('integrations')
@@ -194,4 +197,3 @@ export async function findIntegrationsByIds(
     .execute();
   return rows.map(toIntegration);
 }
-

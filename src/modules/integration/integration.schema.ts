@@ -115,7 +115,11 @@ builder.node(IntegrationRef, {
       description: 'The provider account the credential belongs to, as the latest successful probe reported it.',
       resolve: (integration) => integration.account,
     }),
-    config: t.field({ type: 'JSONObject', description: 'The provider settings given when connecting (never secret).', resolve: (integration) => integration.config }),
+    config: t.field({
+      type: 'JSONObject',
+      description: 'The provider settings given when connecting (never secret).',
+      resolve: (integration) => integration.config,
+    }),
     hasCredentials: t.exposeBoolean('hasCredentials', { description: 'Whether a credential is stored (it is never returned).' }),
     credentialExpiresAt: t.expose('credentialExpiresAt', { type: 'DateTime', nullable: true }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
@@ -157,7 +161,7 @@ builder.queryField('integration', (t) =>
   t.field({
     type: IntegrationRef,
     nullable: true,
-    description: 'An integration of the caller\'s organization by ID; null when there is none.',
+    description: "An integration of the caller's organization by ID; null when there is none.",
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, context) => context.loaders.integration.load(decodeTypedID(String(args.id), 'Integration')),
   }),

@@ -43,7 +43,7 @@ function listColumns(info: GraphQLResolveInfo): ListColumn[] | 'all' {
   const columns = new Set<ListColumn>();
   const onNode = (field: FieldNode) => {
     const read = FIELD_COLUMNS[field.name.value];
-    read?.forEach((column) => columns.add(column));
+    for (const column of read ?? []) columns.add(column);
     return read !== undefined;
   };
   const onEdge = (field: FieldNode) => field.name.value !== 'node' || everyField(field.selectionSet, fragments, onNode);

@@ -29,7 +29,8 @@ export function validateFilter(filter: IntegrationFilter): IntegrationFilter {
   }
   for (const name of ['environment', 'search'] as const) {
     const value = filter[name];
-    if (value != null && value.length > MAX_TEXT) throw badInput(`filter.${name} accepts at most ${MAX_TEXT} characters.`, `filter.${name}`);
+    if (value != null && value.length > MAX_TEXT)
+      throw badInput(`filter.${name} accepts at most ${MAX_TEXT} characters.`, `filter.${name}`);
   }
   // PostgreSQL text cannot hold NUL; such a value can only be a mistake.
   const texts = [filter.environment, filter.search, ...(filter.providers ?? [])];

@@ -1,5 +1,13 @@
 import { type Insertable, type Kysely, sql, type Transaction } from 'kysely';
-import type { Database, IntegrationRow, IntegrationUpdate, NewIntegrationEventRow, NewIntegrationRow, OAuthStateRow, OAuthStatesTable } from '../../db/database.js';
+import type {
+  Database,
+  IntegrationRow,
+  IntegrationUpdate,
+  NewIntegrationEventRow,
+  NewIntegrationRow,
+  OAuthStateRow,
+  OAuthStatesTable,
+} from '../../db/database.js';
 import { type HealthCheck, toHealthCheck } from '../health-check/health-check.repository.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -9,7 +17,11 @@ export async function insertIntegrationRow(trx: Db, values: NewIntegrationRow): 
 }
 
 /** Reads an integration of the organization and locks its row until the transaction ends. */
-export async function lockIntegrationRow(trx: Transaction<Database>, organizationId: string, id: string): Promise<IntegrationRow | undefined> {
+export async function lockIntegrationRow(
+  trx: Transaction<Database>,
+  organizationId: string,
+  id: string,
+): Promise<IntegrationRow | undefined> {
   return trx
     .selectFrom('integrations')
     .selectAll()
@@ -66,7 +78,10 @@ export async function insertHealthCheckRow(trx: Db, check: NewHealthCheck): Prom
   return toHealthCheck(row);
 }
 
-export async function insertEventRow(trx: Db, event: Omit<NewIntegrationEventRow, 'detail'> & { detail: Record<string, unknown> }): Promise<void> {
+export async function insertEventRow(
+  trx: Db,
+  event: Omit<NewIntegrationEventRow, 'detail'> & { detail: Record<string, unknown> },
+): Promise<void> {
   await trx
     .insertInto('integration_events')
     .values({ ...event, detail: JSON.stringify(event.detail) })
@@ -93,7 +108,12 @@ export async function consumeOAuthState(db: Db, stateHash: string): Promise<{ ro
 
 /** Ends pending authorizations of an integration, e.g. when it is revoked or reconnected. */
 export async function expireOAuthStates(trx: Db, integrationId: string): Promise<void> {
-  await trx.updateTable('oauth_states').set({ used_at: sql<Date>`now()` }).where('integration_id', '=', integrationId).where('used_at', 'is', null).execute();
+  await trx
+    .updateTable('oauth_states')
+    .set({ used_at: sql<Date>`now()` })
+    .where('integration_id', '=', integrationId)
+    .where('used_at', 'is', null)
+    .execute();
 }
 
 /** Events that matter for resuming carry the request's Idempotency-Key; see ResumeScope. */
@@ -124,16 +144,18 @@ export async function findResumableEvent(
   resume: ResumeLookup,
 ): Promise<{ type: string; integration_id: string | null; detail: Record<string, unknown> } | undefined> {
   if (!resume.earlierAttempt) return undefined;
-  return db
-    .selectFrom('integration_events')
-    .select(['type', 'integration_id', 'detail'])
-    .where('organization_id', '=', organizationId)
-    // Spelled as the partial index integration_events_idempotency_idx is, so that the planner uses it.
-    .where(sql<boolean>`detail ? 'idempotencyKey'`)
-    .where(sql<string>`detail->>'idempotencyKey'`, '=', resume.key)
-    .where('type', 'in', types)
-    .where(sql<string>`detail->>'idempotencyField'`, '=', resume.field)
-    .where('created_at', '>=', new Date(resume.since.getTime() - CLOCK_SKEW_MS))
-    .orderBy('created_at', 'desc')
-    .executeTakeFirst();
+  return (
+    db
+      .selectFrom('integration_events')
+      .select(['type', 'integration_id', 'detail'])
+      .where('organization_id', '=', organizationId)
+      // Spelled as the partial index integration_events_idempotency_idx is, so that the planner uses it.
+      .where(sql<boolean>`detail ? 'idempotencyKey'`)
+      .where(sql<string>`detail->>'idempotencyKey'`, '=', resume.key)
+      .where('type', 'in', types)
+      .where(sql<string>`detail->>'idempotencyField'`, '=', resume.field)
+      .where('created_at', '>=', new Date(resume.since.getTime() - CLOCK_SKEW_MS))
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst()
+  );
 }

@@ -19,7 +19,10 @@ function page(status: number, message: string): Response {
 
 /** What the browser sees when the callback itself failed (the database went away): retryable, with the request id. */
 export function callbackFailurePage(requestId: string): Response {
-  return page(503, `The gateway could not finish this authorization just now. Try again in a moment; if it keeps failing, give your administrator the request id ${requestId.replace(/[^\w-]/g, '')}.`);
+  return page(
+    503,
+    `The gateway could not finish this authorization just now. Try again in a moment; if it keeps failing, give your administrator the request id ${requestId.replace(/[^\w-]/g, '')}.`,
+  );
 }
 
 /** Sends the browser back to where the connection started, saying how it ended. */
@@ -35,7 +38,10 @@ function back(state: OAuthStateRow, outcome: 'connected' | 'error', error?: stri
  * What the authorization was started for: the name, environment, config and scopes it holds, which the
  * integration takes with the tokens. A state from before these were held applies none of them.
  */
-function requestedSettings(state: OAuthStateRow, integration: IntegrationRow): { config: Record<string, unknown>; patch: IntegrationUpdate } {
+function requestedSettings(
+  state: OAuthStateRow,
+  integration: IntegrationRow,
+): { config: Record<string, unknown>; patch: IntegrationUpdate } {
   if (state.config === null) return { config: integration.config, patch: {} };
   return {
     config: state.config,
@@ -55,10 +61,16 @@ function requestedSettings(state: OAuthStateRow, integration: IntegrationRow): {
  * reconnection leaves the integration as it was. The tokens are bound to the origins of the config the
  * authorization was started for, which the integration takes in the same transaction.
  */
-export async function handleOAuthCallback(services: GatewayServices, db: Kysely<Database>, request: Request, requestId: string): Promise<Response> {
+export async function handleOAuthCallback(
+  services: GatewayServices,
+  db: Kysely<Database>,
+  request: Request,
+  requestId: string,
+): Promise<Response> {
   const params = new URL(request.url).searchParams;
   const stateParam = params.get('state');
-  if (!stateParam || stateParam.length > 512) return page(400, 'This authorization response has no valid state. Start the connection again.');
+  if (!stateParam || stateParam.length > 512)
+    return page(400, 'This authorization response has no valid state. Start the connection again.');
   const consumed = await consumeOAuthState(db, hashState(stateParam));
   if (!consumed) return page(400, 'This authorization link is unknown or was withdrawn. Start the connection again.');
   const { row: state, firstUse } = consumed;
@@ -102,9 +114,15 @@ export async function handleOAuthCallback(services: GatewayServices, db: Kysely<
   const endpoints = oauthEndpoints(target);
   if (!endpoints) return back(state, 'error', 'not_configured');
   const origins = credentialOrigins(target, 'OAUTH2');
-  let tokens;
+  let tokens: Awaited<ReturnType<typeof exchangeCode>>;
   try {
-    tokens = await exchangeCode(endpoints, { code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri, state: stateParam }, services.http, target.definition.key, services.probeTimeoutMs);
+    tokens = await exchangeCode(
+      endpoints,
+      { code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri, state: stateParam },
+      services.http,
+      target.definition.key,
+      services.probeTimeoutMs,
+    );
   } catch (error) {
     // A token endpoint where the client is not registered (its config altered since the authorization
     // started) was not sent the code or the client secret.

@@ -6,7 +6,16 @@ import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { cleanWebhook, type CredentialsInput, credentialFromInput, type WebhookInput } from './integration.input.js';
-import { boundOrigins, connectorTarget, type MutationActor, openBundle, probeFailure, recordEvent, recordProbe, sealBundle } from './integration.lifecycle.js';
+import {
+  boundOrigins,
+  connectorTarget,
+  type MutationActor,
+  openBundle,
+  probeFailure,
+  recordEvent,
+  recordProbe,
+  sealBundle,
+} from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { findResumableEvent, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { NEW_CREDENTIAL_REFRESH, refreshWithLock } from './tokens.service.js';
@@ -50,8 +59,10 @@ export async function refreshIntegration(
   const row = await findIntegrationRow(db, organizationId, input.id);
   if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
   if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is revoked.', ['id']);
-  if (input.refreshTokens && input.credentials) throw new ServiceError('VALIDATION', 'Either refresh OAuth2 tokens or replace the credential, not both.', ['credentials']);
-  if (input.refreshTokens && row.auth_kind !== 'OAUTH2') throw new ServiceError('VALIDATION', 'Only OAuth2 integrations have tokens to refresh.', ['refreshTokens']);
+  if (input.refreshTokens && input.credentials)
+    throw new ServiceError('VALIDATION', 'Either refresh OAuth2 tokens or replace the credential, not both.', ['credentials']);
+  if (input.refreshTokens && row.auth_kind !== 'OAUTH2')
+    throw new ServiceError('VALIDATION', 'Only OAuth2 integrations have tokens to refresh.', ['refreshTokens']);
   const credential = input.credentials ? credentialFromInput(row.auth_kind, input.credentials, ['credentials']) : null;
   const webhook = input.webhook ? cleanWebhook(input.webhook, options.production) : null;
   const target = connectorTarget(services, row);
@@ -66,7 +77,12 @@ export async function refreshIntegration(
   // lost with the process) returns the integration as it is, without a second probe or a second
   // rotation. A signing secret rotated by that request is returned again: its answer never arrived.
   if ((credential || webhook) && actor.resume) {
-    const earlier = await findResumableEvent(db, organizationId, ['integration.credentials_replaced', 'integration.webhook_updated'], actor.resume);
+    const earlier = await findResumableEvent(
+      db,
+      organizationId,
+      ['integration.credentials_replaced', 'integration.webhook_updated'],
+      actor.resume,
+    );
     if (earlier?.integration_id === row.id) {
       const current = (await findIntegrationRow(db, organizationId, row.id)) ?? row;
       // Same key, same request: it rotated the secret if this one asks to (both changes commit together).
@@ -78,15 +94,20 @@ export async function refreshIntegration(
   const origins = credential ? credentialOrigins(target, row.auth_kind) : null;
   const outcome = credential && origins ? await runProbe(target, credential, services.http, services.probeTimeoutMs, origins) : null;
   if (outcome && !outcome.ok) {
-    await recordEvent(db, actor, row.id, 'integration.credentials_replace_failed', 'FAILED', { code: outcome.errorCode, httpStatus: outcome.httpStatus });
+    await recordEvent(db, actor, row.id, 'integration.credentials_replace_failed', 'FAILED', {
+      code: outcome.errorCode,
+      httpStatus: outcome.httpStatus,
+    });
     throw probeFailure(outcome, ['credentials']);
   }
-  if (!credential && !webhook) return { integration: toIntegration((await findIntegrationRow(db, organizationId, row.id)) ?? row), webhookSigningSecret: null };
+  if (!credential && !webhook)
+    return { integration: toIntegration((await findIntegrationRow(db, organizationId, row.id)) ?? row), webhookSigningSecret: null };
 
   const webhookSigningSecret = webhook?.rotateSecret ? `whsec_${randomBytes(32).toString('base64url')}` : null;
   const updated = await commitWithLiveKey(db, actor, async (trx) => {
     const current = await lockIntegrationRow(trx, organizationId, row.id);
-    if (!current || current.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
+    if (!current || current.status === 'REVOKED')
+      throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
     let patch: IntegrationUpdate = {};
     if (credential || webhookSigningSecret) {
       const bundle = openBundle(services, current);
@@ -110,9 +131,12 @@ export async function refreshIntegration(
       assertWebhookComplete(current, webhook);
     }
     // A replacement credential starts afresh: nothing of the replaced one's refreshes holds for it.
-    if (outcome) patch = (await recordProbe(trx, { ...current, ...NEW_CREDENTIAL_REFRESH }, outcome, target, { ...patch, ...NEW_CREDENTIAL_REFRESH })).patch;
+    if (outcome)
+      patch = (await recordProbe(trx, { ...current, ...NEW_CREDENTIAL_REFRESH }, outcome, target, { ...patch, ...NEW_CREDENTIAL_REFRESH }))
+        .patch;
     const saved = await updateIntegrationRow(trx, current.id, patch);
-    if (credential) await recordEvent(trx, actor, current.id, 'integration.credentials_replaced', 'SUCCEEDED', { authKind: current.auth_kind });
+    if (credential)
+      await recordEvent(trx, actor, current.id, 'integration.credentials_replaced', 'SUCCEEDED', { authKind: current.auth_kind });
     if (webhook) {
       await recordEvent(trx, actor, current.id, 'integration.webhook_updated', 'SUCCEEDED', {
         url: saved.webhook_url !== null,

@@ -9,7 +9,16 @@ import type { GatewayServices } from '../../services.js';
 import { lastCheckAfter } from './health-state.js';
 import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { type CredentialSnapshot, credentialSnapshot, leaseHeldByOther, NO_LEASE, releaseLease, sameCredential, takeLease, waitWhileLeased } from './credential-lease.js';
+import {
+  type CredentialSnapshot,
+  credentialSnapshot,
+  leaseHeldByOther,
+  NO_LEASE,
+  releaseLease,
+  sameCredential,
+  takeLease,
+  waitWhileLeased,
+} from './credential-lease.js';
 import { expireOAuthStates, findResumableEvent, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 
 export interface RevokeResult {
@@ -29,7 +38,10 @@ async function revokeStored(services: GatewayServices, row: IntegrationRow): Pro
     credential = openBundle(services, row).credential;
   } catch (error) {
     if (!(error instanceof ServiceError && error.code === 'CREDENTIAL_UNREADABLE')) throw error;
-    return { confirmed: false, reason: 'The stored credential could not be decrypted, so it was not sent to the provider to be revoked; revoke it there.' };
+    return {
+      confirmed: false,
+      reason: 'The stored credential could not be decrypted, so it was not sent to the provider to be revoked; revoke it there.',
+    };
   }
   if (!credential) return { confirmed: false, reason: 'No credential was stored, so there was nothing to revoke at the provider.' };
   return revokeAtProvider(connectorTarget(services, row), credential, services.http, services.probeTimeoutMs, boundOrigins(services, row));
@@ -41,15 +53,28 @@ async function alreadyRevoked(trx: Transaction<Database>, actor: MutationActor, 
   const earlier = actor.resume ? await findResumableEvent(trx, row.organization_id, ['integration.revoked'], actor.resume) : undefined;
   if (earlier?.integration_id === row.id) {
     const detail = earlier.detail as { revokedAtProvider?: boolean; providerMessage?: string | null };
-    return { integration: toIntegration(row), revokedAtProvider: detail.revokedAtProvider === true, providerMessage: detail.providerMessage ?? null };
+    return {
+      integration: toIntegration(row),
+      revokedAtProvider: detail.revokedAtProvider === true,
+      providerMessage: detail.providerMessage ?? null,
+    };
   }
   throw new ServiceError('ALREADY_REVOKED', 'The integration is already revoked.', ['id']);
 }
 
-type Claim = { kind: 'answered'; result: RevokeResult } | { kind: 'wait' } | { kind: 'claimed'; row: IntegrationRow; used: CredentialSnapshot };
+type Claim =
+  | { kind: 'answered'; result: RevokeResult }
+  | { kind: 'wait' }
+  | { kind: 'claimed'; row: IntegrationRow; used: CredentialSnapshot };
 
 /** A short transaction under the row lock: revoked already, leased by another request's provider call, or leased to this one. */
-async function claimRevocation(services: GatewayServices, trx: Transaction<Database>, actor: MutationActor, id: string, attempt: string): Promise<Claim> {
+async function claimRevocation(
+  services: GatewayServices,
+  trx: Transaction<Database>,
+  actor: MutationActor,
+  id: string,
+  attempt: string,
+): Promise<Claim> {
   const row = await lockIntegrationRow(trx, actor.viewer.organization.id, id);
   if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
   if (row.status === 'REVOKED') return { kind: 'answered', result: await alreadyRevoked(trx, actor, row) };
@@ -63,7 +88,15 @@ async function claimRevocation(services: GatewayServices, trx: Transaction<Datab
  * credential is still the one revoked at the provider; null when a newer one was stored meanwhile (new
  * tokens from an OAuth2 callback), which has to be revoked too.
  */
-async function commitRevocation(services: GatewayServices, trx: Transaction<Database>, actor: MutationActor, claimed: IntegrationRow, used: CredentialSnapshot, attempt: string, outcome: RevocationOutcome): Promise<RevokeResult | null> {
+async function commitRevocation(
+  services: GatewayServices,
+  trx: Transaction<Database>,
+  actor: MutationActor,
+  claimed: IntegrationRow,
+  used: CredentialSnapshot,
+  attempt: string,
+  outcome: RevocationOutcome,
+): Promise<RevokeResult | null> {
   const row = await lockIntegrationRow(trx, actor.viewer.organization.id, claimed.id);
   if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
   // Revoked by a request that took this one's lease over after it expired.
@@ -91,7 +124,10 @@ async function commitRevocation(services: GatewayServices, trx: Transaction<Data
     ...NO_LEASE,
   });
   await expireOAuthStates(trx, row.id);
-  await recordEvent(trx, actor, row.id, 'integration.revoked', 'SUCCEEDED', { revokedAtProvider: outcome.confirmed, providerMessage: outcome.reason });
+  await recordEvent(trx, actor, row.id, 'integration.revoked', 'SUCCEEDED', {
+    revokedAtProvider: outcome.confirmed,
+    providerMessage: outcome.reason,
+  });
   return { integration: toIntegration(updated), revokedAtProvider: outcome.confirmed, providerMessage: outcome.reason };
 }
 
@@ -101,18 +137,30 @@ async function commitRevocation(services: GatewayServices, trx: Transaction<Data
  * provider, with no database connection held; a concurrent second revocation waits for it and then sees
  * REVOKED, so the provider is called once, and a token refresh never runs beside it.
  */
-export async function revokeIntegration(services: GatewayServices, db: Kysely<Database>, actor: MutationActor, id: string): Promise<RevokeResult> {
+export async function revokeIntegration(
+  services: GatewayServices,
+  db: Kysely<Database>,
+  actor: MutationActor,
+  id: string,
+): Promise<RevokeResult> {
   const attempt = randomUUID();
   for (;;) {
     const claim = await db.transaction().execute((trx) => claimRevocation(services, trx, actor, id, attempt));
     if (claim.kind === 'answered') return claim.result;
     if (claim.kind === 'wait') {
-      await waitWhileLeased(services, db, attempt, { organizationId: actor.viewer.organization.id, integrationId: id, requestId: actor.requestId, purpose: 'revoke' });
+      await waitWhileLeased(services, db, attempt, {
+        organizationId: actor.viewer.organization.id,
+        integrationId: id,
+        requestId: actor.requestId,
+        purpose: 'revoke',
+      });
       continue;
     }
     try {
       const outcome = await revokeStored(services, claim.row);
-      const result = await commitWithLiveKey(db, actor, (trx) => commitRevocation(services, trx, actor, claim.row, claim.used, attempt, outcome));
+      const result = await commitWithLiveKey(db, actor, (trx) =>
+        commitRevocation(services, trx, actor, claim.row, claim.used, attempt, outcome),
+      );
       if (result) return result;
     } catch (error) {
       // Nothing was committed (the key was revoked meanwhile, say): the lease goes, and the credential stays.

@@ -5,7 +5,15 @@ import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { findHealthChecksByIds, type HealthCheck } from '../health-check/health-check.repository.js';
-import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent, recordProbe, requireCredential } from './integration.lifecycle.js';
+import {
+  boundOrigins,
+  connectorTarget,
+  type MutationActor,
+  openBundle,
+  recordEvent,
+  recordProbe,
+  requireCredential,
+} from './integration.lifecycle.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { findResumableEvent, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { isExpired, refreshWithLock } from './tokens.service.js';
@@ -38,7 +46,8 @@ export async function testIntegration(
   const outcome = await runProbe(target, credential, services.http, services.probeTimeoutMs, boundOrigins(services, row));
   return commitWithLiveKey(db, actor, async (trx) => {
     const current = await lockIntegrationRow(trx, organizationId, id);
-    if (!current || current.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
+    if (!current || current.status === 'REVOKED')
+      throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
     const { patch, check } = await recordProbe(trx, current, outcome, target);
     const updated = await updateIntegrationRow(trx, current.id, patch);
     await recordEvent(trx, actor, current.id, 'integration.tested', outcome.ok ? 'SUCCEEDED' : 'FAILED', {

@@ -52,13 +52,14 @@ type RefreshRecord = Pick<IntegrationUpdate, 'refresh_started_at' | 'refresh_att
  * or an OAuth2 callback, a token or basic reconnection, a replacement): no refresh of the credential it
  * replaces in flight or lost, and no refusal of that credential's refresh token.
  */
-export const NEW_CREDENTIAL_REFRESH: { readonly [column in keyof RefreshRecord | 'refresh_refused_at' | 'refresh_refused_reason']: null } = {
-  refresh_started_at: null,
-  refresh_attempt_id: null,
-  refresh_request_id: null,
-  refresh_refused_at: null,
-  refresh_refused_reason: null,
-};
+export const NEW_CREDENTIAL_REFRESH: { readonly [column in keyof RefreshRecord | 'refresh_refused_at' | 'refresh_refused_reason']: null } =
+  {
+    refresh_started_at: null,
+    refresh_attempt_id: null,
+    refresh_request_id: null,
+    refresh_refused_at: null,
+    refresh_refused_reason: null,
+  };
 
 /** The start record to leave with an outcome: none, or a lost refresh's, which the next refresh still has to report. */
 function recordAfter(lost: LostRefresh | null): RefreshRecord {
@@ -85,12 +86,12 @@ function refreshable(services: GatewayServices, row: IntegrationRow | undefined)
   }
   const target = connectorTarget(services, row);
   const endpoints = oauthEndpoints(target);
-  if (!endpoints) throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${target.definition.name}.`, ['refreshTokens']);
+  if (!endpoints)
+    throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${target.definition.name}.`, ['refreshTokens']);
   // The refresh token goes only to the token endpoint it came from, and the new tokens stay bound where the old ones were.
   const origins = boundOrigins(services, row);
   return { row, credential: { ...credential, refreshToken: credential.refreshToken }, target, endpoints, origins };
 }
-
 
 type Refreshable = ReturnType<typeof refreshable>;
 
@@ -102,21 +103,39 @@ type Claim = { kind: 'done'; row: IntegrationRow } | { kind: 'wait' } | { kind: 
  * process that dies with the call in flight leaves a trace. A lease another request holds means that
  * request is calling the provider: wait.
  */
-async function claimRefresh(services: GatewayServices, trx: Transaction<Database>, actor: MutationActor, integrationId: string, mode: RefreshMode, attempt: string): Promise<Claim> {
+async function claimRefresh(
+  services: GatewayServices,
+  trx: Transaction<Database>,
+  actor: MutationActor,
+  integrationId: string,
+  mode: RefreshMode,
+  attempt: string,
+): Promise<Claim> {
   const organizationId = actor.viewer.organization.id;
   const used = refreshable(services, await lockIntegrationRow(trx, organizationId, integrationId));
   const { row } = used;
   const done = mode.kind === 'force' ? await refreshedSince(trx, organizationId, row.id, mode.since) : !isExpired(row);
   if (done) return { kind: 'done', row };
   if (leaseHeldByOther(row, attempt, services.probeTimeoutMs)) return { kind: 'wait' };
-  const lost = row.refresh_started_at !== null && row.refresh_attempt_id !== attempt ? { startedAt: row.refresh_started_at, requestId: row.refresh_request_id } : null;
-  await takeLease(trx, row.id, attempt, services.probeTimeoutMs, { refresh_started_at: new Date(), refresh_attempt_id: attempt, refresh_request_id: actor.requestId });
+  const lost =
+    row.refresh_started_at !== null && row.refresh_attempt_id !== attempt
+      ? { startedAt: row.refresh_started_at, requestId: row.refresh_request_id }
+      : null;
+  await takeLease(trx, row.id, attempt, services.probeTimeoutMs, {
+    refresh_started_at: new Date(),
+    refresh_attempt_id: attempt,
+    refresh_request_id: actor.requestId,
+  });
   return { kind: 'claimed', lost, used };
 }
 
 type Answer = { tokens: TokenSet } | { error: OAuthError };
 
-type Outcome = { kind: 'retry' } | { kind: 'refreshed'; row: IntegrationRow } | { kind: 'superseded'; row: IntegrationRow } | { kind: 'failed'; error: OAuthError };
+type Outcome =
+  | { kind: 'retry' }
+  | { kind: 'refreshed'; row: IntegrationRow }
+  | { kind: 'superseded'; row: IntegrationRow }
+  | { kind: 'failed'; error: OAuthError };
 
 /**
  * The compare-and-swap that commits a provider's answer, in a short transaction under the row lock. New
@@ -127,7 +146,14 @@ type Outcome = { kind: 'retry' } | { kind: 'refreshed'; row: IntegrationRow } | 
  * credential, and new tokens from it are dropped with an event. A refusal or failure is recorded only by
  * the lease owner, for the credential still stored.
  */
-async function commitRefresh(services: GatewayServices, trx: Transaction<Database>, actor: MutationActor, claim: Extract<Claim, { kind: 'claimed' }>, attempt: string, answer: Answer): Promise<Outcome> {
+async function commitRefresh(
+  services: GatewayServices,
+  trx: Transaction<Database>,
+  actor: MutationActor,
+  claim: Extract<Claim, { kind: 'claimed' }>,
+  attempt: string,
+  answer: Answer,
+): Promise<Outcome> {
   const row = await lockIntegrationRow(trx, actor.viewer.organization.id, claim.used.row.id);
   if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
   if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['id']);
@@ -136,7 +162,9 @@ async function commitRefresh(services: GatewayServices, trx: Transaction<Databas
   if (!sameCredential(services, row, { credential: used.credential })) {
     if (mine) await releaseLease(trx, row.id, attempt, recordAfter(null));
     if ('error' in answer) return { kind: 'retry' };
-    await recordEvent(trx, actor, row.id, REFRESH_SUPERSEDED, 'FAILED', { rotated: answer.tokens.credential.refreshToken !== used.credential.refreshToken });
+    await recordEvent(trx, actor, row.id, REFRESH_SUPERSEDED, 'FAILED', {
+      rotated: answer.tokens.credential.refreshToken !== used.credential.refreshToken,
+    });
     return { kind: 'superseded', row };
   }
   const earlier = lost ? { earlierRefreshLost: { startedAt: lost.startedAt.toISOString(), requestId: lost.requestId } } : {};
@@ -153,7 +181,15 @@ async function commitRefresh(services: GatewayServices, trx: Transaction<Databas
     const updated = await updateIntegrationRow(trx, row.id, patch);
     // Stamped now, after the provider answered, not at the transaction's start: a request that began
     // while this refresh was in flight finds it by this time and does not call the provider again.
-    await recordEvent(trx, actor, row.id, TOKENS_REFRESHED, 'SUCCEEDED', { rotated: tokens.credential.refreshToken !== used.credential.refreshToken, ...earlier }, new Date());
+    await recordEvent(
+      trx,
+      actor,
+      row.id,
+      TOKENS_REFRESHED,
+      'SUCCEEDED',
+      { rotated: tokens.credential.refreshToken !== used.credential.refreshToken, ...earlier },
+      new Date(),
+    );
     return { kind: 'refreshed', row: updated };
   }
   // Taken over after this attempt looked orphaned: the request that took it over refreshes.
@@ -181,9 +217,17 @@ async function commitRefresh(services: GatewayServices, trx: Transaction<Databas
     patch = { health: healthAfterFailures(failures), consecutive_failures: failures, ...recordAfter(lost) };
   }
   await updateIntegrationRow(trx, row.id, { ...patch, ...NO_LEASE });
-  await recordEvent(trx, actor, row.id, 'integration.refresh_failed', 'FAILED', { code: error.code, oauthError: error.oauthError, ...earlier });
+  await recordEvent(trx, actor, row.id, 'integration.refresh_failed', 'FAILED', {
+    code: error.code,
+    oauthError: error.oauthError,
+    ...earlier,
+  });
   if (lost && error.kind === 'rejected') {
-    await recordEvent(trx, actor, row.id, REFRESH_OUTCOME_LOST, 'FAILED', { startedAt: lost.startedAt.toISOString(), requestId: lost.requestId, oauthError: error.oauthError });
+    await recordEvent(trx, actor, row.id, REFRESH_OUTCOME_LOST, 'FAILED', {
+      startedAt: lost.startedAt.toISOString(),
+      requestId: lost.requestId,
+      oauthError: error.oauthError,
+    });
   }
   // The failure is recorded and committed; the caller learns of it after the commit.
   return { kind: 'failed', error };
@@ -216,13 +260,27 @@ export async function refreshWithLock(
     const claim = await db.transaction().execute((trx) => claimRefresh(services, trx, actor, integrationId, mode, attempt));
     if (claim.kind === 'done') return { row: claim.row, refreshed: false };
     if (claim.kind === 'wait') {
-      await waitWhileLeased(services, db, attempt, { organizationId: actor.viewer.organization.id, integrationId, requestId: actor.requestId, purpose: 'refresh' });
+      await waitWhileLeased(services, db, attempt, {
+        organizationId: actor.viewer.organization.id,
+        integrationId,
+        requestId: actor.requestId,
+        purpose: 'refresh',
+      });
       continue;
     }
     const { used } = claim;
     let answer: Answer;
     try {
-      answer = { tokens: await refreshTokens(used.endpoints, used.credential.refreshToken, services.http, used.target.definition.key, services.probeTimeoutMs, used.origins) };
+      answer = {
+        tokens: await refreshTokens(
+          used.endpoints,
+          used.credential.refreshToken,
+          services.http,
+          used.target.definition.key,
+          services.probeTimeoutMs,
+          used.origins,
+        ),
+      };
     } catch (error) {
       if (!(error instanceof OAuthError)) {
         // Nothing was refreshed: withdraw the start, so that it is not later taken for a refresh whose outcome was lost.

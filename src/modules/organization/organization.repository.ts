@@ -13,10 +13,7 @@ export function toOrganization(row: OrganizationRow): Organization {
 }
 
 /** Inserts an organization, or returns undefined when the slug is taken. */
-export async function insertOrganization(
-  db: Kysely<Database>,
-  values: { slug: string; name: string },
-): Promise<Organization | undefined> {
+export async function insertOrganization(db: Kysely<Database>, values: { slug: string; name: string }): Promise<Organization | undefined> {
   const row = await db
     .insertInto('organizations')
     .values(values)

@@ -6,10 +6,7 @@ import { findOrganizationBySlug, insertOrganization, listOrganizations, type Org
 export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Creates an organization; the slug is its stable, URL-safe handle. */
-export async function createOrganization(
-  db: Kysely<Database>,
-  input: { slug: string; name?: string | undefined },
-): Promise<Organization> {
+export async function createOrganization(db: Kysely<Database>, input: { slug: string; name?: string | undefined }): Promise<Organization> {
   const slug = input.slug.trim().toLowerCase();
   if (!SLUG_PATTERN.test(slug)) {
     throw new ServiceError('VALIDATION', 'Slug must be 1-63 lowercase letters, digits or inner hyphens.', ['slug']);

@@ -52,7 +52,10 @@ export const ProviderRef = builder.objectRef<ConnectorDefinition>('Provider').im
       description: 'Whether this deployment has an OAuth2 client for the provider, so that OAUTH2 connections can start.',
       resolve: (provider, _args, context) => oauthConfigured(provider, context.services.connectorSettings[provider.key]),
     }),
-    pkce: t.boolean({ description: 'Whether OAuth2 authorizations use PKCE (S256).', resolve: (provider) => provider.oauth2?.pkce ?? false }),
+    pkce: t.boolean({
+      description: 'Whether OAuth2 authorizations use PKCE (S256).',
+      resolve: (provider) => provider.oauth2?.pkce ?? false,
+    }),
     rotatesRefreshTokens: t.boolean({ resolve: (provider) => provider.oauth2?.rotatesRefreshTokens ?? false }),
   }),
 });
