@@ -5,6 +5,7 @@ import type { GatewayServices } from './services.js';
 import { type Connection, type PageRequest, toConnection } from './graphql/pagination.js';
 import { type ApiKey, findApiKeysByIds } from './modules/api-key/api-key.repository.js';
 import type { Viewer } from './modules/api-key/viewer.js';
+import type { RequestState } from './http/admission/request-state.js';
 import { findHealthChecksByIds, type HealthCheck, listHealthCheckPages } from './modules/health-check/health-check.repository.js';
 import type { Integration } from './modules/integration/integration.model.js';
 import { findIntegrationsByIds } from './modules/integration/integration.repository.js';
@@ -16,8 +17,8 @@ export interface GatewayContext {
   loaders: Loaders;
   requestId: string;
   services: GatewayServices;
-  /** The request's Idempotency-Key, once claimed; mutations resume by it after a takeover. */
-  idempotencyKey: string | null;
+  /** Everything the gateway knows about the request (src/http/admission/request-state.ts). */
+  state: RequestState;
 }
 
 export interface HealthCheckPageKey {

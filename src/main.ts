@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const firstRun = await prepareFirstRun(database.db, { production: config.env === 'production' });
   const { services, close: closeServices } = await createServices(config, logger);
   const hardening = await hardeningFromConfig(config.hardening, database);
-  const yoga = createGateway({
+  const gateway = createGateway({
     database,
     logger,
     services,
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     hardening,
     idempotency: config.idempotency,
   });
-  const server = createHttpServer(yoga, config.http);
+  const server = createHttpServer(gateway, config.http);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     await drained;
     clearInterval(sweeper);
     clearTimeout(timer);
-    await yoga.dispose();
+    await gateway.dispose();
     await closeServices();
     await database.close();
     logger.info('stopped');

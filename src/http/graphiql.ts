@@ -150,6 +150,12 @@ function page(options: GraphiQLOptions): string {
 `;
 }
 
+/** One of GraphiQL's files, by its path under GRAPHIQL_ASSETS_PATH (the router's GET route); 404 when unknown. */
+export async function graphiqlAsset(name: string, request: Request): Promise<Response> {
+  const asset = (await loadAssets()).get(name);
+  return asset ? assetResponse(asset, request) : new Response(null, { status: 404 });
+}
+
 /**
  * GraphiQL on GET /graphql for browsers, with every script, style, font and worker served by the gateway
  * under /graphiql/ (from the @graphql-yoga/render-graphiql bundle): nothing is loaded from elsewhere.
@@ -157,11 +163,6 @@ function page(options: GraphiQLOptions): string {
 export function useGatewayGraphiQL(graphqlEndpoint: string, setup: GraphiQLSetup = {}): Plugin {
   return {
     async onRequest({ request, url, serverContext, endResponse }) {
-      if (url.pathname.startsWith(GRAPHIQL_ASSETS_PATH) && request.method === 'GET') {
-        const asset = (await loadAssets()).get(url.pathname.slice(GRAPHIQL_ASSETS_PATH.length));
-        endResponse(asset ? assetResponse(asset, request) : new Response(null, { status: 404 }));
-        return;
-      }
       if ((url.pathname !== graphqlEndpoint && url.pathname !== `${graphqlEndpoint}/`) || !shouldRenderGraphiQL(request)) return;
       await loadAssets();
       const prefilled = setup.authorization && onThisMachine(url, serverContext);

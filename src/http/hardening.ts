@@ -13,11 +13,9 @@ import { useDocumentLimits } from './limits/document-limits.js';
 import { useHideSuggestions } from './limits/hide-suggestions.plugin.js';
 import { postgresRateLimitStore } from './limits/rate-limit-store.js';
 import { RateLimiter } from './limits/rate-limiter.js';
-import { RequestFactsMap } from './limits/request-facts.js';
 import type { Logger } from '../logger.js';
-import { GatewayMetrics } from './observability/gateway-metrics.js';
 import { maskError } from './observability/mask-error.js';
-import { type RequestInfo, useMetricsEndpoint, useRequestTelemetry } from './observability/telemetry.plugin.js';
+import { useOperationFacts } from './observability/telemetry.plugin.js';
 import { useTracing } from './observability/tracing.js';
 
 export { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig, type QueryLimits } from './hardening.config.js';
@@ -86,26 +84,19 @@ export interface GatewayHardening {
   plugins: Plugin[];
   maskedErrors: { maskError: typeof maskError };
   maxRequestBodySize: number;
-  metrics: GatewayMetrics;
 }
 
-/** The plugins and Yoga options that limit, meter and observe every request. */
-export function gatewayHardening(
-  options: HardeningOptions,
-  deps: { database: DatabaseHandle; logger: Logger; requestInfo: RequestInfo; graphqlEndpoint: string },
-): GatewayHardening {
-  const { database, logger, requestInfo, graphqlEndpoint } = deps;
-  const facts = new RequestFactsMap();
+/** The plugins and Yoga options that limit and observe every GraphQL request. */
+export function gatewayHardening(options: HardeningOptions, deps: { logger: Logger }): GatewayHardening {
+  const { logger } = deps;
   const limits = { ...DEFAULT_QUERY_LIMITS, ...options.queryLimits };
-  const metrics = new GatewayMetrics(database, (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'));
   const rateLimiter = options.rateLimiter ?? null;
   const maxRequestBodySize = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
   const plugins: Plugin[] = [
-    // First: telemetry counts the codes this gives.
+    // First: the operation facts record the codes this gives.
     useErrorCodes(),
-    useRequestTelemetry({ logger, metrics, facts, requestInfo, graphqlEndpoint }),
-    ...(options.tracer ? [useTracing({ tracer: options.tracer, facts, requestInfo })] : []),
-    useMetricsEndpoint({ metrics, token: options.metricsToken, open: options.metricsPublic ?? true }),
+    useOperationFacts(),
+    ...(options.tracer ? [useTracing({ tracer: options.tracer })] : []),
     // Before the CSRF rule: a body the gateway does not read is 415 whoever sends it.
     useRequestMediaTypes(),
     useCsrfPrevention(),
@@ -117,7 +108,7 @@ export function gatewayHardening(
     ...(options.introspection === false ? [useNoIntrospection()] : []),
     // Before the cost: an operation the caller's role may not run is refused whole and charged nothing.
     useOperationAuthorization(),
-    useOperationCost({ limits, rateLimiter, facts, logger }),
+    useOperationCost({ limits, rateLimiter, logger }),
     ...(options.hideSuggestions ? [useHideSuggestions()] : []),
     {
       async onDispose() {
@@ -126,7 +117,7 @@ export function gatewayHardening(
       },
     },
   ];
-  return { plugins, maskedErrors: { maskError }, maxRequestBodySize, metrics };
+  return { plugins, maskedErrors: { maskError }, maxRequestBodySize };
 }
 
 /** Opens what the configuration asks for (the budget store, the tracer) and returns the gateway's options. */

@@ -2,6 +2,7 @@ import { parse as parseContentType } from 'content-type';
 import { GraphQLError } from 'graphql';
 import { type Plugin, processRegularResult } from 'graphql-yoga';
 import Negotiator from 'negotiator';
+import { requestStateOf, type WithRequestState } from './admission/request-state.js';
 
 // What a request's body may be and what its answer may be, decided once with the media type rules of
 // HTTP (RFC 9110): types and parameter names are case-insensitive, `q=0` means "not this one". Yoga
@@ -77,7 +78,6 @@ function notAcceptable(): Response {
  * Methods other than GET and POST are left to Yoga's own 405 (code BAD_REQUEST).
  */
 export function useRequestMediaTypes(): Plugin {
-  const answerTypes = new WeakMap<Request, string>();
   return {
     onRequest({ request }) {
       // Yoga's parsers match `application/json` and `application/json;…` exactly: a readable body gets that spelling.
@@ -87,20 +87,20 @@ export function useRequestMediaTypes(): Plugin {
       const canonical = mediaType.charset === undefined ? mediaType.type : `${mediaType.type}; charset=utf-8`;
       if (canonical !== header) request.headers.set('content-type', canonical);
     },
-    onRequestParse({ request, endResponse }) {
+    onRequestParse({ request, endResponse, serverContext }) {
       if (request.method !== 'GET' && request.method !== 'POST') return;
       const answerType = answerMediaType(request.headers.get('accept'));
       if (answerType === undefined) {
         endResponse(notAcceptable());
         return;
       }
-      answerTypes.set(request, answerType);
+      requestStateOf(serverContext as WithRequestState, request).answerType = answerType;
       if (request.method === 'GET') return;
       if (!isReadableBody(bodyMediaType(request.headers.get('content-type')))) throw unsupportedMediaType();
     },
-    onResultProcess({ request, resultProcessor, setResultProcessor }) {
+    onResultProcess({ request, resultProcessor, setResultProcessor, serverContext }) {
       // Only Yoga's own JSON answer is re-typed: an Idempotency-Key replay keeps the type it was stored with.
-      const answerType = answerTypes.get(request);
+      const answerType = requestStateOf(serverContext as WithRequestState, request).answerType;
       if (resultProcessor === processRegularResult && answerType !== undefined && JSON_ANSWERS.has(answerType))
         setResultProcessor(processRegularResult, answerType);
     },

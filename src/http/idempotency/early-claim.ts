@@ -34,8 +34,6 @@ export interface EarlyClaimPlan {
 }
 
 export class EarlyClaims {
-  readonly #claims = new WeakMap<Request, EarlyClaim>();
-
   constructor(private readonly terms: { leaseSeconds: number; ttlHours: number }) {}
 
   /** What to claim with the authentication of this request, or null to claim when it runs. */
@@ -56,17 +54,5 @@ export class EarlyClaims {
       params,
       terms: { key: checked.key, fingerprint, token: randomUUID(), leaseSeconds: this.terms.leaseSeconds, ttlHours: this.terms.ttlHours },
     };
-  }
-
-  /** Records the outcome of a claim made at authentication, for the plugin. */
-  settle(request: Request, claim: EarlyClaim): void {
-    this.#claims.set(request, claim);
-  }
-
-  /** The claim made for this request at authentication, once: the plugin takes it when the mutation runs, or gives it up. */
-  take(request: Request): EarlyClaim | undefined {
-    const claim = this.#claims.get(request);
-    this.#claims.delete(request);
-    return claim;
   }
 }

@@ -4,11 +4,11 @@ import type { Kysely } from 'kysely';
 import type { GatewayContext } from '../../context.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../logger.js';
-import { credentialOf } from '../../modules/api-key/api-key.service.js';
+import { requestStateOf, type IdempotencyClaim, type WithRequestState } from '../admission/request-state.js';
 import { checkIdempotencyKey, fingerprintOf, IDEMPOTENCY_HEADER } from './idempotency-key.js';
-import type { EarlyClaims } from './early-claim.js';
+import type { ClaimTarget } from './pending-answer.js';
 import { abandonKey, claimKey, completeKey, extendLease, purgeExpiredKeys, releaseKey } from './idempotency.repository.js';
-import { openResponseBody, type SealBinding, sealResponseBody } from './response-seal.js';
+import { openResponseBody, sealResponseBody } from './response-seal.js';
 
 export interface IdempotencyOptions {
   /** Seconds a claim holds a key before another process may take over a retry of it. Default 60. */
@@ -28,41 +28,16 @@ const STORED_HEADERS = ['content-type'];
 /** How soon a client should retry a key that is still in use: most mutations finish well within a second. */
 const IN_USE_RETRY_AFTER = '1';
 
-type Context = GatewayContext & YogaInitialContext;
-type Target = { organizationId: string; key: string; token: string };
-/** A request that holds a claim and whose answer is to be stored, or one that gets a stored answer. */
-type Pending =
-  | { kind: 'claimed'; target: Target; credential: string; binding: SealBinding }
-  | { kind: 'replay'; status: number; headers: Record<string, string>; body: string };
-
-/** The Idempotency-Key a running mutation holds, and since when the key belongs to this request. */
-export interface IdempotencyClaim {
-  key: string;
-  /**
-   * When the key was first claimed for this request (the database's clock). A re-run after a crash or a
-   * 5xx keeps it, so that it can resume what earlier attempts did; what an earlier use of the same key
-   * did before its retention ended and it was purged is older, and must not be mistaken for this request's.
-   */
-  claimedAt: Date;
-  /** Whether the key was claimed over an ended lease or retention window, so that an earlier attempt may have run. */
-  takenOver: boolean;
-}
-
-const claims = new WeakMap<object, IdempotencyClaim>();
+type Context = GatewayContext & YogaInitialContext & WithRequestState;
+type Target = ClaimTarget;
 
 /** The claim the request of this GraphQL context holds, when it runs a mutation under an Idempotency-Key. */
 export function idempotencyClaimOf(context: object): IdempotencyClaim | null {
-  return claims.get(context) ?? null;
+  return (context as WithRequestState).state?.idempotencyClaim ?? null;
 }
 
 function refusal(status: number, code: string, message: string, headers?: Record<string, string>) {
   return { errors: [new GraphQLError(message, { extensions: { code, http: { status, ...(headers ? { headers } : {}) } } })] };
-}
-
-/** The full API key the request authenticated with; stored responses are sealed under it. */
-function credentialFrom(request: Request): string | null {
-  const credential = credentialOf(request.headers.get('authorization'));
-  return 'token' in credential ? credential.token : null;
 }
 
 /** Invalid variables are a request error: nothing runs, so the key must not be used up. */
@@ -83,14 +58,10 @@ function variablesInvalid(args: ExecutionArgs, operation: OperationDefinitionNod
  * in which case a request refused before it runs gives the claim up before its answer goes out. All
  * state lives in `idempotency_keys`, so any number of gateway processes share it.
  */
-export function useIdempotency(
-  deps: { db: Kysely<Database>; logger: Logger; earlyClaims?: EarlyClaims },
-  options: IdempotencyOptions = {},
-): Plugin {
-  const { db, logger, earlyClaims } = deps;
+export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, options: IdempotencyOptions = {}): Plugin {
+  const { db, logger } = deps;
   const leaseSeconds = options.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
   const ttlHours = options.ttlHours ?? DEFAULT_TTL_HOURS;
-  const pending = new WeakMap<Request, Pending>();
 
   const purgeIntervalMs = options.purgeIntervalMs ?? DEFAULT_PURGE_INTERVAL_MS;
   const purgeTimer =
@@ -147,12 +118,14 @@ export function useIdempotency(
 
         const checked = checkIdempotencyKey(raw);
         if (!checked.ok) return refusal(400, 'IDEMPOTENCY_KEY_INVALID', checked.message);
-        const credential = credentialFrom(request);
+        const credential = context.state?.credential?.token;
         if (!credential) throw new Error('an authenticated request without a bearer credential');
         const organizationId = context.viewer.organization.id;
         // Claimed with authentication (early-claim.ts) when the request was known to be this mutation by
         // then, with the fingerprint of these very parameters.
-        const early = earlyClaims?.take(request);
+        const state = requestStateOf(context, request);
+        const early = state.earlyClaim;
+        state.earlyClaim = undefined;
         const fingerprint =
           early && early.params === params
             ? early.terms.fingerprint
@@ -197,21 +170,20 @@ export function useIdempotency(
           case 'completed': {
             const body = openResponseBody(outcome.response.sealedBody, credential, binding);
             if (body === null) throw new Error('a stored idempotent response could not be opened');
-            pending.set(request, { kind: 'replay', status: outcome.response.status, headers: outcome.response.headers, body });
+            state.pendingAnswer = { kind: 'replay', status: outcome.response.status, headers: outcome.response.headers, body };
             return { data: null }; // a placeholder: the stored response replaces the whole answer
           }
           case 'claimed': {
             if (outcome.takenOver) logger.info({ organizationId }, 'idempotency key claimed over an expired lease or retention window');
             const target = { organizationId, key: checked.key, token: outcome.token };
-            pending.set(request, { kind: 'claimed', target, credential, binding });
+            state.pendingAnswer = { kind: 'claimed', target, credential, binding };
             // Mutations resume by it after a takeover instead of repeating what the first attempt did.
-            context.idempotencyKey = checked.key;
-            claims.set(context, { key: checked.key, claimedAt: outcome.claimedAt, takenOver: outcome.takenOver });
+            state.idempotencyClaim = { key: checked.key, claimedAt: outcome.claimedAt, takenOver: outcome.takenOver };
             let result: unknown;
             try {
               result = await runClaimed(() => executeFn(args), target);
             } catch (error) {
-              pending.delete(request);
+              state.pendingAnswer = undefined;
               await abandon(target);
               throw error;
             }
@@ -222,7 +194,7 @@ export function useIdempotency(
               !(Symbol.asyncIterator in result) &&
               (result as { data?: unknown }).data === undefined
             ) {
-              pending.delete(request);
+              state.pendingAnswer = undefined;
               await release(target);
             }
             return result as Awaited<ReturnType<typeof executeFn>>;
@@ -230,8 +202,8 @@ export function useIdempotency(
         }
       });
     },
-    onResultProcess({ request, setResultProcessor }) {
-      const replay = pending.get(request);
+    onResultProcess({ request, setResultProcessor, serverContext }) {
+      const replay = requestStateOf(serverContext as WithRequestState, request).pendingAnswer;
       if (replay?.kind !== 'replay') return;
       setResultProcessor(
         (_result, fetchAPI) =>
@@ -239,15 +211,17 @@ export function useIdempotency(
         replay.headers['content-type']?.split(';')[0] ?? '*/*',
       );
     },
-    async onResponse({ request, response }) {
+    async onResponse({ request, response, serverContext }) {
+      const state = requestStateOf(serverContext as WithRequestState, request);
       // A claim made with authentication for a request that never ran (refused, or not a mutation after
       // all) is given up before the answer goes out, so that the key is free for the corrected request.
-      const unused = earlyClaims?.take(request);
+      const unused = state.earlyClaim;
+      state.earlyClaim = undefined;
       if (unused?.outcome?.kind === 'claimed')
         await release({ organizationId: unused.organizationId, key: unused.terms.key, token: unused.terms.token });
-      const claim = pending.get(request);
+      const claim = state.pendingAnswer;
       if (claim?.kind !== 'claimed') return;
-      pending.delete(request);
+      state.pendingAnswer = undefined;
       try {
         // A 5xx (the database unreachable, an outage) is not an answer to keep: the retry runs again and
         // resumes what this attempt did, so the key stays bound to this request.

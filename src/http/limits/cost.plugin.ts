@@ -6,7 +6,7 @@ import { coercedVariables, rootFieldsOf } from '../../graphql/operation-authoriz
 import type { Logger } from '../../logger.js';
 import { operationCostsOf, selectOperation } from './query-cost.js';
 import type { RateLimiter, RateLimitOutcome } from './rate-limiter.js';
-import type { RequestFactsMap } from './request-facts.js';
+import { requestStateOf, type WithRequestState } from '../admission/request-state.js';
 
 /** Limits on an operation's shape, measured with the schema's cost model before it runs. */
 export interface OperationLimits {
@@ -74,17 +74,13 @@ function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
  * `query-cost.ts`), refuses one over the cost or depth limit, charges its cost to the caller's budgets,
  * refuses it with HTTP 429 when a budget is spent, and reports `extensions.cost` on the answer.
  */
-export function useOperationCost(options: {
-  limits: OperationLimits;
-  rateLimiter: RateLimiter | null;
-  facts: RequestFactsMap;
-  logger: Logger;
-}): Plugin {
-  const { limits, rateLimiter, facts, logger } = options;
+export function useOperationCost(options: { limits: OperationLimits; rateLimiter: RateLimiter | null; logger: Logger }): Plugin {
+  const { limits, rateLimiter, logger } = options;
   return {
     async onExecute({ args, setResultAndStopExecution }) {
-      const context = args.contextValue as unknown as GatewayContext & { request: Request; params?: { query?: string } };
-      const requestFacts = facts.of(context.request);
+      const context = args.contextValue as unknown as GatewayContext & WithRequestState & { request: Request; params?: { query?: string } };
+      const state = requestStateOf(context, context.request);
+      const requestFacts = state.facts;
       const variables = (args.variableValues ?? {}) as Record<string, unknown>;
       const operation = selectOperation(args.document, args.operationName);
 
@@ -93,7 +89,9 @@ export function useOperationCost(options: {
       const costs = operationCostsOf(args.schema);
       const query = context.params?.query;
       if (typeof query === 'string') costs.remember(query, args.document);
-      const prepaid = rateLimiter?.takePrepaid(context.request);
+      // The charge made with authentication, taken once.
+      const prepaid = state.prepaid;
+      state.prepaid = undefined;
       const charged =
         prepaid &&
         prepaid.query === query &&
@@ -192,8 +190,8 @@ export function useOperationCost(options: {
         },
       };
     },
-    onResponse({ request, response }) {
-      const headers = facts.peek(request)?.rateLimitHeaders;
+    onResponse({ request, response, serverContext }) {
+      const headers = requestStateOf(serverContext as WithRequestState, request).facts.rateLimitHeaders;
       if (headers) for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
     },
   };

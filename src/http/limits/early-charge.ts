@@ -6,7 +6,7 @@ import type { Viewer } from '../../modules/api-key/viewer.js';
 import type { OperationLimits } from './cost.plugin.js';
 import { type OperationCosts, selectOperation } from './query-cost.js';
 import { type BucketRow, chargeResult, type CostBudget } from './rate-limit-store.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { PrepaidCharge, RateLimiter } from './rate-limiter.js';
 
 /**
  * Charging the rate limit in the authentication statement.
@@ -76,22 +76,21 @@ export function planEarlyCharge(
   };
 }
 
-/** Hands the outcome of a charge made at authentication to the cost plugin, for this request. */
-export function settleEarlyCharge(
+/** The charge made at authentication, as the cost plugin takes it from the request's state. */
+export function prepaidCharge(
   rateLimiter: RateLimiter,
-  request: Request,
   plan: EarlyChargePlan,
   viewer: Viewer,
   charged: readonly BucketRow[],
-): void {
+): PrepaidCharge {
   const charges = rateLimiter.costCharges({ apiKeyId: viewer.apiKey.id, organizationId: viewer.organization.id }, plan.points);
-  rateLimiter.prepay(request, {
+  return {
     query: plan.query,
     operationName: plan.operationName,
     variables: plan.variables,
     measured: plan.measured,
     outcome: rateLimiter.outcomeOf(charges, chargeResult(charges, charged)),
-  });
+  };
 }
 
 /**

@@ -48,9 +48,6 @@ const bucketKey = (scope: CostBudget['scope'], viewer: { apiKeyId: string; organ
 
 /** Charges requests to their budgets in the shared store, all or nothing, in one round trip. */
 export class RateLimiter {
-  /** Requests already charged with their authentication, by request; taken by the cost plugin. */
-  readonly #prepaid = new WeakMap<Request, PrepaidCharge>();
-
   constructor(
     readonly store: RateLimitStore,
     readonly budgets: RateLimitBudgets,
@@ -75,17 +72,6 @@ export class RateLimiter {
       limit: budget.limit,
       windowSeconds: budget.windowSeconds,
     }));
-  }
-
-  prepay(request: Request, charge: PrepaidCharge): void {
-    this.#prepaid.set(request, charge);
-  }
-
-  /** The charge made for this request at authentication, once. */
-  takePrepaid(request: Request): PrepaidCharge | undefined {
-    const charge = this.#prepaid.get(request);
-    this.#prepaid.delete(request);
-    return charge;
   }
 
   /**

@@ -1,4 +1,3 @@
-import type { YogaInitialContext } from 'graphql-yoga';
 import { builder } from '../../graphql/builder.js';
 import { decodeTypedID } from '../../graphql/global-id.js';
 import { asPayload, UserError, type UserErrorShape } from '../../graphql/user-error.js';
@@ -79,7 +78,7 @@ builder.mutationField('createApiKey', (t) =>
     resolve: (_root, { input }, context) =>
       asPayload(
         async () => {
-          const startedAt = requestArrivedAt((context as typeof context & Partial<YogaInitialContext>).request) ?? new Date();
+          const startedAt = requestArrivedAt(context) ?? new Date();
           const issued = await commitWithLiveKey(context.db, { viewer: context.viewer, startedAt }, (trx) =>
             issueApiKey(trx, { organizationId: context.viewer.organization.id, role: input.role as Role, name: input.name }),
           );

@@ -4,15 +4,11 @@ import type { Database, Role } from '../../db/database.js';
 import { ROLES, type Viewer } from './viewer.js';
 import { ServiceError } from '../../errors.js';
 import { isUuid } from '../../ids.js';
-import type { BucketRow } from '../../http/limits/rate-limit-store.js';
-import type { CostBudget } from '../../http/limits/rate-limit-store.js';
-import { claimOutcome, type ClaimOutcome, type ClaimTerms } from '../../http/idempotency/idempotency.repository.js';
 import {
   type ApiKey,
   findApiKeysByPrefixStart,
   findKeyByPrefix,
-  findKeyByPrefixCharging,
-  findKeyByPrefixClaiming,
+  type KeyWithOrganization,
   insertApiKey,
   revokeApiKeyRow,
   touchApiKey,
@@ -22,7 +18,7 @@ import {
 const KEY_PATTERN = /^(igw_[0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
 
 /** SHA-256 suffices: the secret part carries 256 random bits, so there is nothing to brute-force. */
-function hashKey(key: string): Buffer {
+export function hashKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 
@@ -69,67 +65,36 @@ export function credentialOf(authorization: string | null): Credential | { failu
   return { token, prefix };
 }
 
-/** Cost points to charge to the caller's budgets in the authentication statement itself. */
-export interface ChargeOnAuthentication {
-  points: number;
-  budgets: readonly CostBudget[];
-  /** Only a key of one of these roles is charged: the roles allowed to run the operation. */
-  roles: readonly Role[];
-}
-
-/** What the authentication statement does besides authenticating, only when the key is valid: one of these. */
-export interface AlsoOnAuthentication {
-  /** Cost points to charge to the caller's budgets (limits/early-charge.ts). */
-  charge?: ChargeOnAuthentication;
-  /** An Idempotency-Key to claim for the caller's mutation (idempotency/early-claim.ts). */
-  claim?: ClaimTerms;
-}
-
-export type Authentication =
-  | {
-      viewer: Viewer;
-      charged?: BucketRow[];
-      /** The outcome of `claim`; null when the key's row said nothing final, and the claim is to be made when the mutation runs. */
-      claim?: ClaimOutcome | null;
-    }
-  | { failure: AuthenticationFailure };
+export type Authentication = { viewer: Viewer } | { failure: AuthenticationFailure };
 
 /**
- * Resolves an `Authorization` header to a viewer with one statement, which also charges `also.charge` to
- * the viewer's budgets, or claims `also.claim`, when given (and only when the key is valid). Recording
- * the key's use runs after the answer is known and never delays it.
+ * Checks a key found by its prefix against the presented one (in constant time) and that it is not
+ * revoked; records its use, at most once a minute, after the answer is known and without delaying it.
  */
-export async function authenticate(
+export function verifyFoundKey(
   db: Kysely<Database>,
-  authorization: string | null | Credential,
-  onBackgroundError: (error: unknown) => void = () => {},
-  also: AlsoOnAuthentication = {},
-): Promise<Authentication> {
-  const credential = typeof authorization === 'object' && authorization !== null ? authorization : credentialOf(authorization);
-  if ('failure' in credential) return credential;
-  const presented = hashKey(credential.token);
-  const { charge, claim } = also;
-  const hash = presented.toString('hex');
-  const charging = charge
-    ? await findKeyByPrefixCharging(db, credential.prefix, hash, charge.points, charge.budgets, charge.roles)
-    : undefined;
-  const claiming = !charge && claim ? await findKeyByPrefixClaiming(db, credential.prefix, hash, claim) : undefined;
-  const found = charge ? charging : claim ? claiming : await findKeyByPrefix(db, credential.prefix);
+  found: KeyWithOrganization | undefined,
+  presented: Buffer,
+  onBackgroundError: (error: unknown) => void,
+): Authentication {
   if (!found) return { failure: 'UNKNOWN' };
   const stored = Buffer.from(found.keyHash, 'hex');
   if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return { failure: 'UNKNOWN' };
   if (found.key.revokedAt) return { failure: 'REVOKED' };
   const lastUsed = found.key.lastUsedAt?.getTime() ?? 0;
   if (Date.now() - lastUsed > 60_000) touchApiKey(db, found.key.id).catch(onBackgroundError);
-  const viewer = { organization: found.organization, apiKey: found.key, role: found.key.role };
-  // Nothing charged (a role not allowed to run the operation): charged when it runs, which refuses it first.
-  if (charging) return charging.charged.length > 0 ? { viewer, charged: charging.charged } : { viewer };
-  if (claim && claiming)
-    return {
-      viewer,
-      claim: claimOutcome(claim.token, claiming.claimed, claiming.held, { apiKeyId: found.key.id, fingerprint: claim.fingerprint }),
-    };
-  return { viewer };
+  return { viewer: { organization: found.organization, apiKey: found.key, role: found.key.role } };
+}
+
+/** Resolves an `Authorization` header (or a credential read from one) to a viewer, with one statement. */
+export async function authenticate(
+  db: Kysely<Database>,
+  authorization: string | null | Credential,
+  onBackgroundError: (error: unknown) => void = () => {},
+): Promise<Authentication> {
+  const credential = typeof authorization === 'object' && authorization !== null ? authorization : credentialOf(authorization);
+  if ('failure' in credential) return credential;
+  return verifyFoundKey(db, await findKeyByPrefix(db, credential.prefix), hashKey(credential.token), onBackgroundError);
 }
 
 /** Revokes a key. `organizationId` confines the search to one organization; null is the operator's CLI. */

@@ -1,4 +1,3 @@
-import type { YogaInitialContext } from 'graphql-yoga';
 import type { GatewayContext } from '../../context.js';
 import type { AuthKind } from '../../db/database.js';
 import { builder } from '../../graphql/builder.js';
@@ -24,7 +23,7 @@ function actorOf(context: GatewayContext, field: string): MutationActor {
     viewer: context.viewer,
     requestId: context.requestId,
     resume: claim ? { key: claim.key, field, since: claim.claimedAt, earlierAttempt: claim.takenOver } : null,
-    startedAt: requestArrivedAt((context as GatewayContext & Partial<YogaInitialContext>).request) ?? new Date(),
+    startedAt: requestArrivedAt(context) ?? new Date(),
   };
 }
 

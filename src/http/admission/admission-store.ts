@@ -1,0 +1,69 @@
+import type { Kysely } from 'kysely';
+import type { Database, Role } from '../../db/database.js';
+import { authenticate, type Credential, hashKey, verifyFoundKey } from '../../modules/api-key/api-key.service.js';
+import type { AuthenticationFailure } from '../../modules/api-key/api-key.service.js';
+import type { Viewer } from '../../modules/api-key/viewer.js';
+import { type ClaimOutcome, type ClaimTerms, claimOutcome } from '../idempotency/idempotency.repository.js';
+import type { BucketRow, CostBudget } from '../limits/rate-limit-store.js';
+import { findKeyByPrefixCharging, findKeyByPrefixClaiming } from './admission.repository.js';
+
+/** Cost points to charge to the caller's budgets in the authentication statement itself. */
+export interface ChargeOnAuthentication {
+  points: number;
+  budgets: readonly CostBudget[];
+  /** Only a key of one of these roles is charged: the roles allowed to run the operation. */
+  roles: readonly Role[];
+}
+
+/** What the authentication statement does besides authenticating, only when the key is valid: one of these. */
+export interface AlsoOnAuthentication {
+  /** Cost points to charge to the caller's budgets (limits/early-charge.ts). */
+  charge?: ChargeOnAuthentication;
+  /** An Idempotency-Key to claim for the caller's mutation (idempotency/early-claim.ts). */
+  claim?: ClaimTerms;
+}
+
+export type Admitted =
+  | {
+      viewer: Viewer;
+      /** The buckets charged, when `also.charge` was given and the key's role may run the operation. */
+      charged?: BucketRow[];
+      /** The outcome of `also.claim`; null when the key's row said nothing final, and the claim is to be made when the mutation runs. */
+      claim?: ClaimOutcome | null;
+    }
+  | { failure: AuthenticationFailure };
+
+/**
+ * Where admission verifies a credential, and, in the same round trip when asked, charges the rate limit or
+ * claims an Idempotency-Key. The PostgreSQL store fuses all three into one statement
+ * (admission.repository.ts), which is what makes an authenticated, rate-limited request cost one round
+ * trip before its operation runs.
+ */
+export interface AdmissionStore {
+  authenticate(credential: Credential, also?: AlsoOnAuthentication): Promise<Admitted>;
+}
+
+/** The store over the gateway's database; `onBackgroundError` hears about failures to record a key's use. */
+export function postgresAdmissionStore(db: Kysely<Database>, onBackgroundError: (error: unknown) => void): AdmissionStore {
+  return {
+    async authenticate(credential, also = {}) {
+      const { charge, claim } = also;
+      if (!charge && !claim) return authenticate(db, credential, onBackgroundError);
+      const presented = hashKey(credential.token);
+      const hash = presented.toString('hex');
+      if (charge) {
+        const found = await findKeyByPrefixCharging(db, credential.prefix, hash, charge.points, charge.budgets, charge.roles);
+        const verified = verifyFoundKey(db, found, presented, onBackgroundError);
+        // Nothing charged (a role not allowed to run the operation): charged when it runs, which refuses it first.
+        if ('failure' in verified || !found || found.charged.length === 0) return verified;
+        return { ...verified, charged: found.charged };
+      }
+      const terms = claim as ClaimTerms;
+      const found = await findKeyByPrefixClaiming(db, credential.prefix, hash, terms);
+      const verified = verifyFoundKey(db, found, presented, onBackgroundError);
+      if ('failure' in verified || !found) return verified;
+      const outcome = claimOutcome(terms.token, found.claimed, found.held, { apiKeyId: found.key.id, fingerprint: terms.fingerprint });
+      return { ...verified, claim: outcome };
+    },
+  };
+}

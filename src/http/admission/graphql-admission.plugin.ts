@@ -1,0 +1,73 @@
+import type { GraphQLParams, Plugin } from 'graphql-yoga';
+import { unauthenticatedError } from '../../graphql/errors.js';
+import type { AuthenticationFailure } from '../../modules/api-key/api-key.service.js';
+import type { EarlyClaims } from '../idempotency/early-claim.js';
+import { planEarlyCharge, readableBeforeAuthentication } from '../limits/early-charge.js';
+import type { OperationLimits } from '../limits/cost.plugin.js';
+import type { OperationCosts } from '../limits/query-cost.js';
+import { acceptsAnswer } from '../media-types.js';
+import { type Admission, type AdmissionPlan, admit, FAILURE_MESSAGES, readCredential } from './admit.js';
+import { type RequestState, requestStateOf, type WithRequestState } from './request-state.js';
+
+/** What GraphQL needs to plan the work done with authentication: the cost model, limits and claim terms. */
+export interface GraphQLAdmission extends Admission {
+  costs: OperationCosts;
+  limits: OperationLimits;
+  maxBodyBytes: number;
+  claims: EarlyClaims;
+}
+
+/** The plan for a request with these parameters: a known query's charge, else a known mutation's claim. */
+function planFor(request: Request, params: GraphQLParams, admission: GraphQLAdmission): AdmissionPlan {
+  const charge = planEarlyCharge(params, admission);
+  const query = params.query;
+  const claim = charge
+    ? null
+    : admission.claims.plan(request, params, typeof query === 'string' ? admission.costs.known(query) : undefined);
+  return { charge, claim };
+}
+
+/**
+ * Admits every GraphQL request before its document is even parsed, so that an unauthenticated caller
+ * learns nothing about the schema, and answers 401 when the key is missing or invalid. A JSON POST that
+ * passes every check made before its body is read is admitted once its body is read (and before any
+ * answer), so that the same statement charges a query this process has run before to the rate limit, or
+ * claims the Idempotency-Key of such a mutation.
+ */
+export function useGraphQLAdmission(admission: GraphQLAdmission): Plugin {
+  const admitted = async (state: RequestState, plan: AdmissionPlan | null) => {
+    const failure = await admit(admission, state, plan);
+    if (failure) throw unauthenticatedError(FAILURE_MESSAGES[failure]);
+  };
+  const refuse = (state: RequestState, failure: AuthenticationFailure): never => {
+    admission.logger.info({ requestId: state.requestId, failure }, 'authentication failed');
+    throw unauthenticatedError(FAILURE_MESSAGES[failure]);
+  };
+  return {
+    async onRequestParse({ request, serverContext, requestParser, setRequestParser }) {
+      const state = requestStateOf(serverContext as WithRequestState, request);
+      const failure = readCredential(state, request.headers.get('authorization'));
+      if (failure) return refuse(state, failure);
+      if (requestParser && readableBeforeAuthentication(request, admission.maxBodyBytes, acceptsAnswer)) {
+        setRequestParser(async (parsing) => {
+          let params: Awaited<ReturnType<typeof requestParser>>;
+          try {
+            params = await requestParser(parsing);
+          } catch (error) {
+            await admitted(state, null);
+            throw error;
+          }
+          await admitted(state, planFor(request, params as GraphQLParams, admission));
+          return params;
+        });
+        return;
+      }
+      await admitted(state, null);
+    },
+    onResponse({ request, response, serverContext }) {
+      const state = requestStateOf(serverContext as WithRequestState, request);
+      response.headers.set('x-request-id', state.requestId);
+      state.answered = { status: response.status, contentType: response.headers.get('content-type') };
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { Hono } from 'hono';
+import type { DatabaseHandle } from '../db/connection.js';
+import type { Logger } from '../logger.js';
+import { callbackFailurePage, handleOAuthCallback, OAUTH_CALLBACK_PATH } from '../modules/integration/oauth-callback.js';
+import type { GatewayServices } from '../services.js';
+import { newRequestState, type RequestState } from './admission/request-state.js';
+import { GRAPHIQL_ASSETS_PATH, graphiqlAsset } from './graphiql.js';
+import { OAUTH_DONE_PATH, oauthDonePage } from './oauth-done.js';
+import type { GatewayMetrics } from './observability/gateway-metrics.js';
+import type { RequestTelemetry } from './observability/request-telemetry.js';
+import { type MetricsAccess, metricsResponse, metricsServed } from './observability/telemetry.plugin.js';
+
+/** The router's per-request values: the request's state, and, when served by node:http, its socket objects. */
+export type RouterEnv = { Bindings: Partial<HttpBindings>; Variables: { state: RequestState } };
+
+export interface RouterDeps {
+  // biome-ignore lint/suspicious/noExplicitAny: the router hands requests to GraphQL whatever its context types
+  yoga: YogaServerInstance<any, any>;
+  graphqlEndpoint: string;
+  database: DatabaseHandle;
+  services: GatewayServices;
+  logger: Logger;
+  telemetry: RequestTelemetry;
+  metrics: GatewayMetrics;
+  metricsAccess: MetricsAccess;
+  /** Whether GraphiQL's files are served under GRAPHIQL_ASSETS_PATH. */
+  graphiql: boolean;
+}
+
+const methodNotAllowed = (allow: string) => new Response(null, { status: 405, headers: { allow } });
+
+/**
+ * The gateway's HTTP surface: every route, with one request state each. GraphQL at /graphql (and its
+ * GraphiQL page for browsers), the OAuth2 callback and its end page, liveness (/health: the process
+ * answers) and readiness (/ready: so does the database), Prometheus metrics. Routes match by path alone,
+ * so a query string (a browser's, a load balancer's cache buster) changes nothing; an unknown path is 404.
+ */
+export function createRouter(deps: RouterDeps): Hono<RouterEnv> {
+  const { yoga, graphqlEndpoint, database, services, logger, telemetry } = deps;
+  const router = new Hono<RouterEnv>();
+
+  router.use(async (c, next) => {
+    const state = newRequestState(c.req.header('x-request-id'));
+    c.set('state', state);
+    await telemetry.observe({ method: c.req.method, path: c.req.path }, state, async () => {
+      await next();
+      // GraphQL wrote its answer to the socket itself (see below), and noted how in the state.
+      if (state.answered && c.res.headers.has('x-hono-already-sent')) return state.answered;
+      if (!c.res.headers.has('x-request-id')) c.res.headers.set('x-request-id', state.requestId);
+      return { status: c.res.status, contentType: c.res.headers.get('content-type') };
+    });
+  });
+
+  // Yoga's node listener takes the server context after the socket objects (its types name only the two).
+  const nodeListener = yoga.requestListener as (
+    incoming: HttpBindings['incoming'],
+    outgoing: HttpBindings['outgoing'],
+    context: { state: RequestState },
+  ) => unknown;
+  const graphql = (c: { env: Partial<HttpBindings>; req: { raw: Request }; get(key: 'state'): RequestState }) => {
+    const state = c.get('state');
+    const { incoming, outgoing } = c.env ?? {};
+    // Served by node:http: Yoga reads the request from, and writes its answer to, the socket objects
+    // directly, as it does when it is the server itself; converting both through web streams would
+    // double the CPU time of a small query (BENCHMARKS.md).
+    if (incoming && outgoing) return Promise.resolve(nodeListener(incoming, outgoing, { state })).then(() => RESPONSE_ALREADY_SENT);
+    return yoga.fetch(c.req.raw, { state });
+  };
+  router.all(graphqlEndpoint, graphql);
+  router.all(`${graphqlEndpoint}/`, graphql);
+
+  router.all('/health', () => new Response(null, { status: 200 }));
+  router.all('/ready', async () => {
+    const ready = await database.ping().then(
+      () => true,
+      () => false,
+    );
+    return new Response(null, { status: ready ? 200 : 503 });
+  });
+
+  if (metricsServed(deps.metricsAccess)) {
+    router.all('/metrics', (c) =>
+      c.req.method === 'GET' ? metricsResponse(c.req.raw, deps.metrics, deps.metricsAccess) : methodNotAllowed('GET'),
+    );
+  }
+
+  // The browser's return from a provider's OAuth2 authorization (no API key: the state is the credential),
+  // and the page that shows how it ended when the connection named no return URL.
+  router.all(OAUTH_CALLBACK_PATH, async (c) => {
+    if (c.req.method !== 'GET') return methodNotAllowed('GET');
+    const { requestId } = c.get('state');
+    try {
+      return await handleOAuthCallback(services, database.db, c.req.raw, requestId);
+    } catch (error) {
+      logger.error({ err: error, requestId }, 'OAuth2 callback failed');
+      return callbackFailurePage(requestId);
+    }
+  });
+  router.all(OAUTH_DONE_PATH, (c) => (c.req.method === 'GET' ? oauthDonePage(new URL(c.req.url)) : methodNotAllowed('GET')));
+
+  if (deps.graphiql) router.get(`${GRAPHIQL_ASSETS_PATH}*`, (c) => graphiqlAsset(c.req.path.slice(GRAPHIQL_ASSETS_PATH.length), c.req.raw));
+
+  router.notFound(() => new Response(null, { status: 404 }));
+  router.onError((error, c) => {
+    logger.error({ err: error, requestId: c.get('state')?.requestId }, 'unexpected error');
+    return new Response(null, { status: 500 });
+  });
+  return router;
+}
