@@ -4,10 +4,10 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { Hono } from 'hono';
 import type { DatabaseHandle } from '../db/connection.js';
 import type { Logger } from '../logger.js';
-import { callbackFailurePage, handleOAuthCallback, OAUTH_CALLBACK_PATH } from '../modules/integration/oauth-callback.js';
 import type { GatewayServices } from '../services.js';
 import { newRequestState, type RequestState } from './admission/request-state.js';
 import { GRAPHIQL_ASSETS_PATH, graphiqlAsset } from './graphiql.js';
+import { callbackFailurePage, OAUTH_CALLBACK_PATH, oauthCallback } from './oauth-callback.route.js';
 import { OAUTH_DONE_PATH, oauthDonePage } from './oauth-done.js';
 import type { GatewayMetrics } from './observability/gateway-metrics.js';
 import type { RequestTelemetry } from './observability/request-telemetry.js';
@@ -93,7 +93,7 @@ export function createRouter(deps: RouterDeps): Hono<RouterEnv> {
     if (c.req.method !== 'GET') return methodNotAllowed('GET');
     const { requestId } = c.get('state');
     try {
-      return await handleOAuthCallback(services, database.db, c.req.raw, requestId);
+      return await oauthCallback(services, database.db, c.req.raw, requestId);
     } catch (error) {
       logger.error({ err: error, requestId }, 'OAuth2 callback failed');
       return callbackFailurePage(requestId);

@@ -3,36 +3,23 @@ import { exchangeCode, OAuthError, oauthEndpoints } from '../../connectors/oauth
 import { CredentialOriginError } from '../../connectors/origins.js';
 import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import type { Database, IntegrationRow, IntegrationUpdate, OAuthStateRow } from '../../db/database.js';
-import { encodeGlobalID } from '../../graphql/global-id.js';
 import type { GatewayServices } from '../../services.js';
 import { hashState } from './connect.service.js';
 import { connectorTarget, openBundle, recordProbe, sealBundle } from './integration.lifecycle.js';
 import { consumeOAuthState, insertEventRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
 
-export const OAUTH_CALLBACK_PATH = '/oauth/callback';
+/** How a provider's return ended: refused outright (no valid state), or with the browser to send back. */
+export type AuthorizationOutcome =
+  | { kind: 'refused'; message: string }
+  | { kind: 'returned'; returnUrl: string; integrationId: string; outcome: 'connected' | 'error'; error?: string };
 
-function page(status: number, message: string): Response {
-  const body = `<!doctype html><meta charset="utf-8"><title>Authorization</title><p>${message}</p>`;
-  return new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
+/** Where the browser goes back to, saying how the connection ended. */
+function back(state: OAuthStateRow, outcome: 'connected' | 'error', error?: string): AuthorizationOutcome {
+  return { kind: 'returned', returnUrl: state.return_url, integrationId: state.integration_id, outcome, ...(error ? { error } : {}) };
 }
 
-/** What the browser sees when the callback itself failed (the database went away): retryable, with the request id. */
-export function callbackFailurePage(requestId: string): Response {
-  return page(
-    503,
-    `The gateway could not finish this authorization just now. Try again in a moment; if it keeps failing, give your administrator the request id ${requestId.replace(/[^\w-]/g, '')}.`,
-  );
-}
-
-/** Sends the browser back to where the connection started, saying how it ended. */
-function back(state: OAuthStateRow, outcome: 'connected' | 'error', error?: string): Response {
-  const url = new URL(state.return_url);
-  url.searchParams.set('integration', encodeGlobalID('Integration', state.integration_id));
-  url.searchParams.set('outcome', outcome);
-  if (error) url.searchParams.set('error', error);
-  return new Response(null, { status: 302, headers: { location: url.toString(), 'cache-control': 'no-store' } });
-}
+const refused = (message: string): AuthorizationOutcome => ({ kind: 'refused', message });
 
 /**
  * What the authorization was started for: the name, environment, config and scopes it holds, which the
@@ -61,18 +48,16 @@ function requestedSettings(
  * reconnection leaves the integration as it was. The tokens are bound to the origins of the config the
  * authorization was started for, which the integration takes in the same transaction.
  */
-export async function handleOAuthCallback(
+export async function completeAuthorization(
   services: GatewayServices,
   db: Kysely<Database>,
-  request: Request,
+  params: URLSearchParams,
   requestId: string,
-): Promise<Response> {
-  const params = new URL(request.url).searchParams;
+): Promise<AuthorizationOutcome> {
   const stateParam = params.get('state');
-  if (!stateParam || stateParam.length > 512)
-    return page(400, 'This authorization response has no valid state. Start the connection again.');
+  if (!stateParam || stateParam.length > 512) return refused('This authorization response has no valid state. Start the connection again.');
   const consumed = await consumeOAuthState(db, hashState(stateParam));
-  if (!consumed) return page(400, 'This authorization link is unknown or was withdrawn. Start the connection again.');
+  if (!consumed) return refused('This authorization link is unknown or was withdrawn. Start the connection again.');
   const { row: state, firstUse } = consumed;
   /**
    * Records a failed authorization. A new integration still waiting for it moves to ERROR with the
