@@ -30,6 +30,21 @@ export function acceptsAnswer(accept: string | null): boolean {
   return answerMediaType(accept) !== undefined;
 }
 
+/**
+ * Whether a request is a JSON POST that the media type checks let through: a JSON body in UTF-8 (which
+ * browsers preflight, so it is also CSRF-safe) and an Accept the gateway answers.
+ */
+export function isAnswerableJsonPost(request: Request): boolean {
+  if (request.method !== 'POST') return false;
+  let mediaType: ReturnType<typeof bodyMediaType>;
+  try {
+    mediaType = bodyMediaType(request.headers.get('content-type'));
+  } catch {
+    return false; // an unparsable Content-Type: refused with 415 when its checks run
+  }
+  return mediaType?.type === 'application/json' && isReadableBody(mediaType) && acceptsAnswer(request.headers.get('accept'));
+}
+
 /** Request bodies a parser reads: JSON (Yoga also reads the older `application/graphql+json`) and a bare document. */
 const READABLE_BODIES = new Set(['application/json', 'application/graphql+json', 'application/graphql']);
 

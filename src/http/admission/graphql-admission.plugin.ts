@@ -2,10 +2,11 @@ import type { GraphQLParams, Plugin } from 'graphql-yoga';
 import { unauthenticatedError } from '../../graphql/errors.js';
 import type { AuthenticationFailure } from '../../modules/api-key/api-key.service.js';
 import type { EarlyClaims } from '../idempotency/early-claim.js';
-import { planEarlyCharge, readableBeforeAuthentication } from '../limits/early-charge.js';
+import { planEarlyCharge } from '../limits/early-charge.js';
+import { declaredBodyLength } from '../limits/request-checks.js';
 import type { OperationLimits } from '../limits/cost.plugin.js';
 import type { OperationCosts } from '../limits/query-cost.js';
-import { acceptsAnswer } from '../media-types.js';
+import { isAnswerableJsonPost } from '../media-types.js';
 import { type Admission, type AdmissionPlan, admit, FAILURE_MESSAGES, readCredential } from './admit.js';
 import { type RequestState, requestStateOf, type WithRequestState } from './request-state.js';
 
@@ -25,6 +26,18 @@ function planFor(request: Request, params: GraphQLParams, admission: GraphQLAdmi
     ? null
     : admission.claims.plan(request, params, typeof query === 'string' ? admission.costs.known(query) : undefined);
   return { charge, claim };
+}
+
+/**
+ * Whether the checks made before a request's body is read (media types, body size) would all let it
+ * through: only such a request is admitted after its body is read (to charge or claim at the same time);
+ * any other is admitted first, so that a caller without a valid key is answered 401 before any other
+ * refusal, whatever it sends. The checks are the ones those steps make, asked, not copied.
+ */
+function readableBeforeAdmission(request: Request, maxBodyBytes: number): boolean {
+  if (!isAnswerableJsonPost(request)) return false;
+  const length = declaredBodyLength(request);
+  return typeof length === 'number' && length <= maxBodyBytes;
 }
 
 /**
@@ -48,7 +61,7 @@ export function useGraphQLAdmission(admission: GraphQLAdmission): Plugin {
       const state = requestStateOf(serverContext as WithRequestState, request);
       const failure = readCredential(state, request.headers.get('authorization'));
       if (failure) return refuse(state, failure);
-      if (requestParser && readableBeforeAuthentication(request, admission.maxBodyBytes, acceptsAnswer)) {
+      if (requestParser && readableBeforeAdmission(request, admission.maxBodyBytes)) {
         setRequestParser(async (parsing) => {
           let params: Awaited<ReturnType<typeof requestParser>>;
           try {

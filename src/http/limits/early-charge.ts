@@ -1,7 +1,6 @@
 import type { GraphQLParams } from 'graphql-yoga';
 import type { Role } from '../../db/database.js';
 import { coercedVariables, rolesAllowedToRun, rootFieldsOf } from '../../graphql/operation-authorization.js';
-import { declaredBodyLength } from './request-checks.js';
 import type { Viewer } from '../../modules/api-key/viewer.js';
 import type { OperationLimits } from './cost.plugin.js';
 import { type OperationCosts, selectOperation } from './query-cost.js';
@@ -91,24 +90,4 @@ export function prepaidCharge(
     measured: plan.measured,
     outcome: rateLimiter.outcomeOf(charges, chargeResult(charges, charged)),
   };
-}
-
-/**
- * Whether every check made before a request's body is read would let this request through: a JSON POST
- * (CSRF-safe: browsers preflight it), with an Accept the gateway answers and a Content-Length within the
- * body limit. Only such a request is authenticated after its body is read (to charge it at the same
- * time); any other is authenticated first, so that a caller without a valid key is answered 401 before
- * any other refusal, whatever it sends.
- */
-export function readableBeforeAuthentication(
-  request: Request,
-  maxBodyBytes: number,
-  acceptsAnswer: (accept: string | null) => boolean,
-): boolean {
-  if (request.method !== 'POST') return false;
-  const type = request.headers.get('content-type');
-  if (type?.split(';', 1)[0]?.trim().toLowerCase() !== 'application/json') return false;
-  const length = declaredBodyLength(request);
-  if (typeof length !== 'number' || length > maxBodyBytes) return false;
-  return acceptsAnswer(request.headers.get('accept'));
 }
