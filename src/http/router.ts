@@ -43,7 +43,9 @@ export function createRouter(deps: RouterDeps): Hono<RouterEnv> {
   const router = new Hono<RouterEnv>();
 
   router.use(async (c, next) => {
-    const state = newRequestState(c.req.header('x-request-id'));
+    // Read from the node request when there is one: asking the router's request for a header builds all of them.
+    const offered = c.env?.incoming ? c.env.incoming.headers['x-request-id'] : c.req.header('x-request-id');
+    const state = newRequestState(typeof offered === 'string' ? offered : undefined);
     c.set('state', state);
     await telemetry.observe({ method: c.req.method, path: c.req.path }, state, async () => {
       await next();
