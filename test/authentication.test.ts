@@ -21,7 +21,7 @@ afterAll(() => gateway.close());
 /** A raw request, so that headers and body can be anything a client might send. */
 async function send(headers: Record<string, string>, query = VIEWER, init: { method?: string; path?: string } = {}) {
   const method = init.method ?? 'POST';
-  const response = await gateway.yoga.fetch(`http://gateway.test${init.path ?? '/graphql'}`, {
+  const response = await gateway.fetch(init.path ?? '/graphql', {
     method,
     headers: method === 'POST' ? { 'content-type': 'application/json', ...headers } : headers,
     ...(method === 'POST' ? { body: JSON.stringify({ query }) } : {}),

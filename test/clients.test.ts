@@ -6,31 +6,25 @@ import { GraphQLClient } from 'graphql-request';
 import { Network, type RequestParameters, type Variables } from 'relay-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countApiKeys, createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
-import { type GatewayPort, serveOnLoopback } from './support/gateway-port.js';
-import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
  * The common GraphQL clients, each with its defaults and nothing added but the Authorization header,
  * against the gateway on a real loopback port: a query and a mutation through each.
  */
-let gateway: HardenedTestGateway;
-let port: GatewayPort;
+let gateway: TestGateway;
 let org: OrgFixture;
 let url: string;
 /** The method of every request the gateway received. */
 const methods: string[] = [];
 
 beforeAll(async () => {
-  gateway = await createHardenedTestGateway({ rateLimit: {} });
+  gateway = await createTestGateway({ rateLimit: {}, listen: true });
   org = await createOrgWithKeys(gateway.db, 'clients');
-  port = await serveOnLoopback(gateway.yoga);
-  port.server.on('request', (request) => methods.push(request.method ?? ''));
-  url = `${port.origin}/graphql`;
+  gateway.server.on('request', (request) => methods.push(request.method ?? ''));
+  url = `${gateway.url}/graphql`;
 });
-afterAll(async () => {
-  await port?.close();
-  await gateway?.close();
-});
+afterAll(() => gateway?.close());
 
 const QUERY = 'query Viewer { viewer { role organization { slug } } }';
 const MUTATION =

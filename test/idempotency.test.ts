@@ -27,7 +27,7 @@ describe('Idempotency-Key on mutations', () => {
     variables: Record<string, unknown>,
     options: { query?: string; apiKey?: string | null } = {},
   ) =>
-    sendGraphQL(gateway.yoga, {
+    sendGraphQL(gateway, {
       key: options.apiKey === undefined ? acme.keys.ADMIN : options.apiKey,
       query: options.query ?? CREATE,
       variables,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { insertHealthChecks, insertIntegration, type OrgFixture } from './support/fixtures.js';
-import { createTestGateway, type GraphQLResponse, type TestGateway } from './support/gateway.js';
+import { createTestGateway, type GraphQLAnswer, type TestGateway } from './support/gateway.js';
 import { createWorld } from './support/world.js';
 
 const NODE = `query($id: ID!) { node(id: $id) {
@@ -224,7 +224,7 @@ describe('integration(id)', () => {
     const more: boolean[] = [];
     let after: string | null = null;
     do {
-      const res: GraphQLResponse = await gateway.graphql(org.keys.VIEWER, INTEGRATION, { id: integration.globalId, after });
+      const res: GraphQLAnswer = await gateway.graphql(org.keys.VIEWER, INTEGRATION, { id: integration.globalId, after });
       expect(res.body.errors).toBeUndefined();
       const page: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } =
         res.body.data.integration.healthChecks;

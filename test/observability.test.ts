@@ -6,7 +6,9 @@ import { openDatabase } from '../src/db/connection.js';
 import { recordProviderCall } from '../src/http/observability/metrics.js';
 import { testDatabaseKind } from './support/database.js';
 import { createOrgWithKeys, insertIntegrations, type OrgFixture } from './support/fixtures.js';
-import { type CapturedLogs, captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { sendGraphQL } from './support/request.js';
+import { type CapturedLogs, captureLogs } from './support/logs.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const secret = (label: string) => `${label}_${randomBytes(12).toString('hex')}`;
@@ -16,13 +18,13 @@ const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcess
 provider.register();
 
 let logs: CapturedLogs;
-let gateway: HardenedTestGateway;
+let gateway: TestGateway;
 let org: OrgFixture;
 const METRICS_TOKEN = 'metrics-token-0123456789';
 
 beforeAll(async () => {
   logs = captureLogs('debug');
-  gateway = await createHardenedTestGateway({
+  gateway = await createTestGateway({
     logger: logs.logger,
     hardening: { metricsToken: METRICS_TOKEN, tracer: provider.getTracer('test') },
   });
@@ -97,8 +99,13 @@ describe('request logs', () => {
     const cookie = secret('cookie');
     const code = secret('code');
     const connect = `mutation Connect($input: ConnectIntegrationInput!) { connectIntegration(input: $input) { userErrors { code } } }`;
-    await gateway.graphqlWith({ authorization: `Bearer ${org.keys.EDITOR}`, cookie: `session=${cookie}` }, connect, {
-      input: { provider: 'no-such-provider', displayName: 'x', authKind: 'BASIC', credentials: { username: 'u', password, token } },
+    await sendGraphQL(gateway, {
+      key: org.keys.EDITOR,
+      query: connect,
+      variables: {
+        input: { provider: 'no-such-provider', displayName: 'x', authKind: 'BASIC', credentials: { username: 'u', password, token } },
+      },
+      headers: { cookie: `session=${cookie}` },
     });
     await gateway.graphql(
       org.keys.EDITOR,
@@ -130,7 +137,7 @@ describe('request logs', () => {
 
 describe('error masking', () => {
   it('masks an unexpected error, gives it the request id, and logs the original with the same id', async () => {
-    const broken = await createHardenedTestGateway({ logger: logs.logger });
+    const broken = await createTestGateway({ logger: logs.logger });
     try {
       const owner = await createOrgWithKeys(broken.db, 'broken');
       await insertIntegrations(broken.db, owner.organization.id, 1);
@@ -158,9 +165,9 @@ describe('error masking', () => {
   it('answers 503 SERVICE_UNAVAILABLE with Retry-After while the database is down', async () => {
     // Nothing listens on port 1: every statement fails to connect, as when PostgreSQL is down.
     const down = await openDatabase({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:1/gone', poolSize: 1 });
-    const unavailable = await createHardenedTestGateway({
+    const unavailable = await createTestGateway({
       logger: logs.logger,
-      database: { ...down, url: null, drop: () => down.close() },
+      database: down,
     });
     try {
       logs.clear();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
 import { createOrgWithKeys } from './support/fixtures.js';
-import { TEST_REDIS_URL } from './support/hardened-gateway.js';
+import { TEST_REDIS_URL } from './support/rate-limit.js';
 import { childEnv, type RunningGateway, startGateway } from './support/process.js';
 
 const ONE_POINT = '{ viewer { role } }';

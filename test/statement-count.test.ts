@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrgWithKeys, insertHealthChecks, insertIntegrations } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
-import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
 
 const SIZES = [10, 100] as const;
 const CHECKS_PER_INTEGRATION = 3;
@@ -134,7 +133,7 @@ describe('statements per integrations request', () => {
  * clients send Content-Length; yoga.fetch does not add it, so these requests set it.
  */
 describe('the rate-limit charge folded into authentication', () => {
-  let limited: HardenedTestGateway;
+  let limited: TestGateway;
   let org: Awaited<ReturnType<typeof createOrgWithKeys>>;
   const FIVE_POINTS = 'query Five { integrations(first: 2) { edges { node { id } } } }';
 
@@ -160,7 +159,7 @@ describe('the rate-limit charge folded into authentication', () => {
       ?.points ?? 0;
 
   beforeAll(async () => {
-    limited = await createHardenedTestGateway({ rateLimit: { apiKeyPoints: 12, organizationPoints: 1_000 } });
+    limited = await createTestGateway({ rateLimit: { apiKeyPoints: 12, organizationPoints: 1_000 } });
     org = await createOrgWithKeys(limited.db, 'early-charge');
     await insertIntegrations(limited.db, org.organization.id, 3);
   });
