@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../src/db/database.js';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { issueApiKey, revokeApiKey } from '../src/modules/api-key/api-key.service.js';
-import { createOrgWithKeys, findApiKeyRow, keyPrefix, type OrgFixture } from './support/fixtures.js';
+import { findApiKeyRow, keyPrefix, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 const VIEWER = '{ viewer { role organization { id slug name } apiKey { id name prefix } } }';
@@ -13,8 +13,8 @@ let gateway: TestGateway;
 let org: OrgFixture;
 
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  org = await createOrgWithKeys(gateway.db, 'acme');
+  gateway = await createTestGateway({ world: true });
+  org = gateway.world.acme;
 });
 afterAll(() => gateway.close());
 

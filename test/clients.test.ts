@@ -5,7 +5,7 @@ import { cacheExchange, Client, fetchExchange } from '@urql/core';
 import { GraphQLClient } from 'graphql-request';
 import { Network, type RequestParameters, type Variables } from 'relay-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countApiKeys, createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
+import { countApiKeys, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
@@ -19,8 +19,8 @@ let url: string;
 const methods: string[] = [];
 
 beforeAll(async () => {
-  gateway = await createTestGateway({ rateLimit: {}, listen: true });
-  org = await createOrgWithKeys(gateway.db, 'clients');
+  gateway = await createTestGateway({ world: true, rateLimit: {}, listen: true });
+  org = gateway.world.acme;
   gateway.server.on('request', (request) => methods.push(request.method ?? ''));
   url = `${gateway.url}/graphql`;
 });
@@ -34,7 +34,7 @@ const authorization = () => `Bearer ${org.keys.ADMIN}`;
 /** Runs a client's query and mutation, checks both answers, that the key was created, and the methods used. */
 async function exercise(name: string, run: { query: () => Promise<any>; mutate: (variables: { name: string }) => Promise<any> }) {
   methods.length = 0;
-  expect(await run.query()).toMatchObject({ viewer: { role: 'ADMIN', organization: { slug: 'clients' } } });
+  expect(await run.query()).toMatchObject({ viewer: { role: 'ADMIN', organization: { slug: 'acme' } } });
   const before = await countApiKeys(gateway.db);
   const created = await run.mutate({ name: `${name} key` });
   expect(created.createApiKey).toMatchObject({ apiKey: { name: `${name} key` }, userErrors: [] });

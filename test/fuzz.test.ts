@@ -7,14 +7,7 @@ import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { schema } from '../src/graphql/schema.js';
 import { issueApiKey } from '../src/modules/api-key/api-key.service.js';
 import { OutboundPolicy } from '../src/outbound/index.js';
-import {
-  createOrgWithKeys,
-  findApiKeyRow,
-  insertHealthChecks,
-  insertIntegration,
-  insertIntegrations,
-  type OrgFixture,
-} from './support/fixtures.js';
+import { findApiKeyRow, insertHealthChecks, insertIntegration, insertIntegrations, type OrgFixture } from './support/fixtures.js';
 import { Random } from './support/fuzz-random.js';
 import { type FuzzCase, FUZZ_PLAN_SIZE, type FuzzWorld, generateFuzzCases } from './support/fuzz-requests.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';

@@ -1,6 +1,5 @@
 import { type AuditResult, serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrgWithKeys } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
@@ -15,8 +14,8 @@ const answers: { name: string; status: number; contentType: string | null; text:
 let auditing = '';
 
 beforeAll(async () => {
-  gateway = await createTestGateway({ rateLimit: {}, hardening: { hideSuggestions: true } });
-  key = (await createOrgWithKeys(gateway.db, 'audit')).keys.VIEWER;
+  gateway = await createTestGateway({ world: true, rateLimit: {}, hardening: { hideSuggestions: true } });
+  key = gateway.world.acme.keys.VIEWER;
 });
 afterAll(async () => {
   await gateway?.close();

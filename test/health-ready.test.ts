@@ -1,7 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
-import { createOrgWithKeys } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { sendGraphQL } from './support/request.js';
 
@@ -67,8 +66,8 @@ describe(`when the ${testDatabaseKind} database handle is closed`, () => {
   let gateway: TestGateway;
   let key: string;
   beforeAll(async () => {
-    gateway = await createTestGateway();
-    key = (await createOrgWithKeys(gateway.db, 'acme')).keys.VIEWER;
+    gateway = await createTestGateway({ world: true });
+    key = gateway.world.acme.keys.VIEWER;
     expect(await probe(gateway, '/ready')).toBe(200);
     await gateway.database.close();
   });

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { countApiKeys, createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
+import { countApiKeys, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { captureLogs } from './support/logs.js';
 
@@ -16,8 +16,8 @@ const logs = captureLogs('warn');
 const TIMEOUTS = { headersTimeoutMs: 1_000, requestTimeoutMs: 1_500, keepAliveTimeoutMs: 500, maxConnectionsPerClient: 4 };
 
 beforeAll(async () => {
-  gateway = await createTestGateway({ logger: logs.logger, listen: TIMEOUTS });
-  org = await createOrgWithKeys(gateway.db, 'edge');
+  gateway = await createTestGateway({ world: true, logger: logs.logger, listen: TIMEOUTS });
+  org = gateway.world.acme;
 });
 afterAll(() => gateway?.close());
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey, revokeApiKey } from '../src/modules/api-key/api-key.service.js';
-import { createOrgWithKeys, keyPrefix, type OrgFixture } from './support/fixtures.js';
+import { keyPrefix, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { sendGraphQL } from './support/request.js';
 
@@ -22,10 +22,10 @@ describe('an Idempotency-Key claimed with authentication', () => {
   let limitedOrg: OrgFixture;
 
   beforeAll(async () => {
-    gateway = await createTestGateway();
-    acme = await createOrgWithKeys(gateway.db, 'early');
-    limited = await createTestGateway({ rateLimit: { apiKeyPoints: 1000 } });
-    limitedOrg = await createOrgWithKeys(limited.db, 'limited');
+    gateway = await createTestGateway({ world: true });
+    acme = gateway.world.acme;
+    limited = await createTestGateway({ world: true, rateLimit: { apiKeyPoints: 1000 } });
+    limitedOrg = limited.world.acme;
   });
   afterAll(async () => {
     await gateway.close();

@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprintOf } from '../src/http/idempotency/idempotency-key.js';
 import { claimKey, completeKey, purgeExpiredKeys } from '../src/http/idempotency/idempotency.repository.js';
-import { countApiKeys, createOrgWithKeys, findApiKeyRow, type OrgFixture } from './support/fixtures.js';
+import { countApiKeys, findApiKeyRow, type OrgFixture } from './support/fixtures.js';
 import { testDatabaseKind } from './support/database.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { childEnv, runCli } from './support/process.js';
@@ -21,8 +21,8 @@ describe('Idempotency-Key leases and retention', () => {
   let adminKeyId: string;
 
   beforeAll(async () => {
-    gateway = await createTestGateway();
-    acme = await createOrgWithKeys(gateway.db, 'acme');
+    gateway = await createTestGateway({ world: true });
+    acme = gateway.world.acme;
     adminKeyId = (await findApiKeyRow(gateway.db, acme.keys.ADMIN)).id;
   });
   afterAll(() => gateway.close());

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { createOrgWithKeys, insertHealthChecks, insertIntegrations, type OrgFixture } from './support/fixtures.js';
+import { insertHealthChecks, insertIntegrations, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { sendGraphQL } from './support/request.js';
 
@@ -26,8 +26,8 @@ let strict: TestGateway;
 let org: OrgFixture;
 
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  org = await createOrgWithKeys(gateway.db, 'limits');
+  gateway = await createTestGateway({ world: true });
+  org = gateway.world.acme;
   const rows = await insertIntegrations(gateway.db, org.organization.id, 12, (i) => ({ displayName: `Limited ${i}` }));
   for (const row of rows.slice(0, 3)) await insertHealthChecks(gateway.db, org.organization.id, row.id, 4);
   // Same database, tight limits: the same keys work on both.

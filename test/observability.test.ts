@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connection.js';
 import { recordProviderCall } from '../src/http/observability/metrics.js';
 import { testDatabaseKind } from './support/database.js';
-import { createOrgWithKeys, insertIntegrations, type OrgFixture } from './support/fixtures.js';
+import { insertIntegrations, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { sendGraphQL } from './support/request.js';
 import { type CapturedLogs, captureLogs } from './support/logs.js';
@@ -25,10 +25,11 @@ const METRICS_TOKEN = 'metrics-token-0123456789';
 beforeAll(async () => {
   logs = captureLogs('debug');
   gateway = await createTestGateway({
+    world: true,
     logger: logs.logger,
     hardening: { metricsToken: METRICS_TOKEN, tracer: provider.getTracer('test') },
   });
-  org = await createOrgWithKeys(gateway.db, 'observed');
+  org = gateway.world.acme;
   await insertIntegrations(gateway.db, org.organization.id, 3, (i) => ({ status: 'ACTIVE', health: i === 0 ? 'UNHEALTHY' : 'HEALTHY' }));
   await insertIntegrations(gateway.db, org.organization.id, 1, () => ({ status: 'REVOKED', health: 'UNKNOWN' }));
 });
@@ -137,9 +138,9 @@ describe('request logs', () => {
 
 describe('error masking', () => {
   it('masks an unexpected error, gives it the request id, and logs the original with the same id', async () => {
-    const broken = await createTestGateway({ logger: logs.logger });
+    const broken = await createTestGateway({ world: true, logger: logs.logger });
     try {
-      const owner = await createOrgWithKeys(broken.db, 'broken');
+      const owner = broken.world.acme;
       await insertIntegrations(broken.db, owner.organization.id, 1);
       await sql`alter table integration_health_checks rename to integration_health_checks_gone`.execute(broken.db);
       logs.clear();
