@@ -56,7 +56,7 @@ describe('request logs', () => {
       method: 'POST',
       path: '/graphql',
       status: 200,
-      organization: 'observed',
+      organization: 'acme',
       organizationId: org.organization.id,
       apiKey: org.keys.VIEWER.slice(0, 16),
       operationName: 'WhoAmI',
@@ -80,7 +80,7 @@ describe('request logs', () => {
       status: 400,
       outcome: 'rejected',
       errorCodes: ['GRAPHQL_VALIDATION_FAILED'],
-      organization: 'observed',
+      organization: 'acme',
     });
     expect(forbidden).toMatchObject({
       status: 200,
