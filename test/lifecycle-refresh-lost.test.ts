@@ -8,6 +8,7 @@ import { decodeTypedID } from '../src/graphql/global-id.js';
 import { KeyRing, SecretVault } from '../src/secrets/index.js';
 import { settingsAsEnv } from './fake-provider/profiles.js';
 import { testDatabaseKind } from './support/database.js';
+import { sendGraphQL } from './support/request.js';
 import { childEnv, type RunningGateway, startGateway } from './support/process.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { CONNECTING_GATEWAY, REFRESH } from './support/integration-flows.js';
@@ -188,10 +189,11 @@ describe.skipIf(testDatabaseKind !== 'postgres')(
       gw.fake.reset();
       let release = () => {};
       gw.fake.fault('gitlab', 'token', { until: new Promise<void>((resolve) => (release = resolve)) });
-      const sent = fetch(`${child.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.world.acme.keys.EDITOR}` },
-        body: JSON.stringify({ query: REFRESH, variables: { input: { id, refreshTokens: true } } }),
+      const sent = sendGraphQL(child.url, {
+        key: gw.world.acme.keys.EDITOR,
+        query: REFRESH,
+        variables: { input: { id, refreshTokens: true } },
+        headers: { accept: null },
       }).catch((error: unknown) => error);
       await until(() => gw.fake.calls('gitlab', 'token') === 1, 'the token call');
       // The start was committed before the call.
