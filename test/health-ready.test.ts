@@ -96,7 +96,7 @@ describe.runIf(testDatabaseKind === 'postgres')('when the PostgreSQL database go
   beforeAll(async () => {
     database = await createTestDatabase();
     name = new URL(database.url as string).pathname.slice(1);
-    // The database is given, so that this suite drops it itself: the gateway would drop it on close.
+    // Given rather than created by the gateway, which leaves it to this suite to drop (with force, after cutting it).
     gateway = await createTestGateway({ database });
   });
   afterAll(async () => {
