@@ -66,7 +66,7 @@ export interface TestGateway extends IntegrationFlows {
   readonly fake: FakeProvider;
   /** The two organizations, when `world` was asked for. */
   readonly world: World;
-  /** Log lines the gateway wrote (pino JSON), unless a `logger` was given. */
+  /** Log lines the gateway wrote (pino JSON), unless a `logger` (or services with one) was given. */
   logs: string[];
   /** Every body the gateway answered to `graphql` and `callback`, to search for secrets. */
   responses: string[];
