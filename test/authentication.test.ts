@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../src/db/database.js';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { issueApiKey, revokeApiKey } from '../src/modules/api-key/api-key.service.js';
-import { createOrgWithKeys, findApiKeyRow, keyPrefix, type OrgFixture } from './support/fixtures.js';
+import { findApiKeyRow, keyPrefix, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 const VIEWER = '{ viewer { role organization { id slug name } apiKey { id name prefix } } }';
@@ -13,15 +13,15 @@ let gateway: TestGateway;
 let org: OrgFixture;
 
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  org = await createOrgWithKeys(gateway.db, 'acme');
+  gateway = await createTestGateway({ world: true });
+  org = gateway.world.acme;
 });
 afterAll(() => gateway.close());
 
 /** A raw request, so that headers and body can be anything a client might send. */
 async function send(headers: Record<string, string>, query = VIEWER, init: { method?: string; path?: string } = {}) {
   const method = init.method ?? 'POST';
-  const response = await gateway.yoga.fetch(`http://gateway.test${init.path ?? '/graphql'}`, {
+  const response = await gateway.fetch(init.path ?? '/graphql', {
     method,
     headers: method === 'POST' ? { 'content-type': 'application/json', ...headers } : headers,
     ...(method === 'POST' ? { body: JSON.stringify({ query }) } : {}),

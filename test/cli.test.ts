@@ -3,16 +3,15 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DatabaseHandle, openDatabase } from '../src/db/connection.js';
 import { embeddedSocketPath } from '../src/db/embedded-server.js';
 import { insertApiKey } from '../src/modules/api-key/api-key.repository.js';
 import { requireOrganization } from '../src/modules/organization/organization.service.js';
-import { createGateway } from '../src/server.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
 import { childEnv, runCli, startGateway } from './support/process.js';
-import { testServices } from './support/services.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { sendGraphQL } from './support/request.js';
 
 // Each case starts several CLI processes (tsx compiles on start): slow on a busy machine, not a hang.
 describe('CLI', { timeout: 120_000 }, () => {
@@ -32,20 +31,13 @@ describe('CLI', { timeout: 120_000 }, () => {
   });
 
   /** A gateway over the same database the CLI wrote to. */
-  async function withGateway<T>(run: (fetchGraphQL: (key: string, query: string) => Promise<Response>) => Promise<T>): Promise<T> {
+  async function withGateway<T>(run: (gateway: TestGateway) => Promise<T>): Promise<T> {
     const handle = database ?? (await openDatabase({ kind: 'pglite', dataDir }));
-    const logger = pino({ level: 'silent' });
-    const yoga = createGateway({ database: handle, logger, services: testServices(logger) });
+    const gateway = await createTestGateway({ database: handle });
     try {
-      return await run(async (key, query) =>
-        yoga.fetch('http://gateway.test/graphql', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-          body: JSON.stringify({ query }),
-        }),
-      );
+      return await run(gateway);
     } finally {
-      await yoga.dispose();
+      await gateway.close();
       if (!database) await handle.close();
     }
   }
@@ -63,10 +55,11 @@ describe('CLI', { timeout: 120_000 }, () => {
     expect(key).toMatchObject({ role: 'EDITOR', organization: 'acme' });
     expect(key.key.startsWith(`${key.prefix}_`)).toBe(true);
 
-    await withGateway(async (fetchGraphQL) => {
-      const res = await fetchGraphQL(key.key, '{ viewer { role organization { slug } apiKey { id name prefix } } }');
+    await withGateway(async (gateway) => {
+      const query = '{ viewer { role organization { slug } apiKey { id name prefix } } }';
+      const res = await sendGraphQL(gateway, { key: key.key, query, headers: { accept: null } });
       expect(res.status).toBe(200);
-      expect((await res.json()).data.viewer).toEqual({
+      expect(res.body.data.viewer).toEqual({
         role: 'EDITOR',
         organization: { slug: 'acme' },
         apiKey: { id: key.id, name: 'ci', prefix: key.prefix },
@@ -79,8 +72,8 @@ describe('CLI', { timeout: 120_000 }, () => {
 
     const revoked = await runCli(['keys', 'revoke', key.id, '--json'], env);
     expect(revoked.code).toBe(0);
-    await withGateway(async (fetchGraphQL) => {
-      expect((await fetchGraphQL(key.key, '{ viewer { role } }')).status).toBe(401);
+    await withGateway(async (gateway) => {
+      expect((await sendGraphQL(gateway, { key: key.key, query: '{ viewer { role } }', headers: { accept: null } })).status).toBe(401);
     });
     const again = await runCli(['keys', 'revoke', key.id, '--json'], env);
     expect(again.code).toBe(1);
@@ -169,13 +162,7 @@ describe.skipIf(testDatabaseKind === 'postgres')('CLI beside a gateway running o
   let env: NodeJS.ProcessEnv;
 
   const viewerStatus = async (url: string, key: string) =>
-    (
-      await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({ query: '{ viewer { role } }' }),
-      })
-    ).status;
+    (await sendGraphQL(url, { key, query: '{ viewer { role } }', headers: { accept: null } })).status;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'igw-cli-beside-'));

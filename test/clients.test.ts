@@ -5,32 +5,26 @@ import { cacheExchange, Client, fetchExchange } from '@urql/core';
 import { GraphQLClient } from 'graphql-request';
 import { Network, type RequestParameters, type Variables } from 'relay-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countApiKeys, createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
-import { type GatewayPort, serveOnLoopback } from './support/gateway-port.js';
-import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { countApiKeys, type OrgFixture } from './support/fixtures.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
  * The common GraphQL clients, each with its defaults and nothing added but the Authorization header,
  * against the gateway on a real loopback port: a query and a mutation through each.
  */
-let gateway: HardenedTestGateway;
-let port: GatewayPort;
+let gateway: TestGateway;
 let org: OrgFixture;
 let url: string;
 /** The method of every request the gateway received. */
 const methods: string[] = [];
 
 beforeAll(async () => {
-  gateway = await createHardenedTestGateway({ rateLimit: {} });
-  org = await createOrgWithKeys(gateway.db, 'clients');
-  port = await serveOnLoopback(gateway.yoga);
-  port.server.on('request', (request) => methods.push(request.method ?? ''));
-  url = `${port.origin}/graphql`;
+  gateway = await createTestGateway({ world: true, rateLimit: {}, listen: true });
+  org = gateway.world.acme;
+  gateway.server.on('request', (request) => methods.push(request.method ?? ''));
+  url = `${gateway.url}/graphql`;
 });
-afterAll(async () => {
-  await port?.close();
-  await gateway?.close();
-});
+afterAll(() => gateway?.close());
 
 const QUERY = 'query Viewer { viewer { role organization { slug } } }';
 const MUTATION =
@@ -40,7 +34,7 @@ const authorization = () => `Bearer ${org.keys.ADMIN}`;
 /** Runs a client's query and mutation, checks both answers, that the key was created, and the methods used. */
 async function exercise(name: string, run: { query: () => Promise<any>; mutate: (variables: { name: string }) => Promise<any> }) {
   methods.length = 0;
-  expect(await run.query()).toMatchObject({ viewer: { role: 'ADMIN', organization: { slug: 'clients' } } });
+  expect(await run.query()).toMatchObject({ viewer: { role: 'ADMIN', organization: { slug: 'acme' } } });
   const before = await countApiKeys(gateway.db);
   const created = await run.mutate({ name: `${name} key` });
   expect(created.createApiKey).toMatchObject({ apiKey: { name: `${name} key` }, userErrors: [] });

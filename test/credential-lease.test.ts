@@ -2,23 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connection.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
-import { createGateway } from '../src/server.js';
-import { createProviderGateway, type ProviderGateway, REFRESH, requestsWaitingForLease, REVOKE } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECTING_GATEWAY, REFRESH, requestsWaitingForLease, REVOKE } from './support/integration-flows.js';
+import { sendGraphQL } from './support/request.js';
 
 /**
  * A token refresh or a revocation calls the provider holding a lease on the integration's row (an owner
  * and an expiry, taken and released in short transactions), not a database connection; its outcome
  * commits with a compare-and-swap on the stored credential.
  */
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
   // A deadline long enough that no held provider call times out while a test looks at it.
-  gw = await createProviderGateway({ probeTimeoutMs: 5000 });
+  gw = await createTestGateway({ ...CONNECTING_GATEWAY, services: { probeTimeoutMs: 5000 } });
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
 
-const refresh = (id: string) => gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
+const refresh = (id: string) => gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
 const eventsOf = async (id: string, type: string) => (await gw.events(id)).filter((event) => event.type === type);
 
 async function until(condition: () => boolean | Promise<boolean>, what: string) {
@@ -51,7 +52,7 @@ describe('slow providers do not starve the database pool', () => {
     // Two providers, so that the outbound client's per-provider limit (8 calls at once) holds none back.
     const url = gw.database.url;
     const small = url ? await openDatabase({ kind: 'postgres', url, poolSize: 3 }) : null;
-    const gateway = small ? createGateway({ database: small, logger: gw.services.logger, services: gw.services }) : gw.yoga;
+    const gateway = small ? await createTestGateway({ database: small, services: gw.services }) : gw;
     try {
       const refreshed = [];
       const revoked = [];
@@ -60,25 +61,19 @@ describe('slow providers do not starve the database pool', () => {
       gw.fake.reset();
       const releaseTokens = hold('gitlab', 'token', refreshed.length);
       const releaseRevocations = hold('datadog', 'revoke', revoked.length);
-      const send = async (key: string, query: string, variables: Record<string, unknown>) => {
-        const response = await gateway.fetch('http://gateway.test/graphql', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-          body: JSON.stringify({ query, variables }),
-        });
-        return { status: response.status, body: await response.json() };
-      };
+      const send = (key: string, query: string, variables: Record<string, unknown>) =>
+        sendGraphQL(gateway, { key, query, variables, headers: { accept: null } });
       let settled = 0;
       const track = <T>(answer: Promise<T>) => answer.finally(() => (settled += 1));
-      const refreshes = refreshed.map((id) => track(send(gw.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } })));
-      const revocations = revoked.map((id) => track(send(gw.org.keys.EDITOR, REVOKE, { input: { id } })));
+      const refreshes = refreshed.map((id) => track(send(gw.world.acme.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } })));
+      const revocations = revoked.map((id) => track(send(gw.world.acme.keys.EDITOR, REVOKE, { input: { id } })));
       await until(
         () => gw.fake.calls('gitlab', 'token') === 7 && gw.fake.calls('datadog', 'revoke') === 6,
         'every provider call to be held',
       );
 
       // Thirteen provider calls are held; a read through the same pool answers all the same.
-      const read = await send(gw.org.keys.VIEWER, '{ integrations(first: 1) { totalCount } }', {});
+      const read = await send(gw.world.acme.keys.VIEWER, '{ integrations(first: 1) { totalCount } }', {});
       expect(read.status).toBe(200);
       expect(read.body.data.integrations.totalCount).toBeGreaterThanOrEqual(13);
       // Causally before any held call ended: the provider has answered none of them yet.
@@ -94,6 +89,7 @@ describe('slow providers do not starve the database pool', () => {
       expect(gw.fake.calls('datadog', 'revoke')).toBe(12);
       for (const id of [...refreshed, ...revoked]) expect(await gw.row(id)).toMatchObject({ lease_owner: null, lease_expires_at: null });
     } finally {
+      if (gateway !== gw) await gateway.close();
       await small?.close();
     }
   });
@@ -106,7 +102,7 @@ describe('a refresh and a revocation take turns', () => {
     const release = hold('gitlab', 'token');
     const refreshed = refresh(id);
     await until(() => gw.fake.calls('gitlab', 'token') === 1, 'the token call');
-    const revoked = gw.graphql(gw.org.keys.EDITOR, REVOKE, { input: { id } });
+    const revoked = gw.graphql(gw.world.acme.keys.EDITOR, REVOKE, { input: { id } });
     await until(() => requestsWaitingForLease(gw.logs, id) === 1, 'the revocation to wait');
     expect(gw.fake.calls('gitlab', 'revoke')).toBe(0);
     release();
@@ -141,7 +137,7 @@ describe('a lease whose owner stopped', () => {
       .set({ lease_owner: randomUUID(), lease_expires_at: new Date(expiresAt) })
       .where('id', '=', decodeTypedID(id, 'Integration'))
       .execute();
-    const answer = gw.graphql(gw.org.keys.EDITOR, REVOKE, { input: { id } });
+    const answer = gw.graphql(gw.world.acme.keys.EDITOR, REVOKE, { input: { id } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(gw.fake.calls('gitlab', 'revoke')).toBe(0);
     expect((await answer).body.data.revokeIntegration).toMatchObject({ revokedAtProvider: true, userErrors: [] });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIRST_KEY_COMMANDS } from '../src/bootstrap.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { graphiqlOptions } from './support/graphiql-page.js';
+import { sendGraphQL } from './support/request.js';
 import { childEnv, projectRoot, runCli, startGateway } from './support/process.js';
 
 /** The JSON log lines a process wrote. */
@@ -73,12 +74,9 @@ describe('production on an empty database', { timeout: 120_000 }, () => {
 
     const ready = await startGateway(env);
     try {
-      const res = await fetch(`${ready.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({ query: '{ viewer { role organization { slug name } } }' }),
-      });
-      expect((await res.json()).data.viewer).toEqual({ role: 'ADMIN', organization: { slug: 'acme', name: 'Acme Inc' } });
+      const query = '{ viewer { role organization { slug name } } }';
+      const res = await sendGraphQL(ready.url, { key, query, headers: { accept: null } });
+      expect(res.body.data.viewer).toEqual({ role: 'ADMIN', organization: { slug: 'acme', name: 'Acme Inc' } });
     } finally {
       expect(await ready.stop()).toBe(0);
     }

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { countApiKeys, createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
-import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { countApiKeys, type OrgFixture } from './support/fixtures.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 /** One test per bug that test/fuzz.test.ts found, each the smallest request that showed it. */
-let gateway: HardenedTestGateway;
+let gateway: TestGateway;
 let org: OrgFixture;
 
 beforeAll(async () => {
-  gateway = await createHardenedTestGateway({ hardening: { metricsPublic: false } });
-  org = await createOrgWithKeys(gateway.db, 'regressions');
+  gateway = await createTestGateway({ world: true, hardening: { metricsPublic: false } });
+  org = gateway.world.acme;
 });
 afterAll(async () => {
   await gateway?.close();

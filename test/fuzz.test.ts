@@ -7,18 +7,11 @@ import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { schema } from '../src/graphql/schema.js';
 import { issueApiKey } from '../src/modules/api-key/api-key.service.js';
 import { OutboundPolicy } from '../src/outbound/index.js';
-import {
-  createOrgWithKeys,
-  findApiKeyRow,
-  insertHealthChecks,
-  insertIntegration,
-  insertIntegrations,
-  type OrgFixture,
-} from './support/fixtures.js';
+import { findApiKeyRow, insertHealthChecks, insertIntegration, insertIntegrations, type OrgFixture } from './support/fixtures.js';
 import { Random } from './support/fuzz-random.js';
 import { type FuzzCase, FUZZ_PLAN_SIZE, type FuzzWorld, generateFuzzCases } from './support/fuzz-requests.js';
-import { type GatewayPort, serveOnLoopback } from './support/gateway-port.js';
-import { captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { captureLogs } from './support/logs.js';
 
 /**
  * Bad input, tried for real: over a thousand generated bad requests (FUZZ_COUNT=<n> sends n in the same
@@ -236,8 +229,7 @@ function describeCase(fuzzCase: FuzzCase): string {
   return `${method}${query ? ` ?${query.slice(0, 80)}` : ''} ${JSON.stringify(shownHeaders)} ${shownBody}`;
 }
 
-let gateway: HardenedTestGateway;
-let server: GatewayPort;
+let gateway: TestGateway;
 let port: number;
 let home: OrgFixture;
 let away: OrgFixture;
@@ -246,8 +238,10 @@ const logs = captureLogs('warn');
 const outboundPolicy = new OutboundPolicy({ allowlist: [], allowPrivate: true, requireHttps: false });
 
 beforeAll(async () => {
-  gateway = await createHardenedTestGateway({
+  gateway = await createTestGateway({
     logger: logs.logger,
+    world: true,
+    listen: DEADLINES,
     // Budgets no run exhausts: a request refused 429 would test nothing else.
     rateLimit: { apiKeyPoints: 1_000_000_000, organizationPoints: 1_000_000_000 },
     hardening: { introspection: false, hideSuggestions: true },
@@ -262,8 +256,7 @@ beforeAll(async () => {
     },
   });
   const db = gateway.db;
-  home = await createOrgWithKeys(db, 'fuzz-home');
-  away = await createOrgWithKeys(db, 'fuzz-away');
+  ({ acme: home, globex: away } = gateway.world);
   const own = await insertIntegrations(db, home.organization.id, 5, (i) => ({
     displayName: `Home ${i}`,
     createdAt: new Date(Date.UTC(2026, 0, 1 + i)),
@@ -303,12 +296,10 @@ beforeAll(async () => {
     },
   };
 
-  server = await serveOnLoopback(gateway.yoga, DEADLINES);
-  port = server.port;
+  port = gateway.port;
 });
 
 afterAll(async () => {
-  await server?.close();
   await gateway?.close();
 });
 
@@ -361,7 +352,7 @@ describe(`fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
     });
     expect(good.status, `seed ${SEED}`).toBe(200);
     expect(JSON.parse(good.text).data, `seed ${SEED}`).toEqual({
-      viewer: { role: 'VIEWER', organization: { slug: 'fuzz-home' } },
+      viewer: { role: 'VIEWER', organization: { slug: 'acme' } },
       integrations: { totalCount: 5 },
     });
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);

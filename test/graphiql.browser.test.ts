@@ -1,15 +1,12 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoOrganization } from '../src/bootstrap.js';
-import { createGateway, type Gateway } from '../src/server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
-import { testServices } from './support/services.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 /** Debian's package; `.ci/run` installs it when it is missing. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -45,8 +42,7 @@ async function until(page: Page, check: (arg: string) => boolean, arg: string, w
 
 describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser without Internet access', () => {
   let database: TestDatabase;
-  let yoga: Gateway;
-  let server: Server;
+  let gateway: TestGateway;
   let origin: string;
   let key: string;
   let browser: Browser;
@@ -59,12 +55,8 @@ describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser without Internet a
     const demo = await seedDemoOrganization(database.db);
     if (!demo) throw new Error('the demo organization was not created');
     key = demo.secret;
-    const logger = pino({ level: 'silent' });
-    yoga = createGateway({ database, logger, services: testServices(logger), graphiql: { authorization: `Bearer ${key}` } });
-    server = createServer(yoga);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    gateway = await createTestGateway({ database, graphiql: { authorization: `Bearer ${key}` }, listen: true });
+    origin = gateway.url;
     profile = await mkdtemp(path.join(os.tmpdir(), 'igw-chromium-'));
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
@@ -84,8 +76,7 @@ describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser without Internet a
   });
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    await yoga?.dispose();
+    await gateway?.close();
     await database?.drop();
     if (profile) await rm(profile, { recursive: true, force: true });
   });

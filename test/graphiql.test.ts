@@ -1,13 +1,10 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import pino from 'pino';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGateway, type Gateway } from '../src/server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { createOrgWithKeys } from './support/fixtures.js';
+import { createTestGateway, type TestGateway, type TestGatewayOptions } from './support/gateway.js';
 import { graphiqlOptions } from './support/graphiql-page.js';
 import { sendGraphQL } from './support/request.js';
-import { testServices } from './support/services.js';
 
 const KEY = `igw_0123456789ab_${'K'.repeat(43)}`;
 
@@ -33,14 +30,10 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
 
 describe('GraphiQL served by the gateway', () => {
   let database: TestDatabase;
-  const gateways: { yoga: Gateway; server: Server; port: number }[] = [];
+  const gateways: TestGateway[] = [];
 
-  async function listen(graphiql: Parameters<typeof createGateway>[0]['graphiql']) {
-    const logger = pino({ level: 'silent' });
-    const yoga = createGateway({ database, logger, services: testServices(logger), graphiql });
-    const server = createServer(yoga);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const gateway = { yoga, server, port: (server.address() as AddressInfo).port };
+  async function listen(graphiql: TestGatewayOptions['graphiql']) {
+    const gateway = await createTestGateway({ database, graphiql, listen: true });
     gateways.push(gateway);
     return gateway;
   }
@@ -49,10 +42,7 @@ describe('GraphiQL served by the gateway', () => {
     database = await createTestDatabase();
   });
   afterAll(async () => {
-    for (const { yoga, server } of gateways) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await yoga.dispose();
-    }
+    for (const gateway of gateways) await gateway.close();
     await database.drop();
   });
 
@@ -83,11 +73,12 @@ describe('GraphiQL served by the gateway', () => {
   });
 
   it('opens with an example query that runs against this schema', async () => {
-    const { yoga, port } = await listen(true);
+    const gateway = await listen(true);
+    const { port } = gateway;
     const { defaultQuery } = graphiqlOptions((await get(port, '/graphql')).body);
     expect(defaultQuery).toContain('integrations(first: 10)');
     const { keys } = await createOrgWithKeys(database.db, 'acme');
-    const { body } = await sendGraphQL(yoga, { key: keys.VIEWER, query: defaultQuery as string, headers: { accept: null } });
+    const { body } = await sendGraphQL(gateway, { key: keys.VIEWER, query: defaultQuery as string, headers: { accept: null } });
     expect(body.errors).toBeUndefined();
     expect(body.data).toEqual({
       viewer: { role: 'VIEWER', organization: { name: 'Org acme', slug: 'acme' } },

@@ -1,22 +1,21 @@
 import { type AuditResult, serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrgWithKeys } from './support/fixtures.js';
-import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 /**
  * The GraphQL over HTTP conformance audit of `graphql-http` against the hardened gateway, every request
  * carrying a valid API key (the gateway answers 401 to anything else). Every MUST and SHOULD passes; the
  * MAYs the gateway declines are form-encoded requests (it reads JSON and GraphQL bodies only).
  */
-let gateway: HardenedTestGateway;
+let gateway: TestGateway;
 let key: string;
 /** Every answer the audit received, to check the error bodies too. */
 const answers: { name: string; status: number; contentType: string | null; text: string }[] = [];
 let auditing = '';
 
 beforeAll(async () => {
-  gateway = await createHardenedTestGateway({ rateLimit: {}, hardening: { hideSuggestions: true } });
-  key = (await createOrgWithKeys(gateway.db, 'audit')).keys.VIEWER;
+  gateway = await createTestGateway({ world: true, rateLimit: {}, hardening: { hideSuggestions: true } });
+  key = gateway.world.acme.keys.VIEWER;
 });
 afterAll(async () => {
   await gateway?.close();
@@ -25,7 +24,7 @@ afterAll(async () => {
 async function fetchWithKey(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set('authorization', `Bearer ${key}`);
-  const response = await gateway.yoga.fetch(input instanceof Request ? input.url : String(input), { ...init, headers });
+  const response = await gateway.fetch(input instanceof Request ? input.url : String(input), { ...init, headers });
   answers.push({
     name: auditing,
     status: response.status,

@@ -1,35 +1,30 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { countApiKeys, createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
-import { type GatewayPort, serveOnLoopback } from './support/gateway-port.js';
-import { captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { countApiKeys, type OrgFixture } from './support/fixtures.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { captureLogs } from './support/logs.js';
 
 /**
  * The HTTP edge, over a real loopback port: which bodies are read (415 for the rest), which answers are
  * acceptable (406, q), the CSRF rule, strings that are not text, and how long a stalled client may hold
  * a connection.
  */
-let gateway: HardenedTestGateway;
-let port: GatewayPort;
+let gateway: TestGateway;
 let org: OrgFixture;
 const logs = captureLogs('warn');
 const TIMEOUTS = { headersTimeoutMs: 1_000, requestTimeoutMs: 1_500, keepAliveTimeoutMs: 500, maxConnectionsPerClient: 4 };
 
 beforeAll(async () => {
-  gateway = await createHardenedTestGateway({ logger: logs.logger });
-  org = await createOrgWithKeys(gateway.db, 'edge');
-  port = await serveOnLoopback(gateway.yoga, TIMEOUTS);
+  gateway = await createTestGateway({ world: true, logger: logs.logger, listen: TIMEOUTS });
+  org = gateway.world.acme;
 });
-afterAll(async () => {
-  await port?.close();
-  await gateway?.close();
-});
+afterAll(() => gateway?.close());
 
 const CREATE_KEY = 'mutation { createApiKey(input: { role: VIEWER }) { key } }';
 
 async function send(init: { method?: string; headers?: Record<string, string>; body?: string; query?: string }) {
-  const response = await fetch(`${port.origin}/graphql${init.query ? `?${init.query}` : ''}`, {
+  const response = await fetch(`${gateway.url}/graphql${init.query ? `?${init.query}` : ''}`, {
     method: init.method ?? 'POST',
     headers: { authorization: `Bearer ${org.keys.ADMIN}`, ...init.headers },
     ...(init.body === undefined ? {} : { body: init.body }),
@@ -56,7 +51,7 @@ describe('request bodies', () => {
     const before = await countApiKeys(gateway.db);
     for (const csrf of [{}, { 'x-graphql-yoga-csrf': '1' }] as Record<string, string>[]) {
       // fetch gives a string body text/plain when no type is named; a Blob without a type sends none.
-      const answer = await fetch(`${port.origin}/graphql`, {
+      const answer = await fetch(`${gateway.url}/graphql`, {
         method: 'POST',
         headers: { authorization: `Bearer ${org.keys.ADMIN}`, ...csrf, ...(contentType === null ? {} : { 'content-type': contentType }) },
         body: contentType === null ? new Blob([body]) : body,
@@ -179,7 +174,7 @@ describe('strings that are not text', () => {
       variables: { n: 'a#b' },
     }).split('#');
     const body = Buffer.concat([Buffer.from(head!), Buffer.from([0xff]), Buffer.from(tail!)]);
-    const response = await fetch(`${port.origin}/graphql`, {
+    const response = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
       headers: { authorization: `Bearer ${org.keys.ADMIN}`, ...graphqlResponse },
       body,
@@ -199,7 +194,7 @@ describe('strings that are not text', () => {
 /** A raw connection to the gateway's port; resolves when the server closes it, with what it sent. */
 function rawConnection(): { socket: Socket; closed: Promise<{ text: string; afterMs: number }> } {
   const started = Date.now();
-  const socket = connect(port.port, '127.0.0.1');
+  const socket = connect(gateway.port, '127.0.0.1');
   let text = '';
   socket.on('data', (chunk) => (text += chunk.toString('latin1')));
   socket.on('error', () => undefined);

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey, revokeApiKey } from '../src/modules/api-key/api-key.service.js';
-import { createOrgWithKeys, keyPrefix, type OrgFixture } from './support/fixtures.js';
-import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { keyPrefix, type OrgFixture } from './support/fixtures.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { sendGraphQL } from './support/request.js';
 
 const CREATE = 'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name } userErrors { code } } }';
 const _REVOKE = 'mutation Revoke($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } userErrors { code } } }';
@@ -14,26 +15,26 @@ const claimsAlone = (text: string) => !/api_keys/i.test(text) && /insert into "?
 const releases = (text: string) => /delete from "?idempotency_keys"?/i.test(text);
 
 describe('an Idempotency-Key claimed with authentication', () => {
-  let gateway: HardenedTestGateway;
+  let gateway: TestGateway;
   let acme: OrgFixture;
   // A budget of 1,000 points a minute per API key, which the test spends.
-  let limited: HardenedTestGateway;
+  let limited: TestGateway;
   let limitedOrg: OrgFixture;
 
   beforeAll(async () => {
-    gateway = await createHardenedTestGateway();
-    acme = await createOrgWithKeys(gateway.db, 'early');
-    limited = await createHardenedTestGateway({ rateLimit: { apiKeyPoints: 1000 } });
-    limitedOrg = await createOrgWithKeys(limited.db, 'limited');
+    gateway = await createTestGateway({ world: true });
+    acme = gateway.world.acme;
+    limited = await createTestGateway({ world: true, rateLimit: { apiKeyPoints: 1000 } });
+    limitedOrg = limited.world.acme;
   });
   afterAll(async () => {
     await gateway.close();
     await limited.close();
   });
 
-  const send = (target: HardenedTestGateway, apiKey: string, key: string | null, query: string, variables: Record<string, unknown>) =>
-    target.graphqlWith({ authorization: `Bearer ${apiKey}`, ...(key === null ? {} : { 'idempotency-key': key }) }, query, variables);
-  const keyRows = (target: HardenedTestGateway, key: string) =>
+  const send = (target: TestGateway, apiKey: string, key: string | null, query: string, variables: Record<string, unknown>) =>
+    sendGraphQL(target, { key: apiKey, query, variables, headers: key === null ? {} : { 'idempotency-key': key } });
+  const keyRows = (target: TestGateway, key: string) =>
     target.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).execute();
 
   it('is claimed when the mutation runs the first time its document is seen, and with authentication after that', async () => {

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGateway } from '../src/server.js';
-import { CONNECT, crashBeforeStoring, createProviderGateway, type ProviderGateway, REVOKE } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECT, CONNECTING_GATEWAY, crashBeforeStoring, REVOKE } from './support/integration-flows.js';
 import { sendGraphQL } from './support/request.js';
 
 describe('Idempotency-Key on the integration mutations', () => {
-  let gateway: ProviderGateway;
+  let gateway: TestGateway;
 
   beforeAll(async () => {
-    gateway = await createProviderGateway();
+    gateway = await createTestGateway(CONNECTING_GATEWAY);
   });
   afterAll(() => gateway.close());
 
@@ -16,14 +16,14 @@ describe('Idempotency-Key on the integration mutations', () => {
     input: { provider: 'github', authKind: 'API_TOKEN', displayName: 'GitHub', config: {}, credentials: { token } },
   });
   const send = (key: string, query: string, variables: Record<string, unknown>) =>
-    sendGraphQL(gateway.yoga, { key: gateway.org.keys.EDITOR, query, variables, headers: { 'idempotency-key': key } });
+    sendGraphQL(gateway, { key: gateway.world.acme.keys.EDITOR, query, variables, headers: { 'idempotency-key': key } });
   const integrations = async () =>
     Number(
       (
         await gateway.db
           .selectFrom('integrations')
           .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('organization_id', '=', gateway.org.organization.id)
+          .where('organization_id', '=', gateway.world.acme.organization.id)
           .executeTakeFirstOrThrow()
       ).n,
     );
@@ -86,7 +86,7 @@ describe('Idempotency-Key on the integration mutations', () => {
 
   it('renews the lease of a slow mutation, so that a retry meanwhile gets 409 rather than a second run', async () => {
     const services = { ...gateway.services, probeTimeoutMs: 10_000 };
-    const slow = createGateway({ database: gateway.database, logger: services.logger, services, idempotency: { leaseSeconds: 1 } });
+    const slow = await createTestGateway({ database: gateway.database, services, idempotency: { leaseSeconds: 1 } });
     try {
       const key = randomUUID();
       const variables = connectInput(gateway.fake.issueApiToken('github'));
@@ -94,7 +94,7 @@ describe('Idempotency-Key on the integration mutations', () => {
       gateway.fake.reset();
       gateway.fake.fault('github', 'api', { until: new Promise<void>((resolve) => (open = resolve)) }, 1);
       const send = () =>
-        sendGraphQL(slow, { key: gateway.org.keys.EDITOR, query: CONNECT, variables, headers: { 'idempotency-key': key } });
+        sendGraphQL(slow, { key: gateway.world.acme.keys.EDITOR, query: CONNECT, variables, headers: { 'idempotency-key': key } });
       const first = send();
       await new Promise((resolve) => setTimeout(resolve, 2_500)); // two and a half leases
       const meanwhile = await send();
@@ -104,7 +104,7 @@ describe('Idempotency-Key on the integration mutations', () => {
       expect((await send()).text).toBe((await first).text);
       expect(gateway.fake.calls('github', 'api')).toBeLessThanOrEqual(2);
     } finally {
-      await slow.dispose();
+      await slow.close();
     }
   });
 });

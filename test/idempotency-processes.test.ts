@@ -5,17 +5,19 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countApiKeys, createOrgWithKeys, type OrgFixture } from './support/fixtures.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
+import { sendGraphQL } from './support/request.js';
 import { childEnv, type RunningGateway, startGateway } from './support/process.js';
 
 const CREATE = 'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name } key userErrors { code } } }';
 
 async function post(gateway: RunningGateway, apiKey: string, idempotencyKey: string, variables: Record<string, unknown>) {
-  const response = await fetch(`${gateway.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}`, 'idempotency-key': idempotencyKey },
-    body: JSON.stringify({ query: CREATE, variables }),
+  const answer = await sendGraphQL(gateway.url, {
+    key: apiKey,
+    query: CREATE,
+    variables,
+    headers: { accept: null, 'idempotency-key': idempotencyKey },
   });
-  return { status: response.status, replayed: response.headers.get('idempotent-replayed'), text: await response.text() };
+  return { status: answer.status, replayed: answer.headers.get('idempotent-replayed'), text: answer.text };
 }
 
 // Several gateways share state only through PostgreSQL; the embedded PGlite is a single-process engine

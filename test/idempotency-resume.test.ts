@@ -4,14 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { purgeExpiredKeys } from '../src/http/idempotency/idempotency.repository.js';
 import { openResponseBody } from '../src/http/idempotency/response-seal.js';
-import {
-  CONNECT,
-  crashBeforeStoring,
-  createProviderGateway,
-  type ProviderGateway,
-  REFRESH,
-  RETURN_URL,
-} from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECT, CONNECTING_GATEWAY, crashBeforeStoring, REFRESH, RETURN_URL } from './support/integration-flows.js';
 import { sendGraphQL } from './support/request.js';
 
 /**
@@ -20,13 +14,13 @@ import { sendGraphQL } from './support/request.js';
  * behind (the key IN_PROGRESS, its lease expired, no answer) and send the retry through the plugin, so
  * that the real path runs: claim takeover, the mutation again, resuming by the key.
  */
-let gw: ProviderGateway;
+let gw: TestGateway;
 /** Every response body sent in this file, and the webhook signing secrets that some of them returned. */
 const texts: string[] = [];
 const webhookSecrets: string[] = [];
 
 beforeAll(async () => {
-  gw = await createProviderGateway({ probeTimeoutMs: 400 });
+  gw = await createTestGateway({ ...CONNECTING_GATEWAY, services: { probeTimeoutMs: 400 } });
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
@@ -35,7 +29,7 @@ const TEST =
   'mutation($input: TestIntegrationInput!) { testIntegration(input: $input) { healthCheck { id checkedAt ok httpStatus } integration { id health } userErrors { code } } }';
 
 async function send(key: string, query: string, variables: Record<string, unknown>) {
-  const answer = await sendGraphQL(gw.yoga, { key: gw.org.keys.EDITOR, query, variables, headers: { 'idempotency-key': key } });
+  const answer = await sendGraphQL(gw, { key: gw.world.acme.keys.EDITOR, query, variables, headers: { 'idempotency-key': key } });
   texts.push(answer.text);
   const secret = (Object.values(answer.body.data ?? {})[0] as { webhookSigningSecret?: string } | undefined)?.webhookSigningSecret;
   if (secret) webhookSecrets.push(secret);
@@ -78,7 +72,7 @@ const integrations = async () =>
       await gw.db
         .selectFrom('integrations')
         .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('organization_id', '=', gw.org.organization.id)
+        .where('organization_id', '=', gw.world.acme.organization.id)
         .executeTakeFirstOrThrow()
     ).n,
   );
@@ -350,11 +344,11 @@ describe('no secret is stored in a replayable answer that was not returned anywa
     const rows = await gw.db
       .selectFrom('idempotency_keys')
       .selectAll()
-      .where('organization_id', '=', gw.org.organization.id)
+      .where('organization_id', '=', gw.world.acme.organization.id)
       .where('state', '=', 'COMPLETED')
       .execute();
     expect(rows.length).toBeGreaterThan(5);
-    const providerSecrets = [...gw.fake.secrets(), ...Object.values(gw.org.keys)];
+    const providerSecrets = [...gw.fake.secrets(), ...Object.values(gw.world.acme.keys)];
     expect(
       leaks(
         rows.map((row) => JSON.stringify(row)),
@@ -362,7 +356,7 @@ describe('no secret is stored in a replayable answer that was not returned anywa
       ),
     ).toEqual([]);
     const opened = rows.map((row) =>
-      openResponseBody(row.response_body ?? '', gw.org.keys.EDITOR, {
+      openResponseBody(row.response_body ?? '', gw.world.acme.keys.EDITOR, {
         organizationId: row.organization_id,
         key: row.key,
         fingerprint: row.fingerprint,
@@ -373,7 +367,7 @@ describe('no secret is stored in a replayable answer that was not returned anywa
     // Another API key of the organization cannot open them.
     expect(
       rows.map((row) =>
-        openResponseBody(row.response_body ?? '', gw.org.keys.ADMIN, {
+        openResponseBody(row.response_body ?? '', gw.world.acme.keys.ADMIN, {
           organizationId: row.organization_id,
           key: row.key,
           fingerprint: row.fingerprint,
@@ -384,7 +378,7 @@ describe('no secret is stored in a replayable answer that was not returned anywa
 
   it('nor in any response, log line or event detail', async () => {
     expect(webhookSecrets.length).toBeGreaterThan(0);
-    const providerSecrets = [...gw.fake.secrets(), ...Object.values(gw.org.keys)];
+    const providerSecrets = [...gw.fake.secrets(), ...Object.values(gw.world.acme.keys)];
     expect(leaks(texts, providerSecrets)).toEqual([]);
     const events = await gw.db.selectFrom('integration_events').selectAll().execute();
     const checks = await gw.db.selectFrom('integration_health_checks').selectAll().execute();
@@ -405,11 +399,11 @@ describe('what a key costs in statements', () => {
   it('a key claimed afresh adds only the stored answer (the claim rides in authentication), and no search for an earlier attempt; a takeover searches', async () => {
     const id = await tokenIntegration();
     // Warm up the key's `last_used_at`, written in the background at most once a minute.
-    await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } });
+    await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
     await new Promise((resolve) => setTimeout(resolve, 200));
 
     gw.statements.reset();
-    const plain = await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } });
+    const plain = await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
     expect(plain.body.data.testIntegration.healthCheck.ok).toBe(true);
     const without = [...gw.statements.sql];
 

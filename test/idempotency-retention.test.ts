@@ -3,17 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprintOf } from '../src/http/idempotency/idempotency-key.js';
 import { claimKey, completeKey, purgeExpiredKeys } from '../src/http/idempotency/idempotency.repository.js';
-import { createGateway } from '../src/server.js';
-import { countApiKeys, createOrgWithKeys, findApiKeyRow, type OrgFixture } from './support/fixtures.js';
+import { countApiKeys, findApiKeyRow, type OrgFixture } from './support/fixtures.js';
 import { testDatabaseKind } from './support/database.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { childEnv, runCli } from './support/process.js';
 import { sendGraphQL } from './support/request.js';
-import { testServices } from './support/services.js';
 
 const CREATE = 'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name } key userErrors { code } } }';
 const VARIABLES = { input: { role: 'VIEWER', name: 'retried' } };
@@ -24,14 +21,14 @@ describe('Idempotency-Key leases and retention', () => {
   let adminKeyId: string;
 
   beforeAll(async () => {
-    gateway = await createTestGateway();
-    acme = await createOrgWithKeys(gateway.db, 'acme');
+    gateway = await createTestGateway({ world: true });
+    acme = gateway.world.acme;
     adminKeyId = (await findApiKeyRow(gateway.db, acme.keys.ADMIN)).id;
   });
   afterAll(() => gateway.close());
 
   const send = (key: string, variables: Record<string, unknown> = VARIABLES) =>
-    sendGraphQL(gateway.yoga, { key: acme.keys.ADMIN, query: CREATE, variables, headers: { 'idempotency-key': key } });
+    sendGraphQL(gateway, { key: acme.keys.ADMIN, query: CREATE, variables, headers: { 'idempotency-key': key } });
   /** The row a process that crashed mid-request leaves behind: in progress, its lease ending `leaseEnds` seconds from now. */
   const abandonedClaim = (key: string, leaseEnds: number) =>
     gateway.db
@@ -163,17 +160,11 @@ describe('Idempotency-Key leases and retention', () => {
       .set({ expires_at: sql<Date>`now() - interval '1 second'` })
       .where('key', '=', key)
       .execute();
-    const logger = pino({ level: 'silent' });
-    const second = createGateway({
-      database: gateway.database,
-      logger,
-      services: testServices(logger),
-      idempotency: { purgeIntervalMs: 50 },
-    });
+    const second = await createTestGateway({ database: gateway.database, idempotency: { purgeIntervalMs: 50 } });
     try {
       await expect.poll(() => row(key), { timeout: 5_000, interval: 50 }).toBeUndefined();
     } finally {
-      await second.dispose();
+      await second.close();
     }
   });
 

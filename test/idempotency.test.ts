@@ -4,7 +4,6 @@ import { issueApiKey } from '../src/modules/api-key/api-key.service.js';
 import { countApiKeys, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { sendGraphQL } from './support/request.js';
-import { createWorld } from './support/world.js';
 
 const CREATE =
   'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name role } key userErrors { code message field } } }';
@@ -17,8 +16,8 @@ describe('Idempotency-Key on mutations', () => {
   let globex: OrgFixture;
 
   beforeAll(async () => {
-    gateway = await createTestGateway();
-    ({ acme, globex } = await createWorld(gateway.db));
+    gateway = await createTestGateway({ world: true });
+    ({ acme, globex } = gateway.world);
   });
   afterAll(() => gateway.close());
 
@@ -27,7 +26,7 @@ describe('Idempotency-Key on mutations', () => {
     variables: Record<string, unknown>,
     options: { query?: string; apiKey?: string | null } = {},
   ) =>
-    sendGraphQL(gateway.yoga, {
+    sendGraphQL(gateway, {
       key: options.apiKey === undefined ? acme.keys.ADMIN : options.apiKey,
       query: options.query ?? CREATE,
       variables,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrgWithKeys, insertIntegrations } from './support/fixtures.js';
+import { insertIntegrations } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 // A page whose nodes ask only for summary fields loads only the summary columns (a performance
@@ -8,8 +8,8 @@ let gateway: TestGateway;
 let key: string;
 
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  const org = await createOrgWithKeys(gateway.db, 'columns');
+  gateway = await createTestGateway({ world: true });
+  const org = gateway.world.acme;
   key = org.keys.VIEWER;
   await insertIntegrations(gateway.db, org.organization.id, 3, (i) => ({
     displayName: `Columns ${i}`,

@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONNECT, createProviderGateway, type ProviderGateway, REFRESH, REVOKE, RETURN_URL, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECT, CONNECTING_GATEWAY, REFRESH, RETURN_URL, REVOKE, TEST } from './support/integration-flows.js';
 import { sendGraphQL } from './support/request.js';
 
-let gw: ProviderGateway;
+let gw: TestGateway;
 let tokenId: string;
 let oauthId: string;
 
 beforeAll(async () => {
-  gw = await createProviderGateway();
+  gw = await createTestGateway(CONNECTING_GATEWAY);
   tokenId = (await gw.connect('github', 'API_TOKEN')).body.data.connectIntegration.integration.id;
   oauthId = await gw.connectOAuth('gitlab');
-  await gw.graphql(gw.org.keys.EDITOR, REFRESH, {
+  await gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, {
     input: { id: tokenId, webhook: { url: 'https://hooks.example.com/a', enabled: true, rotateSecret: true } },
   });
 });
@@ -54,11 +55,11 @@ describe('roles', () => {
   it('a VIEWER gets FORBIDDEN from every mutation, and nothing changes anywhere', async () => {
     const before = await snapshot();
     for (const [name, query, input] of attempts({ token: tokenId, oauth: oauthId })) {
-      const res = await gw.graphql(gw.org.keys.VIEWER, query, { input });
+      const res = await gw.graphql(gw.world.acme.keys.VIEWER, query, { input });
       expect(res.status, name).toBe(200);
       expect(res.body.data, name).toBeNull();
       expect(
-        res.body.errors?.map((error) => error.extensions?.code),
+        res.body.errors?.map((error: { extensions?: { code?: string } }) => error.extensions?.code),
         name,
       ).toEqual(['FORBIDDEN']);
     }
@@ -68,7 +69,7 @@ describe('roles', () => {
   it('without an API key every mutation is HTTP 401 and changes nothing', async () => {
     const before = await snapshot();
     for (const [name, query, input] of attempts({ token: tokenId, oauth: oauthId })) {
-      const response = await sendGraphQL(gw.yoga, { key: null, query, variables: { input }, headers: { accept: null } });
+      const response = await sendGraphQL(gw, { key: null, query, variables: { input }, headers: { accept: null } });
       expect(response.status, name).toBe(401);
     }
     expect(await snapshot()).toEqual(before);
@@ -87,7 +88,7 @@ describe('roles', () => {
     it.each(Object.entries(documents))('an EDITOR gets FORBIDDEN for the whole operation, and nothing runs: %s', async (_name, query) => {
       const before = await snapshot();
       const keysBefore = await gw.db.selectFrom('api_keys').select('id').execute();
-      const res = await gw.graphql(gw.org.keys.EDITOR, query, { id: tokenId });
+      const res = await gw.graphql(gw.world.acme.keys.EDITOR, query, { id: tokenId });
       // No health check, no event, no provider call, no key.
       expect(await snapshot()).toEqual(before);
       expect(await gw.db.selectFrom('api_keys').select('id').execute()).toEqual(keysBefore);
@@ -103,8 +104,8 @@ describe('roles', () => {
       const key = randomUUID();
       const body = { query: documents['fields side by side'], variables: { id: tokenId } };
       for (let attempt = 0; attempt < 2; attempt += 1) {
-        const res = await sendGraphQL(gw.yoga, { key: gw.org.keys.EDITOR, ...body, headers: { 'idempotency-key': key } });
-        expect(res.body.errors?.map((error) => error.extensions?.code)).toEqual(['FORBIDDEN']);
+        const res = await sendGraphQL(gw, { key: gw.world.acme.keys.EDITOR, ...body, headers: { 'idempotency-key': key } });
+        expect(res.body.errors?.map((error: { extensions?: { code?: string } }) => error.extensions?.code)).toEqual(['FORBIDDEN']);
         expect(res.headers.get('idempotent-replayed')).toBeNull();
       }
       expect(await gw.db.selectFrom('idempotency_keys').selectAll().where('key', '=', key).execute()).toEqual([]);
@@ -113,13 +114,13 @@ describe('roles', () => {
 
     it('a field left out by @skip or @include is not refused, and the rest runs', async () => {
       const query = `mutation($id: ID!, $admin: Boolean!) { a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } b: createApiKey(input: {role: VIEWER}) @include(if: $admin) { ${KEY_FIELDS} } }`;
-      const res = await gw.graphql(gw.org.keys.EDITOR, query, { id: tokenId, admin: false });
+      const res = await gw.graphql(gw.world.acme.keys.EDITOR, query, { id: tokenId, admin: false });
       expect(res.body.errors).toBeUndefined();
       expect(res.body.data).toEqual({ a: { healthCheck: { ok: true }, userErrors: [] } });
     });
 
     it('an ADMIN runs the same document whole', async () => {
-      const res = await gw.graphql(gw.org.keys.ADMIN, documents['fields side by side'], { id: tokenId });
+      const res = await gw.graphql(gw.world.acme.keys.ADMIN, documents['fields side by side'], { id: tokenId });
       expect(res.body.errors).toBeUndefined();
       expect(res.body.data.a).toEqual({ healthCheck: { ok: true }, userErrors: [] });
       expect(res.body.data.b).toEqual({ key: expect.stringMatching(/^igw_/), userErrors: [] });
@@ -127,7 +128,7 @@ describe('roles', () => {
   });
 
   it('an ADMIN may do what an EDITOR may', async () => {
-    const res = await gw.graphql(gw.org.keys.ADMIN, TEST, { input: { id: tokenId } });
+    const res = await gw.graphql(gw.world.acme.keys.ADMIN, TEST, { input: { id: tokenId } });
     expect(res.body.data.testIntegration.userErrors).toEqual([]);
     expect(res.body.data.testIntegration.healthCheck.ok).toBe(true);
   });
@@ -138,7 +139,7 @@ describe('tenant isolation', () => {
     const before = await snapshot();
     for (const [name, query, input] of attempts({ token: tokenId, oauth: oauthId })) {
       if (!('id' in input) && !('integrationId' in input)) continue;
-      const res = await gw.graphql(gw.other.keys.EDITOR, query, { input });
+      const res = await gw.graphql(gw.world.globex.keys.EDITOR, query, { input });
       expect(res.body.errors, name).toBeUndefined();
       const payload = Object.values(res.body.data)[0] as { integration: unknown; userErrors: { code: string; field: string[] }[] };
       expect(payload.integration, name).toBeNull();
@@ -152,22 +153,22 @@ describe('tenant isolation', () => {
 
   it('our integrations are invisible to them, and theirs to us', async () => {
     const theirs = (
-      await gw.graphql(gw.other.keys.EDITOR, CONNECT, {
+      await gw.graphql(gw.world.globex.keys.EDITOR, CONNECT, {
         input: { provider: 'slack', authKind: 'API_TOKEN', displayName: 'theirs', credentials: { token: gw.fake.issueApiToken('slack') } },
       })
     ).body.data.connectIntegration.integration.id;
     const read = 'query($ids: [ID!]!) { nodes(ids: $ids) { id } integrations(first: 50) { edges { node { id } } } }';
-    const ours = await gw.graphql(gw.org.keys.VIEWER, read, { ids: [tokenId, theirs] });
+    const ours = await gw.graphql(gw.world.acme.keys.VIEWER, read, { ids: [tokenId, theirs] });
     expect(ours.body.data.nodes).toEqual([{ id: tokenId }, null]);
     expect(ours.body.data.integrations.edges.map((edge: any) => edge.node.id)).not.toContain(theirs);
-    const them = await gw.graphql(gw.other.keys.VIEWER, read, { ids: [tokenId, oauthId, theirs] });
+    const them = await gw.graphql(gw.world.globex.keys.VIEWER, read, { ids: [tokenId, oauthId, theirs] });
     expect(them.body.data.nodes).toEqual([null, null, { id: theirs }]);
     expect(them.body.data.integrations.edges).toEqual([{ node: { id: theirs } }]);
   });
 
   it('after all that, our integrations still work', async () => {
     for (const id of [tokenId, oauthId]) {
-      const res = await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } });
+      const res = await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
       expect(res.body.data.testIntegration.integration).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY' });
     }
   });

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { findApiKeyRow } from './support/fixtures.js';
-import { createProviderGateway, type ProviderGateway, REFRESH, REVOKE, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECTING_GATEWAY, REFRESH, REVOKE, TEST } from './support/integration-flows.js';
 
-let gw: ProviderGateway;
+let gw: TestGateway;
 /** Request id of every mutation sent, with the event types it must have written. */
 const sent: { requestId: string; types: string[]; outcome: 'SUCCEEDED' | 'FAILED' }[] = [];
 const webhookSecrets: string[] = [];
@@ -12,8 +13,8 @@ const webhookSecrets: string[] = [];
 const LEAKY = ['leaky-echoed-token-0001', 'leaky-access-token-0002', 'leaky-refresh-token-0003'];
 
 beforeAll(async () => {
-  gw = await createProviderGateway({ probeTimeoutMs: 400 });
-  const editor = gw.org.keys.EDITOR;
+  gw = await createTestGateway({ ...CONNECTING_GATEWAY, services: { probeTimeoutMs: 400 } });
+  const editor = gw.world.acme.keys.EDITOR;
   const record = (res: { requestId: string }, outcome: 'SUCCEEDED' | 'FAILED', ...types: string[]) =>
     sent.push({ requestId: res.requestId, types, outcome });
   const mutate = (query: string, input: Record<string, unknown>) => gw.graphql(editor, query, { input });
@@ -57,7 +58,7 @@ beforeAll(async () => {
   const oauthId = started.body.data.connectIntegration.integration.id;
   const atProvider = await fetch(started.body.data.connectIntegration.authorizationUrl, { redirect: 'manual' });
   const callbackId = randomUUID();
-  const callback = await gw.yoga.fetch(atProvider.headers.get('location') as string, {
+  const callback = await gw.fetch(atProvider.headers.get('location') as string, {
     headers: { 'x-request-id': callbackId },
     redirect: 'manual',
   });
@@ -79,7 +80,7 @@ afterAll(() => gw.close());
 
 describe('every mutation leaves an integration_events row', () => {
   it('with its type, outcome, the actor key and the request id', async () => {
-    const editor = (await findApiKeyRow(gw.db, gw.org.keys.EDITOR)).id;
+    const editor = (await findApiKeyRow(gw.db, gw.world.acme.keys.EDITOR)).id;
     const events = await gw.events();
     for (const { requestId, types, outcome } of sent) {
       const mine = events.filter((event) => event.request_id === requestId);
@@ -97,10 +98,10 @@ describe('every mutation leaves an integration_events row', () => {
   it('refused and invalid mutations that changed nothing leave no event', async () => {
     const before = (await gw.events()).length;
     const { id } = await gw.db.selectFrom('integrations').select('id').where('status', '!=', 'REVOKED').executeTakeFirstOrThrow();
-    const viewer = await gw.graphql(gw.org.keys.VIEWER, TEST, { input: { id: encodeGlobalID('Integration', id) } });
+    const viewer = await gw.graphql(gw.world.acme.keys.VIEWER, TEST, { input: { id: encodeGlobalID('Integration', id) } });
     expect(viewer.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const invalid = await gw.graphql(
-      gw.org.keys.EDITOR,
+      gw.world.acme.keys.EDITOR,
       'mutation { connectIntegration(input: { provider: "nope", authKind: API_TOKEN, displayName: "x" }) { userErrors { code } } }',
     );
     expect(invalid.body.data.connectIntegration.userErrors).toEqual([{ code: 'VALIDATION' }]);
@@ -116,7 +117,7 @@ describe('no secret leaves the gateway', () => {
     'not-the-password-1',
     'ghp_rejected-replacement-0001',
     ...LEAKY,
-    ...Object.values(gw.org.keys),
+    ...Object.values(gw.world.acme.keys),
   ];
 
   it('in any response body or redirect', () => {

@@ -3,7 +3,8 @@ import { listConnectors } from '../src/connectors/registry.js';
 import { connectorSettingsFromEnv } from '../src/connectors/settings.js';
 import { API_ROUTES } from './fake-provider/apis.js';
 import { PROFILES, settingsAsEnv } from './fake-provider/profiles.js';
-import { createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL, REVOKE, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECTING_GATEWAY, REFRESH, RETURN_URL, REVOKE, TEST } from './support/integration-flows.js';
 
 /** What each provider's fake answers about the account, per auth kind (an empty identity stores none). */
 const ACCOUNTS: Record<string, Partial<Record<string, unknown>>> = {
@@ -43,13 +44,13 @@ const REVOCABLE: Record<string, string[]> = {
  */
 const ENDS_GRANT = new Set(['datadog', 'gitlab', 'pagerduty', 'servicenow']);
 
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
-  gw = await createProviderGateway();
+  gw = await createTestGateway(CONNECTING_GATEWAY);
 });
 afterAll(() => gw.close());
 
-const run = (query: string, input: Record<string, unknown>) => gw.graphql(gw.org.keys.EDITOR, query, { input });
+const run = (query: string, input: Record<string, unknown>) => gw.graphql(gw.world.acme.keys.EDITOR, query, { input });
 const sorted = (values: readonly string[] | null) => (values ? [...values].sort() : values);
 
 it('the fake provider covers every connector in the catalog', () => {
@@ -100,7 +101,7 @@ async function webhookRoundTrip(id: string) {
   expect(later.webhookSigningSecret).toBeNull();
   expect(later.integration.webhook.enabled).toBe(false);
   const read = await gw.graphql(
-    gw.org.keys.VIEWER,
+    gw.world.acme.keys.VIEWER,
     'query($id: ID!) { node(id: $id) { id ... on Integration { webhook { url enabled } } } }',
     { id },
   );
@@ -185,7 +186,7 @@ describe.each(oauthCases)('$provider with OAUTH2', ({ provider, definition }) =>
     const id = started.integration.id;
     const grant = gw.fake.latestGrant(provider)!;
     const read = await gw.graphql(
-      gw.org.keys.VIEWER,
+      gw.world.acme.keys.VIEWER,
       `query($id: ID!) { integration(id: $id) { status health grantedScopes missingScopes account credentialExpiresAt } }`,
       { id },
     );

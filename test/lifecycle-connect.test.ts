@@ -3,11 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listConnectors } from '../src/connectors/registry.js';
 import type { Database } from '../src/db/database.js';
 import { findApiKeyRow } from './support/fixtures.js';
-import { CONNECT, configFor, createProviderGateway, type ProviderGateway, REFRESH, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { configFor, CONNECT, CONNECTING_GATEWAY, REFRESH, TEST } from './support/integration-flows.js';
 
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
-  gw = await createProviderGateway({ probeTimeoutMs: 400 });
+  gw = await createTestGateway({ ...CONNECTING_GATEWAY, services: { probeTimeoutMs: 400 } });
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
@@ -46,7 +47,7 @@ async function expectRefused(
   expect(await counts(gw.db)).toEqual({ ...before, events: before.events + 1 });
   const [event] = (await gw.events()).slice(-1);
   expect(event).toMatchObject({ type: 'integration.connect_failed', outcome: 'FAILED', request_id: res.requestId });
-  expect(event?.actor_key_id).toBe((await findApiKeyRow(gw.db, gw.org.keys.EDITOR)).id);
+  expect(event?.actor_key_id).toBe((await findApiKeyRow(gw.db, gw.world.acme.keys.EDITOR)).id);
   return payload.userErrors[0];
 }
 
@@ -117,7 +118,7 @@ describe('invalid input is refused before any provider call', () => {
   ])('%s', async (_name, input, field) => {
     const before = await counts(gw.db);
     const base = { authKind: 'API_TOKEN', displayName: 'x', credentials: { token: 'whatever' } };
-    const res = await gw.graphql(gw.org.keys.EDITOR, CONNECT, { input: { ...base, ...input } });
+    const res = await gw.graphql(gw.world.acme.keys.EDITOR, CONNECT, { input: { ...base, ...input } });
     expect(res.body.data.connectIntegration).toMatchObject({ integration: null, userErrors: [{ code: 'VALIDATION', field }] });
     expect(gw.fake.store.calls).toHaveLength(0);
     expect((await counts(gw.db)).integrations).toBe(before.integrations);
@@ -128,7 +129,7 @@ describe('reconnecting keeps the integration id', () => {
   it('with a new token after the old one was rejected (NEEDS_REAUTH -> ACTIVE)', async () => {
     const first = (await gw.connect('github', 'API_TOKEN')).body.data.connectIntegration.integration;
     for (const record of gw.fake.store.accessTokens.values()) record.revoked = true;
-    const failed = (await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id: first.id } })).body.data.testIntegration;
+    const failed = (await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id: first.id } })).body.data.testIntegration;
     expect(failed.integration.status).toBe('NEEDS_REAUTH');
     const before = await counts(gw.db);
     const again = (await gw.connect('github', 'API_TOKEN', { integrationId: first.id, displayName: 'renamed' })).body.data
@@ -141,7 +142,7 @@ describe('reconnecting keeps the integration id', () => {
   it('through OAuth2, replacing a token integration and keeping its webhook secret', async () => {
     const first = (await gw.connect('gitlab', 'API_TOKEN')).body.data.connectIntegration.integration;
     const webhook = { url: 'https://hooks.example.com/x', enabled: true, rotateSecret: true };
-    await gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id: first.id, webhook } });
+    await gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, { input: { id: first.id, webhook } });
     const before = await counts(gw.db);
     const id = await gw.connectOAuth('gitlab', { integrationId: first.id });
     expect(id).toBe(first.id);
@@ -157,7 +158,7 @@ describe('reconnecting keeps the integration id', () => {
     const first = (await gw.connect('gitlab', 'API_TOKEN')).body.data.connectIntegration.integration;
     const started = (await gw.startOAuth('gitlab', { integrationId: first.id })).body.data.connectIntegration;
     expect(started.integration).toMatchObject({ id: first.id, authKind: 'API_TOKEN', status: 'ACTIVE', hasCredentials: true });
-    const tested = (await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id: first.id } })).body.data.testIntegration;
+    const tested = (await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id: first.id } })).body.data.testIntegration;
     expect(tested.healthCheck.ok).toBe(true);
     expect((await gw.authorize(started.authorizationUrl)).location?.searchParams.get('outcome')).toBe('connected');
     expect(await gw.row(first.id)).toMatchObject({ auth_kind: 'OAUTH2', status: 'ACTIVE' });
@@ -177,7 +178,7 @@ describe('reconnecting keeps the integration id', () => {
 
   it("another organization's integration cannot be reconnected (NOT_FOUND)", async () => {
     const theirs = (
-      await gw.graphql(gw.other.keys.EDITOR, CONNECT, {
+      await gw.graphql(gw.world.globex.keys.EDITOR, CONNECT, {
         input: {
           provider: 'github',
           authKind: 'API_TOKEN',

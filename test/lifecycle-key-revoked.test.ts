@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { issueApiKey, revokeApiKey } from '../src/modules/api-key/api-key.service.js';
-import { CONNECT, configFor, createProviderGateway, type ProviderGateway, REVOKE, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { configFor, CONNECT, CONNECTING_GATEWAY, REVOKE, TEST } from './support/integration-flows.js';
 
 /**
  * A request authenticates when it arrives. A mutation that has run for a second or more reads its API
  * key again in its committing transaction: a key revoked meanwhile rolls the mutation back.
  */
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
-  gw = await createProviderGateway();
+  gw = await createTestGateway(CONNECTING_GATEWAY);
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
@@ -23,8 +24,8 @@ async function until(condition: () => boolean, what: string) {
 
 /** An EDITOR key of its own, so that revoking it leaves the fixture's keys alone. */
 async function doomedEditor() {
-  const issued = await issueApiKey(gw.db, { organizationId: gw.org.organization.id, role: 'EDITOR' });
-  return { key: issued.secret, revoke: () => revokeApiKey(gw.db, gw.org.organization.id, issued.apiKey.id) };
+  const issued = await issueApiKey(gw.db, { organizationId: gw.world.acme.organization.id, role: 'EDITOR' });
+  return { key: issued.secret, revoke: () => revokeApiKey(gw.db, gw.world.acme.organization.id, issued.apiKey.id) };
 }
 
 /**

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CONSERVATIVE_EXPIRES_IN_SECONDS } from '../src/connectors/oauth.js';
 import { openDatabase } from '../src/db/connection.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
-import { createGateway } from '../src/server.js';
 import { createTestDatabase } from './support/database.js';
-import { createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECTING_GATEWAY, REFRESH, RETURN_URL } from './support/integration-flows.js';
 
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
-  gw = await createProviderGateway();
+  gw = await createTestGateway(CONNECTING_GATEWAY);
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
@@ -151,7 +151,7 @@ describe('what the provider grants is recorded', () => {
     const { id, authorizationUrl } = await start('github');
     await gw.authorize(authorizationUrl);
     const read = await gw.graphql(
-      gw.org.keys.VIEWER,
+      gw.world.acme.keys.VIEWER,
       'query($id: ID!) { integration(id: $id) { status statusReason health grantedScopes missingScopes } }',
       { id },
     );
@@ -187,14 +187,16 @@ describe('what the provider grants is recorded', () => {
       error: 'probe_provider_error',
     });
     expect(await gw.row(id)).toMatchObject({ status: 'ACTIVE', health: 'DEGRADED' });
-    const refreshed = await gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
+    const refreshed = await gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
     expect(refreshed.body.data.refreshIntegration.userErrors).toEqual([]);
     expect(gw.fake.calls('gitlab', 'token', 'refresh_token')).toBe(1);
   });
 
   it('an integration revoked while its authorization is pending cannot be completed', async () => {
     const { id, authorizationUrl } = await start();
-    await gw.graphql(gw.org.keys.EDITOR, 'mutation($id: ID!) { revokeIntegration(input: { id: $id }) { userErrors { code } } }', { id });
+    await gw.graphql(gw.world.acme.keys.EDITOR, 'mutation($id: ID!) { revokeIntegration(input: { id: $id }) { userErrors { code } } }', {
+      id,
+    });
     const { location } = await gw.authorize(authorizationUrl);
     expect(location?.searchParams.get('outcome')).toBe('error');
     expect(gw.fake.calls('gitlab', 'token')).toBe(0);
@@ -205,7 +207,7 @@ describe('what the provider grants is recorded', () => {
 describe("without a returnUrl the browser lands on the gateway's own /oauth/done page", () => {
   async function land(location: URL | null) {
     expect(`${location?.origin}${location?.pathname}`).toBe('http://gateway.test/oauth/done');
-    const response = await gw.yoga.fetch(location!.toString(), { headers: { accept: 'text/html' } });
+    const response = await gw.fetch(location!.toString(), { headers: { accept: 'text/html' } });
     return { response, html: await response.text() };
   }
 
@@ -247,17 +249,17 @@ describe("without a returnUrl the browser lands on the gateway's own /oauth/done
       outcome: 'error',
       error: '"><img src=x onerror=alert(1)>',
     });
-    const response = await gw.yoga.fetch(`http://gateway.test/oauth/done?${hostile}`);
+    const response = await gw.fetch(`http://gateway.test/oauth/done?${hostile}`);
     const html = await response.text();
     expect(response.status).toBe(200);
     expect(html).not.toMatch(/<script|<img/);
     expect(html).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
     for (const query of ['', '?outcome=connected', '?integration=x&outcome=maybe']) {
-      const empty = await gw.yoga.fetch(`http://gateway.test/oauth/done${query}`);
+      const empty = await gw.fetch(`http://gateway.test/oauth/done${query}`);
       expect(empty.status).toBe(400);
       expect(await empty.text()).toContain('Nothing to show');
     }
-    expect((await gw.yoga.fetch('http://gateway.test/oauth/done', { method: 'POST' })).status).toBe(405);
+    expect((await gw.fetch('http://gateway.test/oauth/done', { method: 'POST' })).status).toBe(405);
   });
 
   it('a returnUrl that is given must still be an absolute http(s) URL', async () => {
@@ -294,7 +296,7 @@ describe('a callback that fails itself answers 503 with the request id, never a 
       ? await openDatabase({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:9/gone', poolSize: 1 })
       : await createTestDatabase();
     if (!gw.database.url) await closed.close();
-    const broken = createGateway({ database: closed, logger: gw.services.logger, services: gw.services });
+    const broken = await createTestGateway({ database: closed, services: gw.services });
     try {
       const requestId = `callback-${Date.now()}`;
       const response = await broken.fetch(callbackUrl, { headers: { 'x-request-id': requestId }, redirect: 'manual' });
@@ -304,7 +306,7 @@ describe('a callback that fails itself answers 503 with the request id, never a 
       for (const secret of [params.get('state'), params.get('code')])
         expect(gw.logs.some((line) => line.includes(secret as string))).toBe(false);
     } finally {
-      await broken.dispose();
+      await broken.close();
       await closed.close();
     }
   });
@@ -320,7 +322,7 @@ describe('a callback that fails itself answers 503 with the request id, never a 
     const requestId = `callback-${Date.now()}`;
     try {
       const atProvider = await fetch(authorizationUrl, { redirect: 'manual' });
-      const response = await gw.yoga.fetch(atProvider.headers.get('location') as string, {
+      const response = await gw.fetch(atProvider.headers.get('location') as string, {
         headers: { 'x-request-id': requestId },
         redirect: 'manual',
       });

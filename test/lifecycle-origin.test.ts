@@ -7,7 +7,8 @@ import { decodeTypedID } from '../src/graphql/global-id.js';
 import { KeyRing, rotateSecrets, SecretVault } from '../src/secrets/index.js';
 import { clientIdOf } from './fake-provider/profiles.js';
 import { type FakeProvider, startFakeProvider } from './fake-provider/server.js';
-import { CONNECT, createProviderGateway, type ProviderGateway, REFRESH, RETURN_URL, REVOKE, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECT, CONNECTING_GATEWAY, REFRESH, RETURN_URL, REVOKE, TEST } from './support/integration-flows.js';
 
 /**
  * Two self-managed GitLab instances on two loopback ports, each reached through the connector's own
@@ -21,7 +22,7 @@ const GITHUB_CLIENT_SECRET = `github_client_secret_${randomBytes(8).toString('he
 const gatewayKey = randomBytes(32);
 const rotationKey = randomBytes(32);
 
-let gw: ProviderGateway;
+let gw: TestGateway;
 let hostA: FakeProvider;
 let hostB: FakeProvider;
 let githubA: FakeProvider;
@@ -32,9 +33,12 @@ beforeAll(async () => {
   githubA = await startFakeProvider({ root: 'github', clientSecret: () => GITHUB_CLIENT_SECRET });
   githubB = await startFakeProvider({ root: 'github', clientSecret: () => GITHUB_CLIENT_SECRET });
   // The gateway's vault also opens what `secrets rotate` re-encrypts under the rotation key (see the last test).
-  gw = await createProviderGateway({
-    connectorSettings: { ...hostA.settings, ...githubA.settings },
-    vault: new SecretVault(new KeyRing(gatewayKey, [rotationKey])),
+  gw = await createTestGateway({
+    ...CONNECTING_GATEWAY,
+    services: {
+      connectorSettings: { ...hostA.settings, ...githubA.settings },
+      vault: new SecretVault(new KeyRing(gatewayKey, [rotationKey])),
+    },
   });
 });
 afterAll(async () => {
@@ -45,7 +49,7 @@ beforeEach(() => {
   for (const host of [hostA, hostB, githubA, githubB]) host.reset();
 });
 
-const editor = (query: string, input: Record<string, unknown>) => gw.graphql(gw.org.keys.EDITOR, query, { input });
+const editor = (query: string, input: Record<string, unknown>) => gw.graphql(gw.world.acme.keys.EDITOR, query, { input });
 const oauthInput = (host: FakeProvider, extra: Record<string, unknown> = {}) => ({
   provider: 'gitlab',
   authKind: 'OAUTH2',
@@ -512,9 +516,9 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
       listConnectors(),
     );
     expect(settings.gitlab?.oauthOrigin).toBe(hostB.url);
-    const other = await createProviderGateway({ connectorSettings: settings });
+    const other = await createTestGateway({ ...CONNECTING_GATEWAY, services: { connectorSettings: settings } });
     try {
-      const asEditor = (query: string, input: Record<string, unknown>) => other.graphql(other.org.keys.EDITOR, query, { input });
+      const asEditor = (query: string, input: Record<string, unknown>) => other.graphql(other.world.acme.keys.EDITOR, query, { input });
       const started = (await asEditor(CONNECT, oauthInput(hostB))).body.data.connectIntegration;
       expect(started.userErrors).toEqual([]);
       const { location } = await other.authorize(started.authorizationUrl);

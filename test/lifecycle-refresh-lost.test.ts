@@ -8,8 +8,10 @@ import { decodeTypedID } from '../src/graphql/global-id.js';
 import { KeyRing, SecretVault } from '../src/secrets/index.js';
 import { settingsAsEnv } from './fake-provider/profiles.js';
 import { testDatabaseKind } from './support/database.js';
+import { sendGraphQL } from './support/request.js';
 import { childEnv, type RunningGateway, startGateway } from './support/process.js';
-import { createProviderGateway, type ProviderGateway, REFRESH } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECTING_GATEWAY, REFRESH } from './support/integration-flows.js';
 
 /**
  * A token refresh records its start, committed, before it calls the provider, and clears it with its
@@ -17,15 +19,18 @@ import { createProviderGateway, type ProviderGateway, REFRESH } from './support/
  * token meanwhile, the new one is lost with the process, and the next refresh, refused, says so.
  */
 const encryptionKey = randomBytes(32);
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
   // Refresh starts are orphaned after three provider deadlines: 1.2 s here.
-  gw = await createProviderGateway({ probeTimeoutMs: 400, vault: new SecretVault(new KeyRing(encryptionKey)) });
+  gw = await createTestGateway({
+    ...CONNECTING_GATEWAY,
+    services: { probeTimeoutMs: 400, vault: new SecretVault(new KeyRing(encryptionKey)) },
+  });
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
 
-const refresh = (id: string) => gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
+const refresh = (id: string) => gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
 const LOST = /outcome of an earlier token refresh, started at .* was lost/;
 
 async function until(condition: () => boolean | Promise<boolean>, what: string) {
@@ -74,7 +79,7 @@ describe('a refresh the provider refuses', () => {
       expect.objectContaining({ code: 'PROVIDER_REJECTED_CREDENTIALS' }),
     ]);
     const read = await gw.graphql(
-      gw.org.keys.VIEWER,
+      gw.world.acme.keys.VIEWER,
       'query($id: ID!) { integration(id: $id) { status statusReason health lastHealthCheck { ok message } } }',
       { id },
     );
@@ -184,10 +189,11 @@ describe.skipIf(testDatabaseKind !== 'postgres')(
       gw.fake.reset();
       let release = () => {};
       gw.fake.fault('gitlab', 'token', { until: new Promise<void>((resolve) => (release = resolve)) });
-      const sent = fetch(`${child.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.org.keys.EDITOR}` },
-        body: JSON.stringify({ query: REFRESH, variables: { input: { id, refreshTokens: true } } }),
+      const sent = sendGraphQL(child.url, {
+        key: gw.world.acme.keys.EDITOR,
+        query: REFRESH,
+        variables: { input: { id, refreshTokens: true } },
+        headers: { accept: null },
       }).catch((error: unknown) => error);
       await until(() => gw.fake.calls('gitlab', 'token') === 1, 'the token call');
       // The start was committed before the call.

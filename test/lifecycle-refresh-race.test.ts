@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -14,7 +12,8 @@ import { KeyRing, rotateSecrets, SecretVault } from '../src/secrets/index.js';
 import type { Vault } from '../src/services.js';
 import { testDatabaseKind } from './support/database.js';
 import { childEnv, runCli } from './support/process.js';
-import { createProviderGateway, type ProviderGateway, REFRESH, requestsWaitingForLease, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECTING_GATEWAY, REFRESH, requestsWaitingForLease, TEST } from './support/integration-flows.js';
 
 /**
  * A forced refresh (`refreshIntegration(refreshTokens: true)`) is skipped when a token refresh of the
@@ -30,19 +29,19 @@ const switchable: Vault = {
   open: (ciphertext, keyId, binding) => vault.open(ciphertext, keyId, binding),
 };
 
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
-  gw = await createProviderGateway({ vault: switchable });
+  gw = await createTestGateway({ ...CONNECTING_GATEWAY, listen: true, services: { vault: switchable } });
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
 
-const refresh = (id: string) => gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
+const refresh = (id: string) => gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
 const refreshedEvents = async (id: string) => (await gw.events(id)).filter((event) => event.type === 'integration.tokens_refreshed');
 
 /** The EDITOR as a mutation sees it, for calling the service directly with a chosen start time. */
 async function editorActor(startedAt: Date): Promise<MutationActor> {
-  const result = await authenticate(gw.db, `Bearer ${gw.org.keys.EDITOR}`, () => {});
+  const result = await authenticate(gw.db, `Bearer ${gw.world.acme.keys.EDITOR}`, () => {});
   if (!('viewer' in result)) throw new Error('the EDITOR key did not authenticate');
   return { viewer: result.viewer, requestId: 'race-test', resume: null, startedAt };
 }
@@ -157,32 +156,17 @@ describe('a forced refresh after another one completed calls the provider', () =
     expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([]);
     expect(gw.fake.calls('datadog', 'token', 'refresh_token')).toBe(3);
     expect((await gw.secretsOf(id)).credential).toMatchObject({ refreshToken: gw.fake.latestGrant('datadog')?.refreshToken });
-    expect((await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } })).body.data.testIntegration.healthCheck.ok).toBe(true);
+    expect((await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } })).body.data.testIntegration.healthCheck.ok).toBe(true);
   });
 });
 
 describe('a request cancelled after the provider answered a refresh does not lose the rotated refresh token', () => {
-  let server: Server;
-  let origin: string;
-  beforeAll(async () => {
-    server = createServer(gw.yoga);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-
   /** Sends a mutation over real HTTP and hangs up once `hangUp` resolves; the answer is never read. */
   async function sendAndHangUp(query: string, input: Record<string, unknown>, hangUp: () => Promise<void>) {
     const controller = new AbortController();
-    const sent = fetch(`${origin}/graphql`, {
+    const sent = fetch(`${gw.url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.org.keys.EDITOR}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.world.acme.keys.EDITOR}` },
       body: JSON.stringify({ query, variables: { input } }),
       signal: controller.signal,
     }).catch((error: unknown) => error);

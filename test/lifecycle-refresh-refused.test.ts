@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { down as leaseDown, up as leaseUp } from '../migrations/2026-11-30T09.40.00_credential-lease.js';
 import { down, up } from '../migrations/2026-11-30T09.30.00_refresh-refused.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
-import { createProviderGateway, type ProviderGateway, REFRESH, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECTING_GATEWAY, REFRESH, TEST } from './support/integration-flows.js';
 
 /**
  * A refresh token the provider refused stays dead until the integration gets a new credential: a probe
@@ -10,15 +11,15 @@ import { createProviderGateway, type ProviderGateway, REFRESH, TEST } from './su
  * credential (an OAuth2 callback, a token or basic reconnection, a replacement) starts afresh: no refusal
  * and no refresh start of the old credential stays on the row.
  */
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
-  gw = await createProviderGateway();
+  gw = await createTestGateway(CONNECTING_GATEWAY);
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
 
-const refresh = (id: string) => gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
-const test = (id: string) => gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } });
+const refresh = (id: string) => gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
+const test = (id: string) => gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
 const READ = 'query($id: ID!) { integration(id: $id) { status statusReason health lastHealthCheck { ok message } } }';
 
 /**
@@ -83,17 +84,17 @@ describe('an integration whose refresh the provider refused', () => {
       health: 'DEGRADED',
       lastHealthCheck: { ok: true },
     });
-    const read = (await gw.graphql(gw.org.keys.VIEWER, READ, { id })).body.data.integration;
+    const read = (await gw.graphql(gw.world.acme.keys.VIEWER, READ, { id })).body.data.integration;
     expect(read).toMatchObject({ status: 'NEEDS_REAUTH', statusReason: reason, health: 'DEGRADED', lastHealthCheck: { ok: true } });
     expect(await gw.row(id)).toMatchObject({ refresh_refused_reason: reason, consecutive_failures: 0 });
     // Filters see it where a dashboard looks for integrations to reconnect, not among the healthy ones.
     const reauth = await gw.graphql(
-      gw.org.keys.VIEWER,
+      gw.world.acme.keys.VIEWER,
       '{ integrations(first: 100, filter: {statuses: [NEEDS_REAUTH]}) { edges { node { id } } } }',
     );
     expect(reauth.body.data.integrations.edges.map((edge: { node: { id: string } }) => edge.node.id)).toContain(id);
     const healthy = await gw.graphql(
-      gw.org.keys.VIEWER,
+      gw.world.acme.keys.VIEWER,
       '{ integrations(first: 100, filter: {healths: [HEALTHY]}) { edges { node { id } } } }',
     );
     expect(healthy.body.data.integrations.edges.map((edge: { node: { id: string } }) => edge.node.id)).not.toContain(id);
@@ -176,7 +177,7 @@ describe('a new credential starts afresh', () => {
     const connected = await gw.connect('gitlab', 'API_TOKEN');
     const id = connected.body.data.connectIntegration.integration.id as string;
     await leaveStart(id);
-    const replaced = await gw.graphql(gw.org.keys.EDITOR, REFRESH, {
+    const replaced = await gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, {
       input: { id, credentials: { token: gw.fake.issueApiToken('gitlab') } },
     });
     expect(replaced.body.data.refreshIntegration.userErrors).toEqual([]);

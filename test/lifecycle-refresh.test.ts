@@ -3,19 +3,19 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CONSERVATIVE_EXPIRES_IN_SECONDS } from '../src/connectors/oauth.js';
 import { openDatabase } from '../src/db/connection.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
-import { createGateway } from '../src/server.js';
-import { createProviderGateway, type ProviderGateway, REFRESH, requestsWaitingForLease, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECTING_GATEWAY, REFRESH, requestsWaitingForLease, TEST } from './support/integration-flows.js';
 import { sendGraphQL } from './support/request.js';
 
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
-  gw = await createProviderGateway({ probeTimeoutMs: 400 });
+  gw = await createTestGateway({ ...CONNECTING_GATEWAY, services: { probeTimeoutMs: 400 } });
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
 
 const refresh = (id: string, input: Record<string, unknown> = { refreshTokens: true }) =>
-  gw.graphql(gw.org.keys.EDITOR, REFRESH, { input: { id, ...input } });
+  gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, { input: { id, ...input } });
 const expireInDatabase = (id: string) =>
   gw.db
     .updateTable('integrations')
@@ -49,13 +49,13 @@ describe('concurrent refreshes make exactly one token call', () => {
     const services = { ...gw.services, probeTimeoutMs: 10_000 };
     const url = gw.database.url;
     const pools = url ? await Promise.all([1, 2].map(() => openDatabase({ kind: 'postgres', url, poolSize: 12 }))) : [];
-    const gateways = (pools.length > 0 ? pools : [gw.database]).map((database) =>
-      createGateway({ database, logger: gw.services.logger, services }),
+    const gateways = await Promise.all(
+      (pools.length > 0 ? pools : [gw.database]).map((database) => createTestGateway({ database, services })),
     );
     const send = async (index: number) => {
-      const gateway = gateways[index % gateways.length] ?? gw.yoga;
+      const gateway = gateways[index % gateways.length] ?? gw;
       const answer = await sendGraphQL(gateway, {
-        key: gw.org.keys.EDITOR,
+        key: gw.world.acme.keys.EDITOR,
         query: REFRESH,
         variables: { input: { id, refreshTokens: true } },
         headers: { accept: null },
@@ -66,6 +66,7 @@ describe('concurrent refreshes make exactly one token call', () => {
     await waitForLockWaiters(id, 19);
     release();
     const results = await pending;
+    await Promise.all(gateways.map((gateway) => gateway.close()));
     await Promise.all(pools.map((database) => database.close()));
     expect(gw.fake.calls('gitlab', 'token')).toBe(1);
     const after = await gw.row(id);
@@ -87,7 +88,7 @@ describe('a rotated refresh token is never lost', () => {
     await expireInDatabase(id);
     gw.fake.expireAccessTokens('datadog');
     gw.fake.fault('datadog', 'api', { delayMs: 2000 });
-    const tested = (await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } })).body.data.testIntegration;
+    const tested = (await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } })).body.data.testIntegration;
     expect(tested.healthCheck).toMatchObject({ ok: false, errorCode: 'PROVIDER_TIMEOUT' });
     expect(tested.integration).toMatchObject({ status: 'ACTIVE', health: 'DEGRADED' });
     expect(gw.fake.calls('datadog', 'token', 'refresh_token')).toBe(1);
@@ -97,7 +98,9 @@ describe('a rotated refresh token is never lost', () => {
     const again = (await refresh(id)).body.data.refreshIntegration;
     expect(again.userErrors).toEqual([]);
     expect(gw.fake.calls('datadog', 'token', 'refresh_token')).toBe(2);
-    expect((await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } })).body.data.testIntegration.integration.health).toBe('HEALTHY');
+    expect((await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } })).body.data.testIntegration.integration.health).toBe(
+      'HEALTHY',
+    );
   });
 
   it('an answer without a refresh token keeps the old one, which keeps working', async () => {

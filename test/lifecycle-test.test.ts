@@ -1,17 +1,18 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
-import { createProviderGateway, type ProviderGateway, TEST } from './support/provider-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { CONNECTING_GATEWAY, TEST } from './support/integration-flows.js';
 
-let gw: ProviderGateway;
+let gw: TestGateway;
 beforeAll(async () => {
-  gw = await createProviderGateway({ probeTimeoutMs: 400 });
+  gw = await createTestGateway({ ...CONNECTING_GATEWAY, services: { probeTimeoutMs: 400 } });
 });
 afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
 
 async function test(id: string) {
-  const res = await gw.graphql(gw.org.keys.EDITOR, TEST, { input: { id } });
+  const res = await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
   expect(res.body.errors).toBeUndefined();
   return res.body.data.testIntegration;
 }
@@ -82,7 +83,7 @@ describe('the health state machine', () => {
     const pending = (await gw.startOAuth('gitlab')).body.data.connectIntegration.integration.id;
     expect((await test(pending)).userErrors).toEqual([expect.objectContaining({ code: 'CONFLICT' })]);
     const revoked = await tokenIntegration();
-    await gw.graphql(gw.org.keys.EDITOR, 'mutation($id: ID!) { revokeIntegration(input: { id: $id }) { userErrors { code } } }', {
+    await gw.graphql(gw.world.acme.keys.EDITOR, 'mutation($id: ID!) { revokeIntegration(input: { id: $id }) { userErrors { code } } }', {
       id: revoked,
     });
     gw.fake.reset();

@@ -1,10 +1,10 @@
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { createOrgWithKeys, insertHealthChecks, insertIntegrations, type OrgFixture } from './support/fixtures.js';
-import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { insertHealthChecks, insertIntegrations, type OrgFixture } from './support/fixtures.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { sendGraphQL } from './support/request.js';
 
 /** The deepest real query: a page of integrations with a page of health checks each (7 fields deep). */
 const NESTED = `query Nested($first: Int!, $checks: Int!) {
@@ -21,18 +21,19 @@ const nestedCost = (first: number, checks: number) => 1 + first * (1 + 1 + (1 + 
 /** Five fields deep; costs 1 + first × (edges 1 + node 1 + provider 1). */
 const FLAT = 'query Flat($first: Int!) { integrations(first: $first) { edges { node { id provider { key } } } } }';
 
-let gateway: HardenedTestGateway;
-let strict: HardenedTestGateway;
+let gateway: TestGateway;
+let strict: TestGateway;
 let org: OrgFixture;
 
 beforeAll(async () => {
-  gateway = await createHardenedTestGateway();
-  org = await createOrgWithKeys(gateway.db, 'limits');
+  gateway = await createTestGateway({ world: true });
+  org = gateway.world.acme;
   const rows = await insertIntegrations(gateway.db, org.organization.id, 12, (i) => ({ displayName: `Limited ${i}` }));
   for (const row of rows.slice(0, 3)) await insertHealthChecks(gateway.db, org.organization.id, row.id, 4);
   // Same database, tight limits: the same keys work on both.
-  strict = await createHardenedTestGateway({
+  strict = await createTestGateway({
     database: gateway.database,
+    listen: true,
     hardening: {
       queryLimits: { maxCost: 100, maxDepth: 6, maxAliases: 3, maxTokens: 200, maxDirectives: 2 },
       introspection: false,
@@ -116,7 +117,12 @@ describe('cost', () => {
   });
 
   it('answers application/json clients with 200 and the same error, as for validation errors', async () => {
-    const res = await strict.graphqlWith({ authorization: `Bearer ${org.keys.VIEWER}`, accept: 'application/json' }, FLAT, { first: 50 });
+    const res = await sendGraphQL(strict, {
+      key: org.keys.VIEWER,
+      query: FLAT,
+      variables: { first: 50 },
+      headers: { accept: 'application/json' },
+    });
     expect(res.status).toBe(200);
     expect(res.body.errors[0].extensions.code).toBe('MAX_COST_EXCEEDED');
   });
@@ -251,9 +257,7 @@ describe('request shape', () => {
   });
 
   it('counts a chunked body (no Content-Length) over a real socket and refuses it once it passes the limit', async () => {
-    const server = createServer(strict.yoga);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const { port } = strict;
     const post = (chunks: string[]) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         const request = httpRequest(
@@ -274,17 +278,13 @@ describe('request shape', () => {
         for (const chunk of chunks) request.write(chunk);
         request.end();
       });
-    try {
-      const query = JSON.stringify({ query: '{ viewer { role } }' });
-      const within = await post([query.slice(0, 10), query.slice(10)]);
-      expect(within.status).toBe(200);
-      expect(JSON.parse(within.body).data.viewer.role).toBe('VIEWER');
-      const over = await post([`{"query":"{ viewer { role } } #`, 'x'.repeat(1500), 'x'.repeat(1500), '"}']);
-      expect(over.status).toBe(413);
-      expect(JSON.parse(over.body).errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
+    const query = JSON.stringify({ query: '{ viewer { role } }' });
+    const within = await post([query.slice(0, 10), query.slice(10)]);
+    expect(within.status).toBe(200);
+    expect(JSON.parse(within.body).data.viewer.role).toBe('VIEWER');
+    const over = await post([`{"query":"{ viewer { role } } #`, 'x'.repeat(1500), 'x'.repeat(1500), '"}']);
+    expect(over.status).toBe(413);
+    expect(JSON.parse(over.body).errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
   });
 
   it('refuses batched requests', async () => {

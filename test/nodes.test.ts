@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { insertHealthChecks, insertIntegration, type OrgFixture } from './support/fixtures.js';
-import { createTestGateway, type GraphQLResponse, type TestGateway } from './support/gateway.js';
-import { createWorld } from './support/world.js';
+import { createTestGateway, type GraphQLAnswer, type TestGateway } from './support/gateway.js';
 
 const NODE = `query($id: ID!) { node(id: $id) {
   __typename id
@@ -27,8 +26,8 @@ const created = new Date('2026-04-01T08:30:00.123Z');
 const keyIds: Record<string, string> = {};
 
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  ({ acme: org, globex: other } = await createWorld(gateway.db));
+  gateway = await createTestGateway({ world: true });
+  ({ acme: org, globex: other } = gateway.world);
   integration = await insertIntegration(gateway.db, org.organization.id, {
     provider: 'gitlab',
     displayName: 'GitLab main',
@@ -224,7 +223,7 @@ describe('integration(id)', () => {
     const more: boolean[] = [];
     let after: string | null = null;
     do {
-      const res: GraphQLResponse = await gateway.graphql(org.keys.VIEWER, INTEGRATION, { id: integration.globalId, after });
+      const res: GraphQLAnswer = await gateway.graphql(org.keys.VIEWER, INTEGRATION, { id: integration.globalId, after });
       expect(res.body.errors).toBeUndefined();
       const page: { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } =
         res.body.data.integration.healthChecks;

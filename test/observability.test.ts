@@ -5,8 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connection.js';
 import { recordProviderCall } from '../src/http/observability/metrics.js';
 import { testDatabaseKind } from './support/database.js';
-import { createOrgWithKeys, insertIntegrations, type OrgFixture } from './support/fixtures.js';
-import { type CapturedLogs, captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { insertIntegrations, type OrgFixture } from './support/fixtures.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { sendGraphQL } from './support/request.js';
+import { type CapturedLogs, captureLogs } from './support/logs.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const secret = (label: string) => `${label}_${randomBytes(12).toString('hex')}`;
@@ -16,17 +18,18 @@ const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcess
 provider.register();
 
 let logs: CapturedLogs;
-let gateway: HardenedTestGateway;
+let gateway: TestGateway;
 let org: OrgFixture;
 const METRICS_TOKEN = 'metrics-token-0123456789';
 
 beforeAll(async () => {
   logs = captureLogs('debug');
-  gateway = await createHardenedTestGateway({
+  gateway = await createTestGateway({
+    world: true,
     logger: logs.logger,
     hardening: { metricsToken: METRICS_TOKEN, tracer: provider.getTracer('test') },
   });
-  org = await createOrgWithKeys(gateway.db, 'observed');
+  org = gateway.world.acme;
   await insertIntegrations(gateway.db, org.organization.id, 3, (i) => ({ status: 'ACTIVE', health: i === 0 ? 'UNHEALTHY' : 'HEALTHY' }));
   await insertIntegrations(gateway.db, org.organization.id, 1, () => ({ status: 'REVOKED', health: 'UNKNOWN' }));
 });
@@ -53,7 +56,7 @@ describe('request logs', () => {
       method: 'POST',
       path: '/graphql',
       status: 200,
-      organization: 'observed',
+      organization: 'acme',
       organizationId: org.organization.id,
       apiKey: org.keys.VIEWER.slice(0, 16),
       operationName: 'WhoAmI',
@@ -77,7 +80,7 @@ describe('request logs', () => {
       status: 400,
       outcome: 'rejected',
       errorCodes: ['GRAPHQL_VALIDATION_FAILED'],
-      organization: 'observed',
+      organization: 'acme',
     });
     expect(forbidden).toMatchObject({
       status: 200,
@@ -97,8 +100,13 @@ describe('request logs', () => {
     const cookie = secret('cookie');
     const code = secret('code');
     const connect = `mutation Connect($input: ConnectIntegrationInput!) { connectIntegration(input: $input) { userErrors { code } } }`;
-    await gateway.graphqlWith({ authorization: `Bearer ${org.keys.EDITOR}`, cookie: `session=${cookie}` }, connect, {
-      input: { provider: 'no-such-provider', displayName: 'x', authKind: 'BASIC', credentials: { username: 'u', password, token } },
+    await sendGraphQL(gateway, {
+      key: org.keys.EDITOR,
+      query: connect,
+      variables: {
+        input: { provider: 'no-such-provider', displayName: 'x', authKind: 'BASIC', credentials: { username: 'u', password, token } },
+      },
+      headers: { cookie: `session=${cookie}` },
     });
     await gateway.graphql(
       org.keys.EDITOR,
@@ -130,9 +138,9 @@ describe('request logs', () => {
 
 describe('error masking', () => {
   it('masks an unexpected error, gives it the request id, and logs the original with the same id', async () => {
-    const broken = await createHardenedTestGateway({ logger: logs.logger });
+    const broken = await createTestGateway({ world: true, logger: logs.logger });
     try {
-      const owner = await createOrgWithKeys(broken.db, 'broken');
+      const owner = broken.world.acme;
       await insertIntegrations(broken.db, owner.organization.id, 1);
       await sql`alter table integration_health_checks rename to integration_health_checks_gone`.execute(broken.db);
       logs.clear();
@@ -158,9 +166,9 @@ describe('error masking', () => {
   it('answers 503 SERVICE_UNAVAILABLE with Retry-After while the database is down', async () => {
     // Nothing listens on port 1: every statement fails to connect, as when PostgreSQL is down.
     const down = await openDatabase({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:1/gone', poolSize: 1 });
-    const unavailable = await createHardenedTestGateway({
+    const unavailable = await createTestGateway({
       logger: logs.logger,
-      database: { ...down, url: null, drop: () => down.close() },
+      database: down,
     });
     try {
       logs.clear();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
 import { graphiqlOptions } from './support/graphiql-page.js';
+import { sendGraphQL } from './support/request.js';
 import { childEnv, type RunningGateway, startGateway } from './support/process.js';
 
 const DEMO_KEY = /Bearer (igw_[0-9a-f]{12}_[A-Za-z0-9_-]{43})/;
@@ -17,12 +18,8 @@ function graphiqlHeaders(html: string): Record<string, string> | undefined {
 }
 
 async function query(gateway: RunningGateway, key: string, document: string) {
-  const res = await fetch(`${gateway.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query: document }),
-  });
-  return { status: res.status, body: await res.json() };
+  const { status, body } = await sendGraphQL(gateway.url, { key, query: document, headers: { accept: null } });
+  return { status, body };
 }
 
 // Each case starts gateway processes (tsx compiles on start): slow on a busy machine, not a hang.

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
 import { createOrgWithKeys } from './support/fixtures.js';
-import { TEST_REDIS_URL } from './support/hardened-gateway.js';
+import { TEST_REDIS_URL } from './support/rate-limit.js';
+import { sendGraphQL } from './support/request.js';
 import { childEnv, type RunningGateway, startGateway } from './support/process.js';
 
 const ONE_POINT = '{ viewer { role } }';
@@ -12,18 +13,13 @@ const KEY_POINTS = 10;
 const ORGANIZATION_POINTS = 25;
 
 async function post(gateway: RunningGateway, apiKey: string) {
-  const response = await fetch(`${gateway.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
-    body: JSON.stringify({ query: ONE_POINT }),
-  });
-  const body = await response.json();
+  const { status, headers, body } = await sendGraphQL(gateway.url, { key: apiKey, query: ONE_POINT, headers: { accept: null } });
   return {
-    status: response.status,
+    status,
     scope: body.errors?.[0]?.extensions?.scope as string | undefined,
-    limit: response.headers.get('x-ratelimit-limit'),
-    remaining: response.headers.get('x-ratelimit-remaining'),
-    retryAfter: response.headers.get('retry-after'),
+    limit: headers.get('x-ratelimit-limit'),
+    remaining: headers.get('x-ratelimit-remaining'),
+    retryAfter: headers.get('retry-after'),
   };
 }
 

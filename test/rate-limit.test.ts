@@ -4,7 +4,8 @@ import { encodeGlobalID } from '../src/graphql/global-id.js';
 import type { RateLimitStore } from '../src/http/limits/rate-limit-store.js';
 import { RateLimiter } from '../src/http/limits/rate-limiter.js';
 import { createOrgWithKeys, insertIntegrations } from './support/fixtures.js';
-import { captureLogs, createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { createTestGateway, type TestGateway } from './support/gateway.js';
+import { captureLogs } from './support/logs.js';
 
 /** Costs 1 + 2 × (edges 1 + node 1) = 5 points. */
 const FIVE_POINTS = '{ integrations(first: 2) { edges { node { id } } } }';
@@ -17,9 +18,9 @@ const unknownIntegration = () => encodeGlobalID('Integration', randomUUID());
 let slugs = 0;
 
 describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) => {
-  let gateway: HardenedTestGateway;
+  let gateway: TestGateway;
   /** A second gateway on the same store: another process behind the load balancer. */
-  let sibling: HardenedTestGateway;
+  let sibling: TestGateway;
   const budgets = {
     store,
     redisPrefix: `igw-test-${randomUUID()}`,
@@ -30,8 +31,8 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
   };
 
   beforeAll(async () => {
-    gateway = await createHardenedTestGateway({ rateLimit: budgets });
-    sibling = await createHardenedTestGateway({ rateLimit: budgets, database: gateway.database });
+    gateway = await createTestGateway({ rateLimit: budgets });
+    sibling = await createTestGateway({ rateLimit: budgets, database: gateway.database });
   });
   afterAll(async () => {
     await sibling?.close();
@@ -213,7 +214,7 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
   });
 
   it('starts a new window when the last one ends', async () => {
-    const quick = await createHardenedTestGateway({
+    const quick = await createTestGateway({
       database: gateway.database,
       rateLimit: { ...budgets, windowSeconds: 1, apiKeyPoints: 2 },
     });
@@ -237,7 +238,7 @@ describe('a failing budget store', () => {
   it('lets requests through and logs a warning, rather than taking the API down', async () => {
     const logs = captureLogs('warn');
     const broken: RateLimitStore = { kind: 'redis', charge: () => Promise.reject(new Error('connection lost')), close: async () => {} };
-    const gateway = await createHardenedTestGateway({
+    const gateway = await createTestGateway({
       logger: logs.logger,
       hardening: {
         rateLimiter: new RateLimiter(broken, {

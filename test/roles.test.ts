@@ -5,7 +5,6 @@ import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { issueApiKey } from '../src/modules/api-key/api-key.service.js';
 import { countApiKeys, findApiKeyRow, insertIntegration, keyPrefix, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
-import { createWorld } from './support/world.js';
 
 const CREATE = `mutation($input: CreateApiKeyInput!) {
   createApiKey(input: $input) { key apiKey { id name role prefix revokedAt } userErrors { code field message } }
@@ -20,8 +19,8 @@ let org: OrgFixture;
 let other: OrgFixture;
 
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  ({ acme: org, globex: other } = await createWorld(gateway.db));
+  gateway = await createTestGateway({ world: true });
+  ({ acme: org, globex: other } = gateway.world);
   await insertIntegration(gateway.db, org.organization.id, { displayName: 'Acme GitHub' });
 });
 afterAll(() => gateway.close());

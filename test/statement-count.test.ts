@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrgWithKeys, insertHealthChecks, insertIntegrations } from './support/fixtures.js';
+import { type createOrgWithKeys, insertHealthChecks, insertIntegrations } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
-import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
 
 const SIZES = [10, 100] as const;
 const CHECKS_PER_INTEGRATION = 3;
@@ -37,8 +36,8 @@ async function measure(query: string, variables: Record<string, unknown>) {
 }
 
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  const org = await createOrgWithKeys(gateway.db, 'counted');
+  gateway = await createTestGateway({ world: true });
+  const org = gateway.world.acme;
   key = org.keys.VIEWER;
   const rows = await insertIntegrations(gateway.db, org.organization.id, 120, (i) => ({
     displayName: `Counted ${i}`,
@@ -134,7 +133,7 @@ describe('statements per integrations request', () => {
  * clients send Content-Length; yoga.fetch does not add it, so these requests set it.
  */
 describe('the rate-limit charge folded into authentication', () => {
-  let limited: HardenedTestGateway;
+  let limited: TestGateway;
   let org: Awaited<ReturnType<typeof createOrgWithKeys>>;
   const FIVE_POINTS = 'query Five { integrations(first: 2) { edges { node { id } } } }';
 
@@ -160,8 +159,8 @@ describe('the rate-limit charge folded into authentication', () => {
       ?.points ?? 0;
 
   beforeAll(async () => {
-    limited = await createHardenedTestGateway({ rateLimit: { apiKeyPoints: 12, organizationPoints: 1_000 } });
-    org = await createOrgWithKeys(limited.db, 'early-charge');
+    limited = await createTestGateway({ world: true, rateLimit: { apiKeyPoints: 12, organizationPoints: 1_000 } });
+    org = limited.world.acme;
     await insertIntegrations(limited.db, org.organization.id, 3);
   });
   afterAll(() => limited?.close());

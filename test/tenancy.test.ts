@@ -4,7 +4,6 @@ import type { Role } from '../src/db/database.js';
 import { encodeGlobalID, type NodeTypeName } from '../src/graphql/global-id.js';
 import { findApiKeyRow, insertHealthChecks, insertIntegration, type OrgFixture } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
-import { createWorld } from './support/world.js';
 
 const ROLES: Role[] = ['VIEWER', 'EDITOR', 'ADMIN'];
 
@@ -44,8 +43,8 @@ async function tenant(fixture: OrgFixture, provider: string, names: string[]): P
 }
 
 beforeAll(async () => {
-  gateway = await createTestGateway();
-  const { acme, globex } = await createWorld(gateway.db);
+  gateway = await createTestGateway({ world: true });
+  const { acme, globex } = gateway.world;
   a = await tenant(acme, 'github', ['Acme GitHub', 'Acme GitLab']);
   b = await tenant(globex, 'jira', ['Globex Jira', 'Globex Jira staging', 'Globex Secret']);
 });
