@@ -110,7 +110,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
   const services = testServices(logger, { ...(fake && http ? { http, connectorSettings: fake.settings } : {}), ...options.services });
   const rateLimiter = options.rateLimit ? await openTestRateLimiter(database.db, options.rateLimit) : null;
   const hardening = rateLimiter ? { ...options.hardening, rateLimiter: rateLimiter.limiter } : options.hardening;
-  const yoga = createGateway({
+  const app = createGateway({
     database,
     logger,
     services,
@@ -120,15 +120,15 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
   });
   const world = options.world ? await createWorld(database.db) : null;
   const server = options.listen
-    ? createHttpServer(yoga, { ...DEFAULT_HTTP_SERVER_OPTIONS, ...(options.listen === true ? {} : options.listen) })
+    ? createHttpServer(app, { ...DEFAULT_HTTP_SERVER_OPTIONS, ...(options.listen === true ? {} : options.listen) })
     : null;
   if (server) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = server ? (server.address() as { port: number }).port : null;
 
   const gateway: TestGateway = {
     fetch: async (input, init) => {
-      if (input instanceof Request) return yoga.fetch(init ? new Request(input, init) : input);
-      return yoga.fetch(typeof input === 'string' && input.startsWith('/') ? `http://gateway.test${input}` : String(input), init ?? {});
+      if (input instanceof Request) return app.fetch(init ? new Request(input, init) : input);
+      return app.fetch(typeof input === 'string' && input.startsWith('/') ? `http://gateway.test${input}` : String(input), init ?? {});
     },
     get url() {
       return `http://127.0.0.1:${asked(port, 'listen')}`;
@@ -163,7 +163,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
-      await yoga.dispose();
+      await app.dispose();
       if (!options.database) await database.drop();
       await fake?.close();
       await http?.close();
