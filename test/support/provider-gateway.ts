@@ -5,7 +5,7 @@ import type { Database, IntegrationRow } from '../../src/db/database.js';
 import { decodeTypedID } from '../../src/graphql/global-id.js';
 import { createLogger } from '../../src/logger.js';
 import { createHttpClient } from '../../src/outbound/index.js';
-import { openBundle } from '../../src/modules/integration/integration.lifecycle.js';
+import { openBundle } from '../../src/modules/integration/credential-bundle.js';
 import { createGateway, type Gateway } from '../../src/server.js';
 import type { GatewayServices } from '../../src/services.js';
 import { type FakeProvider, startFakeProvider } from '../fake-provider/server.js';

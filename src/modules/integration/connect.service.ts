@@ -24,25 +24,13 @@ import {
   type CredentialsInput,
   credentialFromInput,
 } from './integration.input.js';
-import {
-  connectorTarget,
-  type MutationActor,
-  openBundle,
-  probeFailure,
-  recordEvent,
-  recordProbe,
-  sealBundle,
-} from './integration.lifecycle.js';
+import { connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
+import { probeFailure, recordProbe } from './health-recording.js';
+import { findResumableEvent } from './integration-event.repository.js';
+import { type MutationActor, recordEvent } from './integration.audit.js';
+import { findIntegrationRow, insertIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
+import { expireOAuthStates, insertOAuthState } from './oauth-state.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import {
-  expireOAuthStates,
-  findResumableEvent,
-  findIntegrationRow,
-  insertIntegrationRow,
-  insertOAuthState,
-  lockIntegrationRow,
-  updateIntegrationRow,
-} from './integration.writes.js';
 import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
 
 /** How long a started OAuth2 authorization may take. */

@@ -3,8 +3,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Credential } from '../../connectors/credentials.js';
 import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
 import type { GatewayServices } from '../../services.js';
-import { openBundle } from './integration.lifecycle.js';
-import { findIntegrationRow } from './integration.writes.js';
+import { openBundle } from './credential-bundle.js';
+import { findIntegrationRow } from './integration.repository.js';
 
 /**
  * A token refresh and a revocation call the provider with an integration's credential. They take turns

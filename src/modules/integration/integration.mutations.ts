@@ -10,7 +10,7 @@ import type { Integration } from './integration.model.js';
 import { HealthCheckRef } from '../health-check/health-check.schema.js';
 import { AuthKindEnum } from '../provider/provider.schema.js';
 import { connectIntegration } from './connect.service.js';
-import type { MutationActor } from './integration.lifecycle.js';
+import type { MutationActor } from './integration.audit.js';
 import { IntegrationRef } from './integration.schema.js';
 import { refreshIntegration } from './refresh.service.js';
 import { requestArrivedAt } from '../../http/request-clock.js';

@@ -6,8 +6,11 @@ import type { Database, IntegrationRow, IntegrationUpdate, OAuthStateRow } from 
 import { encodeGlobalID } from '../../graphql/global-id.js';
 import type { GatewayServices } from '../../services.js';
 import { hashState } from './connect.service.js';
-import { connectorTarget, openBundle, recordProbe, sealBundle } from './integration.lifecycle.js';
-import { consumeOAuthState, insertEventRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
+import { recordProbe } from './health-recording.js';
+import { insertEventRow } from './integration-event.repository.js';
+import { lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
+import { consumeOAuthState } from './oauth-state.repository.js';
 import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
 
 export const OAUTH_CALLBACK_PATH = '/oauth/callback';

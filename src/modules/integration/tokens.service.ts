@@ -5,8 +5,9 @@ import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/datab
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
 import { healthAfterFailures, lastCheckAfter } from './health-state.js';
-import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent, sealBundle } from './integration.lifecycle.js';
-import { lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
+import { boundOrigins, connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
+import { type MutationActor, recordEvent } from './integration.audit.js';
+import { lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { leaseHeldByOther, NO_LEASE, releaseLease, sameCredential, takeLease, waitWhileLeased } from './credential-lease.js';
 
 /** A token this close to expiry is refreshed before use. */
