@@ -31,7 +31,7 @@ import { type MutationActor, recordEvent } from './integration.audit.js';
 import { findIntegrationRow, insertIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { expireOAuthStates, insertOAuthState } from './oauth-state.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
+import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
 
 /** How long a started OAuth2 authorization may take. */
 export const AUTHORIZATION_TTL_MS = 10 * 60_000;

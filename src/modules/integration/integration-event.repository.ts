@@ -68,3 +68,23 @@ export async function findResumableEvent(
       .executeTakeFirst()
   );
 }
+
+/** Did an event of this type for the integration commit at or after `since`? */
+export async function eventRecordedSince(
+  db: Db,
+  organizationId: string,
+  integrationId: string,
+  type: string,
+  since: Date,
+): Promise<boolean> {
+  const found = await db
+    .selectFrom('integration_events')
+    .select('id')
+    .where('organization_id', '=', organizationId)
+    .where('integration_id', '=', integrationId)
+    .where('created_at', '>=', since)
+    .where('type', '=', type)
+    .limit(1)
+    .executeTakeFirst();
+  return found !== undefined;
+}

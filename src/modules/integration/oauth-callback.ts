@@ -11,7 +11,7 @@ import { recordProbe } from './health-recording.js';
 import { insertEventRow } from './integration-event.repository.js';
 import { lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { consumeOAuthState } from './oauth-state.repository.js';
-import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
+import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
 
 export const OAUTH_CALLBACK_PATH = '/oauth/callback';
 

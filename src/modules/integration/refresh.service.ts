@@ -12,7 +12,8 @@ import { findResumableEvent } from './integration-event.repository.js';
 import { type MutationActor, recordEvent } from './integration.audit.js';
 import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { NEW_CREDENTIAL_REFRESH, refreshWithLock } from './tokens.service.js';
+import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
+import { refreshWithLock } from './tokens.service.js';
 
 /** An enabled webhook needs somewhere to deliver; checked before any provider call and again under the lock. */
 function assertWebhookComplete(row: Pick<IntegrationRow, 'webhook_enabled' | 'webhook_url'>, webhook: WebhookInput): void {

@@ -11,7 +11,8 @@ import { findResumableEvent } from './integration-event.repository.js';
 import { type MutationActor, recordEvent } from './integration.audit.js';
 import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { isExpired, refreshWithLock } from './tokens.service.js';
+import { isExpired } from './refresh-record.js';
+import { refreshWithLock } from './tokens.service.js';
 
 /**
  * Probes an integration and records the check. An expired OAuth2 access token is refreshed first; a
