@@ -5,7 +5,7 @@ import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import type { Database, IntegrationRow, IntegrationUpdate, OAuthStateRow } from '../../db/database.js';
 import { encodeGlobalID } from '../../graphql/global-id.js';
 import type { GatewayServices } from '../../services.js';
-import { hashState } from './connect.service.js';
+import { hashState } from './authorization-start.js';
 import { connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
 import { recordProbe } from './health-recording.js';
 import { insertEventRow } from './integration-event.repository.js';
