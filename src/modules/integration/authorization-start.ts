@@ -6,7 +6,7 @@ import {
   type OAuthEndpoints,
   oauthEndpoints,
   unregisteredClientUrl,
-} from '../../connectors/oauth.js';
+} from '../../connectors/oauth-endpoints.js';
 import { originOf, unregisteredOrigin } from '../../connectors/origins.js';
 import type { ConnectorDefinition } from '../../connectors/registry.js';
 import type { ConnectorTarget } from '../../connectors/settings.js';

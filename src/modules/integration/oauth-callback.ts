@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { exchangeCode, OAuthError, oauthEndpoints } from '../../connectors/oauth.js';
+import { exchangeCode, OAuthError } from '../../connectors/oauth.js';
+import { oauthEndpoints } from '../../connectors/oauth-endpoints.js';
 import { CredentialOriginError } from '../../connectors/origins.js';
 import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import type { Database, IntegrationRow, IntegrationUpdate, OAuthStateRow } from '../../db/database.js';

@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { oauthEndpoints } from '../../connectors/oauth.js';
+import { oauthEndpoints } from '../../connectors/oauth-endpoints.js';
 import type { Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
