@@ -43,6 +43,17 @@ export async function updateIntegrationRow(trx: Db, id: string, patch: Integrati
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * Writes bookkeeping columns (a lease, a refresh's start record) without bumping the row's version or
+ * update time: they are not a change of the integration. With `leaseOwner`, only while that attempt
+ * still holds the lease.
+ */
+export async function updateBookkeeping(db: Db, id: string, patch: IntegrationUpdate, leaseOwner?: string): Promise<void> {
+  let query = db.updateTable('integrations').set(patch).where('id', '=', id);
+  if (leaseOwner !== undefined) query = query.where('lease_owner', '=', leaseOwner);
+  await query.execute();
+}
+
 /** Integrations by id, confined to one organization inside the statement itself. */
 export async function findIntegrationsByIds(db: Kysely<Database>, organizationId: string, ids: readonly string[]): Promise<Integration[]> {
   if (ids.length === 0) return [];
