@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { authenticate } from '../src/modules/api-key/api-key.service.js';
-import type { MutationActor } from '../src/modules/integration/integration.lifecycle.js';
+import type { MutationActor } from '../src/modules/integration/integration.audit.js';
 import { refreshWithLock } from '../src/modules/integration/tokens.service.js';
 import { KeyRing, rotateSecrets, SecretVault } from '../src/secrets/index.js';
 import type { Vault } from '../src/services.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from './config-fields.js';
-import { oauthEndpoints, unregisteredClientUrl } from './oauth.js';
+import { oauthEndpoints, unregisteredClientUrl } from './oauth-endpoints.js';
 import { credentialHeaders } from './probe.js';
 import { findConnector, listConnectors, supportsRevocation } from './registry.js';
 import { connectorSettingsFromEnv, oauthConfigured } from './settings.js';

@@ -1,6 +1,6 @@
 import type { AuthKind } from '../db/database.js';
 import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
-import { oauthEndpoints } from './oauth.js';
+import { oauthEndpoints } from './oauth-endpoints.js';
 import { assertBoundOrigin, type CredentialOrigins, originOf } from './origins.js';
 import { apiBase, expandTemplate, joinUrl } from './template.js';
 import type { ConnectorTarget } from './settings.js';

@@ -1,5 +1,6 @@
 import { type Credential, type HttpClient, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
-import { OAuthError, oauthEndpoints, revokeToken } from './oauth.js';
+import { OAuthError, revokeToken } from './oauth.js';
+import { oauthEndpoints } from './oauth-endpoints.js';
 import { assertBoundOrigin, assertRegisteredOrigin, CredentialOriginError, type CredentialOrigins } from './origins.js';
 import { credentialHeaders } from './probe.js';
 import type { ConnectorTarget } from './settings.js';

@@ -1,3 +1,11 @@
+// Redirects and retries are followed here rather than by undici's interceptors.redirect/.retry (undici 6),
+// which would weaken both. Redirect: across origins it drops only Authorization, Cookie and
+// Proxy-Authorization, so a key header (PRIVATE-TOKEN, DD-API-KEY) would follow; it resends a 307/308 body
+// to another origin; and a hop reuses the dispatcher without the policy's URL check (https required, the
+// plain-http agent) or the provider's slot. Retry: a Retry-After beyond the cap is waited out (capped)
+// instead of answered at once, a retryable status left after the last try becomes an error instead of the
+// provider's response, and its backoff has no jitter and ignores the call's deadline.
+
 import type { Agent } from 'undici';
 import { OutboundPolicy } from './address-policy.js';
 import { OutboundBlockedError, OutboundNetworkError, OutboundTimeoutError, findOutboundError, networkReason } from './errors.js';

@@ -1,3 +1,8 @@
+// Kept rather than p-limit: p-limit frees a slot a few microtasks after the call ends and cannot take a
+// waiter out of its queue when its signal aborts (the dead entry holds its place until its turn), and the
+// idle per-key limiters would still need dropping by hand here. Release here is synchronous and
+// idempotent, and the slot passes straight to the next waiter.
+
 interface Waiter {
   grant: () => void;
   signal: AbortSignal | undefined;

@@ -3,7 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { SecretBundle } from '../../src/connectors/credentials.js';
 import type { Database, IntegrationRow } from '../../src/db/database.js';
 import { decodeTypedID } from '../../src/graphql/global-id.js';
-import { openBundle } from '../../src/modules/integration/integration.lifecycle.js';
+import { openBundle } from '../../src/modules/integration/credential-bundle.js';
 import type { FakeProvider } from '../fake-provider/server.js';
 import type { TestGateway, TestGatewayOptions } from './gateway.js';
 import type { GraphQLAnswer } from './request.js';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { configure } from 'safe-stable-stringify';
 
 /** The request header, as Stripe and the IETF `Idempotency-Key` draft name it. */
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
@@ -31,17 +32,18 @@ export function checkIdempotencyKey(raw: string): KeyCheck {
   return { ok: true, key };
 }
 
+// Keys sorted by UTF-16 code units at every depth, `undefined` members left out and `undefined` array
+// items as null, as JSON.stringify does: the form stored fingerprints were made with, which the test
+// beside this file holds it to. Variables are parsed JSON, so no circular value reaches it; one would
+// throw, as it did before.
+const stableJson = configure({ circularValue: Error });
+
 /**
  * JSON with object keys sorted at every depth, so that `{"a":1,"b":2}` and `{"b":2,"a":1}` are the same
  * request. `undefined` members are left out, as JSON.stringify leaves them out.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, member]) => member !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([name, member]) => `${JSON.stringify(name)}:${canonicalJson(member)}`).join(',')}}`;
+  return stableJson(value) ?? 'null';
 }
 
 export interface FingerprintInput {

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database, HealthCheckRow } from '../../db/database.js';
 import { type CursorPosition, cursorKeyShapes, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 
@@ -89,4 +89,39 @@ export async function findHealthChecksByIds(db: Kysely<Database>, organizationId
     .where('id', 'in', ids)
     .execute();
   return rows.map(toHealthCheck);
+}
+
+/** A probe to record, as health-recording.ts builds it from the outcome. */
+export interface NewHealthCheck {
+  organizationId: string;
+  integrationId: string;
+  ok: boolean;
+  httpStatus: number | null;
+  latencyMs: number | null;
+  errorCode: string | null;
+  message: string | null;
+  identity: Record<string, unknown> | null;
+  grantedScopes: string[] | null;
+  missingScopes: string[];
+}
+
+/** Appends a probe to an integration's history, inside the transaction that records its outcome. */
+export async function insertHealthCheckRow(trx: Transaction<Database>, check: NewHealthCheck): Promise<HealthCheck> {
+  const row = await trx
+    .insertInto('integration_health_checks')
+    .values({
+      organization_id: check.organizationId,
+      integration_id: check.integrationId,
+      ok: check.ok,
+      http_status: check.httpStatus,
+      latency_ms: check.latencyMs,
+      error_code: check.errorCode,
+      message: check.message,
+      identity: check.identity === null ? null : JSON.stringify(check.identity),
+      granted_scopes: check.grantedScopes,
+      missing_scopes: check.missingScopes,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toHealthCheck(row);
 }

@@ -1,52 +1,21 @@
-import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { validateConfig } from '../../connectors/config-fields.js';
-import {
-  buildAuthorizationUrl,
-  newAuthorizationSecrets,
-  type OAuthEndpoints,
-  oauthEndpoints,
-  unregisteredClientUrl,
-} from '../../connectors/oauth.js';
-import { originOf, unregisteredOrigin } from '../../connectors/origins.js';
 import { credentialOrigins, runProbe } from '../../connectors/probe.js';
-import { type ConnectorDefinition, findConnector } from '../../connectors/registry.js';
+import { findConnector } from '../../connectors/registry.js';
 import type { AuthKind, Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
-import { OAUTH_DONE_PATH } from '../../http/oauth-done.js';
-import {
-  cleanDisplayName,
-  cleanEnvironment,
-  cleanReturnUrl,
-  cleanScopes,
-  type CredentialsInput,
-  credentialFromInput,
-} from './integration.input.js';
-import {
-  connectorTarget,
-  type MutationActor,
-  openBundle,
-  probeFailure,
-  recordEvent,
-  recordProbe,
-  sealBundle,
-} from './integration.lifecycle.js';
+import { cleanDisplayName, cleanEnvironment, cleanScopes, type CredentialsInput, credentialFromInput } from './integration.input.js';
+import { connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
+import { probeFailure, recordProbe } from './health-recording.js';
+import { findResumableEvent } from './integration-event.repository.js';
+import { type MutationActor, recordEvent } from './integration.audit.js';
+import { findIntegrationRow, insertIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
+import { expireOAuthStates } from './oauth-state.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import {
-  expireOAuthStates,
-  findResumableEvent,
-  findIntegrationRow,
-  insertIntegrationRow,
-  insertOAuthState,
-  lockIntegrationRow,
-  updateIntegrationRow,
-} from './integration.writes.js';
-import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
-
-/** How long a started OAuth2 authorization may take. */
-export const AUTHORIZATION_TTL_MS = 10 * 60_000;
+import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
+import { type ConnectionColumns, startAuthorization } from './authorization-start.js';
 
 export interface ConnectInput {
   provider: string;
@@ -64,28 +33,6 @@ export interface ConnectInput {
 export interface ConnectResult {
   integration: Integration;
   authorizationUrl: string | null;
-}
-
-export function hashState(state: string): string {
-  return createHash('sha256').update(state).digest('hex');
-}
-
-/**
- * Refuses an OAuth2 connection whose config resolves the endpoints that receive the client secret to an
- * origin the deployment's client is not registered at: the user could otherwise have the gateway post
- * its client secret to a server of their choosing during the code exchange.
- */
-function assertClientRegisteredFor(definition: ConnectorDefinition, endpoints: OAuthEndpoints): void {
-  const outside = unregisteredClientUrl(endpoints);
-  if (!outside) return;
-  const templates = [definition.apiUrl, definition.oauth2?.tokenUrl, definition.oauth2?.revokeUrl].join(' ');
-  const field = definition.configFields.find((candidate) => templates.includes(`{${candidate.name}`));
-  const others = definition.authKinds.filter((kind) => kind !== 'OAUTH2').join(' or ');
-  throw new ServiceError(
-    'VALIDATION',
-    `${unregisteredOrigin(endpoints.client, originOf(outside))}, where this config would send its secret. Connect this ${field?.name ?? 'config'} with ${others}, or have the gateway's OAuth2 client registered there (${endpoints.client.variable}).`,
-    field ? ['config', field.name] : ['config'],
-  );
 }
 
 /** After a crashed attempt with the same Idempotency-Key, the integration it connected or started to authorize, if it got that far. */
@@ -142,7 +89,7 @@ export async function connectIntegration(
       throw new ServiceError('VALIDATION', "A reconnection must use the integration's provider.", ['provider']);
   }
   const target = { definition, settings: services.connectorSettings[definition.key] ?? {}, config };
-  const base = {
+  const base: ConnectionColumns = {
     provider: definition.key,
     display_name: displayName,
     environment,
@@ -152,56 +99,14 @@ export async function connectIntegration(
   };
 
   if (input.authKind === 'OAUTH2') {
-    const endpoints = oauthEndpoints(target);
-    if (!endpoints)
-      throw new ServiceError('NOT_CONFIGURED', `This gateway has no OAuth2 client for ${definition.name}; see the README.`, ['authKind']);
-    assertClientRegisteredFor(definition, endpoints);
-    const publicUrl = services.publicUrl.replace(/\/+$/, '');
-    const returnUrl = input.returnUrl == null ? `${publicUrl}${OAUTH_DONE_PATH}` : cleanReturnUrl(input.returnUrl);
-    const secrets = await newAuthorizationSecrets(endpoints.definition.pkce);
-    const redirectUri = `${publicUrl}/oauth/callback`;
-    const row = await commitWithLiveKey(db, actor, async (trx) => {
-      let current: IntegrationRow;
-      if (existing) {
-        const locked = await lockIntegrationRow(trx, organizationId, existing.id);
-        if (!locked || locked.status === 'REVOKED')
-          throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
-        await expireOAuthStates(trx, locked.id);
-        // The integration stays exactly as it is, its credential still bound to its current config, until
-        // the callback brings tokens issued for the requested config: a reconnection never completed (or
-        // failed) leaves nothing changed, and no stored credential follows a config it was not issued for.
-        current = locked;
-      } else {
-        current = await insertIntegrationRow(trx, { ...base, organization_id: organizationId, status: 'PENDING_AUTHORIZATION' });
-      }
-      await insertOAuthState(trx, {
-        state_hash: hashState(secrets.state),
-        organization_id: organizationId,
-        integration_id: current.id,
-        actor_key_id: actor.viewer.apiKey.id,
-        code_verifier: secrets.codeVerifier,
-        redirect_uri: redirectUri,
-        return_url: returnUrl,
-        scopes,
-        display_name: displayName,
-        environment,
-        config: JSON.stringify(config),
-        expires_at: new Date(Date.now() + AUTHORIZATION_TTL_MS),
-      });
-      await recordEvent(trx, actor, current.id, 'integration.authorization_started', 'SUCCEEDED', {
-        provider: definition.key,
-        scopes,
-        reconnect: Boolean(input.integrationId),
-      });
-      return current;
+    return startAuthorization(services, db, actor, {
+      definition,
+      target,
+      existing,
+      base,
+      returnUrl: input.returnUrl,
+      reconnect: Boolean(input.integrationId),
     });
-    const authorizationUrl = buildAuthorizationUrl(endpoints, {
-      state: secrets.state,
-      codeChallenge: secrets.codeChallenge,
-      scopes,
-      redirectUri,
-    });
-    return { integration: toIntegration(row), authorizationUrl };
   }
 
   const credential = credentialFromInput(input.authKind, input.credentials, ['credentials']);

@@ -3,8 +3,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Credential } from '../../connectors/credentials.js';
 import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
 import type { GatewayServices } from '../../services.js';
-import { openBundle } from './integration.lifecycle.js';
-import { findIntegrationRow } from './integration.writes.js';
+import { openBundle } from './credential-bundle.js';
+import { findIntegrationRow, updateBookkeeping } from './integration.repository.js';
 
 /**
  * A token refresh and a revocation call the provider with an integration's credential. They take turns
@@ -57,12 +57,7 @@ export async function releaseLease(
   attempt: string,
   patch: IntegrationUpdate = {},
 ): Promise<void> {
-  await db
-    .updateTable('integrations')
-    .set({ ...patch, ...NO_LEASE })
-    .where('id', '=', id)
-    .where('lease_owner', '=', attempt)
-    .execute();
+  await updateBookkeeping(db, id, { ...patch, ...NO_LEASE }, attempt);
 }
 
 /** Takes the lease on a row locked by the caller, with the rest of `patch`; bookkeeping, like `releaseLease`. */
@@ -73,11 +68,7 @@ export async function takeLease(
   providerDeadlineMs: number,
   patch: IntegrationUpdate = {},
 ): Promise<void> {
-  await trx
-    .updateTable('integrations')
-    .set({ ...patch, ...leaseFor(attempt, providerDeadlineMs) })
-    .where('id', '=', id)
-    .execute();
+  await updateBookkeeping(trx, id, { ...patch, ...leaseFor(attempt, providerDeadlineMs) });
 }
 
 /**

@@ -3,13 +3,11 @@ import type { AuthKind } from '../../db/database.js';
 import { builder } from '../../graphql/builder.js';
 import { decodeTypedID } from '../../graphql/global-id.js';
 import { idempotencyClaimOf } from '../../http/idempotency/idempotency.plugin.js';
-import { asPayload, UserError, type UserErrorShape } from '../../graphql/user-error.js';
-import type { HealthCheck } from '../health-check/health-check.repository.js';
-import type { Integration } from './integration.model.js';
+import { asPayload, UserError } from '../../graphql/user-error.js';
 import { HealthCheckRef } from '../health-check/health-check.schema.js';
 import { AuthKindEnum } from '../provider/provider.schema.js';
 import { connectIntegration } from './connect.service.js';
-import type { MutationActor } from './integration.lifecycle.js';
+import type { MutationActor } from './integration.audit.js';
 import { IntegrationRef } from './integration.schema.js';
 import { refreshIntegration } from './refresh.service.js';
 import { requestArrivedAt } from '../../http/request-clock.js';
@@ -41,42 +39,25 @@ const OAuth2ConnectInput = builder.inputType('OAuth2ConnectInput', {
   }),
 });
 
-const ConnectIntegrationInput = builder.inputType('ConnectIntegrationInput', {
-  fields: (t) => ({
-    provider: t.string({ required: true, description: 'A catalog key, e.g. `github`.' }),
-    displayName: t.string({ required: true }),
-    environment: t.string({ description: 'A label such as `production` or `staging`.' }),
-    authKind: t.field({ type: AuthKindEnum, required: true }),
-    config: t.field({ type: 'JSONObject', description: "The provider's settings (see `Provider.configFields`)." }),
-    scopes: t.stringList({ description: "Scopes to request; the provider's default scopes when absent." }),
-    credentials: t.field({ type: CredentialsInput, description: 'For API_TOKEN and BASIC.' }),
-    oauth2: t.field({ type: OAuth2ConnectInput, description: 'For OAUTH2.' }),
-    integrationId: t.id({ description: 'Reconnect this integration (e.g. after NEEDS_REAUTH); it keeps its ID.' }),
-  }),
-});
-
-const ConnectIntegrationPayload = builder
-  .objectRef<{ integration: Integration | null; authorizationUrl: string | null; userErrors: UserErrorShape[] }>(
-    'ConnectIntegrationPayload',
-  )
-  .implement({
-    fields: (t) => ({
-      integration: t.expose('integration', { type: IntegrationRef, nullable: true }),
-      authorizationUrl: t.exposeString('authorizationUrl', {
-        nullable: true,
-        description: 'For OAUTH2: send the user here to authorize. Valid for 10 minutes, once.',
-      }),
-      userErrors: t.expose('userErrors', { type: [UserError] }),
+builder.relayMutationField(
+  'connectIntegration',
+  {
+    inputFields: (t) => ({
+      provider: t.string({ required: true, description: 'A catalog key, e.g. `github`.' }),
+      displayName: t.string({ required: true }),
+      environment: t.string({ description: 'A label such as `production` or `staging`.' }),
+      authKind: t.field({ type: AuthKindEnum, required: true }),
+      config: t.field({ type: 'JSONObject', description: "The provider's settings (see `Provider.configFields`)." }),
+      scopes: t.stringList({ description: "Scopes to request; the provider's default scopes when absent." }),
+      credentials: t.field({ type: CredentialsInput, description: 'For API_TOKEN and BASIC.' }),
+      oauth2: t.field({ type: OAuth2ConnectInput, description: 'For OAUTH2.' }),
+      integrationId: t.id({ description: 'Reconnect this integration (e.g. after NEEDS_REAUTH); it keeps its ID.' }),
     }),
-  });
-
-builder.mutationField('connectIntegration', (t) =>
-  t.field({
-    type: ConnectIntegrationPayload,
+  },
+  {
     description:
       'Connects a provider: a token or basic credential is probed before anything is stored; OAUTH2 returns an authorization URL. Requires EDITOR.',
     authScopes: { editor: true },
-    args: { input: t.arg({ type: ConnectIntegrationInput, required: true }) },
     resolve: (_root, { input }, context, info) =>
       asPayload(
         () =>
@@ -88,7 +69,17 @@ builder.mutationField('connectIntegration', (t) =>
           }),
         { integration: null, authorizationUrl: null },
       ),
-  }),
+  },
+  {
+    outputFields: (t) => ({
+      integration: t.expose('integration', { type: IntegrationRef, nullable: true }),
+      authorizationUrl: t.exposeString('authorizationUrl', {
+        nullable: true,
+        description: 'For OAUTH2: send the user here to authorize. Valid for 10 minutes, once.',
+      }),
+      userErrors: t.expose('userErrors', { type: [UserError] }),
+    }),
+  },
 );
 
 const WebhookInput = builder.inputType('WebhookConfigurationInput', {
@@ -101,36 +92,22 @@ const WebhookInput = builder.inputType('WebhookConfigurationInput', {
   }),
 });
 
-const RefreshIntegrationInput = builder.inputType('RefreshIntegrationInput', {
-  fields: (t) => ({
-    id: t.id({ required: true }),
-    refreshTokens: t.boolean({ description: 'Refresh the OAuth2 access token now.' }),
-    credentials: t.field({ type: CredentialsInput, description: 'Replace the API token or basic credential; probed before it is stored.' }),
-    webhook: t.field({ type: WebhookInput }),
-  }),
-});
-
-const RefreshIntegrationPayload = builder
-  .objectRef<{ integration: Integration | null; webhookSigningSecret: string | null; userErrors: UserErrorShape[] }>(
-    'RefreshIntegrationPayload',
-  )
-  .implement({
-    fields: (t) => ({
-      integration: t.expose('integration', { type: IntegrationRef, nullable: true }),
-      webhookSigningSecret: t.exposeString('webhookSigningSecret', {
-        nullable: true,
-        description: 'The new signing secret when `rotateSecret` was asked. Returned this once, never again.',
+builder.relayMutationField(
+  'refreshIntegration',
+  {
+    inputFields: (t) => ({
+      id: t.id({ required: true }),
+      refreshTokens: t.boolean({ description: 'Refresh the OAuth2 access token now.' }),
+      credentials: t.field({
+        type: CredentialsInput,
+        description: 'Replace the API token or basic credential; probed before it is stored.',
       }),
-      userErrors: t.expose('userErrors', { type: [UserError] }),
+      webhook: t.field({ type: WebhookInput }),
     }),
-  });
-
-builder.mutationField('refreshIntegration', (t) =>
-  t.field({
-    type: RefreshIntegrationPayload,
+  },
+  {
     description: 'Refreshes OAuth2 tokens, replaces a credential, or updates the webhook configuration. Requires EDITOR.',
     authScopes: { editor: true },
-    args: { input: t.arg({ type: RefreshIntegrationInput, required: true }) },
     resolve: (_root, { input }, context, info) =>
       asPayload(
         () =>
@@ -143,36 +120,26 @@ builder.mutationField('refreshIntegration', (t) =>
           ),
         { integration: null, webhookSigningSecret: null },
       ),
-  }),
-);
-
-const IdInput = (name: string) => builder.inputType(name, { fields: (t) => ({ id: t.id({ required: true }) }) });
-
-const RevokeIntegrationPayload = builder
-  .objectRef<{ integration: Integration | null; revokedAtProvider: boolean; providerMessage: string | null; userErrors: UserErrorShape[] }>(
-    'RevokeIntegrationPayload',
-  )
-  .implement({
-    fields: (t) => ({
+  },
+  {
+    outputFields: (t) => ({
       integration: t.expose('integration', { type: IntegrationRef, nullable: true }),
-      revokedAtProvider: t.exposeBoolean('revokedAtProvider', {
-        description: 'Whether the provider confirmed the credential is revoked there.',
-      }),
-      providerMessage: t.exposeString('providerMessage', {
+      webhookSigningSecret: t.exposeString('webhookSigningSecret', {
         nullable: true,
-        description: 'Why the provider did not confirm, when it did not.',
+        description: 'The new signing secret when `rotateSecret` was asked. Returned this once, never again.',
       }),
       userErrors: t.expose('userErrors', { type: [UserError] }),
     }),
-  });
+  },
+);
 
-builder.mutationField('revokeIntegration', (t) =>
-  t.field({
-    type: RevokeIntegrationPayload,
+builder.relayMutationField(
+  'revokeIntegration',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
     description:
       'Revokes access: at the provider where it can, and the stored secret at once. The integration stays as a REVOKED record. Requires EDITOR.',
     authScopes: { editor: true },
-    args: { input: t.arg({ type: IdInput('RevokeIntegrationInput'), required: true }) },
     resolve: (_root, { input }, context, info) =>
       asPayload(
         () =>
@@ -188,25 +155,28 @@ builder.mutationField('revokeIntegration', (t) =>
           providerMessage: null,
         },
       ).then((payload) => ({ ...payload, revokedAtProvider: payload.revokedAtProvider ?? false })),
-  }),
-);
-
-const TestIntegrationPayload = builder
-  .objectRef<{ integration: Integration | null; healthCheck: HealthCheck | null; userErrors: UserErrorShape[] }>('TestIntegrationPayload')
-  .implement({
-    fields: (t) => ({
+  },
+  {
+    outputFields: (t) => ({
       integration: t.expose('integration', { type: IntegrationRef, nullable: true }),
-      healthCheck: t.expose('healthCheck', { type: HealthCheckRef, nullable: true }),
+      revokedAtProvider: t.exposeBoolean('revokedAtProvider', {
+        description: 'Whether the provider confirmed the credential is revoked there.',
+      }),
+      providerMessage: t.exposeString('providerMessage', {
+        nullable: true,
+        description: 'Why the provider did not confirm, when it did not.',
+      }),
       userErrors: t.expose('userErrors', { type: [UserError] }),
     }),
-  });
+  },
+);
 
-builder.mutationField('testIntegration', (t) =>
-  t.field({
-    type: TestIntegrationPayload,
+builder.relayMutationField(
+  'testIntegration',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
     description: "Probes the provider with the integration's credential and records the health check. Requires EDITOR.",
     authScopes: { editor: true },
-    args: { input: t.arg({ type: IdInput('TestIntegrationInput'), required: true }) },
     resolve: (_root, { input }, context, info) =>
       asPayload(
         () =>
@@ -216,10 +186,14 @@ builder.mutationField('testIntegration', (t) =>
             actorOf(context, String(info.path.key)),
             decodeTypedID(String(input.id), 'Integration'),
           ),
-        {
-          integration: null,
-          healthCheck: null,
-        },
+        { integration: null, healthCheck: null },
       ),
-  }),
+  },
+  {
+    outputFields: (t) => ({
+      integration: t.expose('integration', { type: IntegrationRef, nullable: true }),
+      healthCheck: t.expose('healthCheck', { type: HealthCheckRef, nullable: true }),
+      userErrors: t.expose('userErrors', { type: [UserError] }),
+    }),
+  },
 );

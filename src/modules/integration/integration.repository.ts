@@ -1,189 +1,57 @@
-import { type Kysely, type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
-import type { Database, IntegrationHealth, IntegrationRow, IntegrationStatus } from '../../db/database.js';
-import { type CursorPosition, cursorKeyShapes, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Database, IntegrationRow, IntegrationUpdate, NewIntegrationRow } from '../../db/database.js';
 import { type Integration, toIntegration } from './integration.model.js';
 
-export type IntegrationOrderField = 'CREATED_AT' | 'UPDATED_AT' | 'DISPLAY_NAME' | 'LAST_CHECKED_AT';
-export type SortDirection = 'ASC' | 'DESC';
+// The integrations table, row by row. Services work on rows inside their transactions (locks, patches,
+// sealed secrets) and hand out only `Integration`s, made by `toIntegration`; pages of integrations are in
+// integration-list.repository.ts.
 
-export interface IntegrationFilter {
-  providers?: readonly string[] | null | undefined;
-  statuses?: readonly IntegrationStatus[] | null | undefined;
-  healths?: readonly IntegrationHealth[] | null | undefined;
-  environment?: string | null | undefined;
-  search?: string | null | undefined;
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Inserts a new integration and returns it as stored (defaults and generated id filled in). */
+export async function insertIntegrationRow(trx: Db, values: NewIntegrationRow): Promise<IntegrationRow> {
+  return trx.insertInto('integrations').values(values).returningAll().executeTakeFirstOrThrow();
 }
 
-/** Each order's key is an expression the matching index is built on, so keyset pages are index scans. */
-const ORDER_KEYS: Record<
-  IntegrationOrderField,
-  { expression: RawBuilder<unknown>; type: RawBuilder<unknown>; keyShape: (key: string) => boolean }
-> = {
-  CREATED_AT: { expression: sql`integrations.created_at`, type: sql`timestamptz`, keyShape: cursorKeyShapes.timestamp },
-  UPDATED_AT: { expression: sql`integrations.updated_at`, type: sql`timestamptz`, keyShape: cursorKeyShapes.timestamp },
-  DISPLAY_NAME: { expression: sql`lower(integrations.display_name)`, type: sql`text`, keyShape: cursorKeyShapes.text },
-  LAST_CHECKED_AT: {
-    expression: sql`coalesce(integrations.last_check_at, '-infinity'::timestamptz)`,
-    type: sql`timestamptz`,
-    keyShape: cursorKeyShapes.timestampOrMinusInfinity,
-  },
-};
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-function applyFilter<O>(
-  query: SelectQueryBuilder<Database, 'integrations', O>,
+/** Reads an integration of the organization and locks its row until the transaction ends. */
+export async function lockIntegrationRow(
+  trx: Transaction<Database>,
   organizationId: string,
-  filter: IntegrationFilter,
-): SelectQueryBuilder<Database, 'integrations', O> {
-  let q = query.where('integrations.organization_id', '=', organizationId);
-  if (filter.statuses && filter.statuses.length > 0) q = q.where('integrations.status', 'in', filter.statuses);
-  else q = q.where('integrations.status', '<>', 'REVOKED');
-  if (filter.providers && filter.providers.length > 0) q = q.where('integrations.provider', 'in', filter.providers);
-  if (filter.healths && filter.healths.length > 0) q = q.where('integrations.health', 'in', filter.healths);
-  if (filter.environment != null) q = q.where('integrations.environment', '=', filter.environment);
-  if (filter.search) q = q.where('integrations.display_name', 'ilike', `%${escapeLike(filter.search)}%`);
-  return q;
+  id: string,
+): Promise<IntegrationRow | undefined> {
+  return trx
+    .selectFrom('integrations')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
 }
 
-/** Columns a page may load without the rest of the row (see integration.selection.ts). */
-export type ListColumn =
-  | 'provider'
-  | 'display_name'
-  | 'environment'
-  | 'auth_kind'
-  | 'status'
-  | 'status_reason'
-  | 'health'
-  | 'last_check_at'
-  | 'last_check_ok'
-  | 'last_check_latency_ms'
-  | 'last_check_http_status'
-  | 'last_check_message'
-  | 'last_sync_status'
-  | 'last_sync_started_at'
-  | 'last_sync_finished_at'
-  | 'last_sync_error'
-  | 'revoked_at'
-  | 'created_at'
-  | 'updated_at';
+/** Reads an integration of the organization, without a lock. */
+export async function findIntegrationRow(db: Db, organizationId: string, id: string): Promise<IntegrationRow | undefined> {
+  return db.selectFrom('integrations').selectAll().where('organization_id', '=', organizationId).where('id', '=', id).executeTakeFirst();
+}
 
-type PartialRow = Pick<IntegrationRow, 'id' | 'organization_id'> & Partial<IntegrationRow>;
+/** Updates a row, bumping its version and update time; the caller holds the row lock. */
+export async function updateIntegrationRow(trx: Db, id: string, patch: IntegrationUpdate): Promise<IntegrationRow> {
+  return trx
+    .updateTable('integrations')
+    .set({ ...patch, row_version: sql<number>`row_version + 1`, updated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
 
 /**
- * A row of which only some columns were loaded, as a whole row: the columns not loaded are undefined,
- * and no field selected on the page reads them. Every property is written out rather than spread, so
- * that every row has one object shape, which the engine keeps fast.
+ * Writes bookkeeping columns (a lease, a refresh's start record) without bumping the row's version or
+ * update time: they are not a change of the integration. With `leaseOwner`, only while that attempt
+ * still holds the lease.
  */
-function fromPartial(row: PartialRow): IntegrationRow {
-  return {
-    id: row.id,
-    organization_id: row.organization_id,
-    provider: row.provider,
-    display_name: row.display_name,
-    environment: row.environment,
-    auth_kind: row.auth_kind,
-    status: row.status,
-    status_reason: row.status_reason,
-    health: row.health,
-    consecutive_failures: row.consecutive_failures,
-    last_check_at: row.last_check_at ?? null,
-    last_check_ok: row.last_check_ok,
-    last_check_latency_ms: row.last_check_latency_ms,
-    last_check_http_status: row.last_check_http_status,
-    last_check_message: row.last_check_message,
-    requested_scopes: row.requested_scopes,
-    granted_scopes: row.granted_scopes,
-    account: row.account,
-    config: row.config,
-    webhook_url: row.webhook_url,
-    webhook_events: row.webhook_events,
-    webhook_enabled: row.webhook_enabled,
-    webhook_secret_rotated_at: row.webhook_secret_rotated_at,
-    last_sync_status: row.last_sync_status ?? null,
-    last_sync_started_at: row.last_sync_started_at,
-    last_sync_finished_at: row.last_sync_finished_at,
-    last_sync_error: row.last_sync_error,
-    secret_ciphertext: row.secret_ciphertext,
-    secret_key_id: row.secret_key_id,
-    secret_version: row.secret_version,
-    secret_origins: row.secret_origins,
-    credential_expires_at: row.credential_expires_at,
-    revoked_at: row.revoked_at,
-    revoked_by_key_id: row.revoked_by_key_id,
-    refresh_started_at: row.refresh_started_at,
-    refresh_attempt_id: row.refresh_attempt_id,
-    refresh_request_id: row.refresh_request_id,
-    lease_owner: row.lease_owner,
-    lease_expires_at: row.lease_expires_at,
-    refresh_refused_at: row.refresh_refused_at,
-    refresh_refused_reason: row.refresh_refused_reason,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    row_version: row.row_version,
-  } as IntegrationRow;
-}
-
-export interface ListedIntegration {
-  item: Integration;
-  position: CursorPosition;
-}
-
-/** One page in paging order, with one row beyond the limit when more exist. */
-export async function listIntegrationPage(
-  db: Kysely<Database>,
-  organizationId: string,
-  options: {
-    filter: IntegrationFilter;
-    orderBy: IntegrationOrderField;
-    direction: SortDirection;
-    page: PageRequest;
-    /** The columns the selected fields read (besides id and organization), or all of them. */
-    columns?: readonly ListColumn[] | 'all';
-  },
-): Promise<ListedIntegration[]> {
-  const { expression, type, keyShape } = ORDER_KEYS[options.orderBy];
-  // Paging backwards walks the order in reverse; the caller restores it.
-  const ascending = (options.direction === 'ASC') !== (options.page.direction === 'backward');
-  const dir = sql.raw(ascending ? 'asc' : 'desc');
-  const filtered = applyFilter(db.selectFrom('integrations'), organizationId, options.filter);
-  const some = options.columns && options.columns !== 'all' ? options.columns : null;
-  // Typed as whole rows either way; `fromPartial` completes partial rows below.
-  let query = (
-    some
-      ? (filtered.select([
-          'integrations.id',
-          'integrations.organization_id',
-          ...some.map((column) => `integrations.${column}` as const),
-        ]) as unknown as ReturnType<typeof filtered.selectAll<'integrations'>>)
-      : filtered.selectAll('integrations')
-  ).select(sql<string>`(${expression})::text`.as('sort_key'));
-  const cursor = options.page.cursor;
-  if (cursor) {
-    const op = sql.raw(ascending ? '>' : '<');
-    query = query.where(sql<boolean>`(${expression}, integrations.id) ${op} (cast(${cursor.key} as ${type}), cast(${cursor.id} as uuid))`);
-  }
-  const rows = await withCursorCheck(
-    options.page,
-    () =>
-      query
-        .orderBy(sql`${expression} ${dir}`)
-        .orderBy(sql`integrations.id ${dir}`)
-        .limit(options.page.limit + 1)
-        .execute(),
-    keyShape,
-  );
-  // No rest destructuring: copying every row costs more than the extra sort_key property.
-  return rows.map((row) => ({ item: toIntegration(some ? fromPartial(row) : row), position: { key: row.sort_key, id: row.id } }));
-}
-
-export async function countIntegrations(db: Kysely<Database>, organizationId: string, filter: IntegrationFilter): Promise<number> {
-  const row = await applyFilter(db.selectFrom('integrations'), organizationId, filter)
-    .select(sql<number>`count(*)::integer`.as('count'))
-    .executeTakeFirstOrThrow();
-  return row.count;
+export async function updateBookkeeping(db: Db, id: string, patch: IntegrationUpdate, leaseOwner?: string): Promise<void> {
+  let query = db.updateTable('integrations').set(patch).where('id', '=', id);
+  if (leaseOwner !== undefined) query = query.where('lease_owner', '=', leaseOwner);
+  await query.execute();
 }
 
 /** Integrations by id, confined to one organization inside the statement itself. */

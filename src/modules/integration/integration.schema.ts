@@ -5,7 +5,7 @@ import { parsePageArgs } from '../../graphql/pagination.js';
 import { HealthCheckRef } from '../health-check/health-check.schema.js';
 import { AuthKindEnum, ProviderRef } from '../provider/provider.schema.js';
 import { type HealthSummary, type Integration, missingScopes, type SyncState, type WebhookSettings } from './integration.model.js';
-import type { IntegrationOrderField, SortDirection } from './integration.repository.js';
+import type { IntegrationOrderField, SortDirection } from './integration-list.repository.js';
 import { type IntegrationList, listIntegrations } from './integration.service.js';
 import { selectedListColumns } from './integration.selection.js';
 

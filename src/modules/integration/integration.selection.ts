@@ -1,5 +1,5 @@
 import { type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
-import type { ListColumn } from './integration.repository.js';
+import type { ListColumn } from './integration-list.repository.js';
 
 /**
  * The columns each summary field of `Integration` reads. A page whose nodes ask only for such fields

@@ -10,7 +10,7 @@ import {
   type ListColumn,
   listIntegrationPage,
   type SortDirection,
-} from './integration.repository.js';
+} from './integration-list.repository.js';
 
 const MAX_FILTER_VALUES = 50;
 const MAX_TEXT = 200;

@@ -1,13 +1,17 @@
 import type { Kysely } from 'kysely';
-import { exchangeCode, OAuthError, oauthEndpoints } from '../../connectors/oauth.js';
+import { exchangeCode, OAuthError } from '../../connectors/oauth.js';
+import { oauthEndpoints } from '../../connectors/oauth-endpoints.js';
 import { CredentialOriginError } from '../../connectors/origins.js';
 import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import type { Database, IntegrationRow, IntegrationUpdate, OAuthStateRow } from '../../db/database.js';
 import type { GatewayServices } from '../../services.js';
-import { hashState } from './connect.service.js';
-import { connectorTarget, openBundle, recordProbe, sealBundle } from './integration.lifecycle.js';
-import { consumeOAuthState, insertEventRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
-import { NEW_CREDENTIAL_REFRESH } from './tokens.service.js';
+import { hashState } from './authorization-start.js';
+import { connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
+import { recordProbe } from './health-recording.js';
+import { insertEventRow } from './integration-event.repository.js';
+import { lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
+import { consumeOAuthState } from './oauth-state.repository.js';
+import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
 
 /** How a provider's return ended: refused outright (no valid state), or with the browser to send back. */
 export type AuthorizationOutcome =

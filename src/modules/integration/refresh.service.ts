@@ -6,19 +6,14 @@ import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { cleanWebhook, type CredentialsInput, credentialFromInput, type WebhookInput } from './integration.input.js';
-import {
-  boundOrigins,
-  connectorTarget,
-  type MutationActor,
-  openBundle,
-  probeFailure,
-  recordEvent,
-  recordProbe,
-  sealBundle,
-} from './integration.lifecycle.js';
+import { boundOrigins, connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
+import { probeFailure, recordProbe } from './health-recording.js';
+import { findResumableEvent } from './integration-event.repository.js';
+import { type MutationActor, recordEvent } from './integration.audit.js';
+import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { findResumableEvent, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
-import { NEW_CREDENTIAL_REFRESH, refreshWithLock } from './tokens.service.js';
+import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
+import { refreshWithLock } from './tokens.service.js';
 
 /** An enabled webhook needs somewhere to deliver; checked before any provider call and again under the lock. */
 function assertWebhookComplete(row: Pick<IntegrationRow, 'webhook_enabled' | 'webhook_url'>, webhook: WebhookInput): void {

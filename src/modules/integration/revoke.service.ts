@@ -7,7 +7,11 @@ import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { lastCheckAfter } from './health-state.js';
-import { boundOrigins, connectorTarget, type MutationActor, openBundle, recordEvent } from './integration.lifecycle.js';
+import { boundOrigins, connectorTarget, openBundle } from './credential-bundle.js';
+import { findResumableEvent } from './integration-event.repository.js';
+import { type MutationActor, recordEvent } from './integration.audit.js';
+import { lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
+import { expireOAuthStates } from './oauth-state.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import {
   type CredentialSnapshot,
@@ -19,7 +23,6 @@ import {
   takeLease,
   waitWhileLeased,
 } from './credential-lease.js';
-import { expireOAuthStates, findResumableEvent, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
 
 export interface RevokeResult {
   integration: Integration;

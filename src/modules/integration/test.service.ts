@@ -5,18 +5,14 @@ import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
 import { findHealthChecksByIds, type HealthCheck } from '../health-check/health-check.repository.js';
-import {
-  boundOrigins,
-  connectorTarget,
-  type MutationActor,
-  openBundle,
-  recordEvent,
-  recordProbe,
-  requireCredential,
-} from './integration.lifecycle.js';
+import { boundOrigins, connectorTarget, openBundle, requireCredential } from './credential-bundle.js';
+import { recordProbe } from './health-recording.js';
+import { findResumableEvent } from './integration-event.repository.js';
+import { type MutationActor, recordEvent } from './integration.audit.js';
+import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
-import { findResumableEvent, findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.writes.js';
-import { isExpired, refreshWithLock } from './tokens.service.js';
+import { isExpired } from './refresh-record.js';
+import { refreshWithLock } from './tokens.service.js';
 
 /**
  * Probes an integration and records the check. An expired OAuth2 access token is refreshed first; a
