@@ -303,7 +303,11 @@ async function main(): Promise<number> {
       series,
       statements,
       targets,
-      memory: { gatewayPeak: gatewayMemory?.peak ?? null, gatewayUnderLoad: memory.gatewayRss, baselinePeak: baselineMemory?.peak ?? null },
+      memory: {
+        gatewayPeak: gatewayMemory?.peak ?? null,
+        gatewayUnderLoad: memory.gatewayRss,
+        baselinePeak: baselineMemory?.peak ?? null,
+      },
       skipped,
       problems,
     });

@@ -153,7 +153,9 @@ export function buildProgram(): Command {
         print(
           options,
           list,
-          list.length ? list.map((k) => `${k.prefix}\t${k.role}\t${k.name}\t${k.revokedAt ? 'revoked' : 'active'}\t${k.id}`) : ['No keys.'],
+          list.length
+            ? list.map((k) => `${k.prefix}\t${k.role}\t${k.name}\t${k.revokedAt ? 'revoked' : 'active'}\t${k.id}`)
+            : ['No keys.'],
         );
       }),
     );

@@ -323,7 +323,11 @@ describe('a key used again after its retention ended is a new request', () => {
     const claimed = await gw.db.selectFrom('idempotency_keys').select('created_at').where('key', '=', key).executeTakeFirstOrThrow();
     await crashBeforeStoring(gw.db, key);
     // The client comes back two hours later, within the retention window.
-    await gw.db.updateTable('idempotency_keys').set({ created_at: sql<Date>`now() - interval '2 hours'` }).where('key', '=', key).execute();
+    await gw.db
+      .updateTable('idempotency_keys')
+      .set({ created_at: sql<Date>`now() - interval '2 hours'` })
+      .where('key', '=', key)
+      .execute();
     await sql`update integration_events set created_at = now() - interval '2 hours' where detail->>'idempotencyKey' = ${key}`.execute(
       gw.db,
     );

@@ -200,7 +200,8 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
     const tokenB = hostB.issueApiToken('gitlab');
     const id = await connectTokenAt(hostB, tokenB);
     const before = await gw.row(id);
-    const started = (await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab A' }))).body.data.connectIntegration;
+    const started = (await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab A' }))).body.data
+      .connectIntegration;
     arrange();
     const { location } = await gw.authorize(started.authorizationUrl);
     expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'error', error });
@@ -218,7 +219,11 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
         .userErrors,
     ).toEqual([]);
     const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
-    expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: true, integration: { displayName: 'GitLab A', status: 'REVOKED' } });
+    expect(revoked).toMatchObject({
+      userErrors: [],
+      revokedAtProvider: true,
+      integration: { displayName: 'GitLab A', status: 'REVOKED' },
+    });
     expect(hostA.calls('gitlab', 'revoke')).toBe(2);
     expect(hostA.tokenIsLive('gitlab', grantA.accessToken)).toBe(false);
     expect(hostB.store.calls).toEqual([]);
@@ -361,8 +366,8 @@ describe('token reconnections and refreshes bind the credential they store', () 
       .set({ config: JSON.stringify({ host: hostB.url }) })
       .where('id', '=', rowId(id))
       .execute();
-    const rotated = (await editor(REFRESH, { id, webhook: { url: 'https://hooks.example.com/x', enabled: true, rotateSecret: true } })).body
-      .data.refreshIntegration;
+    const rotated = (await editor(REFRESH, { id, webhook: { url: 'https://hooks.example.com/x', enabled: true, rotateSecret: true } }))
+      .body.data.refreshIntegration;
     expect(rotated.userErrors).toEqual([]);
     expect(await originsOf(id)).toEqual({ api: hostA.url, token: null, revoke: null });
     expect((await gw.secretsOf(id)).credential).toEqual({ kind: 'API_TOKEN', token: replacement });
@@ -431,7 +436,9 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
       expect.objectContaining({
         code: 'VALIDATION',
         field: ['input', 'config', 'host'],
-        message: expect.stringContaining(`registered at https://github.com, https://api.github.com, ${githubA.url}, not at ${githubB.url}`),
+        message: expect.stringContaining(
+          `registered at https://github.com, https://api.github.com, ${githubA.url}, not at ${githubB.url}`,
+        ),
       }),
     ]);
     expect(await countRows()).toEqual(connected);
@@ -442,44 +449,51 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
   it.each([
     ['GitLab', 'gitlab', () => [hostA, hostB] as const],
     ['GitHub', 'github', () => [githubA, githubB] as const],
-  ])('%s: a row altered to point at another host sends no client secret there on refresh or revocation', async (_name, provider, hosts) => {
-    const [registered, other] = hosts();
-    const id = await connectOAuthAt(registered, { provider });
-    // As an earlier version stored it, the credential goes wherever the row's config points; the client secret does not.
-    await sealWithoutOrigins(id);
-    await pointAt(id, other);
-    const before = await gw.row(id);
+  ])(
+    '%s: a row altered to point at another host sends no client secret there on refresh or revocation',
+    async (_name, provider, hosts) => {
+      const [registered, other] = hosts();
+      const id = await connectOAuthAt(registered, { provider });
+      // As an earlier version stored it, the credential goes wherever the row's config points; the client secret does not.
+      await sealWithoutOrigins(id);
+      await pointAt(id, other);
+      const before = await gw.row(id);
 
-    const refreshed = (await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration;
-    expect(refreshed.userErrors).toEqual([
-      {
-        code: 'CREDENTIAL_ORIGIN_MISMATCH',
-        field: ['input', 'id'],
-        message: expect.stringContaining(`not at ${other.url}; its secret was not sent`),
-      },
-    ]);
-    // A test refreshes an expired token first: not there either.
-    await gw.db
-      .updateTable('integrations')
-      .set({ credential_expires_at: new Date(Date.now() - 1000) })
-      .where('id', '=', rowId(id))
-      .execute();
-    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
-      expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
-    ]);
-    expect(await gw.row(id)).toMatchObject({
-      secret_version: before.secret_version,
-      status: 'ACTIVE',
-      last_check_at: before.last_check_at,
-    });
+      const refreshed = (await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration;
+      expect(refreshed.userErrors).toEqual([
+        {
+          code: 'CREDENTIAL_ORIGIN_MISMATCH',
+          field: ['input', 'id'],
+          message: expect.stringContaining(`not at ${other.url}; its secret was not sent`),
+        },
+      ]);
+      // A test refreshes an expired token first: not there either.
+      await gw.db
+        .updateTable('integrations')
+        .set({ credential_expires_at: new Date(Date.now() - 1000) })
+        .where('id', '=', rowId(id))
+        .execute();
+      expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
+        expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
+      ]);
+      expect(await gw.row(id)).toMatchObject({
+        secret_version: before.secret_version,
+        status: 'ACTIVE',
+        last_check_at: before.last_check_at,
+      });
 
-    const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
-    expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: false, integration: { status: 'REVOKED', hasCredentials: false } });
-    expect(revoked.providerMessage).toContain(`not at ${other.url}`);
-    expect(other.store.calls).toEqual([]);
-    expect(registered.store.calls).toEqual([]);
-    expect(secretsSeen()).toEqual([]);
-  });
+      const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
+      expect(revoked).toMatchObject({
+        userErrors: [],
+        revokedAtProvider: false,
+        integration: { status: 'REVOKED', hasCredentials: false },
+      });
+      expect(revoked.providerMessage).toContain(`not at ${other.url}`);
+      expect(other.store.calls).toEqual([]);
+      expect(registered.store.calls).toEqual([]);
+      expect(secretsSeen()).toEqual([]);
+    },
+  );
 
   it('a callback whose pending authorization was altered to point at another host sends neither the code nor the client secret there', async () => {
     const started = (await editor(CONNECT, oauthInput(hostA))).body.data.connectIntegration;

@@ -184,7 +184,13 @@ export async function refreshTokens(
   const client: oauth.Client = { client_id: endpoints.clientId };
   const token = await tokenCall(
     () =>
-      oauth.refreshTokenGrantRequest(as, client, clientAuth(endpoints), refreshToken, requestOptions(endpoints, http, provider, timeoutMs)),
+      oauth.refreshTokenGrantRequest(
+        as,
+        client,
+        clientAuth(endpoints),
+        refreshToken,
+        requestOptions(endpoints, http, provider, timeoutMs),
+      ),
     (response) => oauth.processRefreshTokenResponse(as, client, response, PROCESS_OPTIONS),
   );
   return toTokenSet(endpoints, token, refreshToken);

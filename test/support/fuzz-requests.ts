@@ -249,7 +249,11 @@ const forgedCursor: Generator = (random, world) => {
     () => b64(JSON.stringify(random.pick([[], [scope], [scope, key], [scope, key, id, 1], { scope, key, id }, 'x', 1, null]))),
     () =>
       b64(
-        JSON.stringify([scope, random.pick(['yesterday', '2026-13-01', '', '0', "'; drop table integrations; --", 'infinity', 'NaN']), id]),
+        JSON.stringify([
+          scope,
+          random.pick(['yesterday', '2026-13-01', '', '0', "'; drop table integrations; --", 'infinity', 'NaN']),
+          id,
+        ]),
       ),
     () => b64(JSON.stringify([scope, key, random.pick(['x', '', 'not-a-uuid', `${id}x`])])),
     () => b64(JSON.stringify([scope, 12, id])),

@@ -1,6 +1,11 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database, Role } from '../../db/database.js';
-import { type FoundRow, foundByPrefix, type KeyWithOrganization, toKeyWithOrganization } from '../../modules/api-key/api-key.repository.js';
+import {
+  type FoundRow,
+  foundByPrefix,
+  type KeyWithOrganization,
+  toKeyWithOrganization,
+} from '../../modules/api-key/api-key.repository.js';
 import { type ClaimedRow, type ClaimTerms, claimUpsert, type HeldKeyRow } from '../idempotency/idempotency.repository.js';
 import { type BucketRow, bucketCharge, type CostBudget } from '../limits/rate-limit-store.js';
 

@@ -76,7 +76,12 @@ export interface ClaimedRow {
  * building and compiling this upsert cost more than the rest of the key's work (BENCHMARKS.md, W5).
  */
 export function claimUpsert(
-  claimant: { organizationId: RawBuilder<unknown>; apiKeyId: RawBuilder<unknown>; from?: RawBuilder<unknown>; where?: RawBuilder<unknown> },
+  claimant: {
+    organizationId: RawBuilder<unknown>;
+    apiKeyId: RawBuilder<unknown>;
+    from?: RawBuilder<unknown>;
+    where?: RawBuilder<unknown>;
+  },
   terms: ClaimTerms,
 ): RawBuilder<ClaimedRow> {
   return sql<ClaimedRow>`

@@ -78,7 +78,8 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
   const { limits, rateLimiter, logger } = options;
   return {
     async onExecute({ args, setResultAndStopExecution }) {
-      const context = args.contextValue as unknown as GatewayContext & WithRequestState & { request: Request; params?: { query?: string } };
+      const context = args.contextValue as unknown as GatewayContext &
+        WithRequestState & { request: Request; params?: { query?: string } };
       const state = requestStateOf(context, context.request);
       const requestFacts = state.facts;
       const variables = (args.variableValues ?? {}) as Record<string, unknown>;
