@@ -192,7 +192,8 @@ export function buildProgram(): Command {
         if (report.failed.length > 0) {
           throw new ServiceError(
             'CONFLICT',
-            `${report.failed.length} secret(s) could not be opened with the configured keys; add the keys that sealed them to ENCRYPTION_KEYS_PREVIOUS.`,
+            `${report.failed.length} secret(s) could not be opened with the configured keys; ` +
+              'add the keys that sealed them to ENCRYPTION_KEYS_PREVIOUS.',
           );
         }
       }),

@@ -196,7 +196,10 @@ export async function refreshTokens(
   return toTokenSet(endpoints, token, refreshToken);
 }
 
-/** RFC 7009 revocation of one token; resolves when the provider confirmed. Where the client is not registered it throws CredentialOriginError unsent. */
+/**
+ * RFC 7009 revocation of one token; resolves when the provider confirmed. Where the client is not registered it throws
+ * CredentialOriginError unsent.
+ */
 export async function revokeToken(
   endpoints: OAuthEndpoints,
   token: string,
