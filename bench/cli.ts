@@ -87,7 +87,8 @@ process.stdout.write(
 process.stdout.write('| Situation | CLI | Command | median | min | max |\n|---|---|---|---|---|---|\n');
 for (const timing of timings) {
   const ms = sorted(timing.ms);
+  const median = (ms[Math.floor(ms.length / 2)] as number).toFixed(0);
   process.stdout.write(
-    `| ${timing.label} | ${(ms[Math.floor(ms.length / 2)] as number).toFixed(0)} | ${(ms[0] as number).toFixed(0)} | ${(ms[ms.length - 1] as number).toFixed(0)} |\n`,
+    `| ${timing.label} | ${median} | ${(ms[0] as number).toFixed(0)} | ${(ms[ms.length - 1] as number).toFixed(0)} |\n`,
   );
 }

@@ -145,7 +145,8 @@ export function productionCommand(): { script: string; nodeArgs: string[] } {
 
 /** The `node [flags] <script>` of a package.json script, e.g. `npm start`'s, to run it without npm. */
 export function packageCommand(name: string): { script: string; nodeArgs: string[] } {
-  const scripts = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const scripts = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+    .scripts;
   const [command, ...args] = (scripts[name] ?? '').trim().split(/\s+/);
   const script = args.pop();
   if (command !== 'node' || !script || !/\.(js|ts)$/.test(script) || args.some((arg) => !arg.startsWith('-'))) {

@@ -113,14 +113,16 @@ export function markdownTable(summaries: readonly Summary[], statements: readonl
     return count.bCounts ? `${fixed(a, 0)} / ${fixed(median(count.bCounts), 0)}` : fixed(a, 0);
   };
   const lines = [
-    '| Workload | Conns | A / B | A req/s | B req/s | req/s A/B (min–max) | A p50 / p99 ms | B p50 / p99 ms | p50 A/B (min–max) | CPU ms/req A / B | DB CPU ms/req A / B | SQL/req A / B |',
+    '| Workload | Conns | A / B | A req/s | B req/s | req/s A/B (min–max) | A p50 / p99 ms | B p50 / p99 ms | p50 A/B (min–max) | ' +
+      'CPU ms/req A / B | DB CPU ms/req A / B | SQL/req A / B |',
     '|---|---:|---|---:|---:|---|---|---|---|---|---|---|',
   ];
   for (const s of summaries) {
     lines.push(
       `| ${s.workload} | ${s.connections} | ${s.a} / ${s.b ?? '–'} | ${fixed(s.aRps, 0)} | ${fixed(s.bRps, 0)} | ${ratio(s.rpsRatio)} | ` +
         `${fixed(s.aP50, 2)} / ${fixed(s.aP99, 2)} | ${fixed(s.bP50, 2)} / ${fixed(s.bP99, 2)} | ${ratio(s.p50Ratio)} | ` +
-        `${fixed(s.aCpu ?? Number.NaN, 2)} / ${fixed(s.bCpu ?? Number.NaN, 2)} | ${fixed(s.aDbCpu ?? Number.NaN, 2)} / ${fixed(s.bDbCpu ?? Number.NaN, 2)} | ${perRequest(s.workload)} |`,
+        `${fixed(s.aCpu ?? Number.NaN, 2)} / ${fixed(s.bCpu ?? Number.NaN, 2)} | ` +
+        `${fixed(s.aDbCpu ?? Number.NaN, 2)} / ${fixed(s.bDbCpu ?? Number.NaN, 2)} | ${perRequest(s.workload)} |`,
     );
   }
   return lines.join('\n');

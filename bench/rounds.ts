@@ -32,7 +32,8 @@ export interface RoundOptions {
 function describe(result: LoadResult): string {
   const cpu = result.cpuMsPerRequest === null ? '' : `  cpu ${result.cpuMsPerRequest.toFixed(2)}`;
   const db = result.dbCpuMsPerRequest === null ? '' : ` + db ${result.dbCpuMsPerRequest.toFixed(2)} ms/req`;
-  return `${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(2).padStart(6)} ms  p99 ${result.p99.toFixed(2).padStart(6)} ms${cpu}${db}`;
+  const latency = `p50 ${result.p50.toFixed(2).padStart(6)} ms  p99 ${result.p99.toFixed(2).padStart(6)} ms`;
+  return `${result.rps.toFixed(0).padStart(6)} req/s  ${latency}${cpu}${db}`;
 }
 
 /**

@@ -45,7 +45,8 @@ async function main(): Promise<number> {
     // --- Seed -----------------------------------------------------------------------------------------
     const { seed } = profile;
     log(
-      `bench: ${profile.name} profile; seeding ${seed.organizations} organizations x ${seed.integrationsPerOrganization} integrations x ${seed.checksPerIntegration} checks into ${options.databaseName}`,
+      `bench: ${profile.name} profile; seeding ${seed.organizations} organizations x ${seed.integrationsPerOrganization} integrations ` +
+        `x ${seed.checksPerIntegration} checks into ${options.databaseName}`,
     );
     let t = performance.now();
     const { readers, writers } = await seedDatabase(options.serverUrl, options.databaseName, seed);
@@ -58,9 +59,8 @@ async function main(): Promise<number> {
     const gatewayCommand = options.fromSource ? { script: 'src/main.ts', nodeArgs: [] as string[] } : await buildGateway();
     const gatewayEntry = gatewayCommand.script;
     const gatewayArgs = gatewayCommand.nodeArgs;
-    log(
-      `bench: gateway runs ${[...gatewayArgs, gatewayEntry].join(' ')}${options.fromSource ? ' through tsx' : ` (npm run start:prod; built in ${((performance.now() - t) / 1000).toFixed(1)} s)`}`,
-    );
+    const how = options.fromSource ? ' through tsx' : ` (npm run start:prod; built in ${((performance.now() - t) / 1000).toFixed(1)} s)`;
+    log(`bench: gateway runs ${[...gatewayArgs, gatewayEntry].join(' ')}${how}`);
 
     const missing = mutationPrerequisites();
     const runs = { W4: wanted('W4') && missing.W4.length === 0, W5: wanted('W5') && missing.W5.length === 0 };
@@ -303,7 +303,11 @@ async function main(): Promise<number> {
       series,
       statements,
       targets,
-      memory: { gatewayPeak: gatewayMemory?.peak ?? null, gatewayUnderLoad: memory.gatewayRss, baselinePeak: baselineMemory?.peak ?? null },
+      memory: {
+        gatewayPeak: gatewayMemory?.peak ?? null,
+        gatewayUnderLoad: memory.gatewayRss,
+        baselinePeak: baselineMemory?.peak ?? null,
+      },
       skipped,
       problems,
     });
@@ -317,7 +321,8 @@ async function main(): Promise<number> {
     await writeFile(`${file}.json`, `${JSON.stringify(report, null, 2)}\n`);
     await writeFile(`${file}.md`, markdown);
     log(
-      `bench: wrote ${file}.json and .md in ${report.seconds.toFixed(0)} s (gateway RSS peak ${gatewayMemory ? mb(gatewayMemory.peak) : 'n/a'})`,
+      `bench: wrote ${file}.json and .md in ${report.seconds.toFixed(0)} s ` +
+        `(gateway RSS peak ${gatewayMemory ? mb(gatewayMemory.peak) : 'n/a'})`,
     );
     if (problems.length) log(`bench: ${problems.length} problem(s) under load; see above`);
     return problems.length ? 1 : 0;

@@ -84,7 +84,8 @@ export async function seedDatabase(serverUrl: string, name: string, shape: SeedS
         from generate_series(1, ${O}::int) o, generate_series(1, ${I}::int) i
       ), shaped as (
         select *,
-          case when k < 17 then 'ACTIVE' when k = 17 then 'NEEDS_REAUTH' when k = 18 then 'ERROR' else 'PENDING_AUTHORIZATION' end as status,
+          case when k < 17 then 'ACTIVE' when k = 17 then 'NEEDS_REAUTH' when k = 18 then 'ERROR'
+               else 'PENDING_AUTHORIZATION' end as status,
           case when k < 14 then 'HEALTHY' when k < 16 then 'DEGRADED' when k < 19 then 'UNHEALTHY' else 'UNKNOWN' end as health,
           case when k < 14 or k = 19 then 0 when k < 16 then 1 when k = 16 then 3 when k = 17 then 1 else 4 end as failures,
           (array[${sql.join(PROVIDERS.map((p) => sql.lit(p)))}])[1 + (i * 7 + o) % 8] as provider
@@ -100,7 +101,8 @@ export async function seedDatabase(serverUrl: string, name: string, shape: SeedS
         (array['production', 'staging', null])[1 + i % 3],
         'API_TOKEN', status,
         case status when 'NEEDS_REAUTH' then 'The provider rejected the credential (HTTP 401).'
-                    when 'ERROR' then 'Connecting failed.' when 'PENDING_AUTHORIZATION' then 'Waiting for the user to authorize at the provider.' end,
+                    when 'ERROR' then 'Connecting failed.'
+                    when 'PENDING_AUTHORIZATION' then 'Waiting for the user to authorize at the provider.' end,
         health, failures,
         case when status = 'PENDING_AUTHORIZATION' then null else created + interval '30 days' end,
         case when status = 'PENDING_AUTHORIZATION' then null else failures = 0 end,
@@ -118,7 +120,8 @@ export async function seedDatabase(serverUrl: string, name: string, shape: SeedS
       from shaped`.execute(db);
     // The newest check of each integration is the one summarized on its row.
     await sql`
-      insert into integration_health_checks (id, organization_id, integration_id, checked_at, ok, http_status, latency_ms, error_code, message, granted_scopes)
+      insert into integration_health_checks (
+        id, organization_id, integration_id, checked_at, ok, http_status, latency_ms, error_code, message, granted_scopes)
       select md5('igw-bench-check-' || i.id || '-' || n)::uuid, i.organization_id, i.id,
         coalesce(i.last_check_at, i.created_at) - (${C}::int - n) * interval '5 minutes',
         ok, case when ok then 200 else coalesce(i.last_check_http_status, 503) end,
@@ -128,7 +131,8 @@ export async function seedDatabase(serverUrl: string, name: string, shape: SeedS
         i.granted_scopes
       from integrations i
       cross join lateral generate_series(1, ${C}::int) n
-      cross join lateral (select (${C}::int - n) >= i.consecutive_failures and n % 9 <> 0 or n = ${C}::int and i.consecutive_failures = 0 as ok) s`.execute(
+      cross join lateral (
+        select (${C}::int - n) >= i.consecutive_failures and n % 9 <> 0 or n = ${C}::int and i.consecutive_failures = 0 as ok) s`.execute(
       db,
     );
     await sql`analyze`.execute(db);

@@ -62,7 +62,8 @@ process.stdout.write(
 );
 process.stdout.write('| Command | Start | RSS (MB) | Peak RSS (MB) | All RSS (MB) |\n|---|---|---|---|---|\n');
 for (const row of results) {
+  const all = row.rss.map((v) => v.toFixed(0)).join(', ');
   process.stdout.write(
-    `| \`${row.command}\` | ${row.start} | ${median(row.rss).toFixed(0)} | ${median(row.peak).toFixed(0)} | ${row.rss.map((v) => v.toFixed(0)).join(', ')} |\n`,
+    `| \`${row.command}\` | ${row.start} | ${median(row.rss).toFixed(0)} | ${median(row.peak).toFixed(0)} | ${all} |\n`,
   );
 }

@@ -87,7 +87,9 @@ export function checkTargets(
     },
     {
       target: 'Gateway RSS under load below 200 MB (taken as 200 MiB)',
-      measured: `${mb(gatewayRssUnderLoad)} (largest sample under load; high-water mark ${gatewayPeakRss === null ? 'n/a' : mb(gatewayPeakRss)})`,
+      measured:
+        `${mb(gatewayRssUnderLoad)} (largest sample under load; ` +
+        `high-water mark ${gatewayPeakRss === null ? 'n/a' : mb(gatewayPeakRss)})`,
       met: gatewayRssUnderLoad > 0 ? gatewayRssUnderLoad < 200 * 1024 * 1024 : null,
     },
   ];
@@ -118,11 +120,15 @@ export function markdownReport(input: MarkdownInput): string {
     '',
     `Commit ${input.commit}; ${machine.cores} × ${machine.cpu}, ${machine.memory}; Node ${machine.node}; ` +
       `load average before ${machine.loadAverageBefore.join(' ')}, after ${machine.loadAverageAfter.join(' ')}.`,
-    `Seed: ${seed.organizations} organizations × ${seed.integrationsPerOrganization} integrations × ${seed.checksPerIntegration} health checks ` +
-      `(${input.seedSeconds.toFixed(1)} s); ${input.organizations.readers} organizations read under load, ${input.organizations.writers} written; ` +
+    `Seed: ${seed.organizations} organizations × ${seed.integrationsPerOrganization} integrations × ` +
+      `${seed.checksPerIntegration} health checks (${input.seedSeconds.toFixed(1)} s); ` +
+      `${input.organizations.readers} organizations read under load, ${input.organizations.writers} written; ` +
       `pool size ${input.poolSize} for every server.`,
-    `Each row: ${profile.rounds} paired round(s) of ${profile.durationSec} s (A, then B right after) following ${profile.warmupSec} s of warm-up each (and, before anything, ${profile.serverWarmupSec} s of every workload on every server); ` +
-      'medians over rounds; ratios are A/B paired round by round (median, min–max). CPU is the server process, DB CPU the PostgreSQL backends serving the database.',
+    `Each row: ${profile.rounds} paired round(s) of ${profile.durationSec} s (A, then B right after) ` +
+      `following ${profile.warmupSec} s of warm-up each ` +
+      `(and, before anything, ${profile.serverWarmupSec} s of every workload on every server); ` +
+      'medians over rounds; ratios are A/B paired round by round (median, min–max). ' +
+      'CPU is the server process, DB CPU the PostgreSQL backends serving the database.',
     '',
     markdownTable(
       input.summaries,
@@ -133,7 +139,8 @@ export function markdownReport(input: MarkdownInput): string {
     '',
     targetsTable(input.targets),
     '',
-    `Peak RSS: gateway ${memory.gatewayPeak === null ? 'n/a' : mb(memory.gatewayPeak)} (largest sample under load ${mb(memory.gatewayUnderLoad)}), ` +
+    `Peak RSS: gateway ${memory.gatewayPeak === null ? 'n/a' : mb(memory.gatewayPeak)} ` +
+      `(largest sample under load ${mb(memory.gatewayUnderLoad)}), ` +
       `baseline ${memory.baselinePeak === null ? 'n/a' : mb(memory.baselinePeak)}.`,
     ...input.skipped.map((s) => `\nSkipped ${s.workload}: ${s.reason}`),
     ...(input.problems.length ? ['', 'Problems:', ...input.problems.map((p) => `- ${p}`)] : []),

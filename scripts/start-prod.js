@@ -6,7 +6,8 @@ const entry = new URL('../dist/src/main.js', import.meta.url);
 
 if (!existsSync(entry)) {
   process.stderr.write(
-    'integrations-gateway: dist/src/main.js does not exist: run npm run build first (after every change to src/ or migrations/), then npm run start:prod.\n',
+    'integrations-gateway: dist/src/main.js does not exist: ' +
+      'run npm run build first (after every change to src/ or migrations/), then npm run start:prod.\n',
   );
   process.exit(1);
 }

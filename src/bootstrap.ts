@@ -87,7 +87,8 @@ export function announceFirstRun(run: FirstRun, to: { url: string; logger: Logge
   } else if (run.kind === 'empty') {
     to.logger.warn(
       { commands: FIRST_KEY_COMMANDS },
-      `the database has no organization yet: create one and its first ADMIN key with \`${FIRST_KEY_COMMANDS[0]}\` then \`${FIRST_KEY_COMMANDS[1]}\``,
+      'the database has no organization yet: ' +
+        `create one and its first ADMIN key with \`${FIRST_KEY_COMMANDS[0]}\` then \`${FIRST_KEY_COMMANDS[1]}\``,
     );
   }
 }

@@ -153,7 +153,9 @@ export function buildProgram(): Command {
         print(
           options,
           list,
-          list.length ? list.map((k) => `${k.prefix}\t${k.role}\t${k.name}\t${k.revokedAt ? 'revoked' : 'active'}\t${k.id}`) : ['No keys.'],
+          list.length
+            ? list.map((k) => `${k.prefix}\t${k.role}\t${k.name}\t${k.revokedAt ? 'revoked' : 'active'}\t${k.id}`)
+            : ['No keys.'],
         );
       }),
     );
@@ -190,7 +192,8 @@ export function buildProgram(): Command {
         if (report.failed.length > 0) {
           throw new ServiceError(
             'CONFLICT',
-            `${report.failed.length} secret(s) could not be opened with the configured keys; add the keys that sealed them to ENCRYPTION_KEYS_PREVIOUS.`,
+            `${report.failed.length} secret(s) could not be opened with the configured keys; ` +
+              'add the keys that sealed them to ENCRYPTION_KEYS_PREVIOUS.',
           );
         }
       }),

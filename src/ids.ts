@@ -16,7 +16,8 @@ export function encodeGlobalID(typename: string, id: string | number | bigint): 
 
 /** The type and row id of an ID this API issued; null for anything else. */
 export function parseGlobalID(globalID: string): { typename: NodeTypeName; id: string } | null {
-  const text = globalID.length <= 200 && /^[A-Za-z0-9_-]+={0,2}$/.test(globalID) ? Buffer.from(globalID, 'base64url').toString('utf8') : '';
+  const text =
+    globalID.length <= 200 && /^[A-Za-z0-9_-]+={0,2}$/.test(globalID) ? Buffer.from(globalID, 'base64url').toString('utf8') : '';
   const separator = text.indexOf(':');
   const typename = text.slice(0, separator) as NodeTypeName;
   const id = text.slice(separator + 1);

@@ -28,7 +28,8 @@ afterAll(() => gateway?.close());
 
 const QUERY = 'query Viewer { viewer { role organization { slug } } }';
 const MUTATION =
-  'mutation CreateKey($name: String) { createApiKey(input: { role: VIEWER, name: $name }) { apiKey { id name } key userErrors { code } } }';
+  'mutation CreateKey($name: String) { createApiKey(input: { role: VIEWER, name: $name }) ' +
+  '{ apiKey { id name } key userErrors { code } } }';
 const authorization = () => `Bearer ${org.keys.ADMIN}`;
 
 /** Runs a client's query and mutation, checks both answers, that the key was created, and the methods used. */

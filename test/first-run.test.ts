@@ -110,7 +110,9 @@ describe('npm run start:prod', { timeout: 60_000 }, () => {
     await mkdir(path.join(project, 'dist/src'), { recursive: true });
     await writeFile(
       path.join(project, 'dist/src/main.js'),
-      "import v8 from 'node:v8';\nprocess.stdout.write(JSON.stringify({ pid: process.pid, heapLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 1048576) }));\n",
+      "import v8 from 'node:v8';\n" +
+        'process.stdout.write(JSON.stringify({ pid: process.pid, ' +
+        'heapLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 1048576) }));\n',
     );
     const { stdout } = await run('npm', ['run', '--silent', 'start:prod'], { cwd: project, env: childEnv({}) });
     const started = JSON.parse(stdout);

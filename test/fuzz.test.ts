@@ -326,7 +326,8 @@ describe(`fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
         const problem = judge(fuzzCase, answer, secrets, foreignMarkers);
         if (problem) {
           failures.push(
-            `#${index} [${fuzzCase.category}] ${problem}\n    request: ${describeCase(fuzzCase)}\n    answer: ${answer.status} ${answer.text.slice(0, 300)}`,
+            `#${index} [${fuzzCase.category}] ${problem}\n    request: ${describeCase(fuzzCase)}\n` +
+              `    answer: ${answer.status} ${answer.text.slice(0, 300)}`,
           );
         }
       }
@@ -339,7 +340,8 @@ describe(`fuzz (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
       .map((line) => `${line.msg}: ${line.err?.stack ?? line.err?.message ?? ''}`);
     expect(
       failures,
-      `seed ${SEED}: ${failures.length} of ${cases.length} answers are wrong; server errors logged: ${serverErrors.slice(0, 5).join(' | ')}\n${failures.slice(0, 25).join('\n')}`,
+      `seed ${SEED}: ${failures.length} of ${cases.length} answers are wrong; ` +
+        `server errors logged: ${serverErrors.slice(0, 5).join(' | ')}\n${failures.slice(0, 25).join('\n')}`,
     ).toEqual([]);
     expect(serverErrors, `seed ${SEED}: errors were logged`).toEqual([]);
     expect(Object.fromEntries(byCategory), `seed ${SEED}`).toBeDefined();

@@ -154,7 +154,8 @@ describe('strings that are not text', () => {
     }
     const inKey = JSON.stringify({
       query:
-        'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { userErrors { code } } }',
+        'mutation($c: JSONObject) { connectIntegration(input: ' +
+        '{ provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { userErrors { code } } }',
       variables: { c: { baseUrl: 'https://x.test', 'k\udfff': 1 } },
     });
     expect(codesOf((await send({ headers: graphqlResponse, body: inKey })).body)).toEqual(['BAD_USER_INPUT']);
@@ -221,7 +222,8 @@ describe('connections that stall', () => {
     const { socket, closed } = rawConnection();
     const body = JSON.stringify({ query: '{ viewer { role } }' });
     socket.write(
-      `POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${org.keys.VIEWER}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+      `POST /graphql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${org.keys.VIEWER}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
     );
     const { text, afterMs } = await closed;
     expect(afterMs).toBeGreaterThanOrEqual(TIMEOUTS.requestTimeoutMs - 50);

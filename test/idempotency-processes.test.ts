@@ -8,7 +8,8 @@ import { createTestDatabase, type TestDatabase, testDatabaseKind } from './suppo
 import { sendGraphQL } from './support/request.js';
 import { childEnv, type RunningGateway, startGateway } from './support/process.js';
 
-const CREATE = 'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name } key userErrors { code } } }';
+const CREATE =
+  'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name } key userErrors { code } } }';
 
 async function post(gateway: RunningGateway, apiKey: string, idempotencyKey: string, variables: Record<string, unknown>) {
   const answer = await sendGraphQL(gateway.url, {

@@ -26,7 +26,8 @@ afterAll(() => gw.close());
 beforeEach(() => gw.fake.reset());
 
 const TEST =
-  'mutation($input: TestIntegrationInput!) { testIntegration(input: $input) { healthCheck { id checkedAt ok httpStatus } integration { id health } userErrors { code } } }';
+  'mutation($input: TestIntegrationInput!) { testIntegration(input: $input) ' +
+  '{ healthCheck { id checkedAt ok httpStatus } integration { id health } userErrors { code } } }';
 
 async function send(key: string, query: string, variables: Record<string, unknown>) {
   const answer = await sendGraphQL(gw, { key: gw.world.acme.keys.EDITOR, query, variables, headers: { 'idempotency-key': key } });
@@ -253,12 +254,12 @@ describe('a request with several mutations is one idempotent unit', () => {
     const b = await tokenIntegration();
     const bId = decodeTypedID(b, 'Integration');
     // The database refusing b's health check as a server shutting down would (SQLSTATE 57P01): a 503.
-    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'shutting down' using errcode = '57P01'; end $$`.execute(
-      gw.db,
-    );
+    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$
+      begin raise exception 'shutting down' using errcode = '57P01'; end $$`.execute(gw.db);
     await sql
       .raw(
-        `create trigger igw_test_refuse before insert on integration_health_checks for each row when (new.integration_id = '${bId}') execute function igw_test_refuse()`,
+        'create trigger igw_test_refuse before insert on integration_health_checks ' +
+          `for each row when (new.integration_id = '${bId}') execute function igw_test_refuse()`,
       )
       .execute(gw.db);
     const key = randomUUID();
@@ -323,7 +324,11 @@ describe('a key used again after its retention ended is a new request', () => {
     const claimed = await gw.db.selectFrom('idempotency_keys').select('created_at').where('key', '=', key).executeTakeFirstOrThrow();
     await crashBeforeStoring(gw.db, key);
     // The client comes back two hours later, within the retention window.
-    await gw.db.updateTable('idempotency_keys').set({ created_at: sql<Date>`now() - interval '2 hours'` }).where('key', '=', key).execute();
+    await gw.db
+      .updateTable('idempotency_keys')
+      .set({ created_at: sql<Date>`now() - interval '2 hours'` })
+      .where('key', '=', key)
+      .execute();
     await sql`update integration_events set created_at = now() - interval '2 hours' where detail->>'idempotencyKey' = ${key}`.execute(
       gw.db,
     );
@@ -396,32 +401,36 @@ describe('what a key costs in statements', () => {
   const claims = (statements: readonly string[]) => statements.filter((text) => /insert into "?idempotency_keys"?/i.test(text)).length;
   const stores = (statements: readonly string[]) => statements.filter((text) => /update "?idempotency_keys"?/i.test(text)).length;
 
-  it('a key claimed afresh adds only the stored answer (the claim rides in authentication), and no search for an earlier attempt; a takeover searches', async () => {
-    const id = await tokenIntegration();
-    // Warm up the key's `last_used_at`, written in the background at most once a minute.
-    await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  it(
+    'a key claimed afresh adds only the stored answer (the claim rides in authentication), ' +
+      'and no search for an earlier attempt; a takeover searches',
+    async () => {
+      const id = await tokenIntegration();
+      // Warm up the key's `last_used_at`, written in the background at most once a minute.
+      await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
+      await new Promise((resolve) => setTimeout(resolve, 200));
 
-    gw.statements.reset();
-    const plain = await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
-    expect(plain.body.data.testIntegration.healthCheck.ok).toBe(true);
-    const without = [...gw.statements.sql];
+      gw.statements.reset();
+      const plain = await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
+      expect(plain.body.data.testIntegration.healthCheck.ok).toBe(true);
+      const without = [...gw.statements.sql];
 
-    const key = randomUUID();
-    gw.statements.reset();
-    const fresh = await send(key, TEST, { input: { id } });
-    expect(fresh.body.data.testIntegration.healthCheck.ok).toBe(true);
-    const withKey = [...gw.statements.sql];
-    expect(searchesEarlierAttempts(withKey)).toBe(false);
-    expect(claims(withKey)).toBe(1);
-    expect(withKey.filter((text) => /insert into "?idempotency_keys"?/i.test(text) && /from "?api_keys"?/i.test(text))).toHaveLength(1);
-    expect(stores(withKey)).toBe(1);
-    expect(withKey.length).toBe(without.length + 1);
+      const key = randomUUID();
+      gw.statements.reset();
+      const fresh = await send(key, TEST, { input: { id } });
+      expect(fresh.body.data.testIntegration.healthCheck.ok).toBe(true);
+      const withKey = [...gw.statements.sql];
+      expect(searchesEarlierAttempts(withKey)).toBe(false);
+      expect(claims(withKey)).toBe(1);
+      expect(withKey.filter((text) => /insert into "?idempotency_keys"?/i.test(text) && /from "?api_keys"?/i.test(text))).toHaveLength(1);
+      expect(stores(withKey)).toBe(1);
+      expect(withKey.length).toBe(without.length + 1);
 
-    await crashBeforeStoring(gw.db, key);
-    gw.statements.reset();
-    const retried = await send(key, TEST, { input: { id } });
-    expect(retried.body.data.testIntegration).toEqual(fresh.body.data.testIntegration);
-    expect(searchesEarlierAttempts([...gw.statements.sql])).toBe(true);
-  });
+      await crashBeforeStoring(gw.db, key);
+      gw.statements.reset();
+      const retried = await send(key, TEST, { input: { id } });
+      expect(retried.body.data.testIntegration).toEqual(fresh.body.data.testIntegration);
+      expect(searchesEarlierAttempts([...gw.statements.sql])).toBe(true);
+    },
+  );
 });

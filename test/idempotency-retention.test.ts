@@ -12,7 +12,8 @@ import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { childEnv, runCli } from './support/process.js';
 import { sendGraphQL } from './support/request.js';
 
-const CREATE = 'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name } key userErrors { code } } }';
+const CREATE =
+  'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name } key userErrors { code } } }';
 const VARIABLES = { input: { role: 'VIEWER', name: 'retried' } };
 
 describe('Idempotency-Key leases and retention', () => {
@@ -74,10 +75,11 @@ describe('Idempotency-Key leases and retention', () => {
 
   it('stores no 5xx answer: the key stays bound to the request, and its retry runs the mutation again at once', async () => {
     // The database refusing the insert as a server shutting down would (SQLSTATE 57P01) is answered 503.
-    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'shutting down' using errcode = '57P01'; end $$`.execute(
+    await sql`create function igw_test_refuse() returns trigger language plpgsql as $$
+      begin raise exception 'shutting down' using errcode = '57P01'; end $$`.execute(gateway.db);
+    await sql`create trigger igw_test_refuse before insert on api_keys for each row execute function igw_test_refuse()`.execute(
       gateway.db,
     );
-    await sql`create trigger igw_test_refuse before insert on api_keys for each row execute function igw_test_refuse()`.execute(gateway.db);
     const key = randomUUID();
     try {
       const failed = await send(key);

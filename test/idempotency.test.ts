@@ -6,7 +6,8 @@ import { createTestGateway, type TestGateway } from './support/gateway.js';
 import { sendGraphQL } from './support/request.js';
 
 const CREATE =
-  'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) { apiKey { id name role } key userErrors { code message field } } }';
+  'mutation Create($input: CreateApiKeyInput!) { createApiKey(input: $input) ' +
+  '{ apiKey { id name role } key userErrors { code message field } } }';
 const REVOKE =
   'mutation Revoke($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id revokedAt } userErrors { code message field } } }';
 
@@ -160,7 +161,8 @@ describe('Idempotency-Key on mutations', () => {
     const key = randomUUID();
     const before = await acmeKeys();
     const query =
-      'mutation Two { a: createApiKey(input: { role: VIEWER, name: "a" }) { key } b: createApiKey(input: { role: EDITOR, name: "b" }) { key } }';
+      'mutation Two { a: createApiKey(input: { role: VIEWER, name: "a" }) { key } ' +
+      'b: createApiKey(input: { role: EDITOR, name: "b" }) { key } }';
     const first = await send(key, {}, { query });
     expect(first.body.data.a.key).not.toBe(first.body.data.b.key);
     expect((await send(key, {}, { query })).text).toBe(first.text);

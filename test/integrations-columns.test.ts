@@ -31,7 +31,8 @@ async function page(query: string) {
 describe('columns loaded for a page of integrations', () => {
   it('loads only the summary columns when only summary fields are selected', async () => {
     const { data, wholeRows } = await page(
-      '{ integrations(first: 3) { edges { cursor node { id displayName status health provider { key } lastHealthCheck { ok } lastSync { status } createdAt healthChecks(first: 1) { edges { node { ok } } } } } } }',
+      '{ integrations(first: 3) { edges { cursor node { id displayName status health provider { key } ' +
+        'lastHealthCheck { ok } lastSync { status } createdAt healthChecks(first: 1) { edges { node { ok } } } } } } }',
     );
     expect(wholeRows).toBe(false);
     expect(data.integrations.edges.map((e: any) => e.node.displayName)).toEqual(['Columns 0', 'Columns 1', 'Columns 2']);
@@ -60,7 +61,8 @@ describe('columns loaded for a page of integrations', () => {
     ],
     [
       'a fragment spread',
-      'query { integrations(first: 3) { edges { node { ...More } } } } fragment More on Integration { displayName scopes grantedScopes missingScopes }',
+      'query { integrations(first: 3) { edges { node { ...More } } } } ' +
+        'fragment More on Integration { displayName scopes grantedScopes missingScopes }',
     ],
     ['an alias', '{ integrations(first: 3) { edges { node { displayName scopes grantedScopes gone: missingScopes } } } }'],
   ])('loads whole rows when another field is selected through %s', async (_how, query) => {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrgWithKeys, insertHealthChecks, insertIntegration, insertIntegrations } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 
-const LIST = `query List($first: Int, $after: String, $last: Int, $before: String, $filter: IntegrationFilter, $orderBy: IntegrationOrder) {
+const VARIABLES = '$first: Int, $after: String, $last: Int, $before: String, $filter: IntegrationFilter, $orderBy: IntegrationOrder';
+const LIST = `query List(${VARIABLES}) {
   integrations(first: $first, after: $after, last: $last, before: $before, filter: $filter, orderBy: $orderBy) {
     totalCount
     edges { cursor node { id displayName } }

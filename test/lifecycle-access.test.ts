@@ -78,11 +78,13 @@ describe('roles', () => {
   describe('a document with a field the role does not allow', () => {
     const TEST_FIELDS = 'healthCheck { ok } userErrors { code }';
     const KEY_FIELDS = 'key userErrors { code }';
+    const TEST_A = `a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} }`;
+    const KEY_B = `b: createApiKey(input: {role: VIEWER}) { ${KEY_FIELDS} }`;
     const documents = {
-      'fields side by side': `mutation($id: ID!) { a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } b: createApiKey(input: {role: VIEWER}) { ${KEY_FIELDS} } }`,
-      'the forbidden field first': `mutation($id: ID!) { b: createApiKey(input: {role: VIEWER}) { ${KEY_FIELDS} } a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } }`,
-      'the forbidden field in a fragment': `mutation($id: ID!) { a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } ...Keys } fragment Keys on Mutation { b: createApiKey(input: {role: VIEWER}) { ${KEY_FIELDS} } }`,
-      'the forbidden field in an inline fragment': `mutation($id: ID!) { a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } ... on Mutation { ... { b: createApiKey(input: {role: VIEWER}) { ${KEY_FIELDS} } } } }`,
+      'fields side by side': `mutation($id: ID!) { ${TEST_A} ${KEY_B} }`,
+      'the forbidden field first': `mutation($id: ID!) { ${KEY_B} ${TEST_A} }`,
+      'the forbidden field in a fragment': `mutation($id: ID!) { ${TEST_A} ...Keys } fragment Keys on Mutation { ${KEY_B} }`,
+      'the forbidden field in an inline fragment': `mutation($id: ID!) { ${TEST_A} ... on Mutation { ... { ${KEY_B} } } }`,
     };
 
     it.each(Object.entries(documents))('an EDITOR gets FORBIDDEN for the whole operation, and nothing runs: %s', async (_name, query) => {
@@ -113,7 +115,9 @@ describe('roles', () => {
     });
 
     it('a field left out by @skip or @include is not refused, and the rest runs', async () => {
-      const query = `mutation($id: ID!, $admin: Boolean!) { a: testIntegration(input: {id: $id}) { ${TEST_FIELDS} } b: createApiKey(input: {role: VIEWER}) @include(if: $admin) { ${KEY_FIELDS} } }`;
+      const query =
+        `mutation($id: ID!, $admin: Boolean!) { ${TEST_A} ` +
+        `b: createApiKey(input: {role: VIEWER}) @include(if: $admin) { ${KEY_FIELDS} } }`;
       const res = await gw.graphql(gw.world.acme.keys.EDITOR, query, { id: tokenId, admin: false });
       expect(res.body.errors).toBeUndefined();
       expect(res.body.data).toEqual({ a: { healthCheck: { ok: true }, userErrors: [] } });

@@ -316,9 +316,8 @@ describe('a callback that fails itself answers 503 with the request id, never a 
     await sql`create function igw_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'disk full'; end $$`.execute(
       gw.db,
     );
-    await sql`create trigger igw_test_refuse before insert on integration_events for each row when (new.type = 'integration.authorized') execute function igw_test_refuse()`.execute(
-      gw.db,
-    );
+    await sql`create trigger igw_test_refuse before insert on integration_events
+      for each row when (new.type = 'integration.authorized') execute function igw_test_refuse()`.execute(gw.db);
     const requestId = `callback-${Date.now()}`;
     try {
       const atProvider = await fetch(authorizationUrl, { redirect: 'manual' });

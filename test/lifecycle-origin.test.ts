@@ -60,7 +60,10 @@ const oauthInput = (host: FakeProvider, extra: Record<string, unknown> = {}) => 
   ...extra,
 });
 
-/** Connects through OAuth2 at `host` (a GitLab, or GitHub with `provider: 'github'`) and returns the integration's ID; the hosts' call logs start afresh. */
+/**
+ * Connects through OAuth2 at `host` (a GitLab, or GitHub with `provider: 'github'`) and returns the integration's ID; the
+ * hosts' call logs start afresh.
+ */
 async function connectOAuthAt(host: FakeProvider, extra: Record<string, unknown> = {}): Promise<string> {
   const started = (await editor(CONNECT, oauthInput(host, extra))).body.data.connectIntegration;
   expect(started.userErrors).toEqual([]);
@@ -120,41 +123,44 @@ const pointAt = (id: string, host: FakeProvider) =>
     .execute();
 
 describe('an OAuth2 reconnection changes nothing until its callback succeeds', () => {
-  it('with new settings: the integration keeps working with its tokens until the callback applies the settings with new ones', async () => {
-    const id = await connectOAuthAt(hostA);
-    const grantA = { ...hostA.latestGrant('gitlab')! };
-    const before = await gw.row(id);
+  it(
+    'with new settings: the integration keeps working with its tokens ' + 'until the callback applies the settings with new ones',
+    async () => {
+      const id = await connectOAuthAt(hostA);
+      const grantA = { ...hostA.latestGrant('gitlab')! };
+      const before = await gw.row(id);
 
-    const started = (
-      await editor(
-        CONNECT,
-        oauthInput(hostA, { integrationId: id, displayName: 'GitLab renamed', environment: 'staging', scopes: ['read_api'] }),
-      )
-    ).body.data.connectIntegration;
-    expect(started.userErrors).toEqual([]);
-    expect(started.integration).toMatchObject({ id, displayName: 'GitLab A', status: 'ACTIVE', scopes: ['read_api', 'read_user'] });
-    expect(await gw.row(id)).toEqual(before);
+      const started = (
+        await editor(
+          CONNECT,
+          oauthInput(hostA, { integrationId: id, displayName: 'GitLab renamed', environment: 'staging', scopes: ['read_api'] }),
+        )
+      ).body.data.connectIntegration;
+      expect(started.userErrors).toEqual([]);
+      expect(started.integration).toMatchObject({ id, displayName: 'GitLab A', status: 'ACTIVE', scopes: ['read_api', 'read_user'] });
+      expect(await gw.row(id)).toEqual(before);
 
-    // The pending reconnection is not completed yet; the integration keeps working with the tokens it has.
-    expect((await editor(TEST, { id })).body.data.testIntegration).toMatchObject({ userErrors: [], healthCheck: { ok: true } });
-    expect((await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration.userErrors).toEqual([]);
-    expect(hostA.calls('gitlab', 'token', 'refresh_token')).toBe(1);
-    const refreshed = (await gw.secretsOf(id)).credential;
-    expect(refreshed).not.toMatchObject({ accessToken: grantA.accessToken });
+      // The pending reconnection is not completed yet; the integration keeps working with the tokens it has.
+      expect((await editor(TEST, { id })).body.data.testIntegration).toMatchObject({ userErrors: [], healthCheck: { ok: true } });
+      expect((await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration.userErrors).toEqual([]);
+      expect(hostA.calls('gitlab', 'token', 'refresh_token')).toBe(1);
+      const refreshed = (await gw.secretsOf(id)).credential;
+      expect(refreshed).not.toMatchObject({ accessToken: grantA.accessToken });
 
-    const { location } = await gw.authorize(started.authorizationUrl);
-    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'connected' });
-    const grant = hostA.latestGrant('gitlab')!;
-    expect(await gw.row(id)).toMatchObject({
-      display_name: 'GitLab renamed',
-      environment: 'staging',
-      requested_scopes: ['read_api'],
-      status: 'ACTIVE',
-      health: 'HEALTHY',
-    });
-    expect((await gw.secretsOf(id)).credential).toMatchObject({ accessToken: grant.accessToken, refreshToken: grant.refreshToken });
-    expect(await originsOf(id)).toEqual({ api: hostA.url, token: hostA.url, revoke: hostA.url });
-  });
+      const { location } = await gw.authorize(started.authorizationUrl);
+      expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'connected' });
+      const grant = hostA.latestGrant('gitlab')!;
+      expect(await gw.row(id)).toMatchObject({
+        display_name: 'GitLab renamed',
+        environment: 'staging',
+        requested_scopes: ['read_api'],
+        status: 'ACTIVE',
+        health: 'HEALTHY',
+      });
+      expect((await gw.secretsOf(id)).credential).toMatchObject({ accessToken: grant.accessToken, refreshToken: grant.refreshToken });
+      expect(await originsOf(id)).toEqual({ api: hostA.url, token: hostA.url, revoke: hostA.url });
+    },
+  );
 
   it('to another host: the stored token never goes there; the callback applies the new config with the new tokens', async () => {
     const tokenB = hostB.issueApiToken('gitlab');
@@ -200,7 +206,8 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
     const tokenB = hostB.issueApiToken('gitlab');
     const id = await connectTokenAt(hostB, tokenB);
     const before = await gw.row(id);
-    const started = (await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab A' }))).body.data.connectIntegration;
+    const started = (await editor(CONNECT, oauthInput(hostA, { integrationId: id, displayName: 'GitLab A' }))).body.data
+      .connectIntegration;
     arrange();
     const { location } = await gw.authorize(started.authorizationUrl);
     expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({ integration: id, outcome: 'error', error });
@@ -218,7 +225,11 @@ describe('an OAuth2 reconnection changes nothing until its callback succeeds', (
         .userErrors,
     ).toEqual([]);
     const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
-    expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: true, integration: { displayName: 'GitLab A', status: 'REVOKED' } });
+    expect(revoked).toMatchObject({
+      userErrors: [],
+      revokedAtProvider: true,
+      integration: { displayName: 'GitLab A', status: 'REVOKED' },
+    });
     expect(hostA.calls('gitlab', 'revoke')).toBe(2);
     expect(hostA.tokenIsLive('gitlab', grantA.accessToken)).toBe(false);
     expect(hostB.store.calls).toEqual([]);
@@ -261,9 +272,8 @@ describe('a stored credential goes only to the origins it is bound to', () => {
     const id = await connectOAuthAt(hostA);
     const grant = hostA.latestGrant('gitlab')!;
     await pointAt(id, hostB);
-    await sql`update integrations set secret_origins = replace(secret_origins, ${hostA.url}, ${hostB.url}) where id = ${rowId(id)}`.execute(
-      gw.db,
-    );
+    await sql`update integrations set secret_origins = replace(secret_origins, ${hostA.url}, ${hostB.url})
+      where id = ${rowId(id)}`.execute(gw.db);
     for (const [query, input] of [
       [TEST, { id }],
       [REFRESH, { id, refreshTokens: true }],
@@ -349,28 +359,31 @@ describe('token reconnections and refreshes bind the credential they store', () 
     expect(hostA.store.calls).toEqual([]);
   });
 
-  it('refreshIntegration binds a replacement credential to the integration’s origin and keeps a carried-over one where it was', async () => {
-    const id = await connectTokenAt(hostA);
-    const replacement = hostA.issueApiToken('gitlab');
-    const replaced = (await editor(REFRESH, { id, credentials: { token: replacement } })).body.data.refreshIntegration;
-    expect(replaced.userErrors).toEqual([]);
-    expect(await originsOf(id)).toEqual({ api: hostA.url, token: null, revoke: null });
-    // A webhook change re-seals the bundle: the credential keeps its origins, even when the config now says otherwise.
-    await gw.db
-      .updateTable('integrations')
-      .set({ config: JSON.stringify({ host: hostB.url }) })
-      .where('id', '=', rowId(id))
-      .execute();
-    const rotated = (await editor(REFRESH, { id, webhook: { url: 'https://hooks.example.com/x', enabled: true, rotateSecret: true } })).body
-      .data.refreshIntegration;
-    expect(rotated.userErrors).toEqual([]);
-    expect(await originsOf(id)).toEqual({ api: hostA.url, token: null, revoke: null });
-    expect((await gw.secretsOf(id)).credential).toEqual({ kind: 'API_TOKEN', token: replacement });
-    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
-      expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
-    ]);
-    expect(hostB.store.calls).toEqual([]);
-  });
+  it(
+    'refreshIntegration binds a replacement credential to the integration’s origin ' + 'and keeps a carried-over one where it was',
+    async () => {
+      const id = await connectTokenAt(hostA);
+      const replacement = hostA.issueApiToken('gitlab');
+      const replaced = (await editor(REFRESH, { id, credentials: { token: replacement } })).body.data.refreshIntegration;
+      expect(replaced.userErrors).toEqual([]);
+      expect(await originsOf(id)).toEqual({ api: hostA.url, token: null, revoke: null });
+      // A webhook change re-seals the bundle: the credential keeps its origins, even when the config now says otherwise.
+      await gw.db
+        .updateTable('integrations')
+        .set({ config: JSON.stringify({ host: hostB.url }) })
+        .where('id', '=', rowId(id))
+        .execute();
+      const rotated = (await editor(REFRESH, { id, webhook: { url: 'https://hooks.example.com/x', enabled: true, rotateSecret: true } }))
+        .body.data.refreshIntegration;
+      expect(rotated.userErrors).toEqual([]);
+      expect(await originsOf(id)).toEqual({ api: hostA.url, token: null, revoke: null });
+      expect((await gw.secretsOf(id)).credential).toEqual({ kind: 'API_TOKEN', token: replacement });
+      expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
+        expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
+      ]);
+      expect(hostB.store.calls).toEqual([]);
+    },
+  );
 
   it('a credential sealed before origins were bound goes to its current config only, and is bound at its next seal', async () => {
     const id = await connectTokenAt(hostA);
@@ -400,111 +413,126 @@ describe('the OAuth2 client secret goes only where the client is registered', ()
   const secretsSeen = () =>
     [CLIENT_SECRET, GITHUB_CLIENT_SECRET].filter((secret) => [...gw.logs, ...gw.responses].some((text) => text.includes(secret)));
 
-  it('an OAuth2 connection or reconnection to a host the client is not registered at is refused before anything is stored or sent', async () => {
-    const before = await countRows();
-    const refused = (await editor(CONNECT, oauthInput(hostB))).body.data.connectIntegration;
-    expect(refused).toMatchObject({
-      authorizationUrl: null,
-      integration: null,
-      userErrors: [
-        {
+  it(
+    'an OAuth2 connection or reconnection to a host the client is not registered at ' + 'is refused before anything is stored or sent',
+    async () => {
+      const before = await countRows();
+      const refused = (await editor(CONNECT, oauthInput(hostB))).body.data.connectIntegration;
+      expect(refused).toMatchObject({
+        authorizationUrl: null,
+        integration: null,
+        userErrors: [
+          {
+            code: 'VALIDATION',
+            field: ['input', 'config', 'host'],
+            message: expect.stringContaining(`registered at https://gitlab.com, ${hostA.url}, not at ${hostB.url}`),
+          },
+        ],
+      });
+      expect(refused.userErrors[0].message).toMatch(/API_TOKEN.*CONNECTOR_GITLAB_OAUTH_ORIGIN/);
+      expect(await countRows()).toEqual(before);
+
+      const id = await connectOAuthAt(hostA);
+      const row = await gw.row(id);
+      const connected = await countRows();
+      const reconnect = (await editor(CONNECT, oauthInput(hostB, { integrationId: id }))).body.data.connectIntegration;
+      expect(reconnect.userErrors).toEqual([expect.objectContaining({ code: 'VALIDATION', field: ['input', 'config', 'host'] })]);
+      expect(await gw.row(id)).toEqual(row);
+      expect(await countRows()).toEqual(connected);
+
+      // GitHub Enterprise: its token endpoint and its API, where GitHub's revocation sends the client id and secret.
+      const github = (await editor(CONNECT, { ...oauthInput(githubB), provider: 'github' })).body.data.connectIntegration;
+      expect(github.userErrors).toEqual([
+        expect.objectContaining({
           code: 'VALIDATION',
           field: ['input', 'config', 'host'],
-          message: expect.stringContaining(`registered at https://gitlab.com, ${hostA.url}, not at ${hostB.url}`),
-        },
-      ],
-    });
-    expect(refused.userErrors[0].message).toMatch(/API_TOKEN.*CONNECTOR_GITLAB_OAUTH_ORIGIN/);
-    expect(await countRows()).toEqual(before);
-
-    const id = await connectOAuthAt(hostA);
-    const row = await gw.row(id);
-    const connected = await countRows();
-    const reconnect = (await editor(CONNECT, oauthInput(hostB, { integrationId: id }))).body.data.connectIntegration;
-    expect(reconnect.userErrors).toEqual([expect.objectContaining({ code: 'VALIDATION', field: ['input', 'config', 'host'] })]);
-    expect(await gw.row(id)).toEqual(row);
-    expect(await countRows()).toEqual(connected);
-
-    // GitHub Enterprise: its token endpoint and its API, where GitHub's revocation sends the client id and secret.
-    const github = (await editor(CONNECT, { ...oauthInput(githubB), provider: 'github' })).body.data.connectIntegration;
-    expect(github.userErrors).toEqual([
-      expect.objectContaining({
-        code: 'VALIDATION',
-        field: ['input', 'config', 'host'],
-        message: expect.stringContaining(`registered at https://github.com, https://api.github.com, ${githubA.url}, not at ${githubB.url}`),
-      }),
-    ]);
-    expect(await countRows()).toEqual(connected);
-    expect(hostB.store.calls).toEqual([]);
-    expect(githubB.store.calls).toEqual([]);
-  });
+          message: expect.stringContaining(
+            `registered at https://github.com, https://api.github.com, ${githubA.url}, not at ${githubB.url}`,
+          ),
+        }),
+      ]);
+      expect(await countRows()).toEqual(connected);
+      expect(hostB.store.calls).toEqual([]);
+      expect(githubB.store.calls).toEqual([]);
+    },
+  );
 
   it.each([
     ['GitLab', 'gitlab', () => [hostA, hostB] as const],
     ['GitHub', 'github', () => [githubA, githubB] as const],
-  ])('%s: a row altered to point at another host sends no client secret there on refresh or revocation', async (_name, provider, hosts) => {
-    const [registered, other] = hosts();
-    const id = await connectOAuthAt(registered, { provider });
-    // As an earlier version stored it, the credential goes wherever the row's config points; the client secret does not.
-    await sealWithoutOrigins(id);
-    await pointAt(id, other);
-    const before = await gw.row(id);
+  ])(
+    '%s: a row altered to point at another host sends no client secret there on refresh or revocation',
+    async (_name, provider, hosts) => {
+      const [registered, other] = hosts();
+      const id = await connectOAuthAt(registered, { provider });
+      // As an earlier version stored it, the credential goes wherever the row's config points; the client secret does not.
+      await sealWithoutOrigins(id);
+      await pointAt(id, other);
+      const before = await gw.row(id);
 
-    const refreshed = (await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration;
-    expect(refreshed.userErrors).toEqual([
-      {
-        code: 'CREDENTIAL_ORIGIN_MISMATCH',
-        field: ['input', 'id'],
-        message: expect.stringContaining(`not at ${other.url}; its secret was not sent`),
-      },
-    ]);
-    // A test refreshes an expired token first: not there either.
-    await gw.db
-      .updateTable('integrations')
-      .set({ credential_expires_at: new Date(Date.now() - 1000) })
-      .where('id', '=', rowId(id))
-      .execute();
-    expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
-      expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
-    ]);
-    expect(await gw.row(id)).toMatchObject({
-      secret_version: before.secret_version,
-      status: 'ACTIVE',
-      last_check_at: before.last_check_at,
-    });
+      const refreshed = (await editor(REFRESH, { id, refreshTokens: true })).body.data.refreshIntegration;
+      expect(refreshed.userErrors).toEqual([
+        {
+          code: 'CREDENTIAL_ORIGIN_MISMATCH',
+          field: ['input', 'id'],
+          message: expect.stringContaining(`not at ${other.url}; its secret was not sent`),
+        },
+      ]);
+      // A test refreshes an expired token first: not there either.
+      await gw.db
+        .updateTable('integrations')
+        .set({ credential_expires_at: new Date(Date.now() - 1000) })
+        .where('id', '=', rowId(id))
+        .execute();
+      expect((await editor(TEST, { id })).body.data.testIntegration.userErrors).toEqual([
+        expect.objectContaining({ code: 'CREDENTIAL_ORIGIN_MISMATCH' }),
+      ]);
+      expect(await gw.row(id)).toMatchObject({
+        secret_version: before.secret_version,
+        status: 'ACTIVE',
+        last_check_at: before.last_check_at,
+      });
 
-    const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
-    expect(revoked).toMatchObject({ userErrors: [], revokedAtProvider: false, integration: { status: 'REVOKED', hasCredentials: false } });
-    expect(revoked.providerMessage).toContain(`not at ${other.url}`);
-    expect(other.store.calls).toEqual([]);
-    expect(registered.store.calls).toEqual([]);
-    expect(secretsSeen()).toEqual([]);
-  });
+      const revoked = (await editor(REVOKE, { id })).body.data.revokeIntegration;
+      expect(revoked).toMatchObject({
+        userErrors: [],
+        revokedAtProvider: false,
+        integration: { status: 'REVOKED', hasCredentials: false },
+      });
+      expect(revoked.providerMessage).toContain(`not at ${other.url}`);
+      expect(other.store.calls).toEqual([]);
+      expect(registered.store.calls).toEqual([]);
+      expect(secretsSeen()).toEqual([]);
+    },
+  );
 
-  it('a callback whose pending authorization was altered to point at another host sends neither the code nor the client secret there', async () => {
-    const started = (await editor(CONNECT, oauthInput(hostA))).body.data.connectIntegration;
-    const id = started.integration.id;
-    await gw.db
-      .updateTable('oauth_states')
-      .set({ config: JSON.stringify({ host: hostB.url }) })
-      .where('integration_id', '=', rowId(id))
-      .execute();
-    const { location, callbackUrl } = await gw.authorize(started.authorizationUrl);
-    expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({
-      integration: id,
-      outcome: 'error',
-      error: 'client_origin_mismatch',
-    });
-    expect(await gw.row(id)).toMatchObject({ status: 'ERROR', secret_ciphertext: null, config: { host: hostA.url } });
-    expect((await gw.events(id)).at(-1)).toMatchObject({
-      type: 'integration.authorization_failed',
-      detail: { reason: 'client_origin_mismatch' },
-    });
-    const code = new URL(callbackUrl).searchParams.get('code') as string;
-    expect(hostB.store.calls).toEqual([]);
-    expect(carrying(hostA, [code])).toEqual([]);
-    expect(secretsSeen()).toEqual([]);
-  });
+  it(
+    'a callback whose pending authorization was altered to point at another host ' + 'sends neither the code nor the client secret there',
+    async () => {
+      const started = (await editor(CONNECT, oauthInput(hostA))).body.data.connectIntegration;
+      const id = started.integration.id;
+      await gw.db
+        .updateTable('oauth_states')
+        .set({ config: JSON.stringify({ host: hostB.url }) })
+        .where('integration_id', '=', rowId(id))
+        .execute();
+      const { location, callbackUrl } = await gw.authorize(started.authorizationUrl);
+      expect(Object.fromEntries(location?.searchParams ?? [])).toEqual({
+        integration: id,
+        outcome: 'error',
+        error: 'client_origin_mismatch',
+      });
+      expect(await gw.row(id)).toMatchObject({ status: 'ERROR', secret_ciphertext: null, config: { host: hostA.url } });
+      expect((await gw.events(id)).at(-1)).toMatchObject({
+        type: 'integration.authorization_failed',
+        detail: { reason: 'client_origin_mismatch' },
+      });
+      const code = new URL(callbackUrl).searchParams.get('code') as string;
+      expect(hostB.store.calls).toEqual([]);
+      expect(carrying(hostA, [code])).toEqual([]);
+      expect(secretsSeen()).toEqual([]);
+    },
+  );
 
   it('with CONNECTOR_GITLAB_OAUTH_ORIGIN naming another instance, OAuth2 works end to end there, and only there', async () => {
     const settings = connectorSettingsFromEnv(

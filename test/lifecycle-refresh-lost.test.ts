@@ -212,9 +212,8 @@ describe.skipIf(testDatabaseKind !== 'postgres')(
           (
             await sql<{
               n: number;
-            }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and state = 'idle in transaction'`.execute(
-              gw.db,
-            )
+            }>`select count(*)::int as n from pg_stat_activity
+               where datname = current_database() and state = 'idle in transaction'`.execute(gw.db)
           ).rows[0]?.n === 0,
         'the dead session to end',
       );

@@ -136,7 +136,8 @@ describe('the providers query shows what this deployment has configured', () => 
       const started = await sendGraphQL(bare, {
         key: gw.world.acme.keys.EDITOR,
         query:
-          'mutation { connectIntegration(input: { provider: "gitlab", authKind: OAUTH2, displayName: "x", oauth2: { returnUrl: "https://app.example.com/" } }) { integration { id } userErrors { code field } } }',
+          'mutation { connectIntegration(input: { provider: "gitlab", authKind: OAUTH2, displayName: "x", ' +
+          'oauth2: { returnUrl: "https://app.example.com/" } }) { integration { id } userErrors { code field } } }',
         headers: { accept: null },
       });
       expect(started.body.data.connectIntegration).toEqual({

@@ -316,7 +316,12 @@ describe('configuration', () => {
 
   it('closes GraphiQL, introspection and suggestions in production, and opens them elsewhere', () => {
     expect(loadConfig(production).hardening).toMatchObject({ graphiql: false, introspection: false, hideSuggestions: true });
-    expect(loadConfig({}).hardening).toMatchObject({ graphiql: true, introspection: true, hideSuggestions: false, tracesExporter: 'none' });
+    expect(loadConfig({}).hardening).toMatchObject({
+      graphiql: true,
+      introspection: true,
+      hideSuggestions: false,
+      tracesExporter: 'none',
+    });
     expect(loadConfig({ ...production, GRAPHIQL: 'true', INTROSPECTION: '1', HIDE_SUGGESTIONS: 'false' }).hardening).toMatchObject({
       graphiql: true,
       introspection: true,

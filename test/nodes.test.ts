@@ -237,7 +237,8 @@ describe('integration(id)', () => {
 
   it('refuses bad healthChecks arguments with their codes', async () => {
     const query = (args: string) =>
-      `query($id: ID!${args.includes('$c') ? ', $c: String' : ''}) { integration(id: $id) { healthChecks${args ? `(${args})` : ''} { edges { cursor } } } }`;
+      `query($id: ID!${args.includes('$c') ? ', $c: String' : ''}) ` +
+      `{ integration(id: $id) { healthChecks${args ? `(${args})` : ''} { edges { cursor } } } }`;
     const listCursor = (await gateway.graphql(org.keys.VIEWER, '{ integrations(first: 1) { pageInfo { endCursor } } }')).body.data
       .integrations.pageInfo.endCursor;
     for (const [args, code, c] of [

@@ -110,7 +110,8 @@ describe('request logs', () => {
     });
     await gateway.graphql(
       org.keys.EDITOR,
-      `mutation { connectIntegration(input: {provider: "nope", displayName: "y", authKind: API_TOKEN, credentials: {token: "${literal}"}}) { userErrors { code } } }`,
+      'mutation { connectIntegration(input: {provider: "nope", displayName: "y", authKind: API_TOKEN, ' +
+        `credentials: {token: "${literal}"}}) { userErrors { code } } }`,
     );
     await gateway.graphql(`${org.keys.VIEWER.slice(0, 17)}${'A'.repeat(43)}`, '{ viewer { role } }');
     await gateway.fetch(`/oauth/callback?code=${code}&state=${secret('state')}`);

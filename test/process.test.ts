@@ -123,7 +123,8 @@ describe('the gateway process (npm start)', { timeout: 120_000 }, () => {
     socket.on('data', (chunk) => (response += chunk.toString()));
     // Half a request is on the wire when the signal arrives.
     socket.write(
-      `POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAuthorization: Bearer igw_000000000000_${'x'.repeat(43)}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+      'POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n' +
+        `Authorization: Bearer igw_000000000000_${'x'.repeat(43)}\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
     const exited = gateway.stop();

@@ -12,7 +12,8 @@ const FIVE_POINTS = '{ integrations(first: 2) { edges { node { id } } } }';
 const ONE_POINT = '{ viewer { role } }';
 const TEST = 'mutation Test($id: ID!) { testIntegration(input: {id: $id}) { userErrors { code } } }';
 const TEST_TWICE =
-  'mutation($id: ID!) { a: testIntegration(input: {id: $id}) { userErrors { code } } b: testIntegration(input: {id: $id}) { userErrors { code } } }';
+  'mutation($id: ID!) { a: testIntegration(input: {id: $id}) { userErrors { code } } ' +
+  'b: testIntegration(input: {id: $id}) { userErrors { code } } }';
 
 const unknownIntegration = () => encodeGlobalID('Integration', randomUUID());
 let slugs = 0;
@@ -182,7 +183,8 @@ describe.each(['postgres', 'redis'] as const)('budgets stored in %s', (store) =>
   it("charges nothing for a VIEWER's testIntegration calls, which it may not run: editors can still test", async () => {
     const org = await newOrg();
     const target = unknownIntegration();
-    const eleven = `mutation($id: ID!) { ${Array.from({ length: 11 }, (_, i) => `t${i}: testIntegration(input: {id: $id}) { __typename }`).join(' ')} }`;
+    const fields = Array.from({ length: 11 }, (_, i) => `t${i}: testIntegration(input: {id: $id}) { __typename }`);
+    const eleven = `mutation($id: ID!) { ${fields.join(' ')} }`;
     for (const via of [gateway, sibling]) {
       const refused = await via.graphql(org.keys.VIEWER, eleven, { id: target });
       expect(refused.status).toBe(200);

@@ -167,7 +167,10 @@ describe('CLI: secrets rotate', { timeout: 120_000 }, () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  /** The database the CLI works on: this file's PostgreSQL database, or the embedded one in dataDir (closed after use: one process at a time). */
+  /**
+   * The database the CLI works on: this file's PostgreSQL database, or the embedded one in dataDir (closed after use: one
+   * process at a time).
+   */
   async function withDb<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
     const handle: DatabaseHandle = database ?? (await openDatabase({ kind: 'pglite', dataDir }));
     try {

@@ -61,7 +61,8 @@ describe.each(ROLES)("organization A's %s key", (role) => {
     const queries = [
       '{ integrations(first: 100) { totalCount edges { node { id } } } }',
       '{ integrations(last: 100, orderBy: { field: DISPLAY_NAME, direction: DESC }) { totalCount edges { node { id } } } }',
-      '{ integrations(first: 100, filter: { statuses: [ACTIVE, REVOKED, ERROR, NEEDS_REAUTH, PENDING_AUTHORIZATION] }) { totalCount edges { node { id } } } }',
+      '{ integrations(first: 100, filter: { statuses: [ACTIVE, REVOKED, ERROR, NEEDS_REAUTH, PENDING_AUTHORIZATION] }) ' +
+        '{ totalCount edges { node { id } } } }',
     ];
     for (const query of queries) {
       const res = await ask(query);

@@ -14,7 +14,16 @@ const connector = (key: string) => {
 
 describe('the catalog', () => {
   it('ships every provider the product names, sorted by key', () => {
-    expect(listConnectors().map((c) => c.key)).toEqual(['datadog', 'github', 'gitlab', 'http', 'jira', 'pagerduty', 'servicenow', 'slack']);
+    expect(listConnectors().map((c) => c.key)).toEqual([
+      'datadog',
+      'github',
+      'gitlab',
+      'http',
+      'jira',
+      'pagerduty',
+      'servicenow',
+      'slack',
+    ]);
   });
 
   it('says which providers can revoke at the provider', () => {
@@ -71,7 +80,9 @@ describe('credential placement', () => {
     expect(credentialHeaders(target('jira'), { kind: 'BASIC', username: 'a@b.c', password: 'p' })).toEqual({
       authorization: `Basic ${Buffer.from('a@b.c:p').toString('base64')}`,
     });
-    expect(credentialHeaders(target('http', { headerName: 'X-Api-Key' }), { kind: 'API_TOKEN', token: 't' })).toEqual({ 'x-api-key': 't' });
+    expect(credentialHeaders(target('http', { headerName: 'X-Api-Key' }), { kind: 'API_TOKEN', token: 't' })).toEqual({
+      'x-api-key': 't',
+    });
     expect(credentialHeaders(target('http'), { kind: 'API_TOKEN', token: 't' })).toEqual({ authorization: 'Bearer t' });
   });
 });
@@ -152,7 +163,9 @@ describe('where an OAuth2 client is registered', () => {
     expect(ghe.clientRevokeUrl).toBe('https://ghe.example.com/api/v3/applications/id/token');
     expect(unregisteredClientUrl(ghe)).toBeNull();
     expect(
-      unregisteredClientUrl(endpoints('servicenow', { instance: 'acme.service-now.com' }, { oauthOrigin: 'https://acme.service-now.com' })),
+      unregisteredClientUrl(
+        endpoints('servicenow', { instance: 'acme.service-now.com' }, { oauthOrigin: 'https://acme.service-now.com' }),
+      ),
     ).toBeNull();
   });
 

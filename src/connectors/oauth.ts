@@ -184,13 +184,22 @@ export async function refreshTokens(
   const client: oauth.Client = { client_id: endpoints.clientId };
   const token = await tokenCall(
     () =>
-      oauth.refreshTokenGrantRequest(as, client, clientAuth(endpoints), refreshToken, requestOptions(endpoints, http, provider, timeoutMs)),
+      oauth.refreshTokenGrantRequest(
+        as,
+        client,
+        clientAuth(endpoints),
+        refreshToken,
+        requestOptions(endpoints, http, provider, timeoutMs),
+      ),
     (response) => oauth.processRefreshTokenResponse(as, client, response, PROCESS_OPTIONS),
   );
   return toTokenSet(endpoints, token, refreshToken);
 }
 
-/** RFC 7009 revocation of one token; resolves when the provider confirmed. Where the client is not registered it throws CredentialOriginError unsent. */
+/**
+ * RFC 7009 revocation of one token; resolves when the provider confirmed. Where the client is not registered it throws
+ * CredentialOriginError unsent.
+ */
 export async function revokeToken(
   endpoints: OAuthEndpoints,
   token: string,

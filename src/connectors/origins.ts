@@ -40,8 +40,9 @@ export function assertBoundOrigin(origins: CredentialOrigins, purpose: OriginPur
   const requested = originOf(url);
   const bound = origins[purpose];
   if (bound !== requested) {
+    const boundTo = bound ? `the ${PURPOSES[purpose]} at ${bound}` : `no ${PURPOSES[purpose]}`;
     throw new CredentialOriginError(
-      `The stored credential is bound to ${bound ? `the ${PURPOSES[purpose]} at ${bound}` : `no ${PURPOSES[purpose]}`}, not ${requested}; it was not sent. Reconnect the integration to use ${requested}.`,
+      `The stored credential is bound to ${boundTo}, not ${requested}; it was not sent. Reconnect the integration to use ${requested}.`,
     );
   }
 }

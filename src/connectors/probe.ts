@@ -29,7 +29,8 @@ export function credentialHeaders(target: ConnectorTarget, credential: Credentia
   if (placement.kind === 'bearer' || placement.kind === 'basic') return { authorization: `Bearer ${token}` };
   const name = expandTemplate(placement.name, target.config, target.definition.configFields).toLowerCase();
   // A bare token in the Authorization header is sent with the Bearer scheme, the common convention.
-  const value = name === 'authorization' && placement.format === '{token}' ? `Bearer ${token}` : placement.format.replace('{token}', token);
+  const value =
+    name === 'authorization' && placement.format === '{token}' ? `Bearer ${token}` : placement.format.replace('{token}', token);
   return { [name]: value };
 }
 

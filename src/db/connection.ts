@@ -75,7 +75,9 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
       if (!(error instanceof DatabaseInUseError) || error.owner === null) throw error;
       if (Date.now() >= deadline) {
         throw new DatabaseInUseError(
-          `The embedded database in ${target.dataDir} is in use by process ${error.owner}, which does not serve it to other processes (a gateway does once it has started). Stop that process first, or share a PostgreSQL server through DATABASE_URL.`,
+          `The embedded database in ${target.dataDir} is in use by process ${error.owner}, ` +
+            'which does not serve it to other processes (a gateway does once it has started). ' +
+            'Stop that process first, or share a PostgreSQL server through DATABASE_URL.',
           error.owner,
         );
       }
@@ -184,7 +186,8 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
       const owner = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
       if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
         throw new DatabaseInUseError(
-          `The embedded database in ${dataDir} is in use by process ${owner}. Stop that process first, or share a PostgreSQL server through DATABASE_URL.`,
+          `The embedded database in ${dataDir} is in use by process ${owner}. ` +
+            'Stop that process first, or share a PostgreSQL server through DATABASE_URL.',
           owner,
         );
       }

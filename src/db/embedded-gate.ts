@@ -70,7 +70,8 @@ export function gatedDialect(dialect: Dialect, gate: EmbeddedGate): Dialect {
     createAdapter: () => dialect.createAdapter(),
     createDriver: () => new GatedDriver(dialect.createDriver(), gate),
     createQueryCompiler: (): QueryCompiler => dialect.createQueryCompiler(),
-    // biome-ignore lint/suspicious/noExplicitAny: migrations run on a schema of their own time (Kysely<any>, as Kysely's migrator documents)
+    // Migrations run on a schema of their own time (Kysely<any>, as Kysely's migrator documents).
+    // biome-ignore lint/suspicious/noExplicitAny: migrations run on a schema of their own time
     createIntrospector: (db: Kysely<any>) => dialect.createIntrospector(db),
   };
 }

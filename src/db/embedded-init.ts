@@ -20,7 +20,10 @@ export async function initializeEmbeddedFolder(folder: string): Promise<void> {
   const engine = createRequire(import.meta.url).resolve('@electric-sql/pglite');
   const script = `const { PGlite } = require(process.argv[1]);
 const db = new PGlite(process.argv[2]);
-db.waitReady.then(() => db.close()).catch((error) => { process.stderr.write(String(error && error.stack || error)); process.exitCode = 1; });`;
+db.waitReady.then(() => db.close()).catch((error) => {
+  process.stderr.write(String(error && error.stack || error));
+  process.exitCode = 1;
+});`;
   await new Promise<void>((resolve, reject) => {
     execFile(
       process.execPath,

@@ -20,7 +20,9 @@ const allowed = (text: string, variables?: Record<string, unknown>) => {
 
 describe('the root fields an operation runs', () => {
   it('are found through fragments and inline fragments, once per fragment', () => {
-    const text = `mutation { a: testIntegration(input: {id: "x"}) { __typename } ...F ... on Mutation { c: revokeApiKey(input: {id: "x"}) { __typename } } ...F }
+    const text =
+      `mutation { a: testIntegration(input: {id: "x"}) { __typename } ...F ` +
+      `... on Mutation { c: revokeApiKey(input: {id: "x"}) { __typename } } ...F }
       fragment F on Mutation { b: createApiKey(input: {role: VIEWER}) { __typename } }`;
     expect(names(text)).toEqual(['a', 'b', 'c']);
   });

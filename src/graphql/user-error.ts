@@ -17,11 +17,14 @@ export const UserErrorCode = builder.enumType('UserErrorCode', {
     OUTBOUND_BLOCKED: { description: 'The provider address is not allowed by the outbound policy (private or internal address).' },
     CREDENTIAL_ORIGIN_MISMATCH: {
       description:
-        "The stored credential is bound to the origin it was issued for, or the deployment's OAuth2 client to the origin it is registered at, and the request would go elsewhere; nothing was sent. Reconnect the integration.",
+        'The stored credential is bound to the origin it was issued for, ' +
+        "or the deployment's OAuth2 client to the origin it is registered at, " +
+        'and the request would go elsewhere; nothing was sent. Reconnect the integration.',
     },
     CREDENTIAL_UNREADABLE: {
       description:
-        'The stored credential failed to decrypt (altered, or sealed under a key this gateway lacks); nothing was sent. Reconnect the integration.',
+        'The stored credential failed to decrypt (altered, or sealed under a key this gateway lacks); ' +
+        'nothing was sent. Reconnect the integration.',
     },
   } as const,
 });

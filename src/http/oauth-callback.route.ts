@@ -16,7 +16,8 @@ function page(status: number, message: string): Response {
 export function callbackFailurePage(requestId: string): Response {
   return page(
     503,
-    `The gateway could not finish this authorization just now. Try again in a moment; if it keeps failing, give your administrator the request id ${requestId.replace(/[^\w-]/g, '')}.`,
+    'The gateway could not finish this authorization just now. Try again in a moment; ' +
+      `if it keeps failing, give your administrator the request id ${requestId.replace(/[^\w-]/g, '')}.`,
   );
 }
 

@@ -29,10 +29,13 @@ const REASONS: Record<string, string> = {
 };
 
 const STYLE =
-  'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}h1{font-size:1.4rem}code{background:#f0f2f5;padding:.1rem .3rem;border-radius:3px;word-break:break-all}';
+  'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1f24}h1{font-size:1.4rem}' +
+  'code{background:#f0f2f5;padding:.1rem .3rem;border-radius:3px;word-break:break-all}';
+
+const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
 
 /** No script, no third-party anything: only the page's own style element may apply. */
-const POLICY = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+const POLICY = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -49,7 +52,9 @@ function describe(params: URLSearchParams): { status: number; title: string; lin
   const error = (params.get('error') ?? '').slice(0, 100);
   if (!integration || (outcome !== 'connected' && outcome !== 'error')) return null;
   const id = `<code>${escapeHtml(integration.slice(0, 200))}</code>`;
-  const lookUp = `Look at it in <a href="/graphql">GraphiQL</a>: <code>{ integration(id: "${escapeHtml(integration.slice(0, 200))}") { status health statusReason } }</code>`;
+  const lookUp =
+    'Look at it in <a href="/graphql">GraphiQL</a>: ' +
+    `<code>{ integration(id: "${escapeHtml(integration.slice(0, 200))}") { status health statusReason } }</code>`;
   if (outcome === 'connected') {
     return error
       ? {
@@ -64,7 +69,8 @@ function describe(params: URLSearchParams): { status: number; title: string; lin
     title: 'Not connected',
     lines: [
       `The integration ${id} was not connected: ${escapeHtml(reasonOf(error || 'provider_error'))}.`,
-      'Start the connection again with <code>connectIntegration</code> (pass its <code>integrationId</code> to keep the same integration).',
+      'Start the connection again with <code>connectIntegration</code> ' +
+        '(pass its <code>integrationId</code> to keep the same integration).',
       lookUp,
     ],
   };
@@ -77,7 +83,10 @@ export function oauthDonePage(url: URL): Response {
     title: 'Nothing to show',
     lines: ['This page shows how an OAuth2 connection ended, when the gateway sends the browser here after the provider.'],
   };
-  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(shown.title)} · Integrations gateway</title><style>${STYLE}</style></head><body><h1>${escapeHtml(shown.title)}</h1>${shown.lines.map((line) => `<p>${line}</p>`).join('')}</body></html>`;
+  const title = `<title>${escapeHtml(shown.title)} · Integrations gateway</title>`;
+  const head = `<head><meta charset="utf-8">${title}<style>${STYLE}</style></head>`;
+  const paragraphs = shown.lines.map((line) => `<p>${line}</p>`).join('');
+  const body = `<!doctype html><html lang="en">${head}<body><h1>${escapeHtml(shown.title)}</h1>${paragraphs}</body></html>`;
   return new Response(body, {
     status: shown.status,
     headers: {

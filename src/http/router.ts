@@ -103,7 +103,8 @@ export function createRouter(deps: RouterDeps): Hono<RouterEnv> {
   });
   router.all(OAUTH_DONE_PATH, (c) => (c.req.method === 'GET' ? oauthDonePage(new URL(c.req.url)) : methodNotAllowed('GET')));
 
-  if (deps.graphiql) router.get(`${GRAPHIQL_ASSETS_PATH}*`, (c) => graphiqlAsset(c.req.path.slice(GRAPHIQL_ASSETS_PATH.length), c.req.raw));
+  if (deps.graphiql)
+    router.get(`${GRAPHIQL_ASSETS_PATH}*`, (c) => graphiqlAsset(c.req.path.slice(GRAPHIQL_ASSETS_PATH.length), c.req.raw));
 
   router.notFound(() => new Response(null, { status: 404 }));
   router.onError((error, c) => {

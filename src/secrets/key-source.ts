@@ -36,7 +36,8 @@ async function readKeyFile(file: string): Promise<Buffer | null> {
 async function developmentKey(dataDir: string, logger: Logger): Promise<Buffer> {
   const file = path.join(dataDir, DEV_KEY_FILE);
   const warning =
-    'ENCRYPTION_KEY is not set: provider secrets are encrypted with a development key kept in the data folder. Set ENCRYPTION_KEY (base64 of 32 random bytes) before storing real credentials.';
+    'ENCRYPTION_KEY is not set: provider secrets are encrypted with a development key kept in the data folder. ' +
+    'Set ENCRYPTION_KEY (base64 of 32 random bytes) before storing real credentials.';
   const existing = await readKeyFile(file);
   if (existing) {
     logger.warn({ keyFile: file }, warning);

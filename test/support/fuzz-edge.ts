@@ -67,12 +67,14 @@ export const loneSurrogates = (random: Random, world: FuzzWorld): FuzzCase => {
     ],
     () => [
       world.keys.EDITOR,
-      `mutation($e: [String!]) { refreshIntegration(input: { id: "${world.own.integrations[3]}", webhook: { events: $e } }) { integration { id } userErrors { code } } }`,
+      `mutation($e: [String!]) { refreshIntegration(input: { id: "${world.own.integrations[3]}", webhook: { events: $e } }) ` +
+        '{ integration { id } userErrors { code } } }',
       { e: [text] },
     ],
     () => [
       world.keys.EDITOR,
-      'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { userErrors { code } } }',
+      'mutation($c: JSONObject) { connectIntegration(input: ' +
+        '{ provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { userErrors { code } } }',
       { c: { baseUrl: 'https://x.test', [text]: 1 } },
     ],
     () => [
@@ -126,8 +128,12 @@ function disguised(random: Random, [a, b, c, d]: [number, number, number, number
 /** A provider at an internal address in disguise: the outbound policy refuses it, before any connection. */
 export const disguisedInternalAddress = (random: Random, world: FuzzWorld): FuzzCase => {
   const host = disguised(random, internalIPv4(random));
-  const url = `${random.pick(['http', 'https'])}://${host}${random.bool() ? `:${random.between(1, 65535)}` : ''}${random.pick(['', '/', '/latest/meta-data/', '/computeMetadata/v1/'])}`;
-  const query = `mutation { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: { baseUrl: ${JSON.stringify(url)} }, credentials: { token: "t" } }) { integration { id } userErrors { code } } }`;
+  const url =
+    `${random.pick(['http', 'https'])}://${host}${random.bool() ? `:${random.between(1, 65535)}` : ''}` +
+    `${random.pick(['', '/', '/latest/meta-data/', '/computeMetadata/v1/'])}`;
+  const query =
+    'mutation { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", ' +
+    `config: { baseUrl: ${JSON.stringify(url)} }, credentials: { token: "t" } }) { integration { id } userErrors { code } } }`;
   return {
     category: 'internal address in disguise',
     expect: 'blocked',
@@ -146,9 +152,11 @@ export const stalledRequest = (random: Random, world: FuzzWorld): FuzzCase => {
   const text = random.pick([
     () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}`,
     () =>
-      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, random.int(body.length))}`,
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n` +
+      body.slice(0, random.int(body.length)),
     () =>
-      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body.slice(0, 5)}`,
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `${body.length.toString(16)}\r\n${body.slice(0, 5)}`,
     () => `GET /graphql?query=${encodeURIComponent('{ viewer { role } }')} HTTP/1.1\r\nHo`,
   ])();
   return { category: 'stalled request', expect: 'refused', raw: Buffer.from(text, 'latin1'), stall: true };

@@ -77,7 +77,8 @@ const malformedJson: Generator = (random, world) => {
     () => `{"query":"{ viewer { role } }","variables":${'['.repeat(deep)}${']'.repeat(deep)}}`,
     () => `{"query":${'{"a":'.repeat(deep / 4)}1${'}'.repeat(deep / 4)}}`,
     () =>
-      `{"query":"mutation($a: JSONObject) { createApiKey(input: { role: VIEWER }) { key } }","variables":{"a":${'{"a":'.repeat(deep / 4)}1${'}'.repeat(deep / 4)}}}`,
+      '{"query":"mutation($a: JSONObject) { createApiKey(input: { role: VIEWER }) { key } }",' +
+      `"variables":{"a":${'{"a":'.repeat(deep / 4)}1${'}'.repeat(deep / 4)}}}`,
     () =>
       Buffer.concat([
         Buffer.from('{"query":"{ viewer '),
@@ -141,7 +142,10 @@ const wrongContentType: Generator = (random, world) => {
       expect: 'refused',
       request: post(
         key,
-        `--zz\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${random.pick(['{', '[]', '{"query":1}', 'null', '{"query":"{ nope }"}'])}\r\n--zz\r\nContent-Disposition: form-data; name="map"\r\n\r\n${random.pick(['{"0":["variables.file"]}', 'x'])}\r\n--zz--`,
+        '--zz\r\nContent-Disposition: form-data; name="operations"\r\n\r\n' +
+          `${random.pick(['{', '[]', '{"query":1}', 'null', '{"query":"{ nope }"}'])}\r\n` +
+          '--zz\r\nContent-Disposition: form-data; name="map"\r\n\r\n' +
+          `${random.pick(['{"0":["variables.file"]}', 'x'])}\r\n--zz--`,
         {
           'content-type': 'multipart/form-data; boundary=zz',
           ...csrf,
@@ -173,14 +177,22 @@ const bomb: Generator = (random, world) => {
     () => `{ ${'... on Query { '.repeat(520 * n)}viewer { role }${' }'.repeat(520 * n)} }`,
     () => `{ ${Array.from({ length: 31 * n }, (_, i) => `a${i}: viewer { role }`).join(' ')} }`,
     () =>
-      `{ ${Array.from({ length: 30 }, (_, i) => `a${i}: integrations(first: 100) { edges { node { healthChecks(first: 100) { edges { node { ok } } } } } }`).join(' ')} }`,
+      `{ ${Array.from(
+        { length: 30 },
+        (_, i) => `a${i}: integrations(first: 100) { edges { node { healthChecks(first: 100) { edges { node { ok } } } } } }`,
+      ).join(' ')} }`,
     () => `{ viewer { ${'role '.repeat(2_100 * n)}} }`,
     () => `{ viewer { role ${'@include(if: true) '.repeat(21 * n)}} }`,
     () => `query { ...A } fragment A on Query { ...B } fragment B on Query { ...A viewer { role } }`,
     () => `{ nodes(ids: ${'['.repeat(600 * n)}"x"${']'.repeat(600 * n)}) { id } }`,
     () => `{ integrations(first: 1, filter: ${'{ search: '.repeat(400 * n)}"x"${' }'.repeat(400 * n)}) { totalCount } }`,
     () =>
-      `{ ${Array.from({ length: 10 }, (_, i) => `i${i}: integrations(first: 100) { totalCount edges { node { id healthChecks(first: 100) { edges { node { id ok } } } } } }`).join(' ')} }`,
+      `{ ${Array.from(
+        { length: 10 },
+        (_, i) =>
+          `i${i}: integrations(first: 100) { totalCount edges { node { id ` +
+          'healthChecks(first: 100) { edges { node { id ok } } } } } }',
+      ).join(' ')} }`,
   ])();
   return { category: 'query bomb', expect: 'refused', request: gql(anyKey(random, world), query) };
 };
@@ -211,7 +223,8 @@ const badIds: Generator = (random, world) => {
   if (random.bool(0.35)) {
     // Another organization's object, read: null, as if it did not exist.
     const query = random.pick([
-      `query($id: ID!) { node(id: $id) { id __typename ... on Integration { displayName } ... on Organization { slug } ... on ApiKey { prefix } } }`,
+      'query($id: ID!) { node(id: $id) { id __typename ' +
+        '... on Integration { displayName } ... on Organization { slug } ... on ApiKey { prefix } } }',
       `query($id: ID!) { nodes(ids: [$id, $id]) { id } }`,
       ...(foreignType === 'Integration' ? ['query($id: ID!) { integration(id: $id) { id displayName } }'] : []),
     ]);
@@ -221,9 +234,11 @@ const badIds: Generator = (random, world) => {
   const mutation = random.pick([
     'mutation($id: ID!) { revokeIntegration(input: { id: $id }) { integration { id } userErrors { code } } }',
     'mutation($id: ID!) { testIntegration(input: { id: $id }) { healthCheck { id } userErrors { code } } }',
-    'mutation($id: ID!) { refreshIntegration(input: { id: $id, webhook: { enabled: false } }) { integration { id } userErrors { code } } }',
+    'mutation($id: ID!) { refreshIntegration(input: { id: $id, webhook: { enabled: false } }) ' +
+      '{ integration { id } userErrors { code } } }',
     'mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } userErrors { code } } }',
-    'mutation($id: ID!) { connectIntegration(input: { integrationId: $id, provider: "github", authKind: OAUTH2, displayName: "x", oauth2: { returnUrl: "https://example.test/" } }) { integration { id } userErrors { code } } }',
+    'mutation($id: ID!) { connectIntegration(input: { integrationId: $id, provider: "github", authKind: OAUTH2, displayName: "x", ' +
+      'oauth2: { returnUrl: "https://example.test/" } }) { integration { id } userErrors { code } } }',
   ]);
   const key = mutation.includes('ApiKey') ? world.keys.ADMIN : random.pick([world.keys.EDITOR, world.keys.ADMIN]);
   if (id === foreign) return { category: 'foreign ID (mutation)', expect: 'refused', request: gql(key, mutation, { id }) };
@@ -249,7 +264,11 @@ const forgedCursor: Generator = (random, world) => {
     () => b64(JSON.stringify(random.pick([[], [scope], [scope, key], [scope, key, id, 1], { scope, key, id }, 'x', 1, null]))),
     () =>
       b64(
-        JSON.stringify([scope, random.pick(['yesterday', '2026-13-01', '', '0', "'; drop table integrations; --", 'infinity', 'NaN']), id]),
+        JSON.stringify([
+          scope,
+          random.pick(['yesterday', '2026-13-01', '', '0', "'; drop table integrations; --", 'infinity', 'NaN']),
+          id,
+        ]),
       ),
     () => b64(JSON.stringify([scope, key, random.pick(['x', '', 'not-a-uuid', `${id}x`])])),
     () => b64(JSON.stringify([scope, 12, id])),
@@ -325,7 +344,8 @@ const badIdempotencyKey: Generator = (random, world) => {
   const mutation = random.pick([
     'mutation { createApiKey(input: { role: VIEWER, name: "fuzz" }) { key apiKey { id } userErrors { code } } }',
     `mutation { revokeIntegration(input: { id: "${world.own.integrations[1]}" }) { integration { status } userErrors { code } } }`,
-    `mutation { refreshIntegration(input: { id: "${world.own.integrations[2]}", webhook: { enabled: false, events: ["fuzz"] } }) { integration { id } userErrors { code } } }`,
+    `mutation { refreshIntegration(input: { id: "${world.own.integrations[2]}", webhook: { enabled: false, events: ["fuzz"] } }) ` +
+      '{ integration { id } userErrors { code } } }',
   ]);
   return {
     category: 'invalid Idempotency-Key',
@@ -343,7 +363,8 @@ const badMutation: Generator = (random, world) => {
     () => [
       world.keys.EDITOR,
       connect(
-        `provider: "${random.pick(['nope', '', 'GITHUB', 'github ', '../etc', 'x'.repeat(300)])}", authKind: API_TOKEN, displayName: "x", credentials: { token: "t" }`,
+        `provider: "${random.pick(['nope', '', 'GITHUB', 'github ', '../etc', 'x'.repeat(300)])}", ` +
+          'authKind: API_TOKEN, displayName: "x", credentials: { token: "t" }',
       ),
     ],
     () => [
@@ -353,57 +374,73 @@ const badMutation: Generator = (random, world) => {
     () => [
       world.keys.EDITOR,
       connect(
-        `provider: "github", authKind: API_TOKEN, displayName: ${JSON.stringify(random.pick(['', '   ', 'x'.repeat(201), 'a\u0001b']))}, credentials: { token: "t" }`,
+        'provider: "github", authKind: API_TOKEN, ' +
+          `displayName: ${JSON.stringify(random.pick(['', '   ', 'x'.repeat(201), 'a\u0001b']))}, credentials: { token: "t" }`,
       ),
     ],
     () => [
       world.keys.EDITOR,
       connect(
-        `provider: "github", authKind: API_TOKEN, displayName: "x", credentials: { token: ${JSON.stringify(random.pick(['', '  ', 'has space', 't'.repeat(8_193)]))} }`,
+        'provider: "github", authKind: API_TOKEN, displayName: "x", ' +
+          `credentials: { token: ${JSON.stringify(random.pick(['', '  ', 'has space', 't'.repeat(8_193)]))} }`,
       ),
     ],
     () => [world.keys.EDITOR, connect('provider: "github", authKind: API_TOKEN, displayName: "x"')],
     () => [
       world.keys.EDITOR,
       connect(
-        `provider: "jira", authKind: API_TOKEN, displayName: "x", config: ${random.pick(['{}', '{ site: 1 }', '{ site: "http://169.254.169.254" }', '{ nope: "x" }'])}, credentials: { token: "t" }`,
+        'provider: "jira", authKind: API_TOKEN, displayName: "x", ' +
+          `config: ${random.pick(['{}', '{ site: 1 }', '{ site: "http://169.254.169.254" }', '{ nope: "x" }'])}, ` +
+          'credentials: { token: "t" }',
       ),
     ],
     () => [
       world.keys.EDITOR,
       connect(
-        `provider: "github", authKind: API_TOKEN, displayName: "x", environment: ${JSON.stringify(random.pick(['-bad', 'a b', 'x'.repeat(64)]))}, credentials: { token: "t" }`,
+        'provider: "github", authKind: API_TOKEN, displayName: "x", ' +
+          `environment: ${JSON.stringify(random.pick(['-bad', 'a b', 'x'.repeat(64)]))}, credentials: { token: "t" }`,
       ),
     ],
     () => [
       world.keys.EDITOR,
       connect(
-        `provider: "github", authKind: API_TOKEN, displayName: "x", scopes: ${random.pick(['[""]', '["a b"]', JSON.stringify(Array.from({ length: 51 }, (_, i) => `s${i}`))])}, credentials: { token: "t" }`,
+        'provider: "github", authKind: API_TOKEN, displayName: "x", ' +
+          `scopes: ${random.pick(['[""]', '["a b"]', JSON.stringify(Array.from({ length: 51 }, (_, i) => `s${i}`))])}, ` +
+          'credentials: { token: "t" }',
       ),
     ],
     () => [
       world.keys.EDITOR,
       connect(
-        `provider: "github", authKind: OAUTH2, displayName: "x", oauth2: { returnUrl: ${JSON.stringify(random.pick(['javascript:alert(1)', 'not a url', '', 'ftp://x/']))} }`,
+        'provider: "github", authKind: OAUTH2, displayName: "x", ' +
+          `oauth2: { returnUrl: ${JSON.stringify(random.pick(['javascript:alert(1)', 'not a url', '', 'ftp://x/']))} }`,
       ),
     ],
     () => [
       world.keys.EDITOR,
       connect(
-        `provider: "http", authKind: API_TOKEN, displayName: "x", config: { baseUrl: ${JSON.stringify(random.pick(['file:///etc/passwd', 'gopher://x', 'not a url']))} }, credentials: { token: "t" }`,
+        'provider: "http", authKind: API_TOKEN, displayName: "x", ' +
+          `config: { baseUrl: ${JSON.stringify(random.pick(['file:///etc/passwd', 'gopher://x', 'not a url']))} }, ` +
+          'credentials: { token: "t" }',
       ),
     ],
     () => [
       world.keys.EDITOR,
-      `mutation { refreshIntegration(input: { id: "${own}", webhook: { url: ${JSON.stringify(random.pick(['javascript:alert(1)', 'not a url', 'ftp://x/', `https://${'x'.repeat(3_000)}.test/`]))} } }) { integration { id } userErrors { code } } }`,
+      `mutation { refreshIntegration(input: { id: "${own}", ` +
+        `webhook: { url: ${JSON.stringify(
+          random.pick(['javascript:alert(1)', 'not a url', 'ftp://x/', `https://${'x'.repeat(3_000)}.test/`]),
+        )} } }) ` +
+        '{ integration { id } userErrors { code } } }',
     ],
     () => [
       world.keys.EDITOR,
-      `mutation { refreshIntegration(input: { id: "${own}", webhook: { events: ${random.pick(['[""]', '["a b"]', '["x\\u0000"]'])} } }) { integration { id } userErrors { code } } }`,
+      `mutation { refreshIntegration(input: { id: "${own}", webhook: { events: ${random.pick(['[""]', '["a b"]', '["x\\u0000"]'])} } }) ` +
+        '{ integration { id } userErrors { code } } }',
     ],
     () => [
       world.keys.EDITOR,
-      `mutation { refreshIntegration(input: { id: "${own}", webhook: { enabled: true, url: null } }) { integration { id } userErrors { code } } }`,
+      `mutation { refreshIntegration(input: { id: "${own}", webhook: { enabled: true, url: null } }) ` +
+        '{ integration { id } userErrors { code } } }',
     ],
     () => [
       world.keys.EDITOR,
@@ -428,7 +465,8 @@ const badMutation: Generator = (random, world) => {
     ],
     () => [
       world.keys.ADMIN,
-      `mutation { createApiKey(input: { role: VIEWER, name: ${JSON.stringify(random.pick(['x'.repeat(300), 'a\u0000b']))} }) { key userErrors { code } } }`,
+      `mutation { createApiKey(input: { role: VIEWER, name: ${JSON.stringify(random.pick(['x'.repeat(300), 'a\u0000b']))} }) ` +
+        '{ key userErrors { code } } }',
     ],
     () => [world.keys.VIEWER, '{ apiKeys { id prefix } }'],
   ])();
@@ -453,11 +491,14 @@ const nulStrings: Generator = (random, world) => {
     ],
     () => [
       world.keys.EDITOR,
-      `mutation { refreshIntegration(input: { id: "${world.own.integrations[3]}", webhook: { url: ${JSON.stringify(`https://x.test/${nul}`)} } }) { integration { id } userErrors { code } } }`,
+      `mutation { refreshIntegration(input: { id: "${world.own.integrations[3]}", ` +
+        `webhook: { url: ${JSON.stringify(`https://x.test/${nul}`)} } }) { integration { id } userErrors { code } } }`,
     ],
     () => [
       world.keys.EDITOR,
-      'mutation($c: JSONObject) { connectIntegration(input: { provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) { integration { id } userErrors { code } } }',
+      'mutation($c: JSONObject) { connectIntegration(input: ' +
+        '{ provider: "http", authKind: API_TOKEN, displayName: "x", config: $c, credentials: { token: "t" } }) ' +
+        '{ integration { id } userErrors { code } } }',
       { c: { baseUrl: 'https://x.test', [nul]: 1 } },
     ],
   ])();
@@ -472,15 +513,19 @@ const malformedHttp: Generator = (random, world) => {
     () => `${random.string(random.between(1, 30), 'ABCDEFG /\\\t')}\r\n\r\n`,
     () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: abc\r\n\r\n${body}`,
     () =>
-      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n${body}\r\n0\r\n\r\n`,
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\n` +
+      `Transfer-Encoding: chunked\r\n\r\nZZ\r\n${body}\r\n0\r\n\r\n`,
     () =>
-      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\n` +
+      'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
     () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Bad Header: x\r\n\r\n`,
     () => `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}X-Big: ${'b'.repeat(20_000)}\r\n\r\n`,
     () =>
-      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length + 500}\r\nConnection: close\r\n\r\n${body}`,
+      `POST /graphql HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\n` +
+      `Content-Length: ${body.length + 500}\r\nConnection: close\r\n\r\n${body}`,
     () =>
-      `GET /graphql?query=${'%'.repeat(random.between(1, 5))}zz HTTP/1.1\r\nHost: x\r\n${auth}x-graphql-yoga-csrf: 1\r\nConnection: close\r\n\r\n`,
+      `GET /graphql?query=${'%'.repeat(random.between(1, 5))}zz HTTP/1.1\r\nHost: x\r\n` +
+      `${auth}x-graphql-yoga-csrf: 1\r\nConnection: close\r\n\r\n`,
   ])();
   return { category: 'malformed HTTP', expect: 'refused', raw: Buffer.from(text, 'latin1') };
 };

@@ -8,14 +8,24 @@ import type { FakeProvider } from '../fake-provider/server.js';
 import type { TestGateway, TestGatewayOptions } from './gateway.js';
 import type { GraphQLAnswer } from './request.js';
 
+const HEALTH_CHECKS = 'healthChecks(first: 20) { edges { node { ok httpStatus errorCode grantedScopes missingScopes } } }';
 export const INTEGRATION_FIELDS = `id displayName status statusReason health authKind scopes grantedScopes missingScopes account config
   hasCredentials credentialExpiresAt revokedAt lastHealthCheck { ok httpStatus message }
-  webhook { url events enabled secretRotatedAt } healthChecks(first: 20) { edges { node { ok httpStatus errorCode grantedScopes missingScopes } } }`;
+  webhook { url events enabled secretRotatedAt } ${HEALTH_CHECKS}`;
 const ERRORS = 'userErrors { code field message }';
-export const CONNECT = `mutation($input: ConnectIntegrationInput!) { connectIntegration(input: $input) { authorizationUrl integration { ${INTEGRATION_FIELDS} } ${ERRORS} } }`;
-export const REFRESH = `mutation($input: RefreshIntegrationInput!) { refreshIntegration(input: $input) { webhookSigningSecret integration { ${INTEGRATION_FIELDS} } ${ERRORS} } }`;
-export const REVOKE = `mutation($input: RevokeIntegrationInput!) { revokeIntegration(input: $input) { revokedAtProvider providerMessage integration { ${INTEGRATION_FIELDS} } ${ERRORS} } }`;
-export const TEST = `mutation($input: TestIntegrationInput!) { testIntegration(input: $input) { healthCheck { ok httpStatus errorCode message grantedScopes missingScopes } integration { ${INTEGRATION_FIELDS} } ${ERRORS} } }`;
+export const CONNECT =
+  'mutation($input: ConnectIntegrationInput!) { connectIntegration(input: $input) ' +
+  `{ authorizationUrl integration { ${INTEGRATION_FIELDS} } ${ERRORS} } }`;
+export const REFRESH =
+  'mutation($input: RefreshIntegrationInput!) { refreshIntegration(input: $input) ' +
+  `{ webhookSigningSecret integration { ${INTEGRATION_FIELDS} } ${ERRORS} } }`;
+export const REVOKE =
+  'mutation($input: RevokeIntegrationInput!) { revokeIntegration(input: $input) ' +
+  `{ revokedAtProvider providerMessage integration { ${INTEGRATION_FIELDS} } ${ERRORS} } }`;
+export const TEST =
+  'mutation($input: TestIntegrationInput!) { testIntegration(input: $input) ' +
+  '{ healthCheck { ok httpStatus errorCode message grantedScopes missingScopes } ' +
+  `integration { ${INTEGRATION_FIELDS} } ${ERRORS} } }`;
 export const RETURN_URL = 'https://app.example.com/integrations/done';
 
 export interface IntegrationFlows {

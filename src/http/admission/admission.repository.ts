@@ -1,6 +1,11 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database, Role } from '../../db/database.js';
-import { type FoundRow, foundByPrefix, type KeyWithOrganization, toKeyWithOrganization } from '../../modules/api-key/api-key.repository.js';
+import {
+  type FoundRow,
+  foundByPrefix,
+  type KeyWithOrganization,
+  toKeyWithOrganization,
+} from '../../modules/api-key/api-key.repository.js';
 import { type ClaimedRow, type ClaimTerms, claimUpsert, type HeldKeyRow } from '../idempotency/idempotency.repository.js';
 import { type BucketRow, bucketCharge, type CostBudget } from '../limits/rate-limit-store.js';
 
@@ -27,12 +32,14 @@ export async function findKeyByPrefixCharging(
   // The charge runs only for a row that passes the filter: the function is called once per row of `valid`.
   const result = await sql<FoundRow & { charged: [string, number, number, boolean][] | null }>`
     with found as (${foundByPrefix(prefix)}), charged as (
-      select charged.* from (select * from found where found.key_hash = ${keyHash} and found.revoked_at is null and found.role in (${sql.join(roles)})) as found
+      select charged.* from (
+        select * from found where found.key_hash = ${keyHash} and found.revoked_at is null and found.role in (${sql.join(roles)})
+      ) as found
       cross join lateral ${bucketCharge({ keys, charges })}
     )
-    select found.*, (select json_agg(json_build_array(charged.key, charged.points, charged.ms_left, charged.admitted)) from charged) as charged from found`.execute(
-    db,
-  );
+    select found.*,
+      (select json_agg(json_build_array(charged.key, charged.points, charged.ms_left, charged.admitted)) from charged) as charged
+    from found`.execute(db);
   const row = result.rows[0];
   if (!row) return undefined;
   return {
@@ -69,7 +76,8 @@ export async function findKeyByPrefixClaiming(
     with found as (${foundByPrefix(prefix)}), claimed as (${claim})
     select found.*, claimed.taken_over as claim_taken_over, claimed.created_at as claim_created_at,
            held.api_key_id as held_api_key_id, held.fingerprint as held_fingerprint, held.state as held_state,
-           held.response_status as held_response_status, held.response_headers as held_response_headers, held.response_body as held_response_body,
+           held.response_status as held_response_status, held.response_headers as held_response_headers,
+           held.response_body as held_response_body,
            held.lease_expires_at > now() as held_leased, held.expires_at > now() as held_live
     from found
     left join claimed on true

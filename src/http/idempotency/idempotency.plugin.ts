@@ -102,7 +102,13 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
                 variables: params.variables,
               });
         const begun = await runs.begin(
-          { organizationId: context.viewer.organization.id, apiKeyId: context.viewer.apiKey.id, credential, key: checked.key, fingerprint },
+          {
+            organizationId: context.viewer.organization.id,
+            apiKeyId: context.viewer.apiKey.id,
+            credential,
+            key: checked.key,
+            fingerprint,
+          },
           early,
         );
         switch (begun.kind) {

@@ -76,13 +76,19 @@ export interface ClaimedRow {
  * building and compiling this upsert cost more than the rest of the key's work (BENCHMARKS.md, W5).
  */
 export function claimUpsert(
-  claimant: { organizationId: RawBuilder<unknown>; apiKeyId: RawBuilder<unknown>; from?: RawBuilder<unknown>; where?: RawBuilder<unknown> },
+  claimant: {
+    organizationId: RawBuilder<unknown>;
+    apiKeyId: RawBuilder<unknown>;
+    from?: RawBuilder<unknown>;
+    where?: RawBuilder<unknown>;
+  },
   terms: ClaimTerms,
 ): RawBuilder<ClaimedRow> {
   return sql<ClaimedRow>`
-      insert into idempotency_keys as held (organization_id, key, api_key_id, fingerprint, state, lease_token, lease_expires_at, expires_at)
-      select ${claimant.organizationId}, ${terms.key}::text, ${claimant.apiKeyId}, ${terms.fingerprint}::text, 'IN_PROGRESS'::text, ${terms.token}::uuid,
-             ${seconds(terms.leaseSeconds)}, ${hours(terms.ttlHours)}
+      insert into idempotency_keys as held (
+        organization_id, key, api_key_id, fingerprint, state, lease_token, lease_expires_at, expires_at)
+      select ${claimant.organizationId}, ${terms.key}::text, ${claimant.apiKeyId}, ${terms.fingerprint}::text, 'IN_PROGRESS'::text,
+             ${terms.token}::uuid, ${seconds(terms.leaseSeconds)}, ${hours(terms.ttlHours)}
       ${claimant.from ? sql`from ${claimant.from}` : sql``} ${claimant.where ? sql`where ${claimant.where}` : sql``}
       on conflict (organization_id, key) do update set
         api_key_id = excluded.api_key_id,
@@ -187,7 +193,8 @@ export async function completeKey(db: Kysely<Database>, target: Target, response
   const { rows } = await sql<{ async_commit: string }>`
     update idempotency_keys set
       state = 'COMPLETED', lease_token = null, lease_expires_at = null,
-      response_status = ${response.status}, response_headers = ${JSON.stringify(response.headers)}::jsonb, response_body = ${response.sealedBody},
+      response_status = ${response.status}, response_headers = ${JSON.stringify(response.headers)}::jsonb,
+      response_body = ${response.sealedBody},
       completed_at = now(), expires_at = ${hours(ttlHours)}
     where organization_id = ${target.organizationId} and key = ${target.key} and lease_token = ${target.token}
     returning ${ASYNC_COMMIT}`.execute(db);

@@ -73,7 +73,8 @@ export class IdempotentRuns {
           message:
             outcome.reason === 'api-key'
               ? 'This Idempotency-Key was already used by another API key of the organization; use a new key.'
-              : 'This Idempotency-Key was already used for a different request (document, operation name or variables); use a new key for a new request.',
+              : 'This Idempotency-Key was already used for a different request (document, operation name or variables); ' +
+                'use a new key for a new request.',
         };
       case 'in-progress':
         return {

@@ -78,7 +78,8 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
   const { limits, rateLimiter, logger } = options;
   return {
     async onExecute({ args, setResultAndStopExecution }) {
-      const context = args.contextValue as unknown as GatewayContext & WithRequestState & { request: Request; params?: { query?: string } };
+      const context = args.contextValue as unknown as GatewayContext &
+        WithRequestState & { request: Request; params?: { query?: string } };
       const state = requestStateOf(context, context.request);
       const requestFacts = state.facts;
       const variables = (args.variableValues ?? {}) as Record<string, unknown>;
@@ -127,7 +128,8 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
         return setResultAndStopExecution({
           errors: [
             requestError(
-              `The operation costs ${requested} points; at most ${limits.maxCost} are allowed per operation. Request smaller pages (first/last).`,
+              `The operation costs ${requested} points; at most ${limits.maxCost} are allowed per operation. ` +
+                'Request smaller pages (first/last).',
               {
                 code: 'MAX_COST_EXCEEDED',
                 limit: limits.maxCost,
@@ -162,10 +164,14 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
             });
           if (outcome.exceeded) {
             const { scope, limit, retryAfterSeconds } = outcome.exceeded;
+            const { integrationTestWindowSeconds, windowSeconds } = rateLimiter.budgets;
+            const owner = scope === 'API_KEY' ? "API key's" : "organization's";
             const message =
               scope === 'INTEGRATION_TEST'
-                ? `This integration may be tested at most ${limit} times per ${rateLimiter.budgets.integrationTestWindowSeconds} seconds; retry in ${retryAfterSeconds} seconds.`
-                : `The ${scope === 'API_KEY' ? "API key's" : "organization's"} budget of ${limit} cost points per ${rateLimiter.budgets.windowSeconds} seconds is spent; retry in ${retryAfterSeconds} seconds.`;
+                ? `This integration may be tested at most ${limit} times per ${integrationTestWindowSeconds} seconds; ` +
+                  `retry in ${retryAfterSeconds} seconds.`
+                : `The ${owner} budget of ${limit} cost points per ${windowSeconds} seconds is spent; ` +
+                  `retry in ${retryAfterSeconds} seconds.`;
             return setResultAndStopExecution({
               errors: [
                 new GraphQLError(message, {

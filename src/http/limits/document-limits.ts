@@ -28,7 +28,9 @@ function limitError(message: string, code: string, limit: number, found: number 
 function reportInstead(what: string, code: string, limit: number) {
   return (context: ValidationContext | null, error: GraphQLError) => {
     const found = foundIn(error);
-    context?.reportError(limitError(`The operation has ${found ?? 'too many'} ${what}; at most ${limit} are allowed.`, code, limit, found));
+    context?.reportError(
+      limitError(`The operation has ${found ?? 'too many'} ${what}; at most ${limit} are allowed.`, code, limit, found),
+    );
   };
 }
 

@@ -137,7 +137,8 @@ export class OperationCosts {
     const key = `${operationName ?? ''}\u0000${variables ? JSON.stringify(variables) : ''}`;
     if (remembered.measured.has(key)) return remembered.measured.get(key) as ComplexityResult | null;
     const measured = measureOperation(this.schema, document, operationName, variables, {});
-    if (remembered.measured.size >= REMEMBERED_VARIABLE_SETS) remembered.measured.delete(remembered.measured.keys().next().value as string);
+    if (remembered.measured.size >= REMEMBERED_VARIABLE_SETS)
+      remembered.measured.delete(remembered.measured.keys().next().value as string);
     remembered.measured.set(key, measured);
     return measured;
   }

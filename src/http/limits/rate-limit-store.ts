@@ -9,7 +9,10 @@ export interface BucketCharge {
   windowSeconds: number;
 }
 
-/** A budget after a charge: points spent in its current window (this charge's included only if it was admitted) and when the window ends. */
+/**
+ * A budget after a charge: points spent in its current window (this charge's included only if it was admitted) and when the
+ * window ends.
+ */
 export interface BucketState {
   key: string;
   limit: number;
@@ -70,7 +73,8 @@ export function bucketCharge({ keys, charges }: ChargeArrays): RawBuilder<unknow
   const points = charges.map((charge) => Math.min(charge.points, MAX_POINTS));
   const limits = charges.map((charge) => Math.min(charge.limit, MAX_POINTS));
   const windows = charges.map((charge) => charge.windowSeconds);
-  return sql`rate_limit_charge(array[${sql.join(keys)}]::text[], ${points}::integer[], ${limits}::integer[], ${windows}::integer[]) as charged,
+  return sql`rate_limit_charge(
+      array[${sql.join(keys)}]::text[], ${points}::integer[], ${limits}::integer[], ${windows}::integer[]) as charged,
     (select set_config('synchronous_commit', 'off', true)) as async_commit`;
 }
 

@@ -16,8 +16,13 @@ const NETWORK_CODES = new Set([
   'ENETUNREACH',
 ]);
 const SERVER_CODES = new Set(['57P01', '57P02', '57P03', '53300']);
-const MESSAGES =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection terminated unexpectedly)/;
+const MESSAGE_STARTS = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Connection terminated unexpectedly',
+];
+const MESSAGES = new RegExp(`^(${MESSAGE_STARTS.join('|')})`);
 
 /**
  * Whether an error is the database being unreachable. Only the error itself is examined, not its

@@ -90,7 +90,12 @@ export function foundByPrefix(prefix: string) {
 export type FoundRow = ApiKeyRow & { org_slug: string; org_name: string; org_created_at: Date };
 
 export function toKeyWithOrganization(row: FoundRow): KeyWithOrganization {
-  const organization: OrganizationRow = { id: row.organization_id, slug: row.org_slug, name: row.org_name, created_at: row.org_created_at };
+  const organization: OrganizationRow = {
+    id: row.organization_id,
+    slug: row.org_slug,
+    name: row.org_name,
+    created_at: row.org_created_at,
+  };
   return { key: toApiKey(row), keyHash: row.key_hash, organization: toOrganization(organization) };
 }
 

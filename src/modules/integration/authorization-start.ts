@@ -42,7 +42,9 @@ function assertClientRegisteredFor(definition: ConnectorDefinition, endpoints: O
   const others = definition.authKinds.filter((kind) => kind !== 'OAUTH2').join(' or ');
   throw new ServiceError(
     'VALIDATION',
-    `${unregisteredOrigin(endpoints.client, originOf(outside))}, where this config would send its secret. Connect this ${field?.name ?? 'config'} with ${others}, or have the gateway's OAuth2 client registered there (${endpoints.client.variable}).`,
+    `${unregisteredOrigin(endpoints.client, originOf(outside))}, where this config would send its secret. ` +
+      `Connect this ${field?.name ?? 'config'} with ${others}, ` +
+      `or have the gateway's OAuth2 client registered there (${endpoints.client.variable}).`,
     field ? ['config', field.name] : ['config'],
   );
 }

@@ -19,7 +19,8 @@ function unreadable(services: GatewayServices, row: Pick<IntegrationRow, 'id'>, 
   services.logger.warn({ integrationId: row.id, reason }, 'stored credential could not be opened');
   return new ServiceError(
     'CREDENTIAL_UNREADABLE',
-    'The stored credential could not be decrypted: it was altered, or sealed under a key this gateway lacks. Nothing was sent; reconnect the integration.',
+    'The stored credential could not be decrypted: it was altered, or sealed under a key this gateway lacks. ' +
+      'Nothing was sent; reconnect the integration.',
     ['id'],
   );
 }

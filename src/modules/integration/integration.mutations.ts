@@ -34,7 +34,8 @@ const OAuth2ConnectInput = builder.inputType('OAuth2ConnectInput', {
   fields: (t) => ({
     returnUrl: t.string({
       description:
-        "Where the browser returns after authorizing, with `integration`, `outcome` and `error` query parameters. Absent: the gateway's own page `/oauth/done`, which shows the outcome.",
+        'Where the browser returns after authorizing, with `integration`, `outcome` and `error` query parameters. ' +
+        "Absent: the gateway's own page `/oauth/done`, which shows the outcome.",
     }),
   }),
 });
@@ -56,7 +57,8 @@ builder.relayMutationField(
   },
   {
     description:
-      'Connects a provider: a token or basic credential is probed before anything is stored; OAUTH2 returns an authorization URL. Requires EDITOR.',
+      'Connects a provider: a token or basic credential is probed before anything is stored; ' +
+      'OAUTH2 returns an authorization URL. Requires EDITOR.',
     authScopes: { editor: true },
     resolve: (_root, { input }, context, info) =>
       asPayload(
@@ -138,7 +140,8 @@ builder.relayMutationField(
   { inputFields: (t) => ({ id: t.id({ required: true }) }) },
   {
     description:
-      'Revokes access: at the provider where it can, and the stored secret at once. The integration stays as a REVOKED record. Requires EDITOR.',
+      'Revokes access: at the provider where it can, and the stored secret at once. ' +
+      'The integration stays as a REVOKED record. Requires EDITOR.',
     authScopes: { editor: true },
     resolve: (_root, { input }, context, info) =>
       asPayload(

@@ -29,8 +29,9 @@ export const IntegrationHealthEnum = builder.enumType('IntegrationHealth', {
     HEALTHY: { description: 'The latest probe succeeded.' },
     DEGRADED: {
       description:
-        'The latest probe failed in a way that may pass (timeout, rate limit, provider error), or it succeeded but the integration is impaired: ' +
-        'required scopes are missing, or its refresh token was refused (status NEEDS_REAUTH) and it works only until its access token expires.',
+        'The latest probe failed in a way that may pass (timeout, rate limit, provider error), ' +
+        'or it succeeded but the integration is impaired: required scopes are missing, ' +
+        'or its refresh token was refused (status NEEDS_REAUTH) and it works only until its access token expires.',
     },
     UNHEALTHY: { description: 'Probes keep failing.' },
     UNKNOWN: { description: 'Not probed yet, or the last probe no longer describes the credential (it was revoked).' },

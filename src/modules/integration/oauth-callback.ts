@@ -59,7 +59,8 @@ export async function completeAuthorization(
   requestId: string,
 ): Promise<AuthorizationOutcome> {
   const stateParam = params.get('state');
-  if (!stateParam || stateParam.length > 512) return refused('This authorization response has no valid state. Start the connection again.');
+  if (!stateParam || stateParam.length > 512)
+    return refused('This authorization response has no valid state. Start the connection again.');
   const consumed = await consumeOAuthState(db, hashState(stateParam));
   if (!consumed) return refused('This authorization link is unknown or was withdrawn. Start the connection again.');
   const { row: state, firstUse } = consumed;

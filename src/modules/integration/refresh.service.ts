@@ -65,7 +65,9 @@ export async function refreshIntegration(
 
   if (input.refreshTokens) {
     // A retry of a request that already refreshed (same Idempotency-Key) must not call the provider again.
-    const earlier = actor.resume ? await findResumableEvent(db, organizationId, ['integration.tokens_refreshed'], actor.resume) : undefined;
+    const earlier = actor.resume
+      ? await findResumableEvent(db, organizationId, ['integration.tokens_refreshed'], actor.resume)
+      : undefined;
     if (earlier?.integration_id !== row.id) await refreshWithLock(services, db, actor, row.id, { kind: 'force', since: actor.startedAt });
   }
   // A re-run of a request whose credential or webhook change committed (same Idempotency-Key, its answer
