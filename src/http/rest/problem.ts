@@ -1,0 +1,95 @@
+import { STATUS_CODES } from 'node:http';
+import { GraphQLError } from 'graphql';
+import { RevokedKeyError, ServiceError, type ServiceErrorCode } from '../../errors.js';
+
+/** The media type of every REST error (RFC 9457). */
+export const PROBLEM_TYPE = 'application/problem+json';
+
+/** Where the problem codes are explained: a problem's `type` is this with the code as fragment. */
+export const PROBLEM_DOCS = '/docs#problems';
+
+/** One offending field: a JSON Pointer into the request (the body, or `/query/<name>`, `/path/<name>`). */
+export interface ProblemField {
+  pointer: string;
+  detail: string;
+}
+
+/** The HTTP status of each expected failure a service reports; GraphQL returns the same codes as `userErrors`. */
+export const SERVICE_ERROR_STATUS: Record<ServiceErrorCode, number> = {
+  VALIDATION: 422,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  ALREADY_REVOKED: 409,
+  FORBIDDEN: 403,
+  NOT_CONFIGURED: 422,
+  PROVIDER_REJECTED_CREDENTIALS: 422,
+  // A provider's outage is the gateway's 502: not an answer to keep for an Idempotency-Key, so a retry runs again.
+  PROVIDER_UNREACHABLE: 502,
+  PROVIDER_ERROR: 502,
+  OUTBOUND_BLOCKED: 422,
+  CREDENTIAL_ORIGIN_MISMATCH: 409,
+  CREDENTIAL_UNREADABLE: 409,
+};
+
+/** An RFC 9457 answer. */
+export function problem(
+  status: number,
+  code: string,
+  detail: string,
+  options: { errors?: ProblemField[]; headers?: Record<string, string>; requestId?: string } = {},
+): Response {
+  const body = {
+    type: `${PROBLEM_DOCS}-${code.toLowerCase()}`,
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    ...(options.requestId ? { instance: `urn:request:${options.requestId}` } : {}),
+    ...(options.errors && options.errors.length > 0 ? { errors: options.errors } : {}),
+  };
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': PROBLEM_TYPE, ...options.headers } });
+}
+
+const snake = (name: string) => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+
+/** A JSON Pointer from a path of member names, each escaped (RFC 6901) and in snake_case. */
+export function pointerOf(path: readonly (string | number)[]): string {
+  return path.map((part) => `/${snake(String(part)).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+/**
+ * The problem for an error a service or a shared helper threw, or null for an unexpected one (a 500 for
+ * the router). `fieldPrefix` says where the service's input lives in the request: the body, or the path
+ * for an `id`.
+ */
+export function problemOf(error: unknown, requestId: string): Response | null {
+  if (error instanceof ServiceError) {
+    const [first] = error.field;
+    const pointer = first === 'id' ? '/path/id' : pointerOf(error.field);
+    return problem(SERVICE_ERROR_STATUS[error.code], error.code, error.message, {
+      requestId,
+      errors: error.field.length > 0 ? [{ pointer, detail: error.message }] : [],
+    });
+  }
+  if (error instanceof RevokedKeyError) {
+    return problem(401, 'UNAUTHENTICATED', error.message, {
+      requestId,
+      headers: { 'www-authenticate': 'Bearer realm="integrations-gateway"' },
+    });
+  }
+  if (error instanceof GraphQLError && typeof error.extensions.code === 'string') {
+    // Shared validation (cursors, global IDs, filters) reports in GraphQL's terms: its argument names become REST's.
+    const argument = typeof error.extensions.argument === 'string' ? error.extensions.argument : null;
+    const pointer = argument === null ? null : (ARGUMENT_POINTERS[argument] ?? `/query/${argument.replace(/^filter\./, '')}`);
+    const message = error.message.replace(/`(after|before)`/g, '`cursor`').replace(/filter\.(\w+)/g, '$1');
+    return problem(400, error.extensions.code, message, { requestId, errors: pointer ? [{ pointer, detail: message }] : [] });
+  }
+  return null;
+}
+
+const ARGUMENT_POINTERS: Record<string, string> = {
+  after: '/query/cursor',
+  before: '/query/cursor',
+  first: '/query/limit',
+  id: '/path/id',
+};
