@@ -59,13 +59,12 @@ export function pointerOf(path: readonly (string | number)[]): string {
 
 /**
  * The problem for an error a service or a shared helper threw, or null for an unexpected one (a 500 for
- * the router). `fieldPrefix` says where the service's input lives in the request: the body, or the path
- * for an `id`.
+ * the router). A service's `id` field is the path's; its other fields are the body's, in snake_case.
  */
 export function problemOf(error: unknown, requestId: string): Response | null {
   if (error instanceof ServiceError) {
     const [first] = error.field;
-    const pointer = first === 'id' ? '/path/id' : pointerOf(error.field);
+    const pointer = first === 'id' ? '/path/id' : (RENAMED_FIELDS[pointerOf(error.field)] ?? pointerOf(error.field));
     return problem(SERVICE_ERROR_STATUS[error.code], error.code, error.message, {
       requestId,
       errors: error.field.length > 0 ? [{ pointer, detail: error.message }] : [],
@@ -86,6 +85,9 @@ export function problemOf(error: unknown, requestId: string): Response | null {
   }
   return null;
 }
+
+/** Service input fields that the REST body names otherwise (GraphQL nests the return URL in `oauth2`). */
+const RENAMED_FIELDS: Record<string, string> = { '/oauth2/return_url': '/return_url' };
 
 const ARGUMENT_POINTERS: Record<string, string> = {
   after: '/query/cursor',
