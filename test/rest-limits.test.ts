@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrgWithKeys, insertIntegration, type OrgFixture } from './support/fixtures.js';
+import { type GatewayPort, serveOnLoopback } from './support/gateway-port.js';
+import { createHardenedTestGateway, type HardenedTestGateway } from './support/hardened-gateway.js';
+import { restClient } from './support/rest-client.js';
+
+// REST requests spend the same budgets as GraphQL's, through the same rate limiter.
+
+let gateway: HardenedTestGateway;
+let port: GatewayPort;
+let org: OrgFixture;
+
+beforeAll(async () => {
+  gateway = await createHardenedTestGateway({ rateLimit: { apiKeyPoints: 30, organizationPoints: 1_000, integrationTests: 1 } });
+  port = await serveOnLoopback(gateway.yoga);
+  org = await createOrgWithKeys(gateway.db, 'limited');
+});
+afterAll(async () => {
+  await port.close();
+  await gateway.close();
+});
+
+describe('rate limits over REST', () => {
+  it('charges 1 + limit per page, reports x-ratelimit-*, and answers 429 with Retry-After when spent; GraphQL shares the budget', async () => {
+    const client = restClient(port.origin, org.keys.VIEWER);
+    const first = await client.GET('/integrations', { params: { query: { limit: 10 } } });
+    expect(first.response.status).toBe(200);
+    expect(first.response.headers.get('x-ratelimit-limit')).toBe('30');
+    expect(first.response.headers.get('x-ratelimit-remaining')).toBe('19');
+    expect(Number(first.response.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000);
+    const second = await client.GET('/integrations', { params: { query: { limit: 10 } } });
+    expect(second.response.headers.get('x-ratelimit-remaining')).toBe('8');
+
+    const refused = await client.GET('/integrations', { params: { query: { limit: 10 } } });
+    expect(refused.response.status).toBe(429);
+    expect(Number(refused.response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.response.headers.get('x-ratelimit-remaining')).toBe('8');
+    expect(refused.error).toMatchObject({ status: 429, code: 'RATE_LIMITED', detail: expect.stringContaining("API key's budget of 30") });
+
+    // What is left is what GraphQL may spend with the same key.
+    const graphql = await gateway.graphql(org.keys.VIEWER, '{ integrations(first: 10) { edges { node { id } } } }');
+    expect(graphql.status).toBe(429);
+  });
+
+  it('limits tests per integration, as testIntegration is; a refused role is charged nothing', async () => {
+    const { globalId } = await insertIntegration(gateway.db, org.organization.id);
+    const editor = restClient(port.origin, org.keys.EDITOR);
+    const viewer = restClient(port.origin, org.keys.VIEWER);
+    const forbidden = await viewer.POST('/integrations/{id}/test', { params: { path: { id: globalId } } });
+    expect(forbidden.response.status).toBe(403);
+    expect(forbidden.response.headers.get('x-ratelimit-remaining')).toBeNull();
+
+    const first = await editor.POST('/integrations/{id}/test', { params: { path: { id: globalId } } });
+    expect(first.response.status).not.toBe(429);
+    const second = await editor.POST('/integrations/{id}/test', { params: { path: { id: globalId } } });
+    expect(second.response.status).toBe(429);
+    expect(second.error).toMatchObject({
+      code: 'RATE_LIMITED',
+      detail: expect.stringContaining('This integration may be tested at most 1 times'),
+    });
+  });
+});
