@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
-import { insertIntegration, insertIntegrations } from './support/fixtures.js';
+import { insertHealthChecks, insertIntegration, insertIntegrations } from './support/fixtures.js';
 import { createRestWorld, type RestWorld } from './support/rest-client.js';
 
 // The REST reads and the health check, through the client generated from openapi.json on a real port.
@@ -207,5 +207,45 @@ describe('POST /v1/integrations/{id}/test', () => {
     expect(rejected.data?.health_check).toMatchObject({ ok: false, http_status: 401, error_code: 'PROVIDER_REJECTED_CREDENTIALS' });
     expect(rejected.data?.data).toMatchObject({ status: 'needs_reauth', health: 'unhealthy' });
     w.gw.fake.reset();
+  });
+});
+
+describe('GET /v1/integrations/{id}/health-checks', () => {
+  it('pages the history newest first; a GraphQL cursor pages it too; 404 for another organization', async () => {
+    const { id, globalId } = await insertIntegration(w.gw.db, w.gw.org.organization.id, { displayName: 'Checked' });
+    const checkIds = await insertHealthChecks(w.gw.db, w.gw.org.organization.id, id, 5, new Date(BASE));
+    const client = w.as('VIEWER');
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.GET('/integrations/{id}/health-checks', {
+        params: { path: { id: globalId }, query: { limit: 2, ...(cursor ? { cursor } : {}) } },
+      });
+      expect(page.response.status).toBe(200);
+      seen.push(...(page.data?.data ?? []).map((check) => check.id));
+      cursor = page.data?.next_cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual([...checkIds].reverse().map((checkId) => encodeGlobalID('HealthCheck', checkId)));
+
+    const graphql = await w.gw.graphql(
+      w.gw.org.keys.VIEWER,
+      'query($id: ID!) { integration(id: $id) { ... on Integration { healthChecks(first: 1) { pageInfo { endCursor } } } } }',
+      { id: globalId },
+    );
+    const after = graphql.body.data.integration.healthChecks.pageInfo.endCursor as string;
+    const rest = await client.GET('/integrations/{id}/health-checks', {
+      params: { path: { id: globalId }, query: { cursor: after, limit: 100 } },
+    });
+    expect(rest.data?.data).toHaveLength(4);
+    expect(rest.data?.data[0]).toMatchObject({
+      integration_id: globalId,
+      checked_at: expect.any(String),
+      missing_scopes: expect.any(Array),
+    });
+
+    const theirs = await w.other('VIEWER').GET('/integrations/{id}/health-checks', { params: { path: { id: globalId } } });
+    expect(theirs.error).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    const bad = await client.GET('/integrations/{id}/health-checks', { params: { path: { id: globalId }, query: { cursor: 'x' } } });
+    expect(bad.error).toMatchObject({ status: 400, code: 'INVALID_CURSOR', errors: [{ pointer: '/query/cursor' }] });
   });
 });

@@ -33,6 +33,7 @@ describe('GET /openapi.json', () => {
       'DELETE /integrations/{id}',
       'GET /integrations',
       'GET /integrations/{id}',
+      'GET /integrations/{id}/health-checks',
       'PATCH /integrations/{id}',
       'POST /integrations',
       'POST /integrations/{id}/test',

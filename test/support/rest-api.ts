@@ -76,6 +76,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/integrations/{id}/health-checks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * An integration's health checks, newest first
+     * @description Keyset pages, as for the list of integrations. Requires VIEWER.
+     */
+    get: operations['listHealthChecks'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -157,7 +177,7 @@ export interface components {
     IntegrationHealth: 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
     /** @description An RFC 9457 problem: every error of the REST API. */
     Problem: {
-      /** @description A URI naming the problem type: `about:blank`, or the code in the docs. */
+      /** @description `about:blank`: the status names the kind of problem, `code` the problem itself. */
       type: string;
       title: string;
       status: number;
@@ -247,6 +267,11 @@ export interface components {
       message: string | null;
       granted_scopes: string[] | null;
       missing_scopes: string[];
+    };
+    HealthCheckList: {
+      data: components['schemas']['HealthCheck'][];
+      next_cursor: string | null;
+      has_more: boolean;
     };
   };
   responses: never;
@@ -862,6 +887,87 @@ export interface operations {
       /** @description The provider failed or could not be reached; nothing was changed but health. */
       502: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listHealthChecks: {
+    parameters: {
+      query?: {
+        /** @description Page size, 1 to 100. */
+        limit?: number;
+        /** @description `next_cursor` of the previous page. */
+        cursor?: string;
+      };
+      header?: never;
+      path: {
+        /** @description The global ID of the integration. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of health checks. */
+      200: {
+        headers: {
+          /** @description Cost points of the budget nearest to exhaustion, per window. */
+          'x-ratelimit-limit'?: number;
+          /** @description Points left in that budget. */
+          'x-ratelimit-remaining'?: number;
+          /** @description When that budget refills (Unix seconds). */
+          'x-ratelimit-reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['HealthCheckList'];
+        };
+      };
+      /** @description The request is malformed: a parameter or body member of the wrong type, unknown, or out of range. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No valid API key: send `Authorization: Bearer <API key>`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The API key's role does not allow this operation. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such integration. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A rate-limit budget is spent; retry after `Retry-After` seconds. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'retry-after'?: number;
           [name: string]: unknown;
         };
         content: {

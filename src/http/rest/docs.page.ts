@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { SERVICE_ERROR_STATUS } from './problem.js';
 
 /** Where the interactive reference is served, and its script (Scalar's standalone bundle, from the gateway's own files). */
 export const DOCS_PATH = '/docs';
@@ -26,11 +25,7 @@ const CONFIGURATION = JSON.stringify({ withDefaultFonts: false, hideClientButton
 
 const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-const PROBLEM_ROWS = Object.entries(SERVICE_ERROR_STATUS)
-  .map(([code, status]) => `<tr><td><code>${code.toLowerCase()}</code></td><td>${status}</td></tr>`)
-  .join('');
-
-/** The reference page: Scalar reads the document from /openapi.json; the problem codes are listed for `type` links. */
+/** The reference page: Scalar reads the document from /openapi.json. */
 export function docsPage(): Response {
   const html = `<!doctype html>
 <html lang="en">
@@ -38,7 +33,6 @@ export function docsPage(): Response {
 <body>
 <noscript>
 <h1>Integrations gateway REST API</h1><p>The OpenAPI document is at <a href="/openapi.json">/openapi.json</a>.</p>
-<h2 id="problems">Problem codes</h2><table><tr><th>code</th><th>status</th></tr>${PROBLEM_ROWS}</table>
 </noscript>
 <script id="api-reference" data-url="/openapi.json" data-configuration="${escapeHtml(CONFIGURATION)}"></script>
 <script src="${DOCS_SCRIPT_PATH}"></script>

@@ -2,7 +2,8 @@ import type { Context } from 'hono';
 import type { Kysely } from 'kysely';
 import type { AuthKind, Database } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
-import { parsePageArgs } from '../../graphql/pagination.js';
+import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
+import { listHealthCheckPages } from '../../modules/health-check/health-check.repository.js';
 import { connectIntegration } from '../../modules/integration/connect.service.js';
 import { findIntegrationsByIds } from '../../modules/integration/integration.repository.js';
 import { listIntegrations } from '../../modules/integration/integration.service.js';
@@ -17,7 +18,7 @@ import type { RestEnv } from './rest-env.js';
 import { runKeyed } from './rest-idempotency.js';
 import { integrationIdOf, listTerms } from './rest-input.js';
 import { presentHealthCheck, presentIntegration } from './rest.present.js';
-import type { ConnectBody, ListQuery, PatchBody } from './rest.schemas.js';
+import type { ConnectBody, HealthCheckQuery, ListQuery, PatchBody } from './rest.schemas.js';
 
 /** What the integration handlers call: the same services, database and Idempotency-Key runs as GraphQL. */
 export interface IntegrationHandlerDeps {
@@ -83,6 +84,24 @@ export function integrationHandlers(deps: IntegrationHandlerDeps) {
         const id = integrationIdOf(valid<{ id: string }>(c, 'param').id);
         const [integration] = await findIntegrationsByIds(db, viewerOf(c).organization.id, [id]);
         return integration ? json(presentIntegration(integration)) : notFound(c);
+      }),
+
+    healthChecks: (c: RestContext) =>
+      answer(c, async () => {
+        const id = integrationIdOf(valid<{ id: string }>(c, 'param').id);
+        const query = valid<HealthCheckQuery>(c, 'query');
+        const organizationId = viewerOf(c).organization.id;
+        const [integration] = await findIntegrationsByIds(db, organizationId, [id]);
+        if (!integration) return notFound(c);
+        // GraphQL's `healthChecks` scope: a cursor from either API pages the other.
+        const page = parsePageArgs({ first: query.limit, after: query.cursor ?? null }, 'healthChecks');
+        const rows = (await listHealthCheckPages(db, organizationId, [id], page)).get(id) ?? [];
+        const { edges, pageInfo } = toConnection(rows, page, 'healthChecks');
+        return json({
+          data: edges.map((edge) => presentHealthCheck(edge.node)),
+          next_cursor: pageInfo.hasNextPage ? pageInfo.endCursor : null,
+          has_more: pageInfo.hasNextPage,
+        });
       }),
 
     connect: (c: RestContext) => {

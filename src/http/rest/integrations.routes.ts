@@ -2,6 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import {
   ConnectAnswerSchema,
   ConnectBodySchema,
+  HealthCheckListSchema,
+  HealthCheckQuerySchema,
   IdParamSchema,
   IntegrationListSchema,
   IntegrationSchema,
@@ -157,4 +159,16 @@ export const testIntegrationRoute = createRoute({
     404: problem('No such integration.'),
     ...KEYED,
   },
+});
+
+export const listHealthChecksRoute = createRoute({
+  operationId: 'listHealthChecks',
+  method: 'get',
+  path: '/integrations/{id}/health-checks',
+  tags,
+  security,
+  summary: "An integration's health checks, newest first",
+  description: 'Keyset pages, as for the list of integrations. Requires VIEWER.',
+  request: { params: IdParamSchema, query: HealthCheckQuerySchema },
+  responses: { 200: json(HealthCheckListSchema, 'A page of health checks.'), ...COMMON, 404: problem('No such integration.') },
 });

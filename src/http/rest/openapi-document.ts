@@ -1,7 +1,9 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { SERVICE_ERROR_STATUS } from './problem.js';
 import {
   connectIntegrationRoute,
   getIntegrationRoute,
+  listHealthChecksRoute,
   listIntegrationsRoute,
   patchIntegrationRoute,
   revokeIntegrationRoute,
@@ -16,6 +18,7 @@ const ROUTES = [
   patchIntegrationRoute,
   revokeIntegrationRoute,
   testIntegrationRoute,
+  listHealthChecksRoute,
 ];
 
 const DESCRIPTION = `The integrations gateway's REST API: the same operations, services, API keys, roles, rate limits and
@@ -29,7 +32,23 @@ Idempotency-Key semantics as its GraphQL API, and the same opaque global IDs, so
   a spent budget is \`429\` with \`Retry-After\`.
 - \`POST\`, \`PATCH\` and \`DELETE\` accept \`Idempotency-Key\`: the first answer is replayed byte for byte with
   \`Idempotent-Replayed: true\`; \`409\` while the first request runs, \`422\` when the key was used for another request.
-- The same paths are served unprefixed (\`/integrations\`) as under \`/v1\`.`;
+- The same paths are served unprefixed (\`/integrations\`) as under \`/v1\`.
+
+Problem codes and their statuses:
+
+| code | status |
+|---|---|
+| BAD_USER_INPUT, INVALID_ID, INVALID_CURSOR, IDEMPOTENCY_KEY_INVALID | 400 |
+| UNAUTHENTICATED | 401 |
+${Object.entries(SERVICE_ERROR_STATUS)
+  .map(([code, status]) => `| ${code} | ${status} |`)
+  .join('\n')}
+| IDEMPOTENCY_KEY_IN_USE | 409 |
+| IDEMPOTENCY_KEY_REUSED | 422 |
+| PAYLOAD_TOO_LARGE | 413 |
+| UNSUPPORTED_MEDIA_TYPE | 415 |
+| METHOD_NOT_ALLOWED | 405 |
+| RATE_LIMITED | 429 |`;
 
 let printed: object | undefined;
 

@@ -5,9 +5,6 @@ import { RevokedKeyError, ServiceError, type ServiceErrorCode } from '../../erro
 /** The media type of every REST error (RFC 9457). */
 export const PROBLEM_TYPE = 'application/problem+json';
 
-/** Where the problem codes are explained: a problem's `type` is this with the code as fragment. */
-export const PROBLEM_DOCS = '/docs#problems';
-
 /** One offending field: a JSON Pointer into the request (the body, or `/query/<name>`, `/path/<name>`). */
 export interface ProblemField {
   pointer: string;
@@ -38,8 +35,9 @@ export function problem(
   detail: string,
   options: { errors?: ProblemField[]; headers?: Record<string, string>; requestId?: string } = {},
 ): Response {
+  // `about:blank`: the status says what kind of problem it is; `code` (an extension member) says which.
   const body = {
-    type: `${PROBLEM_DOCS}-${code.toLowerCase()}`,
+    type: 'about:blank',
     title: STATUS_CODES[status] ?? 'Error',
     status,
     detail,

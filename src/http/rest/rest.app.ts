@@ -7,6 +7,7 @@ import { type IntegrationHandlerDeps, integrationHandlers } from './integrations
 import {
   connectIntegrationRoute,
   getIntegrationRoute,
+  listHealthChecksRoute,
   listIntegrationsRoute,
   patchIntegrationRoute,
   revokeIntegrationRoute,
@@ -103,6 +104,11 @@ export function createRestApi(deps: RestDeps): OpenAPIHono<RestEnv> {
       },
     },
     handlers.test,
+  );
+  serve(
+    listHealthChecksRoute,
+    { type: 'query', role: 'VIEWER', charge: (c) => ({ points: 1 + requestedLimit(c.req.query('limit')) }) },
+    handlers.healthChecks,
   );
 
   api.onError((error, c) => {

@@ -29,6 +29,7 @@ const PATH_METHODS: [RegExp, string][] = [
   [/^(\/v1)?\/integrations$/, 'GET, POST'],
   [/^(\/v1)?\/integrations\/[^/]+$/, 'GET, PATCH, DELETE'],
   [/^(\/v1)?\/integrations\/[^/]+\/test$/, 'POST'],
+  [/^(\/v1)?\/integrations\/[^/]+\/health-checks$/, 'GET'],
 ];
 
 function unmatched(method: string, path: string, requestId: string): Response {

@@ -77,7 +77,7 @@ export const IntegrationSchema = z
 
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ description: 'A URI naming the problem type: `about:blank`, or the code in the docs.' }),
+    type: z.string().openapi({ description: '`about:blank`: the status names the kind of problem, `code` the problem itself.' }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
@@ -129,6 +129,15 @@ export const IntegrationListSchema = z
     total_count: z.number().int().optional(),
   })
   .openapi('IntegrationList');
+
+export const HealthCheckQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Page size, 1 to 100.' }),
+  cursor: z.string().max(1024).optional().openapi({ description: '`next_cursor` of the previous page.' }),
+});
+
+export const HealthCheckListSchema = z
+  .object({ data: z.array(HealthCheckSchema), next_cursor: z.string().nullable(), has_more: z.boolean() })
+  .openapi('HealthCheckList');
 
 export const IdParamSchema = z.object({
   id: z
@@ -198,6 +207,7 @@ export const RevokeAnswerSchema = z
 export const TestAnswerSchema = z.object({ data: IntegrationSchema, health_check: HealthCheckSchema }).openapi('TestedIntegration');
 
 export type ListQuery = z.infer<typeof ListQuerySchema>;
+export type HealthCheckQuery = z.infer<typeof HealthCheckQuerySchema>;
 export type ConnectBody = z.infer<typeof ConnectBodySchema>;
 export type PatchBody = z.infer<typeof PatchBodySchema>;
 export type RestIntegration = z.infer<typeof IntegrationSchema>;
