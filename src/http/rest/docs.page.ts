@@ -20,8 +20,15 @@ const PAGE_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-// Scalar's default fonts come from its own servers: off, so the page asks no other host for anything.
-const CONFIGURATION = JSON.stringify({ withDefaultFonts: false, hideClientButton: true, showDeveloperTools: 'never' });
+// Scalar's default fonts, its AI agent and MCP generator use its own servers: off, so that the page asks
+// no other host for anything.
+const CONFIGURATION = JSON.stringify({
+  withDefaultFonts: false,
+  hideClientButton: true,
+  showDeveloperTools: 'never',
+  agent: { disabled: true },
+  mcp: { disabled: true },
+});
 
 const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
