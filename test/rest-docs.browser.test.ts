@@ -71,6 +71,7 @@ describe.skipIf(!existsSync(CHROMIUM))('/docs in a browser without Internet acce
     ];
     let text = '';
     while (Date.now() < deadline) {
+      // biome-ignore lint/performance/useDomNodeTextContent: what the page shows a reader, not its hidden markup
       text = await page.evaluate(() => document.body.innerText);
       if (summaries.every((summary) => text.includes(summary))) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
