@@ -59,4 +59,30 @@ describe('rate limits over REST', () => {
       detail: expect.stringContaining('This integration may be tested at most 1 times'),
     });
   });
+
+  it('authenticates and charges a read in one statement, as GraphQL does: a page costs two in all', async () => {
+    const counted = await createOrgWithKeys(gateway.db, 'counted-rest');
+    await insertIntegration(gateway.db, counted.organization.id);
+    const client = restClient(port.origin, counted.keys.VIEWER);
+    // The first use of a key records last_used_at in the background: let it land before measuring.
+    expect((await client.GET('/integrations', { params: { query: { limit: 1 } } })).response.status).toBe(200);
+    await expect
+      .poll(
+        async () =>
+          (
+            await gateway.db
+              .selectFrom('api_keys')
+              .select('last_used_at')
+              .where('organization_id', '=', counted.organization.id)
+              .where('role', '=', 'VIEWER')
+              .executeTakeFirstOrThrow()
+          ).last_used_at,
+      )
+      .not.toBeNull();
+    gateway.statements.reset();
+    const page = await client.GET('/integrations', { params: { query: { limit: 5 } } });
+    expect(page.response.status).toBe(200);
+    expect(page.response.headers.get('x-ratelimit-remaining')).toBe(String(30 - 2 - 6));
+    expect(gateway.statements.count).toBe(2);
+  });
 });

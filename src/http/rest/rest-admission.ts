@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Role } from '../../db/database.js';
-import { hasRole } from '../../modules/api-key/viewer.js';
-import { type Admission, admit, FAILURE_MESSAGES, readCredential } from '../admission/admit.js';
+import { hasRole, ROLES } from '../../modules/api-key/viewer.js';
+import { type Admission, type AdmissionPlan, admit, FAILURE_MESSAGES, readCredential } from '../admission/admit.js';
 import type { RequestState } from '../admission/request-state.js';
 import type { RestEnv } from './rest-env.js';
 import type { RateLimitOutcome } from '../limits/rate-limiter.js';
@@ -35,14 +35,39 @@ function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
   };
 }
 
-/** Charges the operation to the caller's budgets; a refusal when one is spent, else null. */
+/**
+ * The charge to make in the authentication statement itself, as GraphQL does for a query it has seen:
+ * one round trip for both. Only for budgets kept in PostgreSQL, and not for a probe, whose budget per
+ * integration that statement does not charge; only a key whose role may run the operation is charged.
+ */
+function fusedCharge(admission: Admission, operation: RestOperation, cost: RestCharge): AdmissionPlan | null {
+  const { rateLimiter } = admission;
+  if (rateLimiter?.store.kind !== 'postgres' || (cost.probes?.length ?? 0) > 0) return null;
+  const budgets = rateLimiter.costBudgets();
+  if (budgets.length === 0) return null;
+  const charge = {
+    query: `REST ${operation.operationId}`,
+    operationName: null,
+    variables: null,
+    measured: { complexity: cost.points, depth: 1 },
+    points: cost.points,
+    budgets,
+    // ROLES runs from the least to the most privileged.
+    roles: ROLES.slice(ROLES.indexOf(operation.role)),
+  };
+  return { charge, claim: null };
+}
+
+/** Charges the operation to the caller's budgets (unless admission did); a refusal when one is spent, else null. */
 async function charge(admission: Admission, state: RequestState, cost: RestCharge): Promise<Response | null> {
   const { rateLimiter, logger } = admission;
   const viewer = state.viewer;
   if (!rateLimiter || !viewer) return null;
   let outcome: RateLimitOutcome;
+  const prepaid = state.prepaid;
+  state.prepaid = undefined;
   try {
-    outcome = await rateLimiter.charge(viewer, cost.points, cost.probes ?? []);
+    outcome = prepaid ? prepaid.outcome : await rateLimiter.charge(viewer, cost.points, cost.probes ?? []);
   } catch (error) {
     // A budget store that fails must not take the API down with it, as for GraphQL.
     logger.warn({ err: error, store: rateLimiter.store.kind }, 'rate limit store failed; request not limited');
@@ -63,14 +88,17 @@ async function charge(admission: Admission, state: RequestState, cost: RestCharg
 }
 
 /** The role check, then the charge: a refusal, or null to run the operation. */
-async function authorizeAndCharge(c: Context<RestEnv>, admission: Admission, operation: RestOperation): Promise<Response | null> {
-  const state = c.get('state');
+async function authorizeAndCharge(
+  admission: Admission,
+  state: RequestState,
+  operation: RestOperation,
+  cost: RestCharge,
+): Promise<Response | null> {
   const viewer = state.viewer;
   if (!viewer || !hasRole(viewer, operation.role)) {
+    state.prepaid = undefined;
     return problem(403, 'FORBIDDEN', "Your API key's role does not allow this operation.", { requestId: state.requestId });
   }
-  const cost = operation.charge(c);
-  state.facts.cost = cost.points;
   return charge(admission, state, cost);
 }
 
@@ -92,10 +120,14 @@ export function admitted(admission: Admission, operation: RestOperation): Middle
     const state = c.get('state');
     state.facts.operationName = operation.operationId;
     state.facts.operationType = operation.type;
-    const failure = readCredential(state, c.req.header('authorization') ?? null) ?? (await admit(admission, state));
+    const cost = operation.charge(c);
+    state.facts.cost = cost.points;
+    const failure =
+      readCredential(state, c.req.header('authorization') ?? null) ??
+      (await admit(admission, state, fusedCharge(admission, operation, cost)));
     const refused = failure
       ? problem(401, 'UNAUTHENTICATED', FAILURE_MESSAGES[failure], { requestId: state.requestId, headers: AUTHENTICATE })
-      : await authorizeAndCharge(c, admission, operation);
+      : await authorizeAndCharge(admission, state, operation, cost);
     if (refused) {
       await noteProblem(state, refused);
       return refused;
