@@ -100,7 +100,7 @@ describe('GET /v1/integrations', () => {
       [{ order: 'provider' }, 'BAD_USER_INPUT', '/query/order'],
       [{ status: 'active,sleeping' }, 'BAD_USER_INPUT', '/query/status'],
       [{ cursor: 'not-a-cursor' }, 'INVALID_CURSOR', '/query/cursor'],
-      [{ unknown: 'x' }, 'BAD_USER_INPUT', '/query'],
+      [{ unknown: 'x' }, 'BAD_USER_INPUT', '/query/unknown'],
     ];
     for (const [query, code, pointer] of cases) {
       const res = await client.GET('/integrations', { params: { query: query as never } });

@@ -60,10 +60,10 @@ describe('POST /v1/integrations', () => {
     const editor = w.as('EDITOR');
     const good = w.tokenConnect('gitlab');
     const cases: [unknown, number, string, string | null][] = [
-      [{ ...good, surprise: true }, 400, 'BAD_USER_INPUT', '/'],
+      [{ ...good, surprise: true }, 400, 'BAD_USER_INPUT', '/surprise'],
       [{ ...good, display_name: 42 }, 400, 'BAD_USER_INPUT', '/display_name'],
       [{ ...good, auth_kind: 'API_TOKEN' }, 400, 'BAD_USER_INPUT', '/auth_kind'],
-      [{ ...good, credentials: { token: 'x', pin: 1 } }, 400, 'BAD_USER_INPUT', '/credentials'],
+      [{ ...good, credentials: { token: 'x', pin: 1 } }, 400, 'BAD_USER_INPUT', '/credentials/pin'],
       [{ ...good, provider: 'nope' }, 422, 'VALIDATION', '/provider'],
       [{ ...good, auth_kind: 'basic' }, 422, 'VALIDATION', null],
       [{ ...good, credentials: { token: 'wrong' } }, 422, 'PROVIDER_REJECTED_CREDENTIALS', null],

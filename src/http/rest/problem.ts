@@ -50,9 +50,14 @@ export function problem(
 
 const snake = (name: string) => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 
-/** A JSON Pointer from a path of member names, each escaped (RFC 6901) and in snake_case. */
-export function pointerOf(path: readonly (string | number)[]): string {
-  return path.map((part) => `/${snake(String(part)).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+/** A JSON Pointer from a path of member names, each escaped (RFC 6901); a service's camelCase names become the body's snake_case. */
+export function pointerOf(path: readonly (string | number)[], names: 'service' | 'request' = 'service'): string {
+  return path
+    .map((part) => {
+      const name = names === 'service' ? snake(String(part)) : String(part);
+      return `/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    })
+    .join('');
 }
 
 /**

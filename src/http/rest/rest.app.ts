@@ -32,18 +32,24 @@ const MUTATION = 3;
 
 const PARAMETER_PLACE: Record<string, string> = { query: 'query', param: 'path', header: 'header', json: 'body' };
 
-/** A request whose parameters or body fail their schema: 400 naming each offending field. */
+/** A request whose parameters or body fail their schema: 400 naming each offending field (each unknown member too). */
 function invalidRequest(target: string, error: ZodError, c: Context<RestEnv>): Response {
   const place = PARAMETER_PLACE[target] ?? target;
-  const errors = error.issues.map((issue) => ({
-    pointer:
-      place === 'body' ? pointerOf(issue.path as (string | number)[]) || '/' : `/${place}${pointerOf(issue.path as (string | number)[])}`,
-    detail: issue.message,
-  }));
+  const pointer = (path: readonly PropertyKey[]) => {
+    const inside = pointerOf(
+      path.filter((part): part is string | number => typeof part !== 'symbol'),
+      'request',
+    );
+    return place === 'body' ? inside || '/' : `/${place}${inside}`;
+  };
+  const errors = error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ pointer: pointer([...issue.path, key]), detail: `Unknown member "${key.slice(0, 64)}".` }))
+      : [{ pointer: pointer(issue.path), detail: issue.message }],
+  );
+  const [only] = errors;
   const detail =
-    errors.length === 1
-      ? `Invalid request ${place === 'path' ? 'path' : place}: ${errors[0]?.pointer} ${errors[0]?.detail}`
-      : `The request has ${errors.length} invalid fields.`;
+    errors.length === 1 && only ? `Invalid ${place}: ${only.pointer}: ${only.detail}` : `The request has ${errors.length} invalid fields.`;
   return problem(400, 'BAD_USER_INPUT', detail, { requestId: c.get('state').requestId, errors });
 }
 
