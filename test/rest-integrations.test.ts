@@ -59,6 +59,10 @@ describe('GET /v1/integrations', () => {
       'Late',
     ]);
     expect(seen[0]?.id).toBe(rows[0]?.globalId);
+
+    // Another organization's list holds none of them.
+    const theirs = await w.other('VIEWER').GET('/integrations', { params: { query: { environment: 'paging', include: 'total_count' } } });
+    expect(theirs.data).toEqual({ data: [], next_cursor: null, has_more: false, total_count: 0 });
   });
 
   it('filters, orders (descending with `-`), and serves the same list unprefixed', async () => {
