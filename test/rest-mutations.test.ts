@@ -65,6 +65,7 @@ describe('POST /v1/integrations', () => {
       [{ ...good, auth_kind: 'API_TOKEN' }, 400, 'BAD_USER_INPUT', '/auth_kind'],
       [{ ...good, credentials: { token: 'x', pin: 1 } }, 400, 'BAD_USER_INPUT', '/credentials/pin'],
       [{ ...good, provider: 'nope' }, 422, 'VALIDATION', '/provider'],
+      [{ ...good, integration_id: 'nope' }, 400, 'INVALID_ID', '/integration_id'],
       [{ ...good, auth_kind: 'basic' }, 422, 'VALIDATION', null],
       [{ ...good, credentials: { token: 'wrong' } }, 422, 'PROVIDER_REJECTED_CREDENTIALS', null],
       [{ provider: 'github', display_name: 'x', auth_kind: 'oauth2', return_url: 'ftp://x' }, 422, 'VALIDATION', '/return_url'],

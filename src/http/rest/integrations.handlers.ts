@@ -116,7 +116,7 @@ export function integrationHandlers(deps: IntegrationHandlerDeps) {
           scopes: body.scopes ?? null,
           credentials: body.credentials ?? null,
           returnUrl: body.return_url ?? null,
-          integrationId: body.integration_id === undefined ? null : integrationIdOf(body.integration_id),
+          integrationId: body.integration_id === undefined ? null : integrationIdOf(body.integration_id, '/integration_id'),
         });
         const data = presentIntegration(result.integration);
         const answered = { data, authorization_url: result.authorizationUrl };

@@ -80,9 +80,15 @@ export function problemOf(error: unknown, requestId: string): Response | null {
     });
   }
   if (error instanceof GraphQLError && typeof error.extensions.code === 'string') {
-    // Shared validation (cursors, global IDs, filters) reports in GraphQL's terms: its argument names become REST's.
-    const argument = typeof error.extensions.argument === 'string' ? error.extensions.argument : null;
-    const pointer = argument === null ? null : (ARGUMENT_POINTERS[argument] ?? `/query/${argument.replace(/^filter\./, '')}`);
+    // REST's own translations name their place (`pointer`); the shared validation (cursors, filters)
+    // reports in GraphQL's terms, whose argument names become REST's.
+    const { pointer: named, argument } = error.extensions;
+    const pointer =
+      typeof named === 'string'
+        ? named
+        : typeof argument === 'string'
+          ? (ARGUMENT_POINTERS[argument] ?? `/query/${argument.replace(/^filter\./, '')}`)
+          : null;
     const message = error.message.replace(/`(after|before)`/g, '`cursor`').replace(/filter\.(\w+)/g, '$1');
     return problem(400, error.extensions.code, message, { requestId, errors: pointer ? [{ pointer, detail: message }] : [] });
   }
@@ -96,5 +102,4 @@ const ARGUMENT_POINTERS: Record<string, string> = {
   after: '/query/cursor',
   before: '/query/cursor',
   first: '/query/limit',
-  id: '/path/id',
 };

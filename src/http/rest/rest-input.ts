@@ -8,16 +8,17 @@ import type { ListQuery } from './rest.schemas.js';
 // domain's, comma-separated filters to lists. A value that does not translate is the client's 400, with
 // the same codes as GraphQL (INVALID_ID, BAD_USER_INPUT).
 
-function badParameter(code: string, message: string, argument: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, argument } });
+/** A parameter that does not translate; `pointer` is where it is in the request (problem.ts reads it). */
+function badParameter(code: string, message: string, pointer: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, pointer } });
 }
 
-/** The row id of an integration's global ID in the path; INVALID_ID for anything else. */
-export function integrationIdOf(globalId: string): string {
+/** The row id of an integration's global ID (in the path, or at `pointer` in the body); INVALID_ID for anything else. */
+export function integrationIdOf(globalId: string, pointer = '/path/id'): string {
   const decoded = parseGlobalID(globalId);
-  if (!decoded) throw badParameter('INVALID_ID', 'Invalid ID: it is not an ID this API issued.', 'id');
+  if (!decoded) throw badParameter('INVALID_ID', 'Invalid ID: it is not an ID this API issued.', pointer);
   if (decoded.typename !== 'Integration') {
-    throw badParameter('INVALID_ID', `Invalid ID: expected the ID of an Integration, got the ID of a ${decoded.typename}.`, 'id');
+    throw badParameter('INVALID_ID', `Invalid ID: expected the ID of an Integration, got the ID of a ${decoded.typename}.`, pointer);
   }
   return decoded.id;
 }
@@ -49,7 +50,7 @@ function enumList<T extends string>(value: string | undefined, allowed: readonly
       throw badParameter(
         'BAD_USER_INPUT',
         `"${item.slice(0, 40)}" is not a ${name}; use ${allowed.map((a) => a.toLowerCase()).join(', ')}.`,
-        name,
+        `/query/${name}`,
       );
     }
     return upper;
