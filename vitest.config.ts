@@ -20,6 +20,7 @@ const fullSuites = [
   'test/embedded-socket.test.ts',
   'test/first-run.test.ts',
   'test/graphiql.browser.test.ts',
+  'test/rest-docs.browser.test.ts',
   'test/idempotency-processes.test.ts',
   'test/lifecycle-refresh-lost.test.ts',
   'test/lifecycle-refresh-race.test.ts',

@@ -1,6 +1,7 @@
 // `npm run lint` (after Biome): fails on any line of 140 characters or more in the tracked .ts, .js and .mjs files.
 // Biome wraps code at 139 columns but leaves long strings, templates and comments as they are; this catches those.
-// migrations/ is left out: migrations are frozen in time, as they were written.
+// migrations/ is left out: migrations are frozen in time, as they were written; so is the REST client
+// printed from openapi.json (test/support/rest-api.ts), which `npm run openapi:print` writes.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +12,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 const files = execFileSync('git', ['ls-files', '-z', '--', '*.ts', '*.js', '*.mjs'], { cwd: root, encoding: 'utf8' })
   .split('\0')
-  .filter((file) => file !== '' && !file.startsWith('migrations/'));
+  .filter((file) => file !== '' && !file.startsWith('migrations/') && file !== 'test/support/rest-api.ts');
 
 const long = [];
 for (const file of files) {

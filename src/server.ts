@@ -11,7 +11,7 @@ import { FAILURE_MESSAGES } from './http/admission/admit.js';
 import { useGraphQLAdmission } from './http/admission/graphql-admission.plugin.js';
 import { requestStateOf, type WithRequestState } from './http/admission/request-state.js';
 import { type GraphiQLSetup, useGatewayGraphiQL } from './http/graphiql.js';
-import { DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './http/hardening.js';
+import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './http/hardening.js';
 import { EarlyClaims } from './http/idempotency/early-claim.js';
 import {
   DEFAULT_LEASE_SECONDS,
@@ -137,6 +137,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics,
     metricsAccess: { token: options.hardening?.metricsToken, open: options.hardening?.metricsPublic ?? true },
     graphiql: options.graphiql !== false,
+    rest: {
+      rateLimiter: options.hardening?.rateLimiter ?? null,
+      idempotency: {
+        leaseSeconds: options.idempotency?.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+        ttlHours: options.idempotency?.ttlHours ?? DEFAULT_TTL_HOURS,
+      },
+      maxBodyBytes: options.hardening?.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
+    },
   });
   // The gateway's node:http server sets its own deadlines and limits (src/http/node-server.ts); this only
   // turns its requests into the router's, lazily, without reading their bodies.

@@ -9,9 +9,11 @@ import { newRequestState, type RequestState } from './admission/request-state.js
 import { GRAPHIQL_ASSETS_PATH, graphiqlAsset } from './graphiql.js';
 import { callbackFailurePage, OAUTH_CALLBACK_PATH, oauthCallback } from './oauth-callback.route.js';
 import { OAUTH_DONE_PATH, oauthDonePage } from './oauth-done.js';
+import type { RateLimiter } from './limits/rate-limiter.js';
 import type { GatewayMetrics } from './observability/gateway-metrics.js';
 import type { RequestTelemetry } from './observability/request-telemetry.js';
 import { type MetricsAccess, metricsResponse, metricsServed } from './observability/telemetry.plugin.js';
+import { mountRest } from './rest/rest.mount.js';
 
 /** The router's per-request values: the request's state, and, when served by node:http, its socket objects. */
 export type RouterEnv = { Bindings: Partial<HttpBindings>; Variables: { state: RequestState } };
@@ -28,6 +30,8 @@ export interface RouterDeps {
   metricsAccess: MetricsAccess;
   /** Whether GraphiQL's files are served under GRAPHIQL_ASSETS_PATH. */
   graphiql: boolean;
+  /** What the REST API shares with GraphQL: its rate limiter, Idempotency-Key terms and body limit. */
+  rest: { rateLimiter: RateLimiter | null; idempotency: { leaseSeconds: number; ttlHours: number }; maxBodyBytes: number };
 }
 
 const methodNotAllowed = (allow: string) => new Response(null, { status: 405, headers: { allow } });
@@ -35,7 +39,7 @@ const methodNotAllowed = (allow: string) => new Response(null, { status: 405, he
 /**
  * The gateway's HTTP surface: every route, with one request state each. GraphQL at /graphql (and its
  * GraphiQL page for browsers), the OAuth2 callback and its end page, liveness (/health: the process
- * answers) and readiness (/ready: so does the database), Prometheus metrics. Routes match by path alone,
+ * answers) and readiness (/ready: so does the database), Prometheus metrics, and the REST API. Routes match by path alone,
  * so a query string (a browser's, a load balancer's cache buster) changes nothing; an unknown path is 404.
  */
 export function createRouter(deps: RouterDeps): Hono<RouterEnv> {
@@ -102,6 +106,9 @@ export function createRouter(deps: RouterDeps): Hono<RouterEnv> {
     }
   });
   router.all(OAUTH_DONE_PATH, (c) => (c.req.method === 'GET' ? oauthDonePage(new URL(c.req.url)) : methodNotAllowed('GET')));
+
+  // The REST API over the same services, its OpenAPI document and reference (src/http/rest/).
+  mountRest(router, { db: database.db, services, logger, ...deps.rest });
 
   if (deps.graphiql)
     router.get(`${GRAPHIQL_ASSETS_PATH}*`, (c) => graphiqlAsset(c.req.path.slice(GRAPHIQL_ASSETS_PATH.length), c.req.raw));

@@ -1,0 +1,62 @@
+import { encodeGlobalID } from '../../ids.js';
+import type { HealthCheck } from '../../modules/health-check/health-check.repository.js';
+import { type Integration, missingScopes } from '../../modules/integration/integration.model.js';
+import type { RestHealthCheck, RestIntegration } from './rest.schemas.js';
+
+// Domain objects as the REST API shows them: the one place where camelCase becomes snake_case, enums
+// become lowercase and row ids become global IDs.
+
+const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+const lower = <T extends string>(value: T) => value.toLowerCase() as Lowercase<T>;
+
+/** An integration as the REST API returns it. */
+export function presentIntegration(integration: Integration): RestIntegration {
+  const { lastHealthCheck: check, lastSync: sync, webhook } = integration;
+  return {
+    id: encodeGlobalID('Integration', integration.id),
+    provider: integration.provider,
+    display_name: integration.displayName,
+    environment: integration.environment,
+    auth_kind: lower(integration.authKind),
+    status: lower(integration.status),
+    status_reason: integration.statusReason,
+    health: lower(integration.health),
+    last_health_check: check
+      ? {
+          checked_at: check.checkedAt.toISOString(),
+          ok: check.ok,
+          latency_ms: check.latencyMs,
+          http_status: check.httpStatus,
+          message: check.message,
+        }
+      : null,
+    scopes: { requested: integration.requestedScopes, granted: integration.grantedScopes, missing: missingScopes(integration) },
+    last_sync: sync
+      ? { status: lower(sync.status), started_at: iso(sync.startedAt), finished_at: iso(sync.finishedAt), error: sync.error }
+      : null,
+    webhook: { url: webhook.url, events: webhook.events, enabled: webhook.enabled, secret_rotated_at: iso(webhook.secretRotatedAt) },
+    account: integration.account,
+    config: integration.config,
+    has_credentials: integration.hasCredentials,
+    credential_expires_at: iso(integration.credentialExpiresAt),
+    revoked_at: iso(integration.revokedAt),
+    created_at: integration.createdAt.toISOString(),
+    updated_at: integration.updatedAt.toISOString(),
+  };
+}
+
+/** A recorded health check as the REST API returns it. */
+export function presentHealthCheck(check: HealthCheck): RestHealthCheck {
+  return {
+    id: encodeGlobalID('HealthCheck', check.id),
+    integration_id: encodeGlobalID('Integration', check.integrationId),
+    checked_at: check.checkedAt.toISOString(),
+    ok: check.ok,
+    http_status: check.httpStatus,
+    latency_ms: check.latencyMs,
+    error_code: check.errorCode,
+    message: check.message,
+    granted_scopes: check.grantedScopes,
+    missing_scopes: check.missingScopes,
+  };
+}

@@ -1,0 +1,217 @@
+import { z } from '@hono/zod-openapi';
+
+// The REST API's bodies and parameters: the same schemas validate requests and print the OpenAPI document
+// (openapi-document.ts). Fields are snake_case, enums lowercase, times RFC 3339 (REST conventions); IDs
+// are the GraphQL API's global IDs, so a client may mix both APIs.
+
+const time = () => z.string().datetime({ offset: true });
+const id = (what: string) =>
+  z.string().openapi({ description: `The global ID of ${what} (the same as in GraphQL).`, example: 'SW50ZWdyYXRpb246…' });
+
+export const AuthKindSchema = z.enum(['oauth2', 'api_token', 'basic']).openapi('AuthKind');
+export const StatusSchema = z.enum(['pending_authorization', 'active', 'needs_reauth', 'error', 'revoked']).openapi('IntegrationStatus');
+export const HealthSchema = z.enum(['healthy', 'degraded', 'unhealthy', 'unknown']).openapi('IntegrationHealth');
+
+export const HealthCheckSchema = z
+  .object({
+    id: id('the health check'),
+    integration_id: id('the integration'),
+    checked_at: time(),
+    ok: z.boolean(),
+    http_status: z.number().int().nullable(),
+    latency_ms: z.number().int().nullable(),
+    error_code: z.string().nullable(),
+    message: z.string().nullable(),
+    granted_scopes: z.array(z.string()).nullable(),
+    missing_scopes: z.array(z.string()),
+  })
+  .openapi('HealthCheck', { description: 'One probe of an integration, as recorded in its history.' });
+
+export const IntegrationSchema = z
+  .object({
+    id: id('the integration'),
+    provider: z.string().openapi({ description: 'A catalog key, e.g. `github`.' }),
+    display_name: z.string(),
+    environment: z.string().nullable(),
+    auth_kind: AuthKindSchema,
+    status: StatusSchema,
+    status_reason: z.string().nullable(),
+    health: HealthSchema,
+    last_health_check: z
+      .object({
+        checked_at: time(),
+        ok: z.boolean(),
+        latency_ms: z.number().int().nullable(),
+        http_status: z.number().int().nullable(),
+        message: z.string().nullable(),
+      })
+      .nullable(),
+    scopes: z.object({
+      requested: z.array(z.string()),
+      granted: z.array(z.string()).nullable().openapi({ description: 'Null until the provider has reported them.' }),
+      missing: z.array(z.string()).openapi({ description: 'Requested but not granted.' }),
+    }),
+    last_sync: z
+      .object({
+        status: z.enum(['running', 'succeeded', 'failed']),
+        started_at: time().nullable(),
+        finished_at: time().nullable(),
+        error: z.string().nullable(),
+      })
+      .nullable(),
+    webhook: z.object({
+      url: z.string().nullable(),
+      events: z.array(z.string()),
+      enabled: z.boolean(),
+      secret_rotated_at: time().nullable(),
+    }),
+    account: z.record(z.string(), z.unknown()).nullable(),
+    config: z.record(z.string(), z.unknown()),
+    has_credentials: z.boolean().openapi({ description: 'Whether a credential is stored (it is never returned).' }),
+    credential_expires_at: time().nullable(),
+    revoked_at: time().nullable(),
+    created_at: time(),
+    updated_at: time(),
+  })
+  .openapi('Integration', { description: "An organization's connection to one provider account." });
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ description: '`about:blank`: the status names the kind of problem, `code` the problem itself.' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string().openapi({ description: "The same code as GraphQL's `userErrors[].code` or `extensions.code`." }),
+    instance: z.string().optional().openapi({ description: 'The request id.' }),
+    errors: z
+      .array(z.object({ pointer: z.string().openapi({ description: 'JSON Pointer to the offending field.' }), detail: z.string() }))
+      .optional(),
+  })
+  .openapi('Problem', { description: 'An RFC 9457 problem: every error of the REST API.' });
+
+export const ListQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Page size, 1 to 100.' }),
+  cursor: z
+    .string()
+    .max(1024)
+    .optional()
+    .openapi({ description: '`next_cursor` of the previous page (opaque; the same keyset cursors as GraphQL).' }),
+  provider: z.string().max(200).optional().openapi({ description: 'Provider keys, comma-separated.' }),
+  status: z
+    .string()
+    .max(400)
+    .optional()
+    .openapi({ description: 'Statuses, comma-separated; revoked integrations are listed only when asked for.' }),
+  health: z.string().max(200).optional().openapi({ description: 'Healths, comma-separated.' }),
+  environment: z.string().max(200).optional(),
+  search: z.string().max(200).optional().openapi({ description: 'Case-insensitive substring of the display name.' }),
+  order: z
+    .enum([
+      'created_at',
+      '-created_at',
+      'updated_at',
+      '-updated_at',
+      'display_name',
+      '-display_name',
+      'last_checked_at',
+      '-last_checked_at',
+    ])
+    .default('created_at')
+    .openapi({ description: 'Sort field; `-` for descending.' }),
+  include: z
+    .enum(['total_count'])
+    .optional()
+    .openapi({ description: '`total_count` adds how many integrations match, across all pages.' }),
+});
+
+export const IntegrationListSchema = z
+  .object({
+    data: z.array(IntegrationSchema),
+    next_cursor: z.string().nullable(),
+    has_more: z.boolean(),
+    total_count: z.number().int().optional(),
+  })
+  .openapi('IntegrationList');
+
+export const HealthCheckQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Page size, 1 to 100.' }),
+  cursor: z.string().max(1024).optional().openapi({ description: '`next_cursor` of the previous page.' }),
+});
+
+export const HealthCheckListSchema = z
+  .object({ data: z.array(HealthCheckSchema), next_cursor: z.string().nullable(), has_more: z.boolean() })
+  .openapi('HealthCheckList');
+
+export const IdParamSchema = z.object({
+  id: z
+    .string()
+    .max(200)
+    .openapi({ param: { name: 'id', in: 'path' }, description: 'The global ID of the integration.' }),
+});
+
+const CredentialsSchema = z
+  .strictObject({
+    token: z.string().max(8192).optional(),
+    username: z.string().max(1024).optional(),
+    password: z.string().max(8192).optional(),
+  })
+  .openapi('Credentials', { description: 'For api_token (`token`) or basic (`username`, `password`). Stored encrypted, never returned.' });
+
+export const ConnectBodySchema = z
+  .strictObject({
+    provider: z.string().max(64),
+    display_name: z.string().max(400),
+    environment: z.string().max(200).nullable().optional(),
+    auth_kind: AuthKindSchema,
+    config: z.record(z.string(), z.unknown()).optional(),
+    scopes: z.array(z.string().max(200)).max(100).optional(),
+    credentials: CredentialsSchema.optional(),
+    return_url: z.string().max(2048).optional().openapi({ description: 'oauth2: where the browser returns after authorizing.' }),
+    integration_id: z.string().max(200).optional().openapi({ description: 'Reconnect this integration; it keeps its ID.' }),
+  })
+  .openapi('ConnectIntegration');
+
+export const ConnectAnswerSchema = z
+  .object({
+    data: IntegrationSchema,
+    authorization_url: z
+      .string()
+      .nullable()
+      .openapi({ description: 'oauth2: send the user here to authorize (valid for 10 minutes, once).' }),
+  })
+  .openapi('ConnectedIntegration');
+
+export const PatchBodySchema = z
+  .strictObject({
+    refresh_tokens: z.boolean().optional().openapi({ description: 'Refresh the OAuth2 access token now.' }),
+    credentials: CredentialsSchema.optional().openapi({ description: 'Replace the credential; probed before it is stored.' }),
+    webhook: z
+      .strictObject({
+        url: z.string().max(2048).nullable().optional().openapi({ description: '`null` removes the URL.' }),
+        events: z.array(z.string().max(200)).max(100).optional(),
+        enabled: z.boolean().optional(),
+        rotate_secret: z.boolean().optional().openapi({ description: 'Issue a new signing secret, returned once.' }),
+      })
+      .optional(),
+  })
+  .openapi('IntegrationPatch', { description: 'JSON Merge Patch (RFC 7396): absent members stay as they are.' });
+
+export const PatchAnswerSchema = z
+  .object({
+    data: IntegrationSchema,
+    webhook_signing_secret: z.string().nullable().openapi({ description: 'Returned once, when rotated.' }),
+  })
+  .openapi('PatchedIntegration');
+
+export const RevokeAnswerSchema = z
+  .object({ data: IntegrationSchema, revoked_at_provider: z.boolean(), provider_message: z.string().nullable() })
+  .openapi('RevokedIntegration');
+
+export const TestAnswerSchema = z.object({ data: IntegrationSchema, health_check: HealthCheckSchema }).openapi('TestedIntegration');
+
+export type ListQuery = z.infer<typeof ListQuerySchema>;
+export type HealthCheckQuery = z.infer<typeof HealthCheckQuerySchema>;
+export type ConnectBody = z.infer<typeof ConnectBodySchema>;
+export type PatchBody = z.infer<typeof PatchBodySchema>;
+export type RestIntegration = z.infer<typeof IntegrationSchema>;
+export type RestHealthCheck = z.infer<typeof HealthCheckSchema>;
