@@ -257,3 +257,25 @@ describe('GET /v1/integrations/{id}/health-checks', () => {
     expect(bad.error).toMatchObject({ status: 400, code: 'INVALID_CURSOR', errors: [{ pointer: '/query/cursor' }] });
   });
 });
+
+describe('REST metrics', () => {
+  it('counts REST requests by operation id, status and outcome, and their problems by code', async () => {
+    const metricsOf = async () => (await w.raw('/metrics')).text();
+    const counted = (text: string, labels: string) =>
+      Number(new RegExp(`^gateway_rest_requests_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const before = await metricsOf();
+    expect((await w.as('VIEWER').GET('/integrations', { params: { query: { limit: 1 } } })).response.status).toBe(200);
+    const missing = encodeGlobalID('Integration', '00000000-0000-0000-0000-000000000000');
+    const notFound = await w.as('VIEWER').GET('/integrations/{id}', { params: { path: { id: missing } } });
+    expect(notFound.response.status).toBe(404);
+    const after = await metricsOf();
+    const listed = 'operation="listIntegrations",status="200",outcome="ok"';
+    const refused = 'operation="getIntegration",status="404",outcome="rejected"';
+    expect(counted(after, listed)).toBe(counted(before, listed) + 1);
+    expect(counted(after, refused)).toBe(counted(before, refused) + 1);
+    expect(after).toMatch(/^gateway_rest_request_duration_seconds_count\{operation="listIntegrations"\} [1-9]\d*$/m);
+    expect(after).toMatch(/^gateway_graphql_errors_total\{code="NOT_FOUND"\} [1-9]\d*$/m);
+    // GraphQL's counters are GraphQL's alone.
+    expect(after).not.toMatch(/^gateway_graphql_requests_total\{operation="listIntegrations"/m);
+  });
+});

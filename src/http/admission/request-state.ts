@@ -16,6 +16,8 @@ export interface RequestFacts {
   rateLimitHeaders?: Record<string, string>;
   /** Codes of the errors in the answer. */
   errorCodes?: string[];
+  /** Set by the REST routes: the request is counted in the REST metrics, under its operation id. */
+  rest?: boolean;
 }
 
 /** The Idempotency-Key a running mutation holds, and since when the key belongs to this request. */

@@ -39,8 +39,23 @@ export class GatewayMetrics {
 
   readonly errors = new client.Counter({
     name: 'gateway_graphql_errors_total',
-    help: 'Errors in GraphQL answers, by extensions.code.',
+    help: 'Errors in GraphQL answers (extensions.code) and REST problems (code), by code.',
     labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly restRequests = new client.Counter({
+    name: 'gateway_rest_requests_total',
+    help: 'REST requests, by operation id (as in openapi.json), HTTP status and outcome.',
+    labelNames: ['operation', 'status', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly restDuration = new client.Histogram({
+    name: 'gateway_rest_request_duration_seconds',
+    help: 'Time to answer REST requests, by operation id.',
+    labelNames: ['operation'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
 

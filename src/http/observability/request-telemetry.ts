@@ -80,6 +80,13 @@ export function requestTelemetry(deps: {
       if (answered.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     }
 
+    if (facts.rest && facts.operationName) {
+      // Operation ids are the router's own (openapi.json), never the client's: a bounded label as they are.
+      metrics.restRequests.inc({ operation: facts.operationName, status: String(answered.status), outcome });
+      metrics.restDuration.observe({ operation: facts.operationName }, seconds);
+      for (const code of errorCodes) metrics.errors.inc({ code });
+      return;
+    }
     const graphqlPath = request.path === graphqlEndpoint || request.path === `${graphqlEndpoint}/`;
     if (!graphqlPath || (request.method === 'GET' && answered.contentType?.startsWith('text/html'))) return;
     const operation = metrics.operationLabel(facts.operationName);

@@ -120,6 +120,7 @@ async function noteProblem(state: RequestState, response: Response): Promise<voi
 export function admitted(admission: Admission, operation: RestOperation): MiddlewareHandler<RestEnv> {
   return async (c, next) => {
     const state = c.get('state');
+    state.facts.rest = true;
     state.facts.operationName = operation.operationId;
     state.facts.operationType = operation.type;
     const cost = operation.charge(c);
