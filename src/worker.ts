@@ -30,7 +30,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing running jobs');
     await engine.stop(config.shutdownTimeoutMs);
-    await closeServices();
+    // A job cut off may still wait for a provider's answer, which nobody wants any more.
+    await Promise.race([closeServices(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
     await database.close();
     logger.info('stopped');
     process.exit(0);

@@ -81,7 +81,8 @@ function queueRecurring(addJob: AddJobFunction, config: Config, logger: Logger):
  */
 export async function startEngine(options: EngineOptions): Promise<Engine> {
   const { config, logger } = options;
-  const deps: TaskDeps = { db: options.db, services: options.services, config: config.engine };
+  const cutOff = new AbortController();
+  const deps: TaskDeps = { db: options.db, services: options.services, config: config.engine, cutOff: cutOff.signal };
   const { pool, noPreparedStatements } = enginePool(config, config.engine.concurrency + 2);
   let runner: Runner;
   try {
@@ -94,7 +95,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       logger: queueLogger(logger),
       taskList: taskList(deps, logger),
       // Recurring work is queued by each process under one key (RECURRING), at periods shorter than cron's minute.
-      crontab: '',
+      parsedCronItems: [],
       gracefulShutdownAbortTimeout: config.shutdownTimeoutMs,
     });
   } catch (error) {
@@ -108,16 +109,19 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       stopping ??= (async () => {
         for (const timer of timers) clearInterval(timer);
         let timer: NodeJS.Timeout | undefined;
-        const cutOff = new Promise<'cut'>((resolve) => {
+        const deadline = new Promise<'cut'>((resolve) => {
           timer = setTimeout(() => resolve('cut'), timeoutMs);
         });
         const stopped = runner.stop().then(() => 'stopped' as const);
-        if ((await Promise.race([stopped, cutOff])) === 'cut') {
+        if ((await Promise.race([stopped, deadline])) === 'cut') {
           logger.warn('engine shutdown timed out; failing running jobs back to the queue');
+          cutOff.abort();
+          // Fails the running jobs back to the queue and returns; the tasks themselves may still be
+          // waiting (for a provider), and `stopped` with them: nothing of theirs is awaited any more.
+          stopped.catch(() => undefined);
           await runner.kill().catch((error: unknown) => logger.warn({ err: error }, 'engine forced shutdown failed'));
         }
         clearTimeout(timer);
-        await stopped.catch(() => undefined);
         await pool.end();
       })();
       return stopping;
@@ -132,7 +136,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
  */
 export async function runDueJobs(options: EngineOptions): Promise<void> {
   const { config, logger } = options;
-  const deps: TaskDeps = { db: options.db, services: options.services, config: config.engine };
+  const deps: TaskDeps = { db: options.db, services: options.services, config: config.engine, cutOff: new AbortController().signal };
   const { pool, noPreparedStatements } = enginePool(config, 3);
   try {
     const shared = {

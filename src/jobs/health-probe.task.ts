@@ -30,6 +30,16 @@ export interface TaskDeps {
   db: Kysely<Database>;
   services: GatewayServices;
   config: EngineConfig;
+  /**
+   * Aborted when the process's shutdown cuts its running jobs off: they are failed back to the queue
+   * for another process to retry, so a job that outlives that moment must not commit its outcome too.
+   */
+  cutOff: AbortSignal;
+}
+
+/** A job's outcome arrived after shutdown handed the job back to the queue: it is not recorded. */
+export class JobCutOffError extends Error {
+  override name = 'JobCutOffError';
 }
 
 /** A job that runs this early (clocks of processes differ a little) still counts as due. */
@@ -83,6 +93,7 @@ async function commitProbe(
   const { config } = deps;
   await deps.db.transaction().execute(async (trx) => {
     const current = await lockIntegrationRow(trx, row.organization_id, row.id);
+    if (deps.cutOff.aborted) throw new JobCutOffError('The probe was cut off by shutdown; another process probes again.');
     if (!current) return;
     if (current.status === 'REVOKED') {
       await schedule(trx, current.id, null);

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { createGateway, type Gateway } from '../../src/server.js';
 import type { GatewayServices } from '../../src/services.js';
 import { type FakeProvider, startFakeProvider } from '../fake-provider/server.js';
 import { createTestDatabase, testDatabaseKind } from './database.js';
+import { childEnv, projectRoot } from './process.js';
 import type { OrgFixture } from './fixtures.js';
 import { CONNECT, configFor, RETURN_URL } from './provider-gateway.js';
 import { sendGraphQL } from './request.js';
@@ -41,6 +43,8 @@ export interface EngineWorld {
   config(env?: Record<string, string>): Config;
   /** Starts a runner of workers, as one gateway process does. */
   startEngine(env?: Record<string, string>): Promise<Engine>;
+  /** Stops every engine `startEngine` started. */
+  stopEngines(): Promise<void>;
   graphql(key: string, query: string, variables?: Record<string, unknown>): Promise<any>;
   /** Connects an API-token integration with `token` as EDITOR; its global ID. */
   connectToken(provider: string, token: string): Promise<string>;
@@ -117,6 +121,9 @@ export async function createEngineWorld(defaults: Record<string, string>, overri
       engines.push(engine);
       return engine;
     },
+    async stopEngines() {
+      await Promise.all(engines.splice(0).map((engine) => engine.stop(1_000)));
+    },
     graphql,
     async connectToken(provider, token) {
       const input = { provider, authKind: 'API_TOKEN', displayName: provider, config: configFor(provider, fake), credentials: { token } };
@@ -152,11 +159,46 @@ export async function createEngineWorld(defaults: Record<string, string>, overri
         .executeTakeFirstOrThrow();
     },
     async close() {
-      await Promise.all(engines.map((engine) => engine.stop(1_000)));
+      await Promise.all(engines.splice(0).map((engine) => engine.stop(1_000)));
       await yoga.dispose();
       await drop();
       await fake.close();
       await http.close();
+    },
+  };
+}
+
+/** A worker process (`npm run worker`) of the test's database. */
+export interface WorkerProcess {
+  output(): string;
+  /** Sends `signal` and resolves with the exit code (null when killed by the signal). */
+  stop(signal: 'SIGTERM' | 'SIGKILL'): Promise<number | null>;
+}
+
+/** Starts `src/worker.ts` as `npm run worker` does, and waits until its workers look for jobs. */
+export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import=tsx', 'src/worker.ts'], {
+    cwd: projectRoot,
+    env: childEnv({ LOG_LEVEL: 'debug', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the worker exited: ${output}`);
+      return output.includes('worker started');
+    },
+    30_000,
+    'the worker process',
+  );
+  return {
+    output: () => output,
+    stop(signal) {
+      child.kill(signal);
+      return exited;
     },
   };
 }
