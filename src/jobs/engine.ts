@@ -1,9 +1,20 @@
-import { type AddJobFunction, Logger as QueueLogger, type Runner, run, runOnce, type TaskList } from 'graphile-worker';
+import { EventEmitter } from 'node:events';
+import {
+  type AddJobFunction,
+  makeWorkerUtils,
+  Logger as QueueLogger,
+  type Runner,
+  run,
+  runOnce,
+  type TaskList,
+  type WorkerEvents,
+} from 'graphile-worker';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { GatewayServices } from '../services.js';
+import { observeEngine } from './engine.metrics.js';
 import { enginePool } from './engine-pool.js';
 import { HEALTH_PROBE_TASK, type ProbePayload, probeOnSchedule, type TaskDeps } from './health-probe.task.js';
 import { IDEMPOTENCY_PURGE_PERIOD_MS, IDEMPOTENCY_PURGE_TASK, purgeIdempotencyKeys } from './purge.task.js';
@@ -102,6 +113,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     await pool.end();
     throw error;
   }
+  observeEngine(runner.events, options.db);
   const timers = queueRecurring(runner.addJob, config, logger);
   let stopping: Promise<void> | undefined;
   return {
@@ -130,23 +142,15 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 }
 
 /**
- * Runs every job that is due now, once, and returns: for deployments that run the engine from cron
- * (`jobs run-due`) rather than in long-lived processes. The sweep runs first, so that every due check
- * and refresh is queued.
+ * Runs every job that is due now, once, and returns how many ran: for deployments that run the engine
+ * from cron (`jobs run-due`) rather than in long-lived processes. The sweep runs first, so that every due
+ * check and refresh is queued.
  */
-export async function runDueJobs(options: EngineOptions): Promise<void> {
+export async function runDueJobs(options: EngineOptions): Promise<number> {
   const { config, logger } = options;
   const deps: TaskDeps = { db: options.db, services: options.services, config: config.engine, cutOff: new AbortController().signal };
   const { pool, noPreparedStatements } = enginePool(config, 3);
   try {
-    const shared = {
-      pgPool: pool,
-      noPreparedStatements,
-      noHandleSignals: true,
-      logger: queueLogger(logger),
-      taskList: taskList(deps, logger),
-    };
-    const { makeWorkerUtils } = await import('graphile-worker');
     const utils = await makeWorkerUtils({ pgPool: pool, noPreparedStatements, logger: queueLogger(logger) });
     try {
       await utils.migrate();
@@ -155,8 +159,21 @@ export async function runDueJobs(options: EngineOptions): Promise<void> {
     } finally {
       await utils.release();
     }
+    const events = new EventEmitter() as WorkerEvents;
+    let ran = 0;
+    events.on('job:complete', () => {
+      ran += 1;
+    });
     // Runs until nothing is due: the sweep, then the checks and refreshes it queued for now.
-    await runOnce(shared);
+    await runOnce({
+      pgPool: pool,
+      noPreparedStatements,
+      noHandleSignals: true,
+      logger: queueLogger(logger),
+      taskList: taskList(deps, logger),
+      events,
+    });
+    return ran;
   } finally {
     await pool.end();
   }

@@ -15,6 +15,7 @@ import {
 import { lockIntegrationRow, updateIntegrationRow } from '../modules/integration/integration.writes.js';
 import { isExpired, refreshWithLock } from '../modules/integration/tokens.service.js';
 import type { EngineConfig } from './engine.config.js';
+import { recordProbeLag } from './engine.metrics.js';
 import { nextProbeAt, PROBED_STATUSES } from './schedule.js';
 import { schedulerActor } from './scheduler-actor.js';
 
@@ -64,6 +65,7 @@ export async function probeOnSchedule(deps: TaskDeps, payload: ProbePayload, job
   }
   const actor = await schedulerActor(db, row.organization_id, HEALTH_PROBE_TASK, jobId);
   if (!actor) return 'not-due';
+  recordProbeLag((Date.now() - row.next_health_check_at.getTime()) / 1000);
   try {
     if (row.auth_kind === 'OAUTH2' && isExpired(row)) row = (await refreshWithLock(services, db, actor, row.id, { kind: 'ifExpired' })).row;
     const credential = requireCredential(openBundle(services, row));
