@@ -17,6 +17,7 @@ import type { GatewayServices } from '../services.js';
 import { observeEngine } from './engine.metrics.js';
 import { enginePool } from './engine-pool.js';
 import { HEALTH_PROBE_TASK, type ProbePayload, probeOnSchedule, type TaskDeps } from './health-probe.task.js';
+import { ProbeClaims } from './probe-claims.js';
 import { IDEMPOTENCY_PURGE_PERIOD_MS, IDEMPOTENCY_PURGE_TASK, purgeIdempotencyKeys } from './purge.task.js';
 import { SWEEP_TASK, sweep, sweepPeriodMs } from './sweep.task.js';
 import { type RefreshPayload, refreshOnSchedule, TOKEN_REFRESH_TASK } from './token-refresh.task.js';
@@ -93,8 +94,15 @@ function queueRecurring(addJob: AddJobFunction, config: Config, logger: Logger):
 export async function startEngine(options: EngineOptions): Promise<Engine> {
   const { config, logger } = options;
   const cutOff = new AbortController();
-  const deps: TaskDeps = { db: options.db, services: options.services, config: config.engine, cutOff: cutOff.signal };
+  const claims = new ProbeClaims();
+  const deps: TaskDeps = { db: options.db, services: options.services, config: config.engine, cutOff: cutOff.signal, claims };
   const { pool, noPreparedStatements } = enginePool(config, config.engine.concurrency + 2);
+  const events = new EventEmitter() as WorkerEvents;
+  // Who locks this process's jobs: its worker pool (and, in other versions of the queue, its workers).
+  const lockOwners = new Set<string>();
+  events.on('pool:create', ({ workerPool }) => lockOwners.add(workerPool.id));
+  events.on('worker:create', ({ worker }) => lockOwners.add(worker.workerId));
+  observeEngine(events, options.db);
   let runner: Runner;
   try {
     runner = await run({
@@ -105,6 +113,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       noHandleSignals: true,
       logger: queueLogger(logger),
       taskList: taskList(deps, logger),
+      events,
       // Recurring work is queued by each process under one key (RECURRING), at periods shorter than cron's minute.
       parsedCronItems: [],
       gracefulShutdownAbortTimeout: config.shutdownTimeoutMs,
@@ -113,8 +122,19 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     await pool.end();
     throw error;
   }
-  observeEngine(runner.events, options.db);
   const timers = queueRecurring(runner.addJob, config, logger);
+
+  /** Gives this process's running jobs back: their checks due again, their jobs unlocked for any worker to take now. */
+  const handBack = async () => {
+    cutOff.abort();
+    await claims.releaseAll(options.db);
+    const utils = await makeWorkerUtils({ pgPool: pool, noPreparedStatements, logger: queueLogger(logger) });
+    try {
+      await utils.forceUnlockWorkers([...lockOwners]);
+    } finally {
+      await utils.release();
+    }
+  };
   let stopping: Promise<void> | undefined;
   return {
     stop(timeoutMs) {
@@ -126,15 +146,17 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         });
         const stopped = runner.stop().then(() => 'stopped' as const);
         if ((await Promise.race([stopped, deadline])) === 'cut') {
-          logger.warn('engine shutdown timed out; failing running jobs back to the queue');
-          cutOff.abort();
-          // Fails the running jobs back to the queue and returns; the tasks themselves may still be
-          // waiting (for a provider), and `stopped` with them: nothing of theirs is awaited any more.
+          logger.warn('engine shutdown timed out; handing running jobs back to the queue');
+          // The tasks themselves may still wait (for a provider), and `stopped` with them: nothing of
+          // theirs is awaited any more, and what they would record is refused (cutOff).
           stopped.catch(() => undefined);
-          await runner.kill().catch((error: unknown) => logger.warn({ err: error }, 'engine forced shutdown failed'));
+          await handBack().catch((error: unknown) => logger.warn({ err: error }, 'could not hand running jobs back'));
+          // Connections a cut-off task still holds end with the process.
+          void pool.end().catch(() => undefined);
+        } else {
+          await pool.end();
         }
         clearTimeout(timer);
-        await pool.end();
       })();
       return stopping;
     },
@@ -148,7 +170,13 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
  */
 export async function runDueJobs(options: EngineOptions): Promise<number> {
   const { config, logger } = options;
-  const deps: TaskDeps = { db: options.db, services: options.services, config: config.engine, cutOff: new AbortController().signal };
+  const deps: TaskDeps = {
+    db: options.db,
+    services: options.services,
+    config: config.engine,
+    cutOff: new AbortController().signal,
+    claims: new ProbeClaims(),
+  };
   const { pool, noPreparedStatements } = enginePool(config, 3);
   try {
     const utils = await makeWorkerUtils({ pgPool: pool, noPreparedStatements, logger: queueLogger(logger) });

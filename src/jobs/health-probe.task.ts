@@ -16,7 +16,8 @@ import { lockIntegrationRow, updateIntegrationRow } from '../modules/integration
 import { isExpired, refreshWithLock } from '../modules/integration/tokens.service.js';
 import type { EngineConfig } from './engine.config.js';
 import { recordProbeLag } from './engine.metrics.js';
-import { nextProbeAt, PROBED_STATUSES } from './schedule.js';
+import type { ProbeClaims } from './probe-claims.js';
+import { deadLockMs, nextProbeAt, PROBED_STATUSES } from './schedule.js';
 import { schedulerActor } from './scheduler-actor.js';
 
 export const HEALTH_PROBE_TASK = 'integration.probe';
@@ -36,6 +37,8 @@ export interface TaskDeps {
    * for another process to retry, so a job that outlives that moment must not commit its outcome too.
    */
   cutOff: AbortSignal;
+  /** The checks this process is making (probe-claims.ts). */
+  claims: ProbeClaims;
 }
 
 /** A job's outcome arrived after shutdown handed the job back to the queue: it is not recorded. */
@@ -65,7 +68,11 @@ export async function probeOnSchedule(deps: TaskDeps, payload: ProbePayload, job
   }
   const actor = await schedulerActor(db, row.organization_id, HEALTH_PROBE_TASK, jobId);
   if (!actor) return 'not-due';
-  recordProbeLag((Date.now() - row.next_health_check_at.getTime()) / 1000);
+  const dueAt = row.next_health_check_at;
+  const claimed = await deps.claims.claim(db, row.id, deadLockMs(services.probeTimeoutMs), DUE_TOLERANCE_MS);
+  if (!claimed) return 'not-due';
+  row = claimed;
+  recordProbeLag((Date.now() - dueAt.getTime()) / 1000);
   try {
     if (row.auth_kind === 'OAUTH2' && isExpired(row)) row = (await refreshWithLock(services, db, actor, row.id, { kind: 'ifExpired' })).row;
     const credential = requireCredential(openBundle(services, row));
@@ -82,6 +89,10 @@ export async function probeOnSchedule(deps: TaskDeps, payload: ProbePayload, job
     const failures = Math.max((current?.consecutive_failures ?? 0) + 1, 1);
     await schedule(db, row.id, nextProbeAt(Date.now(), failures, config.healthCheckIntervalSeconds, config.healthCheckMaxBackoffSeconds));
     return 'not-probed';
+  } finally {
+    // Recorded, rescheduled, or failed: an unexpected failure keeps its claim until it runs out, and the
+    // sweep queues the check again then.
+    deps.claims.finished(row.id);
   }
 }
 

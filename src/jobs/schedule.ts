@@ -40,3 +40,12 @@ export function nextProbeAt(
 export function refreshDueAt(expiresAt: Date, aheadSeconds: number, now: number): Date {
   return new Date(Math.max(expiresAt.getTime() - aheadSeconds * 1000, now));
 }
+
+/**
+ * How long a job may hold its lock, or a check its claim, before it is taken for one whose process
+ * died: a probe or refresh lasts at most a few provider deadlines. The queue library itself waits hours
+ * before unlocking a job.
+ */
+export function deadLockMs(probeTimeoutMs: number): number {
+  return 3 * probeTimeoutMs + 10_000;
+}

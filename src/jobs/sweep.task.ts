@@ -3,7 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { EngineConfig } from './engine.config.js';
 import { HEALTH_PROBE_TASK } from './health-probe.task.js';
-import { PROBED_STATUSES, REFRESHED_STATUSES } from './schedule.js';
+import { deadLockMs, PROBED_STATUSES, REFRESHED_STATUSES } from './schedule.js';
 import { TOKEN_REFRESH_TASK } from './token-refresh.task.js';
 
 export const SWEEP_TASK = 'engine.sweep';
@@ -14,14 +14,6 @@ const SWEEP_BATCH = 5_000;
 /** How often the sweep runs: at least once a minute, and once per health interval when that is shorter. */
 export function sweepPeriodMs(config: EngineConfig): number {
   return Math.min(60, config.healthCheckIntervalSeconds) * 1000;
-}
-
-/**
- * How long a job may hold its lock before it is taken for one whose process died: a probe or refresh
- * lasts at most a few provider deadlines. The queue library itself waits hours before unlocking it.
- */
-export function deadLockMs(probeTimeoutMs: number): number {
-  return 3 * probeTimeoutMs + 10_000;
 }
 
 export interface SweepResult {
