@@ -66,6 +66,15 @@ describe('jobs run-due, the queue status, and retention on the engine', () => {
     expect(status).toEqual([{ task: 'integration.probe', due: 0, scheduled: 1, running: 0, failed: 0, oldestDueAt: null }]);
   });
 
+  it('brings an integration backing off after failures back to one interval once it has none', async () => {
+    const id = await world.connectToken('github', world.fake.issueApiToken('github'));
+    // As a reconnection leaves it: no failure left, the next check still an hour away from the backoff.
+    await setNextCheck(id, 3600);
+    await runDueJobs({ config: world.config(), db: world.db, services: world.services, logger: world.services.logger });
+    const next = (await world.row(id)).next_health_check_at as Date;
+    expect(next.getTime() - Date.now()).toBeLessThanOrEqual(60_000);
+  });
+
   it('running workers purge expired Idempotency-Keys, and count their jobs in the metrics', async () => {
     const expired = await expiredIdempotencyKey();
     await world.startEngine();

@@ -24,7 +24,8 @@ export interface SweepResult {
 /**
  * The schedule kept on the integrations themselves, turned into jobs. Newly eligible integrations get
  * their first check at a random moment within one interval (so that many connected at once spread
- * out) and their refresh ahead of expiry; integrations no longer eligible lose theirs; and every check
+ * out) and their refresh ahead of expiry; integrations no longer eligible lose theirs, and those backing
+ * off with no failure left are brought back to one interval; and every check
  * or refresh due before the next sweep is queued under a key of its own, so that a sweep run twice, or
  * by two processes, queues it once. A job still running keeps its key, unless its process has held it
  * past `deadLockMs`: then a new job is queued in its place.
@@ -54,6 +55,12 @@ export async function sweep(
       select id from integrations
       where next_health_check_at is null and status in (${probed}) and secret_ciphertext is not null
       limit ${SWEEP_BATCH})`.execute(db);
+  // A backoff that outlived its failures (the integration was reconnected, or a test succeeded): back to
+  // one interval. Claims (probe-claims.ts) never reach this far ahead.
+  const longestWaitSeconds = Math.max(interval * 1.1, deadLockMs(probeTimeoutMs) / 1000) + 1;
+  await sql`
+    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${interval})
+    where next_health_check_at > now() + make_interval(secs => ${longestWaitSeconds}) and consecutive_failures = 0`.execute(db);
   await sql`
     update integrations set next_refresh_at = greatest(credential_expires_at - make_interval(secs => ${ahead}), now())
     where id in (
