@@ -16,11 +16,11 @@ import type { Logger } from '../logger.js';
 import type { GatewayServices } from '../services.js';
 import { observeEngine } from './engine.metrics.js';
 import { enginePool } from './engine-pool.js';
-import { HEALTH_PROBE_TASK, type ProbePayload, probeOnSchedule, type TaskDeps } from './health-probe.task.js';
+import { HEALTH_PROBE_TASK, integrationPayload, probeOnSchedule, type TaskDeps } from './health-probe.task.js';
 import { ProbeClaims } from './probe-claims.js';
 import { IDEMPOTENCY_PURGE_PERIOD_MS, IDEMPOTENCY_PURGE_TASK, purgeIdempotencyKeys } from './purge.task.js';
 import { SWEEP_TASK, sweep, sweepPeriodMs } from './sweep.task.js';
-import { type RefreshPayload, refreshOnSchedule, TOKEN_REFRESH_TASK } from './token-refresh.task.js';
+import { refreshOnSchedule, TOKEN_REFRESH_TASK } from './token-refresh.task.js';
 
 export interface EngineOptions {
   config: Config;
@@ -33,7 +33,7 @@ export interface EngineOptions {
 export interface Engine {
   /**
    * Stops taking jobs and lets running ones finish for up to `timeoutMs`; a job still running then is
-   * failed back to the queue, where another process retries it.
+   * handed back to the queue, where another process runs it at once.
    */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -45,10 +45,10 @@ function taskList(deps: TaskDeps, logger: Logger): TaskList {
       if (result.probesQueued + result.refreshesQueued > 0) logger.debug(result, 'engine sweep queued jobs');
     },
     [HEALTH_PROBE_TASK]: async (payload, helpers) => {
-      await probeOnSchedule(deps, payload as ProbePayload, helpers.job.id);
+      await probeOnSchedule(deps, integrationPayload(payload), helpers.job.id);
     },
     [TOKEN_REFRESH_TASK]: async (payload, helpers) => {
-      await refreshOnSchedule(deps, payload as RefreshPayload, helpers.job.id);
+      await refreshOnSchedule(deps, integrationPayload(payload), helpers.job.id);
     },
     [IDEMPOTENCY_PURGE_TASK]: async () => {
       await purgeIdempotencyKeys(deps.db, logger);
@@ -67,7 +67,11 @@ function queueLogger(logger: Logger): QueueLogger {
   });
 }
 
-/** Work that recurs for the whole deployment: each worker process queues it under one key, so it runs once a period. */
+/**
+ * Work that recurs for the whole deployment. Every worker process queues it under one key for the next
+ * boundary of its period (the same moment in every process), so that it runs once a period however many
+ * processes there are; each process also queues it for now when it starts.
+ */
 const RECURRING: readonly { task: string; key: string; periodMs: (config: Config) => number }[] = [
   { task: SWEEP_TASK, key: 'engine:sweep', periodMs: (config) => sweepPeriodMs(config.engine) },
   { task: IDEMPOTENCY_PURGE_TASK, key: 'retention:idempotency-keys', periodMs: () => IDEMPOTENCY_PURGE_PERIOD_MS },
@@ -75,12 +79,13 @@ const RECURRING: readonly { task: string; key: string; periodMs: (config: Config
 
 function queueRecurring(addJob: AddJobFunction, config: Config, logger: Logger): NodeJS.Timeout[] {
   return RECURRING.map(({ task, key, periodMs }) => {
-    const queue = () =>
-      void addJob(task, {}, { jobKey: key, jobKeyMode: 'preserve_run_at', maxAttempts: 1 }).catch((error: unknown) =>
+    const period = periodMs(config);
+    const queue = (runAt: Date) =>
+      void addJob(task, {}, { jobKey: key, jobKeyMode: 'preserve_run_at', runAt, maxAttempts: 1 }).catch((error: unknown) =>
         logger.warn({ err: error, task }, 'could not queue recurring engine work'),
       );
-    queue();
-    const timer = setInterval(queue, periodMs(config));
+    queue(new Date());
+    const timer = setInterval(() => queue(new Date(Math.ceil(Date.now() / period) * period)), period);
     timer.unref();
     return timer;
   });

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { runProbe } from '../connectors/probe.js';
 import type { Database, IntegrationRow } from '../db/database.js';
 import { ServiceError } from '../errors.js';
+import { isUuid } from '../ids.js';
 import type { GatewayServices } from '../services.js';
 import {
   boundOrigins,
@@ -22,10 +23,19 @@ import { schedulerActor } from './scheduler-actor.js';
 
 export const HEALTH_PROBE_TASK = 'integration.probe';
 
-/** What a scheduled probe job carries: the integration, never a credential. */
+/** What a scheduled probe or refresh job carries: the integration, never a credential. */
 export interface ProbePayload {
   organizationId: string;
   integrationId: string;
+}
+
+/** A job's payload as the sweep queues it; anything else (a job added by hand) fails the job, naming what it expects. */
+export function integrationPayload(payload: unknown): ProbePayload {
+  const { organizationId, integrationId } = (payload ?? {}) as Record<string, unknown>;
+  if (typeof organizationId !== 'string' || !isUuid(organizationId) || typeof integrationId !== 'string' || !isUuid(integrationId)) {
+    throw new Error('The job payload must be {"organizationId": "<uuid>", "integrationId": "<uuid>"}.');
+  }
+  return { organizationId, integrationId };
 }
 
 export interface TaskDeps {

@@ -2,16 +2,11 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/database.js';
 import { ServiceError } from '../errors.js';
 import { refreshWithLock } from '../modules/integration/tokens.service.js';
-import type { TaskDeps } from './health-probe.task.js';
+import type { ProbePayload as RefreshPayload, TaskDeps } from './health-probe.task.js';
 import { nextProbeAt, REFRESHED_STATUSES, refreshDueAt } from './schedule.js';
 import { schedulerActor } from './scheduler-actor.js';
 
 export const TOKEN_REFRESH_TASK = 'integration.refresh-tokens';
-
-export interface RefreshPayload {
-  organizationId: string;
-  integrationId: string;
-}
 
 /** The first wait after a refresh that failed for a reason that may pass (the provider down, a 5xx). */
 const RETRY_AFTER_FAILURE_SECONDS = 30;
