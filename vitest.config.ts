@@ -18,6 +18,8 @@ const fullSuites = [
   'test/bench-smoke.test.ts',
   'test/cli.test.ts',
   'test/embedded-socket.test.ts',
+  'test/engine-scale.test.ts',
+  'test/engine-worker-stopped.test.ts',
   'test/first-run.test.ts',
   'test/graphiql.browser.test.ts',
   'test/rest-docs.browser.test.ts',

@@ -203,13 +203,52 @@ export function buildProgram(): Command {
     .command('idempotency')
     .description('Idempotency-Key records of mutations')
     .command('purge')
-    .description('delete idempotency keys past their retention window (gateways also do this every 10 minutes)')
+    .description('delete idempotency keys past their retention window (the background engine also does every 10 minutes)')
     .addOption(json())
     .action((options: Output) =>
       withDatabase(async ({ db }) => {
         const { purgeExpiredKeys } = await import('./http/idempotency/idempotency.repository.js');
         const purged = await purgeExpiredKeys(db);
         print(options, { purged }, [`Purged ${purged} expired idempotency key${purged === 1 ? '' : 's'}.`]);
+      }),
+    );
+
+  const jobs = program.command('jobs').description('the background engine (scheduled probes, token refresh, retention)');
+  jobs
+    .command('status')
+    .description('jobs in the queue by task: due, scheduled, running, failed')
+    .addOption(json())
+    .action((options: Output) =>
+      withDatabase(async ({ db }) => {
+        const { queueStatus } = await import('./jobs/status.js');
+        const tasks = await queueStatus(db);
+        const lines =
+          tasks.length === 0
+            ? ['No jobs: no worker has run yet, or the queue is empty.']
+            : tasks.map(
+                (task) =>
+                  `${task.task}: ${task.due} due, ${task.scheduled} scheduled, ${task.running} running, ${task.failed} failed` +
+                  (task.oldestDueAt ? ` (oldest due since ${task.oldestDueAt.toISOString()})` : ''),
+              );
+        print(options, { tasks }, lines);
+      }),
+    );
+  jobs
+    .command('run-due')
+    .description('run every job due now, once, and exit: for deployments that run the engine from cron (WORKERS=0)')
+    .addOption(json())
+    .action((options: Output) =>
+      withDatabase(async (database, { config, logger }) => {
+        const [{ runDueJobs }, { createServices }] = await Promise.all([import('./jobs/engine.js'), import('./app.js')]);
+        // Holding the embedded database itself (no gateway runs): the queue reaches it through its socket.
+        await database.serve?.((error) => logger.warn({ err: error }, 'local database client failed'));
+        const { services, close } = await createServices(config, logger);
+        try {
+          const ran = await runDueJobs({ config, db: database.db, services, logger });
+          print(options, { ran }, [`Ran ${ran} due job${ran === 1 ? '' : 's'}.`]);
+        } finally {
+          await close();
+        }
       }),
     );
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { listConnectors } from './connectors/registry.js';
 import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connectors/settings.js';
+import { DEFAULT_ENGINE_CONFIG as ENGINE, type EngineConfig } from './jobs/engine.config.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './http/hardening.config.js';
 import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http/node-server.js';
 import { isValidAllowlist } from './outbound/address-policy.js';
@@ -75,6 +76,13 @@ const schema = z.object({
   // Idempotency-Key (src/idempotency): the retention window never drops below the promised 24 hours.
   IDEMPOTENCY_TTL_HOURS: intFromEnv(24, 24, 8760),
   IDEMPOTENCY_LEASE_SECONDS: intFromEnv(60, 5, 3600),
+  // The background engine (src/jobs): scheduled probes, token refresh ahead of expiry, retention.
+  WORKERS: intFromEnv(1, 0, 1),
+  WORKER_CONCURRENCY: intFromEnv(ENGINE.concurrency, 1, 1000),
+  WORKER_POLL_INTERVAL_MS: intFromEnv(ENGINE.pollIntervalMs, 100, 600_000),
+  HEALTH_CHECK_INTERVAL_SECONDS: intFromEnv(ENGINE.healthCheckIntervalSeconds, 1, 604_800),
+  HEALTH_CHECK_MAX_BACKOFF_SECONDS: intFromEnv(ENGINE.healthCheckMaxBackoffSeconds, 1, 604_800),
+  TOKEN_REFRESH_AHEAD_SECONDS: intFromEnv(ENGINE.tokenRefreshAheadSeconds, 0, 86_400),
 });
 
 /** The gateway's configuration, read once from the environment at start. */
@@ -111,7 +119,9 @@ export interface Config {
   /** Default deadline of a call to a provider. */
   providerTimeoutMs: number;
   /** Idempotency-Key: hours a finished key is replayed before it is purged; seconds a running claim holds. */
-  idempotency: { ttlHours: number; leaseSeconds: number };
+  idempotency: { ttlHours: number; leaseSeconds: number; purgeIntervalMs: number };
+  /** Workers, schedules and intervals of the background engine. */
+  engine: EngineConfig;
 }
 
 export class ConfigError extends Error {
@@ -166,7 +176,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outboundAllowlist: commaList(values.OUTBOUND_ALLOWLIST),
     outboundAllowPrivate: values.OUTBOUND_ALLOW_PRIVATE ?? values.NODE_ENV !== 'production',
     providerTimeoutMs: values.PROVIDER_TIMEOUT_MS,
-    idempotency: { ttlHours: values.IDEMPOTENCY_TTL_HOURS, leaseSeconds: values.IDEMPOTENCY_LEASE_SECONDS },
+    // Expired keys are purged by the background engine (src/jobs/purge.task.ts), not by a timer of each process.
+    idempotency: { ttlHours: values.IDEMPOTENCY_TTL_HOURS, leaseSeconds: values.IDEMPOTENCY_LEASE_SECONDS, purgeIntervalMs: 0 },
+    engine: {
+      workers: values.WORKERS === 1,
+      concurrency: values.WORKER_CONCURRENCY,
+      pollIntervalMs: values.WORKER_POLL_INTERVAL_MS,
+      healthCheckIntervalSeconds: values.HEALTH_CHECK_INTERVAL_SECONDS,
+      healthCheckMaxBackoffSeconds: Math.max(values.HEALTH_CHECK_MAX_BACKOFF_SECONDS, values.HEALTH_CHECK_INTERVAL_SECONDS),
+      tokenRefreshAheadSeconds: values.TOKEN_REFRESH_AHEAD_SECONDS,
+    },
     hardening: {
       graphiql: values.GRAPHIQL ?? values.NODE_ENV !== 'production',
       introspection: values.INTROSPECTION ?? values.NODE_ENV !== 'production',

@@ -3,6 +3,7 @@ import { announceFirstRun, graphiqlSetupFor, prepareFirstRun } from './bootstrap
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError } from './db/connection.js';
 import { openMigratedDatabase } from './db/open.js';
+import { startProcessEngine } from './jobs/process-engine.js';
 import { createLogger } from './logger.js';
 import { hardeningFromConfig } from './http/hardening.js';
 import { createHttpServer } from './http/node-server.js';
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
 
   const firstRun = await prepareFirstRun(database.db, { production: config.env === 'production' });
   const { services, close: closeServices } = await createServices(config, logger);
+  // The background engine's workers (src/jobs), unless WORKERS=0; stopped with the HTTP server, before the database closes.
+  const engine = await startProcessEngine({ config, db: database.db, services, logger });
   const hardening = await hardeningFromConfig(config.hardening, database);
   const gateway = createGateway({
     database,
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const engineStopped = engine.stop(config.shutdownTimeoutMs);
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     // Keep-alive connections become idle as their last response goes out; close each as it does.
@@ -60,6 +64,7 @@ async function main(): Promise<void> {
     clearInterval(sweeper);
     clearTimeout(timer);
     await gateway.dispose();
+    await engineStopped;
     await closeServices();
     await database.close();
     logger.info('stopped');

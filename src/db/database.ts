@@ -76,6 +76,10 @@ export interface IntegrationsTable {
    */
   lease_owner: string | null;
   lease_expires_at: NullableTimestamp;
+  /** When the background engine next probes the integration; null when nothing is scheduled. */
+  next_health_check_at: NullableTimestamp;
+  /** When the background engine next refreshes the OAuth2 tokens ahead of expiry; null when it will not. */
+  next_refresh_at: NullableTimestamp;
   /**
    * When and why the provider refused the integration's refresh token; null when it did not, or since a
    * refresh succeeded or a new credential replaced it. While set, the integration stays NEEDS_REAUTH.

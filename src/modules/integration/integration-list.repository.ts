@@ -118,6 +118,8 @@ function fromPartial(row: PartialRow): IntegrationRow {
     refresh_request_id: row.refresh_request_id,
     lease_owner: row.lease_owner,
     lease_expires_at: row.lease_expires_at,
+    next_health_check_at: row.next_health_check_at ?? null,
+    next_refresh_at: row.next_refresh_at ?? null,
     refresh_refused_at: row.refresh_refused_at,
     refresh_refused_reason: row.refresh_refused_reason,
     created_at: row.created_at,

@@ -43,6 +43,10 @@ export interface Integration {
   lastSync: SyncState | null;
   hasCredentials: boolean;
   credentialExpiresAt: Date | null;
+  /** When the background engine next probes it; null when nothing is scheduled. */
+  nextHealthCheckAt: Date | null;
+  /** When the background engine next refreshes its OAuth2 tokens ahead of expiry; null when it will not. */
+  nextRefreshAt: Date | null;
   revokedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -92,6 +96,8 @@ export function toIntegration(row: IntegrationRow): Integration {
           },
     hasCredentials: row.secret_ciphertext !== null,
     credentialExpiresAt: row.credential_expires_at,
+    nextHealthCheckAt: row.next_health_check_at ?? null,
+    nextRefreshAt: row.next_refresh_at ?? null,
     revokedAt: row.revoked_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -123,6 +123,17 @@ builder.node(IntegrationRef, {
     }),
     hasCredentials: t.exposeBoolean('hasCredentials', { description: 'Whether a credential is stored (it is never returned).' }),
     credentialExpiresAt: t.expose('credentialExpiresAt', { type: 'DateTime', nullable: true }),
+    nextHealthCheckAt: t.expose('nextHealthCheckAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the background engine next probes this integration; null when no check is scheduled.',
+    }),
+    nextRefreshAt: t.expose('nextRefreshAt', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'When the background engine next refreshes the OAuth2 tokens, ahead of their expiry; null when no refresh is scheduled.',
+    }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),

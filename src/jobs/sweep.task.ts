@@ -1,0 +1,104 @@
+import type { AddJobsJobSpec } from 'graphile-worker';
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../db/database.js';
+import type { EngineConfig } from './engine.config.js';
+import { HEALTH_PROBE_TASK } from './health-probe.task.js';
+import { deadLockMs, PROBED_STATUSES, REFRESHED_STATUSES } from './schedule.js';
+import { TOKEN_REFRESH_TASK } from './token-refresh.task.js';
+
+export const SWEEP_TASK = 'engine.sweep';
+
+/** Integrations scheduled, and jobs queued, per kind in one sweep: a bounded statement each. */
+const SWEEP_BATCH = 5_000;
+
+/** How often the sweep runs: at least once a minute, and once per health interval when that is shorter. */
+export function sweepPeriodMs(config: EngineConfig): number {
+  return Math.min(60, config.healthCheckIntervalSeconds) * 1000;
+}
+
+export interface SweepResult {
+  probesQueued: number;
+  refreshesQueued: number;
+}
+
+/**
+ * The schedule kept on the integrations themselves, turned into jobs. Newly eligible integrations get
+ * their first check at a random moment within one interval (so that many connected at once spread
+ * out) and their refresh ahead of expiry; integrations no longer eligible lose theirs, and those backing
+ * off with no failure left are brought back to one interval; and every check
+ * or refresh due before the next sweep is queued under a key of its own, so that a sweep run twice, or
+ * by two processes, queues it once. A job still running keeps its key, unless its process has held it
+ * past `deadLockMs`: then a new job is queued in its place.
+ */
+export async function sweep(
+  db: Kysely<Database>,
+  config: EngineConfig,
+  probeTimeoutMs: number,
+  addJobs: (specs: AddJobsJobSpec[]) => Promise<unknown>,
+): Promise<SweepResult> {
+  const interval = config.healthCheckIntervalSeconds;
+  const ahead = config.tokenRefreshAheadSeconds;
+  const probed = sql.join(PROBED_STATUSES.map((status) => sql`${status}`));
+  const refreshed = sql.join(REFRESHED_STATUSES.map((status) => sql`${status}`));
+  await sql`
+    update integrations set next_health_check_at = null
+    where next_health_check_at is not null and (status not in (${probed}) or secret_ciphertext is null)`.execute(db);
+  await sql`
+    update integrations set next_refresh_at = null
+    where next_refresh_at is not null
+      and (status not in (${refreshed}) or auth_kind <> 'OAUTH2'
+           or credential_expires_at is null or refresh_refused_at is not null)`.execute(db);
+  await sql`
+    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${interval})
+    where id in (
+      select id from integrations
+      where next_health_check_at is null and status in (${probed}) and secret_ciphertext is not null
+      limit ${SWEEP_BATCH})`.execute(db);
+  // A backoff that outlived its failures (the integration was reconnected, or a test succeeded): back to
+  // one interval. Claims (probe-claims.ts) never reach this far ahead.
+  const longestWaitSeconds = Math.max(interval * 1.1, deadLockMs(probeTimeoutMs) / 1000) + 1;
+  await sql`
+    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${interval})
+    where next_health_check_at > now() + make_interval(secs => ${longestWaitSeconds}) and consecutive_failures = 0`.execute(db);
+  await sql`
+    update integrations set next_refresh_at = greatest(credential_expires_at - make_interval(secs => ${ahead}), now())
+    where id in (
+      select id from integrations
+      where next_refresh_at is null and status in (${refreshed}) and auth_kind = 'OAUTH2'
+        and credential_expires_at is not null and refresh_refused_at is null
+      limit ${SWEEP_BATCH})`.execute(db);
+
+  const horizonMs = sweepPeriodMs(config);
+  const deadMs = deadLockMs(probeTimeoutMs);
+  const due = (column: 'next_health_check_at' | 'next_refresh_at', prefix: string) =>
+    sql<{ id: string; organization_id: string; at: Date }>`
+      select i.id, i.organization_id, i.${sql.ref(column)} as at from integrations i
+      where i.${sql.ref(column)} <= now() + make_interval(secs => ${horizonMs / 1000})
+        and not exists (
+          select 1 from graphile_worker.jobs j
+          where j.key = ${prefix} || i.id::text and j.locked_at > now() - make_interval(secs => ${deadMs / 1000}))
+      order by i.${sql.ref(column)}
+      limit ${SWEEP_BATCH}`.execute(db);
+  const probes = (await due('next_health_check_at', PROBE_KEY_PREFIX)).rows;
+  const refreshes = (await due('next_refresh_at', REFRESH_KEY_PREFIX)).rows;
+  const specs: AddJobsJobSpec[] = [
+    ...probes.map((row) => jobSpec(HEALTH_PROBE_TASK, PROBE_KEY_PREFIX, row)),
+    ...refreshes.map((row) => jobSpec(TOKEN_REFRESH_TASK, REFRESH_KEY_PREFIX, row)),
+  ];
+  if (specs.length > 0) await addJobs(specs);
+  return { probesQueued: probes.length, refreshesQueued: refreshes.length };
+}
+
+const PROBE_KEY_PREFIX = 'probe:';
+const REFRESH_KEY_PREFIX = 'refresh:';
+
+function jobSpec(identifier: string, prefix: string, row: { id: string; organization_id: string; at: Date }): AddJobsJobSpec {
+  return {
+    identifier,
+    payload: { organizationId: row.organization_id, integrationId: row.id },
+    runAt: row.at,
+    jobKey: `${prefix}${row.id}`,
+    // A job that fails is retried a few times; after that the sweep queues the next one when it is due.
+    maxAttempts: 5,
+  };
+}

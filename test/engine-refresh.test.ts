@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeTypedID } from '../src/graphql/global-id.js';
+import { SCHEDULER_KEY_ID } from '../src/jobs/scheduler-actor.js';
+import { createEngineWorld, type EngineWorld, waitFor } from './support/engine.js';
+
+const AHEAD_SECONDS = 118;
+/**
+ * Tokens the fake issues at connection expire in this long: due for refresh two seconds later, and long
+ * before a probe would take them for expired (within a minute of expiry) and refresh them itself.
+ */
+const SHORT_LIFETIME_SECONDS = 120;
+const SCHEDULE = `query($id: ID!) { node(id: $id) { ... on Integration { status health credentialExpiresAt nextRefreshAt } } }`;
+
+let world: EngineWorld;
+beforeAll(async () => {
+  world = await createEngineWorld({
+    TOKEN_REFRESH_AHEAD_SECONDS: String(AHEAD_SECONDS),
+    HEALTH_CHECK_INTERVAL_SECONDS: '2',
+    WORKER_POLL_INTERVAL_MS: '100',
+  });
+  // Two runners, as two gateway processes run them.
+  await world.startEngine();
+  await world.startEngine();
+});
+afterAll(() => world?.close());
+
+const integration = async (id: string) => (await world.graphql(world.org.keys.VIEWER, SCHEDULE, { id })).data.node;
+const refreshCalls = () => world.fake.calls('gitlab', 'token', 'refresh_token');
+
+/** Connects GitLab with a token that expires soon; later tokens (the refresh's) live an hour. */
+async function connectExpiringSoon(): Promise<string> {
+  world.fake.knobs('gitlab').expiresInSeconds = SHORT_LIFETIME_SECONDS;
+  const id = await world.connectOAuth('gitlab');
+  world.fake.reset();
+  return id;
+}
+
+describe('OAuth2 tokens refreshed ahead of expiry', () => {
+  it('refreshes a token TOKEN_REFRESH_AHEAD_SECONDS before it expires, exactly once across two runners', async () => {
+    const id = await connectExpiringSoon();
+    const before = await integration(id);
+    const expiresAt = new Date(before.credentialExpiresAt).getTime();
+    const dueAt = expiresAt - AHEAD_SECONDS * 1000;
+    const scheduled = await waitFor(async () => (await integration(id)).nextRefreshAt as string | null, 5_000, 'the refresh scheduled');
+    // Scheduled at the due time, or, when the sweep that scheduled it ran after that (a busy machine), at once.
+    const scheduledAt = new Date(scheduled).getTime();
+    expect(scheduledAt).toBeGreaterThanOrEqual(dueAt - 1_000);
+    expect(scheduledAt).toBeLessThanOrEqual(Math.max(dueAt, Date.now()) + 1_000);
+    expect(scheduledAt).toBeLessThan(expiresAt - 60_000);
+
+    await waitFor(async () => refreshCalls() > 0, 10_000, 'the refresh');
+    const refreshedAt = Date.now();
+    expect(refreshedAt).toBeGreaterThanOrEqual(dueAt - 1_000);
+    expect(refreshedAt).toBeLessThan(expiresAt);
+    // Two more sweeps and polls of both runners: still the one provider call.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(refreshCalls()).toBe(1);
+
+    const after = await integration(id);
+    expect(after.status).toBe('ACTIVE');
+    const newExpiry = new Date(after.credentialExpiresAt).getTime();
+    expect(newExpiry).toBeGreaterThan(Date.now() + 3_000_000);
+    expect(new Date(after.nextRefreshAt).getTime()).toBe(newExpiry - AHEAD_SECONDS * 1000);
+    const refreshes = await world.db
+      .selectFrom('integration_events')
+      .select(['actor_key_id', 'request_id'])
+      .where('integration_id', '=', decodeTypedID(id, 'Integration'))
+      .where('type', '=', 'integration.tokens_refreshed')
+      .execute();
+    expect(refreshes).toHaveLength(1);
+    expect(refreshes[0]?.actor_key_id).toBe(SCHEDULER_KEY_ID);
+    expect(refreshes[0]?.request_id).toMatch(/^scheduler:integration\.refresh-tokens:/);
+  });
+
+  it('a refresh the provider refuses makes the integration NEEDS_REAUTH at once, and schedules no more', async () => {
+    const id = await connectExpiringSoon();
+    world.fake.fault('gitlab', 'token', { status: 400, body: { error: 'invalid_grant', error_description: 'Token revoked' } }, Infinity);
+    const refused = await waitFor(
+      async () => {
+        const node = await integration(id);
+        return node.status === 'NEEDS_REAUTH' && node.nextRefreshAt === null ? node : null;
+      },
+      10_000,
+      'the refusal recorded',
+    );
+    expect(refused.status).toBe('NEEDS_REAUTH');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(refreshCalls()).toBe(1);
+  });
+});
