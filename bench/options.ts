@@ -30,7 +30,7 @@ export interface Profile {
 
 export interface BenchOptions {
   profile: Profile;
-  /** Workloads to run (W1..W5); all when not given. */
+  /** Workloads to run (W1, W1R, W2..W5; W1 brings W1R along); all when not given. */
   only: Set<string> | null;
   /** PostgreSQL server; its database name is the one created afresh. */
   serverUrl: string;
@@ -97,13 +97,13 @@ const PROFILES: Record<Profile['name'], Profile> = {
   },
 };
 
-export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W2,...] [--connections N] [--rounds N]
+export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R,W2,...] [--connections N] [--rounds N]
                         [--duration SECONDS] [--pool N] [--out DIR] [--keep-db] [--source]
                         [--cpu-prof DIR]
 
   --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
   --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
-  --only         run only these workloads
+  --only         run only these workloads (W1, W1R, W2, W3, W4, W5); W1 also runs W1R, the REST list
   --connections  concurrency of the throughput runs (default 16)
   --out          where results/<date>.json and .md go (default bench/results)
   --keep-db      keep the seeded database afterwards
@@ -113,6 +113,20 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W2,
 
   BENCH_DATABASE_URL  PostgreSQL server and database name to create afresh
                       (default postgres://postgres@127.0.0.1:5432/igw_bench)`;
+
+/** Every workload the harness knows, in the order it runs them. */
+export const WORKLOADS = ['W1', 'W1R', 'W2', 'W3', 'W4', 'W5'] as const;
+
+/** `--only`'s list; W1 brings W1R (the same list over REST), and an unknown name is refused. */
+function parseOnly(value: string): Set<string> {
+  const names = value
+    .toUpperCase()
+    .split(',')
+    .map((w) => w.trim());
+  const unknown = names.filter((name) => !(WORKLOADS as readonly string[]).includes(name));
+  if (unknown.length) throw new Error(`--only: unknown workload ${unknown.join(', ')}; known: ${WORKLOADS.join(', ')}\n${USAGE}`);
+  return new Set(names.includes('W1') ? [...names, 'W1R'] : names);
+}
 
 export function parseOptions(argv: readonly string[], defaultOutDir: string): BenchOptions {
   const flags = new Map<string, string | true>();
@@ -147,18 +161,9 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
   };
   const server = new URL(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/igw_bench');
   const name = server.pathname.replace(/^\//, '') || 'igw_bench';
-  const only = flags.get('only');
   return {
     profile,
-    only:
-      typeof only === 'string'
-        ? new Set(
-            only
-              .toUpperCase()
-              .split(',')
-              .map((w) => w.trim()),
-          )
-        : null,
+    only: typeof flags.get('only') === 'string' ? parseOnly(flags.get('only') as string) : null,
     serverUrl: server.toString(),
     // A smoke run gets its own database, so that it can run beside a real one.
     databaseName: profile.name === 'smoke' ? `${name}_smoke_${process.pid}` : name,

@@ -21,6 +21,7 @@ import {
   testCall,
 } from './mutations.js';
 import { parseOptions } from './options.js';
+import { withRestList } from './rest-workload.js';
 import { startStatementCounter } from './pg-counter.js';
 import { watchDatabaseCpu } from './pg-cpu.js';
 import { buildGateway, projectRoot, startServer } from './processes.js';
@@ -92,7 +93,7 @@ async function main(): Promise<number> {
     });
     const baselineEnv = (url: string) => ({ NODE_ENV: 'production', DATABASE_URL: url, DATABASE_POOL_SIZE: pool });
     const workloadOptions = { first: 100, checks: 5, nodesPerOrganization: profile.nodesPerOrganization };
-    const reads = buildReadWorkloads(readers, workloadOptions).filter((w) => wanted(w.id));
+    const reads = withRestList(buildReadWorkloads(readers, workloadOptions), readers, workloadOptions.first).filter((w) => wanted(w.id));
     const smallW1 = wanted('W1') ? buildReadWorkloads(readers, { ...workloadOptions, first: 10 }).find((w) => w.id === 'W1') : undefined;
     const token = provider?.fake.issueApiToken('github') ?? '';
     const connects = (withKey: boolean) =>

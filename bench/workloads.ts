@@ -19,7 +19,7 @@ export interface Side {
 
 /** A read workload: the same questions to the gateway and the baseline, index for index. */
 export interface ReadWorkload {
-  id: 'W1' | 'W2' | 'W3';
+  id: 'W1' | 'W1R' | 'W2' | 'W3';
   title: string;
   gateway: Side;
   baseline: Side;
@@ -53,7 +53,8 @@ export const W3_QUERY = `query W3($id: ID!) {
   }
 }`;
 
-type Json = Record<string, any>;
+/** A parsed JSON object whose fields the normalizers read by name. */
+export type Json = Record<string, any>;
 
 export function graphqlCall(key: string, query: string, variables: Record<string, unknown>): Call {
   return {
@@ -64,7 +65,8 @@ export function graphqlCall(key: string, query: string, variables: Record<string
   };
 }
 
-function getCall(key: string, path: string): Call {
+/** A GET with the caller's API key, as the baseline and the REST API are asked. */
+export function getCall(key: string, path: string): Call {
   return { method: 'GET', path, headers: { authorization: `Bearer ${key}` } };
 }
 
@@ -78,7 +80,7 @@ function rawId(id: string): string {
 }
 
 /** A gateway cursor is base64url JSON `[scope, key, id]`; the baseline sends key and id as they are. */
-function cursorPosition(cursor: string | null): { key: string; id: string } | null {
+export function cursorPosition(cursor: string | null): { key: string; id: string } | null {
   if (cursor === null) return null;
   const [, key, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string, string];
   return { key, id };
@@ -91,7 +93,8 @@ function graphqlData(status: number, body: string): Json {
   return parsed.data as Json;
 }
 
-function restData(status: number, body: string): Json {
+/** The parsed body of a 200 answer; anything else throws with the status and the body's start. */
+export function restData(status: number, body: string): Json {
   if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 300)}`);
   return JSON.parse(body) as Json;
 }

@@ -36,7 +36,7 @@ describe('npm run bench -- --quick --smoke', () => {
     const report = JSON.parse(await readFile(path.join(out, json as string), 'utf8'));
     expect(report.problems).toEqual([]);
     const measured = report.summaries.map((s: { workload: string; mode: string }) => `${s.workload} ${s.mode}`);
-    for (const workload of ['W1', 'W2', 'W3'])
+    for (const workload of ['W1', 'W1R', 'W2', 'W3'])
       expect(measured).toEqual(expect.arrayContaining([`${workload} latency`, `${workload} throughput`]));
     // W4 and W5 are measured once what they need has landed, and otherwise skipped with a reason.
     for (const workload of ['W4', 'W5']) {
@@ -44,6 +44,7 @@ describe('npm run bench -- --quick --smoke', () => {
       if (skipped) expect(skipped.reason).not.toBe('');
       else expect(measured).toContain(`${workload} latency`);
     }
-    expect(report.statements.find((s: { workload: string }) => s.workload === 'W1').aCounts.length).toBeGreaterThan(0);
+    for (const workload of ['W1', 'W1R'])
+      expect(report.statements.find((s: { workload: string }) => s.workload === workload).aCounts.length).toBeGreaterThan(0);
   }, 300_000);
 });
