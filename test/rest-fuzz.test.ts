@@ -3,12 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
 import { createRestWorld, type RestWorld } from './support/rest-client.js';
 
-// Malformed REST requests, generated from a seed (REST_FUZZ_SEED replays a run): malformed JSON, wrong
+// Malformed REST requests, generated from a seed (REST_FUZZ_SEED, else FUZZ_SEED, replays a run; REST_FUZZ_COUNT,
+// else FUZZ_COUNT as `npm run test:fuzz` sets it, says how many): malformed JSON, wrong
 // media types, huge and deep bodies, wrong types and unknown members, bad cursors and IDs. Each gets a
 // clear 4xx problem, never a 5xx, and nothing in the database changes.
 
-const COUNT = Number(process.env.REST_FUZZ_COUNT ?? 300);
-const SEED = Number(process.env.REST_FUZZ_SEED ?? Date.now() % 1_000_000);
+const COUNT = Number(process.env.REST_FUZZ_COUNT ?? process.env.FUZZ_COUNT ?? 300);
+const SEED = Number(process.env.REST_FUZZ_SEED ?? process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 
 let w: RestWorld;
 let ids: string[];
