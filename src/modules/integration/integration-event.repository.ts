@@ -69,7 +69,12 @@ export async function findResumableEvent(
   );
 }
 
-/** Did an event of this type for the integration commit at or after `since`? */
+/**
+ * Did an event of this type for the integration commit after `since`? `since` is a request's arrival,
+ * to the millisecond; events are stamped to the microsecond, so an event in the same millisecond as the
+ * arrival counts as before it: a request that arrives right after a refresh commits (in-process, well
+ * within a millisecond) still gets the refresh it forced, and only one that committed later is waited for.
+ */
 export async function eventRecordedSince(
   db: Db,
   organizationId: string,
@@ -82,7 +87,7 @@ export async function eventRecordedSince(
     .select('id')
     .where('organization_id', '=', organizationId)
     .where('integration_id', '=', integrationId)
-    .where('created_at', '>=', since)
+    .where(sql<Date>`date_trunc('milliseconds', created_at)`, '>', since)
     .where('type', '=', type)
     .limit(1)
     .executeTakeFirst();
