@@ -80,6 +80,10 @@ export interface IntegrationsTable {
   next_health_check_at: NullableTimestamp;
   /** When the background engine next refreshes the OAuth2 tokens ahead of expiry; null when it will not. */
   next_refresh_at: NullableTimestamp;
+  /** Seconds between the integration's scheduled probes (60 to 86400); null: the deployment's `HEALTH_CHECK_INTERVAL_SECONDS`. */
+  health_check_interval_seconds: number | null;
+  /** Scheduled probes are paused: nothing is scheduled (`next_health_check_at` null); tests on demand still run. */
+  health_checks_paused: ColumnType<boolean, boolean | undefined, boolean>;
   /**
    * When and why the provider refused the integration's refresh token; null when it did not, or since a
    * refresh succeeded or a new credential replaced it. While set, the integration stays NEEDS_REAUTH.
@@ -118,6 +122,12 @@ export interface IntegrationEventsTable {
   created_at: CreatedAt;
 }
 
+/** An integration's own schedule of health probes, as columns; an absent column is left as it is. */
+export interface ScheduleSettings {
+  health_check_interval_seconds?: number | null;
+  health_checks_paused?: boolean;
+}
+
 export interface OAuthStatesTable {
   state_hash: string;
   organization_id: string;
@@ -132,6 +142,8 @@ export interface OAuthStatesTable {
   display_name: string | null;
   environment: string | null;
   config: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  /** The schedule settings a reconnection asked for (columns of `integrations`), applied with the tokens; null: none. */
+  schedule: ColumnType<ScheduleSettings | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   expires_at: Timestamp;
   used_at: NullableTimestamp;

@@ -23,10 +23,10 @@ export interface SweepResult {
 
 /**
  * The schedule kept on the integrations themselves, turned into jobs. Newly eligible integrations get
- * their first check at a random moment within one interval (so that many connected at once spread
- * out) and their refresh ahead of expiry; integrations no longer eligible lose theirs, and those backing
- * off with no failure left are brought back to one interval; and every check
- * or refresh due before the next sweep is queued under a key of its own, so that a sweep run twice, or
+ * their first check at a random moment within one interval (their own, or the deployment's; so that
+ * many connected at once spread out) and their refresh ahead of expiry; integrations no longer eligible
+ * (or paused) lose theirs, and those backing off with no failure left are brought back to one interval;
+ * and every check or refresh due before the next sweep is queued under a key of its own, so that a sweep run twice, or
  * by two processes, queues it once. A job still running keeps its key, unless its process has held it
  * past `deadLockMs`: then a new job is queued in its place.
  */
@@ -42,24 +42,29 @@ export async function sweep(
   const refreshed = sql.join(REFRESHED_STATUSES.map((status) => sql`${status}`));
   await sql`
     update integrations set next_health_check_at = null
-    where next_health_check_at is not null and (status not in (${probed}) or secret_ciphertext is null)`.execute(db);
+    where next_health_check_at is not null
+      and (status not in (${probed}) or secret_ciphertext is null or health_checks_paused)`.execute(db);
   await sql`
     update integrations set next_refresh_at = null
     where next_refresh_at is not null
       and (status not in (${refreshed}) or auth_kind <> 'OAUTH2'
            or credential_expires_at is null or refresh_refused_at is not null)`.execute(db);
+  // Each integration's own interval where it has one.
+  const ownInterval = sql`coalesce(health_check_interval_seconds, ${interval})`;
   await sql`
-    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${interval})
+    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${ownInterval})
     where id in (
       select id from integrations
-      where next_health_check_at is null and status in (${probed}) and secret_ciphertext is not null
+      where next_health_check_at is null and status in (${probed}) and secret_ciphertext is not null and not health_checks_paused
       limit ${SWEEP_BATCH})`.execute(db);
-  // A backoff that outlived its failures (the integration was reconnected, or a test succeeded): back to
-  // one interval. Claims (probe-claims.ts) never reach this far ahead.
-  const longestWaitSeconds = Math.max(interval * 1.1, deadLockMs(probeTimeoutMs) / 1000) + 1;
+  // A backoff that outlived its failures (the integration was reconnected, or a test succeeded), or a
+  // check scheduled under a longer interval than the integration has now: back to one interval. Claims
+  // (probe-claims.ts) never reach this far ahead; nor does a provider's Retry-After, which only a failure brings.
+  const deadSeconds = deadLockMs(probeTimeoutMs) / 1000;
   await sql`
-    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${interval})
-    where next_health_check_at > now() + make_interval(secs => ${longestWaitSeconds}) and consecutive_failures = 0`.execute(db);
+    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${ownInterval})
+    where next_health_check_at > now() + make_interval(secs => greatest(${ownInterval} * 1.1, ${deadSeconds}) + 1)
+      and consecutive_failures = 0`.execute(db);
   await sql`
     update integrations set next_refresh_at = greatest(credential_expires_at - make_interval(secs => ${ahead}), now())
     where id in (

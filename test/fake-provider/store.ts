@@ -11,6 +11,8 @@ export interface Fault {
   status?: number;
   /** Retry-After header (seconds) of a status answer; defaults to 1 for 429. */
   retryAfter?: number;
+  /** More headers of a status answer, e.g. a rate limit's `x-ratelimit-remaining` and `x-ratelimit-reset`. */
+  headers?: Record<string, string>;
   /** JSON body of a status answer; a provider-typical one when absent. */
   body?: unknown;
   /** Destroy the connection without answering. */

@@ -120,6 +120,8 @@ function fromPartial(row: PartialRow): IntegrationRow {
     lease_expires_at: row.lease_expires_at,
     next_health_check_at: row.next_health_check_at ?? null,
     next_refresh_at: row.next_refresh_at ?? null,
+    health_check_interval_seconds: row.health_check_interval_seconds ?? null,
+    health_checks_paused: row.health_checks_paused ?? false,
     refresh_refused_at: row.refresh_refused_at,
     refresh_refused_reason: row.refresh_refused_reason,
     created_at: row.created_at,

@@ -47,6 +47,10 @@ export interface Integration {
   nextHealthCheckAt: Date | null;
   /** When the background engine next refreshes its OAuth2 tokens ahead of expiry; null when it will not. */
   nextRefreshAt: Date | null;
+  /** Its own time between scheduled probes; null: the deployment's. */
+  healthCheckIntervalSeconds: number | null;
+  /** Whether scheduled probes are paused. */
+  healthChecksPaused: boolean;
   revokedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -98,6 +102,8 @@ export function toIntegration(row: IntegrationRow): Integration {
     credentialExpiresAt: row.credential_expires_at,
     nextHealthCheckAt: row.next_health_check_at ?? null,
     nextRefreshAt: row.next_refresh_at ?? null,
+    healthCheckIntervalSeconds: row.health_check_interval_seconds ?? null,
+    healthChecksPaused: row.health_checks_paused ?? false,
     revokedAt: row.revoked_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -126,7 +126,14 @@ builder.node(IntegrationRef, {
     nextHealthCheckAt: t.expose('nextHealthCheckAt', {
       type: 'DateTime',
       nullable: true,
-      description: 'When the background engine next probes this integration; null when no check is scheduled.',
+      description: 'When the background engine next probes this integration; null when no check is scheduled (or they are paused).',
+    }),
+    healthCheckIntervalSeconds: t.exposeInt('healthCheckIntervalSeconds', {
+      nullable: true,
+      description: "Seconds between this integration's scheduled probes; null: the gateway's default interval.",
+    }),
+    healthChecksPaused: t.exposeBoolean('healthChecksPaused', {
+      description: 'Whether scheduled probes are paused: none is scheduled, while testIntegration still probes on demand.',
     }),
     nextRefreshAt: t.expose('nextRefreshAt', {
       type: 'DateTime',
