@@ -1,9 +1,11 @@
 import type { AddJobsJobSpec } from 'graphile-worker';
 import { type Kysely, sql } from 'kysely';
+import { listConnectors } from '../connectors/registry.js';
 import type { Database } from '../db/database.js';
 import type { EngineConfig } from './engine.config.js';
 import { HEALTH_PROBE_TASK } from './health-probe.task.js';
 import { deadLockMs, PROBED_STATUSES, REFRESHED_STATUSES } from './schedule.js';
+import { SYNC_TASK } from './sync.task.js';
 import { TOKEN_REFRESH_TASK } from './token-refresh.task.js';
 
 export const SWEEP_TASK = 'engine.sweep';
@@ -19,7 +21,13 @@ export function sweepPeriodMs(config: EngineConfig): number {
 export interface SweepResult {
   probesQueued: number;
   refreshesQueued: number;
+  syncsQueued: number;
 }
+
+/** The providers whose connectors list an inventory. */
+const INVENTORY_PROVIDERS = listConnectors()
+  .filter((definition) => definition.inventory)
+  .map((definition) => definition.key);
 
 /**
  * The schedule kept on the integrations themselves, turned into jobs. Newly eligible integrations get
@@ -73,9 +81,21 @@ export async function sweep(
         and credential_expires_at is not null and refresh_refused_at is null
       limit ${SWEEP_BATCH})`.execute(db);
 
+  const inventories = sql.join(INVENTORY_PROVIDERS.map((key) => sql`${key}`));
+  await sql`
+    update integrations set next_sync_at = null
+    where next_sync_at is not null
+      and (provider not in (${inventories}) or status not in (${probed}) or secret_ciphertext is null)`.execute(db);
+  await sql`
+    update integrations set next_sync_at = now() + random() * make_interval(secs => ${config.syncIntervalSeconds})
+    where id in (
+      select id from integrations
+      where next_sync_at is null and provider in (${inventories}) and status in (${probed}) and secret_ciphertext is not null
+      limit ${SWEEP_BATCH})`.execute(db);
+
   const horizonMs = sweepPeriodMs(config);
   const deadMs = deadLockMs(probeTimeoutMs);
-  const due = (column: 'next_health_check_at' | 'next_refresh_at', prefix: string) =>
+  const due = (column: 'next_health_check_at' | 'next_refresh_at' | 'next_sync_at', prefix: string) =>
     sql<{ id: string; organization_id: string; at: Date }>`
       select i.id, i.organization_id, i.${sql.ref(column)} as at from integrations i
       where i.${sql.ref(column)} <= now() + make_interval(secs => ${horizonMs / 1000})
@@ -86,16 +106,19 @@ export async function sweep(
       limit ${SWEEP_BATCH}`.execute(db);
   const probes = (await due('next_health_check_at', PROBE_KEY_PREFIX)).rows;
   const refreshes = (await due('next_refresh_at', REFRESH_KEY_PREFIX)).rows;
+  const syncs = (await due('next_sync_at', SYNC_KEY_PREFIX)).rows;
   const specs: AddJobsJobSpec[] = [
     ...probes.map((row) => jobSpec(HEALTH_PROBE_TASK, PROBE_KEY_PREFIX, row)),
     ...refreshes.map((row) => jobSpec(TOKEN_REFRESH_TASK, REFRESH_KEY_PREFIX, row)),
+    ...syncs.map((row) => jobSpec(SYNC_TASK, SYNC_KEY_PREFIX, row)),
   ];
   if (specs.length > 0) await addJobs(specs);
-  return { probesQueued: probes.length, refreshesQueued: refreshes.length };
+  return { probesQueued: probes.length, refreshesQueued: refreshes.length, syncsQueued: syncs.length };
 }
 
 const PROBE_KEY_PREFIX = 'probe:';
 const REFRESH_KEY_PREFIX = 'refresh:';
+const SYNC_KEY_PREFIX = 'sync:';
 
 function jobSpec(identifier: string, prefix: string, row: { id: string; organization_id: string; at: Date }): AddJobsJobSpec {
   return {

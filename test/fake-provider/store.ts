@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /** The kinds of endpoint a test can count calls to and script faults for. */
-export type EndpointName = 'authorize' | 'token' | 'revoke' | 'api';
+export type EndpointName = 'authorize' | 'token' | 'revoke' | 'api' | 'list';
 
 /** A scripted misbehaviour of one answer. Fields combine: a delay, then a drop or a status. */
 export interface Fault {
@@ -107,6 +107,8 @@ export class FakeStore {
   readonly calls: CallRecord[] = [];
   readonly faults = new Map<string, { fault: Fault; remaining: number }[]>();
   readonly knobs = new Map<string, ProviderKnobs>();
+  /** What each provider's list endpoints list (test/fake-provider/inventory.ts); kept by `reset()`. */
+  readonly inventories = new Map<string, Record<string, unknown>[]>();
 
   knobsOf(provider: string): ProviderKnobs {
     let knobs = this.knobs.get(provider);

@@ -138,11 +138,13 @@ export interface components {
       };
       last_sync: {
         /** @enum {string} */
-        status: 'running' | 'succeeded' | 'failed';
+        status: 'queued' | 'running' | 'succeeded' | 'failed';
         /** Format: date-time */
         started_at: string | null;
         /** Format: date-time */
         finished_at: string | null;
+        /** @description Resources listed; null until the run succeeded. */
+        item_count: number | null;
         error: string | null;
       } | null;
       webhook: {
@@ -167,6 +169,11 @@ export interface components {
        * @description When the background engine next probes the integration; null when none is scheduled (or paused).
        */
       next_health_check_at: string | null;
+      /**
+       * Format: date-time
+       * @description When the background engine next syncs the inventory; null when it will not.
+       */
+      next_sync_at: string | null;
       /**
        * Format: date-time
        * @description When the background engine next refreshes the OAuth2 tokens ahead of expiry; null when it will not.

@@ -53,9 +53,10 @@ export const IntegrationSchema = z
     }),
     last_sync: z
       .object({
-        status: z.enum(['running', 'succeeded', 'failed']),
+        status: z.enum(['queued', 'running', 'succeeded', 'failed']),
         started_at: time().nullable(),
         finished_at: time().nullable(),
+        item_count: z.number().int().nullable().openapi({ description: 'Resources listed; null until the run succeeded.' }),
         error: z.string().nullable(),
       })
       .nullable(),
@@ -72,6 +73,9 @@ export const IntegrationSchema = z
     next_health_check_at: time()
       .nullable()
       .openapi({ description: 'When the background engine next probes the integration; null when none is scheduled (or paused).' }),
+    next_sync_at: time()
+      .nullable()
+      .openapi({ description: 'When the background engine next syncs the inventory; null when it will not.' }),
     next_refresh_at: time()
       .nullable()
       .openapi({ description: 'When the background engine next refreshes the OAuth2 tokens ahead of expiry; null when it will not.' }),

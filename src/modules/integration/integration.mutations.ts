@@ -15,7 +15,7 @@ import { revokeIntegration } from './revoke.service.js';
 import { testIntegration } from './test.service.js';
 
 /** `field`: the mutation's response key, which tells apart several mutations of one idempotent request. */
-function actorOf(context: GatewayContext, field: string): MutationActor {
+export function actorOf(context: GatewayContext, field: string): MutationActor {
   const claim = idempotencyClaimOf(context);
   return {
     viewer: context.viewer,
