@@ -98,6 +98,30 @@ describe('inventory syncs', () => {
     expect(await resources(id)).toHaveLength(250);
   });
 
+  it('lists Slack channels along the body cursor, and records a refused token as a failed run keeping the channels', async () => {
+    inventoryOf(world.fake.store.inventories, 'slack').push(...inventoryItems('slack', 450));
+    const token = world.fake.issueApiToken('slack');
+    const id = await world.connectToken('slack', token);
+    await finishedRuns(id, 1);
+    // 450 channels, 200 a page.
+    expect(world.fake.calls('slack', 'list')).toBeGreaterThanOrEqual(3);
+    const stored = await resources(id);
+    expect(stored).toHaveLength(450);
+    expect(stored[0]).toMatchObject({
+      kind: 'channel',
+      external_id: 'C00000001',
+      name: 'channel-1',
+      url: null,
+      metadata: { num_members: 1 },
+    });
+
+    world.fake.revokeCredential('slack', { token });
+    const done = (await runs(id)).filter((run) => run.finished_at !== null).length;
+    const all = await finishedRuns(id, done + 1);
+    expect(all.at(-1)).toMatchObject({ status: 'FAILED', error_code: 'PROVIDER_REJECTED_CREDENTIALS' });
+    expect(await resources(id)).toHaveLength(450);
+  });
+
   it('syncIntegration queues a run at once; resources and syncRuns page what it stored', async () => {
     const id = await world.connectToken('github', world.fake.issueApiToken('github'));
     const SYNC_NOW = `mutation($input: SyncIntegrationInput!) { syncIntegration(input: $input) {

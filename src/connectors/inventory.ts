@@ -4,7 +4,7 @@ import { credentialHeaders, readPath } from './probe.js';
 import { providerRetryAfterMs, rateLimitSpent } from './rate-limit-headers.js';
 import type { ConnectorTarget } from './settings.js';
 import { apiBase, expandTemplate, joinUrl } from './template.js';
-import type { InventoryDefinition } from './types.js';
+import type { InventoryDefinition, ProbeDefinition } from './types.js';
 
 /** One resource a credential reaches, as an inventory sync stores it. */
 export interface InventoryItem {
@@ -39,6 +39,22 @@ export function nextLink(header: string | null, pageUrl: string): string | null 
     }
   }
   return null;
+}
+
+/** The page after `pageUrl` when the body names a cursor (Slack's `response_metadata.next_cursor`); null on the last page. */
+function nextCursorUrl(cursor: { body: string; param: string }, body: unknown, pageUrl: string): string | null {
+  const value = readPath(body, cursor.body);
+  if (typeof value !== 'string' || value === '') return null;
+  const next = new URL(pageUrl);
+  next.searchParams.set(cursor.param, value);
+  return next.toString();
+}
+
+/** A provider that answers 200 with a failure flag (Slack's `{"ok": false}`) refusing the credential, as its probe reads it. */
+function listRefused(body: unknown, okFlag: ProbeDefinition['okFlag']): boolean {
+  return Boolean(
+    okFlag && readPath(body, okFlag.body) !== true && okFlag.rejectedErrors.includes(String(readPath(body, okFlag.errorBody))),
+  );
 }
 
 function item(definition: InventoryDefinition, raw: unknown): InventoryItem | null {
@@ -109,15 +125,20 @@ export async function fetchInventory(
     } catch {
       body = null;
     }
-    if (!Array.isArray(body)) return failed('PROVIDER_ERROR', status);
-    for (const raw of body) {
+    const list = definition.items ? readPath(body, definition.items) : body;
+    if (!Array.isArray(list))
+      return failed(listRefused(body, target.definition.probe.okFlag) ? 'PROVIDER_REJECTED_CREDENTIALS' : 'PROVIDER_ERROR', status);
+    for (const raw of list) {
       const found = item(definition, raw);
       if (!found) continue;
       if (!items.has(found.externalId) && items.size >= maxItems)
         return { ok: true, kind: definition.kind, items: [...items.values()], pages, truncated: true };
       items.set(found.externalId, found);
     }
-    url = nextLink(response.headers.get('link'), url);
+    url =
+      definition.pagination === 'link'
+        ? nextLink(response.headers.get('link'), url)
+        : nextCursorUrl(definition.pagination.cursor, body, url);
   }
   return { ok: true, kind: definition.kind, items: [...items.values()], pages, truncated: false };
 }

@@ -3,7 +3,8 @@ import { json } from './profiles.js';
 
 // The providers' list endpoints that inventory syncs read, over the items a test puts in
 // `store.inventories`: GitHub's repositories and GitLab's projects, in pages linked by `Link` headers
-// (`rel="next"`, `rel="last"`) as both providers send them. The links are relative references to the
+// (`rel="next"`, `rel="last"`) as both providers send them, and Slack's channels, in pages linked by a
+// cursor in the body. The links are relative references to the
 // page's own URL, which RFC 8288 allows and clients resolve.
 
 /** The items a provider lists for any live credential, created on first use; tests add and remove items. */
@@ -58,10 +59,12 @@ export const gitlabProjects: ApiRoute = {
   },
 };
 
-/** `count` repositories (GitHub) or projects (GitLab) as the provider describes them, numbered from `from`. */
-export function inventoryItems(provider: 'github' | 'gitlab', count: number, from = 1): Record<string, unknown>[] {
+/** `count` repositories (GitHub), projects (GitLab) or channels (Slack) as the provider describes them, numbered from `from`. */
+export function inventoryItems(provider: 'github' | 'gitlab' | 'slack', count: number, from = 1): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, index) => {
     const n = from + index;
+    if (provider === 'slack')
+      return { id: `C${String(n).padStart(8, '0')}`, name: `channel-${n}`, is_private: false, is_archived: false, num_members: n };
     return provider === 'github'
       ? {
           id: 100_000 + n,
@@ -81,3 +84,19 @@ export function inventoryItems(provider: 'github' | 'gitlab', count: number, fro
         };
   });
 }
+
+/** Slack's `GET /conversations.list`: channels in pages linked by `response_metadata.next_cursor`. */
+export const slackChannels: ApiRoute = {
+  method: 'GET',
+  path: '/conversations.list',
+  endpoint: 'list',
+  handle(req) {
+    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!req.store.liveToken('slack', token)) return json(200, { ok: false, error: 'invalid_auth' });
+    const channels = inventoryOf(req.store.inventories, 'slack');
+    const limit = Math.min(Math.max(Number(req.query.get('limit') ?? 100) || 100, 1), 1000);
+    const start = Number(Buffer.from(req.query.get('cursor') ?? '', 'base64url').toString() || 0);
+    const next = start + limit < channels.length ? Buffer.from(String(start + limit)).toString('base64url') : '';
+    return json(200, { ok: true, channels: channels.slice(start, start + limit), response_metadata: { next_cursor: next } });
+  },
+};
