@@ -2,13 +2,15 @@ import DataLoader from 'dataloader';
 import type { Kysely } from 'kysely';
 import type { Database } from './db/database.js';
 import type { GatewayServices } from './services.js';
-import { type Connection, type PageRequest, toConnection } from './graphql/pagination.js';
+import { type Connection, type CursorPosition, type PageRequest, toConnection } from './graphql/pagination.js';
 import { type ApiKey, findApiKeysByIds } from './modules/api-key/api-key.repository.js';
 import type { Viewer } from './modules/api-key/viewer.js';
 import type { RequestState } from './http/admission/request-state.js';
 import { findHealthChecksByIds, type HealthCheck, listHealthCheckPages } from './modules/health-check/health-check.repository.js';
 import type { Integration } from './modules/integration/integration.model.js';
 import { findIntegrationsByIds } from './modules/integration/integration.repository.js';
+import { listResourcePages, listSyncRunPages, type ResourceFilter } from './modules/inventory/inventory-pages.repository.js';
+import type { Resource, SyncRun } from './modules/inventory/inventory.model.js';
 
 /** What every resolver receives. Exists only for authenticated requests. */
 export interface GatewayContext {
@@ -27,7 +29,35 @@ export interface HealthCheckPageKey {
   scope: string;
 }
 
+export interface ResourcePageKey extends HealthCheckPageKey {
+  filter: ResourceFilter;
+}
+
 export type Loaders = ReturnType<typeof createLoaders>;
+
+type PageFetch<K, T> = (ids: string[], key: K) => Promise<Map<string, { item: T; position: CursorPosition }[]>>;
+
+/** A loader of one page per integration: keys asking for the same page shape (and filter) share one statement. */
+function pageLoader<K extends HealthCheckPageKey, T>(fetch: PageFetch<K, T>) {
+  const shapeOf = (key: K) => {
+    const { integrationId: _, ...shape } = key;
+    return JSON.stringify(shape);
+  };
+  return new DataLoader<K, Connection<T>, string>(
+    async (keys) => {
+      const groups = new Map<string, K[]>();
+      for (const key of keys) groups.set(shapeOf(key), [...(groups.get(shapeOf(key)) ?? []), key]);
+      const results = new Map<K, Connection<T>>();
+      for (const group of groups.values()) {
+        const [first] = group as [K];
+        const rows = await fetch([...new Set(group.map((key) => key.integrationId))], first);
+        for (const key of group) results.set(key, toConnection(rows.get(key.integrationId) ?? [], key.page, key.scope));
+      }
+      return keys.map((key) => results.get(key) as Connection<T>);
+    },
+    { cacheKeyFn: (key) => JSON.stringify([key.integrationId, shapeOf(key)]) },
+  );
+}
 
 /** Returns results in key order, `null` where a key has no row. */
 function inKeyOrder<T extends { id: string }>(keys: readonly string[], items: readonly T[]): (T | null)[] {
@@ -67,5 +97,9 @@ export function createLoaders(db: Kysely<Database>, organizationId: string) {
       },
       { cacheKeyFn: (key) => JSON.stringify([key.integrationId, key.page, key.scope]) },
     ),
+    /** A page of inventory per integration. */
+    resourcePage: pageLoader<ResourcePageKey, Resource>((ids, key) => listResourcePages(db, organizationId, ids, key.page, key.filter)),
+    /** A page of sync runs per integration. */
+    syncRunPage: pageLoader<HealthCheckPageKey, SyncRun>((ids, key) => listSyncRunPages(db, organizationId, ids, key.page)),
   };
 }

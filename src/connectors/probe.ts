@@ -2,6 +2,7 @@ import type { AuthKind } from '../db/database.js';
 import { type Credential, type HttpClient, type ProviderErrorCode, TRANSPORT_MESSAGES, transportErrorCode } from './credentials.js';
 import { oauthEndpoints } from './oauth-endpoints.js';
 import { assertBoundOrigin, type CredentialOrigins, originOf } from './origins.js';
+import { providerRetryAfterMs, rateLimitSpent } from './rate-limit-headers.js';
 import { apiBase, expandTemplate, joinUrl } from './template.js';
 import type { ConnectorTarget } from './settings.js';
 import type { AnswerSource, ConnectorDefinition, ProbeDefinition } from './types.js';
@@ -16,6 +17,11 @@ export interface ProbeOutcome {
   message: string;
   identity: Record<string, unknown> | null;
   grantedScopes: string[] | null;
+  /**
+   * How long the provider asked not to be called again (its `Retry-After`, or its rate limit's reset),
+   * in milliseconds: scheduled probes wait at least this long. Absent when it did not say.
+   */
+  retryAfterMs?: number;
 }
 
 /** The headers that present a credential, per the connector's placement for the auth kind. */
@@ -34,7 +40,8 @@ export function credentialHeaders(target: ConnectorTarget, credential: Credentia
   return { [name]: value };
 }
 
-function readPath(body: unknown, path: string): unknown {
+/** The value at a dotted path into a JSON body; undefined when any step is missing. */
+export function readPath(body: unknown, path: string): unknown {
   return path
     .split('.')
     .reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), body);
@@ -119,9 +126,13 @@ export async function runProbe(
   const text = await response.text().catch(() => '');
   const latencyMs = elapsed();
   const status = response.status;
+  const retryAfter = providerRetryAfterMs(status, response.headers);
+  const waitFor = retryAfter === null ? {} : { retryAfterMs: retryAfter };
+  // A spent rate limit is no refusal of the credential, though GitHub answers it with a 403.
+  if (status === 429 || (status === 403 && rateLimitSpent(response.headers)))
+    return { ...failure('transient', 'PROVIDER_RATE_LIMITED', status, latencyMs, `HTTP ${status}`), ...waitFor };
   if (status === 401 || status === 403) return failure('rejected', 'PROVIDER_REJECTED_CREDENTIALS', status, latencyMs, `HTTP ${status}`);
-  if (status === 429) return failure('transient', 'PROVIDER_RATE_LIMITED', status, latencyMs, 'HTTP 429');
-  if (status >= 500) return failure('transient', 'PROVIDER_ERROR', status, latencyMs, `HTTP ${status}`);
+  if (status >= 500) return { ...failure('transient', 'PROVIDER_ERROR', status, latencyMs, `HTTP ${status}`), ...waitFor };
   if (status < 200 || status >= 300) return failure('failed', 'PROVIDER_ERROR', status, latencyMs, `HTTP ${status}`);
   let body: unknown = null;
   try {

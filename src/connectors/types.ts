@@ -57,6 +57,29 @@ export interface ProbeDefinition {
   okFlag?: { body: string; errorBody: string; rejectedErrors: readonly string[] };
 }
 
+/**
+ * What a credential reaches, listed by an inventory sync: one kind of resource, read page by page from
+ * a list endpoint.
+ */
+export interface InventoryDefinition {
+  /** The kind of resource, e.g. `repository`. */
+  kind: string;
+  /** Path (or URL template) of the first page, relative to the API base; it asks for the largest page. */
+  path: UrlTemplate;
+  /**
+   * How the next page is found: `link`, the `Link` header's `rel="next"` URL (RFC 8288), as GitHub and
+   * GitLab send it; or a cursor in the body (`body`, a dotted path; none or empty on the last page) sent
+   * back as the query parameter `param`, as Slack's `response_metadata.next_cursor` and `cursor`.
+   */
+  pagination: 'link' | { cursor: { body: string; param: string } };
+  /** Where the answer's items are: a dotted path into the body; absent: the body is the array. */
+  items?: string;
+  /** Where each item's fields are: dotted paths into one element of the answer's array. */
+  fields: { id: string; name: string; url?: string };
+  /** Fields of an item kept as its metadata. */
+  metadata?: readonly string[];
+}
+
 /** A provider the gateway can connect, as data. */
 export interface ConnectorDefinition {
   key: string;
@@ -78,4 +101,6 @@ export interface ConnectorDefinition {
   customRevocation?: 'github' | 'slack';
   /** Headers sent on every API request (e.g. an API version). */
   apiHeaders?: Readonly<Record<string, string>>;
+  /** What an inventory sync lists; absent: the connector has no inventory. */
+  inventory?: InventoryDefinition;
 }

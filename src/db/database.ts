@@ -9,7 +9,9 @@ export type Role = 'VIEWER' | 'EDITOR' | 'ADMIN';
 export type AuthKind = 'OAUTH2' | 'API_TOKEN' | 'BASIC';
 export type IntegrationStatus = 'PENDING_AUTHORIZATION' | 'ACTIVE' | 'NEEDS_REAUTH' | 'ERROR' | 'REVOKED';
 export type IntegrationHealth = 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY' | 'UNKNOWN';
-export type SyncStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+export type SyncStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+/** What queued an inventory sync: the engine's schedule, or a request (`syncIntegration`). */
+export type SyncTrigger = 'SCHEDULE' | 'REQUEST';
 
 export interface OrganizationsTable {
   id: Generated<string>;
@@ -58,6 +60,11 @@ export interface IntegrationsTable {
   last_sync_started_at: NullableTimestamp;
   last_sync_finished_at: NullableTimestamp;
   last_sync_error: string | null;
+  /** The latest inventory sync run, and how many resources it listed; null before the first. */
+  last_sync_run_id: string | null;
+  last_sync_item_count: number | null;
+  /** When the background engine next syncs the inventory; null when it will not (no inventory, no credential). */
+  next_sync_at: NullableTimestamp;
   secret_ciphertext: string | null;
   secret_key_id: string | null;
   secret_version: ColumnType<number, number | undefined, number>;
@@ -80,6 +87,10 @@ export interface IntegrationsTable {
   next_health_check_at: NullableTimestamp;
   /** When the background engine next refreshes the OAuth2 tokens ahead of expiry; null when it will not. */
   next_refresh_at: NullableTimestamp;
+  /** Seconds between the integration's scheduled probes (60 to 86400); null: the deployment's `HEALTH_CHECK_INTERVAL_SECONDS`. */
+  health_check_interval_seconds: number | null;
+  /** Scheduled probes are paused: nothing is scheduled (`next_health_check_at` null); tests on demand still run. */
+  health_checks_paused: ColumnType<boolean, boolean | undefined, boolean>;
   /**
    * When and why the provider refused the integration's refresh token; null when it did not, or since a
    * refresh succeeded or a new credential replaced it. While set, the integration stays NEEDS_REAUTH.
@@ -118,6 +129,42 @@ export interface IntegrationEventsTable {
   created_at: CreatedAt;
 }
 
+/** An integration's own schedule of health probes, as columns; an absent column is left as it is. */
+export interface ScheduleSettings {
+  health_check_interval_seconds?: number | null;
+  health_checks_paused?: boolean;
+}
+
+/** One resource an integration's credential reaches, as its latest successful sync listed it. */
+export interface IntegrationResourcesTable {
+  id: Generated<string>;
+  organization_id: string;
+  integration_id: string;
+  kind: string;
+  external_id: string;
+  name: string;
+  url: string | null;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  synced_at: CreatedAt;
+}
+
+/** One inventory sync of an integration, from queued to finished. */
+export interface IntegrationSyncRunsTable {
+  id: Generated<string>;
+  organization_id: string;
+  integration_id: string;
+  status: SyncStatus;
+  trigger: SyncTrigger;
+  queued_at: CreatedAt;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  item_count: number | null;
+  /** Stopped at `SYNC_MAX_ITEMS`: the provider listed more than was stored. */
+  truncated: ColumnType<boolean, boolean | undefined, boolean>;
+  error_code: string | null;
+  error: string | null;
+}
+
 export interface OAuthStatesTable {
   state_hash: string;
   organization_id: string;
@@ -132,6 +179,8 @@ export interface OAuthStatesTable {
   display_name: string | null;
   environment: string | null;
   config: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  /** The schedule settings a reconnection asked for (columns of `integrations`), applied with the tokens; null: none. */
+  schedule: ColumnType<ScheduleSettings | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   expires_at: Timestamp;
   used_at: NullableTimestamp;
@@ -146,6 +195,8 @@ export interface Database {
   api_keys: ApiKeysTable;
   integrations: IntegrationsTable;
   integration_health_checks: IntegrationHealthChecksTable;
+  integration_resources: IntegrationResourcesTable;
+  integration_sync_runs: IntegrationSyncRunsTable;
   integration_events: IntegrationEventsTable;
 }
 
@@ -155,6 +206,8 @@ export type IntegrationRow = Selectable<IntegrationsTable>;
 export type NewIntegrationRow = Insertable<IntegrationsTable>;
 export type IntegrationUpdate = Updateable<IntegrationsTable>;
 export type HealthCheckRow = Selectable<IntegrationHealthChecksTable>;
+export type ResourceRow = Selectable<IntegrationResourcesTable>;
+export type SyncRunRow = Selectable<IntegrationSyncRunsTable>;
 export type NewHealthCheckRow = Insertable<IntegrationHealthChecksTable>;
 export type NewIntegrationEventRow = Insertable<IntegrationEventsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;

@@ -9,6 +9,7 @@ import '../modules/provider/provider.schema.js';
 import '../modules/health-check/health-check.schema.js';
 import '../modules/integration/integration.schema.js';
 import '../modules/integration/integration.mutations.js';
+import '../modules/inventory/inventory.schema.js';
 
 builder.mutationType({});
 

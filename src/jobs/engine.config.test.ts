@@ -16,6 +16,8 @@ describe('the engine configuration', () => {
       HEALTH_CHECK_INTERVAL_SECONDS: '60',
       HEALTH_CHECK_MAX_BACKOFF_SECONDS: '600',
       TOKEN_REFRESH_AHEAD_SECONDS: '120',
+      SYNC_INTERVAL_SECONDS: '900',
+      SYNC_MAX_ITEMS: '500',
     }).engine;
     expect(engine).toEqual({
       workers: false,
@@ -24,6 +26,8 @@ describe('the engine configuration', () => {
       healthCheckIntervalSeconds: 60,
       healthCheckMaxBackoffSeconds: 600,
       tokenRefreshAheadSeconds: 120,
+      syncIntervalSeconds: 900,
+      syncMaxItems: 500,
     });
   });
 
@@ -38,5 +42,6 @@ describe('the engine configuration', () => {
     expect(() => loadConfig({ WORKER_CONCURRENCY: '0' })).toThrow(/WORKER_CONCURRENCY/);
     expect(() => loadConfig({ WORKERS: '2' })).toThrow(/WORKERS/);
     expect(() => loadConfig({ HEALTH_CHECK_INTERVAL_SECONDS: 'soon' })).toThrow(/HEALTH_CHECK_INTERVAL_SECONDS/);
+    expect(() => loadConfig({ SYNC_MAX_ITEMS: '0' })).toThrow(/SYNC_MAX_ITEMS/);
   });
 });

@@ -16,6 +16,10 @@ export interface EngineConfig {
   healthCheckMaxBackoffSeconds: number;
   /** Seconds before an OAuth2 access token expires that it is refreshed (`TOKEN_REFRESH_AHEAD_SECONDS`). */
   tokenRefreshAheadSeconds: number;
+  /** Seconds between inventory syncs of an integration (`SYNC_INTERVAL_SECONDS`). */
+  syncIntervalSeconds: number;
+  /** The most resources one sync stores (`SYNC_MAX_ITEMS`); a longer inventory is cut there and marked truncated. */
+  syncMaxItems: number;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
@@ -25,4 +29,6 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   healthCheckIntervalSeconds: 300,
   healthCheckMaxBackoffSeconds: 3_600,
   tokenRefreshAheadSeconds: 600,
+  syncIntervalSeconds: 3_600,
+  syncMaxItems: 10_000,
 };

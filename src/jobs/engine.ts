@@ -20,6 +20,7 @@ import { HEALTH_PROBE_TASK, integrationPayload, probeOnSchedule, type TaskDeps }
 import { ProbeClaims } from './probe-claims.js';
 import { IDEMPOTENCY_PURGE_PERIOD_MS, IDEMPOTENCY_PURGE_TASK, purgeIdempotencyKeys } from './purge.task.js';
 import { SWEEP_TASK, sweep, sweepPeriodMs } from './sweep.task.js';
+import { SYNC_TASK, syncOnSchedule } from './sync.task.js';
 import { refreshOnSchedule, TOKEN_REFRESH_TASK } from './token-refresh.task.js';
 
 export interface EngineOptions {
@@ -42,13 +43,16 @@ function taskList(deps: TaskDeps, logger: Logger): TaskList {
   return {
     [SWEEP_TASK]: async (_payload, helpers) => {
       const result = await sweep(deps.db, deps.config, deps.services.probeTimeoutMs, (specs) => helpers.addJobs(specs, true));
-      if (result.probesQueued + result.refreshesQueued > 0) logger.debug(result, 'engine sweep queued jobs');
+      if (result.probesQueued + result.refreshesQueued + result.syncsQueued > 0) logger.debug(result, 'engine sweep queued jobs');
     },
     [HEALTH_PROBE_TASK]: async (payload, helpers) => {
       await probeOnSchedule(deps, integrationPayload(payload), helpers.job.id);
     },
     [TOKEN_REFRESH_TASK]: async (payload, helpers) => {
       await refreshOnSchedule(deps, integrationPayload(payload), helpers.job.id);
+    },
+    [SYNC_TASK]: async (payload, helpers) => {
+      await syncOnSchedule(deps, integrationPayload(payload), helpers.job.id);
     },
     [IDEMPOTENCY_PURGE_TASK]: async () => {
       await purgeIdempotencyKeys(deps.db, logger);

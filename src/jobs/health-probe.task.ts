@@ -13,7 +13,7 @@ import { refreshWithLock } from '../modules/integration/tokens.service.js';
 import type { EngineConfig } from './engine.config.js';
 import { recordProbeLag } from './engine.metrics.js';
 import type { ProbeClaims } from './probe-claims.js';
-import { deadLockMs, nextProbeAt, PROBED_STATUSES } from './schedule.js';
+import { deadLockMs, intervalOf, nextProbeAt, notBeforeRetry, PROBED_STATUSES } from './schedule.js';
 import { schedulerActor } from './scheduler-actor.js';
 
 export const HEALTH_PROBE_TASK = 'integration.probe';
@@ -59,15 +59,17 @@ type ProbeResult = 'probed' | 'not-due' | 'not-probed';
 /**
  * The scheduled health probe: what `testIntegration` does (an expired OAuth2 token refreshed first, the
  * same probe, the same state machine and history, an `integration.tested` event), acted by the
- * scheduler, and the next check scheduled by the outcome: one interval after a success, backing off
- * exponentially after failures. The provider is called with no database connection held.
+ * scheduler, and the next check scheduled by the outcome: one interval (the integration's own, or the
+ * deployment's) after a success, backing off exponentially after failures, and never before the time
+ * the provider asked for (Retry-After, rate-limit reset). The provider is called with no database
+ * connection held. A paused integration is not probed.
  */
 export async function probeOnSchedule(deps: TaskDeps, payload: ProbePayload, jobId: string): Promise<ProbeResult> {
   const { db, services, config } = deps;
   let row = await db.selectFrom('integrations').selectAll().where('id', '=', payload.integrationId).executeTakeFirst();
   // A job for a check that another job has made already, or that was unscheduled meanwhile, does nothing.
   if (!row || row.next_health_check_at === null || row.next_health_check_at.getTime() > Date.now() + DUE_TOLERANCE_MS) return 'not-due';
-  if (!PROBED_STATUSES.includes(row.status) || row.secret_ciphertext === null) {
+  if (!PROBED_STATUSES.includes(row.status) || row.secret_ciphertext === null || row.health_checks_paused) {
     await schedule(db, row.id, null);
     return 'not-due';
   }
@@ -93,7 +95,11 @@ export async function probeOnSchedule(deps: TaskDeps, payload: ProbePayload, job
     services.logger.warn({ integrationId: row.id, code: error.code }, 'scheduled health probe could not run');
     const current = await db.selectFrom('integrations').select('consecutive_failures').where('id', '=', row.id).executeTakeFirst();
     const failures = Math.max((current?.consecutive_failures ?? 0) + 1, 1);
-    await schedule(db, row.id, nextProbeAt(Date.now(), failures, config.healthCheckIntervalSeconds, config.healthCheckMaxBackoffSeconds));
+    await schedule(
+      db,
+      row.id,
+      nextProbeAt(Date.now(), failures, intervalOf(row, config.healthCheckIntervalSeconds), config.healthCheckMaxBackoffSeconds),
+    );
     return 'not-probed';
   } finally {
     // Recorded, rescheduled, or failed: an unexpected failure keeps its claim until it runs out, and the
@@ -120,7 +126,13 @@ async function commitProbe(
     }
     const { patch, check } = await recordProbe(trx, current, outcome, target);
     const failures = patch.consecutive_failures ?? current.consecutive_failures;
-    const next = nextProbeAt(Date.now(), failures, config.healthCheckIntervalSeconds, config.healthCheckMaxBackoffSeconds);
+    const interval = intervalOf(current, config.healthCheckIntervalSeconds);
+    const now = Date.now();
+    const backoff = nextProbeAt(now, failures, interval, config.healthCheckMaxBackoffSeconds);
+    // Paused while the probe ran: it is recorded, and nothing more is scheduled.
+    const next = current.health_checks_paused
+      ? null
+      : notBeforeRetry(backoff, now, outcome.retryAfterMs, interval, config.healthCheckMaxBackoffSeconds);
     const updated = await updateIntegrationRow(trx, current.id, { ...patch, next_health_check_at: next });
     await recordEvent(trx, actor, current.id, 'integration.tested', outcome.ok ? 'SUCCEEDED' : 'FAILED', {
       code: outcome.errorCode,

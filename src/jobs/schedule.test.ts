@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jittered, nextProbeAt, refreshDueAt } from './schedule.js';
+import { intervalOf, jittered, nextProbeAt, notBeforeRetry, refreshDueAt } from './schedule.js';
 
 describe('the engine schedule', () => {
   it('spreads a wait over ±10%', () => {
@@ -27,5 +27,20 @@ describe('the engine schedule', () => {
     const expiresAt = new Date(1_000_000);
     expect(refreshDueAt(expiresAt, 600, 0).getTime()).toBe(400_000);
     expect(refreshDueAt(expiresAt, 600, 500_000).getTime()).toBe(500_000);
+  });
+
+  it("takes an integration's own interval over the deployment's", () => {
+    expect(intervalOf({ health_check_interval_seconds: 120 }, 300)).toBe(120);
+    expect(intervalOf({ health_check_interval_seconds: null }, 300)).toBe(300);
+  });
+
+  it("waits for the provider's retry time when it is later than the backoff, capped by the longest backoff", () => {
+    const backoff = new Date(10_000);
+    expect(notBeforeRetry(backoff, 0, undefined, 60, 3600).getTime()).toBe(10_000);
+    expect(notBeforeRetry(backoff, 0, 5_000, 60, 3600).getTime()).toBe(10_000);
+    expect(notBeforeRetry(backoff, 0, 120_000, 60, 3600).getTime()).toBe(120_000);
+    expect(notBeforeRetry(backoff, 0, 86_400_000, 60, 3600).getTime()).toBe(3_600_000);
+    // An interval longer than the longest backoff is the cap then.
+    expect(notBeforeRetry(backoff, 0, 86_400_000, 7200, 3600).getTime()).toBe(7_200_000);
   });
 });

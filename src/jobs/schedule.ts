@@ -36,6 +36,28 @@ export function nextProbeAt(
   return new Date(now + jittered(seconds * 1000, random));
 }
 
+/**
+ * When to probe next after a probe the provider answered with a retry time (`retryAfterMs`, see
+ * ProbeOutcome): not before it, however short the backoff, and never later than `maxBackoffSeconds`
+ * (or one interval, when that is longer), so that no header can stop the checks.
+ */
+export function notBeforeRetry(
+  next: Date,
+  now: number,
+  retryAfterMs: number | undefined,
+  intervalSeconds: number,
+  maxBackoffSeconds: number,
+): Date {
+  if (retryAfterMs === undefined) return next;
+  const capMs = Math.max(maxBackoffSeconds, intervalSeconds) * 1000;
+  return new Date(Math.max(next.getTime(), now + Math.min(retryAfterMs, capMs)));
+}
+
+/** The seconds between an integration's scheduled probes: its own, else the deployment's. */
+export function intervalOf(row: { health_check_interval_seconds: number | null }, defaultSeconds: number): number {
+  return row.health_check_interval_seconds ?? defaultSeconds;
+}
+
 /** When to refresh a token that expires at `expiresAt`: `aheadSeconds` before, and never in the past. */
 export function refreshDueAt(expiresAt: Date, aheadSeconds: number, now: number): Date {
   return new Date(Math.max(expiresAt.getTime() - aheadSeconds * 1000, now));

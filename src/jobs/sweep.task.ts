@@ -1,9 +1,11 @@
 import type { AddJobsJobSpec } from 'graphile-worker';
 import { type Kysely, sql } from 'kysely';
+import { listConnectors } from '../connectors/registry.js';
 import type { Database } from '../db/database.js';
 import type { EngineConfig } from './engine.config.js';
 import { HEALTH_PROBE_TASK } from './health-probe.task.js';
 import { deadLockMs, PROBED_STATUSES, REFRESHED_STATUSES } from './schedule.js';
+import { SYNC_TASK } from './sync.task.js';
 import { TOKEN_REFRESH_TASK } from './token-refresh.task.js';
 
 export const SWEEP_TASK = 'engine.sweep';
@@ -19,14 +21,20 @@ export function sweepPeriodMs(config: EngineConfig): number {
 export interface SweepResult {
   probesQueued: number;
   refreshesQueued: number;
+  syncsQueued: number;
 }
+
+/** The providers whose connectors list an inventory. */
+const INVENTORY_PROVIDERS = listConnectors()
+  .filter((definition) => definition.inventory)
+  .map((definition) => definition.key);
 
 /**
  * The schedule kept on the integrations themselves, turned into jobs. Newly eligible integrations get
- * their first check at a random moment within one interval (so that many connected at once spread
- * out) and their refresh ahead of expiry; integrations no longer eligible lose theirs, and those backing
- * off with no failure left are brought back to one interval; and every check
- * or refresh due before the next sweep is queued under a key of its own, so that a sweep run twice, or
+ * their first check at a random moment within one interval (their own, or the deployment's; so that
+ * many connected at once spread out) and their refresh ahead of expiry; integrations no longer eligible
+ * (or paused) lose theirs, and those backing off with no failure left are brought back to one interval;
+ * and every check or refresh due before the next sweep is queued under a key of its own, so that a sweep run twice, or
  * by two processes, queues it once. A job still running keeps its key, unless its process has held it
  * past `deadLockMs`: then a new job is queued in its place.
  */
@@ -42,24 +50,29 @@ export async function sweep(
   const refreshed = sql.join(REFRESHED_STATUSES.map((status) => sql`${status}`));
   await sql`
     update integrations set next_health_check_at = null
-    where next_health_check_at is not null and (status not in (${probed}) or secret_ciphertext is null)`.execute(db);
+    where next_health_check_at is not null
+      and (status not in (${probed}) or secret_ciphertext is null or health_checks_paused)`.execute(db);
   await sql`
     update integrations set next_refresh_at = null
     where next_refresh_at is not null
       and (status not in (${refreshed}) or auth_kind <> 'OAUTH2'
            or credential_expires_at is null or refresh_refused_at is not null)`.execute(db);
+  // Each integration's own interval where it has one.
+  const ownInterval = sql`coalesce(health_check_interval_seconds, ${interval})`;
   await sql`
-    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${interval})
+    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${ownInterval})
     where id in (
       select id from integrations
-      where next_health_check_at is null and status in (${probed}) and secret_ciphertext is not null
+      where next_health_check_at is null and status in (${probed}) and secret_ciphertext is not null and not health_checks_paused
       limit ${SWEEP_BATCH})`.execute(db);
-  // A backoff that outlived its failures (the integration was reconnected, or a test succeeded): back to
-  // one interval. Claims (probe-claims.ts) never reach this far ahead.
-  const longestWaitSeconds = Math.max(interval * 1.1, deadLockMs(probeTimeoutMs) / 1000) + 1;
+  // A backoff that outlived its failures (the integration was reconnected, or a test succeeded), or a
+  // check scheduled under a longer interval than the integration has now: back to one interval. Claims
+  // (probe-claims.ts) never reach this far ahead; nor does a provider's Retry-After, which only a failure brings.
+  const deadSeconds = deadLockMs(probeTimeoutMs) / 1000;
   await sql`
-    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${interval})
-    where next_health_check_at > now() + make_interval(secs => ${longestWaitSeconds}) and consecutive_failures = 0`.execute(db);
+    update integrations set next_health_check_at = now() + random() * make_interval(secs => ${ownInterval})
+    where next_health_check_at > now() + make_interval(secs => greatest(${ownInterval} * 1.1, ${deadSeconds}) + 1)
+      and consecutive_failures = 0`.execute(db);
   await sql`
     update integrations set next_refresh_at = greatest(credential_expires_at - make_interval(secs => ${ahead}), now())
     where id in (
@@ -68,9 +81,21 @@ export async function sweep(
         and credential_expires_at is not null and refresh_refused_at is null
       limit ${SWEEP_BATCH})`.execute(db);
 
+  const inventories = sql.join(INVENTORY_PROVIDERS.map((key) => sql`${key}`));
+  await sql`
+    update integrations set next_sync_at = null
+    where next_sync_at is not null
+      and (provider not in (${inventories}) or status not in (${probed}) or secret_ciphertext is null)`.execute(db);
+  await sql`
+    update integrations set next_sync_at = now() + random() * make_interval(secs => ${config.syncIntervalSeconds})
+    where id in (
+      select id from integrations
+      where next_sync_at is null and provider in (${inventories}) and status in (${probed}) and secret_ciphertext is not null
+      limit ${SWEEP_BATCH})`.execute(db);
+
   const horizonMs = sweepPeriodMs(config);
   const deadMs = deadLockMs(probeTimeoutMs);
-  const due = (column: 'next_health_check_at' | 'next_refresh_at', prefix: string) =>
+  const due = (column: 'next_health_check_at' | 'next_refresh_at' | 'next_sync_at', prefix: string) =>
     sql<{ id: string; organization_id: string; at: Date }>`
       select i.id, i.organization_id, i.${sql.ref(column)} as at from integrations i
       where i.${sql.ref(column)} <= now() + make_interval(secs => ${horizonMs / 1000})
@@ -81,16 +106,19 @@ export async function sweep(
       limit ${SWEEP_BATCH}`.execute(db);
   const probes = (await due('next_health_check_at', PROBE_KEY_PREFIX)).rows;
   const refreshes = (await due('next_refresh_at', REFRESH_KEY_PREFIX)).rows;
+  const syncs = (await due('next_sync_at', SYNC_KEY_PREFIX)).rows;
   const specs: AddJobsJobSpec[] = [
     ...probes.map((row) => jobSpec(HEALTH_PROBE_TASK, PROBE_KEY_PREFIX, row)),
     ...refreshes.map((row) => jobSpec(TOKEN_REFRESH_TASK, REFRESH_KEY_PREFIX, row)),
+    ...syncs.map((row) => jobSpec(SYNC_TASK, SYNC_KEY_PREFIX, row)),
   ];
   if (specs.length > 0) await addJobs(specs);
-  return { probesQueued: probes.length, refreshesQueued: refreshes.length };
+  return { probesQueued: probes.length, refreshesQueued: refreshes.length, syncsQueued: syncs.length };
 }
 
 const PROBE_KEY_PREFIX = 'probe:';
 const REFRESH_KEY_PREFIX = 'refresh:';
+const SYNC_KEY_PREFIX = 'sync:';
 
 function jobSpec(identifier: string, prefix: string, row: { id: string; organization_id: string; at: Date }): AddJobsJobSpec {
   return {

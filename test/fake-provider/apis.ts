@@ -1,4 +1,5 @@
 import { type Answer, clientIdOf, type FakeRequest, json } from './profiles.js';
+import { githubRepositories, gitlabProjects, slackChannels } from './inventory.js';
 import type { AccessToken } from './store.js';
 
 /** An API route of a provider, below its API base (or Atlassian's API gateway for `oauthApi`). */
@@ -7,7 +8,7 @@ export interface ApiRoute {
   path: string | RegExp;
   base?: 'api' | 'oauthApi';
   /** What the route counts as: a probe-like API call, or a provider's own revocation call. */
-  endpoint: 'api' | 'revoke';
+  endpoint: 'api' | 'revoke' | 'list';
   handle(req: FakeRequest): Answer;
 }
 
@@ -232,11 +233,11 @@ const http: ApiRoute[] = [
 
 export const API_ROUTES: Readonly<Record<string, readonly ApiRoute[]>> = {
   datadog,
-  github,
-  gitlab,
+  github: [...github, githubRepositories],
+  gitlab: [...gitlab, gitlabProjects],
   http,
   jira,
   pagerduty,
   servicenow,
-  slack,
+  slack: [...slack, slackChannels],
 };

@@ -80,7 +80,7 @@ function faultAnswer(fault: Fault & { status: number }): Answer {
   const retryAfter = fault.retryAfter ?? (fault.status === 429 ? 1 : undefined);
   return {
     status: fault.status,
-    headers: retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
+    headers: { ...(retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }), ...fault.headers },
     body: fault.body ?? { error: fault.status === 401 ? 'invalid_token' : 'fake_fault', message: `scripted HTTP ${fault.status}` },
   };
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /** The kinds of endpoint a test can count calls to and script faults for. */
-export type EndpointName = 'authorize' | 'token' | 'revoke' | 'api';
+export type EndpointName = 'authorize' | 'token' | 'revoke' | 'api' | 'list';
 
 /** A scripted misbehaviour of one answer. Fields combine: a delay, then a drop or a status. */
 export interface Fault {
@@ -11,6 +11,8 @@ export interface Fault {
   status?: number;
   /** Retry-After header (seconds) of a status answer; defaults to 1 for 429. */
   retryAfter?: number;
+  /** More headers of a status answer, e.g. a rate limit's `x-ratelimit-remaining` and `x-ratelimit-reset`. */
+  headers?: Record<string, string>;
   /** JSON body of a status answer; a provider-typical one when absent. */
   body?: unknown;
   /** Destroy the connection without answering. */
@@ -105,6 +107,8 @@ export class FakeStore {
   readonly calls: CallRecord[] = [];
   readonly faults = new Map<string, { fault: Fault; remaining: number }[]>();
   readonly knobs = new Map<string, ProviderKnobs>();
+  /** What each provider's list endpoints list (test/fake-provider/inventory.ts); kept by `reset()`. */
+  readonly inventories = new Map<string, Record<string, unknown>[]>();
 
   knobsOf(provider: string): ProviderKnobs {
     let knobs = this.knobs.get(provider);

@@ -138,11 +138,13 @@ export interface components {
       };
       last_sync: {
         /** @enum {string} */
-        status: 'running' | 'succeeded' | 'failed';
+        status: 'queued' | 'running' | 'succeeded' | 'failed';
         /** Format: date-time */
         started_at: string | null;
         /** Format: date-time */
         finished_at: string | null;
+        /** @description Resources listed; null until the run succeeded. */
+        item_count: number | null;
         error: string | null;
       } | null;
       webhook: {
@@ -162,6 +164,25 @@ export interface components {
       has_credentials: boolean;
       /** Format: date-time */
       credential_expires_at: string | null;
+      /**
+       * Format: date-time
+       * @description When the background engine next probes the integration; null when none is scheduled (or paused).
+       */
+      next_health_check_at: string | null;
+      /**
+       * Format: date-time
+       * @description When the background engine next syncs the inventory; null when it will not.
+       */
+      next_sync_at: string | null;
+      /**
+       * Format: date-time
+       * @description When the background engine next refreshes the OAuth2 tokens ahead of expiry; null when it will not.
+       */
+      next_refresh_at: string | null;
+      /** @description Seconds between the integration's scheduled probes; null: the gateway's default interval. */
+      health_check_interval_seconds: number | null;
+      /** @description Scheduled probes are paused: none is scheduled, while `POST …/test` still probes on demand. */
+      health_checks_paused: boolean;
       /** Format: date-time */
       revoked_at: string | null;
       /** Format: date-time */
@@ -211,6 +232,10 @@ export interface components {
       return_url?: string;
       /** @description Reconnect this integration; it keeps its ID. */
       integration_id?: string;
+      /** @description Seconds between scheduled health probes, 60 to 86400; `null`: the gateway's default. */
+      health_check_interval_seconds?: number | null;
+      /** @description Pause (true) or resume (false) scheduled health probes. */
+      health_checks_paused?: boolean;
     };
     /** @description For api_token (`token`) or basic (`username`, `password`). Stored encrypted, never returned. */
     Credentials: {
@@ -236,6 +261,10 @@ export interface components {
         /** @description Issue a new signing secret, returned once. */
         rotate_secret?: boolean;
       };
+      /** @description Seconds between scheduled health probes, 60 to 86400; `null`: the gateway's default. */
+      health_check_interval_seconds?: number | null;
+      /** @description Pause (true) or resume (false) scheduled health probes. */
+      health_checks_paused?: boolean;
     };
     RevokedIntegration: {
       data: components['schemas']['Integration'];

@@ -25,6 +25,13 @@ export const github: ConnectorDefinition = {
     identity: { login: { body: 'login' }, id: { body: 'id' }, name: { body: 'name' } },
     grantedScopes: { header: 'x-oauth-scopes', separator: ',' },
   },
+  inventory: {
+    kind: 'repository',
+    path: '/user/repos?per_page=100&sort=full_name',
+    pagination: 'link',
+    fields: { id: 'id', name: 'full_name', url: 'html_url' },
+    metadata: ['private', 'archived', 'default_branch'],
+  },
   // GitHub revokes an OAuth token with DELETE /applications/{client_id}/token, not RFC 7009.
   customRevocation: 'github',
 };

@@ -26,6 +26,13 @@ export const gitlab: ConnectorDefinition = {
     path: '/user',
     identity: { username: { body: 'username' }, id: { body: 'id' }, name: { body: 'name' } },
   },
+  inventory: {
+    kind: 'project',
+    path: '/projects?membership=true&per_page=100&order_by=id&sort=asc',
+    pagination: 'link',
+    fields: { id: 'id', name: 'path_with_namespace', url: 'web_url' },
+    metadata: ['visibility', 'archived', 'default_branch'],
+  },
   probeByAuthKind: {
     // A personal access token describes itself, scopes included.
     API_TOKEN: {

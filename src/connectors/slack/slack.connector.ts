@@ -30,6 +30,14 @@ export const slack: ConnectorDefinition = {
       rejectedErrors: ['invalid_auth', 'not_authed', 'token_revoked', 'token_expired', 'account_inactive'],
     },
   },
+  inventory: {
+    kind: 'channel',
+    path: '/conversations.list?limit=200&exclude_archived=true&types=public_channel,private_channel',
+    pagination: { cursor: { body: 'response_metadata.next_cursor', param: 'cursor' } },
+    items: 'channels',
+    fields: { id: 'id', name: 'name' },
+    metadata: ['is_private', 'is_archived', 'num_members'],
+  },
   // Slack revokes with its own auth.revoke method.
   customRevocation: 'slack',
 };

@@ -117,6 +117,8 @@ export function integrationHandlers(deps: IntegrationHandlerDeps) {
           credentials: body.credentials ?? null,
           returnUrl: body.return_url ?? null,
           integrationId: body.integration_id === undefined ? null : integrationIdOf(body.integration_id, '/integration_id'),
+          healthCheckIntervalSeconds: body.health_check_interval_seconds,
+          healthChecksPaused: body.health_checks_paused ?? null,
         });
         const data = presentIntegration(result.integration);
         const answered = { data, authorization_url: result.authorizationUrl };
@@ -140,6 +142,8 @@ export function integrationHandlers(deps: IntegrationHandlerDeps) {
             webhook: webhook
               ? { url: webhook.url, events: webhook.events, enabled: webhook.enabled, rotateSecret: webhook.rotate_secret }
               : null,
+            healthCheckIntervalSeconds: body.health_check_interval_seconds,
+            healthChecksPaused: body.health_checks_paused ?? null,
           },
           { production: services.production },
         );

@@ -32,13 +32,24 @@ export function presentIntegration(integration: Integration): RestIntegration {
       : null,
     scopes: { requested: integration.requestedScopes, granted: integration.grantedScopes, missing: missingScopes(integration) },
     last_sync: sync
-      ? { status: lower(sync.status), started_at: iso(sync.startedAt), finished_at: iso(sync.finishedAt), error: sync.error }
+      ? {
+          status: lower(sync.status),
+          started_at: iso(sync.startedAt),
+          finished_at: iso(sync.finishedAt),
+          item_count: sync.itemCount,
+          error: sync.error,
+        }
       : null,
     webhook: { url: webhook.url, events: webhook.events, enabled: webhook.enabled, secret_rotated_at: iso(webhook.secretRotatedAt) },
     account: integration.account,
     config: integration.config,
     has_credentials: integration.hasCredentials,
     credential_expires_at: iso(integration.credentialExpiresAt),
+    next_health_check_at: iso(integration.nextHealthCheckAt),
+    next_refresh_at: iso(integration.nextRefreshAt),
+    next_sync_at: iso(integration.nextSyncAt),
+    health_check_interval_seconds: integration.healthCheckIntervalSeconds,
+    health_checks_paused: integration.healthChecksPaused,
     revoked_at: iso(integration.revokedAt),
     created_at: integration.createdAt.toISOString(),
     updated_at: integration.updatedAt.toISOString(),

@@ -53,9 +53,10 @@ export const IntegrationSchema = z
     }),
     last_sync: z
       .object({
-        status: z.enum(['running', 'succeeded', 'failed']),
+        status: z.enum(['queued', 'running', 'succeeded', 'failed']),
         started_at: time().nullable(),
         finished_at: time().nullable(),
+        item_count: z.number().int().nullable().openapi({ description: 'Resources listed; null until the run succeeded.' }),
         error: z.string().nullable(),
       })
       .nullable(),
@@ -69,6 +70,23 @@ export const IntegrationSchema = z
     config: z.record(z.string(), z.unknown()),
     has_credentials: z.boolean().openapi({ description: 'Whether a credential is stored (it is never returned).' }),
     credential_expires_at: time().nullable(),
+    next_health_check_at: time()
+      .nullable()
+      .openapi({ description: 'When the background engine next probes the integration; null when none is scheduled (or paused).' }),
+    next_sync_at: time()
+      .nullable()
+      .openapi({ description: 'When the background engine next syncs the inventory; null when it will not.' }),
+    next_refresh_at: time()
+      .nullable()
+      .openapi({ description: 'When the background engine next refreshes the OAuth2 tokens ahead of expiry; null when it will not.' }),
+    health_check_interval_seconds: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Seconds between the integration's scheduled probes; null: the gateway's default interval." }),
+    health_checks_paused: z
+      .boolean()
+      .openapi({ description: 'Scheduled probes are paused: none is scheduled, while `POST …/test` still probes on demand.' }),
     revoked_at: time().nullable(),
     created_at: time(),
     updated_at: time(),
@@ -168,6 +186,13 @@ export const ConnectBodySchema = z
     credentials: CredentialsSchema.optional(),
     return_url: z.string().max(2048).optional().openapi({ description: 'oauth2: where the browser returns after authorizing.' }),
     integration_id: z.string().max(200).optional().openapi({ description: 'Reconnect this integration; it keeps its ID.' }),
+    health_check_interval_seconds: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .openapi({ description: "Seconds between scheduled health probes, 60 to 86400; `null`: the gateway's default." }),
+    health_checks_paused: z.boolean().optional().openapi({ description: 'Pause (true) or resume (false) scheduled health probes.' }),
   })
   .openapi('ConnectIntegration');
 
@@ -193,6 +218,13 @@ export const PatchBodySchema = z
         rotate_secret: z.boolean().optional().openapi({ description: 'Issue a new signing secret, returned once.' }),
       })
       .optional(),
+    health_check_interval_seconds: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .openapi({ description: "Seconds between scheduled health probes, 60 to 86400; `null`: the gateway's default." }),
+    health_checks_paused: z.boolean().optional().openapi({ description: 'Pause (true) or resume (false) scheduled health probes.' }),
   })
   .openapi('IntegrationPatch', { description: 'JSON Merge Patch (RFC 7396): absent members stay as they are.' });
 

@@ -10,13 +10,13 @@ import {
 import { originOf, unregisteredOrigin } from '../../connectors/origins.js';
 import type { ConnectorDefinition } from '../../connectors/registry.js';
 import type { ConnectorTarget } from '../../connectors/settings.js';
-import type { AuthKind, Database, IntegrationRow } from '../../db/database.js';
+import type { AuthKind, Database, IntegrationRow, ScheduleSettings } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import { OAUTH_DONE_PATH } from '../../http/oauth-done.js';
 import type { GatewayServices } from '../../services.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import { type MutationActor, recordEvent } from './integration.audit.js';
-import { cleanReturnUrl } from './integration.input.js';
+import { cleanReturnUrl, schedulePatch } from './integration.input.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { insertIntegrationRow, lockIntegrationRow } from './integration.repository.js';
 import { expireOAuthStates, insertOAuthState } from './oauth-state.repository.js';
@@ -67,6 +67,8 @@ export interface AuthorizationRequest {
   /** The integration reconnected, or the one a crashed attempt started to authorize; absent: a new one. */
   existing: IntegrationRow | undefined;
   base: ConnectionColumns;
+  /** The schedule settings asked for: a new integration takes them at once, a reconnection with its tokens. */
+  schedule: ScheduleSettings;
   returnUrl: string | null | undefined;
   /** Whether the caller asked to reconnect an integration, for the audit event. */
   reconnect: boolean;
@@ -104,7 +106,12 @@ export async function startAuthorization(
       // failed) leaves nothing changed, and no stored credential follows a config it was not issued for.
       current = locked;
     } else {
-      current = await insertIntegrationRow(trx, { ...base, organization_id: organizationId, status: 'PENDING_AUTHORIZATION' });
+      current = await insertIntegrationRow(trx, {
+        ...base,
+        ...schedulePatch(request.schedule),
+        organization_id: organizationId,
+        status: 'PENDING_AUTHORIZATION',
+      });
     }
     await insertOAuthState(trx, {
       state_hash: hashState(secrets.state),
@@ -118,6 +125,7 @@ export async function startAuthorization(
       display_name: base.display_name,
       environment: base.environment,
       config: base.config,
+      schedule: Object.keys(request.schedule).length > 0 ? JSON.stringify(request.schedule) : null,
       expires_at: new Date(Date.now() + AUTHORIZATION_TTL_MS),
     });
     await recordEvent(trx, actor, current.id, 'integration.authorization_started', 'SUCCEEDED', {

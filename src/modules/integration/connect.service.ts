@@ -6,7 +6,16 @@ import type { AuthKind, Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
-import { cleanDisplayName, cleanEnvironment, cleanScopes, type CredentialsInput, credentialFromInput } from './integration.input.js';
+import {
+  cleanDisplayName,
+  cleanEnvironment,
+  cleanSchedule,
+  cleanScopes,
+  type CredentialsInput,
+  credentialFromInput,
+  type ScheduleInput,
+  schedulePatch,
+} from './integration.input.js';
 import { connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
 import { probeFailure, recordProbe } from './health-recording.js';
 import { findResumableEvent } from './integration-event.repository.js';
@@ -17,7 +26,7 @@ import { type Integration, toIntegration } from './integration.model.js';
 import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
 import { type ConnectionColumns, startAuthorization } from './authorization-start.js';
 
-export interface ConnectInput {
+export interface ConnectInput extends ScheduleInput {
   provider: string;
   displayName: string;
   environment?: string | null;
@@ -72,6 +81,7 @@ export async function connectIntegration(
   const [problem] = problems;
   if (problem) throw new ServiceError('VALIDATION', problem.message, ['config', problem.field]);
   const scopes = cleanScopes(definition, input.scopes, ['scopes']);
+  const schedule = cleanSchedule(input);
   const organizationId = actor.viewer.organization.id;
 
   const previous = await resumed(db, actor);
@@ -104,6 +114,7 @@ export async function connectIntegration(
       target,
       existing,
       base,
+      schedule,
       returnUrl: input.returnUrl,
       reconnect: Boolean(input.integrationId),
     });
@@ -124,7 +135,7 @@ export async function connectIntegration(
   const row = await commitWithLiveKey(db, actor, async (trx) => {
     const current = existing
       ? await lockIntegrationRow(trx, organizationId, existing.id)
-      : await insertIntegrationRow(trx, { ...base, organization_id: organizationId, status: 'ACTIVE' });
+      : await insertIntegrationRow(trx, { ...base, ...schedulePatch(schedule), organization_id: organizationId, status: 'ACTIVE' });
     if (!current || current.status === 'REVOKED')
       throw new ServiceError('ALREADY_REVOKED', 'The integration was revoked meanwhile.', ['integrationId']);
     if (existing) await expireOAuthStates(trx, current.id);
@@ -141,6 +152,7 @@ export async function connectIntegration(
         ...base,
         ...sealed,
         ...NEW_CREDENTIAL_REFRESH,
+        ...schedulePatch(schedule),
         granted_scopes: outcome.grantedScopes,
       },
     );

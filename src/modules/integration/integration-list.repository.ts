@@ -66,6 +66,7 @@ export type ListColumn =
   | 'last_sync_started_at'
   | 'last_sync_finished_at'
   | 'last_sync_error'
+  | 'last_sync_item_count'
   | 'revoked_at'
   | 'created_at'
   | 'updated_at';
@@ -106,6 +107,9 @@ function fromPartial(row: PartialRow): IntegrationRow {
     last_sync_started_at: row.last_sync_started_at,
     last_sync_finished_at: row.last_sync_finished_at,
     last_sync_error: row.last_sync_error,
+    last_sync_run_id: row.last_sync_run_id ?? null,
+    last_sync_item_count: row.last_sync_item_count ?? null,
+    next_sync_at: row.next_sync_at ?? null,
     secret_ciphertext: row.secret_ciphertext,
     secret_key_id: row.secret_key_id,
     secret_version: row.secret_version,
@@ -120,6 +124,8 @@ function fromPartial(row: PartialRow): IntegrationRow {
     lease_expires_at: row.lease_expires_at,
     next_health_check_at: row.next_health_check_at ?? null,
     next_refresh_at: row.next_refresh_at ?? null,
+    health_check_interval_seconds: row.health_check_interval_seconds ?? null,
+    health_checks_paused: row.health_checks_paused ?? false,
     refresh_refused_at: row.refresh_refused_at,
     refresh_refused_reason: row.refresh_refused_reason,
     created_at: row.created_at,

@@ -1,6 +1,6 @@
 import type { Credential } from '../../connectors/credentials.js';
 import type { ConnectorDefinition } from '../../connectors/types.js';
-import type { AuthKind } from '../../db/database.js';
+import type { AuthKind, ScheduleSettings } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 
 const SCOPE = /^[\x21-\x7e]{1,200}$/;
@@ -108,4 +108,39 @@ export function cleanReturnUrl(value: string | null | undefined): string {
     'oauth2',
     'returnUrl',
   ]);
+}
+
+/** The bounds of an integration's own health-check interval, in seconds: a minute to a day. */
+export const HEALTH_CHECK_INTERVAL_BOUNDS = { min: 60, max: 86_400 } as const;
+
+export interface ScheduleInput {
+  /** Seconds between scheduled probes; null: the deployment's interval again; absent: unchanged. */
+  healthCheckIntervalSeconds?: number | null;
+  /** Pause (true) or resume (false) scheduled probes; absent or null: unchanged. */
+  healthChecksPaused?: boolean | null;
+}
+
+/** Validates schedule settings into the columns they change; empty when none are given. */
+export function cleanSchedule(input: ScheduleInput): ScheduleSettings {
+  const out: ScheduleSettings = {};
+  const interval = input.healthCheckIntervalSeconds;
+  if (interval !== undefined) {
+    const { min, max } = HEALTH_CHECK_INTERVAL_BOUNDS;
+    if (interval !== null && (!Number.isInteger(interval) || interval < min || interval > max)) {
+      throw new ServiceError('VALIDATION', `The health check interval is ${min} to ${max} seconds, or null for the default.`, [
+        'healthCheckIntervalSeconds',
+      ]);
+    }
+    out.health_check_interval_seconds = interval;
+  }
+  if (input.healthChecksPaused != null) out.health_checks_paused = input.healthChecksPaused;
+  return out;
+}
+
+/**
+ * The columns schedule settings write: pausing also drops the scheduled check. A changed interval, or
+ * resumed checks, are scheduled by the engine's next sweep.
+ */
+export function schedulePatch(settings: ScheduleSettings): ScheduleSettings & { next_health_check_at?: null } {
+  return settings.health_checks_paused ? { ...settings, next_health_check_at: null } : { ...settings };
 }

@@ -20,6 +20,8 @@ export interface SyncState {
   status: SyncStatus;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Resources the run listed; null until it succeeded. */
+  itemCount: number | null;
   error: string | null;
 }
 
@@ -47,6 +49,12 @@ export interface Integration {
   nextHealthCheckAt: Date | null;
   /** When the background engine next refreshes its OAuth2 tokens ahead of expiry; null when it will not. */
   nextRefreshAt: Date | null;
+  /** When the background engine next syncs its inventory; null when it will not. */
+  nextSyncAt: Date | null;
+  /** Its own time between scheduled probes; null: the deployment's. */
+  healthCheckIntervalSeconds: number | null;
+  /** Whether scheduled probes are paused. */
+  healthChecksPaused: boolean;
   revokedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -92,12 +100,16 @@ export function toIntegration(row: IntegrationRow): Integration {
             status: row.last_sync_status,
             startedAt: row.last_sync_started_at,
             finishedAt: row.last_sync_finished_at,
+            itemCount: row.last_sync_item_count ?? null,
             error: row.last_sync_error,
           },
     hasCredentials: row.secret_ciphertext !== null,
     credentialExpiresAt: row.credential_expires_at,
     nextHealthCheckAt: row.next_health_check_at ?? null,
     nextRefreshAt: row.next_refresh_at ?? null,
+    nextSyncAt: row.next_sync_at ?? null,
+    healthCheckIntervalSeconds: row.health_check_interval_seconds ?? null,
+    healthChecksPaused: row.health_checks_paused ?? false,
     revokedAt: row.revoked_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

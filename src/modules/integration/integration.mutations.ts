@@ -15,7 +15,7 @@ import { revokeIntegration } from './revoke.service.js';
 import { testIntegration } from './test.service.js';
 
 /** `field`: the mutation's response key, which tells apart several mutations of one idempotent request. */
-function actorOf(context: GatewayContext, field: string): MutationActor {
+export function actorOf(context: GatewayContext, field: string): MutationActor {
   const claim = idempotencyClaimOf(context);
   return {
     viewer: context.viewer,
@@ -53,6 +53,10 @@ builder.relayMutationField(
       credentials: t.field({ type: CredentialsInput, description: 'For API_TOKEN and BASIC.' }),
       oauth2: t.field({ type: OAuth2ConnectInput, description: 'For OAUTH2.' }),
       integrationId: t.id({ description: 'Reconnect this integration (e.g. after NEEDS_REAUTH); it keeps its ID.' }),
+      healthCheckIntervalSeconds: t.int({
+        description: "Seconds between scheduled health probes of this integration, 60 to 86400; null: the gateway's default.",
+      }),
+      healthChecksPaused: t.boolean({ description: 'Pause (true) or resume (false) scheduled health probes.' }),
     }),
   },
   {
@@ -105,10 +109,16 @@ builder.relayMutationField(
         description: 'Replace the API token or basic credential; probed before it is stored.',
       }),
       webhook: t.field({ type: WebhookInput }),
+      healthCheckIntervalSeconds: t.int({
+        description: "Seconds between scheduled health probes of this integration, 60 to 86400; null: the gateway's default.",
+      }),
+      healthChecksPaused: t.boolean({ description: 'Pause (true) or resume (false) scheduled health probes.' }),
     }),
   },
   {
-    description: 'Refreshes OAuth2 tokens, replaces a credential, or updates the webhook configuration. Requires EDITOR.',
+    description:
+      'Refreshes OAuth2 tokens, replaces a credential, updates the webhook configuration, or the schedule of health probes. ' +
+      'Requires EDITOR.',
     authScopes: { editor: true },
     resolve: (_root, { input }, context, info) =>
       asPayload(

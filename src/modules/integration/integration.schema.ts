@@ -38,7 +38,14 @@ export const IntegrationHealthEnum = builder.enumType('IntegrationHealth', {
   } as const,
 });
 
-const SyncStatusEnum = builder.enumType('SyncStatus', { values: ['RUNNING', 'SUCCEEDED', 'FAILED'] as const });
+export const SyncStatusEnum = builder.enumType('SyncStatus', {
+  values: {
+    QUEUED: { description: 'Waiting for a worker.' },
+    RUNNING: { description: 'Listing the provider.' },
+    SUCCEEDED: { description: 'The inventory was replaced with what the provider listed.' },
+    FAILED: { description: 'The provider could not be listed; the previous inventory stays.' },
+  } as const,
+});
 
 const HealthSummaryRef = builder.objectRef<HealthSummary>('HealthCheckSummary').implement({
   description: 'The latest health check, kept on the integration so that lists need no extra lookup.',
@@ -56,6 +63,7 @@ const SyncStateRef = builder.objectRef<SyncState>('SyncState').implement({
     status: t.field({ type: SyncStatusEnum, resolve: (sync) => sync.status }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    itemCount: t.exposeInt('itemCount', { nullable: true, description: 'Resources listed; null until the run succeeded.' }),
     error: t.exposeString('error', { nullable: true }),
   }),
 });
@@ -126,13 +134,25 @@ builder.node(IntegrationRef, {
     nextHealthCheckAt: t.expose('nextHealthCheckAt', {
       type: 'DateTime',
       nullable: true,
-      description: 'When the background engine next probes this integration; null when no check is scheduled.',
+      description: 'When the background engine next probes this integration; null when no check is scheduled (or they are paused).',
+    }),
+    healthCheckIntervalSeconds: t.exposeInt('healthCheckIntervalSeconds', {
+      nullable: true,
+      description: "Seconds between this integration's scheduled probes; null: the gateway's default interval.",
+    }),
+    healthChecksPaused: t.exposeBoolean('healthChecksPaused', {
+      description: 'Whether scheduled probes are paused: none is scheduled, while testIntegration still probes on demand.',
     }),
     nextRefreshAt: t.expose('nextRefreshAt', {
       type: 'DateTime',
       nullable: true,
       description:
         'When the background engine next refreshes the OAuth2 tokens, ahead of their expiry; null when no refresh is scheduled.',
+    }),
+    nextSyncAt: t.expose('nextSyncAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the background engine next syncs the inventory (`resources`); null when it will not.',
     }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

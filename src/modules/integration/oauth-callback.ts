@@ -8,6 +8,7 @@ import type { GatewayServices } from '../../services.js';
 import { hashState } from './authorization-start.js';
 import { connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
 import { recordProbe } from './health-recording.js';
+import { schedulePatch } from './integration.input.js';
 import { insertEventRow } from './integration-event.repository.js';
 import { lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { consumeOAuthState } from './oauth-state.repository.js';
@@ -27,13 +28,15 @@ const refused = (message: string): AuthorizationOutcome => ({ kind: 'refused', m
 
 /**
  * What the authorization was started for: the name, environment, config and scopes it holds, which the
- * integration takes with the tokens. A state from before these were held applies none of them.
+ * integration takes with the tokens, with the schedule settings asked for. A state from before these were
+ * held applies none of them.
  */
 function requestedSettings(
   state: OAuthStateRow,
   integration: IntegrationRow,
 ): { config: Record<string, unknown>; patch: IntegrationUpdate } {
-  if (state.config === null) return { config: integration.config, patch: {} };
+  const schedule = state.schedule ? schedulePatch(state.schedule) : {};
+  if (state.config === null) return { config: integration.config, patch: schedule };
   return {
     config: state.config,
     patch: {
@@ -41,6 +44,7 @@ function requestedSettings(
       environment: state.environment,
       config: JSON.stringify(state.config),
       requested_scopes: state.scopes,
+      ...schedule,
     },
   };
 }

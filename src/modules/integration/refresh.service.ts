@@ -5,7 +5,15 @@ import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/datab
 import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { GatewayServices } from '../../services.js';
-import { cleanWebhook, type CredentialsInput, credentialFromInput, type WebhookInput } from './integration.input.js';
+import {
+  cleanSchedule,
+  cleanWebhook,
+  type CredentialsInput,
+  credentialFromInput,
+  type ScheduleInput,
+  schedulePatch,
+  type WebhookInput,
+} from './integration.input.js';
 import { boundOrigins, connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
 import { probeFailure, recordProbe } from './health-recording.js';
 import { findResumableEvent } from './integration-event.repository.js';
@@ -22,7 +30,7 @@ function assertWebhookComplete(row: Pick<IntegrationRow, 'webhook_enabled' | 'we
   if (enabled && !url) throw new ServiceError('VALIDATION', 'An enabled webhook needs a URL.', ['webhook', 'url']);
 }
 
-export interface RefreshInput {
+export interface RefreshInput extends ScheduleInput {
   id: string;
   refreshTokens?: boolean | null;
   credentials?: CredentialsInput | null;
@@ -37,8 +45,8 @@ export interface RefreshResult {
 
 /**
  * Refreshes an integration: OAuth2 tokens now, a replacement API token or basic credential (probed
- * first), and the webhook configuration. All validation happens before any provider call; the
- * credential and webhook changes commit together.
+ * first), the webhook configuration, and the schedule of its health probes. All validation happens
+ * before any provider call; the credential, webhook and schedule changes commit together.
  */
 export async function refreshIntegration(
   services: GatewayServices,
@@ -48,8 +56,14 @@ export async function refreshIntegration(
   options: { production: boolean },
 ): Promise<RefreshResult> {
   const organizationId = actor.viewer.organization.id;
-  if (!input.refreshTokens && !input.credentials && !input.webhook) {
-    throw new ServiceError('VALIDATION', 'Nothing to refresh: give refreshTokens, credentials or webhook.', []);
+  const schedule = cleanSchedule(input);
+  const scheduled = Object.keys(schedule).length > 0;
+  if (!input.refreshTokens && !input.credentials && !input.webhook && !scheduled) {
+    throw new ServiceError(
+      'VALIDATION',
+      'Nothing to refresh: give refreshTokens, credentials, webhook, healthCheckIntervalSeconds or healthChecksPaused.',
+      [],
+    );
   }
   const row = await findIntegrationRow(db, organizationId, input.id);
   if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
@@ -73,11 +87,11 @@ export async function refreshIntegration(
   // A re-run of a request whose credential or webhook change committed (same Idempotency-Key, its answer
   // lost with the process) returns the integration as it is, without a second probe or a second
   // rotation. A signing secret rotated by that request is returned again: its answer never arrived.
-  if ((credential || webhook) && actor.resume) {
+  if ((credential || webhook || scheduled) && actor.resume) {
     const earlier = await findResumableEvent(
       db,
       organizationId,
-      ['integration.credentials_replaced', 'integration.webhook_updated'],
+      ['integration.credentials_replaced', 'integration.webhook_updated', 'integration.schedule_updated'],
       actor.resume,
     );
     if (earlier?.integration_id === row.id) {
@@ -97,7 +111,7 @@ export async function refreshIntegration(
     });
     throw probeFailure(outcome, ['credentials']);
   }
-  if (!credential && !webhook)
+  if (!credential && !webhook && !scheduled)
     return { integration: toIntegration((await findIntegrationRow(db, organizationId, row.id)) ?? row), webhookSigningSecret: null };
 
   const webhookSigningSecret = webhook?.rotateSecret ? `whsec_${randomBytes(32).toString('base64url')}` : null;
@@ -127,6 +141,7 @@ export async function refreshIntegration(
       };
       assertWebhookComplete(current, webhook);
     }
+    if (scheduled) patch = { ...patch, ...schedulePatch(schedule) };
     // A replacement credential starts afresh: nothing of the replaced one's refreshes holds for it.
     if (outcome)
       patch = (await recordProbe(trx, { ...current, ...NEW_CREDENTIAL_REFRESH }, outcome, target, { ...patch, ...NEW_CREDENTIAL_REFRESH }))
@@ -140,6 +155,12 @@ export async function refreshIntegration(
         events: saved.webhook_events.length,
         enabled: saved.webhook_enabled,
         secretRotated: Boolean(webhookSigningSecret),
+      });
+    }
+    if (scheduled) {
+      await recordEvent(trx, actor, current.id, 'integration.schedule_updated', 'SUCCEEDED', {
+        healthCheckIntervalSeconds: saved.health_check_interval_seconds,
+        healthChecksPaused: saved.health_checks_paused,
       });
     }
     return saved;
