@@ -58,6 +58,15 @@ export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
 }
 
 /**
+ * Moves the database to where it stood right after the migration `name`: later ones are undone, newest
+ * first (or pending ones up to it applied); returns the names migrated in this call.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: migrations run on a schema of their own time (Kysely<any>, as Kysely's migrator documents)
+export async function migrateTo(db: Kysely<any>, name: string): Promise<string[]> {
+  return check(await migrator(db).migrateTo(name));
+}
+
+/**
  * Whether the database has applied exactly the migrations of `migrations/`: one statement, and no
  * migration module loaded, so that a command against an up-to-date database starts fast. Anything else
  * (a pending migration, no migration table yet, one the code does not know) is for `migrateToLatest`.
