@@ -122,6 +122,21 @@ describe('inventory syncs', () => {
     expect(await resources(id)).toHaveLength(450);
   });
 
+  it('lists PagerDuty services by offset while the answer says there are more', async () => {
+    inventoryOf(world.fake.store.inventories, 'pagerduty').push(...inventoryItems('pagerduty', 230));
+    const id = await world.connectToken('pagerduty', world.fake.issueApiToken('pagerduty'));
+    await finishedRuns(id, 1);
+    const stored = await resources(id);
+    expect(stored).toHaveLength(230);
+    expect(new Set(stored.map((row) => row.external_id)).size).toBe(230);
+    expect(stored[0]).toMatchObject({
+      kind: 'service',
+      external_id: 'PS00001',
+      name: 'Service 1',
+      metadata: { status: 'active', description: null },
+    });
+  });
+
   it('syncIntegration queues a run at once; resources and syncRuns page what it stored', async () => {
     const id = await world.connectToken('github', world.fake.issueApiToken('github'));
     const SYNC_NOW = `mutation($input: SyncIntegrationInput!) { syncIntegration(input: $input) {

@@ -41,6 +41,17 @@ export function nextLink(header: string | null, pageUrl: string): string | null 
   return null;
 }
 
+/** The URL of the page after `pageUrl`, as the connector's pagination finds it; null on the last page. */
+function nextPage(pagination: InventoryDefinition['pagination'], response: Response, body: unknown, pageUrl: string, count: number) {
+  if (pagination === 'link') return nextLink(response.headers.get('link'), pageUrl);
+  if ('cursor' in pagination) return nextCursorUrl(pagination.cursor, body, pageUrl);
+  const { param, more } = pagination.offset;
+  if (readPath(body, more) !== true || count === 0) return null;
+  const next = new URL(pageUrl);
+  next.searchParams.set(param, String(Number(next.searchParams.get(param) ?? 0) + count));
+  return next.toString();
+}
+
 /** The page after `pageUrl` when the body names a cursor (Slack's `response_metadata.next_cursor`); null on the last page. */
 function nextCursorUrl(cursor: { body: string; param: string }, body: unknown, pageUrl: string): string | null {
   const value = readPath(body, cursor.body);
@@ -135,10 +146,7 @@ export async function fetchInventory(
         return { ok: true, kind: definition.kind, items: [...items.values()], pages, truncated: true };
       items.set(found.externalId, found);
     }
-    url =
-      definition.pagination === 'link'
-        ? nextLink(response.headers.get('link'), url)
-        : nextCursorUrl(definition.pagination.cursor, body, url);
+    url = nextPage(definition.pagination, response, body, url, list.length);
   }
   return { ok: true, kind: definition.kind, items: [...items.values()], pages, truncated: false };
 }

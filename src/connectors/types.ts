@@ -69,9 +69,11 @@ export interface InventoryDefinition {
   /**
    * How the next page is found: `link`, the `Link` header's `rel="next"` URL (RFC 8288), as GitHub and
    * GitLab send it; or a cursor in the body (`body`, a dotted path; none or empty on the last page) sent
-   * back as the query parameter `param`, as Slack's `response_metadata.next_cursor` and `cursor`.
+   * back as the query parameter `param`, as Slack's `response_metadata.next_cursor` and `cursor`; or
+   * an offset (`param`) advanced by each page's item count while the body's `more` path is true, as
+   * PagerDuty's `offset` and `more`.
    */
-  pagination: 'link' | { cursor: { body: string; param: string } };
+  pagination: 'link' | { cursor: { body: string; param: string } } | { offset: { param: string; more: string } };
   /** Where the answer's items are: a dotted path into the body; absent: the body is the array. */
   items?: string;
   /** Where each item's fields are: dotted paths into one element of the answer's array. */

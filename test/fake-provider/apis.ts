@@ -1,5 +1,5 @@
 import { type Answer, clientIdOf, type FakeRequest, json } from './profiles.js';
-import { githubRepositories, gitlabProjects, slackChannels } from './inventory.js';
+import { githubRepositories, gitlabProjects, pagerdutyServices, slackChannels } from './inventory.js';
 import type { AccessToken } from './store.js';
 
 /** An API route of a provider, below its API base (or Atlassian's API gateway for `oauthApi`). */
@@ -237,7 +237,7 @@ export const API_ROUTES: Readonly<Record<string, readonly ApiRoute[]>> = {
   gitlab: [...gitlab, gitlabProjects],
   http,
   jira,
-  pagerduty,
+  pagerduty: [...pagerduty, pagerdutyServices],
   servicenow,
   slack: [...slack, slackChannels],
 };

@@ -4,7 +4,7 @@ import { json } from './profiles.js';
 // The providers' list endpoints that inventory syncs read, over the items a test puts in
 // `store.inventories`: GitHub's repositories and GitLab's projects, in pages linked by `Link` headers
 // (`rel="next"`, `rel="last"`) as both providers send them, and Slack's channels, in pages linked by a
-// cursor in the body. The links are relative references to the
+// cursor in the body, and PagerDuty's services, by offset while `more`. The links are relative references to the
 // page's own URL, which RFC 8288 allows and clients resolve.
 
 /** The items a provider lists for any live credential, created on first use; tests add and remove items. */
@@ -59,10 +59,21 @@ export const gitlabProjects: ApiRoute = {
   },
 };
 
-/** `count` repositories (GitHub), projects (GitLab) or channels (Slack) as the provider describes them, numbered from `from`. */
-export function inventoryItems(provider: 'github' | 'gitlab' | 'slack', count: number, from = 1): Record<string, unknown>[] {
+/**
+ * `count` repositories (GitHub), projects (GitLab), channels (Slack) or services (PagerDuty) as the
+ * provider describes them, numbered from `from`.
+ */
+export function inventoryItems(provider: 'github' | 'gitlab' | 'slack' | 'pagerduty', count: number, from = 1): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, index) => {
     const n = from + index;
+    if (provider === 'pagerduty')
+      return {
+        id: `PS${String(n).padStart(5, '0')}`,
+        name: `Service ${n}`,
+        html_url: `https://acme.pagerduty.com/services/PS${n}`,
+        status: 'active',
+        description: null,
+      };
     if (provider === 'slack')
       return { id: `C${String(n).padStart(8, '0')}`, name: `channel-${n}`, is_private: false, is_archived: false, num_members: n };
     return provider === 'github'
@@ -98,5 +109,22 @@ export const slackChannels: ApiRoute = {
     const start = Number(Buffer.from(req.query.get('cursor') ?? '', 'base64url').toString() || 0);
     const next = start + limit < channels.length ? Buffer.from(String(start + limit)).toString('base64url') : '';
     return json(200, { ok: true, channels: channels.slice(start, start + limit), response_metadata: { next_cursor: next } });
+  },
+};
+
+/** PagerDuty's `GET /services`: services in pages of `limit` from `offset`, `more` while any are left. */
+export const pagerdutyServices: ApiRoute = {
+  method: 'GET',
+  path: '/services',
+  endpoint: 'list',
+  handle(req) {
+    const token =
+      /^Token token=(\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!req.store.liveToken('pagerduty', token)) return json(401, { error: { message: 'Unauthorized', code: 2006 } });
+    const services = inventoryOf(req.store.inventories, 'pagerduty');
+    const limit = Math.min(Math.max(Number(req.query.get('limit') ?? 25) || 25, 1), 100);
+    const offset = Math.max(Number(req.query.get('offset') ?? 0) || 0, 0);
+    const page = services.slice(offset, offset + limit);
+    return json(200, { services: page, limit, offset, more: offset + limit < services.length, total: null });
   },
 };

@@ -25,6 +25,14 @@ export const pagerduty: ConnectorDefinition = {
     path: '/users/me',
     identity: { email: { body: 'user.email' }, id: { body: 'user.id' }, name: { body: 'user.name' } },
   },
+  inventory: {
+    kind: 'service',
+    path: '/services?limit=100&offset=0',
+    pagination: { offset: { param: 'offset', more: 'more' } },
+    items: 'services',
+    fields: { id: 'id', name: 'name', url: 'html_url' },
+    metadata: ['status', 'description'],
+  },
   probeByAuthKind: {
     // Account-level API keys have no user: /abilities is what they can always read.
     API_TOKEN: { method: 'GET', path: '/abilities', identity: {} },
