@@ -1,24 +1,9 @@
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemoOrganization } from '../src/bootstrap.js';
+import { chromiumInstalled, guardPage, launchOfflineBrowser, type OfflineBrowser, type PageGuard } from './support/browser.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
-
-/** Debian's package; `.ci/run` installs it when it is missing. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-/** Everything the page may load comes from the gateway (or is made by the page itself). */
-function staysOnThisHost(url: string): boolean {
-  const parsed = new URL(url);
-  if (parsed.protocol === 'data:' || parsed.protocol === 'blob:') return true;
-  return LOOPBACK.has(parsed.hostname);
-}
 
 /** The text a Monaco editor shows, line by line. */
 function editorText(page: Page, selector: string): Promise<string> {
@@ -40,15 +25,13 @@ async function until(page: Page, check: (arg: string) => boolean, arg: string, w
   }
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser without Internet access', () => {
+describe.skipIf(!chromiumInstalled)('GraphiQL in a browser without Internet access', () => {
   let database: TestDatabase;
   let gateway: TestGateway;
   let origin: string;
   let key: string;
-  let browser: Browser;
-  let profile: string;
-  const leaving: string[] = [];
-  const policyViolations: string[] = [];
+  let offline: OfflineBrowser;
+  let guard: PageGuard;
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -57,46 +40,22 @@ describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser without Internet a
     key = demo.secret;
     gateway = await createTestGateway({ database, graphiql: { authorization: `Bearer ${key}` }, listen: true });
     origin = gateway.url;
-    profile = await mkdtemp(path.join(os.tmpdir(), 'igw-chromium-'));
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      userDataDir: profile,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    offline = await launchOfflineBrowser();
   });
   afterAll(async () => {
-    await browser?.close();
+    await offline?.close();
     await gateway?.close();
     await database?.drop();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it('opens with the printed key and an example query, runs a query typed in the editor, and shows its result', async () => {
-    const page = await browser.newPage();
+    const page = await offline.browser.newPage();
     await page.setViewport({ width: 1280, height: 800 });
-    await page.setRequestInterception(true);
-    page.on('request', (request) => {
-      if (staysOnThisHost(request.url())) return void request.continue();
-      leaving.push(request.url());
-      void request.abort('blockedbyclient');
-    });
-    page.on('console', (message) => {
-      if (/Content[- ]Security[- ]Policy/i.test(message.text())) policyViolations.push(message.text());
-    });
+    guard = await guardPage(page);
 
     const response = await page.goto(`${origin}/graphql`, { waitUntil: 'networkidle0', timeout: 60_000 });
     expect(response?.status()).toBe(200);
-    expect(leaving).toEqual([]);
+    expect(guard.leaving).toEqual([]);
     await page.waitForSelector('.graphiql-query-editor .view-line', { timeout: 60_000 });
     await until(
       page,
@@ -147,8 +106,8 @@ describe.skipIf(!existsSync(CHROMIUM))('GraphiQL in a browser without Internet a
     expect(result.data).toEqual({ viewer: { role: 'ADMIN', organization: { name: 'Demo organization', slug: 'demo' } } });
     expect(result.errors).toBeUndefined();
 
-    expect(leaving).toEqual([]);
-    expect(policyViolations).toEqual([]);
+    expect(guard.leaving).toEqual([]);
+    expect(guard.violations).toEqual([]);
     await page.close();
   }, 120_000);
 });
