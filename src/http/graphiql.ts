@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { type GraphiQLOptions, type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
+import { selfOnlyPagePolicy } from './page-policy.js';
 
 /** What GraphiQL opens with. */
 export interface GraphiQLSetup {
@@ -33,19 +34,8 @@ export const GRAPHIQL_ASSETS_PATH = '/graphiql/';
  * GraphiQL's page links only the gateway's own assets, and nothing else may run or be fetched: a browser
  * without Internet access gets the same editor.
  */
-const PAGE_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "worker-src 'self'",
-  // The editor (Monaco) sets style attributes and inserts style elements at run time.
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+// The editor (Monaco) runs its language services in workers, and sets styles at run time.
+const PAGE_POLICY = selfOnlyPagePolicy({ workers: true });
 
 interface Asset {
   body: string;

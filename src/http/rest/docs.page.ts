@@ -2,23 +2,14 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { selfOnlyPagePolicy } from '../page-policy.js';
 
 /** Where the interactive reference is served, and its script (Scalar's standalone bundle, from the gateway's own files). */
 export const DOCS_PATH = '/docs';
 export const DOCS_SCRIPT_PATH = '/docs/scalar.js';
 
 /** Nothing but the gateway's own files may load or be called: the page works without Internet access. */
-const PAGE_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+const PAGE_POLICY = selfOnlyPagePolicy();
 
 // Scalar's default fonts, its AI agent and MCP generator use its own servers: off, so that the page asks
 // no other host for anything.
