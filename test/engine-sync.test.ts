@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { inventoryItems, inventoryOf } from './fake-provider/inventory.js';
@@ -164,5 +165,26 @@ describe('inventory syncs', () => {
     const second = (await world.graphql(world.org.keys.VIEWER, PAGES, { id, after: first.resources.pageInfo.endCursor })).data.node;
     expect(second.resources.edges.map((edge: any) => edge.node.name)).toEqual(['octocat/repo-3003', 'octocat/repo-3004']);
     expect(first.syncRuns.edges.map((edge: any) => edge.node.status)).toContain('SUCCEEDED');
+  });
+
+  it('syncIntegration under an Idempotency-Key queues one run: a retry gets the same answer, replayed', async () => {
+    const id = await world.connectToken('github', world.fake.issueApiToken('github'));
+    // Scheduled syncs run every 2 s here: count the runs requested by syncIntegration.
+    const requested = async (integration: string) => (await runs(integration)).filter((run) => run.trigger === 'REQUEST').length;
+    const SYNC_NOW = `mutation($input: SyncIntegrationInput!) { syncIntegration(input: $input) {
+      syncRun { status trigger queuedAt } userErrors { code } } }`;
+    const key = `sync-${randomUUID()}`;
+    const first = await world.send(world.org.keys.EDITOR, SYNC_NOW, { input: { id } }, { 'idempotency-key': key });
+    expect(first.body.data.syncIntegration).toMatchObject({ userErrors: [], syncRun: { status: 'QUEUED', trigger: 'REQUEST' } });
+    const retried = await world.send(world.org.keys.EDITOR, SYNC_NOW, { input: { id } }, { 'idempotency-key': key });
+    expect(retried.status).toBe(first.status);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(retried.text).toBe(first.text);
+    expect(await requested(id)).toBe(1);
+    // The same key for another integration's sync is another request: refused, nothing queued.
+    const other = await world.connectToken('github', world.fake.issueApiToken('github'));
+    const reused = await world.send(world.org.keys.EDITOR, SYNC_NOW, { input: { id: other } }, { 'idempotency-key': key });
+    expect(reused.body.errors?.[0]?.extensions?.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await requested(other)).toBe(0);
   });
 });

@@ -18,7 +18,7 @@ import { childEnv, projectRoot } from './process.js';
 import type { OrgFixture } from './fixtures.js';
 import { createTestGateway } from './gateway.js';
 import { CONNECT, configFor, RETURN_URL } from './integration-flows.js';
-import { sendGraphQL } from './request.js';
+import { type GraphQLAnswer, sendGraphQL } from './request.js';
 
 /**
  * A gateway whose connectors point at the fake provider, on a database the background engine can
@@ -42,6 +42,8 @@ export interface EngineWorld {
   /** Stops every engine `startEngine` started. */
   stopEngines(): Promise<void>;
   graphql(key: string, query: string, variables?: Record<string, unknown>): Promise<any>;
+  /** A GraphQL request with extra headers (an Idempotency-Key), answered whole: status, headers, text. */
+  send(key: string, query: string, variables: Record<string, unknown>, headers: Record<string, string>): Promise<GraphQLAnswer>;
   /** Connects an API-token integration with `token` as EDITOR; its global ID. */
   connectToken(provider: string, token: string): Promise<string>;
   /** Connects an OAuth2 integration through the fake's consent screen; its global ID. */
@@ -118,6 +120,8 @@ export async function createEngineWorld(defaults: Record<string, string>, overri
       await Promise.all(engines.splice(0).map((engine) => engine.stop(1_000)));
     },
     graphql,
+    send: (key, query, variables, headers) =>
+      sendGraphQL(gateway, { key, query, variables, headers: { accept: null, 'x-request-id': randomUUID(), ...headers } }),
     async connectToken(provider, token) {
       const input = { provider, authKind: 'API_TOKEN', displayName: provider, config: configFor(provider, fake), credentials: { token } };
       const body = await graphql(org.keys.EDITOR, CONNECT, { input });
