@@ -175,6 +175,17 @@ const CredentialsSchema = z
   })
   .openapi('Credentials', { description: 'For api_token (`token`) or basic (`username`, `password`). Stored encrypted, never returned.' });
 
+/** The scheduled-probe settings a connect or a patch may carry. */
+const SCHEDULE_SETTINGS = {
+  health_check_interval_seconds: z
+    .number()
+    .int()
+    .nullable()
+    .optional()
+    .openapi({ description: "Seconds between scheduled health probes, 60 to 86400; `null`: the gateway's default." }),
+  health_checks_paused: z.boolean().optional().openapi({ description: 'Pause (true) or resume (false) scheduled health probes.' }),
+};
+
 export const ConnectBodySchema = z
   .strictObject({
     provider: z.string().max(64),
@@ -186,13 +197,7 @@ export const ConnectBodySchema = z
     credentials: CredentialsSchema.optional(),
     return_url: z.string().max(2048).optional().openapi({ description: 'oauth2: where the browser returns after authorizing.' }),
     integration_id: z.string().max(200).optional().openapi({ description: 'Reconnect this integration; it keeps its ID.' }),
-    health_check_interval_seconds: z
-      .number()
-      .int()
-      .nullable()
-      .optional()
-      .openapi({ description: "Seconds between scheduled health probes, 60 to 86400; `null`: the gateway's default." }),
-    health_checks_paused: z.boolean().optional().openapi({ description: 'Pause (true) or resume (false) scheduled health probes.' }),
+    ...SCHEDULE_SETTINGS,
   })
   .openapi('ConnectIntegration');
 
@@ -218,13 +223,7 @@ export const PatchBodySchema = z
         rotate_secret: z.boolean().optional().openapi({ description: 'Issue a new signing secret, returned once.' }),
       })
       .optional(),
-    health_check_interval_seconds: z
-      .number()
-      .int()
-      .nullable()
-      .optional()
-      .openapi({ description: "Seconds between scheduled health probes, 60 to 86400; `null`: the gateway's default." }),
-    health_checks_paused: z.boolean().optional().openapi({ description: 'Pause (true) or resume (false) scheduled health probes.' }),
+    ...SCHEDULE_SETTINGS,
   })
   .openapi('IntegrationPatch', { description: 'JSON Merge Patch (RFC 7396): absent members stay as they are.' });
 

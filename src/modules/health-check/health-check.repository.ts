@@ -92,18 +92,8 @@ export async function findHealthChecksByIds(db: Kysely<Database>, organizationId
 }
 
 /** A probe to record, as health-recording.ts builds it from the outcome. */
-export interface NewHealthCheck {
-  organizationId: string;
-  integrationId: string;
-  ok: boolean;
-  httpStatus: number | null;
-  latencyMs: number | null;
-  errorCode: string | null;
-  message: string | null;
-  identity: Record<string, unknown> | null;
-  grantedScopes: string[] | null;
-  missingScopes: string[];
-}
+/** A probe to record: the history's row without what the database gives it. */
+export type NewHealthCheck = Omit<HealthCheck, 'id' | 'checkedAt'>;
 
 /** Appends a probe to an integration's history, inside the transaction that records its outcome. */
 export async function insertHealthCheckRow(trx: Transaction<Database>, check: NewHealthCheck): Promise<HealthCheck> {
