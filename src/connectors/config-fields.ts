@@ -7,6 +7,7 @@ export interface ConfigProblem {
 
 const HOST = /^(?:https?:\/\/)?[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::\d{1,5})?\/?$/i;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
+const IDENTIFIER = /^[a-z][a-z0-9_]{0,79}$/;
 
 function check(field: ConfigField, value: string): string | null {
   if (value.length > 2048) return 'is too long';
@@ -27,6 +28,8 @@ function check(field: ConfigField, value: string): string | null {
       return field.choices?.includes(value) ? null : `must be one of ${field.choices?.join(', ')}`;
     case 'header-name':
       return HEADER_NAME.test(value) ? null : 'must be an HTTP header name';
+    case 'identifier':
+      return IDENTIFIER.test(value) ? null : 'must be a lowercase name of letters, digits and _ (at most 80), e.g. cmdb_ci_server';
     case 'text':
       return null;
   }

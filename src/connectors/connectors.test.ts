@@ -62,6 +62,20 @@ describe('validateConfig', () => {
     );
   });
 
+  it('takes a ServiceNow table and column only by name, never a path, a query or a dot-walk', () => {
+    const servicenow = connector('servicenow');
+    const problems = (config: Record<string, string>) =>
+      validateConfig(servicenow, { instance: 'acme.service-now.com', ...config }).problems;
+    expect(problems({ inventoryTable: 'cmdb_ci_server', inventoryNameField: 'host_name' })).toEqual([]);
+    for (const bad of ['sys_user?sysparm_query=x', '../sys_user', 'Incident', 'u table', '1table', 'group.name', 'x'.repeat(81)]) {
+      expect(problems({ inventoryTable: bad })).toEqual([{ field: 'inventoryTable', message: expect.stringContaining('lowercase name') }]);
+      expect(problems({ inventoryNameField: bad })[0]?.field).toBe('inventoryNameField');
+    }
+    expect(validateConfig(connector('http'), { baseUrl: 'https://x.example', inventoryPath: 'items' }).problems[0]?.field).toBe(
+      'inventoryPath',
+    );
+  });
+
   it('accepts and trims good values', () => {
     expect(validateConfig(connector('servicenow'), { instance: ' acme.service-now.com ' })).toEqual({
       config: { instance: 'acme.service-now.com' },

@@ -2,6 +2,7 @@ import { datadog } from './datadog/datadog.connector.js';
 import { github } from './github/github.connector.js';
 import { gitlab } from './gitlab/gitlab.connector.js';
 import { http } from './http/http.connector.js';
+import { inventoryListings } from './inventory.js';
 import { jira } from './jira/jira.connector.js';
 import { pagerduty } from './pagerduty/pagerduty.connector.js';
 import { servicenow } from './servicenow/servicenow.connector.js';
@@ -33,6 +34,26 @@ function validate(definition: ConnectorDefinition): void {
     for (const [, name] of (template ?? '').matchAll(/\{([a-zA-Z]+)[|?}]/g)) {
       if (name && name !== 'oauthApi' && !fields.has(name)) problems.push(`template names unknown field ${name}`);
     }
+  }
+  for (const listing of inventoryListings(definition)) {
+    const known = new Set([...fields, 'oauthApi', ...(listing.lookup ? [listing.lookup.name] : [])]);
+    const named = [
+      listing.path,
+      listing.lookup?.path,
+      listing.fields.id,
+      listing.fields.name,
+      listing.fields.url,
+      ...(listing.metadata ?? []),
+    ];
+    for (const template of named) {
+      for (const [, name] of (template ?? '').matchAll(/\{([a-zA-Z]+)[|?}]/g)) {
+        if (name && !known.has(name)) problems.push(`inventory ${listing.kind} names unknown field ${name}`);
+      }
+    }
+    if (listing.requiresConfig && !fields.has(listing.requiresConfig))
+      problems.push(`inventory requires unknown field ${listing.requiresConfig}`);
+    for (const kind of listing.authKinds ?? [])
+      if (!definition.authKinds.includes(kind)) problems.push(`inventory for unknown auth kind ${kind}`);
   }
   if (problems.length > 0) throw new Error(`Connector ${definition.key} is invalid: ${problems.join('; ')}`);
 }

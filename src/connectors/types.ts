@@ -5,8 +5,11 @@ export interface ConfigField {
   name: string;
   description: string;
   required: boolean;
-  /** `origin`: a host[:port] or http(s) origin; `url`: an absolute http(s) URL; `path`: starts with `/`. */
-  kind: 'origin' | 'url' | 'path' | 'choice' | 'text' | 'header-name';
+  /**
+   * `origin`: a host[:port] or http(s) origin; `url`: an absolute http(s) URL; `path`: starts with `/`;
+   * `identifier`: a lowercase name of letters, digits and `_` (a ServiceNow table or column).
+   */
+  kind: 'origin' | 'url' | 'path' | 'choice' | 'text' | 'header-name' | 'identifier';
   choices?: readonly string[];
   default?: string;
 }
@@ -64,22 +67,46 @@ export interface ProbeDefinition {
 export interface InventoryDefinition {
   /** The kind of resource, e.g. `repository`. */
   kind: string;
-  /** Path (or URL template) of the first page, relative to the API base; it asks for the largest page. */
+  /**
+   * Path (or URL template) of the first page, relative to the API base; it asks for the largest page.
+   * `{name}` is a config value, `{oauthApi}` the deployment's OAuth API base, or a `lookup`'s value.
+   */
   path: UrlTemplate;
   /**
-   * How the next page is found: `link`, the `Link` header's `rel="next"` URL (RFC 8288), as GitHub and
-   * GitLab send it; or a cursor in the body (`body`, a dotted path; none or empty on the last page) sent
-   * back as the query parameter `param`, as Slack's `response_metadata.next_cursor` and `cursor`; or
-   * an offset (`param`) advanced by each page's item count while the body's `more` path is true, as
-   * PagerDuty's `offset` and `more`.
+   * How the next page is found: `link`, the `Link` header's `rel="next"` URL (RFC 8288), as GitHub,
+   * GitLab and ServiceNow send it; or a cursor in the body (`body`, a dotted path; none or empty on the
+   * last page) sent back as the query parameter `param`, as Slack's `response_metadata.next_cursor` and
+   * `cursor` (with `urls`, a value that is a URL or a path is the next page itself, and a `Link` header's
+   * next page comes first); or an offset (`param`) advanced by each page's item count while the body's
+   * `more` path is true (PagerDuty's `offset` and `more`) or until its `last` path is true (Jira's
+   * `startAt` and `isLast`); or a page number (`param`, from 0) advanced while a page is full, that is
+   * holds the `size` query parameter's count of items (Datadog's `page` and `page_size`).
    */
-  pagination: 'link' | { cursor: { body: string; param: string } } | { offset: { param: string; more: string } };
-  /** Where the answer's items are: a dotted path into the body; absent: the body is the array. */
+  pagination:
+    | 'link'
+    | { cursor: { body: string; param: string; urls?: boolean } }
+    | { offset: { param: string; more: string } | { param: string; last: string } }
+    | { page: { param: string; size: string } };
+  /** Where the answer's items are: a dotted path into the body; absent, or a body that is an array: the body. */
   items?: string;
-  /** Where each item's fields are: dotted paths into one element of the answer's array. */
+  /**
+   * Where each item's fields are: dotted paths into one element of the answer's array. `url` may instead
+   * be a template of a link the provider does not send (`{site}/browse/{.key}`): `{.path}` is the item's
+   * field, `{name}` a config value.
+   */
   fields: { id: string; name: string; url?: string };
-  /** Fields of an item kept as its metadata. */
+  /** Fields of an item kept as its metadata, by their dotted paths. */
   metadata?: readonly string[];
+  /** The auth kinds whose credential can list this; absent: every kind of the connector. */
+  authKinds?: readonly AuthKind[];
+  /** A config field the integration must set for this listing to apply (the generic connector's `inventoryPath`). */
+  requiresConfig?: string;
+  /**
+   * A value the path needs that only the provider knows, read before the first page: the element of the
+   * list at `path` whose `match.field` is the origin of the config field `match.config`, its `value`
+   * field (Atlassian's cloud id of the integration's site, from `accessible-resources`).
+   */
+  lookup?: { name: string; path: UrlTemplate; match: { field: string; config: string }; value: string };
 }
 
 /** A provider the gateway can connect, as data. */
@@ -103,6 +130,9 @@ export interface ConnectorDefinition {
   customRevocation?: 'github' | 'slack';
   /** Headers sent on every API request (e.g. an API version). */
   apiHeaders?: Readonly<Record<string, string>>;
-  /** What an inventory sync lists; absent: the connector has no inventory. */
-  inventory?: InventoryDefinition;
+  /**
+   * What an inventory sync lists: the first listing whose `authKinds` and `requiresConfig` fit the
+   * integration (see `inventoryFor`); absent or none fitting: the integration has no inventory.
+   */
+  inventory?: InventoryDefinition | readonly InventoryDefinition[];
 }

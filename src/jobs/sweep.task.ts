@@ -1,11 +1,10 @@
 import type { AddJobsJobSpec } from 'graphile-worker';
 import { type Kysely, sql } from 'kysely';
-import { listConnectors } from '../connectors/registry.js';
 import type { Database } from '../db/database.js';
 import type { EngineConfig } from './engine.config.js';
 import { HEALTH_PROBE_TASK } from './health-probe.task.js';
 import { deadLockMs, PROBED_STATUSES, REFRESHED_STATUSES } from './schedule.js';
-import { SYNC_TASK } from './sync.task.js';
+import { hasInventorySql, SYNC_TASK } from './sync.task.js';
 import { TOKEN_REFRESH_TASK } from './token-refresh.task.js';
 
 export const SWEEP_TASK = 'engine.sweep';
@@ -23,11 +22,6 @@ export interface SweepResult {
   refreshesQueued: number;
   syncsQueued: number;
 }
-
-/** The providers whose connectors list an inventory. */
-const INVENTORY_PROVIDERS = listConnectors()
-  .filter((definition) => definition.inventory)
-  .map((definition) => definition.key);
 
 /**
  * The schedule kept on the integrations themselves, turned into jobs. Newly eligible integrations get
@@ -81,16 +75,16 @@ export async function sweep(
         and credential_expires_at is not null and refresh_refused_at is null
       limit ${SWEEP_BATCH})`.execute(db);
 
-  const inventories = sql.join(INVENTORY_PROVIDERS.map((key) => sql`${key}`));
+  const inventories = hasInventorySql();
   await sql`
     update integrations set next_sync_at = null
     where next_sync_at is not null
-      and (provider not in (${inventories}) or status not in (${probed}) or secret_ciphertext is null)`.execute(db);
+      and (not ${inventories} or status not in (${probed}) or secret_ciphertext is null)`.execute(db);
   await sql`
     update integrations set next_sync_at = now() + random() * make_interval(secs => ${config.syncIntervalSeconds})
     where id in (
       select id from integrations
-      where next_sync_at is null and provider in (${inventories}) and status in (${probed}) and secret_ciphertext is not null
+      where next_sync_at is null and ${inventories} and status in (${probed}) and secret_ciphertext is not null
       limit ${SWEEP_BATCH})`.execute(db);
 
   const horizonMs = sweepPeriodMs(config);

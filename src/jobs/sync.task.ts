@@ -1,6 +1,6 @@
-import { type Kysely, sql } from 'kysely';
-import { fetchInventory } from '../connectors/inventory.js';
-import { findConnector } from '../connectors/registry.js';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { fetchInventory, inventoryFor, inventoryListings } from '../connectors/inventory.js';
+import { findConnector, listConnectors } from '../connectors/registry.js';
 import type { Database } from '../db/database.js';
 import { ServiceError } from '../errors.js';
 import { boundOrigins, connectorTarget, openBundle, requireCredential } from '../modules/integration/credential-bundle.js';
@@ -16,13 +16,35 @@ export const SYNC_TASK = 'integration.sync';
 /** A job that runs this early still counts as due. */
 const DUE_TOLERANCE_MS = 1_000;
 
-/** Whether the engine syncs the integration's inventory: its connector lists one, and it has a credential to list with. */
-export function syncsInventory(row: { provider: string; status: string; secret_ciphertext: string | null }): boolean {
+/**
+ * Whether the engine syncs the integration's inventory: its connector lists one for its auth kind and
+ * config, and it has a credential to list with.
+ */
+export function syncsInventory(row: {
+  provider: string;
+  status: string;
+  auth_kind: string;
+  config: Record<string, unknown>;
+  secret_ciphertext: string | null;
+}): boolean {
+  const definition = findConnector(row.provider);
   return (
-    Boolean(findConnector(row.provider)?.inventory) &&
+    Boolean(definition && inventoryFor(definition, row.auth_kind, row.config)) &&
     PROBED_STATUSES.some((status) => status === row.status) &&
     row.secret_ciphertext !== null
   );
+}
+
+/** `inventoryFor` as SQL over an `integrations` row: whether its connector lists an inventory for its auth kind and config. */
+export function hasInventorySql(): RawBuilder<boolean> {
+  const listings = listConnectors().flatMap((definition) =>
+    inventoryListings(definition).map((listing) => {
+      const kinds = listing.authKinds ? sql` and auth_kind in (${sql.join(listing.authKinds.map((kind) => sql`${kind}`))})` : sql``;
+      const config = listing.requiresConfig ? sql` and coalesce(config ->> ${listing.requiresConfig}, '') <> ''` : sql``;
+      return sql`(provider = ${definition.key}${kinds}${config})`;
+    }),
+  );
+  return sql<boolean>`(${sql.join(listings, sql` or `)})`;
 }
 
 /**

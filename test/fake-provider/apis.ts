@@ -1,5 +1,13 @@
 import { type Answer, clientIdOf, type FakeRequest, json } from './profiles.js';
 import { githubRepositories, gitlabProjects, pagerdutyServices, slackChannels } from './inventory.js';
+import {
+  datadogMonitors,
+  httpItems,
+  jiraAccessibleResources,
+  jiraGatewayProjects,
+  jiraProjects,
+  servicenowTable,
+} from './inventory-lists.js';
 import type { AccessToken } from './store.js';
 
 /** An API route of a provider, below its API base (or Atlassian's API gateway for `oauthApi`). */
@@ -232,12 +240,13 @@ const http: ApiRoute[] = [
 ];
 
 export const API_ROUTES: Readonly<Record<string, readonly ApiRoute[]>> = {
-  datadog,
+  datadog: [...datadog, datadogMonitors],
   github: [...github, githubRepositories],
   gitlab: [...gitlab, gitlabProjects],
-  http,
-  jira,
+  // Before the catch-all route of any path.
+  http: [httpItems, ...http],
+  jira: [...jira, jiraProjects, jiraAccessibleResources, jiraGatewayProjects],
   pagerduty: [...pagerduty, pagerdutyServices],
-  servicenow,
+  servicenow: [...servicenow, servicenowTable],
   slack: [...slack, slackChannels],
 };

@@ -59,13 +59,38 @@ export const gitlabProjects: ApiRoute = {
   },
 };
 
+/** Providers whose fake lists an inventory. */
+export type InventoryProvider = 'github' | 'gitlab' | 'slack' | 'pagerduty' | 'jira' | 'datadog' | 'servicenow' | 'http';
+
 /**
- * `count` repositories (GitHub), projects (GitLab), channels (Slack) or services (PagerDuty) as the
+ * `count` repositories (GitHub), projects (GitLab, Jira), channels (Slack), services (PagerDuty),
+ * monitors (Datadog), the user's group memberships (ServiceNow) or items (the generic HTTP API) as the
  * provider describes them, numbered from `from`.
  */
-export function inventoryItems(provider: 'github' | 'gitlab' | 'slack' | 'pagerduty', count: number, from = 1): Record<string, unknown>[] {
+export function inventoryItems(provider: InventoryProvider, count: number, from = 1): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, index) => {
     const n = from + index;
+    if (provider === 'jira')
+      return {
+        id: String(10_000 + n),
+        key: `PRJ${n}`,
+        name: `Project ${n}`,
+        self: `https://acme.atlassian.net/rest/api/3/project/${10_000 + n}`,
+        projectTypeKey: 'software',
+        style: 'next-gen',
+        isPrivate: false,
+      };
+    if (provider === 'datadog')
+      return { id: 5_000_000 + n, name: `Monitor ${n}`, type: 'metric alert', overall_state: 'OK', priority: null, query: 'avg:cpu > 90' };
+    if (provider === 'servicenow') {
+      const sysId = n.toString(16).padStart(32, '0');
+      return {
+        sys_id: `m${sysId.slice(1)}`,
+        user: 'current',
+        group: { display_value: `Group ${n}`, value: sysId },
+      };
+    }
+    if (provider === 'http') return { id: `item-${n}`, name: `Item ${n}`, url: `https://api.example.com/items/${n}` };
     if (provider === 'pagerduty')
       return {
         id: `PS${String(n).padStart(5, '0')}`,

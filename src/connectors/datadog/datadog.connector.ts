@@ -24,4 +24,14 @@ export const datadog: ConnectorDefinition = {
   },
   credentials: { API_TOKEN: { kind: 'header', name: 'dd-api-key', format: '{token}' }, OAUTH2: { kind: 'bearer' } },
   probe: { method: 'GET', path: '/api/v1/validate', identity: {} },
+  // Monitors, 1,000 a page from page 0 while a page is full. Datadog lists monitors only for a user
+  // (OAuth, or an API key with an application key): an API key alone is refused, so it lists nothing.
+  inventory: {
+    kind: 'monitor',
+    path: '/api/v1/monitor?page=0&page_size=1000',
+    pagination: { page: { param: 'page', size: 'page_size' } },
+    fields: { id: 'id', name: 'name', url: 'https://app.{site}/monitors/{.id}' },
+    metadata: ['type', 'overall_state', 'priority'],
+    authKinds: ['OAUTH2'],
+  },
 };

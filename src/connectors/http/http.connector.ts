@@ -16,9 +16,26 @@ export const http: ConnectorDefinition = {
       default: 'authorization',
       description: 'Header carrying the token; with `authorization` the token is sent as a Bearer token.',
     },
+    {
+      name: 'inventoryPath',
+      kind: 'path',
+      required: false,
+      description:
+        'Path listing what the credential reaches, for inventory syncs: a JSON array of items, or {"items": [...], "next": ...} ' +
+        'where next is the next page (a URL or path) or a cursor sent back as ?cursor=; a Link header rel="next" also works. ' +
+        'Each item has an id (string or number), a name and optionally a url. Empty: no inventory.',
+    },
   ],
   defaultScopes: [],
   requiredScopes: [],
   credentials: { API_TOKEN: { kind: 'header', name: '{headerName}', format: '{token}' }, BASIC: { kind: 'basic' } },
   probe: { method: 'GET', path: '{probePath}', identity: {} },
+  inventory: {
+    kind: 'item',
+    path: '{inventoryPath}',
+    pagination: { cursor: { body: 'next', param: 'cursor', urls: true } },
+    items: 'items',
+    fields: { id: 'id', name: 'name', url: 'url' },
+    requiresConfig: 'inventoryPath',
+  },
 };

@@ -1,5 +1,7 @@
 import { type Kysely, sql } from 'kysely';
+import { inventoryFor, inventoryListings } from '../../connectors/inventory.js';
 import { findConnector } from '../../connectors/registry.js';
+import type { ConnectorDefinition } from '../../connectors/types.js';
 import type { Database } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
@@ -14,6 +16,18 @@ import { type SyncRun, toSyncRun } from './inventory.model.js';
 /** The queue's task and job key of an integration's sync (src/jobs/sync.task.ts, sweep.task.ts). */
 const SYNC_TASK = 'integration.sync';
 const syncJobKey = (integrationId: string) => `sync:${integrationId}`;
+
+/** Why an integration has no inventory: its connector lists none, or none for its auth kind or config. */
+function noInventory(definition: ConnectorDefinition | undefined, provider: string): string {
+  const listings = definition ? inventoryListings(definition) : [];
+  const name = definition?.name ?? provider;
+  if (listings.length === 0) return `${name} has no inventory to sync.`;
+  const needs = listings.flatMap((listing) => [
+    ...(listing.authKinds ? [`auth kind ${listing.authKinds.join(' or ')}`] : []),
+    ...(listing.requiresConfig ? [`the setting ${listing.requiresConfig}`] : []),
+  ]);
+  return `This ${name} integration has no inventory to sync: it needs ${[...new Set(needs)].join(', or ')}.`;
+}
 
 /**
  * Queues an inventory sync of the integration now: a run recorded as queued (shown on `lastSync`), due
@@ -31,8 +45,8 @@ export async function requestSync(
   if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
   if (row.status === 'REVOKED') throw new ServiceError('ALREADY_REVOKED', 'The integration is revoked.', ['id']);
   const definition = findConnector(row.provider);
-  if (!definition?.inventory)
-    throw new ServiceError('VALIDATION', `${definition?.name ?? row.provider} has no inventory to sync.`, ['id']);
+  if (!definition || !inventoryFor(definition, row.auth_kind, row.config))
+    throw new ServiceError('VALIDATION', noInventory(definition, row.provider), ['id']);
   if (row.secret_ciphertext === null || row.status === 'PENDING_AUTHORIZATION')
     throw new ServiceError('CONFLICT', 'The integration has no credential to sync with yet.', ['id']);
 

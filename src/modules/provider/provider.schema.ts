@@ -20,6 +20,7 @@ const ConfigFieldKindEnum = builder.enumType('ProviderConfigFieldKind', {
     CHOICE: { value: 'choice', description: 'One of `choices`.' },
     TEXT: { value: 'text' },
     HEADER_NAME: { value: 'header-name', description: 'An HTTP header name.' },
+    IDENTIFIER: { value: 'identifier', description: 'A lowercase name of letters, digits and `_`, e.g. a table name `cmdb_ci_server`.' },
   } as const,
 });
 
