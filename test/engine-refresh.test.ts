@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { SCHEDULER_KEY_ID } from '../src/jobs/scheduler-actor.js';
 import { createEngineWorld, type EngineWorld, waitFor } from './support/engine.js';
+import { REFRESH } from './support/integration-flows.js';
 
 const AHEAD_SECONDS = 118;
 /**
@@ -98,6 +99,41 @@ describe('OAuth2 tokens refreshed ahead of expiry', () => {
     );
     expect(refused.status).toBe('NEEDS_REAUTH');
     await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(refreshCalls()).toBe(1);
+  });
+
+  it('a refresh commits its new expiry and clears the schedule in one statement: no schedule of the old expiry outlives it', async () => {
+    // Due in about eight minutes: long after this test, so that only the commit can have moved it.
+    world.fake.reset();
+    world.fake.knobs('gitlab').expiresInSeconds = 600;
+    const id = await world.connectOAuth('gitlab');
+    world.fake.reset();
+    const old = await waitFor(
+      async () => {
+        const row = await world.row(id);
+        return row.next_refresh_at ? row : null;
+      },
+      5_000,
+      'the first schedule',
+    );
+    expect((old.next_refresh_at as Date).getTime()).toBe((old.credential_expires_at as Date).getTime() - AHEAD_SECONDS * 1000);
+    // A refresh whose process does nothing after its commit: the mutation's, which schedules nothing itself.
+    const answer = await world.graphql(world.org.keys.EDITOR, REFRESH, { input: { id, refreshTokens: true } });
+    expect(answer.data.refreshIntegration.userErrors).toEqual([]);
+    const committed = await world.row(id);
+    expect((committed.credential_expires_at as Date).getTime()).toBeGreaterThan((old.credential_expires_at as Date).getTime());
+    // Cleared with the commit, or already scheduled anew by a sweep: never the old expiry's.
+    const expected = (committed.credential_expires_at as Date).getTime() - AHEAD_SECONDS * 1000;
+    expect([null, expected]).toContain(committed.next_refresh_at?.getTime() ?? null);
+    const rescheduled = await waitFor(
+      async () => {
+        const row = await world.row(id);
+        return row.next_refresh_at ? row : null;
+      },
+      10_000,
+      'the schedule of the new expiry',
+    );
+    expect((rescheduled.next_refresh_at as Date).getTime()).toBe(expected);
     expect(refreshCalls()).toBe(1);
   });
 });

@@ -57,7 +57,7 @@ async function connectBasic(provider: string, config: Record<string, string> = {
 }
 
 describe('inventory syncs of Jira, Datadog, ServiceNow and HTTP APIs', () => {
-  it('list Jira projects by startAt until isLast, on the site and through the gateway by cloud id; a 429 waits its Retry-After', async () => {
+  it('list Jira projects by startAt until isLast, on the site and by cloud id through the gateway; a 429 waits', async () => {
     inventoryOf(world.fake.store.inventories, 'jira').push(...inventoryItems('jira', 120));
     const basic = await connectBasic('jira');
     await finishedRuns(basic, 1);
@@ -113,7 +113,8 @@ describe('inventory syncs of Jira, Datadog, ServiceNow and HTTP APIs', () => {
     });
 
     const apiKey = await world.connectToken('datadog', world.fake.issueApiToken('datadog'));
-    const SYNC_NOW = `mutation($input: SyncIntegrationInput!) { syncIntegration(input: $input) { syncRun { status } userErrors { code message } } }`;
+    const SYNC_NOW = `mutation($input: SyncIntegrationInput!) { syncIntegration(input: $input) {
+      syncRun { status } userErrors { code message } } }`;
     const refused = (await world.graphql(world.org.keys.EDITOR, SYNC_NOW, { input: { id: apiKey } })).data.syncIntegration;
     expect(refused).toMatchObject({ syncRun: null, userErrors: [{ code: 'VALIDATION' }] });
     expect(refused.userErrors[0].message).toContain('OAUTH2');
@@ -164,7 +165,7 @@ describe('inventory syncs of Jira, Datadog, ServiceNow and HTTP APIs', () => {
     expect(bad).toMatchObject({ integration: null, userErrors: [{ code: 'VALIDATION', field: ['input', 'config', 'inventoryTable'] }] });
   });
 
-  it('list the items of an HTTP API at its inventoryPath: a JSON array with Link headers, {items, next} with a cursor or a path', async () => {
+  it('list an HTTP API at its inventoryPath: a JSON array with Link headers, {items, next} with a cursor or a path', async () => {
     inventoryOf(world.fake.store.inventories, 'http').push(...inventoryItems('http', 250));
     const connect = async (inventoryPath?: string) => {
       const config = { ...configFor('http', world.fake), ...(inventoryPath ? { inventoryPath } : {}) };

@@ -35,15 +35,16 @@ export async function refreshOnSchedule(deps: TaskDeps, payload: RefreshPayload,
   const due = refreshDueAt(row.credential_expires_at, config.tokenRefreshAheadSeconds, Date.now());
   if (due.getTime() > Date.now() + DUE_TOLERANCE_MS) {
     // Refreshed meanwhile (by a request): follow the new expiry.
-    await scheduleRefresh(db, row.id, due);
+    await scheduleFromExpiry(db, row.id, config.tokenRefreshAheadSeconds);
     return 'not-due';
   }
   const actor = await schedulerActor(db, row.organization_id, TOKEN_REFRESH_TASK, jobId);
   if (!actor) return 'not-due';
   try {
-    const { row: after, refreshed } = await refreshWithLock(services, db, actor, row.id, { kind: 'force', since });
-    const expiresAt = after.credential_expires_at;
-    await scheduleRefresh(db, row.id, expiresAt ? refreshDueAt(expiresAt, config.tokenRefreshAheadSeconds, Date.now()) : null);
+    // The commit of new tokens clears the schedule with the old expiry (sealBundle): should this process
+    // stop right after it, the sweep schedules the next refresh from the new one.
+    const { refreshed } = await refreshWithLock(services, db, actor, row.id, { kind: 'force', since });
+    await scheduleFromExpiry(db, row.id, config.tokenRefreshAheadSeconds);
     return refreshed ? 'refreshed' : 'not-due';
   } catch (error) {
     if (!(error instanceof ServiceError)) throw error;
@@ -61,6 +62,22 @@ export async function refreshOnSchedule(deps: TaskDeps, payload: RefreshPayload,
     );
     return 'failed';
   }
+}
+
+/**
+ * Schedules the next refresh from the expiry stored now, in one statement: `aheadSeconds` before it and
+ * never in the past, as the sweep does; nothing without an expiry. Never from an expiry read earlier,
+ * which a refresh by a request may have replaced meanwhile.
+ */
+async function scheduleFromExpiry(db: Kysely<Database>, integrationId: string, aheadSeconds: number): Promise<void> {
+  await db
+    .updateTable('integrations')
+    .set({
+      next_refresh_at: sql<Date>`case when credential_expires_at is not null
+        then greatest(credential_expires_at - make_interval(secs => ${aheadSeconds}), now()) end`,
+    })
+    .where('id', '=', integrationId)
+    .execute();
 }
 
 /** Sets when the tokens are refreshed next; like a probe's schedule, it leaves `row_version` alone. */

@@ -69,7 +69,10 @@ export function sealBundle(
   row: Pick<IntegrationRow, 'organization_id' | 'id' | 'secret_version'>,
   bundle: SecretBundle,
   origins: CredentialOrigins | null,
-): Pick<IntegrationUpdate, 'secret_ciphertext' | 'secret_key_id' | 'secret_version' | 'secret_origins' | 'credential_expires_at'> {
+): Pick<
+  IntegrationUpdate,
+  'secret_ciphertext' | 'secret_key_id' | 'secret_version' | 'secret_origins' | 'credential_expires_at' | 'next_refresh_at'
+> {
   if (bundle.credential && !origins) throw new Error('A credential is sealed with the origins it may be sent to.');
   const version = row.secret_version + 1;
   const stored = bundle.credential && origins ? serializeOrigins(origins) : null;
@@ -81,6 +84,9 @@ export function sealBundle(
     secret_version: version,
     secret_origins: stored,
     credential_expires_at: expiresAt,
+    // The refresh schedule follows the expiry: in the same statement as a new one, the schedule taken
+    // from the old one goes, and the engine schedules anew from the new (a crash between cannot keep it).
+    next_refresh_at: null,
   };
 }
 
