@@ -97,6 +97,10 @@ export interface IntegrationsTable {
    */
   refresh_refused_at: NullableTimestamp;
   refresh_refused_reason: string | null;
+  /** The end user a connect session connected it for; null when an API key connected it. */
+  end_user_id: ColumnType<string | null, string | null | undefined, string | null>;
+  end_user_display_name: ColumnType<string | null, string | null | undefined, string | null>;
+  end_user_email: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
   row_version: ColumnType<number, number | undefined, number>;
@@ -181,13 +185,45 @@ export interface OAuthStatesTable {
   config: ColumnType<Record<string, unknown> | null, string | null, string | null>;
   /** The schedule settings a reconnection asked for (columns of `integrations`), applied with the tokens; null: none. */
   schedule: ColumnType<ScheduleSettings | null, string | null | undefined, string | null>;
+  /** The connect session the authorization was started from, which the callback spends; null: an API key's. */
+  connect_session_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   expires_at: Timestamp;
   used_at: NullableTimestamp;
 }
 
+/** A connect session: a short-lived, single-purpose token for the hosted connect page (src/modules/connect-session/). */
+export interface ConnectSessionsTable {
+  id: Generated<string>;
+  organization_id: string;
+  /** The EDITOR key that issued it; revoking the key ends the session. */
+  created_by_key_id: string;
+  /** SHA-256 (hex) of the token; the token itself is shown once. */
+  token_hash: string;
+  end_user_id: string;
+  end_user_display_name: string | null;
+  end_user_email: string | null;
+  /** Null: every provider (or auth kind) of the catalog. */
+  allowed_providers: string[] | null;
+  allowed_auth_kinds: AuthKind[] | null;
+  /** Exact origins the result is posted to (`window.opener.postMessage`). */
+  allowed_origins: ColumnType<string[], string[] | undefined, string[]>;
+  environment: string | null;
+  return_url: string | null;
+  /** The integration reconnected (`reconnect`), or the one the session created. */
+  integration_id: string | null;
+  reconnect: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Connection attempts made through the hosted page. */
+  attempts: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  /** When a connection succeeded through it; a spent session opens nothing. */
+  spent_at: NullableTimestamp;
+}
+
 /** The typed schema that every repository queries; kept in step with `migrations/`. */
 export interface Database {
+  connect_sessions: ConnectSessionsTable;
   oauth_states: OAuthStatesTable;
   rate_limit_buckets: RateLimitBucketsTable;
   idempotency_keys: IdempotencyKeysTable;
@@ -211,6 +247,7 @@ export type SyncRunRow = Selectable<IntegrationSyncRunsTable>;
 export type NewHealthCheckRow = Insertable<IntegrationHealthChecksTable>;
 export type NewIntegrationEventRow = Insertable<IntegrationEventsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;
+export type ConnectSessionRow = Selectable<ConnectSessionsTable>;
 
 /** A rate-limit budget's points spent in its current window (see `src/http/limits/rate-limit-store.ts`). */
 export interface RateLimitBucketsTable {

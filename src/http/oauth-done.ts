@@ -26,6 +26,8 @@ const REASONS: Record<string, string> = {
   probe_provider_error: 'the provider answered the first check with an error',
   probe_outbound_blocked: "the first check was blocked by this gateway's outbound policy",
   probe_failed: 'the first check failed',
+  connect_session_spent: 'the connect link had already connected an integration',
+  client_origin_mismatch: "the provider's token endpoint is not where this gateway's OAuth2 client is registered",
 };
 
 const STYLE =
@@ -41,7 +43,8 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function reasonOf(error: string): string {
+/** What an `error` of the callback's redirect means, in words. */
+export function reasonOf(error: string): string {
   return REASONS[error] ?? `the provider or the gateway reported "${error}"`;
 }
 

@@ -17,3 +17,21 @@ export function selfOnlyPagePolicy(options: { workers?: boolean } = {}): string 
     "frame-ancestors 'none'",
   ].join('; ');
 }
+
+/**
+ * The hosted connect page's policy, stricter still: its one style sheet by hash, only the gateway's own
+ * script, forms posted only to the gateway, and no frame may embed it (clickjacking). Nothing it shows
+ * can reach another host, which matters because its end user types provider credentials into it.
+ */
+export function connectPagePolicy(styleHash: string): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src 'sha256-${styleHash}'`,
+    "img-src 'self'",
+    "connect-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}

@@ -14,6 +14,7 @@ import type { GatewayMetrics } from './observability/gateway-metrics.js';
 import type { RequestTelemetry } from './observability/request-telemetry.js';
 import { type MetricsAccess, metricsResponse, metricsServed } from './observability/telemetry.plugin.js';
 import { mountRest } from './rest/rest.mount.js';
+import { mountConnect } from './connect/connect.route.js';
 
 /** The router's per-request values: the request's state, and, when served by node:http, its socket objects. */
 export type RouterEnv = { Bindings: Partial<HttpBindings>; Variables: { state: RequestState } };
@@ -106,6 +107,9 @@ export function createRouter(deps: RouterDeps): Hono<RouterEnv> {
     }
   });
   router.all(OAUTH_DONE_PATH, (c) => (c.req.method === 'GET' ? oauthDonePage(new URL(c.req.url)) : methodNotAllowed('GET')));
+
+  // The hosted connect page of connect sessions, and its embeddable script (src/http/connect/).
+  mountConnect(router, { db: database.db, services, logger });
 
   // The REST API over the same services, its OpenAPI document and reference (src/http/rest/).
   mountRest(router, { db: database.db, services, logger, ...deps.rest });

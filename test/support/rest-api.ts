@@ -96,6 +96,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/connect-sessions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Issue a connect session for an end user
+     * @description A short-lived, single-purpose token that opens the hosted connect page, where the end user connects a provider within the given limits, without an API key. It works until it expires or a connection succeeds. Requires EDITOR.
+     */
+    post: operations['createConnectSession'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -183,6 +203,12 @@ export interface components {
       health_check_interval_seconds: number | null;
       /** @description Scheduled probes are paused: none is scheduled, while `POST …/test` still probes on demand. */
       health_checks_paused: boolean;
+      /** @description The end user a connect session connected it for; null when an API key connected it. */
+      end_user: {
+        id: string;
+        display_name: string | null;
+        email: string | null;
+      } | null;
       /** Format: date-time */
       revoked_at: string | null;
       /** Format: date-time */
@@ -302,6 +328,38 @@ export interface components {
       next_cursor: string | null;
       has_more: boolean;
     };
+    ConnectSession: {
+      /** @description The session token, shown this once. It is not an API key: no API accepts it. */
+      token: string;
+      /** @description Open this in the end user's browser (popup or redirect): the hosted connect page. */
+      connect_url: string;
+      /** Format: date-time */
+      expires_at: string;
+    };
+    CreateConnectSession: {
+      /** @description The end user the session is for, recorded on the integration it connects. */
+      end_user: {
+        /** @description Your product's identifier of the user (1 to 200 characters). */
+        id: string;
+        /** @description Shown on the connect page. */
+        display_name?: string;
+        email?: string;
+      };
+      /** @description Catalog keys the page offers; every provider when absent. */
+      allowed_providers?: string[];
+      /** @description Auth kinds the page offers; every kind when absent. */
+      allowed_auth_kinds?: components['schemas']['AuthKind'][];
+      /** @description Reconnect this integration (its provider only); it keeps its ID. */
+      integration_id?: string;
+      /** @description The environment label the connected integration gets. */
+      environment?: string;
+      /** @description Where the browser goes after connecting, with `integration` and `outcome` query parameters, when the page is not a popup. https, or http on a loopback address. */
+      return_url?: string;
+      /** @description Exact origins of the pages that open the connect page as a popup and receive its result message. */
+      allowed_origins?: string[];
+      /** @description Lifetime of the token: 60 to 86400 seconds; 1800 when absent. */
+      expires_in_seconds?: number;
+    };
   };
   responses: never;
   parameters: never;
@@ -327,6 +385,8 @@ export interface operations {
         environment?: string;
         /** @description Case-insensitive substring of the display name. */
         search?: string;
+        /** @description Integrations connected for this end user (`end_user.id`) through connect sessions. */
+        end_user_id?: string;
         /** @description Sort field; `-` for descending. */
         order?:
           | 'created_at'
@@ -997,6 +1057,113 @@ export interface operations {
         headers: {
           /** @description Seconds to wait. */
           'retry-after'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  createConnectSession: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the request safe to retry: the first answer is stored for 24 hours and replayed byte for byte (with `Idempotent-Replayed: true`). */
+        'idempotency-key'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateConnectSession'];
+      };
+    };
+    responses: {
+      /** @description The session: send the end user to `connect_url`. */
+      201: {
+        headers: {
+          /** @description Cost points of the budget nearest to exhaustion, per window. */
+          'x-ratelimit-limit'?: number;
+          /** @description Points left in that budget. */
+          'x-ratelimit-remaining'?: number;
+          /** @description When that budget refills (Unix seconds). */
+          'x-ratelimit-reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ConnectSession'];
+        };
+      };
+      /** @description The request is malformed: a parameter or body member of the wrong type, unknown, or out of range. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No valid API key: send `Authorization: Bearer <API key>`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The API key's role does not allow this operation. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description `integration_id` names no integration. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A request with this Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE), or the state conflicts. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED), or an input value is invalid (VALIDATION). */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A rate-limit budget is spent; retry after `Retry-After` seconds. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'retry-after'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The provider failed or could not be reached; nothing was changed but health. */
+      502: {
+        headers: {
           [name: string]: unknown;
         };
         content: {

@@ -18,7 +18,7 @@ import {
 // The REST operations on integrations, as OpenAPI route definitions: the router validates requests with
 // them and the OpenAPI document is printed from them.
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
+export const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
 
 const RATE_LIMIT_HEADERS = {
   'x-ratelimit-limit': {
@@ -30,7 +30,7 @@ const RATE_LIMIT_HEADERS = {
 };
 
 /** The answers every operation may give besides its own. */
-const COMMON = {
+export const COMMON = {
   400: problem('The request is malformed: a parameter or body member of the wrong type, unknown, or out of range.'),
   401: problem('No valid API key: send `Authorization: Bearer <API key>`.'),
   403: problem("The API key's role does not allow this operation."),
@@ -40,7 +40,7 @@ const COMMON = {
   },
 };
 
-const IDEMPOTENCY_KEY = z.object({
+export const IDEMPOTENCY_KEY = z.object({
   'idempotency-key': z
     .string()
     .optional()
@@ -52,20 +52,20 @@ const IDEMPOTENCY_KEY = z.object({
 });
 
 /** The answers of an operation that takes an Idempotency-Key. */
-const KEYED = {
+export const KEYED = {
   409: problem('A request with this Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE), or the state conflicts.'),
   422: problem('The Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED), or an input value is invalid (VALIDATION).'),
   502: problem('The provider failed or could not be reached; nothing was changed but health.'),
 };
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { 'application/json': { schema } },
   headers: RATE_LIMIT_HEADERS,
 });
 
 const tags = ['Integrations'];
-const security = [{ bearer: [] }];
+export const security = [{ bearer: [] }];
 
 export const listIntegrationsRoute = createRoute({
   operationId: 'listIntegrations',

@@ -9,6 +9,7 @@ import {
   revokeIntegrationRoute,
   testIntegrationRoute,
 } from './integrations.routes.js';
+import { createConnectSessionRoute } from './connect-sessions.routes.js';
 
 /** Every REST route, in the order the document lists them. */
 const ROUTES = [
@@ -19,6 +20,7 @@ const ROUTES = [
   revokeIntegrationRoute,
   testIntegrationRoute,
   listHealthChecksRoute,
+  createConnectSessionRoute,
 ];
 
 const DESCRIPTION = `The integrations gateway's REST API: the same operations, services, API keys, roles, rate limits and
@@ -69,7 +71,10 @@ export function openApiDocument(): object {
     openapi: '3.1.0',
     info: { title: 'Integrations gateway REST API', version: '1.0.0', description: DESCRIPTION },
     servers: [{ url: '/v1' }],
-    tags: [{ name: 'Integrations', description: "An organization's connections to its providers." }],
+    tags: [
+      { name: 'Integrations', description: "An organization's connections to its providers." },
+      { name: 'Connect sessions', description: 'Short-lived tokens that open the hosted connect page for an end user.' },
+    ],
   });
   return printed;
 }

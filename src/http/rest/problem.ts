@@ -102,4 +102,5 @@ const ARGUMENT_POINTERS: Record<string, string> = {
   after: '/query/cursor',
   before: '/query/cursor',
   first: '/query/limit',
+  'filter.endUserId': '/query/end_user_id',
 };

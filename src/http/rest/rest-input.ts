@@ -74,6 +74,7 @@ export function listTerms(query: ListQuery): {
       healths: enumList(query.health, HEALTHS, 'health'),
       environment: query.environment ?? null,
       search: query.search ?? null,
+      endUserId: query.end_user_id ?? null,
     },
     orderBy,
     direction,

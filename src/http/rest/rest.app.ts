@@ -14,6 +14,8 @@ import {
   testIntegrationRoute,
 } from './integrations.routes.js';
 import { pointerOf, problem } from './problem.js';
+import { createConnectSessionHandler } from './connect-sessions.handlers.js';
+import { createConnectSessionRoute } from './connect-sessions.routes.js';
 import { admitted, type RestOperation } from './rest-admission.js';
 import { bodyWithin } from './rest-body.js';
 import type { RestEnv } from './rest-env.js';
@@ -110,6 +112,11 @@ export function createRestApi(deps: RestDeps): OpenAPIHono<RestEnv> {
       },
     },
     handlers.test,
+  );
+  serve(
+    createConnectSessionRoute,
+    { type: 'mutation', role: 'EDITOR', charge: () => ({ points: MUTATION }) },
+    createConnectSessionHandler(deps),
   );
   serve(
     listHealthChecksRoute,

@@ -30,6 +30,7 @@ const PATH_METHODS: [RegExp, string][] = [
   [/^(\/v1)?\/integrations\/[^/]+$/, 'GET, PATCH, DELETE'],
   [/^(\/v1)?\/integrations\/[^/]+\/test$/, 'POST'],
   [/^(\/v1)?\/integrations\/[^/]+\/health-checks$/, 'GET'],
+  [/^(\/v1)?\/connect-sessions$/, 'POST'],
 ];
 
 function unmatched(method: string, path: string, requestId: string): Response {
@@ -53,7 +54,7 @@ export function mountRest<E extends RestEnv>(router: Hono<E>, deps: RestMountDep
   router.route('/v1', api as unknown as Hono<E>);
   router.route('/', api as unknown as Hono<E>);
   // Reached only when no operation answered: a REST client gets a problem, not the router's bare 404.
-  for (const path of ['/v1/*', '/integrations', '/integrations/*'])
+  for (const path of ['/v1/*', '/integrations', '/integrations/*', '/connect-sessions'])
     router.all(path, (c) => unmatched(c.req.method, c.req.path, c.get('state').requestId));
   router.all('/openapi.json', (c) => (c.req.method === 'GET' ? Response.json(openApiDocument()) : methodNotAllowed('GET')));
   router.all(DOCS_PATH, (c) => (c.req.method === 'GET' ? docsPage() : methodNotAllowed('GET')));

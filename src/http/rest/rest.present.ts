@@ -50,6 +50,9 @@ export function presentIntegration(integration: Integration): RestIntegration {
     next_sync_at: iso(integration.nextSyncAt),
     health_check_interval_seconds: integration.healthCheckIntervalSeconds,
     health_checks_paused: integration.healthChecksPaused,
+    end_user: integration.endUser
+      ? { id: integration.endUser.id, display_name: integration.endUser.displayName, email: integration.endUser.email }
+      : null,
     revoked_at: iso(integration.revokedAt),
     created_at: integration.createdAt.toISOString(),
     updated_at: integration.updatedAt.toISOString(),

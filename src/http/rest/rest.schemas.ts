@@ -87,6 +87,10 @@ export const IntegrationSchema = z
     health_checks_paused: z
       .boolean()
       .openapi({ description: 'Scheduled probes are paused: none is scheduled, while `POST …/test` still probes on demand.' }),
+    end_user: z
+      .object({ id: z.string(), display_name: z.string().nullable(), email: z.string().nullable() })
+      .nullable()
+      .openapi({ description: 'The end user a connect session connected it for; null when an API key connected it.' }),
     revoked_at: time().nullable(),
     created_at: time(),
     updated_at: time(),
@@ -123,6 +127,11 @@ export const ListQuerySchema = z.strictObject({
   health: z.string().max(200).optional().openapi({ description: 'Healths, comma-separated.' }),
   environment: z.string().max(200).optional(),
   search: z.string().max(200).optional().openapi({ description: 'Case-insensitive substring of the display name.' }),
+  end_user_id: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: 'Integrations connected for this end user (`end_user.id`) through connect sessions.' }),
   order: z
     .enum([
       'created_at',

@@ -20,6 +20,7 @@ import { cleanReturnUrl, schedulePatch } from './integration.input.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { insertIntegrationRow, lockIntegrationRow } from './integration.repository.js';
 import { expireOAuthStates, insertOAuthState } from './oauth-state.repository.js';
+import { noteSessionIntegration } from '../connect-session/connect-session.repository.js';
 
 /** How long a started OAuth2 authorization may take. */
 export const AUTHORIZATION_TTL_MS = 10 * 60_000;
@@ -58,6 +59,10 @@ export interface ConnectionColumns {
   requested_scopes: string[];
   /** The config as JSON text. */
   config: string;
+  /** The end user a connect session connects the integration for. */
+  end_user_id?: string;
+  end_user_display_name?: string | null;
+  end_user_email?: string | null;
 }
 
 /** An OAuth2 connection to start, validated by connectIntegration. */
@@ -126,8 +131,11 @@ export async function startAuthorization(
       environment: base.environment,
       config: base.config,
       schedule: Object.keys(request.schedule).length > 0 ? JSON.stringify(request.schedule) : null,
+      connect_session_id: actor.connectSession?.id ?? null,
       expires_at: new Date(Date.now() + AUTHORIZATION_TTL_MS),
     });
+    // The session's later attempts (another try after the user gave up at the provider) reuse this integration.
+    if (actor.connectSession && !existing) await noteSessionIntegration(trx, actor.connectSession.id, current.id);
     await recordEvent(trx, actor, current.id, 'integration.authorization_started', 'SUCCEEDED', {
       provider: definition.key,
       scopes: base.requested_scopes,

@@ -22,7 +22,8 @@ import { findResumableEvent } from './integration-event.repository.js';
 import { type MutationActor, recordEvent } from './integration.audit.js';
 import { findIntegrationRow, insertIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { expireOAuthStates } from './oauth-state.repository.js';
-import { type Integration, toIntegration } from './integration.model.js';
+import { type EndUser, type Integration, toIntegration } from './integration.model.js';
+import { spendSession } from '../connect-session/connect-session.repository.js';
 import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
 import { type ConnectionColumns, startAuthorization } from './authorization-start.js';
 
@@ -37,11 +38,18 @@ export interface ConnectInput extends ScheduleInput {
   returnUrl?: string | null;
   /** Reconnect this integration instead of creating one; it keeps its id. */
   integrationId?: string | null;
+  /** The end user a connect session connects it for, recorded on the integration. */
+  endUser?: EndUser | null;
 }
 
 export interface ConnectResult {
   integration: Integration;
   authorizationUrl: string | null;
+}
+
+/** The columns naming the end user a connect session connects an integration for. */
+export function endUserColumns(endUser: EndUser) {
+  return { end_user_id: endUser.id, end_user_display_name: endUser.displayName, end_user_email: endUser.email };
 }
 
 /** After a crashed attempt with the same Idempotency-Key, the integration it connected or started to authorize, if it got that far. */
@@ -106,6 +114,7 @@ export async function connectIntegration(
     auth_kind: input.authKind,
     requested_scopes: scopes,
     config: JSON.stringify(config),
+    ...(input.endUser ? endUserColumns(input.endUser) : {}),
   };
 
   if (input.authKind === 'OAUTH2') {
@@ -162,6 +171,9 @@ export async function connectIntegration(
       authKind: input.authKind,
       reconnected: Boolean(existing),
     });
+    // A connect session is spent by the connection it made, or the connection is not made.
+    if (actor.connectSession && !(await spendSession(trx, actor.connectSession.id, current.id)))
+      throw new ServiceError('CONFLICT', 'This connect link was used meanwhile, or it expired; nothing was changed.', []);
     return updated;
   });
   return { integration: toIntegration(row), authorizationUrl: null };

@@ -12,6 +12,8 @@ export interface IntegrationFilter {
   healths?: readonly IntegrationHealth[] | null | undefined;
   environment?: string | null | undefined;
   search?: string | null | undefined;
+  /** The end user a connect session connected the integration for. */
+  endUserId?: string | null | undefined;
 }
 
 /** Each order's key is an expression the matching index is built on, so keyset pages are index scans. */
@@ -45,6 +47,7 @@ function applyFilter<O>(
   if (filter.healths && filter.healths.length > 0) q = q.where('integrations.health', 'in', filter.healths);
   if (filter.environment != null) q = q.where('integrations.environment', '=', filter.environment);
   if (filter.search) q = q.where('integrations.display_name', 'ilike', `%${escapeLike(filter.search)}%`);
+  if (filter.endUserId != null) q = q.where('integrations.end_user_id', '=', filter.endUserId);
   return q;
 }
 
@@ -68,6 +71,9 @@ export type ListColumn =
   | 'last_sync_error'
   | 'last_sync_item_count'
   | 'revoked_at'
+  | 'end_user_id'
+  | 'end_user_display_name'
+  | 'end_user_email'
   | 'created_at'
   | 'updated_at';
 
@@ -128,6 +134,9 @@ function fromPartial(row: PartialRow): IntegrationRow {
     health_checks_paused: row.health_checks_paused ?? false,
     refresh_refused_at: row.refresh_refused_at,
     refresh_refused_reason: row.refresh_refused_reason,
+    end_user_id: row.end_user_id ?? null,
+    end_user_display_name: row.end_user_display_name ?? null,
+    end_user_email: row.end_user_email ?? null,
     created_at: row.created_at,
     updated_at: row.updated_at,
     row_version: row.row_version,

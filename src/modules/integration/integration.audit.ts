@@ -1,5 +1,12 @@
 import type { Viewer } from '../api-key/viewer.js';
+import type { EndUser } from './integration.model.js';
 import { insertEventRow, type ResumeScope } from './integration-event.repository.js';
+
+/** An end user acting through a connect session (the hosted connect page), on behalf of the key that issued it. */
+export interface ConnectSessionActor {
+  id: string;
+  endUser: EndUser;
+}
 
 /** Who is changing an integration, and under which request, for the audit trail. */
 export interface MutationActor {
@@ -12,6 +19,16 @@ export interface MutationActor {
    * since then ran concurrently with this request, and a forced refresh shares its result.
    */
   startedAt: Date;
+  /**
+   * Set when an end user acts through a connect session: its events name the session and the end user
+   * (the key is the one that issued the session), and a connection that succeeds spends it.
+   */
+  connectSession?: ConnectSessionActor | null;
+}
+
+/** The audit detail naming a connect session and its end user, when one acted. */
+export function connectSessionDetail(session: { id: string; endUserId: string } | null | undefined): Record<string, unknown> {
+  return session ? { connectSessionId: session.id, endUserId: session.endUserId } : {};
 }
 
 export type EventOutcome = 'SUCCEEDED' | 'FAILED';
@@ -35,6 +52,10 @@ export function recordEvent(
     type,
     outcome,
     request_id: actor.requestId,
-    detail: actor.resume ? { ...detail, idempotencyKey: actor.resume.key, idempotencyField: actor.resume.field } : detail,
+    detail: {
+      ...detail,
+      ...connectSessionDetail(actor.connectSession && { id: actor.connectSession.id, endUserId: actor.connectSession.endUser.id }),
+      ...(actor.resume ? { idempotencyKey: actor.resume.key, idempotencyField: actor.resume.field } : {}),
+    },
   });
 }

@@ -25,6 +25,13 @@ export interface SyncState {
   error: string | null;
 }
 
+/** Who an integration was connected for, through a connect session (the product's own user id and labels). */
+export interface EndUser {
+  id: string;
+  displayName: string | null;
+  email: string | null;
+}
+
 /** An organization's connection to one provider account, as services and the API see it. */
 export interface Integration {
   id: string;
@@ -55,6 +62,8 @@ export interface Integration {
   healthCheckIntervalSeconds: number | null;
   /** Whether scheduled probes are paused. */
   healthChecksPaused: boolean;
+  /** The end user a connect session connected it for; null when an API key connected it. */
+  endUser: EndUser | null;
   revokedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -110,6 +119,9 @@ export function toIntegration(row: IntegrationRow): Integration {
     nextSyncAt: row.next_sync_at ?? null,
     healthCheckIntervalSeconds: row.health_check_interval_seconds ?? null,
     healthChecksPaused: row.health_checks_paused ?? false,
+    endUser: row.end_user_id
+      ? { id: row.end_user_id, displayName: row.end_user_display_name ?? null, email: row.end_user_email ?? null }
+      : null,
     revokedAt: row.revoked_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

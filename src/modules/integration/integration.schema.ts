@@ -4,7 +4,14 @@ import { decodeTypedID } from '../../graphql/global-id.js';
 import { parsePageArgs } from '../../graphql/pagination.js';
 import { HealthCheckRef } from '../health-check/health-check.schema.js';
 import { AuthKindEnum, ProviderRef } from '../provider/provider.schema.js';
-import { type HealthSummary, type Integration, missingScopes, type SyncState, type WebhookSettings } from './integration.model.js';
+import {
+  type EndUser,
+  type HealthSummary,
+  type Integration,
+  missingScopes,
+  type SyncState,
+  type WebhookSettings,
+} from './integration.model.js';
 import type { IntegrationOrderField, SortDirection } from './integration-list.repository.js';
 import { type IntegrationList, listIntegrations } from './integration.service.js';
 import { selectedListColumns } from './integration.selection.js';
@@ -75,6 +82,15 @@ const WebhookRef = builder.objectRef<WebhookSettings>('WebhookConfiguration').im
     events: t.exposeStringList('events'),
     enabled: t.exposeBoolean('enabled'),
     secretRotatedAt: t.expose('secretRotatedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+export const EndUserRef = builder.objectRef<EndUser>('EndUser').implement({
+  description: "One of the organization's own users, as a connect session named them (`createConnectSession`).",
+  fields: (t) => ({
+    id: t.exposeString('id', { description: "The organization's identifier of the user." }),
+    displayName: t.exposeString('displayName', { nullable: true }),
+    email: t.exposeString('email', { nullable: true }),
   }),
 });
 
@@ -154,6 +170,12 @@ builder.node(IntegrationRef, {
       nullable: true,
       description: 'When the background engine next syncs the inventory (`resources`); null when it will not.',
     }),
+    endUser: t.field({
+      type: EndUserRef,
+      nullable: true,
+      description: 'The end user a connect session connected it for; null when an API key connected it.',
+      resolve: (integration) => integration.endUser,
+    }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -186,6 +208,7 @@ const IntegrationFilterInput = builder.inputType('IntegrationFilter', {
     healths: t.field({ type: [IntegrationHealthEnum] }),
     environment: t.string({ description: 'Exact environment label.' }),
     search: t.string({ description: 'Case-insensitive substring of the display name.' }),
+    endUserId: t.string({ description: 'Integrations connected for this end user (`endUser.id`) through connect sessions.' }),
   }),
 });
 

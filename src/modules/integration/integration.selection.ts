@@ -21,6 +21,7 @@ const FIELD_COLUMNS: Readonly<Record<string, readonly ListColumn[]>> = {
   lastHealthCheck: ['last_check_at', 'last_check_ok', 'last_check_latency_ms', 'last_check_http_status', 'last_check_message'],
   lastSync: ['last_sync_status', 'last_sync_started_at', 'last_sync_finished_at', 'last_sync_item_count', 'last_sync_error'],
   revokedAt: ['revoked_at'],
+  endUser: ['end_user_id', 'end_user_display_name', 'end_user_email'],
   createdAt: ['created_at'],
   updatedAt: ['updated_at'],
 };

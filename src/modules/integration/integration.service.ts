@@ -27,13 +27,13 @@ export function validateFilter(filter: IntegrationFilter): IntegrationFilter {
       throw badInput(`filter.${name} accepts at most ${MAX_FILTER_VALUES} values.`, `filter.${name}`);
     }
   }
-  for (const name of ['environment', 'search'] as const) {
+  for (const name of ['environment', 'search', 'endUserId'] as const) {
     const value = filter[name];
     if (value != null && value.length > MAX_TEXT)
       throw badInput(`filter.${name} accepts at most ${MAX_TEXT} characters.`, `filter.${name}`);
   }
   // PostgreSQL text cannot hold NUL; such a value can only be a mistake.
-  const texts = [filter.environment, filter.search, ...(filter.providers ?? [])];
+  const texts = [filter.environment, filter.search, filter.endUserId, ...(filter.providers ?? [])];
   if (texts.some((text) => text?.includes('\u0000'))) throw badInput('Filter values may not contain NUL characters.', 'filter');
   const search = filter.search?.trim();
   return { ...filter, search: search ? search : null };

@@ -13,6 +13,8 @@ import { insertEventRow } from './integration-event.repository.js';
 import { lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { consumeOAuthState } from './oauth-state.repository.js';
 import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
+import { spendSession } from '../connect-session/connect-session.repository.js';
+import { connectSessionDetail } from './integration.audit.js';
 
 /** How a provider's return ended: refused outright (no valid state), or with the browser to send back. */
 export type AuthorizationOutcome =
@@ -68,6 +70,17 @@ export async function completeAuthorization(
   const consumed = await consumeOAuthState(db, hashState(stateParam));
   if (!consumed) return refused('This authorization link is unknown or was withdrawn. Start the connection again.');
   const { row: state, firstUse } = consumed;
+  // An authorization started on the hosted connect page: its events name the session and its end user.
+  const sessionOf = async (): Promise<{ id: string; endUserId: string } | null> => {
+    if (!state.connect_session_id) return null;
+    const session = await db
+      .selectFrom('connect_sessions')
+      .select(['id', 'end_user_id'])
+      .where('id', '=', state.connect_session_id)
+      .executeTakeFirst();
+    return session ? { id: session.id, endUserId: session.end_user_id } : null;
+  };
+  const actingSession = await sessionOf();
   /**
    * Records a failed authorization. A new integration still waiting for it moves to ERROR with the
    * reason, so that it does not look pending forever; a reconnection keeps its status.
@@ -85,7 +98,7 @@ export async function completeAuthorization(
         type: 'integration.authorization_failed',
         outcome: 'FAILED',
         request_id: requestId,
-        detail: { reason, ...detail },
+        detail: { reason, ...detail, ...connectSessionDetail(actingSession) },
       });
     });
   if (!firstUse) return back(state, 'error', 'state_already_used');
@@ -133,9 +146,22 @@ export async function completeAuthorization(
   const authorized = await db.transaction().execute(async (trx) => {
     const current = await lockIntegrationRow(trx, state.organization_id, state.integration_id);
     if (!current || current.status === 'REVOKED') return null;
+    // A connect session is spent by the connection it made (once: a second authorization started from it
+    // commits nothing), and names the end user the integration is for. One started in time may finish late.
+    let endUser = {};
+    if (state.connect_session_id) {
+      const session = await spendSession(trx, state.connect_session_id, current.id, { evenExpired: true });
+      if (!session) return 'spent' as const;
+      endUser = {
+        end_user_id: session.end_user_id,
+        end_user_display_name: session.end_user_display_name,
+        end_user_email: session.end_user_email,
+      };
+    }
     const bundle = openBundle(services, current);
     const saved = await updateIntegrationRow(trx, current.id, {
       ...requested.patch,
+      ...endUser,
       ...sealBundle(services, current, { ...bundle, credential: tokens.credential }, origins),
       ...NEW_CREDENTIAL_REFRESH,
       auth_kind: 'OAUTH2',
@@ -150,10 +176,14 @@ export async function completeAuthorization(
       type: 'integration.authorized',
       outcome: 'SUCCEEDED',
       request_id: requestId,
-      detail: { grantedScopes: tokens.grantedScopes },
+      detail: { grantedScopes: tokens.grantedScopes, ...connectSessionDetail(actingSession) },
     });
     return saved;
   });
+  if (authorized === 'spent') {
+    await fail('connect_session_spent');
+    return back(state, 'error', 'connect_session_spent');
+  }
   if (!authorized) return back(state, 'error', 'integration_revoked');
 
   const outcome = await runProbe(target, tokens.credential, services.http, services.probeTimeoutMs, origins);
