@@ -5,8 +5,11 @@ import {
   getIntegrationRoute,
   listHealthChecksRoute,
   listIntegrationsRoute,
+  listResourcesRoute,
+  listSyncRunsRoute,
   patchIntegrationRoute,
   revokeIntegrationRoute,
+  syncIntegrationRoute,
   testIntegrationRoute,
 } from './integrations.routes.js';
 
@@ -19,6 +22,9 @@ const ROUTES = [
   revokeIntegrationRoute,
   testIntegrationRoute,
   listHealthChecksRoute,
+  syncIntegrationRoute,
+  listSyncRunsRoute,
+  listResourcesRoute,
 ];
 
 const DESCRIPTION = `The integrations gateway's REST API: the same operations, services, API keys, roles, rate limits and
