@@ -34,8 +34,11 @@ describe('GET /openapi.json', () => {
       'GET /integrations',
       'GET /integrations/{id}',
       'GET /integrations/{id}/health-checks',
+      'GET /integrations/{id}/resources',
+      'GET /integrations/{id}/sync-runs',
       'PATCH /integrations/{id}',
       'POST /integrations',
+      'POST /integrations/{id}/sync',
       'POST /integrations/{id}/test',
     ]);
     for (const { operation } of operations) {

@@ -33,6 +33,10 @@ export interface EngineWorld {
   fake: FakeProvider;
   services: GatewayServices;
   org: OrgFixture;
+  /** The neighbouring organization, whose integrations `org` must never reach. */
+  other: OrgFixture;
+  /** `http://127.0.0.1:<port>` of the gateway, when created with `{ listen: true }`. */
+  url: string;
   /** Every log line (pino JSON). */
   logs: string[];
   /** The gateway's configuration for this database, with the environment given on top of `defaults`. */
@@ -82,7 +86,11 @@ async function engineDatabase(): Promise<{ database: DatabaseHandle; env: Record
   };
 }
 
-export async function createEngineWorld(defaults: Record<string, string>, overrides: Partial<GatewayServices> = {}): Promise<EngineWorld> {
+export async function createEngineWorld(
+  defaults: Record<string, string>,
+  overrides: Partial<GatewayServices> = {},
+  options: { listen?: boolean } = {},
+): Promise<EngineWorld> {
   const { database, env, drop } = await engineDatabase();
   // No retries: the tests count every call the engine makes to the provider.
   const http = createHttpClient({
@@ -94,7 +102,14 @@ export async function createEngineWorld(defaults: Record<string, string>, overri
     perProviderConcurrency: 8,
     retryBaseDelayMs: 10,
   });
-  const gateway = await createTestGateway({ database, provider: true, world: true, logLevel: 'debug', services: { http, ...overrides } });
+  const gateway = await createTestGateway({
+    database,
+    provider: true,
+    world: true,
+    logLevel: 'debug',
+    services: { http, ...overrides },
+    listen: options.listen ?? false,
+  });
   const { fake, services, logs } = gateway;
   const org = gateway.world.acme;
   const engines: Engine[] = [];
@@ -109,6 +124,10 @@ export async function createEngineWorld(defaults: Record<string, string>, overri
     fake,
     services,
     org,
+    other: gateway.world.globex,
+    get url() {
+      return gateway.url;
+    },
     logs,
     config,
     async startEngine(extra) {

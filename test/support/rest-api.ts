@@ -96,6 +96,66 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/integrations/{id}/sync': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Sync the inventory now
+     * @description Queues an inventory sync and answers at once (202) with the queued run, or the run already queued or running; its progress shows on `last_sync` and `GET …/sync-runs`. Requires EDITOR.
+     */
+    post: operations['syncIntegration'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/integrations/{id}/sync-runs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * An integration's inventory syncs, newest first
+     * @description Keyset pages, as for the list of integrations. Requires VIEWER.
+     */
+    get: operations['listSyncRuns'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/integrations/{id}/resources': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * What the integration's credential reaches, by name
+     * @description As its latest successful inventory sync listed it (repositories, projects, channels, services, monitors, groups...). Keyset pages, filtered by `kind` and `search`. Requires VIEWER.
+     */
+    get: operations['listIntegrationResources'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connect-sessions': {
     parameters: {
       query?: never;
@@ -327,6 +387,66 @@ export interface components {
       data: components['schemas']['HealthCheck'][];
       next_cursor: string | null;
       has_more: boolean;
+    };
+    SyncRequested: {
+      data: components['schemas']['Integration'];
+      sync_run: components['schemas']['SyncRun'];
+    };
+    /** @description The run queued, or the one already queued or running. */
+    SyncRun: {
+      /**
+       * @description The global ID of the sync run (the same as in GraphQL).
+       * @example SW50ZWdyYXRpb246…
+       */
+      id: string;
+      /** @enum {string} */
+      status: 'queued' | 'running' | 'succeeded' | 'failed';
+      /**
+       * @description `schedule`: the background engine; `request`: `POST …/sync`.
+       * @enum {string}
+       */
+      trigger: 'schedule' | 'request';
+      /** Format: date-time */
+      queued_at: string;
+      /** Format: date-time */
+      started_at: string | null;
+      /** Format: date-time */
+      finished_at: string | null;
+      /** @description Resources listed; null until the run succeeded. */
+      item_count: number | null;
+      /** @description The provider listed more than SYNC_MAX_ITEMS; the rest was not stored. */
+      truncated: boolean;
+      error_code: string | null;
+      error: string | null;
+    };
+    SyncRunList: {
+      data: (components['schemas']['SyncRun'] & unknown)[];
+      next_cursor: string | null;
+      has_more: boolean;
+    };
+    IntegrationResourceList: {
+      data: components['schemas']['IntegrationResource'][];
+      next_cursor: string | null;
+      has_more: boolean;
+    };
+    /** @description Something the integration's credential reaches, as its latest successful inventory sync listed it. */
+    IntegrationResource: {
+      /** @description What it is at the provider, e.g. `repository` (GitHub) or `project` (GitLab, Jira). */
+      kind: string;
+      /** @description The provider's id of it. */
+      external_id: string;
+      name: string;
+      /** @description Where the provider shows it. */
+      url: string | null;
+      /** @description A few of its properties, as the provider describes them. */
+      metadata: {
+        [key: string]: unknown;
+      };
+      /**
+       * Format: date-time
+       * @description When the sync that listed it ran.
+       */
+      synced_at: string;
     };
     ConnectSession: {
       /** @description The session token, shown this once. It is not an API key: no API accepts it. */
@@ -1014,6 +1134,278 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['HealthCheckList'];
+        };
+      };
+      /** @description The request is malformed: a parameter or body member of the wrong type, unknown, or out of range. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No valid API key: send `Authorization: Bearer <API key>`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The API key's role does not allow this operation. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such integration. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A rate-limit budget is spent; retry after `Retry-After` seconds. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'retry-after'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  syncIntegration: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the request safe to retry: the first answer is stored for 24 hours and replayed byte for byte (with `Idempotent-Replayed: true`). */
+        'idempotency-key'?: string;
+      };
+      path: {
+        /** @description The global ID of the integration. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The sync is queued (or already was). */
+      202: {
+        headers: {
+          /** @description Cost points of the budget nearest to exhaustion, per window. */
+          'x-ratelimit-limit'?: number;
+          /** @description Points left in that budget. */
+          'x-ratelimit-remaining'?: number;
+          /** @description When that budget refills (Unix seconds). */
+          'x-ratelimit-reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SyncRequested'];
+        };
+      };
+      /** @description The request is malformed: a parameter or body member of the wrong type, unknown, or out of range. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No valid API key: send `Authorization: Bearer <API key>`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The API key's role does not allow this operation. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such integration. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A request with this Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE), or the state conflicts. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED), or an input value is invalid (VALIDATION). */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A rate-limit budget is spent; retry after `Retry-After` seconds. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'retry-after'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The provider failed or could not be reached; nothing was changed but health. */
+      502: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listSyncRuns: {
+    parameters: {
+      query?: {
+        /** @description Page size, 1 to 100. */
+        limit?: number;
+        /** @description `next_cursor` of the previous page. */
+        cursor?: string;
+      };
+      header?: never;
+      path: {
+        /** @description The global ID of the integration. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of sync runs. */
+      200: {
+        headers: {
+          /** @description Cost points of the budget nearest to exhaustion, per window. */
+          'x-ratelimit-limit'?: number;
+          /** @description Points left in that budget. */
+          'x-ratelimit-remaining'?: number;
+          /** @description When that budget refills (Unix seconds). */
+          'x-ratelimit-reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SyncRunList'];
+        };
+      };
+      /** @description The request is malformed: a parameter or body member of the wrong type, unknown, or out of range. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No valid API key: send `Authorization: Bearer <API key>`. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The API key's role does not allow this operation. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such integration. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A rate-limit budget is spent; retry after `Retry-After` seconds. */
+      429: {
+        headers: {
+          /** @description Seconds to wait. */
+          'retry-after'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listIntegrationResources: {
+    parameters: {
+      query?: {
+        /** @description Page size, 1 to 100. */
+        limit?: number;
+        /** @description `next_cursor` of the previous page (the same cursors as GraphQL). */
+        cursor?: string;
+        /** @description Only resources of this kind. */
+        kind?: string;
+        /** @description Case-insensitive substring of the name. */
+        search?: string;
+      };
+      header?: never;
+      path: {
+        /** @description The global ID of the integration. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of resources. */
+      200: {
+        headers: {
+          /** @description Cost points of the budget nearest to exhaustion, per window. */
+          'x-ratelimit-limit'?: number;
+          /** @description Points left in that budget. */
+          'x-ratelimit-remaining'?: number;
+          /** @description When that budget refills (Unix seconds). */
+          'x-ratelimit-reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IntegrationResourceList'];
         };
       };
       /** @description The request is malformed: a parameter or body member of the wrong type, unknown, or out of range. */

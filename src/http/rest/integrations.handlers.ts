@@ -27,16 +27,16 @@ export interface IntegrationHandlerDeps {
   runs: IdempotentRuns;
 }
 
-type RestContext = Context<RestEnv>;
+export type RestContext = Context<RestEnv>;
 
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+export const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
 /** Validated request parts (the route's schemas ran before the handler). */
-const valid = <T>(c: RestContext, target: 'query' | 'param' | 'json'): T => c.req.valid(target as never) as T;
+export const valid = <T>(c: RestContext, target: 'query' | 'param' | 'json'): T => c.req.valid(target as never) as T;
 
 /** Runs a service call; its expected failures (and the shared validation's) become problems. */
-async function answer(c: RestContext, run: () => Promise<Response>): Promise<Response> {
+export async function answer(c: RestContext, run: () => Promise<Response>): Promise<Response> {
   try {
     return await run();
   } catch (error) {
@@ -46,7 +46,7 @@ async function answer(c: RestContext, run: () => Promise<Response>): Promise<Res
   }
 }
 
-const notFound = (c: RestContext) =>
+export const notFound = (c: RestContext) =>
   problem(404, 'NOT_FOUND', 'No such integration.', {
     requestId: c.get('state').requestId,
     errors: [{ pointer: '/path/id', detail: 'No such integration.' }],

@@ -11,7 +11,11 @@ import {
   PatchAnswerSchema,
   PatchBodySchema,
   ProblemSchema,
+  ResourceListSchema,
+  ResourceQuerySchema,
   RevokeAnswerSchema,
+  SyncAnswerSchema,
+  SyncRunListSchema,
   TestAnswerSchema,
 } from './rest.schemas.js';
 
@@ -177,4 +181,49 @@ export const listHealthChecksRoute = createRoute({
   description: 'Keyset pages, as for the list of integrations. Requires VIEWER.',
   request: { params: IdParamSchema, query: HealthCheckQuerySchema },
   responses: { 200: json(HealthCheckListSchema, 'A page of health checks.'), ...COMMON, 404: problem('No such integration.') },
+});
+
+export const listResourcesRoute = createRoute({
+  operationId: 'listIntegrationResources',
+  method: 'get',
+  path: '/integrations/{id}/resources',
+  tags,
+  security,
+  summary: "What the integration's credential reaches, by name",
+  description:
+    'As its latest successful inventory sync listed it (repositories, projects, channels, services, monitors, groups...). ' +
+    'Keyset pages, filtered by `kind` and `search`. Requires VIEWER.',
+  request: { params: IdParamSchema, query: ResourceQuerySchema },
+  responses: { 200: json(ResourceListSchema, 'A page of resources.'), ...COMMON, 404: problem('No such integration.') },
+});
+
+export const listSyncRunsRoute = createRoute({
+  operationId: 'listSyncRuns',
+  method: 'get',
+  path: '/integrations/{id}/sync-runs',
+  tags,
+  security,
+  summary: "An integration's inventory syncs, newest first",
+  description: 'Keyset pages, as for the list of integrations. Requires VIEWER.',
+  request: { params: IdParamSchema, query: HealthCheckQuerySchema },
+  responses: { 200: json(SyncRunListSchema, 'A page of sync runs.'), ...COMMON, 404: problem('No such integration.') },
+});
+
+export const syncIntegrationRoute = createRoute({
+  operationId: 'syncIntegration',
+  method: 'post',
+  path: '/integrations/{id}/sync',
+  tags,
+  security,
+  summary: 'Sync the inventory now',
+  description:
+    'Queues an inventory sync and answers at once (202) with the queued run, or the run already queued or running; ' +
+    'its progress shows on `last_sync` and `GET …/sync-runs`. Requires EDITOR.',
+  request: { params: IdParamSchema, headers: IDEMPOTENCY_KEY },
+  responses: {
+    202: json(SyncAnswerSchema, 'The sync is queued (or already was).'),
+    ...COMMON,
+    404: problem('No such integration.'),
+    ...KEYED,
+  },
 });

@@ -5,8 +5,11 @@ import {
   getIntegrationRoute,
   listHealthChecksRoute,
   listIntegrationsRoute,
+  listResourcesRoute,
+  listSyncRunsRoute,
   patchIntegrationRoute,
   revokeIntegrationRoute,
+  syncIntegrationRoute,
   testIntegrationRoute,
 } from './integrations.routes.js';
 import { createConnectSessionRoute } from './connect-sessions.routes.js';
@@ -20,6 +23,9 @@ const ROUTES = [
   revokeIntegrationRoute,
   testIntegrationRoute,
   listHealthChecksRoute,
+  syncIntegrationRoute,
+  listSyncRunsRoute,
+  listResourcesRoute,
   createConnectSessionRoute,
 ];
 

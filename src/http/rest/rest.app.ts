@@ -4,13 +4,17 @@ import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import type { Admission } from '../admission/admit.js';
 import { type IntegrationHandlerDeps, integrationHandlers } from './integrations.handlers.js';
+import { inventoryHandlers } from './inventory.handlers.js';
 import {
   connectIntegrationRoute,
   getIntegrationRoute,
   listHealthChecksRoute,
   listIntegrationsRoute,
+  listResourcesRoute,
+  listSyncRunsRoute,
   patchIntegrationRoute,
   revokeIntegrationRoute,
+  syncIntegrationRoute,
   testIntegrationRoute,
 } from './integrations.routes.js';
 import { pointerOf, problem } from './problem.js';
@@ -80,7 +84,7 @@ export function createRestApi(deps: RestDeps): OpenAPIHono<RestEnv> {
   const api = new OpenAPIHono<RestEnv>({
     defaultHook: (result, c) => (result.success ? undefined : invalidRequest(result.target, result.error as ZodError, c)),
   });
-  const handlers = integrationHandlers(deps);
+  const handlers = { ...integrationHandlers(deps), ...inventoryHandlers(deps) };
   const limit: MiddlewareHandler<RestEnv> = bodyWithin(deps.maxBodyBytes);
   const serve = (
     route: RouteConfig,
@@ -122,6 +126,17 @@ export function createRestApi(deps: RestDeps): OpenAPIHono<RestEnv> {
     listHealthChecksRoute,
     { type: 'query', role: 'VIEWER', charge: (c) => ({ points: 1 + requestedLimit(c.req.query('limit')) }) },
     handlers.healthChecks,
+  );
+  serve(syncIntegrationRoute, { type: 'mutation', role: 'EDITOR', charge: () => ({ points: MUTATION }) }, handlers.sync);
+  serve(
+    listSyncRunsRoute,
+    { type: 'query', role: 'VIEWER', charge: (c) => ({ points: 1 + requestedLimit(c.req.query('limit')) }) },
+    handlers.syncRuns,
+  );
+  serve(
+    listResourcesRoute,
+    { type: 'query', role: 'VIEWER', charge: (c) => ({ points: 1 + requestedLimit(c.req.query('limit')) }) },
+    handlers.resources,
   );
 
   api.onError((error, c) => {

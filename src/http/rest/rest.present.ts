@@ -1,7 +1,8 @@
 import { encodeGlobalID } from '../../ids.js';
 import type { HealthCheck } from '../../modules/health-check/health-check.repository.js';
 import { type Integration, missingScopes } from '../../modules/integration/integration.model.js';
-import type { RestHealthCheck, RestIntegration } from './rest.schemas.js';
+import type { Resource, SyncRun } from '../../modules/inventory/inventory.model.js';
+import type { RestHealthCheck, RestIntegration, RestResource, RestSyncRun } from './rest.schemas.js';
 
 // Domain objects as the REST API shows them: the one place where camelCase becomes snake_case, enums
 // become lowercase and row ids become global IDs.
@@ -72,5 +73,33 @@ export function presentHealthCheck(check: HealthCheck): RestHealthCheck {
     message: check.message,
     granted_scopes: check.grantedScopes,
     missing_scopes: check.missingScopes,
+  };
+}
+
+/** A resource of an integration's inventory as the REST API returns it. */
+export function presentResource(resource: Resource): RestResource {
+  return {
+    kind: resource.kind,
+    external_id: resource.externalId,
+    name: resource.name,
+    url: resource.url,
+    metadata: resource.metadata,
+    synced_at: resource.syncedAt.toISOString(),
+  };
+}
+
+/** An inventory sync run as the REST API returns it. */
+export function presentSyncRun(run: SyncRun): RestSyncRun {
+  return {
+    id: encodeGlobalID('SyncRun', run.id),
+    status: lower(run.status),
+    trigger: lower(run.trigger),
+    queued_at: run.queuedAt.toISOString(),
+    started_at: iso(run.startedAt),
+    finished_at: iso(run.finishedAt),
+    item_count: run.itemCount,
+    truncated: run.truncated,
+    error_code: run.errorCode,
+    error: run.error,
   };
 }

@@ -249,7 +249,60 @@ export const RevokeAnswerSchema = z
 
 export const TestAnswerSchema = z.object({ data: IntegrationSchema, health_check: HealthCheckSchema }).openapi('TestedIntegration');
 
+export const ResourceSchema = z
+  .object({
+    kind: z.string().openapi({ description: 'What it is at the provider, e.g. `repository` (GitHub) or `project` (GitLab, Jira).' }),
+    external_id: z.string().openapi({ description: "The provider's id of it." }),
+    name: z.string(),
+    url: z.string().nullable().openapi({ description: 'Where the provider shows it.' }),
+    metadata: z.record(z.string(), z.unknown()).openapi({ description: 'A few of its properties, as the provider describes them.' }),
+    synced_at: time().openapi({ description: 'When the sync that listed it ran.' }),
+  })
+  .openapi('IntegrationResource', {
+    description: "Something the integration's credential reaches, as its latest successful inventory sync listed it.",
+  });
+
+export const ResourceQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ description: 'Page size, 1 to 100.' }),
+  cursor: z.string().max(1024).optional().openapi({ description: '`next_cursor` of the previous page (the same cursors as GraphQL).' }),
+  kind: z.string().max(200).optional().openapi({ description: 'Only resources of this kind.' }),
+  search: z.string().max(200).optional().openapi({ description: 'Case-insensitive substring of the name.' }),
+});
+
+export const ResourceListSchema = z
+  .object({ data: z.array(ResourceSchema), next_cursor: z.string().nullable(), has_more: z.boolean() })
+  .openapi('IntegrationResourceList');
+
+export const SyncRunSchema = z
+  .object({
+    id: id('the sync run'),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+    trigger: z.enum(['schedule', 'request']).openapi({ description: '`schedule`: the background engine; `request`: `POST …/sync`.' }),
+    queued_at: time(),
+    started_at: time().nullable(),
+    finished_at: time().nullable(),
+    item_count: z.number().int().nullable().openapi({ description: 'Resources listed; null until the run succeeded.' }),
+    truncated: z.boolean().openapi({ description: 'The provider listed more than SYNC_MAX_ITEMS; the rest was not stored.' }),
+    error_code: z.string().nullable(),
+    error: z.string().nullable(),
+  })
+  .openapi('SyncRun', { description: 'One inventory sync of an integration.' });
+
+export const SyncRunListSchema = z
+  .object({ data: z.array(SyncRunSchema), next_cursor: z.string().nullable(), has_more: z.boolean() })
+  .openapi('SyncRunList');
+
+export const SyncAnswerSchema = z
+  .object({
+    data: IntegrationSchema,
+    sync_run: SyncRunSchema.openapi({ description: 'The run queued, or the one already queued or running.' }),
+  })
+  .openapi('SyncRequested');
+
 export type ListQuery = z.infer<typeof ListQuerySchema>;
+export type ResourceQuery = z.infer<typeof ResourceQuerySchema>;
+export type RestResource = z.infer<typeof ResourceSchema>;
+export type RestSyncRun = z.infer<typeof SyncRunSchema>;
 export type HealthCheckQuery = z.infer<typeof HealthCheckQuerySchema>;
 export type ConnectBody = z.infer<typeof ConnectBodySchema>;
 export type PatchBody = z.infer<typeof PatchBodySchema>;
