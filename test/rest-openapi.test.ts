@@ -35,6 +35,7 @@ describe('GET /openapi.json', () => {
       'GET /integrations/{id}',
       'GET /integrations/{id}/health-checks',
       'PATCH /integrations/{id}',
+      'POST /connect-sessions',
       'POST /integrations',
       'POST /integrations/{id}/test',
     ]);
