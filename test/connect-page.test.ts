@@ -294,7 +294,8 @@ describe('connecting with OAuth2, without JavaScript', () => {
     const html = await done.text();
     expect(textOf(html)).toContain('GitHub is connected');
     // Without script, a refresh returns to the product with the outcome.
-    const returnTo = `https://app.example.com/settings?integration=${encodeURIComponent(back.searchParams.get('integration') ?? '')}&amp;outcome=connected`;
+    const integrationParam = encodeURIComponent(back.searchParams.get('integration') ?? '');
+    const returnTo = `https://app.example.com/settings?integration=${integrationParam}&amp;outcome=connected`;
     expect(html).toContain(`<noscript><meta http-equiv="refresh" content="0;url=${returnTo.replace(/&amp;/g, '&#38;')}"></noscript>`);
     const events = await gw.events(back.searchParams.get('integration') ?? '');
     expect(events.map((event) => [event.type, event.detail.endUserId])).toEqual([

@@ -209,7 +209,8 @@ describe('integrations record their end user, and the list filters by it', () =>
 
     const answer = await gw.graphql(
       acme.keys.VIEWER,
-      'query($u: String) { integrations(first: 10, filter: { endUserId: $u }) { totalCount edges { node { id endUser { id displayName email } } } } }',
+      'query($u: String) { integrations(first: 10, filter: { endUserId: $u }) ' +
+        '{ totalCount edges { node { id endUser { id displayName email } } } } }',
       { u: 'filter-user' },
     );
     expect(answer.body.errors).toBeUndefined();

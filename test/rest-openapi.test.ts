@@ -37,6 +37,7 @@ describe('GET /openapi.json', () => {
       'GET /integrations/{id}/resources',
       'GET /integrations/{id}/sync-runs',
       'PATCH /integrations/{id}',
+      'POST /connect-sessions',
       'POST /integrations',
       'POST /integrations/{id}/sync',
       'POST /integrations/{id}/test',

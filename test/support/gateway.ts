@@ -41,6 +41,11 @@ export interface TestGatewayOptions {
   world?: boolean;
   /** Also serves the gateway on a loopback port, behind the node:http server `npm start` runs. */
   listen?: boolean | Partial<HttpServerOptions>;
+  /**
+   * With `listen`: the gateway's public URL (its OAuth2 redirect URI, its connect links) is the port it
+   * listens on, so that a real browser follows them back to it.
+   */
+  publicUrlIsListening?: boolean;
   /** Headers every `graphql` call sends beside (or instead of, with null) the request helper's defaults. */
   graphqlHeaders?: HeaderOverrides;
 }
@@ -124,6 +129,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     : null;
   if (server) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = server ? (server.address() as { port: number }).port : null;
+  if (options.publicUrlIsListening && port !== null) services.publicUrl = `http://127.0.0.1:${port}`;
 
   const gateway: TestGateway = {
     fetch: async (input, init) => {

@@ -27,7 +27,7 @@ const STYLE = [
   'button:focus,.button:focus{outline:3px solid #0b57d077;outline-offset:2px}',
   '.alert{margin:1rem 0;padding:.75rem 1rem;border-radius:8px;border:1px solid #fda29b;background:#fef3f2;color:var(--bad)}',
   '.ok{margin:1rem 0;padding:.75rem 1rem;border-radius:8px;border:1px solid #75e0a7;background:#ecfdf3;color:var(--good)}',
-  'a{color:var(--accent)}.back{font-size:.9rem}',
+  'a{color:var(--accent)}.back{font-size:.9rem}code{word-break:break-all}',
   'footer{max-width:32rem;margin:0 auto 2rem;padding:0 1.75rem;color:var(--muted);font-size:.8rem}',
 ].join('');
 

@@ -111,8 +111,7 @@ function refusalMessage(error: ServiceError, providerName: string): string {
  */
 export function mountConnect<E extends ConnectEnv>(router: Hono<E>, deps: ConnectRouteDeps): void {
   const { db, services, logger } = deps;
-  const secure = services.publicUrl.startsWith('https:');
-  const publicOrigin = new URL(services.publicUrl).origin;
+  const secure = () => services.publicUrl.startsWith('https:');
   const routes = router as unknown as Hono<ConnectEnv>;
 
   const failed = (c: ConnectContext, error: unknown) => {
@@ -174,7 +173,8 @@ export function mountConnect<E extends ConnectEnv>(router: Hono<E>, deps: Connec
       if (sessionState(session) !== 'live') return closedPage(session);
       const token = c.req.query('token') as string;
       const maxAge = Math.max(1, Math.floor((session.expiresAt.getTime() - Date.now()) / 1000));
-      const cookie = `${COOKIE}=${token}; Path=${CONNECT_PATH}/${session.id}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+      const attributes = `Path=${CONNECT_PATH}/${session.id}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure() ? '; Secure' : ''}`;
+      const cookie = `${COOKIE}=${token}; ${attributes}`;
       // The token leaves the address bar (and so history and any referrer) at once.
       return new Response(null, {
         status: 303,
@@ -215,7 +215,8 @@ export function mountConnect<E extends ConnectEnv>(router: Hono<E>, deps: Connec
 
       // Cross-site posts carry no cookie (SameSite=Lax) and no form token; a concrete foreign Origin is refused too.
       const origin = c.req.header('origin');
-      if (origin && origin !== 'null' && origin !== publicOrigin && origin !== new URL(c.req.url).origin)
+      const own = [new URL(services.publicUrl).origin, new URL(c.req.url).origin];
+      if (origin && origin !== 'null' && !own.includes(origin))
         return notice(403, 'Refused', ['This form may be sent only from the connect page itself.']);
       const form = await readForm(c.req.raw);
       if (!form) return notice(400, 'Refused', ['The form could not be read. Go back and send it again.']);
