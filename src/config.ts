@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { listConnectors } from './connectors/registry.js';
 import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connectors/settings.js';
 import { DEFAULT_ENGINE_CONFIG as ENGINE, type EngineConfig } from './jobs/engine.config.js';
+import { ASYMMETRIC_ALGORITHMS, type OidcOptions } from './http/admission/oidc/oidc-options.js';
+import { originOf } from './http/cors.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './http/hardening.config.js';
 import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http/node-server.js';
 import { isValidAllowlist } from './outbound/address-policy.js';
@@ -85,6 +87,30 @@ const schema = z.object({
   TOKEN_REFRESH_AHEAD_SECONDS: intFromEnv(ENGINE.tokenRefreshAheadSeconds, 0, 86_400),
   SYNC_INTERVAL_SECONDS: intFromEnv(ENGINE.syncIntervalSeconds, 1, 604_800),
   SYNC_MAX_ITEMS: intFromEnv(ENGINE.syncMaxItems, 1, 1_000_000),
+  // Sign-in by the organization's identity provider (src/http/admission/oidc): bearer JWTs beside API keys.
+  AUTH_OIDC_ISSUER: z
+    .string()
+    .regex(/^https?:\/\/\S+$/, 'expected the issuer URL, exactly as its discovery document states it')
+    .optional(),
+  AUTH_OIDC_AUDIENCE: z.string().optional(),
+  AUTH_OIDC_ORG_CLAIM: z.string().min(1).max(200).default('org'),
+  AUTH_OIDC_ROLE_CLAIM: z.string().min(1).max(200).optional(),
+  AUTH_OIDC_CLOCK_TOLERANCE_SECONDS: intFromEnv(30, 0, 300),
+  AUTH_OIDC_ALGORITHMS: z
+    .string()
+    .refine(
+      (value) => commaList(value).length > 0 && commaList(value).every((alg) => ASYMMETRIC_ALGORITHMS.includes(alg)),
+      `expected comma-separated asymmetric algorithms of ${ASYMMETRIC_ALGORITHMS.join(', ')} (never none or HS*)`,
+    )
+    .optional(),
+  // Exact origins whose browser pages may call /graphql and the REST API (src/http/cors.ts).
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .refine(
+      (value) => commaList(value).every((entry) => originOf(entry) !== null),
+      'expected comma-separated origins such as https://app.example.com (scheme, host, port; no path, no wildcard)',
+    )
+    .optional(),
 });
 
 /** The gateway's configuration, read once from the environment at start. */
@@ -124,6 +150,10 @@ export interface Config {
   idempotency: { ttlHours: number; leaseSeconds: number; purgeIntervalMs: number };
   /** Workers, schedules and intervals of the background engine. */
   engine: EngineConfig;
+  /** Sign-in by the organization's identity provider (bearer JWTs); null: API keys only. */
+  oidc: OidcOptions | null;
+  /** Exact origins whose browser pages may call GraphQL and the REST API; empty: none. */
+  corsAllowedOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -136,6 +166,28 @@ function readConnectorSettings(env: NodeJS.ProcessEnv): ConnectorSettingsMap {
   } catch (error) {
     throw new ConfigError(`Invalid configuration: ${(error as Error).message}`);
   }
+}
+
+/** The sign-in options, when an issuer is configured: it then needs an audience, and https in production. */
+function oidcOptions(values: z.infer<typeof schema>): OidcOptions | null {
+  const issuer = values.AUTH_OIDC_ISSUER;
+  const audience = commaList(values.AUTH_OIDC_AUDIENCE);
+  if (!issuer) {
+    if (audience.length > 0) throw new ConfigError('Invalid configuration: AUTH_OIDC_AUDIENCE: set without AUTH_OIDC_ISSUER');
+    return null;
+  }
+  // Without an audience, a token the provider issued for any other application would be accepted.
+  if (audience.length === 0) throw new ConfigError('Invalid configuration: AUTH_OIDC_AUDIENCE: required with AUTH_OIDC_ISSUER');
+  if (values.NODE_ENV === 'production' && !issuer.startsWith('https://'))
+    throw new ConfigError('Invalid configuration: AUTH_OIDC_ISSUER: must be https when NODE_ENV=production');
+  return {
+    issuer,
+    audience,
+    organizationClaim: values.AUTH_OIDC_ORG_CLAIM,
+    roleClaim: values.AUTH_OIDC_ROLE_CLAIM,
+    clockToleranceSeconds: values.AUTH_OIDC_CLOCK_TOLERANCE_SECONDS,
+    algorithms: values.AUTH_OIDC_ALGORITHMS ? commaList(values.AUTH_OIDC_ALGORITHMS) : ASYMMETRIC_ALGORITHMS,
+  };
 }
 
 /** Validates the environment once; an invalid variable stops the process with a message naming it. */
@@ -157,6 +209,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('Invalid configuration: ENCRYPTION_KEY: required when NODE_ENV=production (base64 of 32 random bytes)');
   }
   return {
+    oidc: oidcOptions(values),
+    corsAllowedOrigins: [...new Set(commaList(values.CORS_ALLOWED_ORIGINS).map((entry) => originOf(entry) as string))],
     env: values.NODE_ENV,
     host: values.HOST,
     port: values.PORT,

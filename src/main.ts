@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     graphiql: config.hardening.graphiql && graphiqlSetupFor(firstRun),
     hardening,
     idempotency: config.idempotency,
+    oidc: config.oidc,
+    corsAllowedOrigins: config.corsAllowedOrigins,
   });
   const server = createHttpServer(gateway, config.http);
 

@@ -9,6 +9,8 @@ import { schema } from './graphql/schema.js';
 import { postgresAdmissionStore } from './http/admission/admission-store.js';
 import { FAILURE_MESSAGES } from './http/admission/admit.js';
 import { useGraphQLAdmission } from './http/admission/graphql-admission.plugin.js';
+import { OidcVerifier, type OidcOptions } from './http/admission/oidc/oidc-verifier.js';
+import { type UserAdmission, userAdmission } from './http/admission/oidc/user-admission.js';
 import { requestStateOf, type WithRequestState } from './http/admission/request-state.js';
 import { type GraphiQLSetup, useGatewayGraphiQL } from './http/graphiql.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './http/hardening.js';
@@ -36,6 +38,10 @@ export interface GatewayOptions {
   hardening?: HardeningOptions;
   /** Idempotency-Key leases, retention and purging (src/idempotency); defaults when absent. */
   idempotency?: IdempotencyOptions;
+  /** Sign-in by the organization's identity provider: bearer JWTs (`AUTH_OIDC_*`); absent, API keys only. */
+  oidc?: OidcOptions | null;
+  /** Exact origins whose browser pages may call GraphQL and the REST API (`CORS_ALLOWED_ORIGINS`); none when absent. */
+  corsAllowedOrigins?: readonly string[];
 }
 
 export type GraphQLServer = YogaServerInstance<WithRequestState, GatewayContext>;
@@ -56,7 +62,7 @@ export interface Gateway {
 const GRAPHQL_ENDPOINT = '/graphql';
 
 /** GraphQL over the gateway's schema, admitting every request through the admission layer first. */
-function createGraphQLServer(options: GatewayOptions): GraphQLServer {
+function createGraphQLServer(options: GatewayOptions, users: UserAdmission | null): GraphQLServer {
   const { database, logger } = options;
   const hardening = gatewayHardening(options.hardening ?? {}, { logger });
   const rateLimiter = options.hardening?.rateLimiter ?? null;
@@ -64,6 +70,7 @@ function createGraphQLServer(options: GatewayOptions): GraphQLServer {
     store: postgresAdmissionStore(database.db, (error) => logger.warn({ err: error }, 'recording API key use failed')),
     rateLimiter,
     logger,
+    users,
     costs: operationCostsOf(schema),
     limits: { ...DEFAULT_QUERY_LIMITS, ...options.hardening?.queryLimits },
     maxBodyBytes: hardening.maxRequestBodySize,
@@ -81,6 +88,8 @@ function createGraphQLServer(options: GatewayOptions): GraphQLServer {
     // No field takes a file: multipart requests (GraphQL multipart uploads) are refused with 415.
     multipart: false,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
+    // Cross-origin requests are the router's (src/http/cors.ts): one policy for GraphQL and REST.
+    cors: false,
     // Liveness and readiness are the router's.
     healthCheckEndpoint: false as unknown as string,
     landingPage: false,
@@ -125,7 +134,9 @@ function createGraphQLServer(options: GatewayOptions): GraphQLServer {
 /** Builds the gateway: the router in front of GraphQL, the OAuth2 callback, probes and metrics. */
 export function createGateway(options: GatewayOptions): Gateway {
   const { database, logger } = options;
-  const graphql = createGraphQLServer(options);
+  // One verifier, so that GraphQL and REST share the identity provider's cached key set.
+  const users = options.oidc ? userAdmission(database.db, new OidcVerifier(options.oidc), options.services.vault) : null;
+  const graphql = createGraphQLServer(options, users);
   const metrics = new GatewayMetrics(database, (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'));
   const router = createRouter({
     yoga: graphql,
@@ -144,7 +155,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         ttlHours: options.idempotency?.ttlHours ?? DEFAULT_TTL_HOURS,
       },
       maxBodyBytes: options.hardening?.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
+      users,
     },
+    corsAllowedOrigins: options.corsAllowedOrigins ?? [],
   });
   // The gateway's node:http server sets its own deadlines and limits (src/http/node-server.ts); this only
   // turns its requests into the router's, lazily, without reading their bodies.

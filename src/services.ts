@@ -18,6 +18,11 @@ export interface SecretBinding {
 export interface Vault {
   seal(value: unknown, binding: SecretBinding): { ciphertext: string; keyId: string };
   open<T>(ciphertext: string, keyId: string, binding: SecretBinding): T;
+  /**
+   * Secrets derived for `purpose` from each configured key, the current key's first: stable across
+   * processes and restarts, and unknown to whoever holds only the database.
+   */
+  derive(purpose: string): string[];
 }
 
 /** Long-lived collaborators of the mutation services, built once per process. */

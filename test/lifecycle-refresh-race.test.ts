@@ -27,6 +27,7 @@ let vault = new SecretVault(new KeyRing(oldKey));
 const switchable: Vault = {
   seal: (value, binding) => vault.seal(value, binding),
   open: (ciphertext, keyId, binding) => vault.open(ciphertext, keyId, binding),
+  derive: (purpose) => vault.derive(purpose),
 };
 
 let gw: TestGateway;

@@ -73,6 +73,8 @@ export interface IntegrationsTable {
   credential_expires_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
   revoked_by_key_id: string | null;
+  /** The signed-in user (OIDC `sub`) who revoked it, when no API key did. */
+  revoked_by_subject: ColumnType<string | null, string | null | undefined, string | null>;
   /** The token refresh in flight: when it started, its attempt and its request; null when none is. */
   refresh_started_at: NullableTimestamp;
   refresh_attempt_id: string | null;
@@ -126,6 +128,8 @@ export interface IntegrationEventsTable {
   organization_id: string;
   integration_id: string | null;
   actor_key_id: string | null;
+  /** The signed-in user (OIDC `sub`) who acted, when no API key did. */
+  actor_subject: ColumnType<string | null, string | null | undefined, never>;
   type: string;
   outcome: string;
   request_id: string | null;
@@ -174,6 +178,8 @@ export interface OAuthStatesTable {
   organization_id: string;
   integration_id: string;
   actor_key_id: string | null;
+  /** The signed-in user (OIDC `sub`) who started the authorization, when no API key did. */
+  actor_subject: ColumnType<string | null, string | null | undefined, never>;
   /** The PKCE verifier: useless without the one-time code the provider sends to the callback. */
   code_verifier: string | null;
   redirect_uri: string;
@@ -262,6 +268,7 @@ export type IdempotencyState = 'IN_PROGRESS' | 'COMPLETED';
 export interface IdempotencyKeysTable {
   organization_id: string;
   key: string;
+  /** The API key that claimed it, or the signed-in user's id (`SignedInUser.id`, a UUID of issuer and subject). */
   api_key_id: string;
   fingerprint: string;
   state: IdempotencyState;
@@ -269,7 +276,7 @@ export interface IdempotencyKeysTable {
   lease_expires_at: NullableTimestamp;
   response_status: number | null;
   response_headers: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
-  /** Sealed with a key derived from the caller's API key (`src/http/idempotency/response-seal.ts`). */
+  /** Sealed with a key derived from the caller's API key, or the user's secret (`src/http/idempotency/response-seal.ts`). */
   response_body: string | null;
   created_at: ColumnType<Date, Date | string | undefined, Date | string>;
   completed_at: NullableTimestamp;

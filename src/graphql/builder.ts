@@ -6,7 +6,7 @@ import { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import { fieldComplexity, isMeasuringCost } from '../http/limits/query-cost.js';
 import { type RoleScopes, scopesOfRole } from '../modules/api-key/viewer.js';
-import { forbiddenError } from './errors.js';
+import { forbiddenError, forbiddenMessage } from './errors.js';
 import { decodeGlobalID, encodeGlobalID } from './global-id.js';
 
 /** Largest number of IDs `nodes(ids:)` accepts. */
@@ -30,7 +30,7 @@ export const builder = new SchemaBuilder<{
   scopeAuth: {
     // Root fields' scopes are also checked for the whole operation before it runs (operation-authorization.ts).
     authScopes: (context) => scopesOfRole(context.viewer.role),
-    unauthorizedError: () => forbiddenError(),
+    unauthorizedError: (_parent, context) => forbiddenError(forbiddenMessage(context.viewer)),
   },
   relay: {
     cursorType: 'String',

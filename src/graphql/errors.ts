@@ -10,6 +10,11 @@ export function unauthenticatedError(message: string): GraphQLError {
   });
 }
 
+/** The FORBIDDEN message for a caller: its API key's role, or a signed-in user's. */
+export function forbiddenMessage(viewer: { apiKey: unknown }): string {
+  return viewer.apiKey ? "Your API key's role does not allow this operation." : 'Your role does not allow this operation.';
+}
+
 export function forbiddenError(
   message = "Your API key's role does not allow this operation.",
   options: { path?: readonly (string | number)[] } = {},

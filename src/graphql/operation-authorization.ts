@@ -17,7 +17,7 @@ import type { GatewayContext } from '../context.js';
 import type { Role } from '../db/database.js';
 import { selectOperation } from '../http/limits/query-cost.js';
 import { ROLES, type RoleScopes, scopesOfRole } from '../modules/api-key/viewer.js';
-import { forbiddenError } from './errors.js';
+import { forbiddenError, forbiddenMessage } from './errors.js';
 
 /** An operation's variables coerced to their types, or null when they do not coerce (execution then refuses the operation whole). */
 export function coercedVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, raw: unknown): Record<string, unknown> | null {
@@ -165,7 +165,7 @@ export function useOperationAuthorization(): Plugin {
       const forbidden = forbiddenRootFields(args.schema, operation, rootFieldsOf(args.document, operation, variables), viewer.role);
       if (forbidden.length === 0) return;
       const errors: GraphQLError[] = forbidden.map((field) =>
-        forbiddenError(undefined, { path: [field.alias?.value ?? field.name.value] }),
+        forbiddenError(forbiddenMessage(viewer), { path: [field.alias?.value ?? field.name.value] }),
       );
       setResultAndStopExecution({ data: null, errors });
     },

@@ -5,7 +5,9 @@ import { Hono } from 'hono';
 import type { DatabaseHandle } from '../db/connection.js';
 import type { Logger } from '../logger.js';
 import type { GatewayServices } from '../services.js';
+import type { UserAdmission } from './admission/oidc/user-admission.js';
 import { newRequestState, type RequestState } from './admission/request-state.js';
+import { corsPolicy } from './cors.js';
 import { GRAPHIQL_ASSETS_PATH, graphiqlAsset } from './graphiql.js';
 import { callbackFailurePage, OAUTH_CALLBACK_PATH, oauthCallback } from './oauth-callback.route.js';
 import { OAUTH_DONE_PATH, oauthDonePage } from './oauth-done.js';
@@ -31,8 +33,15 @@ export interface RouterDeps {
   metricsAccess: MetricsAccess;
   /** Whether GraphiQL's files are served under GRAPHIQL_ASSETS_PATH. */
   graphiql: boolean;
-  /** What the REST API shares with GraphQL: its rate limiter, Idempotency-Key terms and body limit. */
-  rest: { rateLimiter: RateLimiter | null; idempotency: { leaseSeconds: number; ttlHours: number }; maxBodyBytes: number };
+  /** What the REST API shares with GraphQL: its rate limiter, Idempotency-Key terms, body limit and sign-in. */
+  rest: {
+    rateLimiter: RateLimiter | null;
+    idempotency: { leaseSeconds: number; ttlHours: number };
+    maxBodyBytes: number;
+    users: UserAdmission | null;
+  };
+  /** Exact origins whose pages may call GraphQL and the REST API (CORS); none when empty. */
+  corsAllowedOrigins: readonly string[];
 }
 
 const methodNotAllowed = (allow: string) => new Response(null, { status: 405, headers: { allow } });
@@ -60,6 +69,10 @@ export function createRouter(deps: RouterDeps): Hono<RouterEnv> {
       return { status: c.res.status, contentType: c.res.headers.get('content-type') };
     });
   });
+
+  // One CORS policy for both APIs (cors.ts), ahead of their routes: preflights never reach admission.
+  const cors = corsPolicy(deps.corsAllowedOrigins);
+  for (const path of [graphqlEndpoint, `${graphqlEndpoint}/`, '/v1/*', '/integrations', '/integrations/*']) router.use(path, cors);
 
   // Yoga's node listener takes the server context after the socket objects (its types name only the two).
   const nodeListener = yoga.requestListener as (

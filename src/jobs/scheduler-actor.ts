@@ -35,7 +35,7 @@ export async function schedulerActor(
     revokedAt: null,
   };
   return {
-    viewer: { organization, apiKey, role: 'EDITOR' },
+    viewer: { organization, apiKey, role: 'EDITOR', user: null },
     requestId: `scheduler:${task}:${jobId}`,
     resume: null,
     startedAt: new Date(),

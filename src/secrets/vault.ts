@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { SecretBinding, Vault } from '../services.js';
 import type { KeyRing } from './key-ring.js';
 
@@ -44,6 +44,15 @@ export class SecretVault implements Vault {
   /** Ids of every key that can open (current first). */
   get keyIds(): string[] {
     return this.keys.ids;
+  }
+
+  derive(purpose: string): string[] {
+    // HKDF with the purpose as its info: a derived secret reveals nothing of the key, nor of another purpose's.
+    return this.keys.ids.map((id) =>
+      Buffer.from(hkdfSync('sha256', this.keys.get(id) as Buffer, Buffer.alloc(0), `igw.derived\0${FORMAT}\0${purpose}`, 32)).toString(
+        'base64url',
+      ),
+    );
   }
 
   seal(value: unknown, binding: SecretBinding): { ciphertext: string; keyId: string } {

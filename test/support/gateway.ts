@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Kysely } from 'kysely';
 import type { DatabaseHandle } from '../../src/db/connection.js';
 import type { Database } from '../../src/db/database.js';
+import type { OidcOptions } from '../../src/http/admission/oidc/oidc-options.js';
 import type { HardeningOptions } from '../../src/http/hardening.js';
 import type { IdempotencyOptions } from '../../src/http/idempotency/idempotency.plugin.js';
 import type { RateLimitStore } from '../../src/http/limits/rate-limit-store.js';
@@ -48,6 +49,10 @@ export interface TestGatewayOptions {
   publicUrlIsListening?: boolean;
   /** Headers every `graphql` call sends beside (or instead of, with null) the request helper's defaults. */
   graphqlHeaders?: HeaderOverrides;
+  /** Sign-in by an identity provider (test/support/identity-provider.ts `gatewayOptions`). */
+  oidc?: OidcOptions;
+  /** Origins whose pages may call the gateway (CORS). */
+  corsAllowedOrigins?: string[];
 }
 
 /**
@@ -122,6 +127,8 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     ...(hardening ? { hardening } : {}),
     ...(options.graphiql !== undefined ? { graphiql: options.graphiql } : {}),
     ...(options.idempotency ? { idempotency: options.idempotency } : {}),
+    ...(options.oidc ? { oidc: options.oidc } : {}),
+    ...(options.corsAllowedOrigins ? { corsAllowedOrigins: options.corsAllowedOrigins } : {}),
   });
   const world = options.world ? await createWorld(database.db) : null;
   const server = options.listen

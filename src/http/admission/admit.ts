@@ -3,16 +3,26 @@ import { type AuthenticationFailure, type Credential, credentialOf } from '../..
 import type { EarlyClaimPlan } from '../idempotency/early-claim.js';
 import { type EarlyChargePlan, prepaidCharge } from '../limits/early-charge.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
+import { callerIdOf } from '../../modules/api-key/viewer.js';
 import type { AdmissionStore } from './admission-store.js';
+import { signIn, type UserAdmission } from './oidc/user-admission.js';
 import type { RequestState } from './request-state.js';
 
+/** Why a request was not admitted: an API key's failures, or a signed-in user's token refused (INVALID_TOKEN). */
+export type AdmissionFailure = AuthenticationFailure | 'INVALID_TOKEN';
+
 /** Why a request was not admitted, with the message its 401 carries. */
-export const FAILURE_MESSAGES: Record<AuthenticationFailure, string> = {
+export const FAILURE_MESSAGES: Record<AdmissionFailure, string> = {
   MISSING: 'Authentication required: send "Authorization: Bearer <API key>".',
   MALFORMED: 'The Authorization header is not "Bearer <API key>" with a key this gateway issued.',
   UNKNOWN: 'The API key is not valid.',
   REVOKED: 'The API key has been revoked.',
+  // One message whatever was wrong with the token: why is in the log line only.
+  INVALID_TOKEN: 'The token is not valid for this gateway.',
 };
+
+/** A bearer token shaped as a JWS compact serialization (three base64url parts; the last is empty for `alg: none`). */
+const JWT_SHAPE = /^Bearer[ \t]+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)[ \t]*$/i;
 
 /** What to do together with authentication: charge a known query's cost, or claim a known mutation's Idempotency-Key. */
 export interface AdmissionPlan {
@@ -24,12 +34,23 @@ export interface Admission {
   store: AdmissionStore;
   rateLimiter: RateLimiter | null;
   logger: Logger;
+  /** Sign-in by the organization's identity provider, when configured (AUTH_OIDC_*): bearer JWTs. */
+  users?: UserAdmission | null;
 }
 
-/** Reads the request's bearer credential into its state, without the database; a failure when there is none. */
+/**
+ * Reads the request's bearer credential into its state, without the database; a failure when there is
+ * none. Which kind it is, is decided by its shape: an API key (`igw_...`, api-key.service.ts), or a JWT,
+ * which `admit` verifies when sign-in is configured and refuses as MALFORMED otherwise.
+ */
 export function readCredential(state: RequestState, authorization: string | null): AuthenticationFailure | null {
   const credential = credentialOf(authorization);
-  if ('failure' in credential) return credential.failure;
+  if ('failure' in credential) {
+    const jwt = credential.failure === 'MALFORMED' && authorization ? JWT_SHAPE.exec(authorization)?.[1] : undefined;
+    if (!jwt) return credential.failure;
+    state.signedToken = jwt;
+    return null;
+  }
   state.credential = credential;
   return null;
 }
@@ -45,9 +66,10 @@ export async function admit(
   admission: Admission,
   state: RequestState,
   plan: AdmissionPlan | null = null,
-): Promise<AuthenticationFailure | null> {
+): Promise<AdmissionFailure | null> {
   const { store, rateLimiter, logger } = admission;
   const credential = state.credential as Credential | undefined;
+  if (!credential && state.signedToken !== undefined) return admitSignedIn(admission, state, state.signedToken);
   if (!credential) return refuse(logger, state, 'MISSING');
   const charge = plan?.charge ?? null;
   const claim = plan?.claim ?? null;
@@ -74,7 +96,7 @@ export async function admit(
     state.earlyClaim = {
       params: claim.params,
       organizationId: viewer.organization.id,
-      apiKeyId: viewer.apiKey.id,
+      apiKeyId: callerIdOf(viewer),
       terms: claim.terms,
       outcome: result.claim,
     };
@@ -82,7 +104,24 @@ export async function admit(
   return null;
 }
 
-function refuse(logger: Logger, state: RequestState, failure: AuthenticationFailure): AuthenticationFailure {
-  logger.info({ requestId: state.requestId, failure }, 'authentication failed');
+/**
+ * Admits the bearer of a JWT from the organization's identity provider: nothing is charged or claimed
+ * with it; the cost and Idempotency-Key steps do it when the operation runs, under the user's own
+ * budget and id. Throws IdentityProviderUnavailableError when the provider cannot be reached.
+ */
+async function admitSignedIn(admission: Admission, state: RequestState, jwt: string): Promise<AdmissionFailure | null> {
+  const { users, logger } = admission;
+  if (!users) return refuse(logger, state, 'MALFORMED', 'a JWT was sent, and sign-in by an identity provider is not configured');
+  const signedIn = await signIn(users, jwt);
+  if ('refused' in signedIn) return refuse(logger, state, 'INVALID_TOKEN', signedIn.refused);
+  state.viewer = signedIn.viewer;
+  state.userSecrets = signedIn.secrets;
+  return null;
+}
+
+/** Logs why a request was refused (never its credential) and notes it for the request's log line. */
+function refuse(logger: Logger, state: RequestState, failure: AdmissionFailure, reason?: string): AdmissionFailure {
+  logger.info({ requestId: state.requestId, failure, ...(reason ? { reason } : {}) }, 'authentication failed');
+  state.facts.authenticationFailure = reason ? `${failure}: ${reason}` : failure;
   return failure;
 }

@@ -1,4 +1,5 @@
 import type { GraphQLParams, Plugin } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
 import { unauthenticatedError } from '../../graphql/errors.js';
 import type { AuthenticationFailure } from '../../modules/api-key/api-key.service.js';
 import type { EarlyClaims } from '../idempotency/early-claim.js';
@@ -8,7 +9,18 @@ import type { OperationLimits } from '../limits/cost.plugin.js';
 import type { OperationCosts } from '../limits/query-cost.js';
 import { isAnswerableJsonPost } from '../media-types.js';
 import { type Admission, type AdmissionPlan, admit, FAILURE_MESSAGES, readCredential } from './admit.js';
+import { IdentityProviderUnavailableError, SIGN_IN_UNAVAILABLE, SIGN_IN_RETRY_AFTER_SECONDS } from './oidc/oidc-verifier.js';
 import { type RequestState, requestStateOf, type WithRequestState } from './request-state.js';
+
+/** The identity provider cannot be reached: no token can be verified, which says nothing of this one (503). */
+function signInUnavailableError(): GraphQLError {
+  return new GraphQLError(SIGN_IN_UNAVAILABLE, {
+    extensions: {
+      code: 'SIGN_IN_UNAVAILABLE',
+      http: { status: 503, headers: { 'Retry-After': String(SIGN_IN_RETRY_AFTER_SECONDS) } },
+    },
+  });
+}
 
 /** What GraphQL needs to plan the work done with authentication: the cost model, limits and claim terms. */
 export interface GraphQLAdmission extends Admission {
@@ -49,7 +61,14 @@ function readableBeforeAdmission(request: Request, maxBodyBytes: number): boolea
  */
 export function useGraphQLAdmission(admission: GraphQLAdmission): Plugin {
   const admitted = async (state: RequestState, plan: AdmissionPlan | null) => {
-    const failure = await admit(admission, state, plan);
+    let failure: Awaited<ReturnType<typeof admit>>;
+    try {
+      failure = await admit(admission, state, plan);
+    } catch (error) {
+      if (!(error instanceof IdentityProviderUnavailableError)) throw error;
+      admission.logger.warn({ err: error, requestId: state.requestId }, 'sign-in unavailable');
+      throw signInUnavailableError();
+    }
     if (failure) throw unauthenticatedError(FAILURE_MESSAGES[failure]);
   };
   const refuse = (state: RequestState, failure: AuthenticationFailure): never => {

@@ -18,6 +18,8 @@ export interface RequestFacts {
   errorCodes?: string[];
   /** Set by the REST routes: the request is counted in the REST metrics, under its operation id. */
   rest?: boolean;
+  /** Why admission refused the request (`INVALID_TOKEN: the token has expired (exp)`); never the credential. */
+  authenticationFailure?: string;
 }
 
 /** The Idempotency-Key a running mutation holds, and since when the key belongs to this request. */
@@ -50,7 +52,14 @@ export interface RequestState {
   readonly startedAt: number;
   /** The bearer credential, once read from `Authorization` (stored answers are sealed under it). */
   credential?: Credential;
-  /** Set once the API key is verified. */
+  /** A bearer token shaped as a JWT, once read from `Authorization`, for the identity provider's verifier. */
+  signedToken?: string;
+  /**
+   * A signed-in user's secrets, derived from the gateway's encryption keys (current first): their stored
+   * answers are sealed under the first, since their tokens change; none for an API key.
+   */
+  userSecrets?: readonly string[];
+  /** Set once the API key or the signed-in user's token is verified. */
   viewer?: Viewer;
   readonly facts: RequestFacts;
   /** The media type the answer is to be written in, from Accept. */
@@ -67,6 +76,15 @@ export interface RequestState {
   span?: Span;
   /** How GraphQL answered, for the router's telemetry when GraphQL wrote the answer to the socket itself. */
   answered?: { status: number; contentType: string | null };
+}
+
+/**
+ * What the admitted caller's stored answers (Idempotency-Key) are sealed under, the first sealing and any
+ * opening: the API key itself, or the signed-in user's secrets; null before admission.
+ */
+export function answerSecretsOf(state: RequestState): readonly string[] | null {
+  if (state.viewer?.user) return state.userSecrets && state.userSecrets.length > 0 ? state.userSecrets : null;
+  return state.credential ? [state.credential.token] : null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -4,7 +4,8 @@ import type { Kysely } from 'kysely';
 import type { GatewayContext } from '../../context.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../logger.js';
-import { requestStateOf, type IdempotencyClaim, type WithRequestState } from '../admission/request-state.js';
+import { answerSecretsOf, requestStateOf, type IdempotencyClaim, type WithRequestState } from '../admission/request-state.js';
+import { callerIdOf } from '../../modules/api-key/viewer.js';
 import { checkIdempotencyKey, fingerprintOf, IDEMPOTENCY_HEADER } from './idempotency-key.js';
 import { purgeExpiredKeys } from './idempotency.repository.js';
 import { earlyTarget, IdempotentRuns } from './idempotent-run.js';
@@ -87,7 +88,7 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
         const checked = checkIdempotencyKey(raw);
         if (!checked.ok) return refusal(400, 'IDEMPOTENCY_KEY_INVALID', checked.message);
         const state = requestStateOf(context, request);
-        const credential = state.credential?.token;
+        const [credential, ...formerCredentials] = answerSecretsOf(state) ?? [];
         if (!credential) throw new Error('an authenticated request without a bearer credential');
         // Claimed with authentication (early-claim.ts) when the request was known to be this mutation by
         // then, with the fingerprint of these very parameters.
@@ -104,8 +105,9 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
         const begun = await runs.begin(
           {
             organizationId: context.viewer.organization.id,
-            apiKeyId: context.viewer.apiKey.id,
+            apiKeyId: callerIdOf(context.viewer),
             credential,
+            formerCredentials,
             key: checked.key,
             fingerprint,
           },

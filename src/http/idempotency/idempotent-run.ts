@@ -13,9 +13,15 @@ const IN_USE_RETRY_AFTER = '1';
 /** One mutation sent with an Idempotency-Key, by an admitted caller. */
 export interface KeyedRequest {
   organizationId: string;
+  /** The caller's id (`callerIdOf`): the API key's, or the signed-in user's. Only the same caller may replay. */
   apiKeyId: string;
-  /** The full API key: stored answers are sealed under it, so only its holder can replay them. */
+  /**
+   * What stored answers are sealed under, so that only the caller can replay them: the full API key, or
+   * the signed-in user's secret (`answerSecretsOf`).
+   */
   credential: string;
+  /** Secrets that sealed the caller's answers before (a user's, under encryption keys since rotated): they still open. */
+  formerCredentials?: readonly string[];
   key: string;
   /** What makes two requests "the same request" (idempotency-key.ts `fingerprintOf`). */
   fingerprint: string;
@@ -72,7 +78,7 @@ export class IdempotentRuns {
           code: 'IDEMPOTENCY_KEY_REUSED',
           message:
             outcome.reason === 'api-key'
-              ? 'This Idempotency-Key was already used by another API key of the organization; use a new key.'
+              ? 'This Idempotency-Key was already used by another API key or user of the organization; use a new key.'
               : 'This Idempotency-Key was already used for a different request (document, operation name or variables); ' +
                 'use a new key for a new request.',
         };
@@ -85,7 +91,10 @@ export class IdempotentRuns {
           headers: { 'Retry-After': IN_USE_RETRY_AFTER },
         };
       case 'completed': {
-        const body = openResponseBody(outcome.response.sealedBody, request.credential, binding);
+        let body: string | null = null;
+        for (const secret of [request.credential, ...(request.formerCredentials ?? [])]) {
+          body ??= openResponseBody(outcome.response.sealedBody, secret, binding);
+        }
         if (body === null) throw new Error('a stored idempotent response could not be opened');
         return { kind: 'replay', answer: { status: outcome.response.status, headers: outcome.response.headers, body } };
       }

@@ -5,7 +5,7 @@ import { decodeTypedID } from '../../graphql/global-id.js';
 import { coercedVariables, rootFieldsOf } from '../../graphql/operation-authorization.js';
 import type { Logger } from '../../logger.js';
 import { operationCostsOf, selectOperation } from './query-cost.js';
-import type { RateLimiter, RateLimitOutcome } from './rate-limiter.js';
+import { budgetOwnerName, type RateLimiter, type RateLimitOutcome } from './rate-limiter.js';
 import { requestStateOf, type WithRequestState } from '../admission/request-state.js';
 
 /** Limits on an operation's shape, measured with the schema's cost model before it runs. */
@@ -165,7 +165,7 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
           if (outcome.exceeded) {
             const { scope, limit, retryAfterSeconds } = outcome.exceeded;
             const { integrationTestWindowSeconds, windowSeconds } = rateLimiter.budgets;
-            const owner = scope === 'API_KEY' ? "API key's" : "organization's";
+            const owner = scope === 'INTEGRATION_TEST' ? '' : budgetOwnerName(scope, context.viewer);
             const message =
               scope === 'INTEGRATION_TEST'
                 ? `This integration may be tested at most ${limit} times per ${integrationTestWindowSeconds} seconds; ` +

@@ -5,7 +5,7 @@ import type { Viewer } from '../../modules/api-key/viewer.js';
 import type { OperationLimits } from './cost.plugin.js';
 import { type OperationCosts, selectOperation } from './query-cost.js';
 import { type BucketRow, chargeResult, type CostBudget } from './rate-limit-store.js';
-import type { PrepaidCharge, RateLimiter } from './rate-limiter.js';
+import { budgetOwnerOf, type PrepaidCharge, type RateLimiter } from './rate-limiter.js';
 
 /**
  * Charging the rate limit in the authentication statement.
@@ -82,7 +82,7 @@ export function prepaidCharge(
   viewer: Viewer,
   charged: readonly BucketRow[],
 ): PrepaidCharge {
-  const charges = rateLimiter.costCharges({ apiKeyId: viewer.apiKey.id, organizationId: viewer.organization.id }, plan.points);
+  const charges = rateLimiter.costCharges(budgetOwnerOf(viewer), plan.points);
   return {
     query: plan.query,
     operationName: plan.operationName,

@@ -4,7 +4,7 @@ import type { BucketCharge, BucketState, ChargeResult, CostBudget, RateLimitStor
 /** Budgets of cost points, each per window. A budget of 0 is not enforced. */
 export interface RateLimitBudgets {
   windowSeconds: number;
-  /** Points an API key may spend per window. */
+  /** Points an API key, or a signed-in user, may spend per window. */
   apiKeyPoints: number;
   /** Points all keys of an organization may spend together per window. */
   organizationPoints: number;
@@ -43,8 +43,33 @@ export interface PrepaidCharge {
   outcome: RateLimitOutcome;
 }
 
-const bucketKey = (scope: CostBudget['scope'], viewer: { apiKeyId: string; organizationId: string }) =>
-  scope === 'API_KEY' ? `apikey:${viewer.apiKeyId}` : `org:${viewer.organizationId}`;
+/** Whose cost budgets a request spends: its caller's own (`callerBucketOf`) and its organization's. */
+export interface BudgetOwner {
+  callerBucket: string;
+  organizationId: string;
+}
+
+/**
+ * The bucket of the caller's own budget: an API key's (`apikey:<key id>`), or a signed-in user's in the
+ * organization they act for (`user:<organization id>:<user id>`), so that each user has a budget of their own.
+ */
+export function callerBucketOf(viewer: Viewer): string {
+  return viewer.apiKey ? `apikey:${viewer.apiKey.id}` : `user:${viewer.organization.id}:${viewer.user.id}`;
+}
+
+/** Whose budgets the viewer's requests spend. */
+export function budgetOwnerOf(viewer: Viewer): BudgetOwner {
+  return { callerBucket: callerBucketOf(viewer), organizationId: viewer.organization.id };
+}
+
+/** Whose budget a spent budget of this scope was, in words: "API key's", "user's" or "organization's". */
+export function budgetOwnerName(scope: 'API_KEY' | 'ORGANIZATION', viewer: Viewer): string {
+  if (scope === 'ORGANIZATION') return "organization's";
+  return viewer.apiKey ? "API key's" : "user's";
+}
+
+const bucketKey = (scope: CostBudget['scope'], owner: BudgetOwner) =>
+  scope === 'API_KEY' ? owner.callerBucket : `org:${owner.organizationId}`;
 
 /** Charges requests to their budgets in the shared store, all or nothing, in one round trip. */
 export class RateLimiter {
@@ -63,11 +88,11 @@ export class RateLimiter {
     return all.filter((budget) => budget.limit > 0);
   }
 
-  /** The charges of `cost` points to the cost budgets of a key and its organization. */
-  costCharges(viewer: { apiKeyId: string; organizationId: string }, cost: number): ScopedCharge[] {
+  /** The charges of `cost` points to the cost budgets of a caller (a key, a user) and its organization. */
+  costCharges(owner: BudgetOwner, cost: number): ScopedCharge[] {
     return this.costBudgets().map((budget) => ({
       scope: budget.scope,
-      key: bucketKey(budget.scope, viewer),
+      key: bucketKey(budget.scope, owner),
       points: cost,
       limit: budget.limit,
       windowSeconds: budget.windowSeconds,
@@ -75,12 +100,13 @@ export class RateLimiter {
   }
 
   /**
-   * Charges `cost` points to the viewer's key and organization, and one probe to each integration in
-   * `integrationTests` (ids; repeated ids count each time): to all of them if every one has room, else to none.
+   * Charges `cost` points to the viewer's own budget (its key's, or its user's) and its organization's, and
+   * one probe to each integration in `integrationTests` (ids; repeated ids count each time): to all of them
+   * if every one has room, else to none.
    */
   async charge(viewer: Viewer, cost: number, integrationTests: readonly string[] = []): Promise<RateLimitOutcome> {
     const { budgets } = this;
-    const charges = this.costCharges({ apiKeyId: viewer.apiKey.id, organizationId: viewer.organization.id }, cost);
+    const charges = this.costCharges(budgetOwnerOf(viewer), cost);
     if (budgets.integrationTests > 0) {
       const counts = new Map<string, number>();
       for (const id of integrationTests) counts.set(id, (counts.get(id) ?? 0) + 1);

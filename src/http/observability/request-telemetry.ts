@@ -58,11 +58,13 @@ export function requestTelemetry(deps: {
       durationMs: Math.round(seconds * 10_000) / 10,
       organization: viewer?.organization.slug,
       organizationId: viewer?.organization.id,
-      apiKey: viewer?.apiKey.prefix,
+      apiKey: viewer?.apiKey?.prefix,
+      user: viewer?.user?.subject,
       operationName: facts.operationName,
       operationType: facts.operationType,
       cost: facts.cost,
       outcome,
+      ...(facts.authenticationFailure ? { authenticationFailure: facts.authenticationFailure } : {}),
       ...(errorCodes.length > 0 ? { errorCodes: [...new Set(errorCodes)] } : {}),
     };
     if (QUIET_PATHS.has(request.path)) logger.debug(line, 'request');

@@ -1,10 +1,12 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Role } from '../../db/database.js';
 import { hasRole, ROLES } from '../../modules/api-key/viewer.js';
-import { type Admission, type AdmissionPlan, admit, FAILURE_MESSAGES, readCredential } from '../admission/admit.js';
+import { type Admission, type AdmissionFailure, type AdmissionPlan, admit, FAILURE_MESSAGES, readCredential } from '../admission/admit.js';
+import { IdentityProviderUnavailableError, SIGN_IN_RETRY_AFTER_SECONDS, SIGN_IN_UNAVAILABLE } from '../admission/oidc/oidc-verifier.js';
 import type { RequestState } from '../admission/request-state.js';
+import { forbiddenMessage } from '../../graphql/errors.js';
 import type { RestEnv } from './rest-env.js';
-import type { RateLimitOutcome } from '../limits/rate-limiter.js';
+import { budgetOwnerName, type RateLimitOutcome } from '../limits/rate-limiter.js';
 import { PROBLEM_TYPE, problem } from './problem.js';
 
 /** What an operation costs, in the cost points of the GraphQL API, and which integrations it probes. */
@@ -81,7 +83,7 @@ async function charge(admission: Admission, state: RequestState, cost: RestCharg
     scope === 'INTEGRATION_TEST'
       ? `This integration may be tested at most ${limit} times per ${rateLimiter.budgets.integrationTestWindowSeconds} seconds; ` +
         `retry in ${retryAfterSeconds} seconds.`
-      : `The ${scope === 'API_KEY' ? "API key's" : "organization's"} budget of ${limit} cost points ` +
+      : `The ${budgetOwnerName(scope, viewer)} budget of ${limit} cost points ` +
         `per ${rateLimiter.budgets.windowSeconds} seconds is spent; retry in ${retryAfterSeconds} seconds.`;
   return problem(429, 'RATE_LIMITED', detail, {
     requestId: state.requestId,
@@ -99,7 +101,7 @@ async function authorizeAndCharge(
   const viewer = state.viewer;
   if (!viewer || !hasRole(viewer, operation.role)) {
     state.prepaid = undefined;
-    return problem(403, 'FORBIDDEN', "Your API key's role does not allow this operation.", { requestId: state.requestId });
+    return problem(403, 'FORBIDDEN', forbiddenMessage(viewer ?? { apiKey: true }), { requestId: state.requestId });
   }
   return charge(admission, state, cost);
 }
@@ -125,9 +127,21 @@ export function admitted(admission: Admission, operation: RestOperation): Middle
     state.facts.operationType = operation.type;
     const cost = operation.charge(c);
     state.facts.cost = cost.points;
-    const failure =
-      readCredential(state, c.req.header('authorization') ?? null) ??
-      (await admit(admission, state, fusedCharge(admission, operation, cost)));
+    let failure: AdmissionFailure | null;
+    try {
+      failure =
+        readCredential(state, c.req.header('authorization') ?? null) ??
+        (await admit(admission, state, fusedCharge(admission, operation, cost)));
+    } catch (error) {
+      if (!(error instanceof IdentityProviderUnavailableError)) throw error;
+      admission.logger.warn({ err: error, requestId: state.requestId }, 'sign-in unavailable');
+      const unavailable = problem(503, 'SIGN_IN_UNAVAILABLE', SIGN_IN_UNAVAILABLE, {
+        requestId: state.requestId,
+        headers: { 'retry-after': String(SIGN_IN_RETRY_AFTER_SECONDS) },
+      });
+      await noteProblem(state, unavailable);
+      return unavailable;
+    }
     const refused = failure
       ? problem(401, 'UNAUTHENTICATED', FAILURE_MESSAGES[failure], { requestId: state.requestId, headers: AUTHENTICATE })
       : await authorizeAndCharge(admission, state, operation, cost);

@@ -1,6 +1,6 @@
-import type { Viewer } from '../../modules/api-key/viewer.js';
+import { callerIdOf, type Viewer } from '../../modules/api-key/viewer.js';
 import type { testIntegration } from '../../modules/integration/test.service.js';
-import type { IdempotencyClaim, RequestState } from '../admission/request-state.js';
+import { answerSecretsOf, type IdempotencyClaim, type RequestState } from '../admission/request-state.js';
 import { checkIdempotencyKey, fingerprintOf, IDEMPOTENCY_HEADER } from '../idempotency/idempotency-key.js';
 import type { IdempotentRuns } from '../idempotency/idempotent-run.js';
 import { problem } from './problem.js';
@@ -44,7 +44,7 @@ export async function runKeyed(
   execute: (actor: MutationActor) => Promise<Response>,
 ): Promise<Response> {
   const viewer = state.viewer;
-  const credential = state.credential?.token;
+  const [credential, ...formerCredentials] = answerSecretsOf(state) ?? [];
   if (!viewer || !credential) throw new Error('a REST mutation ran without an admitted caller');
   if (header === undefined) return execute(actorOf(viewer, state, operation.name, null));
   const checked = checkIdempotencyKey(header);
@@ -57,8 +57,9 @@ export async function runKeyed(
   const fingerprint = fingerprintOf({ query: `REST ${operation.route}`, variables: operation.input });
   const begun = await runs.begin({
     organizationId: viewer.organization.id,
-    apiKeyId: viewer.apiKey.id,
+    apiKeyId: callerIdOf(viewer),
     credential,
+    formerCredentials,
     key: checked.key,
     fingerprint,
   });

@@ -4,6 +4,7 @@ import type { Database } from '../../db/database.js';
 import type { Logger } from '../../logger.js';
 import type { GatewayServices } from '../../services.js';
 import { postgresAdmissionStore } from '../admission/admission-store.js';
+import type { UserAdmission } from '../admission/oidc/user-admission.js';
 import { IdempotentRuns } from '../idempotency/idempotent-run.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
 import { DOCS_PATH, DOCS_SCRIPT_PATH, docsPage, docsScript } from './docs.page.js';
@@ -20,6 +21,8 @@ export interface RestMountDeps {
   rateLimiter: RateLimiter | null;
   idempotency: { leaseSeconds: number; ttlHours: number };
   maxBodyBytes: number;
+  /** Sign-in by the organization's identity provider, shared with GraphQL (one key set cache); null: API keys only. */
+  users: UserAdmission | null;
 }
 
 const methodNotAllowed = (allow: string) => new Response(null, { status: 405, headers: { allow } });
@@ -48,6 +51,7 @@ export function mountRest<E extends RestEnv>(router: Hono<E>, deps: RestMountDep
     store: postgresAdmissionStore(deps.db, (error) => deps.logger.warn({ err: error }, 'recording API key use failed')),
     rateLimiter: deps.rateLimiter,
     logger: deps.logger,
+    users: deps.users,
   };
   const runs = new IdempotentRuns(deps.db, deps.logger, deps.idempotency);
   const api = createRestApi({ db: deps.db, services: deps.services, runs, admission, maxBodyBytes: deps.maxBodyBytes });

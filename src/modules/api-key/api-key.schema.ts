@@ -25,7 +25,7 @@ builder.node(ApiKeyRef, {
   id: { resolve: (key) => key.id },
   // A key sees itself; admins see every key of their organization.
   loadOne: async (id, context) => {
-    if (!hasRole(context.viewer, 'ADMIN') && id !== context.viewer.apiKey.id) return null;
+    if (!hasRole(context.viewer, 'ADMIN') && id !== context.viewer.apiKey?.id) return null;
     return context.loaders.apiKey.load(id);
   },
   fields: (t) => ({

@@ -83,7 +83,7 @@ export function verifyFoundKey(
   if (found.key.revokedAt) return { failure: 'REVOKED' };
   const lastUsed = found.key.lastUsedAt?.getTime() ?? 0;
   if (Date.now() - lastUsed > 60_000) touchApiKey(db, found.key.id).catch(onBackgroundError);
-  return { viewer: { organization: found.organization, apiKey: found.key, role: found.key.role } };
+  return { viewer: { organization: found.organization, apiKey: found.key, role: found.key.role, user: null } };
 }
 
 /** Resolves an `Authorization` header (or a credential read from one) to a viewer, with one statement. */

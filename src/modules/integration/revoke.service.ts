@@ -5,6 +5,7 @@ import { revokeAtProvider, type RevocationOutcome } from '../../connectors/revok
 import type { Database, IntegrationRow } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
+import { callerNameOf } from '../api-key/viewer.js';
 import type { GatewayServices } from '../../services.js';
 import { lastCheckAfter } from './health-state.js';
 import { boundOrigins, connectorTarget, openBundle } from './credential-bundle.js';
@@ -109,7 +110,7 @@ async function commitRevocation(
     return null;
   }
   const revokedAt = new Date();
-  const reason = `Revoked by API key ${actor.viewer.apiKey.prefix}.`;
+  const reason = `Revoked by ${callerNameOf(actor.viewer)}.`;
   const updated = await updateIntegrationRow(trx, row.id, {
     status: 'REVOKED',
     status_reason: reason,
@@ -118,7 +119,8 @@ async function commitRevocation(
     consecutive_failures: 0,
     ...lastCheckAfter(revokedAt, `${reason} The credential was deleted; no probe describes the integration any more.`),
     revoked_at: revokedAt,
-    revoked_by_key_id: actor.viewer.apiKey.id,
+    revoked_by_key_id: actor.viewer.apiKey?.id ?? null,
+    revoked_by_subject: actor.viewer.user?.subject ?? null,
     secret_ciphertext: null,
     secret_key_id: null,
     secret_origins: null,

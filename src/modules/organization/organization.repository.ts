@@ -1,5 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Database, OrganizationRow } from '../../db/database.js';
+import { isUuid, parseGlobalID } from '../../ids.js';
+
+/** What a slug can be (organization.service.ts `SLUG_PATTERN` says what a new one must be). */
+const SLUG = /^[a-z0-9-]{1,63}$/;
 
 export interface Organization {
   id: string;
@@ -25,6 +29,20 @@ export async function insertOrganization(db: Kysely<Database>, values: { slug: s
 
 export async function findOrganizationBySlug(db: Kysely<Database>, slug: string): Promise<Organization | undefined> {
   const row = await db.selectFrom('organizations').selectAll().where('slug', '=', slug).executeTakeFirst();
+  return row && toOrganization(row);
+}
+
+/**
+ * The organization a reference names: a UUID is an id, a GraphQL ID of an Organization is its id, and
+ * anything else is a slug (exactly, slugs being lowercase). One statement, none for a reference that
+ * can name nothing.
+ */
+export async function findOrganizationByReference(db: Kysely<Database>, reference: string): Promise<Organization | undefined> {
+  const global = parseGlobalID(reference);
+  const id = isUuid(reference) ? reference.toLowerCase() : global?.typename === 'Organization' ? global.id : null;
+  if (id === null && !SLUG.test(reference)) return undefined;
+  const query = db.selectFrom('organizations').selectAll();
+  const row = await (id === null ? query.where('slug', '=', reference) : query.where('id', '=', id)).executeTakeFirst();
   return row && toOrganization(row);
 }
 

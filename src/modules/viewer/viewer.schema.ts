@@ -1,14 +1,34 @@
 import { builder } from '../../graphql/builder.js';
 import { ApiKeyRef, RoleEnum } from '../api-key/api-key.schema.js';
-import type { Viewer } from '../api-key/viewer.js';
+import type { SignedInUser, Viewer } from '../api-key/viewer.js';
 import { OrganizationRef } from '../organization/organization.schema.js';
 
+const SignedInUserRef = builder.objectRef<SignedInUser>('SignedInUser').implement({
+  description: "A person signed in with a token from the organization's identity provider (OIDC).",
+  fields: (t) => ({
+    issuer: t.exposeString('issuer', { description: 'The identity provider that issued the token (`iss`).' }),
+    subject: t.exposeString('subject', { description: "The user's id at the identity provider (`sub`)." }),
+  }),
+});
+
 const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
-  description: 'The authenticated caller: an API key of one organization.',
+  description:
+    "The authenticated caller: an API key of one organization, or a user signed in through the organization's identity provider.",
   fields: (t) => ({
     organization: t.field({ type: OrganizationRef, resolve: (viewer) => viewer.organization }),
     role: t.field({ type: RoleEnum, resolve: (viewer) => viewer.role }),
-    apiKey: t.field({ type: ApiKeyRef, resolve: (viewer) => viewer.apiKey }),
+    apiKey: t.field({
+      type: ApiKeyRef,
+      nullable: true,
+      description: 'The API key the request authenticated with; null for a signed-in user.',
+      resolve: (viewer) => viewer.apiKey,
+    }),
+    user: t.field({
+      type: SignedInUserRef,
+      nullable: true,
+      description: 'The signed-in user; null for an API key.',
+      resolve: (viewer) => viewer.user,
+    }),
   }),
 });
 
