@@ -28,7 +28,8 @@ let globexIntegration: string;
 /** A cooldown short enough for the rotation test to wait out, long enough to see it hold. */
 const JWKS_COOLDOWN_MS = 3_000;
 const READ =
-  '{ viewer { role organization { slug } apiKey { id } user { subject issuer } } integrations(first: 10) { edges { node { id displayName } } } }';
+  '{ viewer { role organization { slug } apiKey { id } user { subject issuer } } ' +
+  'integrations(first: 10) { edges { node { id displayName } } } }';
 const now = () => Math.floor(Date.now() / 1000);
 
 beforeAll(async () => {
@@ -203,6 +204,22 @@ describe('roles', () => {
       revoked_by_key_id: null,
       revoked_by_subject: 'editor-2',
     });
+  });
+
+  it('an EDITOR user may not issue a connect session: a backend issues them with its key', async () => {
+    const editor = await idp.token({ claims: { sub: 'editor-3', role: 'editor' } });
+    const before = await gw.db.selectFrom('connect_sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const answer = await gw.graphql(
+      editor,
+      'mutation($input: CreateConnectSessionInput!) { createConnectSession(input: $input) { token userErrors { code message } } }',
+      { input: { endUser: { id: 'end-user-1' } } },
+    );
+    expect(answer.body.data?.createConnectSession).toEqual({
+      token: null,
+      userErrors: [{ code: 'FORBIDDEN', message: 'Connect sessions are created with an API key, by a backend.' }],
+    });
+    const after = await gw.db.selectFrom('connect_sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    expect(Number(after.n)).toBe(Number(before.n));
   });
 
   it('a list of roles grants the highest this gateway knows, its other entries ignored', async () => {

@@ -66,7 +66,7 @@ async function sessionActor(db: Kysely<Database>, session: ConnectSession, reque
     created_at: found.org_created_at,
   });
   return {
-    viewer: { organization, apiKey: toApiKey(found), role: 'EDITOR' },
+    viewer: { organization, apiKey: toApiKey(found), user: null, role: 'EDITOR' },
     requestId,
     resume: null,
     startedAt: new Date(),

@@ -91,6 +91,10 @@ export async function createConnectSession(
   const allowedOrigins = cleanAllowedOrigins(input.allowedOrigins);
   const ttlSeconds = cleanExpiresIn(input.expiresInSeconds);
   const organizationId = actor.viewer.organization.id;
+  // A session lives as long as the API key that issued it stands; a signed-in user's token expires within
+  // the hour and cannot be withdrawn, so a backend issues sessions with its key.
+  const issuer = actor.viewer.apiKey;
+  if (!issuer) throw new ServiceError('FORBIDDEN', 'Connect sessions are created with an API key, by a backend.', []);
 
   if (input.integrationId) {
     const integration = await findIntegrationRow(db, organizationId, input.integrationId);
@@ -116,7 +120,7 @@ export async function createConnectSession(
   const session = await commitWithLiveKey(db, actor, async (trx) => {
     const row = await insertConnectSession(trx, {
       organization_id: organizationId,
-      created_by_key_id: actor.viewer.apiKey.id,
+      created_by_key_id: issuer.id,
       token_hash: hashSessionToken(token),
       end_user_id: endUser.id,
       end_user_display_name: endUser.displayName,
