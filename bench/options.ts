@@ -42,6 +42,8 @@ export interface BenchOptions {
   fromSource: boolean;
   /** Where the timed gateway writes a V8 CPU profile (`--cpu-prof`) when it stops; none when null. */
   cpuProfileDir: string | null;
+  /** The background engine's benchmark (bench/engine-bench.ts) instead of the read and write workloads. */
+  engine: boolean;
 }
 
 const FULL_SEED: SeedShape = {
@@ -99,7 +101,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
 
 export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R,W2,...] [--connections N] [--rounds N]
                         [--duration SECONDS] [--pool N] [--out DIR] [--keep-db] [--source]
-                        [--cpu-prof DIR]
+                        [--cpu-prof DIR] [--engine]
 
   --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
   --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
@@ -108,6 +110,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R
   --out          where results/<date>.json and .md go (default bench/results)
   --keep-db      keep the seeded database afterwards
   --source       run the gateway through tsx from src/ instead of building dist/ (npm run build)
+  --engine       the background engine instead: probe throughput with one worker process and with two, and W1
+                 with the scheduler busy vs idle, in paired rounds (results/<date>-engine.md)
   --cpu-prof     the timed gateway writes a V8 CPU profile (.cpuprofile) into DIR when it stops;
                  summarize it with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile
 
@@ -134,7 +138,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     const arg = argv[i] as string;
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${USAGE}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    if (['quick', 'smoke', 'keep-db', 'source', 'help'].includes(name)) flags.set(name, true);
+    if (['quick', 'smoke', 'keep-db', 'source', 'help', 'engine'].includes(name)) flags.set(name, true);
     else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out', 'cpu-prof'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
@@ -172,5 +176,6 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     keepDatabase: flags.has('keep-db'),
     fromSource: flags.has('source'),
     cpuProfileDir: typeof flags.get('cpu-prof') === 'string' ? path.resolve(flags.get('cpu-prof') as string) : null,
+    engine: flags.has('engine'),
   };
 }

@@ -20,6 +20,7 @@ import {
   startProviderFixture,
   testCall,
 } from './mutations.js';
+import { runEngineBench } from './engine-bench.js';
 import { parseOptions } from './options.js';
 import { withRestList } from './rest-workload.js';
 import { startStatementCounter } from './pg-counter.js';
@@ -34,6 +35,7 @@ import { buildReadWorkloads, type Call, firstDifference } from './workloads.js';
 const log = (line: string) => process.stdout.write(`${line}\n`);
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2), path.join(projectRoot, 'bench/results'));
+  if (options.engine) return runEngineBench(options, log);
   const { profile } = options;
   const started = new Date();
   const loadBefore = os.loadavg();

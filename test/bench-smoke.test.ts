@@ -47,4 +47,30 @@ describe('npm run bench -- --quick --smoke', () => {
     for (const workload of ['W1', 'W1R'])
       expect(report.statements.find((s: { workload: string }) => s.workload === workload).aCounts.length).toBeGreaterThan(0);
   }, 300_000);
+
+  it('--engine: measures probe throughput with one and two worker processes, and W1 with the scheduler busy and idle', async (context) => {
+    context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
+    out ??= await mkdtemp(path.join(os.tmpdir(), 'igw-bench-'));
+    const server = new URL(process.env.TEST_DATABASE_URL as string);
+    server.pathname = '/igw_bench';
+    const run = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--engine', '--smoke', '--source', '--out', out], {
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    run.stdout.on('data', (chunk) => (output += chunk));
+    run.stderr.on('data', (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    expect(code, output).toBe(0);
+    const json = (await readdir(out)).find((file) => file.endsWith('-engine-smoke.json'));
+    const report = JSON.parse(await readFile(path.join(out, json as string), 'utf8'));
+    expect(report.problems).toEqual([]);
+    expect(report.throughput).toHaveLength(1);
+    // Probes were recorded by both set-ups, and while the scheduler was busy under the reads.
+    expect(report.throughput[0].one).toBeGreaterThan(0);
+    expect(report.throughput[0].two).toBeGreaterThan(0);
+    expect(report.probesDuring.busy.every((rate: number) => rate > 0)).toBe(true);
+    expect(report.summaries.map((s: { mode: string }) => s.mode)).toEqual(['latency', 'throughput']);
+  }, 300_000);
 });
