@@ -28,7 +28,8 @@ let globexIntegration: string;
 /** A cooldown short enough for the rotation test to wait out, long enough to see it hold. */
 const JWKS_COOLDOWN_MS = 3_000;
 const READ =
-  '{ viewer { role organization { slug } apiKey { id } user { subject issuer } } integrations(first: 10) { edges { node { id displayName } } } }';
+  '{ viewer { role organization { slug } apiKey { id } user { subject issuer } } ' +
+  'integrations(first: 10) { edges { node { id displayName } } } }';
 const now = () => Math.floor(Date.now() / 1000);
 
 beforeAll(async () => {
