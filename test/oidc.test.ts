@@ -11,7 +11,7 @@ import {
   tokenSignedWithPublicKey,
   unsignedToken,
 } from './support/identity-provider.js';
-import { CONNECT, CONNECTING_GATEWAY } from './support/integration-flows.js';
+import { CONNECT, CONNECTING_GATEWAY, RETURN_URL } from './support/integration-flows.js';
 import { restClient } from './support/rest-client.js';
 
 /**
@@ -220,6 +220,21 @@ describe('roles', () => {
     });
     const after = await gw.db.selectFrom('connect_sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     expect(Number(after.n)).toBe(Number(before.n));
+  });
+
+  it("an OAuth2 connection a user starts is recorded under the user's subject when the provider sends the browser back", async () => {
+    const editor = await idp.token({ claims: { sub: 'editor-oauth', role: 'EDITOR' } });
+    const input = { provider: 'github', authKind: 'OAUTH2', displayName: 'GitHub by a user', oauth2: { returnUrl: RETURN_URL } };
+    const started = await gw.graphql(editor, CONNECT, { input });
+    const { authorizationUrl, integration } = started.body.data.connectIntegration;
+    const { location } = await gw.authorize(authorizationUrl);
+    expect(location?.searchParams.get('outcome')).toBe('connected');
+    const events = await gw.db
+      .selectFrom('integration_events')
+      .select(['type', 'actor_key_id', 'actor_subject'])
+      .where('integration_id', '=', (await gw.row(integration.id)).id)
+      .execute();
+    expect(events).toContainEqual({ type: 'integration.authorized', actor_key_id: null, actor_subject: 'editor-oauth' });
   });
 
   it('a list of roles grants the highest this gateway knows, its other entries ignored', async () => {

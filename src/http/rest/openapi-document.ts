@@ -32,7 +32,8 @@ const ROUTES = [
 const DESCRIPTION = `The integrations gateway's REST API: the same operations, services, API keys, roles, rate limits and
 Idempotency-Key semantics as its GraphQL API, and the same opaque global IDs, so a client may mix both.
 
-- Authenticate with \`Authorization: Bearer <API key>\`. VIEWER keys read; EDITOR and ADMIN keys also write.
+- Authenticate with \`Authorization: Bearer <API key>\`, or, from a frontend, a signed-in user's token from the
+  organization's identity provider (a JWT). VIEWER reads; EDITOR and ADMIN also write.
 - Fields are snake_case, enums lowercase, times RFC 3339.
 - Every error is an RFC 9457 \`application/problem+json\` with \`code\` (the same codes as GraphQL's
   \`userErrors[].code\` and \`extensions.code\`) and, when fields are at fault, \`errors[]\` with JSON Pointers.
@@ -70,7 +71,7 @@ export function openApiDocument(): object {
   registry.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
-    description: 'An API key of the gateway (`igw_…`).',
+    description: "An API key of the gateway (`igw_…`), or a JWT from the organization's identity provider (when configured).",
   });
   for (const route of ROUTES) registry.openAPIRegistry.registerPath(route);
   printed = registry.getOpenAPI31Document({
