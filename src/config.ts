@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { listConnectors } from './connectors/registry.js';
 import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connectors/settings.js';
 import { DEFAULT_ENGINE_CONFIG as ENGINE, type EngineConfig } from './jobs/engine.config.js';
+import { DEFAULT_EVENTS_CONFIG, type EventsConfig } from './modules/events/events.config.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './http/hardening.config.js';
 import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http/node-server.js';
 import { isValidAllowlist } from './outbound/address-policy.js';
@@ -85,6 +86,9 @@ const schema = z.object({
   TOKEN_REFRESH_AHEAD_SECONDS: intFromEnv(ENGINE.tokenRefreshAheadSeconds, 0, 86_400),
   SYNC_INTERVAL_SECONDS: intFromEnv(ENGINE.syncIntervalSeconds, 1, 604_800),
   SYNC_MAX_ITEMS: intFromEnv(ENGINE.syncMaxItems, 1, 1_000_000),
+  // Events (src/modules/events): the audit log's retention, and live subscriptions per API key.
+  EVENT_RETENTION_DAYS: intFromEnv(DEFAULT_EVENTS_CONFIG.retentionDays, 1, 36_500),
+  SUBSCRIPTIONS_MAX_PER_KEY: intFromEnv(DEFAULT_EVENTS_CONFIG.maxSubscriptionsPerKey, 0, 100_000),
 });
 
 /** The gateway's configuration, read once from the environment at start. */
@@ -124,6 +128,8 @@ export interface Config {
   idempotency: { ttlHours: number; leaseSeconds: number; purgeIntervalMs: number };
   /** Workers, schedules and intervals of the background engine. */
   engine: EngineConfig;
+  /** Event retention, fan-out to subscribers, subscriptions per key. */
+  events: EventsConfig;
 }
 
 export class ConfigError extends Error {
@@ -189,6 +195,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokenRefreshAheadSeconds: values.TOKEN_REFRESH_AHEAD_SECONDS,
       syncIntervalSeconds: values.SYNC_INTERVAL_SECONDS,
       syncMaxItems: values.SYNC_MAX_ITEMS,
+    },
+    events: {
+      retentionDays: values.EVENT_RETENTION_DAYS,
+      redisUrl: values.REDIS_URL,
+      maxSubscriptionsPerKey: values.SUBSCRIPTIONS_MAX_PER_KEY,
     },
     hardening: {
       graphiql: values.GRAPHIQL ?? values.NODE_ENV !== 'production',
