@@ -5,6 +5,7 @@ import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connector
 import { DEFAULT_ENGINE_CONFIG as ENGINE, type EngineConfig } from './jobs/engine.config.js';
 import { ASYMMETRIC_ALGORITHMS, type OidcOptions } from './http/admission/oidc/oidc-options.js';
 import { originOf } from './http/cors.js';
+import { DEFAULT_EVENTS_CONFIG, type EventsConfig } from './modules/events/events.config.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './http/hardening.config.js';
 import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http/node-server.js';
 import { isValidAllowlist } from './outbound/address-policy.js';
@@ -111,6 +112,9 @@ const schema = z.object({
       'expected comma-separated origins such as https://app.example.com (scheme, host, port; no path, no wildcard)',
     )
     .optional(),
+  // Events (src/modules/events): the audit log's retention, and live subscriptions per API key.
+  EVENT_RETENTION_DAYS: intFromEnv(DEFAULT_EVENTS_CONFIG.retentionDays, 1, 36_500),
+  SUBSCRIPTIONS_MAX_PER_KEY: intFromEnv(DEFAULT_EVENTS_CONFIG.maxSubscriptionsPerKey, 0, 100_000),
 });
 
 /** The gateway's configuration, read once from the environment at start. */
@@ -154,6 +158,8 @@ export interface Config {
   oidc: OidcOptions | null;
   /** Exact origins whose browser pages may call GraphQL and the REST API; empty: none. */
   corsAllowedOrigins: string[];
+  /** Event retention, fan-out to subscribers, subscriptions per key. */
+  events: EventsConfig;
 }
 
 export class ConfigError extends Error {
@@ -243,6 +249,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokenRefreshAheadSeconds: values.TOKEN_REFRESH_AHEAD_SECONDS,
       syncIntervalSeconds: values.SYNC_INTERVAL_SECONDS,
       syncMaxItems: values.SYNC_MAX_ITEMS,
+    },
+    events: {
+      retentionDays: values.EVENT_RETENTION_DAYS,
+      redisUrl: values.REDIS_URL,
+      maxSubscriptionsPerKey: values.SUBSCRIPTIONS_MAX_PER_KEY,
     },
     hardening: {
       graphiql: values.GRAPHIQL ?? values.NODE_ENV !== 'production',

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const firstRun = await prepareFirstRun(database.db, { production: config.env === 'production' });
   const { services, close: closeServices } = await createServices(config, logger);
   // The background engine's workers (src/jobs), unless WORKERS=0; stopped with the HTTP server, before the database closes.
-  const engine = await startProcessEngine({ config, db: database.db, services, logger });
+  const engine = await startProcessEngine({ config, db: database.db, services, logger, notifications: database.notifications });
   const hardening = await hardeningFromConfig(config.hardening, database);
   const gateway = createGateway({
     database,
@@ -36,6 +36,11 @@ async function main(): Promise<void> {
     idempotency: config.idempotency,
     oidc: config.oidc,
     corsAllowedOrigins: config.corsAllowedOrigins,
+    events: {
+      redisUrl: config.events.redisUrl,
+      maxSubscriptionsPerKey: config.events.maxSubscriptionsPerKey,
+      pollIntervalMs: config.engine.pollIntervalMs,
+    },
   });
   const server = createHttpServer(gateway, config.http);
 
@@ -55,6 +60,8 @@ async function main(): Promise<void> {
     const engineStopped = engine.stop(config.shutdownTimeoutMs);
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Live subscriptions would hold the server open: they complete now, and their clients resume elsewhere.
+    void gateway.endSubscriptions().catch(() => {});
     // Keep-alive connections become idle as their last response goes out; close each as it does.
     server.closeIdleConnections();
     const sweeper = setInterval(() => server.closeIdleConnections(), 50);

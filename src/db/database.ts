@@ -137,6 +137,44 @@ export interface IntegrationEventsTable {
   created_at: CreatedAt;
 }
 
+/** The outbox and audit log (src/modules/events/event.model.ts): one row per change, written with it. */
+export interface EventsTable {
+  id: string;
+  /** The order of writing, a tie-breaker among events of the same time; not the order of commit. */
+  seq: Generated<number>;
+  organization_id: string;
+  type: string;
+  /** The global ID of what changed (an integration, an API key, a webhook endpoint). */
+  subject_id: string;
+  integration_id: string | null;
+  api_key_id: string | null;
+  actor_kind: string;
+  actor_label: string;
+  actor_api_key_id: string | null;
+  actor_subject: string | null;
+  request_id: string | null;
+  data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  occurred_at: CreatedAt;
+  /** Given by the publisher in commit order, without gaps; null until published. */
+  position: ColumnType<number | null, never, number>;
+  published_at: ColumnType<Date | null, never, Date | string>;
+}
+
+/** A live subscription held open by a principal (an API key), renewed while it lasts. */
+export interface EventSubscriptionsTable {
+  id: Generated<string>;
+  organization_id: string;
+  principal: string;
+  started_at: CreatedAt;
+  expires_at: Timestamp;
+}
+
+/** The last publication position given (one row). */
+export interface EventPublicationTable {
+  id: ColumnType<boolean, never, never>;
+  last_position: ColumnType<number, never, number>;
+}
+
 /** An integration's own schedule of health probes, as columns; an absent column is left as it is. */
 export interface ScheduleSettings {
   health_check_interval_seconds?: number | null;
@@ -240,6 +278,9 @@ export interface Database {
   integration_resources: IntegrationResourcesTable;
   integration_sync_runs: IntegrationSyncRunsTable;
   integration_events: IntegrationEventsTable;
+  events: EventsTable;
+  event_publication: EventPublicationTable;
+  event_subscriptions: EventSubscriptionsTable;
 }
 
 export type OrganizationRow = Selectable<OrganizationsTable>;
@@ -254,6 +295,8 @@ export type NewHealthCheckRow = Insertable<IntegrationHealthChecksTable>;
 export type NewIntegrationEventRow = Insertable<IntegrationEventsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;
 export type ConnectSessionRow = Selectable<ConnectSessionsTable>;
+export type EventRow = Selectable<EventsTable>;
+export type NewEventRow = Insertable<EventsTable>;
 
 /** A rate-limit budget's points spent in its current window (see `src/http/limits/rate-limit-store.ts`). */
 export interface RateLimitBucketsTable {

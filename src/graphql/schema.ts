@@ -11,6 +11,8 @@ import '../modules/integration/integration.schema.js';
 import '../modules/integration/integration.mutations.js';
 import '../modules/inventory/inventory.schema.js';
 import '../modules/connect-session/connect-session.schema.js';
+import '../modules/events/event.schema.js';
+import '../modules/events/event-subscriptions.schema.js';
 
 builder.mutationType({});
 

@@ -1,4 +1,6 @@
 import type { Viewer } from '../api-key/viewer.js';
+import { connectSessionActor, type EventOrigin, viewerActor } from '../events/event-actor.js';
+import type { EventActor } from '../events/event.model.js';
 import type { EndUser } from './integration.model.js';
 import { insertEventRow, type ResumeScope } from './integration-event.repository.js';
 
@@ -24,11 +26,20 @@ export interface MutationActor {
    * (the key is the one that issued the session), and a connection that succeeds spends it.
    */
   connectSession?: ConnectSessionActor | null;
+  /** Who the events name as the actor (the scheduler); the viewer (API key or user) when absent. */
+  as?: EventActor;
 }
 
 /** The audit detail naming a connect session and its end user, when one acted. */
 export function connectSessionDetail(session: { id: string; endUserId: string } | null | undefined): Record<string, unknown> {
   return session ? { connectSessionId: session.id, endUserId: session.endUserId } : {};
+}
+
+/** The actor and request an actor's events name. */
+export function originOf(actor: MutationActor): EventOrigin {
+  const session = actor.connectSession;
+  const named = session ? connectSessionActor(session.endUser.id, actor.viewer.apiKey?.id ?? null) : viewerActor(actor.viewer);
+  return { actor: actor.as ?? named, requestId: actor.requestId };
 }
 
 export type EventOutcome = 'SUCCEEDED' | 'FAILED';
