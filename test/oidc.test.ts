@@ -208,7 +208,10 @@ describe('roles', () => {
 
   it('an EDITOR user may not issue a connect session: a backend issues them with its key', async () => {
     const editor = await idp.token({ claims: { sub: 'editor-3', role: 'editor' } });
-    const before = await gw.db.selectFrom('connect_sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const before = await gw.db
+      .selectFrom('connect_sessions')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     const answer = await gw.graphql(
       editor,
       'mutation($input: CreateConnectSessionInput!) { createConnectSession(input: $input) { token userErrors { code message } } }',
@@ -218,7 +221,10 @@ describe('roles', () => {
       token: null,
       userErrors: [{ code: 'FORBIDDEN', message: 'Connect sessions are created with an API key, by a backend.' }],
     });
-    const after = await gw.db.selectFrom('connect_sessions').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const after = await gw.db
+      .selectFrom('connect_sessions')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(after.n)).toBe(Number(before.n));
   });
 
