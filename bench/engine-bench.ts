@@ -232,7 +232,8 @@ export async function runEngineBench(options: BenchOptions, log: (line: string) 
         `${x(median(throughput.map((r) => r.ratio)))} |`,
       '',
       `W1 (GraphQL, first 100) on a gateway with WORKERS=0, while one worker process probes (busy: ` +
-        `${median(probesDuring.busy).toFixed(0)} probes/s) or with scheduled checks paused (idle: ${median(probesDuring.idle).toFixed(0)} probes/s):`,
+        `${median(probesDuring.busy).toFixed(0)} probes/s) or with scheduled checks paused ` +
+        `(idle: ${median(probesDuring.idle).toFixed(0)} probes/s):`,
       '',
       '| mode | busy req/s | idle req/s | busy/idle req/s | busy/idle p50 | busy/idle p99 |',
       '|---|---|---|---|---|---|',
