@@ -79,7 +79,8 @@ export async function runEngineBench(options: BenchOptions, log: (line: string) 
     const provider = await startProviderFixture();
     cleanups.push(() => provider.close());
     const command = options.fromSource ? { script: 'src/main.ts', nodeArgs: [] as string[] } : await buildGateway();
-    const workerScript = command.script.replace(/main\.(js|ts)$/, 'worker.$1');
+    // `npm run worker`, compiled as start:prod's gateway is (scripts/start-prod.js runs dist/src/main.js).
+    const workerScript = options.fromSource ? 'src/worker.ts' : 'dist/src/worker.js';
     const dbUrl = databaseUrl(options.serverUrl, options.databaseName);
     const env = {
       NODE_ENV: 'production',
@@ -253,7 +254,15 @@ export async function runEngineBench(options: BenchOptions, log: (line: string) 
       .replace(/:/g, '-')
       .replace(/\.\d+Z$/, 'Z');
     const file = path.join(options.outDir, `${stamp}-engine${profile.name === 'full' ? '' : `-${profile.name}`}`);
-    const report = { startedAt: started.toISOString(), commit: gitDescription(), profile, machine, probedCount, throughput, probesDuring };
+    const report = {
+      startedAt: started.toISOString(),
+      commit: gitDescription(),
+      profile,
+      machine,
+      probedCount,
+      throughput,
+      probesDuring,
+    };
     await writeFile(`${file}.json`, `${JSON.stringify({ ...report, summaries, series, problems }, null, 2)}\n`);
     await writeFile(`${file}.md`, markdown);
     log(`bench: wrote ${file}.json and .md`);

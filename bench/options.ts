@@ -169,8 +169,8 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     profile,
     only: typeof flags.get('only') === 'string' ? parseOnly(flags.get('only') as string) : null,
     serverUrl: server.toString(),
-    // A smoke run gets its own database, so that it can run beside a real one.
-    databaseName: profile.name === 'smoke' ? `${name}_smoke_${process.pid}` : name,
+    // A smoke run gets its own database, so that it can run beside a real one; so does the engine's.
+    databaseName: profile.name === 'smoke' ? `${name}_smoke_${process.pid}` : flags.has('engine') ? `${name}_engine` : name,
     poolSize: Math.round(number('pool', 10)),
     outDir: typeof flags.get('out') === 'string' ? (flags.get('out') as string) : defaultOutDir,
     keepDatabase: flags.has('keep-db'),
