@@ -299,6 +299,22 @@ describe('what belongs to a user', () => {
     expect(buckets.map((bucket) => bucket.key)).toContain(`user:${gw.world.acme.organization.id}:${userIdOf(idp.issuer, 'spender')}`);
   });
 
+  it('a query the gateway has seen is charged in the statement that finds the organization, as for an API key', async () => {
+    const token = await idp.token({ claims: { sub: 'counted' } });
+    const query = '{ integrations(first: 5) { edges { node { id } } } }';
+    expect((await gw.graphql(token, query)).status).toBe(200); // first sight: parsed, measured, charged on its own
+    gw.statements.reset();
+    const answer = await gw.graphql(token, query);
+    expect(answer.status).toBe(200);
+    const charging = gw.statements.sql.filter((text) => text.includes('rate_limit_charge'));
+    expect(charging).toHaveLength(1);
+    expect(charging[0]).toContain('from organizations');
+    expect(gw.statements.sql.filter((text) => /from "?organizations"?/.test(text))).toHaveLength(1);
+    const first = answer.body.extensions.cost;
+    const again = (await gw.graphql(token, query)).body.extensions.cost;
+    expect(again.remaining).toBe(first.remaining - first.requested);
+  });
+
   it('API keys keep working beside tokens', async () => {
     const read = await gw.graphql(gw.world.acme.keys.VIEWER, READ);
     expect(read.body.data?.viewer).toMatchObject({ role: 'VIEWER', apiKey: { id: expect.any(String) }, user: null });

@@ -5,6 +5,7 @@ import { type EarlyChargePlan, prepaidCharge } from '../limits/early-charge.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
 import { callerIdOf } from '../../modules/api-key/viewer.js';
 import type { AdmissionStore } from './admission-store.js';
+import { IdentityProviderUnavailableError } from './oidc/oidc-verifier.js';
 import { signIn, type UserAdmission } from './oidc/user-admission.js';
 import type { RequestState } from './request-state.js';
 
@@ -69,7 +70,7 @@ export async function admit(
 ): Promise<AdmissionFailure | null> {
   const { store, rateLimiter, logger } = admission;
   const credential = state.credential as Credential | undefined;
-  if (!credential && state.signedToken !== undefined) return admitSignedIn(admission, state, state.signedToken);
+  if (!credential && state.signedToken !== undefined) return admitSignedIn(admission, state, state.signedToken, plan?.charge ?? null);
   if (!credential) return refuse(logger, state, 'MISSING');
   const charge = plan?.charge ?? null;
   const claim = plan?.claim ?? null;
@@ -105,17 +106,32 @@ export async function admit(
 }
 
 /**
- * Admits the bearer of a JWT from the organization's identity provider: nothing is charged or claimed
- * with it; the cost and Idempotency-Key steps do it when the operation runs, under the user's own
- * budget and id. Throws IdentityProviderUnavailableError when the provider cannot be reached.
+ * Admits the bearer of a JWT from the organization's identity provider. A known query's cost is charged
+ * in the statement that finds the organization, as for a key; an Idempotency-Key is claimed when the
+ * mutation runs. The budget and the key are the user's own. Throws IdentityProviderUnavailableError when
+ * the provider cannot be reached.
  */
-async function admitSignedIn(admission: Admission, state: RequestState, jwt: string): Promise<AdmissionFailure | null> {
-  const { users, logger } = admission;
+async function admitSignedIn(
+  admission: Admission,
+  state: RequestState,
+  jwt: string,
+  charge: EarlyChargePlan | null,
+): Promise<AdmissionFailure | null> {
+  const { users, logger, rateLimiter } = admission;
   if (!users) return refuse(logger, state, 'MALFORMED', 'a JWT was sent, and sign-in by an identity provider is not configured');
-  const signedIn = await signIn(users, jwt);
+  let signedIn: Awaited<ReturnType<typeof signIn>>;
+  try {
+    signedIn = await signIn(users, jwt, charge);
+  } catch (error) {
+    if (!charge || error instanceof IdentityProviderUnavailableError) throw error;
+    logger.warn({ err: error, requestId: state.requestId }, 'charging with sign-in failed; doing it when the operation runs');
+    signedIn = await signIn(users, jwt);
+  }
   if ('refused' in signedIn) return refuse(logger, state, 'INVALID_TOKEN', signedIn.refused);
   state.viewer = signedIn.viewer;
   state.userSecrets = signedIn.secrets;
+  if (charge && rateLimiter && signedIn.charged && signedIn.charged.length > 0)
+    state.prepaid = prepaidCharge(rateLimiter, charge, signedIn.viewer, signedIn.charged);
   return null;
 }
 

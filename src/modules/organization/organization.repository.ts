@@ -38,12 +38,19 @@ export async function findOrganizationBySlug(db: Kysely<Database>, slug: string)
  * can name nothing.
  */
 export async function findOrganizationByReference(db: Kysely<Database>, reference: string): Promise<Organization | undefined> {
-  const global = parseGlobalID(reference);
-  const id = isUuid(reference) ? reference.toLowerCase() : global?.typename === 'Organization' ? global.id : null;
-  if (id === null && !SLUG.test(reference)) return undefined;
+  const named = organizationNamed(reference);
+  if (!named) return undefined;
   const query = db.selectFrom('organizations').selectAll();
-  const row = await (id === null ? query.where('slug', '=', reference) : query.where('id', '=', id)).executeTakeFirst();
+  const row = await ('id' in named ? query.where('id', '=', named.id) : query.where('slug', '=', named.slug)).executeTakeFirst();
   return row && toOrganization(row);
+}
+
+/** What a reference names: an id (a UUID, or a GraphQL ID of an Organization), a slug, or nothing an organization can be. */
+export function organizationNamed(reference: string): { id: string } | { slug: string } | null {
+  if (isUuid(reference)) return { id: reference.toLowerCase() };
+  const global = parseGlobalID(reference);
+  if (global?.typename === 'Organization') return { id: global.id };
+  return SLUG.test(reference) ? { slug: reference } : null;
 }
 
 export async function listOrganizations(db: Kysely<Database>): Promise<Organization[]> {
