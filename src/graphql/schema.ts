@@ -10,6 +10,7 @@ import '../modules/health-check/health-check.schema.js';
 import '../modules/integration/integration.schema.js';
 import '../modules/integration/integration.mutations.js';
 import '../modules/inventory/inventory.schema.js';
+import '../modules/webhook/webhook.schema.js';
 
 builder.mutationType({});
 
