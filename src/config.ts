@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { listConnectors } from './connectors/registry.js';
 import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connectors/settings.js';
 import { DEFAULT_ENGINE_CONFIG as ENGINE, type EngineConfig } from './jobs/engine.config.js';
+import { DEFAULT_EVENTS_CONFIG, type EventsConfig } from './modules/events/events.config.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './http/hardening.config.js';
 import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http/node-server.js';
 import { isValidAllowlist } from './outbound/address-policy.js';
@@ -101,6 +102,9 @@ const schema = z.object({
   WEBHOOK_SECRET_GRACE_HOURS: intFromEnv(WEBHOOKS.secretGraceMs / 3_600_000, 0, 720),
   WEBHOOK_CONCURRENCY: intFromEnv(WEBHOOKS.concurrency, 1, 256),
   WEBHOOK_DELIVERY_RETENTION_DAYS: intFromEnv(WEBHOOKS.retentionDays, 1, 3650),
+  // Events (src/modules/events): the audit log's retention, and live subscriptions per API key.
+  EVENT_RETENTION_DAYS: intFromEnv(DEFAULT_EVENTS_CONFIG.retentionDays, 1, 36_500),
+  SUBSCRIPTIONS_MAX_PER_KEY: intFromEnv(DEFAULT_EVENTS_CONFIG.maxSubscriptionsPerKey, 0, 100_000),
 });
 
 /** The gateway's configuration, read once from the environment at start. */
@@ -142,6 +146,8 @@ export interface Config {
   engine: EngineConfig;
   /** Signing and delivery of webhooks. */
   webhooks: WebhookConfig;
+  /** Event retention, fan-out to subscribers, subscriptions per key. */
+  events: EventsConfig;
 }
 
 export class ConfigError extends Error {
@@ -215,6 +221,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretGraceMs: values.WEBHOOK_SECRET_GRACE_HOURS * 3_600_000,
       concurrency: values.WEBHOOK_CONCURRENCY,
       retentionDays: values.WEBHOOK_DELIVERY_RETENTION_DAYS,
+    },
+    events: {
+      retentionDays: values.EVENT_RETENTION_DAYS,
+      redisUrl: values.REDIS_URL,
+      maxSubscriptionsPerKey: values.SUBSCRIPTIONS_MAX_PER_KEY,
     },
     hardening: {
       graphiql: values.GRAPHIQL ?? values.NODE_ENV !== 'production',

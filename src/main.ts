@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const firstRun = await prepareFirstRun(database.db, { production: config.env === 'production' });
   const { services, close: closeServices } = await createServices(config, logger);
   // The background engine's workers (src/jobs), unless WORKERS=0; stopped with the HTTP server, before the database closes.
-  const engine = await startProcessEngine({ config, db: database.db, services, logger });
+  const engine = await startProcessEngine({ config, db: database.db, services, logger, notifications: database.notifications });
   const hardening = await hardeningFromConfig(config.hardening, database);
   const gateway = createGateway({
     database,

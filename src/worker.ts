@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const database = await openMigratedDatabase(config, logger, { shareWaitMs: SHARE_WAIT_MS });
   await database.serve?.((error) => logger.warn({ err: error }, 'local database client failed'));
   const { services, close: closeServices } = await createServices(config, logger);
-  const engine = await startEngine({ config, db: database.db, services, logger });
+  const engine = await startEngine({ config, db: database.db, services, logger, notifications: database.notifications });
   logger.info({ concurrency: config.engine.concurrency, database: database.kind }, 'worker started');
 
   let stopping = false;

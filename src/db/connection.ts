@@ -6,6 +6,7 @@ import type { Database } from './database.js';
 import { gatedDialect } from './embedded-gate.js';
 import { initializeEmbeddedFolder } from './embedded-init.js';
 import { EMBEDDED_SOCKET_PORT, type EmbeddedServer, serveEmbeddedDatabase } from './embedded-server.js';
+import { type DatabaseNotifications, embeddedNotifications, postgresNotifications } from './notifications.js';
 import { usePreparedStatements } from './prepared-statements.js';
 import { parseTimestamptz } from './timestamps.js';
 
@@ -27,6 +28,12 @@ export interface DatabaseHandle {
    * that folder while this process holds it (embedded-server.ts). Closed with the handle at the latest.
    */
   serve?: (onError: (error: unknown) => void) => Promise<EmbeddedServer>;
+  /**
+   * LISTEN/NOTIFY on this database, in this process: PostgreSQL's, or the embedded database's for the
+   * transactions of the process holding it. Absent when the database is reached through another
+   * process's socket. Closed with the handle.
+   */
+  notifications?: DatabaseNotifications;
   close(): Promise<void>;
 }
 
@@ -56,13 +63,24 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
     pool.on('error', () => {});
     usePreparedStatements(pool);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) });
-    return { ...handle(db, 'postgres'), poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) };
+    const notifications = postgresNotifications(target.url);
+    return {
+      ...handle(db, 'postgres', { before: () => notifications.close() }),
+      notifications,
+      poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    };
   }
   if (target.dataDir === null) {
     const { PGlite, PGliteDialect, options: engineOptions } = await loadEmbeddedEngine();
     const client = new PGlite(engineOptions);
     await client.waitReady;
-    return handle(new Kysely<Database>({ dialect: new PGliteDialect(client), ...(log ? { log } : {}) }), 'pglite');
+    const notifications = embeddedNotifications(client);
+    return {
+      ...handle(new Kysely<Database>({ dialect: new PGliteDialect(client), ...(log ? { log } : {}) }), 'pglite', {
+        before: () => notifications.close(),
+      }),
+      notifications,
+    };
   }
   if (options.shareWaitMs === undefined) return openEmbeddedFolder(target.dataDir, log);
   const deadline = Date.now() + options.shareWaitMs;
@@ -109,13 +127,17 @@ async function openEmbeddedFolder(dataDir: string, log: OpenOptions['onQuery']):
     const db = new Kysely<Database>({ dialect: gatedDialect(new PGliteDialect(client), gate), ...(log ? { log } : {}) });
     let server: Promise<EmbeddedServer> | undefined;
     // Its clients are disconnected, and their transactions rolled back, before the database closes.
-    const stopServing = async () =>
-      server?.then(
+    const notifications = embeddedNotifications(client, gate);
+    const stopServing = async () => {
+      await notifications.close();
+      await server?.then(
         (served) => served.close(),
         () => {},
       );
+    };
     return {
       ...handle(db, 'pglite', { before: stopServing, after: release }),
+      notifications,
       serve: (onError) => (server ??= serveEmbeddedDatabase(client, gate, dataDir, onError)),
     };
   } catch (error) {

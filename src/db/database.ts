@@ -129,6 +129,35 @@ export interface IntegrationEventsTable {
   created_at: CreatedAt;
 }
 
+/** The outbox and audit log (src/modules/events/event.model.ts): one row per change, written with it. */
+export interface EventsTable {
+  id: string;
+  /** The order of writing, a tie-breaker among events of the same time; not the order of commit. */
+  seq: Generated<number>;
+  organization_id: string;
+  type: string;
+  /** The global ID of what changed (an integration, an API key, a webhook endpoint). */
+  subject_id: string;
+  integration_id: string | null;
+  api_key_id: string | null;
+  actor_kind: string;
+  actor_label: string;
+  actor_api_key_id: string | null;
+  actor_subject: string | null;
+  request_id: string | null;
+  data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  occurred_at: CreatedAt;
+  /** Given by the publisher in commit order, without gaps; null until published. */
+  position: ColumnType<number | null, never, number>;
+  published_at: ColumnType<Date | null, never, Date | string>;
+}
+
+/** The last publication position given (one row). */
+export interface EventPublicationTable {
+  id: ColumnType<boolean, never, never>;
+  last_position: ColumnType<number, never, number>;
+}
+
 /** An integration's own schedule of health probes, as columns; an absent column is left as it is. */
 export interface ScheduleSettings {
   health_check_interval_seconds?: number | null;
@@ -201,6 +230,8 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
+  events: EventsTable;
+  event_publication: EventPublicationTable;
 }
 
 export type OrganizationRow = Selectable<OrganizationsTable>;
@@ -214,6 +245,8 @@ export type SyncRunRow = Selectable<IntegrationSyncRunsTable>;
 export type NewHealthCheckRow = Insertable<IntegrationHealthChecksTable>;
 export type NewIntegrationEventRow = Insertable<IntegrationEventsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;
+export type EventRow = Selectable<EventsTable>;
+export type NewEventRow = Insertable<EventsTable>;
 
 /** A rate-limit budget's points spent in its current window (see `src/http/limits/rate-limit-store.ts`). */
 export interface RateLimitBucketsTable {

@@ -12,9 +12,14 @@ import {
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
+import type { DatabaseNotifications } from '../db/notifications.js';
 import type { Logger } from '../logger.js';
 import type { GatewayServices } from '../services.js';
+import { databaseSignal, redisSignal } from '../modules/events/publication-signal.js';
+import { publishAll } from '../modules/events/publication.js';
 import { observeEngine } from './engine.metrics.js';
+import { eventConsumers } from './event-consumers.js';
+import { startEventPublisher } from './event-publisher.js';
 import { enginePool } from './engine-pool.js';
 import { HEALTH_PROBE_TASK, integrationPayload, probeOnSchedule, type TaskDeps } from './health-probe.task.js';
 import { ProbeClaims } from './probe-claims.js';
@@ -29,6 +34,8 @@ export interface EngineOptions {
   db: Kysely<Database>;
   services: GatewayServices;
   logger: Logger;
+  /** The database's LISTEN/NOTIFY in this process (DatabaseHandle.notifications): wakes the event publisher at once. */
+  notifications?: DatabaseNotifications | undefined;
 }
 
 /** This process's workers. */
@@ -136,6 +143,17 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     throw error;
   }
   const timers = queueRecurring(runner.addJob, config, logger);
+  const signal = config.events.redisUrl
+    ? redisSignal(config.events.redisUrl, (error) => logger.warn({ err: error }, 'events: Redis failed'))
+    : databaseSignal(options.notifications);
+  const publisher = await startEventPublisher({
+    db: options.db,
+    consumers: eventConsumers({ db: options.db, config, services: options.services, logger }),
+    notifications: options.notifications,
+    signal,
+    pollIntervalMs: config.engine.pollIntervalMs,
+    logger,
+  });
 
   /** Gives this process's running jobs back: their checks due again, their jobs unlocked for any worker to take now. */
   const handBack = async () => {
@@ -153,6 +171,8 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     stop(timeoutMs) {
       stopping ??= (async () => {
         for (const timer of timers) clearInterval(timer);
+        await publisher.stop();
+        await signal.close();
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<'cut'>((resolve) => {
           timer = setTimeout(() => resolve('cut'), timeoutMs);
@@ -214,6 +234,14 @@ export async function runDueJobs(options: EngineOptions): Promise<number> {
       taskList: taskList(deps, logger),
       events,
     });
+    // What the jobs recorded, and anything left unpublished, reaches consumers and subscribers now.
+    const consumers = eventConsumers({ db: options.db, config, services: options.services, logger });
+    const last = await publishAll(options.db, consumers);
+    if (last !== null && config.events.redisUrl) {
+      const signal = redisSignal(config.events.redisUrl);
+      signal.announce(last);
+      await signal.close();
+    }
     return ran;
   } finally {
     await pool.end();

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { type DatabaseHandle, openDatabase } from '../../src/db/connection.js';
 import type { Database } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { embeddedNotifications } from '../../src/db/notifications.js';
 import { projectRoot } from './process.js';
 
 export type TestDatabaseKind = 'pglite' | 'postgres';
@@ -87,6 +88,7 @@ async function openMigratedPGlite(onQuery?: (event: LogEvent) => void): Promise<
   return {
     db,
     kind: 'pglite',
+    notifications: embeddedNotifications(client),
     url: null,
     async ping() {
       if (closed) throw new Error('database is closed');

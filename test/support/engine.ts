@@ -112,7 +112,13 @@ export async function createEngineWorld(defaults: Record<string, string>, overri
     logs,
     config,
     async startEngine(extra) {
-      const engine = await startEngine({ config: config(extra), db: database.db, services, logger: services.logger });
+      const engine = await startEngine({
+        config: config(extra),
+        db: database.db,
+        services,
+        logger: services.logger,
+        notifications: database.notifications,
+      });
       engines.push(engine);
       return engine;
     },
