@@ -5,7 +5,7 @@ import type { GatewayServices } from '../../services.js';
 import { commitWithLiveKey } from '../api-key/key-recheck.js';
 import type { MutationActor } from '../integration/integration.audit.js';
 import { cleanEndpointUrl } from './endpoint-url.js';
-import { WEBHOOK_EVENT_TYPES } from './webhook-event-types.js';
+import { EVENT_TYPES } from '../events/event.model.js';
 import { cleanEventFilter } from './webhook-filter.js';
 import {
   type EndpointJoinedRow,
@@ -61,7 +61,7 @@ export async function createEndpoint(
 ): Promise<EndpointResult> {
   const organizationId = actor.viewer.organization.id;
   const url = await cleanEndpointUrl(services.webhooks, input.url, ['url']);
-  const eventTypes = cleanEventFilter(input.eventTypes ?? ['*'], WEBHOOK_EVENT_TYPES, ['eventTypes']);
+  const eventTypes = cleanEventFilter(input.eventTypes ?? ['*'], EVENT_TYPES, ['eventTypes']);
   const description = cleanDescription(input.description);
   const requestKey = requestKeyOf(actor);
   // A retry of a request whose endpoint was created (its answer lost) gets that endpoint and secret again.
@@ -149,7 +149,7 @@ export async function updateEndpoint(
   const organizationId = actor.viewer.organization.id;
   const found = requireOrganizationEndpoint(await findEndpointRow(db, organizationId, id));
   const url = input.url != null ? await cleanEndpointUrl(services.webhooks, input.url, ['url']) : undefined;
-  const eventTypes = input.eventTypes != null ? cleanEventFilter(input.eventTypes, WEBHOOK_EVENT_TYPES, ['eventTypes']) : undefined;
+  const eventTypes = input.eventTypes != null ? cleanEventFilter(input.eventTypes, EVENT_TYPES, ['eventTypes']) : undefined;
   const description = input.description !== undefined ? cleanDescription(input.description) : undefined;
   const grace = input.secretGracePeriodSeconds;
   if (grace != null && (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS))

@@ -1,5 +1,6 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
+import { toStoredEvent } from '../events/event.repository.js';
 import { renderPayload } from './webhook-payload.js';
 
 /** A published event as a message: its id, type, subject, order and body. */
@@ -13,42 +14,22 @@ export interface EventMessage {
 }
 
 /** A published event of the organization, rendered as its deliveries send it; undefined when there is none. */
-export async function findEventForDelivery(
-  db: Kysely<Database>,
-  organizationId: string,
-  eventId: string,
-): Promise<EventMessage | undefined> {
-  const result = await sql<{
-    id: string;
-    organization_id: string;
-    type: string;
-    subject_id: string;
-    integration_id: string | null;
-    actor_kind: string;
-    actor_label: string;
-    request_id: string | null;
-    data: Record<string, unknown>;
-    occurred_at: Date;
-    position: string | null;
-  }>`select id, organization_id, type, subject_id, integration_id, actor_kind, actor_label, request_id, data, occurred_at, position
-    from events where organization_id = ${organizationId} and id = ${eventId} and position is not null`.execute(db);
-  const row = result.rows[0];
+export async function findEventForDelivery(db: Kysely<Database>, organizationId: string, eventId: string): Promise<EventMessage | undefined> {
+  const row = await db
+    .selectFrom('events')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', eventId)
+    .where('position', 'is not', null)
+    .executeTakeFirst();
   if (!row) return undefined;
+  const event = toStoredEvent(row);
   return {
-    id: row.id,
-    type: row.type,
-    subjectId: row.subject_id,
-    integrationId: row.integration_id,
-    position: String(row.position),
-    payload: renderPayload({
-      id: row.id,
-      type: row.type,
-      organizationId: row.organization_id,
-      subjectId: row.subject_id,
-      actor: { kind: row.actor_kind, label: row.actor_label },
-      requestId: row.request_id,
-      data: row.data,
-      occurredAt: new Date(row.occurred_at),
-    }),
+    id: event.id,
+    type: event.type,
+    subjectId: event.subjectId,
+    integrationId: event.integrationId,
+    position: String(event.position),
+    payload: renderPayload(event),
   };
 }

@@ -20,6 +20,8 @@ export interface WebhookConfig {
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
+const UNITS: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: 24 * HOUR };
+
 
 /** 5 s, 5 min, 30 min, 2 h, 5 h, then 10 h six times: the last retry about three days after the first attempt. */
 export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h,10h,10h,10h,10h';
@@ -32,8 +34,6 @@ export const DEFAULT_WEBHOOK_CONFIG: WebhookConfig = {
   concurrency: 16,
   retentionDays: 30,
 };
-
-const UNITS: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: 24 * HOUR };
 
 /** Reads `5s,5m,2h` (units ms, s, m, h, d) into milliseconds; null when any entry is not a duration. */
 export function parseRetrySchedule(text: string): number[] | null {
