@@ -14,7 +14,11 @@ export interface EventMessage {
 }
 
 /** A published event of the organization, rendered as its deliveries send it; undefined when there is none. */
-export async function findEventForDelivery(db: Kysely<Database>, organizationId: string, eventId: string): Promise<EventMessage | undefined> {
+export async function findEventForDelivery(
+  db: Kysely<Database>,
+  organizationId: string,
+  eventId: string,
+): Promise<EventMessage | undefined> {
   const row = await db
     .selectFrom('events')
     .selectAll()

@@ -22,7 +22,6 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const UNITS: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: 24 * HOUR };
 
-
 /** 5 s, 5 min, 30 min, 2 h, 5 h, then 10 h six times: the last retry about three days after the first attempt. */
 export const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h,10h,10h,10h,10h';
 
