@@ -120,9 +120,8 @@ export async function pageEndpoints(
   if (filter.scope === 'INTEGRATION') query = query.where('webhook_endpoints.integration_id', 'is not', null);
   if (page.cursor) {
     const { key, id } = page.cursor;
-    query = query.where(
-      sql<boolean>`(webhook_endpoints.created_at, webhook_endpoints.id) ${sql.raw(forward ? '>' : '<')} (${key}::timestamptz, ${id}::uuid)`,
-    );
+    const after = sql.raw(forward ? '>' : '<');
+    query = query.where(sql<boolean>`(webhook_endpoints.created_at, webhook_endpoints.id) ${after} (${key}::timestamptz, ${id}::uuid)`);
   }
   const direction = forward ? 'asc' : 'desc';
   const rows = (await query
