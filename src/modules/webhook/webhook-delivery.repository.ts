@@ -47,7 +47,8 @@ export async function insertDeliveries(db: Kysely<Database>, deliveries: readonl
     const inserted = await db
       .insertInto('webhook_deliveries')
       .values(rows)
-      .onConflict((conflict) => conflict.columns(['endpoint_id', 'event_id']).where('kind', '=', 'EVENT').doNothing())
+      // The predicate spelled as the partial index's, a literal: a parameter would not infer the index.
+      .onConflict((conflict) => conflict.columns(['endpoint_id', 'event_id']).where(sql.ref('kind'), '=', sql.lit('EVENT')).doNothing())
       .returning('id')
       .execute();
     ids.push(...inserted.map((row) => row.id));
@@ -142,8 +143,12 @@ export interface AttemptRecord {
   nextAttemptAt: Date | null;
 }
 
-/** Records attempts and their deliveries' new state in two statements; the leases end. */
-export async function recordAttempts(db: Kysely<Database>, records: readonly AttemptRecord[]): Promise<void> {
+/**
+ * Records attempts and their deliveries' new state in two statements; the leases end. A delivery this
+ * job no longer holds (failed meanwhile because its endpoint was disabled) keeps its state; its attempt
+ * is still logged.
+ */
+export async function recordAttempts(db: Kysely<Database>, records: readonly AttemptRecord[], owner: string): Promise<void> {
   if (records.length === 0) return;
   await db
     .insertInto('webhook_delivery_attempts')
@@ -173,7 +178,7 @@ export async function recordAttempts(db: Kysely<Database>, records: readonly Att
       last_error = v.error, next_attempt_at = v.next_at, lease_owner = null, lease_expires_at = null,
       finished_at = case when v.status = 'PENDING' then null else now() end
     from (values ${values}) as v(id, status, attempt, attempted_at, http_status, error, next_at)
-    where d.id = v.id`.execute(db);
+    where d.id = v.id and d.lease_owner = ${owner}`.execute(db);
 }
 
 /** Ends this job's leases on messages it did not attempt (they wait behind a failed one of their subject). */

@@ -83,29 +83,29 @@ export async function drainEndpoint(
   cutOff?: AbortSignal,
 ): Promise<DrainResult> {
   const result: DrainResult = { delivered: 0, failed: 0 };
-  const endpoint = await findEndpointRowById(db, endpointId);
-  if (!endpoint) return result;
-  const target = targetOf(endpoint);
-  if (!target.enabled || target.url === null) {
-    await failPendingDeliveries(db, endpoint.id, 'The endpoint is disabled.');
-    return result;
-  }
-  const url = target.url;
   const config = services.webhooks.config;
-  let secrets: string[] | null = null;
   const owner = `deliver:${randomUUID()}`;
   // Each subject's claimed run is sent in sequence: the lease covers the longest such run.
   const leaseMs = 20 * (config.timeoutMs + 1_000) + 30_000;
+  let endpoint: EndpointJoinedRow | undefined;
   let disabled = false;
   while (!cutOff?.aborted && !disabled) {
+    // Read each round: a change of URL, of secret, or a disabling applies from the next message on.
+    endpoint = await findEndpointRowById(db, endpointId);
+    if (!endpoint) return result;
+    const target = targetOf(endpoint);
+    if (!target.enabled || target.url === null) {
+      await failPendingDeliveries(db, endpoint.id, 'The endpoint is disabled.');
+      return result;
+    }
+    const url = target.url;
     const claimed = await claimDeliveries(db, endpoint.id, owner, CLAIM_BATCH, leaseMs);
     if (claimed.length === 0) break;
-    secrets ??= await signingSecrets(services, db, endpoint);
+    const signWith = await signingSecrets(services, db, endpoint);
     const chains = new Map<string, WebhookDeliveryRow[]>();
     for (const row of claimed) chains.set(row.subject_key, [...(chains.get(row.subject_key) ?? []), row]);
     const records: AttemptRecord[] = [];
     const skipped: string[] = [];
-    const signWith = secrets;
     await eachLimited([...chains.values()], config.concurrency, async (chain) => {
       for (const [index, delivery] of chain.entries()) {
         const attemptedAt = new Date();
@@ -139,17 +139,36 @@ export async function drainEndpoint(
         }
       }
     });
-    disabled = await db.transaction().execute(async (trx) => {
-      await recordAttempts(trx, records);
-      await releaseDeliveries(trx, skipped, owner);
-      return updateEndpointHealth(trx, services, endpoint, records);
-    });
+    const current = endpoint;
+    try {
+      disabled = await db.transaction().execute(async (trx) => {
+        // The endpoint first, as its mutations lock it: then its deliveries.
+        const held = await trx
+          .selectFrom('webhook_endpoints')
+          .select('id')
+          .where('id', '=', current.id)
+          .forNoKeyUpdate()
+          .executeTakeFirst();
+        if (!held) return true;
+        await recordAttempts(trx, records, owner);
+        await releaseDeliveries(trx, skipped, owner);
+        return updateEndpointHealth(trx, services, current, records);
+      });
+    } catch (error) {
+      // Unrecorded attempts are sent again (at least once), now rather than when the lease ends.
+      await releaseDeliveries(
+        db,
+        claimed.map((row) => row.id),
+        owner,
+      ).catch(() => undefined);
+      throw error;
+    }
     for (const record of records) {
       if (record.ok) result.delivered += 1;
       else result.failed += 1;
     }
   }
-  if (!disabled) await queueDeliveryJobs(db, [endpoint.id]);
+  if (!disabled) await queueDeliveryJobs(db, [endpointId]);
   return result;
 }
 

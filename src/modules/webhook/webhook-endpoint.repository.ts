@@ -68,11 +68,13 @@ export async function findEndpointRow(
   db: Kysely<Database>,
   organizationId: string,
   id: string,
-  options: { lock?: boolean } = {},
+  /** `share`: no other change meanwhile (FOR NO KEY UPDATE, which lets deliveries keep referencing it); `delete`: FOR UPDATE. */
+  options: { lock?: 'share' | 'delete' } = {},
 ): Promise<EndpointJoinedRow | undefined> {
   if (!isUuid(id)) return undefined;
   let query = joined(db).where('webhook_endpoints.organization_id', '=', organizationId).where('webhook_endpoints.id', '=', id);
-  if (options.lock) query = query.forUpdate(['webhook_endpoints']);
+  if (options.lock === 'share') query = query.forNoKeyUpdate(['webhook_endpoints']);
+  if (options.lock === 'delete') query = query.forUpdate(['webhook_endpoints']);
   return (await query.executeTakeFirst()) as EndpointJoinedRow | undefined;
 }
 

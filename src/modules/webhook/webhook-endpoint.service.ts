@@ -164,7 +164,7 @@ export async function updateEndpoint(
   }
   const secret = input.rotateSecret ? generateSigningSecret() : null;
   const row = await commitWithLiveKey(db, actor, async (trx) => {
-    const current = requireOrganizationEndpoint(await findEndpointRow(trx, organizationId, found.id, { lock: true }));
+    const current = requireOrganizationEndpoint(await findEndpointRow(trx, organizationId, found.id, { lock: 'share' }));
     const patch: Parameters<typeof updateEndpointRow>[2] = {
       ...(url !== undefined ? { url } : {}),
       ...(eventTypes !== undefined ? { event_types: eventTypes } : {}),
@@ -196,7 +196,7 @@ export async function updateEndpoint(
 export async function deleteEndpoint(db: Kysely<Database>, actor: MutationActor, id: string): Promise<WebhookEndpoint> {
   const organizationId = actor.viewer.organization.id;
   return commitWithLiveKey(db, actor, async (trx) => {
-    const row = requireOrganizationEndpoint(await findEndpointRow(trx, organizationId, id, { lock: true }));
+    const row = requireOrganizationEndpoint(await findEndpointRow(trx, organizationId, id, { lock: 'delete' }));
     await trx.deleteFrom('webhook_endpoints').where('id', '=', row.id).execute();
     return toWebhookEndpoint(row);
   });
@@ -223,7 +223,7 @@ export async function applyIntegrationWebhook(
     .selectFrom('webhook_endpoints')
     .selectAll()
     .where('integration_id', '=', integration.id)
-    .forUpdate()
+    .forNoKeyUpdate()
     .executeTakeFirstOrThrow();
   const patch: Parameters<typeof updateEndpointRow>[2] = {};
   if (change.replacedSecret) {

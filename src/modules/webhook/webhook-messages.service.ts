@@ -36,7 +36,7 @@ async function queueMessage(
 ): Promise<WebhookDelivery> {
   const organizationId = actor.viewer.organization.id;
   const id = await commitWithLiveKey(db, actor, async (trx) => {
-    requireEnabled(await findEndpointRow(trx, organizationId, endpointId, { lock: true }));
+    requireEnabled(await findEndpointRow(trx, organizationId, endpointId, { lock: 'share' }));
     const [inserted] = await insertDeliveries(trx, [{ organizationId, endpointId, ...message }]);
     await queueDeliveryJobs(trx, [endpointId]);
     return inserted as string;
