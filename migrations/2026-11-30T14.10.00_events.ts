@@ -33,6 +33,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     where integration_id is not null`.execute(db);
   // Retention.
   await sql`create index events_occurred_idx on events (occurred_at)`.execute(db);
+  // A subscriber resuming from a position reads its organization's events after it.
+  await sql`create index events_published_idx on events (organization_id, position) where position is not null`.execute(db);
 
   // The last position given: kept apart from the rows, so that positions never repeat once old events are purged.
   await db.schema
@@ -41,6 +43,18 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('last_position', 'bigint', (c) => c.notNull().defaultTo(0))
     .execute();
   await sql`insert into event_publication (id, last_position) values (true, 0)`.execute(db);
+
+  // Live subscriptions held open, per principal (an API key), over all processes: each row is renewed by
+  // the process serving it while it lasts, and lapses shortly after that process stops.
+  await db.schema
+    .createTable('event_subscriptions')
+    .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
+    .addColumn('organization_id', 'uuid', (c) => c.notNull().references('organizations.id').onDelete('cascade'))
+    .addColumn('principal', 'text', (c) => c.notNull())
+    .addColumn('started_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+    .execute();
+  await sql`create index event_subscriptions_principal_idx on event_subscriptions (principal, expires_at)`.execute(db);
 
   // Wakes the publisher when a transaction that wrote events commits (notifications are sent at commit).
   await sql`create function events_appended_notify() returns trigger language plpgsql as $$
@@ -57,6 +71,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`drop trigger if exists events_appended on events`.execute(db);
   await sql`drop function if exists events_appended_notify()`.execute(db);
+  await db.schema.dropTable('event_subscriptions').execute();
   await db.schema.dropTable('event_publication').execute();
   await db.schema.dropTable('events').execute();
 }

@@ -5,6 +5,7 @@ import type { GraphiQLSetup } from './http/graphiql.js';
 import type { Logger } from './logger.js';
 import { type IssuedKey, issueApiKey } from './modules/api-key/api-key.service.js';
 import { anyKeyUsedBesides } from './modules/api-key/api-key.repository.js';
+import { systemActor } from './modules/events/event-actor.js';
 import { countOrganizations, findOrganizationBySlug } from './modules/organization/organization.repository.js';
 import { createOrganization } from './modules/organization/organization.service.js';
 
@@ -29,7 +30,11 @@ export async function seedDemoOrganization(db: Kysely<Database>): Promise<Issued
   if ((await countOrganizations(db)) > 0) return null;
   try {
     const organization = await createOrganization(db, { slug: DEMO_SLUG, name: 'Demo organization' });
-    return await issueApiKey(db, { organizationId: organization.id, role: 'ADMIN', name: DEMO_KEY_NAME });
+    return await issueApiKey(
+      db,
+      { organizationId: organization.id, role: 'ADMIN', name: DEMO_KEY_NAME },
+      { actor: systemActor('first-run'), requestId: null },
+    );
   } catch (error) {
     // Another process starting on the same empty database seeded it first.
     if (error instanceof ServiceError && error.code === 'CONFLICT') return null;

@@ -109,12 +109,17 @@ export function buildProgram(): Command {
     .addOption(json())
     .action((options: Output & { org: string; role: Role; name?: string }) =>
       withDatabase(async ({ db }) => {
-        const [{ requireOrganization }, { issueApiKey }] = await Promise.all([
+        const [{ requireOrganization }, { issueApiKey }, { OPERATOR_ACTOR }] = await Promise.all([
           import('./modules/organization/organization.service.js'),
           import('./modules/api-key/api-key.service.js'),
+          import('./modules/events/event-actor.js'),
         ]);
         const organization = await requireOrganization(db, options.org);
-        const { apiKey, secret } = await issueApiKey(db, { organizationId: organization.id, role: options.role, name: options.name });
+        const { apiKey, secret } = await issueApiKey(
+          db,
+          { organizationId: organization.id, role: options.role, name: options.name },
+          { actor: OPERATOR_ACTOR, requestId: null },
+        );
         const view = {
           id: encodeGlobalID('ApiKey', apiKey.id),
           key: secret,
@@ -166,8 +171,15 @@ export function buildProgram(): Command {
     .addOption(json())
     .action((reference: { id: string } | { prefix: string }, options: Output) =>
       withDatabase(async ({ db }) => {
-        const { revokeApiKey, revokeApiKeyByPrefix } = await import('./modules/api-key/api-key.service.js');
-        const key = 'prefix' in reference ? await revokeApiKeyByPrefix(db, reference.prefix) : await revokeApiKey(db, null, reference.id);
+        const [{ revokeApiKey, revokeApiKeyByPrefix }, { OPERATOR_ACTOR }] = await Promise.all([
+          import('./modules/api-key/api-key.service.js'),
+          import('./modules/events/event-actor.js'),
+        ]);
+        const origin = { actor: OPERATOR_ACTOR, requestId: null };
+        const key =
+          'prefix' in reference
+            ? await revokeApiKeyByPrefix(db, reference.prefix, origin)
+            : await revokeApiKey(db, null, reference.id, origin);
         print(options, { id: encodeGlobalID('ApiKey', key.id), prefix: key.prefix, revokedAt: key.revokedAt?.toISOString() }, [
           `Revoked ${key.prefix}.`,
         ]);

@@ -5,6 +5,7 @@ import type { GatewayServices } from './services.js';
 import { type Connection, type CursorPosition, type PageRequest, toConnection } from './graphql/pagination.js';
 import { type ApiKey, findApiKeysByIds } from './modules/api-key/api-key.repository.js';
 import type { Viewer } from './modules/api-key/viewer.js';
+import type { EventStreams } from './modules/events/event-streams.js';
 import type { RequestState } from './http/admission/request-state.js';
 import { findHealthChecksByIds, type HealthCheck, listHealthCheckPages } from './modules/health-check/health-check.repository.js';
 import type { Integration } from './modules/integration/integration.model.js';
@@ -23,6 +24,13 @@ export interface GatewayContext {
   services: GatewayServices;
   /** Everything the gateway knows about the request (src/http/admission/request-state.ts). */
   state: RequestState;
+  /** This process's live event streams, for subscriptions. */
+  events: EventStreams;
+  /**
+   * A subscription's stream: the `Last-Event-ID` the request resumes from, and the position of the last
+   * event sent, which the event stream writes as each message's `id`.
+   */
+  eventStream: { lastEventId: string | null; position: number | null };
 }
 
 export interface HealthCheckPageKey {

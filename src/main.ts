@@ -34,6 +34,11 @@ async function main(): Promise<void> {
     graphiql: config.hardening.graphiql && graphiqlSetupFor(firstRun),
     hardening,
     idempotency: config.idempotency,
+    events: {
+      redisUrl: config.events.redisUrl,
+      maxSubscriptionsPerKey: config.events.maxSubscriptionsPerKey,
+      pollIntervalMs: config.engine.pollIntervalMs,
+    },
   });
   const server = createHttpServer(gateway, config.http);
 
@@ -53,6 +58,8 @@ async function main(): Promise<void> {
     const engineStopped = engine.stop(config.shutdownTimeoutMs);
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Live subscriptions would hold the server open: they complete now, and their clients resume elsewhere.
+    void gateway.endSubscriptions().catch(() => {});
     // Keep-alive connections become idle as their last response goes out; close each as it does.
     server.closeIdleConnections();
     const sweeper = setInterval(() => server.closeIdleConnections(), 50);

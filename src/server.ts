@@ -10,6 +10,7 @@ import { postgresAdmissionStore } from './http/admission/admission-store.js';
 import { FAILURE_MESSAGES } from './http/admission/admit.js';
 import { useGraphQLAdmission } from './http/admission/graphql-admission.plugin.js';
 import { requestStateOf, type WithRequestState } from './http/admission/request-state.js';
+import { useEventStream } from './http/event-stream.js';
 import { type GraphiQLSetup, useGatewayGraphiQL } from './http/graphiql.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './http/hardening.js';
 import { EarlyClaims } from './http/idempotency/early-claim.js';
@@ -24,6 +25,11 @@ import { GatewayMetrics } from './http/observability/gateway-metrics.js';
 import { requestTelemetry } from './http/observability/request-telemetry.js';
 import { createRouter } from './http/router.js';
 import type { Logger } from './logger.js';
+import { EventFeed } from './modules/events/event-feed.js';
+import type { EventStreams } from './modules/events/event-streams.js';
+import { DEFAULT_EVENTS_CONFIG } from './modules/events/events.config.js';
+import { databaseSignal, type PublicationSignal, redisSignal } from './modules/events/publication-signal.js';
+import { SubscriptionSlots } from './modules/events/subscription-slots.js';
 import type { GatewayServices } from './services.js';
 
 export interface GatewayOptions {
@@ -36,6 +42,20 @@ export interface GatewayOptions {
   hardening?: HardeningOptions;
   /** Idempotency-Key leases, retention and purging (src/idempotency); defaults when absent. */
   idempotency?: IdempotencyOptions;
+  /** Live event streams (subscriptions); defaults when absent. */
+  events?: EventStreamOptions;
+}
+
+/** How subscriptions learn of published events, and how many a key may hold. */
+export interface EventStreamOptions {
+  /** Fan-out through Redis pub/sub instead of the database's LISTEN/NOTIFY (REDIS_URL). */
+  redisUrl?: string | undefined;
+  /** Live subscriptions per API key over all processes (SUBSCRIPTIONS_MAX_PER_KEY). */
+  maxSubscriptionsPerKey?: number;
+  /** How often the feed looks for published events that no notification announced. */
+  pollIntervalMs?: number;
+  /** How often a quiet event stream gets a keep-alive comment. */
+  keepAliveMs?: number;
 }
 
 export type GraphQLServer = YogaServerInstance<WithRequestState, GatewayContext>;
@@ -49,14 +69,31 @@ export interface Gateway {
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
   /** The GraphQL server the router hands /graphql to. */
   readonly graphql: GraphQLServer;
+  /** Ends every live subscription (their streams complete), so that a draining server is not held open by them. */
+  endSubscriptions(): Promise<void>;
   /** Stops timers and closes what the gateway's options opened (the budget store, the tracer). */
   dispose(): Promise<void>;
 }
 
 const GRAPHQL_ENDPOINT = '/graphql';
 
+/** This process's event feed and subscription slots, and how it hears of publications. */
+function createEventStreams(options: GatewayOptions): EventStreams & { signal: PublicationSignal } {
+  const { database, logger } = options;
+  const redisUrl = options.events?.redisUrl;
+  const signal = redisUrl
+    ? redisSignal(redisUrl, (error) => logger.warn({ err: error }, 'events: Redis failed'))
+    : databaseSignal(database.notifications);
+  return {
+    signal,
+    feed: new EventFeed({ db: database.db, signal, pollIntervalMs: options.events?.pollIntervalMs ?? 2_000, logger }),
+    slots: new SubscriptionSlots(database.db, (error) => logger.warn({ err: error }, 'events: renewing subscription slots failed')),
+    maxPerKey: options.events?.maxSubscriptionsPerKey ?? DEFAULT_EVENTS_CONFIG.maxSubscriptionsPerKey,
+  };
+}
+
 /** GraphQL over the gateway's schema, admitting every request through the admission layer first. */
-function createGraphQLServer(options: GatewayOptions): GraphQLServer {
+function createGraphQLServer(options: GatewayOptions, events: EventStreams): GraphQLServer {
   const { database, logger } = options;
   const hardening = gatewayHardening(options.hardening ?? {}, { logger });
   const rateLimiter = options.hardening?.rateLimiter ?? null;
@@ -106,6 +143,7 @@ function createGraphQLServer(options: GatewayOptions): GraphQLServer {
       useGraphQLAdmission(admission),
       useIdempotency({ db: database.db, logger }, options.idempotency),
       ...hardening.plugins,
+      useEventStream({ keepAliveMs: options.events?.keepAliveMs }),
     ],
     context: ({ request, state }) => {
       const admitted = requestStateOf({ state }, request);
@@ -117,6 +155,8 @@ function createGraphQLServer(options: GatewayOptions): GraphQLServer {
         requestId: admitted.requestId,
         services: options.services,
         state: admitted,
+        events,
+        eventStream: { lastEventId: request.headers.get('last-event-id'), position: null },
       };
     },
   });
@@ -125,7 +165,8 @@ function createGraphQLServer(options: GatewayOptions): GraphQLServer {
 /** Builds the gateway: the router in front of GraphQL, the OAuth2 callback, probes and metrics. */
 export function createGateway(options: GatewayOptions): Gateway {
   const { database, logger } = options;
-  const graphql = createGraphQLServer(options);
+  const events = createEventStreams(options);
+  const graphql = createGraphQLServer(options, events);
   const metrics = new GatewayMetrics(database, (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'));
   const router = createRouter({
     yoga: graphql,
@@ -159,8 +200,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       return router.fetch(new graphql.fetchAPI.Request(target, init));
     },
     graphql,
+    endSubscriptions: () => events.feed.close(),
     dispose: async () => {
+      await events.feed.close();
       await graphql.dispose();
+      await events.slots.close().catch(() => {});
+      await events.signal.close();
     },
   });
 }

@@ -297,7 +297,7 @@ describe('webhook delivery', () => {
           subject: { type: 'Integration', id: subject },
           actor: { kind: 'SCHEDULER', label: 'scheduler', apiKeyId: null, subject: null },
           requestId: null,
-          data: { providerRevoked: false, reason: 'rolled back' },
+          data: { revokedAtProvider: false, providerMessage: null },
         });
         throw new Error('the change failed');
       }),

@@ -152,6 +152,15 @@ export interface EventsTable {
   published_at: ColumnType<Date | null, never, Date | string>;
 }
 
+/** A live subscription held open by a principal (an API key), renewed while it lasts. */
+export interface EventSubscriptionsTable {
+  id: Generated<string>;
+  organization_id: string;
+  principal: string;
+  started_at: CreatedAt;
+  expires_at: Timestamp;
+}
+
 /** The last publication position given (one row). */
 export interface EventPublicationTable {
   id: ColumnType<boolean, never, never>;
@@ -232,6 +241,7 @@ export interface Database {
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   events: EventsTable;
   event_publication: EventPublicationTable;
+  event_subscriptions: EventSubscriptionsTable;
 }
 
 export type OrganizationRow = Selectable<OrganizationsTable>;

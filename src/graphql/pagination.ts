@@ -34,7 +34,7 @@ function argumentError(message: string, code: string, extra: Record<string, unkn
  * Validates Relay connection arguments. `scope` names the list and its order, so that a cursor taken
  * from one list, or under another order, is refused rather than silently misread.
  */
-export function parsePageArgs(args: ConnectionArgs, scope: string): PageRequest {
+export function parsePageArgs(args: ConnectionArgs, scope: string, idShape: (id: string) => boolean = isUuid): PageRequest {
   const { first, last, after, before } = args;
   if (first == null && last == null) {
     throw argumentError('You must provide a `first` or `last` value to paginate this connection.', 'MISSING_PAGINATION_BOUNDARIES');
@@ -66,7 +66,7 @@ export function parsePageArgs(args: ConnectionArgs, scope: string): PageRequest 
   return {
     direction: first != null ? 'forward' : 'backward',
     limit,
-    cursor: cursorArg == null ? null : decodeCursor(cursorArg, scope, first != null ? 'after' : 'before'),
+    cursor: cursorArg == null ? null : decodeCursor(cursorArg, scope, first != null ? 'after' : 'before', idShape),
   };
 }
 
@@ -121,7 +121,7 @@ export async function withCursorCheck<T>(
   }
 }
 
-function decodeCursor(cursor: string, scope: string, argument: string): CursorPosition {
+function decodeCursor(cursor: string, scope: string, argument: string, idShape: (id: string) => boolean): CursorPosition {
   const invalid = () => invalidCursorError(argument);
   if (cursor.length > 1024) throw invalid();
   let decoded: unknown;
@@ -132,7 +132,7 @@ function decodeCursor(cursor: string, scope: string, argument: string): CursorPo
   }
   if (!Array.isArray(decoded) || decoded.length !== 3) throw invalid();
   const [cursorScope, key, id] = decoded as unknown[];
-  if (cursorScope !== scope || typeof id !== 'string' || !isUuid(id)) throw invalid();
+  if (cursorScope !== scope || typeof id !== 'string' || !idShape(id)) throw invalid();
   if (typeof key !== 'string') throw invalid();
   return { key, id };
 }

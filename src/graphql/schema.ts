@@ -10,6 +10,8 @@ import '../modules/health-check/health-check.schema.js';
 import '../modules/integration/integration.schema.js';
 import '../modules/integration/integration.mutations.js';
 import '../modules/inventory/inventory.schema.js';
+import '../modules/events/event.schema.js';
+import '../modules/events/event-subscriptions.schema.js';
 import '../modules/webhook/webhook.schema.js';
 
 builder.mutationType({});

@@ -6,7 +6,8 @@ import { isUuid } from '../ids.js';
 import type { GatewayServices } from '../services.js';
 import { boundOrigins, connectorTarget, openBundle, requireCredential } from '../modules/integration/credential-bundle.js';
 import { recordProbe } from '../modules/integration/health-recording.js';
-import { type MutationActor, recordEvent } from '../modules/integration/integration.audit.js';
+import { type MutationActor, originOf, recordEvent } from '../modules/integration/integration.audit.js';
+import { appendTransitions, checkOf } from '../modules/integration/integration.events.js';
 import { lockIntegrationRow, updateIntegrationRow } from '../modules/integration/integration.repository.js';
 import { isExpired } from '../modules/integration/refresh-record.js';
 import { refreshWithLock } from '../modules/integration/tokens.service.js';
@@ -141,6 +142,7 @@ async function commitProbe(
       healthCheckId: check.id,
       scheduled: true,
     });
+    await appendTransitions(trx, originOf(actor), current, updated, checkOf(outcome));
   });
 }
 

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { ApiKey } from '../modules/api-key/api-key.repository.js';
 import type { MutationActor } from '../modules/integration/integration.audit.js';
+import { SCHEDULER_ACTOR } from '../modules/events/event-actor.js';
 import { toOrganization } from '../modules/organization/organization.repository.js';
 
 /**
@@ -39,5 +40,6 @@ export async function schedulerActor(
     requestId: `scheduler:${task}:${jobId}`,
     resume: null,
     startedAt: new Date(),
+    as: SCHEDULER_ACTOR,
   };
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AuthKind, Database, IntegrationHealth, IntegrationStatus, Role } from '../../src/db/database.js';
 import { encodeGlobalID } from '../../src/graphql/global-id.js';
 import { issueApiKey } from '../../src/modules/api-key/api-key.service.js';
+import { OPERATOR_ACTOR } from '../../src/modules/events/event-actor.js';
 import type { Organization } from '../../src/modules/organization/organization.repository.js';
 import { createOrganization } from '../../src/modules/organization/organization.service.js';
 
@@ -16,7 +17,7 @@ export async function createOrgWithKeys(db: Kysely<Database>, slug: string): Pro
   const organization = await createOrganization(db, { slug, name: `Org ${slug}` });
   const keys = {} as Record<Role, string>;
   for (const role of ['VIEWER', 'EDITOR', 'ADMIN'] as const) {
-    keys[role] = (await issueApiKey(db, { organizationId: organization.id, role })).secret;
+    keys[role] = (await issueApiKey(db, { organizationId: organization.id, role }, { actor: OPERATOR_ACTOR, requestId: null })).secret;
   }
   return { organization, keys };
 }

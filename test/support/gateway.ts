@@ -8,7 +8,7 @@ import type { RateLimitStore } from '../../src/http/limits/rate-limit-store.js';
 import { createHttpServer, DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from '../../src/http/node-server.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { createHttpClient } from '../../src/outbound/index.js';
-import { createGateway, type GatewayOptions } from '../../src/server.js';
+import { createGateway, type EventStreamOptions, type GatewayOptions } from '../../src/server.js';
 import type { GatewayServices } from '../../src/services.js';
 import { type FakeProvider, startFakeProvider } from '../fake-provider/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
@@ -35,6 +35,8 @@ export interface TestGatewayOptions {
   rateLimit?: TestRateLimit;
   graphiql?: GatewayOptions['graphiql'];
   idempotency?: IdempotencyOptions;
+  /** Live event streams (subscriptions): fan-out, cap per key, polling, keep-alive. */
+  events?: EventStreamOptions;
   /** Points every connector at a fresh fake provider, through the production outbound client. */
   provider?: boolean;
   /** Creates the two organizations `acme` and `globex` (world.ts). */
@@ -117,6 +119,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     ...(hardening ? { hardening } : {}),
     ...(options.graphiql !== undefined ? { graphiql: options.graphiql } : {}),
     ...(options.idempotency ? { idempotency: options.idempotency } : {}),
+    ...(options.events ? { events: options.events } : {}),
   });
   const world = options.world ? await createWorld(database.db) : null;
   const server = options.listen

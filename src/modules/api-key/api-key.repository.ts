@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { ApiKeyRow, Database, OrganizationRow, Role } from '../../db/database.js';
 import { type Organization, toOrganization } from '../organization/organization.repository.js';
 
@@ -38,7 +38,7 @@ const keyColumns = [
 ] as const;
 
 export async function insertApiKey(
-  db: Kysely<Database>,
+  db: Kysely<Database> | Transaction<Database>,
   values: { organizationId: string; name: string; role: Role; prefix: string; keyHash: string },
 ): Promise<ApiKey> {
   const row = await db
@@ -150,24 +150,25 @@ export async function findApiKeysByPrefixStart(db: Kysely<Database>, start: stri
   return rows.map(toApiKey);
 }
 
-/** Revokes a key of the organization; returns undefined when there is none, the key as it is when already revoked. */
+/**
+ * Revokes a key of the organization in the caller's transaction; returns undefined when there is none,
+ * the key as it is when already revoked.
+ */
 export async function revokeApiKeyRow(
-  db: Kysely<Database>,
+  trx: Transaction<Database>,
   organizationId: string | null,
   id: string,
 ): Promise<{ key: ApiKey; changed: boolean } | undefined> {
-  return db.transaction().execute(async (trx) => {
-    let query = trx.selectFrom('api_keys').select(keyColumns).where('id', '=', id);
-    if (organizationId !== null) query = query.where('organization_id', '=', organizationId);
-    const current = await query.forUpdate().executeTakeFirst();
-    if (!current) return undefined;
-    if (current.revoked_at) return { key: toApiKey(current), changed: false };
-    const row = await trx
-      .updateTable('api_keys')
-      .set({ revoked_at: sql<Date>`now()` })
-      .where('id', '=', id)
-      .returning(keyColumns)
-      .executeTakeFirstOrThrow();
-    return { key: toApiKey(row), changed: true };
-  });
+  let query = trx.selectFrom('api_keys').select(keyColumns).where('id', '=', id);
+  if (organizationId !== null) query = query.where('organization_id', '=', organizationId);
+  const current = await query.forUpdate().executeTakeFirst();
+  if (!current) return undefined;
+  if (current.revoked_at) return { key: toApiKey(current), changed: false };
+  const row = await trx
+    .updateTable('api_keys')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .returning(keyColumns)
+    .executeTakeFirstOrThrow();
+  return { key: toApiKey(row), changed: true };
 }

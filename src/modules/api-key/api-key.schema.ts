@@ -8,6 +8,7 @@ import { requestArrivedAt } from '../../http/request-clock.js';
 import { issueApiKey, revokeApiKey } from './api-key.service.js';
 import { hasRole } from './viewer.js';
 import { commitWithLiveKey } from './key-recheck.js';
+import { apiKeyActor } from '../events/event-actor.js';
 
 export const RoleEnum = builder.enumType('Role', {
   description: 'What an API key may do. Each role includes the ones before it.',
@@ -80,7 +81,11 @@ builder.mutationField('createApiKey', (t) =>
         async () => {
           const startedAt = requestArrivedAt(context) ?? new Date();
           const issued = await commitWithLiveKey(context.db, { viewer: context.viewer, startedAt }, (trx) =>
-            issueApiKey(trx, { organizationId: context.viewer.organization.id, role: input.role as Role, name: input.name }),
+            issueApiKey(
+              trx,
+              { organizationId: context.viewer.organization.id, role: input.role as Role, name: input.name },
+              { actor: apiKeyActor(context.viewer.apiKey), requestId: context.requestId },
+            ),
           );
           return { apiKey: issued.apiKey, key: issued.secret };
         },
@@ -109,7 +114,10 @@ builder.mutationField('revokeApiKey', (t) =>
     resolve: (_root, { input }, context) =>
       asPayload(
         async () => ({
-          apiKey: await revokeApiKey(context.db, context.viewer.organization.id, decodeTypedID(String(input.id), 'ApiKey')),
+          apiKey: await revokeApiKey(context.db, context.viewer.organization.id, decodeTypedID(String(input.id), 'ApiKey'), {
+            actor: apiKeyActor(context.viewer.apiKey),
+            requestId: context.requestId,
+          }),
         }),
         { apiKey: null },
       ),

@@ -1,7 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database, Role } from '../../db/database.js';
 import { ROLES, type Viewer } from './viewer.js';
+import { type EventOrigin, OPERATOR_ACTOR } from '../events/event-actor.js';
+import { appendEvent } from '../events/event.repository.js';
 import { ServiceError } from '../../errors.js';
 import { isUuid } from '../../ids.js';
 import {
@@ -28,21 +30,47 @@ export interface IssuedKey {
   secret: string;
 }
 
+/** Whom key events name when the caller names nobody: a call outside any request is the operator's. */
+const BY_OPERATOR: EventOrigin = { actor: OPERATOR_ACTOR, requestId: null };
+
+/** Runs `work` in the caller's transaction, or in a new one. */
+function inTransaction<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db as Transaction<Database>) : db.transaction().execute(work);
+}
+
+/** `api_key.created` or `api_key.revoked`: the key's name, role and visible prefix, never the key. */
+function appendKeyEvent(trx: Transaction<Database>, origin: EventOrigin, type: 'api_key.created' | 'api_key.revoked', key: ApiKey) {
+  return appendEvent(trx, {
+    organizationId: key.organizationId,
+    type,
+    subject: { type: 'ApiKey', id: key.id },
+    actor: origin.actor,
+    requestId: origin.requestId,
+    data: { name: key.name, role: key.role, prefix: key.prefix },
+  });
+}
+
+/** Issues a key, with its `api_key.created` event as `origin`'s, in the caller's transaction or its own. */
 export async function issueApiKey(
   db: Kysely<Database>,
   input: { organizationId: string; role: Role; name?: string | null | undefined },
+  origin: EventOrigin = BY_OPERATOR,
 ): Promise<IssuedKey> {
   const name = (input.name ?? '').trim() || `${input.role.toLowerCase()} key`;
   if (name.length > 200) throw new ServiceError('VALIDATION', 'Name must be at most 200 characters.', ['name']);
   if (!ROLES.includes(input.role)) throw new ServiceError('VALIDATION', 'Unknown role.', ['role']);
   const prefix = `igw_${randomBytes(6).toString('hex')}`;
   const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
-  const apiKey = await insertApiKey(db, {
-    organizationId: input.organizationId,
-    name,
-    role: input.role,
-    prefix,
-    keyHash: hashKey(secret).toString('hex'),
+  const apiKey = await inTransaction(db, async (trx) => {
+    const inserted = await insertApiKey(trx, {
+      organizationId: input.organizationId,
+      name,
+      role: input.role,
+      prefix,
+      keyHash: hashKey(secret).toString('hex'),
+    });
+    await appendKeyEvent(trx, origin, 'api_key.created', inserted);
+    return inserted;
   });
   return { apiKey, secret };
 }
@@ -97,9 +125,23 @@ export async function authenticate(
   return verifyFoundKey(db, await findKeyByPrefix(db, credential.prefix), hashKey(credential.token), onBackgroundError);
 }
 
-/** Revokes a key. `organizationId` confines the search to one organization; null is the operator's CLI. */
-export async function revokeApiKey(db: Kysely<Database>, organizationId: string | null, id: string): Promise<ApiKey> {
-  const result = isUuid(id) ? await revokeApiKeyRow(db, organizationId, id) : undefined;
+/**
+ * Revokes a key, with its `api_key.revoked` event as `origin`'s. `organizationId` confines the search to
+ * one organization; null is the operator's CLI.
+ */
+export async function revokeApiKey(
+  db: Kysely<Database>,
+  organizationId: string | null,
+  id: string,
+  origin: EventOrigin = BY_OPERATOR,
+): Promise<ApiKey> {
+  const result = isUuid(id)
+    ? await inTransaction(db, async (trx) => {
+        const revoked = await revokeApiKeyRow(trx, organizationId, id);
+        if (revoked?.changed) await appendKeyEvent(trx, origin, 'api_key.revoked', revoked.key);
+        return revoked;
+      })
+    : undefined;
   if (!result) throw new ServiceError('NOT_FOUND', 'No such API key.', ['id']);
   if (!result.changed) throw new ServiceError('ALREADY_REVOKED', 'This API key is already revoked.', ['id']);
   return result.key;
@@ -112,7 +154,7 @@ export const KEY_PREFIX_PATTERN = /^igw_[0-9a-f]{4,12}$/;
  * Revokes the one key, of any organization (the operator's CLI), whose visible prefix is or starts with
  * `prefix`, as logs and `keys list` show it. A start that several keys share names none of them.
  */
-export async function revokeApiKeyByPrefix(db: Kysely<Database>, prefix: string): Promise<ApiKey> {
+export async function revokeApiKeyByPrefix(db: Kysely<Database>, prefix: string, origin: EventOrigin = BY_OPERATOR): Promise<ApiKey> {
   if (!KEY_PREFIX_PATTERN.test(prefix))
     throw new ServiceError('VALIDATION', 'Expected a key prefix: igw_ and 4 to 12 hex digits.', ['prefix']);
   const matches = await findApiKeysByPrefixStart(db, prefix, 5);
@@ -126,5 +168,5 @@ export async function revokeApiKeyByPrefix(db: Kysely<Database>, prefix: string)
       ['prefix'],
     );
   }
-  return revokeApiKey(db, null, only.id);
+  return revokeApiKey(db, null, only.id, origin);
 }

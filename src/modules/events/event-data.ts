@@ -4,8 +4,8 @@
  */
 const SECRET_NAME = /secret|password|passphrase|token|credential|authorization|ciphertext|verifier|cookie|private|api_?key$/i;
 
-/** A value that looks like a gateway API key or a bearer header. */
-const SECRET_VALUE = /\bigw_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}|\bBearer\s+\S{8,}/;
+/** A value that holds a gateway API key. */
+const SECRET_VALUE = /\bigw_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}/;
 
 export class UnsafeEventDataError extends Error {
   override name = 'UnsafeEventDataError';

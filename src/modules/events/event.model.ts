@@ -93,18 +93,32 @@ export interface EventHealthCheck {
 type Status = 'PENDING_AUTHORIZATION' | 'ACTIVE' | 'NEEDS_REAUTH' | 'ERROR' | 'REVOKED';
 type Health = 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY' | 'UNKNOWN';
 
+/** An integration as connected: what `integration.connected` and `integration.reconnected` carry. */
+export interface EventConnection {
+  provider: string;
+  authKind: string;
+  displayName: string;
+  environment: string | null;
+  /** The scopes granted (or, before the provider said, requested). */
+  scopes: string[];
+  status: Status;
+  health: Health;
+}
+
 /** The `data` of each event type. Members are JSON: strings, numbers, booleans, null, arrays, objects. */
 export interface EventDataByType {
-  'integration.connected': { provider: string; authKind: string; displayName: string; environment: string | null; scopes: string[] };
-  'integration.reconnected': { provider: string; authKind: string; displayName: string; environment: string | null; scopes: string[] };
+  'integration.connected': EventConnection;
+  'integration.reconnected': EventConnection;
   'integration.status_changed': { oldStatus: Status; newStatus: Status; reason: string | null };
   'integration.health_changed': { oldHealth: Health; newHealth: Health; check: EventHealthCheck };
-  'integration.credentials_refreshed': { expiresAt: string | null; scopes: string[] | null };
+  /** OAUTH2_REFRESH: new tokens from the refresh token; REPLACED: a new credential given by a caller. */
+  'integration.credentials_refreshed': { method: 'OAUTH2_REFRESH' | 'REPLACED'; expiresAt: string | null; scopes: string[] | null };
+  /** `permanent`: the provider refused the grant (reconnect); otherwise it may pass and is retried. */
   'integration.refresh_failed': { code: string; message: string; permanent: boolean };
   'integration.needs_reauth': { reason: string | null };
-  'integration.revoked': { providerRevoked: boolean; reason: string | null };
+  'integration.revoked': { revokedAtProvider: boolean; providerMessage: string | null };
   'integration.sync_completed': { syncRunId: string; trigger: string; itemCount: number; truncated: boolean };
-  'integration.sync_failed': { syncRunId: string; trigger: string; code: string; message: string };
+  'integration.sync_failed': { syncRunId: string; trigger: string; code: string | null; message: string | null };
   'api_key.created': { name: string; role: string; prefix: string };
   'api_key.revoked': { name: string; role: string; prefix: string };
   'webhook_endpoint.disabled': { reason: string; url: string } & Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database, EventRow } from '../../db/database.js';
+import { type CursorPosition, cursorKeyShapes, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 import { encodeGlobalID } from '../../ids.js';
 import { assertSafeEventData } from './event-data.js';
 import type { ActorKind, EventInput, EventType, PublishedEvent, StoredEvent } from './event.model.js';
@@ -125,4 +126,77 @@ export async function purgeEventsBefore(db: Db, before: Date, batch = 5_000): Pr
     total += count;
     if (count < batch) return total;
   }
+}
+
+/** Which events a page of the audit log lists; every member narrows it. */
+export interface EventFilter {
+  types?: readonly EventType[] | undefined;
+  /** Global IDs of subjects. */
+  subjectIds?: readonly string[] | undefined;
+  integrationId?: string | undefined;
+  actor?: { kinds?: readonly ActorKind[] | undefined; apiKeyId?: string | undefined; label?: string | undefined } | undefined;
+  /** Inclusive. */
+  since?: Date | undefined;
+  /** Exclusive. */
+  until?: Date | undefined;
+  /** Types the reader may not see (by role). */
+  hiddenTypes?: readonly EventType[] | undefined;
+}
+
+/**
+ * A page of an organization's events, newest first (by time, then by order of writing), keyset by
+ * `(occurred_at, seq)`: a cursor's key is the time as PostgreSQL prints it, its id the `seq`.
+ */
+export async function listEvents(
+  db: Db,
+  organizationId: string,
+  filter: EventFilter,
+  page: PageRequest,
+): Promise<{ item: StoredEvent; position: CursorPosition }[]> {
+  const newestFirst = page.direction === 'forward';
+  const dir = newestFirst ? 'desc' : 'asc';
+  let query = db
+    .selectFrom('events')
+    .selectAll()
+    .select(sql<string>`occurred_at::text`.as('sort_key'))
+    .where('organization_id', '=', organizationId);
+  if (filter.types) query = query.where('type', 'in', filter.types.length > 0 ? [...filter.types] : ['']);
+  if (filter.hiddenTypes && filter.hiddenTypes.length > 0) query = query.where('type', 'not in', [...filter.hiddenTypes]);
+  if (filter.subjectIds) query = query.where('subject_id', 'in', filter.subjectIds.length > 0 ? [...filter.subjectIds] : ['']);
+  if (filter.integrationId) query = query.where('integration_id', '=', filter.integrationId);
+  const actor = filter.actor;
+  if (actor?.kinds) query = query.where('actor_kind', 'in', actor.kinds.length > 0 ? [...actor.kinds] : ['']);
+  if (actor?.apiKeyId) query = query.where('actor_api_key_id', '=', actor.apiKeyId);
+  if (actor?.label) query = query.where('actor_label', '=', actor.label);
+  if (filter.since) query = query.where('occurred_at', '>=', filter.since);
+  if (filter.until) query = query.where('occurred_at', '<', filter.until);
+  const cursor = page.cursor;
+  if (cursor) {
+    const beyond = sql.raw(newestFirst ? '<' : '>');
+    query = query.where(sql<boolean>`(occurred_at, seq) ${beyond} (cast(${cursor.key} as timestamptz), cast(${cursor.id} as bigint))`);
+  }
+  const rows = await withCursorCheck(
+    page,
+    () =>
+      query
+        .orderBy('occurred_at', dir)
+        .orderBy('seq', dir)
+        .limit(page.limit + 1)
+        .execute(),
+    cursorKeyShapes.timestamp,
+  );
+  return rows.map(({ sort_key, ...row }) => ({ item: toStoredEvent(row), position: { key: sort_key, id: String(row.seq) } }));
+}
+
+/** An organization's published events after `position`, in position order: a subscriber catching up. */
+export async function organizationEventsAfter(db: Db, organizationId: string, position: number, limit: number): Promise<PublishedEvent[]> {
+  const rows = await db
+    .selectFrom('events')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('position', '>', position)
+    .orderBy('position')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => toStoredEvent(row) as PublishedEvent);
 }

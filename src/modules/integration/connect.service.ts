@@ -19,7 +19,8 @@ import {
 import { connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
 import { probeFailure, recordProbe } from './health-recording.js';
 import { findResumableEvent } from './integration-event.repository.js';
-import { type MutationActor, recordEvent } from './integration.audit.js';
+import { type MutationActor, originOf, recordEvent } from './integration.audit.js';
+import { appendIntegrationEvent, appendTransitions, checkOf, connectionOf } from './integration.events.js';
 import { findIntegrationRow, insertIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { expireOAuthStates } from './oauth-state.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
@@ -162,6 +163,15 @@ export async function connectIntegration(
       authKind: input.authKind,
       reconnected: Boolean(existing),
     });
+    const origin = originOf(actor);
+    await appendIntegrationEvent(
+      trx,
+      origin,
+      updated,
+      existing ? 'integration.reconnected' : 'integration.connected',
+      connectionOf(updated),
+    );
+    await appendTransitions(trx, origin, current, updated, checkOf(outcome));
     return updated;
   });
   return { integration: toIntegration(row), authorizationUrl: null };

@@ -1,4 +1,6 @@
 import type { Viewer } from '../api-key/viewer.js';
+import { apiKeyActor, type EventOrigin } from '../events/event-actor.js';
+import type { EventActor } from '../events/event.model.js';
 import { insertEventRow, type ResumeScope } from './integration-event.repository.js';
 
 /** Who is changing an integration, and under which request, for the audit trail. */
@@ -12,6 +14,13 @@ export interface MutationActor {
    * since then ran concurrently with this request, and a forced refresh shares its result.
    */
   startedAt: Date;
+  /** Who the events name as the actor (the scheduler); the viewer's API key when absent. */
+  as?: EventActor;
+}
+
+/** The actor and request an actor's events name. */
+export function originOf(actor: MutationActor): EventOrigin {
+  return { actor: actor.as ?? apiKeyActor(actor.viewer.apiKey), requestId: actor.requestId };
 }
 
 export type EventOutcome = 'SUCCEEDED' | 'FAILED';

@@ -9,7 +9,9 @@ import { hashState } from './authorization-start.js';
 import { connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
 import { recordProbe } from './health-recording.js';
 import { schedulePatch } from './integration.input.js';
+import { oauthCallbackActor } from '../events/event-actor.js';
 import { insertEventRow } from './integration-event.repository.js';
+import { appendIntegrationEvent, appendTransitions, checkOf, connectionOf } from './integration.events.js';
 import { lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { consumeOAuthState } from './oauth-state.repository.js';
 import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
@@ -68,6 +70,7 @@ export async function completeAuthorization(
   const consumed = await consumeOAuthState(db, hashState(stateParam));
   if (!consumed) return refused('This authorization link is unknown or was withdrawn. Start the connection again.');
   const { row: state, firstUse } = consumed;
+  const origin = { actor: oauthCallbackActor(state.actor_key_id), requestId };
   /**
    * Records a failed authorization. A new integration still waiting for it moves to ERROR with the
    * reason, so that it does not look pending forever; a reconnection keeps its status.
@@ -76,7 +79,11 @@ export async function completeAuthorization(
     db.transaction().execute(async (trx) => {
       const current = await lockIntegrationRow(trx, state.organization_id, state.integration_id);
       if (current?.status === 'PENDING_AUTHORIZATION') {
-        await updateIntegrationRow(trx, current.id, { status: 'ERROR', status_reason: `Authorization failed: ${reason}.` });
+        const updated = await updateIntegrationRow(trx, current.id, {
+          status: 'ERROR',
+          status_reason: `Authorization failed: ${reason}.`,
+        });
+        await appendTransitions(trx, origin, current, updated);
       }
       await insertEventRow(trx, {
         organization_id: state.organization_id,
@@ -152,6 +159,10 @@ export async function completeAuthorization(
       request_id: requestId,
       detail: { grantedScopes: tokens.grantedScopes },
     });
+    // An integration that had a credential before gets a new one: a reconnection.
+    const type = bundle.credential ? 'integration.reconnected' : 'integration.connected';
+    await appendIntegrationEvent(trx, origin, saved, type, connectionOf(saved));
+    await appendTransitions(trx, origin, current, saved);
     return saved;
   });
   if (!authorized) return back(state, 'error', 'integration_revoked');
@@ -161,7 +172,8 @@ export async function completeAuthorization(
     const current = await lockIntegrationRow(trx, state.organization_id, state.integration_id);
     if (!current || current.status === 'REVOKED') return;
     const { patch } = await recordProbe(trx, current, outcome, target);
-    await updateIntegrationRow(trx, current.id, patch);
+    const probed = await updateIntegrationRow(trx, current.id, patch);
+    await appendTransitions(trx, origin, current, probed, checkOf(outcome));
   });
   return back(state, 'connected', outcome.ok ? undefined : `probe_${(outcome.errorCode ?? 'failed').toLowerCase()}`);
 }

@@ -6,7 +6,8 @@ import type { GatewayServices } from '../../services.js';
 import { healthAfterFailures, lastCheckAfter } from './health-state.js';
 import { openBundle, sealBundle } from './credential-bundle.js';
 import { NO_LEASE, releaseLease, sameCredential } from './credential-lease.js';
-import { type MutationActor, recordEvent } from './integration.audit.js';
+import { type MutationActor, originOf, recordEvent } from './integration.audit.js';
+import { appendIntegrationEvent, appendTransitions } from './integration.events.js';
 import { updateIntegrationRow, lockIntegrationRow } from './integration.repository.js';
 import type { Claim } from './refresh-claim.js';
 import {
@@ -81,6 +82,13 @@ export async function commitRefresh(
       { rotated: tokens.credential.refreshToken !== used.credential.refreshToken, ...earlier },
       new Date(),
     );
+    const origin = originOf(actor);
+    await appendIntegrationEvent(trx, origin, updated, 'integration.credentials_refreshed', {
+      method: 'OAUTH2_REFRESH',
+      expiresAt: updated.credential_expires_at?.toISOString() ?? null,
+      scopes: updated.granted_scopes,
+    });
+    await appendTransitions(trx, origin, row, updated);
     return { kind: 'refreshed', row: updated };
   }
   // Taken over after this attempt looked orphaned: the request that took it over refreshes.
@@ -107,12 +115,21 @@ export async function commitRefresh(
     // A lost refresh stays on record until a refresh reaches an answer that settles it.
     patch = { health: healthAfterFailures(failures), consecutive_failures: failures, ...recordAfter(lost) };
   }
-  await updateIntegrationRow(trx, row.id, { ...patch, ...NO_LEASE });
+  const updated = await updateIntegrationRow(trx, row.id, { ...patch, ...NO_LEASE });
   await recordEvent(trx, actor, row.id, 'integration.refresh_failed', 'FAILED', {
     code: error.code,
     oauthError: error.oauthError,
     ...earlier,
   });
+  const origin = originOf(actor);
+  await appendIntegrationEvent(trx, origin, updated, 'integration.refresh_failed', {
+    code: error.code,
+    message: error.message,
+    permanent: error.kind === 'rejected',
+  });
+  // The refresh, not a probe, changed the health: the check is its failure.
+  const check = { ok: false, httpStatus: null, latencyMs: null, errorCode: error.code, message: error.message };
+  await appendTransitions(trx, origin, row, updated, check);
   if (lost && error.kind === 'rejected') {
     await recordEvent(trx, actor, row.id, REFRESH_OUTCOME_LOST, 'FAILED', {
       startedAt: lost.startedAt.toISOString(),

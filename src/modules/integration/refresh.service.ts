@@ -16,7 +16,8 @@ import {
 import { boundOrigins, connectorTarget, openBundle, sealBundle } from './credential-bundle.js';
 import { probeFailure, recordProbe } from './health-recording.js';
 import { findResumableEvent } from './integration-event.repository.js';
-import { type MutationActor, recordEvent } from './integration.audit.js';
+import { type MutationActor, originOf, recordEvent } from './integration.audit.js';
+import { appendIntegrationEvent, appendTransitions, checkOf } from './integration.events.js';
 import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
@@ -152,8 +153,15 @@ export async function refreshIntegration(
       patch = (await recordProbe(trx, { ...current, ...NEW_CREDENTIAL_REFRESH }, outcome, target, { ...patch, ...NEW_CREDENTIAL_REFRESH }))
         .patch;
     const saved = await updateIntegrationRow(trx, current.id, patch);
-    if (credential)
+    if (credential) {
       await recordEvent(trx, actor, current.id, 'integration.credentials_replaced', 'SUCCEEDED', { authKind: current.auth_kind });
+      await appendIntegrationEvent(trx, originOf(actor), saved, 'integration.credentials_refreshed', {
+        method: 'REPLACED',
+        expiresAt: saved.credential_expires_at?.toISOString() ?? null,
+        scopes: saved.granted_scopes,
+      });
+    }
+    await appendTransitions(trx, originOf(actor), current, saved, outcome ? checkOf(outcome) : null);
     if (webhook && (saved.webhook_url !== null || current.webhook_url !== null)) {
       await applyIntegrationWebhook(trx, services, saved, {
         wasEnabled: current.webhook_enabled,

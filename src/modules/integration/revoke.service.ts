@@ -9,7 +9,8 @@ import type { GatewayServices } from '../../services.js';
 import { lastCheckAfter } from './health-state.js';
 import { boundOrigins, connectorTarget, openBundle } from './credential-bundle.js';
 import { findResumableEvent } from './integration-event.repository.js';
-import { type MutationActor, recordEvent } from './integration.audit.js';
+import { type MutationActor, originOf, recordEvent } from './integration.audit.js';
+import { appendIntegrationEvent, appendTransitions } from './integration.events.js';
 import { lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { expireOAuthStates } from './oauth-state.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
@@ -131,6 +132,12 @@ async function commitRevocation(
     revokedAtProvider: outcome.confirmed,
     providerMessage: outcome.reason,
   });
+  const origin = originOf(actor);
+  await appendIntegrationEvent(trx, origin, updated, 'integration.revoked', {
+    revokedAtProvider: outcome.confirmed,
+    providerMessage: outcome.reason,
+  });
+  await appendTransitions(trx, origin, row, updated);
   return { integration: toIntegration(updated), revokedAtProvider: outcome.confirmed, providerMessage: outcome.reason };
 }
 

@@ -8,7 +8,8 @@ import { findHealthChecksByIds, type HealthCheck } from '../health-check/health-
 import { boundOrigins, connectorTarget, openBundle, requireCredential } from './credential-bundle.js';
 import { recordProbe } from './health-recording.js';
 import { findResumableEvent } from './integration-event.repository.js';
-import { type MutationActor, recordEvent } from './integration.audit.js';
+import { type MutationActor, originOf, recordEvent } from './integration.audit.js';
+import { appendTransitions, checkOf } from './integration.events.js';
 import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './integration.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
 import { isExpired } from './refresh-record.js';
@@ -52,6 +53,7 @@ export async function testIntegration(
       health: updated.health,
       healthCheckId: check.id,
     });
+    await appendTransitions(trx, originOf(actor), current, updated, checkOf(outcome));
     return { integration: toIntegration(updated), healthCheck: check };
   });
 }

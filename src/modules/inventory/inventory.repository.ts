@@ -1,6 +1,8 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { InventoryItem } from '../../connectors/inventory.js';
 import type { Database, SyncRunRow, SyncTrigger } from '../../db/database.js';
+import { type EventOrigin, SCHEDULER_ACTOR } from '../events/event-actor.js';
+import { appendEvent } from '../events/event.repository.js';
 
 // Inventory syncs, row by row: the runs and the resources each successful run leaves. Each write of a
 // run also writes its summary on the integration (`last_sync_*`), which lists read without a lookup.
@@ -29,7 +31,7 @@ export async function insertQueuedRun(trx: Transaction<Database>, organizationId
 export async function startRun(db: Kysely<Database>, organizationId: string, integrationId: string): Promise<SyncRunRow> {
   return db.transaction().execute(async (trx) => {
     // A run still RUNNING was cut off with its process (the integration's claim ran out): it failed.
-    await trx
+    const interrupted = await trx
       .updateTable('integration_sync_runs')
       .set({
         status: 'FAILED',
@@ -39,7 +41,9 @@ export async function startRun(db: Kysely<Database>, organizationId: string, int
       })
       .where('integration_id', '=', integrationId)
       .where('status', '=', 'RUNNING')
+      .returningAll()
       .execute();
+    for (const ended of interrupted) await appendSyncEvent(trx, ended, { actor: SCHEDULER_ACTOR, requestId: null });
     const queued = await trx
       .updateTable('integration_sync_runs')
       .set({ status: 'RUNNING', started_at: sql<Date>`now()` })
@@ -75,7 +79,12 @@ export type RunEnd =
  * Ends a run: a successful one replaces the integration's resources with what it listed, in one
  * transaction with its record, so that readers see the old inventory or the new one, never a mix.
  */
-export async function finishRun(trx: Transaction<Database>, run: SyncRunRow, end: RunEnd): Promise<SyncRunRow> {
+export async function finishRun(
+  trx: Transaction<Database>,
+  run: SyncRunRow,
+  end: RunEnd,
+  origin: EventOrigin = { actor: SCHEDULER_ACTOR, requestId: null },
+): Promise<SyncRunRow> {
   if (end.ok) {
     await trx.deleteFrom('integration_resources').where('integration_id', '=', run.integration_id).execute();
     for (let start = 0; start < end.items.length; start += INSERT_BATCH) {
@@ -109,7 +118,31 @@ export async function finishRun(trx: Transaction<Database>, run: SyncRunRow, end
     .returningAll()
     .executeTakeFirstOrThrow();
   await showOnIntegration(trx, finished);
+  await appendSyncEvent(trx, finished, origin);
   return finished;
+}
+
+/** `integration.sync_completed` or `integration.sync_failed` for a run that has ended. */
+async function appendSyncEvent(trx: Transaction<Database>, run: SyncRunRow, origin: EventOrigin): Promise<void> {
+  const base = {
+    organizationId: run.organization_id,
+    subject: { type: 'Integration' as const, id: run.integration_id },
+    actor: origin.actor,
+    requestId: origin.requestId,
+  };
+  if (run.status === 'SUCCEEDED') {
+    await appendEvent(trx, {
+      ...base,
+      type: 'integration.sync_completed',
+      data: { syncRunId: run.id, trigger: run.trigger, itemCount: run.item_count ?? 0, truncated: run.truncated },
+    });
+  } else {
+    await appendEvent(trx, {
+      ...base,
+      type: 'integration.sync_failed',
+      data: { syncRunId: run.id, trigger: run.trigger, code: run.error_code, message: run.error },
+    });
+  }
 }
 
 /** The run as the integration's latest sync; bookkeeping, so the row's version stays as it is. */
