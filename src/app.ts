@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import { createWebhookServices } from './modules/webhook/webhook-transport.js';
 import { createHttpClientFromConfig } from './outbound/index.js';
 import { createVault } from './secrets/index.js';
 import type { GatewayServices } from './services.js';
@@ -14,6 +15,7 @@ export interface ProcessServices {
 /** Builds the process-wide services from configuration. */
 export async function createServices(config: Config, logger: Logger): Promise<ProcessServices> {
   const http = createHttpClientFromConfig(config);
+  const webhooks = createWebhookServices(config);
   const services: GatewayServices = {
     vault: await createVault(config, logger),
     http,
@@ -22,6 +24,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Pr
     publicUrl: config.publicUrl,
     logger,
     production: config.env === 'production',
+    webhooks,
   };
-  return { services, close: () => http.close() };
+  return { services, close: async () => void (await Promise.all([http.close(), webhooks.http.close()])) };
 }

@@ -10,6 +10,12 @@ import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningCon
 import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http/node-server.js';
 import { isValidAllowlist } from './outbound/address-policy.js';
 import { isValidKeyEncoding } from './secrets/key-ring.js';
+import {
+  DEFAULT_RETRY_SCHEDULE,
+  DEFAULT_WEBHOOK_CONFIG as WEBHOOKS,
+  parseRetrySchedule,
+  type WebhookConfig,
+} from './modules/webhook/webhook.config.js';
 
 /** A comma-separated variable as its non-blank entries. */
 const commaList = (value: string | undefined) =>
@@ -112,6 +118,16 @@ const schema = z.object({
       'expected comma-separated origins such as https://app.example.com (scheme, host, port; no path, no wildcard)',
     )
     .optional(),
+  // Webhook delivery (src/modules/webhook, src/jobs/webhook-delivery.task.ts).
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .refine((value) => parseRetrySchedule(value) !== null, 'expected comma-separated durations such as 5s,5m,2h (units ms, s, m, h, d)')
+    .default(DEFAULT_RETRY_SCHEDULE),
+  WEBHOOK_TIMEOUT_MS: intFromEnv(WEBHOOKS.timeoutMs, 100, 60_000),
+  WEBHOOK_DISABLE_AFTER_HOURS: intFromEnv(WEBHOOKS.disableAfterMs / 3_600_000, 1, 720),
+  WEBHOOK_SECRET_GRACE_HOURS: intFromEnv(WEBHOOKS.secretGraceMs / 3_600_000, 0, 720),
+  WEBHOOK_CONCURRENCY: intFromEnv(WEBHOOKS.concurrency, 1, 256),
+  WEBHOOK_DELIVERY_RETENTION_DAYS: intFromEnv(WEBHOOKS.retentionDays, 1, 3650),
   // Events (src/modules/events): the audit log's retention, and live subscriptions per API key.
   EVENT_RETENTION_DAYS: intFromEnv(DEFAULT_EVENTS_CONFIG.retentionDays, 1, 36_500),
   SUBSCRIPTIONS_MAX_PER_KEY: intFromEnv(DEFAULT_EVENTS_CONFIG.maxSubscriptionsPerKey, 0, 100_000),
@@ -158,6 +174,8 @@ export interface Config {
   oidc: OidcOptions | null;
   /** Exact origins whose browser pages may call GraphQL and the REST API; empty: none. */
   corsAllowedOrigins: string[];
+  /** Signing and delivery of webhooks. */
+  webhooks: WebhookConfig;
   /** Event retention, fan-out to subscribers, subscriptions per key. */
   events: EventsConfig;
 }
@@ -249,6 +267,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokenRefreshAheadSeconds: values.TOKEN_REFRESH_AHEAD_SECONDS,
       syncIntervalSeconds: values.SYNC_INTERVAL_SECONDS,
       syncMaxItems: values.SYNC_MAX_ITEMS,
+    },
+    webhooks: {
+      retryScheduleMs: parseRetrySchedule(values.WEBHOOK_RETRY_SCHEDULE) ?? WEBHOOKS.retryScheduleMs,
+      timeoutMs: values.WEBHOOK_TIMEOUT_MS,
+      disableAfterMs: values.WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
+      secretGraceMs: values.WEBHOOK_SECRET_GRACE_HOURS * 3_600_000,
+      concurrency: values.WEBHOOK_CONCURRENCY,
+      retentionDays: values.WEBHOOK_DELIVERY_RETENTION_DAYS,
     },
     events: {
       retentionDays: values.EVENT_RETENTION_DAYS,

@@ -12,6 +12,8 @@ import type { Integration } from './modules/integration/integration.model.js';
 import { findIntegrationsByIds } from './modules/integration/integration.repository.js';
 import { listResourcePages, listSyncRunPages, type ResourceFilter } from './modules/inventory/inventory-pages.repository.js';
 import type { Resource, SyncRun } from './modules/inventory/inventory.model.js';
+import { attemptsOfDeliveries, type WebhookDeliveryAttempt } from './modules/webhook/webhook-delivery-log.repository.js';
+import { findEndpointsByIds, type WebhookEndpoint } from './modules/webhook/webhook-endpoint.repository.js';
 
 /** What every resolver receives. Exists only for authenticated requests. */
 export interface GatewayContext {
@@ -109,5 +111,13 @@ export function createLoaders(db: Kysely<Database>, organizationId: string) {
     resourcePage: pageLoader<ResourcePageKey, Resource>((ids, key) => listResourcePages(db, organizationId, ids, key.page, key.filter)),
     /** A page of sync runs per integration. */
     syncRunPage: pageLoader<HealthCheckPageKey, SyncRun>((ids, key) => listSyncRunPages(db, organizationId, ids, key.page)),
+    webhookEndpoint: new DataLoader<string, WebhookEndpoint | null>(async (ids) =>
+      inKeyOrder(ids, await findEndpointsByIds(db, organizationId, ids)),
+    ),
+    /** Every attempt of a webhook delivery, in order. */
+    webhookAttempts: new DataLoader<string, WebhookDeliveryAttempt[]>(async (ids) => {
+      const found = await attemptsOfDeliveries(db, organizationId, ids);
+      return ids.map((id) => found.get(id) ?? []);
+    }),
   };
 }

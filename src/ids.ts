@@ -6,7 +6,7 @@ export function isUuid(value: string): boolean {
 }
 
 /** The types that `node(id)` can return; every other type name in an ID is refused. */
-export const NODE_TYPES = ['ApiKey', 'HealthCheck', 'Integration', 'Organization'] as const;
+export const NODE_TYPES = ['ApiKey', 'HealthCheck', 'Integration', 'Organization', 'WebhookDelivery', 'WebhookEndpoint'] as const;
 export type NodeTypeName = (typeof NODE_TYPES)[number];
 
 /** The opaque ID the API shows for a row: base64url of `<type>:<uuid>`. */

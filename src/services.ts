@@ -1,6 +1,8 @@
 import type { HttpClient } from './connectors/credentials.js';
 import type { ConnectorSettingsMap } from './connectors/settings.js';
 import type { Logger } from './logger.js';
+import type { WebhookConfig } from './modules/webhook/webhook.config.js';
+import type { OutboundPolicy } from './outbound/address-policy.js';
 
 /** What a sealed secret is bound to: a ciphertext opens only for the same organization, integration and version. */
 export interface SecretBinding {
@@ -25,6 +27,17 @@ export interface Vault {
   derive(purpose: string): string[];
 }
 
+/** What signs and sends webhooks: settings, and the outbound client and policy every attempt goes through. */
+export interface WebhookServices {
+  config: WebhookConfig;
+  /** The outbound client (SSRF policy at connect time), without retries: the delivery schedule retries. */
+  http: HttpClient;
+  /** The same policy, to refuse an endpoint URL when it is saved. */
+  policy: OutboundPolicy;
+  /** Resolves a hostname to its addresses when an endpoint URL is saved (the system resolver by default). */
+  lookup?: (hostname: string) => Promise<{ address: string }[]>;
+}
+
 /** Long-lived collaborators of the mutation services, built once per process. */
 export interface GatewayServices {
   vault: Vault;
@@ -38,4 +51,5 @@ export interface GatewayServices {
   logger: Logger;
   /** Production refuses what development allows (plain-http webhook URLs). */
   production: boolean;
+  webhooks: WebhookServices;
 }

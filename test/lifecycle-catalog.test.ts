@@ -90,7 +90,7 @@ async function webhookRoundTrip(id: string) {
   const webhook = { url: 'https://hooks.example.com/in', events: ['push', 'issues'], enabled: true, rotateSecret: true };
   const rotated = (await run(REFRESH, { id, webhook })).body.data.refreshIntegration;
   expect(rotated.userErrors).toEqual([]);
-  expect(rotated.webhookSigningSecret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+  expect(rotated.webhookSigningSecret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
   expect(rotated.integration.webhook).toEqual({
     url: webhook.url,
     events: webhook.events,

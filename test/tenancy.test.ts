@@ -29,6 +29,25 @@ async function tenant(fixture: OrgFixture, provider: string, names: string[]): P
     checks.push(...(await insertHealthChecks(gateway.db, orgId, id, 3 + i)));
   }
   const adminKey = await findApiKeyRow(gateway.db, fixture.keys.ADMIN);
+  const endpoint = await gateway.db
+    .insertInto('webhook_endpoints')
+    .values({ organization_id: orgId, url: 'https://hooks.example.com/in' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const delivery = await gateway.db
+    .insertInto('webhook_deliveries')
+    .values({
+      organization_id: orgId,
+      endpoint_id: endpoint.id,
+      message_id: 'msg_test_tenancy',
+      event_type: 'webhook_endpoint.test',
+      kind: 'TEST',
+      subject_key: 'msg_test_tenancy',
+      position: 0,
+      payload: '{}',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return {
     fixture,
     integrations,
@@ -38,6 +57,8 @@ async function tenant(fixture: OrgFixture, provider: string, names: string[]): P
       HealthCheck: encodeGlobalID('HealthCheck', checks[0] as string),
       Organization: encodeGlobalID('Organization', orgId),
       ApiKey: encodeGlobalID('ApiKey', adminKey.id),
+      WebhookEndpoint: encodeGlobalID('WebhookEndpoint', endpoint.id),
+      WebhookDelivery: encodeGlobalID('WebhookDelivery', delivery.id),
     },
   };
 }
@@ -50,7 +71,9 @@ beforeAll(async () => {
 });
 afterAll(() => gateway.close());
 
-const TYPES: NodeTypeName[] = ['Integration', 'HealthCheck', 'Organization', 'ApiKey'];
+const TYPES: NodeTypeName[] = ['Integration', 'HealthCheck', 'Organization', 'ApiKey', 'WebhookEndpoint', 'WebhookDelivery'];
+/** Types only ADMIN keys see (apart from a key's own ApiKey). */
+const ADMIN_ONLY: NodeTypeName[] = ['ApiKey', 'WebhookEndpoint', 'WebhookDelivery'];
 const missing = (type: NodeTypeName) => encodeGlobalID(type, randomUUID());
 const global = (type: NodeTypeName, ids: string[]) => ids.map((id) => encodeGlobalID(type, id));
 
@@ -94,7 +117,7 @@ describe.each(ROLES)("organization A's %s key", (role) => {
     expect(foreign.status).toBe(200);
     expect(foreign.body).toEqual({ data: { node: null }, extensions: { cost: expect.anything() } });
     expect(foreign.body).toEqual((await ask(query, { id: missing(type) })).body);
-    if (type !== 'ApiKey' || role === 'ADMIN') {
+    if (!ADMIN_ONLY.includes(type) || role === 'ADMIN') {
       expect((await ask(query, { id: a.nodes[type] })).body.data.node).toEqual({ __typename: type, id: a.nodes[type] });
     }
   });
@@ -104,7 +127,7 @@ describe.each(ROLES)("organization A's %s key", (role) => {
     const res = await ask('query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }', { ids });
     expect(res.body.errors).toBeUndefined();
     const expected = TYPES.flatMap((type) => [
-      type === 'ApiKey' && role !== 'ADMIN' ? null : { __typename: type, id: a.nodes[type] },
+      ADMIN_ONLY.includes(type) && role !== 'ADMIN' ? null : { __typename: type, id: a.nodes[type] },
       null,
     ]);
     expect(res.body.data.nodes).toEqual(expected);
@@ -174,6 +197,6 @@ describe('API keys across organizations', () => {
       'query($ids: [ID!]!) { integrations(first: 100) { totalCount } nodes(ids: $ids) { id } }',
       { ids: TYPES.map((type) => a.nodes[type]) },
     );
-    expect(res.body.data).toEqual({ integrations: { totalCount: b.integrations.length }, nodes: [null, null, null, null] });
+    expect(res.body.data).toEqual({ integrations: { totalCount: b.integrations.length }, nodes: TYPES.map(() => null) });
   });
 });

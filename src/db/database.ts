@@ -278,6 +278,9 @@ export interface Database {
   integration_resources: IntegrationResourcesTable;
   integration_sync_runs: IntegrationSyncRunsTable;
   integration_events: IntegrationEventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   events: EventsTable;
   event_publication: EventPublicationTable;
   event_subscriptions: EventSubscriptionsTable;
@@ -325,3 +328,78 @@ export interface IdempotencyKeysTable {
   completed_at: NullableTimestamp;
   expires_at: Timestamp;
 }
+
+/**
+ * Where events are delivered (src/modules/webhook): an organization-wide endpoint, or an integration's
+ * webhook (`integration_id`), whose url, events and enabled flag are the integration's `webhook_*` columns.
+ */
+export interface WebhookEndpointsTable {
+  id: Generated<string>;
+  organization_id: string;
+  integration_id: string | null;
+  url: string | null;
+  description: string | null;
+  event_types: ColumnType<string[], string[] | undefined, string[]>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Sealed `{ current, previous }` signing secrets; an integration's current one is in its own bundle. */
+  secret_ciphertext: string | null;
+  secret_key_id: string | null;
+  secret_version: ColumnType<number, number | undefined, number>;
+  secret_rotated_at: NullableTimestamp;
+  /** Until when the previous secret still signs beside the current one. */
+  previous_secret_expires_at: NullableTimestamp;
+  /** The first failed attempt since the last success; null while the endpoint answers. */
+  failing_since: NullableTimestamp;
+  last_success_at: NullableTimestamp;
+  disabled_at: NullableTimestamp;
+  disabled_reason: string | null;
+  /** `<field>:<Idempotency-Key>` of the request that issued the current secret, so that its retry returns it again. */
+  secret_request_key: string | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export type WebhookDeliveryKind = 'EVENT' | 'REDELIVERY' | 'TEST';
+export type WebhookDeliveryStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED';
+
+/** One message for one endpoint, retried until delivered or given up. */
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  organization_id: string;
+  endpoint_id: string;
+  /** The `webhook-id` header: the event's id, the same on every attempt. */
+  message_id: string;
+  event_id: string | null;
+  event_type: string;
+  kind: WebhookDeliveryKind;
+  subject_key: string;
+  position: ColumnType<string, string | number | bigint, string | number>;
+  payload: string;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: NullableTimestamp;
+  lease_owner: string | null;
+  lease_expires_at: NullableTimestamp;
+  last_attempt_at: NullableTimestamp;
+  last_http_status: number | null;
+  last_error: string | null;
+  created_at: CreatedAt;
+  finished_at: NullableTimestamp;
+}
+
+export interface WebhookDeliveryAttemptsTable {
+  id: Generated<string>;
+  delivery_id: string;
+  attempt: number;
+  attempted_at: Timestamp;
+  http_status: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  /** The receiver's answer, cut at 4 KB. */
+  response_body: string | null;
+  next_attempt_at: NullableTimestamp;
+}
+
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type WebhookDeliveryAttemptRow = Selectable<WebhookDeliveryAttemptsTable>;

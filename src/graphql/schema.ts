@@ -13,6 +13,7 @@ import '../modules/inventory/inventory.schema.js';
 import '../modules/connect-session/connect-session.schema.js';
 import '../modules/events/event.schema.js';
 import '../modules/events/event-subscriptions.schema.js';
+import '../modules/webhook/webhook.schema.js';
 
 builder.mutationType({});
 

@@ -27,6 +27,7 @@ import { IDEMPOTENCY_PURGE_PERIOD_MS, IDEMPOTENCY_PURGE_TASK, purgeIdempotencyKe
 import { SWEEP_TASK, sweep, sweepPeriodMs } from './sweep.task.js';
 import { SYNC_TASK, syncOnSchedule } from './sync.task.js';
 import { refreshOnSchedule, TOKEN_REFRESH_TASK } from './token-refresh.task.js';
+import { DELIVER_TASK, deliverWebhooks, sweepWebhooks, WEBHOOK_SWEEP_PERIOD_MS, WEBHOOK_SWEEP_TASK } from './webhook-delivery.task.js';
 
 export interface EngineOptions {
   config: Config;
@@ -64,6 +65,8 @@ function taskList(deps: TaskDeps, logger: Logger): TaskList {
     [IDEMPOTENCY_PURGE_TASK]: async () => {
       await purgeIdempotencyKeys(deps.db, logger);
     },
+    [DELIVER_TASK]: (payload) => deliverWebhooks(deps, payload, logger),
+    [WEBHOOK_SWEEP_TASK]: () => sweepWebhooks(deps, logger),
   };
 }
 
@@ -86,6 +89,7 @@ function queueLogger(logger: Logger): QueueLogger {
 const RECURRING: readonly { task: string; key: string; periodMs: (config: Config) => number }[] = [
   { task: SWEEP_TASK, key: 'engine:sweep', periodMs: (config) => sweepPeriodMs(config.engine) },
   { task: IDEMPOTENCY_PURGE_TASK, key: 'retention:idempotency-keys', periodMs: () => IDEMPOTENCY_PURGE_PERIOD_MS },
+  { task: WEBHOOK_SWEEP_TASK, key: 'engine:webhook-sweep', periodMs: () => WEBHOOK_SWEEP_PERIOD_MS },
 ];
 
 function queueRecurring(addJob: AddJobFunction, config: Config, logger: Logger): NodeJS.Timeout[] {

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { EventConsumer } from '../modules/events/event.model.js';
+import { webhookDeliveriesConsumer } from '../modules/webhook/webhook.consumer.js';
 import type { GatewayServices } from '../services.js';
 
 /** What a consumer may be built with: the process's collaborators. */
@@ -18,5 +19,5 @@ export interface EventConsumerContext {
  * `EventConsumer` in src/modules/events/event.model.ts). Built once per worker process.
  */
 export function eventConsumers(_context: EventConsumerContext): EventConsumer[] {
-  return [];
+  return [webhookDeliveriesConsumer];
 }

@@ -21,6 +21,8 @@ export interface LocalServer {
 export async function startLocalServer(
   handler: (request: SeenRequest, response: ServerResponse, index: number) => unknown,
   host = '127.0.0.1',
+  /** A fixed port (a server started again where it was); 0 picks a free one. */
+  port = 0,
 ): Promise<LocalServer> {
   const requests: SeenRequest[] = [];
   const inFlight = { now: 0, max: 0 };
@@ -38,12 +40,12 @@ export async function startLocalServer(
       res.destroy();
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const bound = typeof address === 'object' && address ? address.port : 0;
   return {
-    origin: `http://${host}:${port}`,
-    port,
+    origin: `http://${host}:${bound}`,
+    port: bound,
     requests,
     inFlight,
     close: () =>

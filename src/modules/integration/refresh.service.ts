@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { credentialOrigins, runProbe } from '../../connectors/probe.js';
 import type { Database, IntegrationRow, IntegrationUpdate } from '../../db/database.js';
@@ -23,6 +22,8 @@ import { findIntegrationRow, lockIntegrationRow, updateIntegrationRow } from './
 import { type Integration, toIntegration } from './integration.model.js';
 import { NEW_CREDENTIAL_REFRESH } from './refresh-record.js';
 import { refreshWithLock } from './tokens.service.js';
+import { applyIntegrationWebhook } from '../webhook/webhook-endpoint.service.js';
+import { generateSigningSecret } from '../webhook/webhook-secrets.js';
 
 /** An enabled webhook needs somewhere to deliver; checked before any provider call and again under the lock. */
 function assertWebhookComplete(row: Pick<IntegrationRow, 'webhook_enabled' | 'webhook_url'>, webhook: WebhookInput): void {
@@ -115,7 +116,10 @@ export async function refreshIntegration(
   if (!credential && !webhook && !scheduled)
     return { integration: toIntegration((await findIntegrationRow(db, organizationId, row.id)) ?? row), webhookSigningSecret: null };
 
-  const webhookSigningSecret = webhook?.rotateSecret ? `whsec_${randomBytes(32).toString('base64url')}` : null;
+  // A webhook that is enabled without ever having had a secret gets one (returned once), so that every delivery is signed.
+  const needsSecret = Boolean(webhook && (webhook.enabled ?? row.webhook_enabled) && !openBundle(services, row).webhookSecret);
+  const webhookSigningSecret = webhook?.rotateSecret || needsSecret ? generateSigningSecret() : null;
+  let replacedSecret: string | null = null;
   const updated = await commitWithLiveKey(db, actor, async (trx) => {
     const current = await lockIntegrationRow(trx, organizationId, row.id);
     if (!current || current.status === 'REVOKED')
@@ -123,6 +127,7 @@ export async function refreshIntegration(
     let patch: IntegrationUpdate = {};
     if (credential || webhookSigningSecret) {
       const bundle = openBundle(services, current);
+      if (webhookSigningSecret) replacedSecret = bundle.webhookSecret;
       const kept = credential ?? bundle.credential;
       patch = sealBundle(
         services,
@@ -157,6 +162,13 @@ export async function refreshIntegration(
       });
     }
     await appendTransitions(trx, originOf(actor), current, saved, outcome ? checkOf(outcome) : null);
+    if (webhook && (saved.webhook_url !== null || current.webhook_url !== null)) {
+      await applyIntegrationWebhook(trx, services, saved, {
+        wasEnabled: current.webhook_enabled,
+        enabledSet: webhook.enabled != null,
+        replacedSecret,
+      });
+    }
     if (webhook) {
       await recordEvent(trx, actor, current.id, 'integration.webhook_updated', 'SUCCEEDED', {
         url: saved.webhook_url !== null,

@@ -1,0 +1,219 @@
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type {
+  Database,
+  WebhookDeliveriesTable,
+  WebhookDeliveryAttemptRow,
+  WebhookDeliveryKind,
+  WebhookDeliveryRow,
+  WebhookDeliveryStatus,
+} from '../../db/database.js';
+
+/** The job that delivers an endpoint's due messages, and its key: one queued per endpoint. */
+export const DELIVER_TASK = 'webhook.deliver';
+export const deliverJobKey = (endpointId: string) => `webhook:${endpointId}`;
+
+/** A message to insert for one endpoint. */
+export interface NewDelivery {
+  organizationId: string;
+  endpointId: string;
+  messageId: string;
+  eventId: string | null;
+  eventType: string;
+  kind: WebhookDeliveryKind;
+  subjectKey: string;
+  position: string;
+  payload: string;
+}
+
+/** Rows per insert statement: ten parameters each, well under PostgreSQL's 65,535. */
+const INSERT_CHUNK = 1_000;
+
+/** Inserts deliveries due now; an event already delivered to an endpoint is skipped. Their ids, in no order. */
+export async function insertDeliveries(db: Kysely<Database>, deliveries: readonly NewDelivery[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < deliveries.length; start += INSERT_CHUNK) {
+    const rows = deliveries.slice(start, start + INSERT_CHUNK).map((delivery) => ({
+      organization_id: delivery.organizationId,
+      endpoint_id: delivery.endpointId,
+      message_id: delivery.messageId,
+      event_id: delivery.eventId,
+      event_type: delivery.eventType,
+      kind: delivery.kind,
+      subject_key: delivery.subjectKey,
+      position: delivery.position,
+      payload: delivery.payload,
+      next_attempt_at: sql<Date>`now()`,
+    }));
+    const inserted = await db
+      .insertInto('webhook_deliveries')
+      .values(rows)
+      // The predicate spelled as the partial index's, a literal: a parameter would not infer the index.
+      .onConflict((conflict) => conflict.columns(['endpoint_id', 'event_id']).where(sql.ref('kind'), '=', sql.lit('EVENT')).doNothing())
+      .returning('id')
+      .execute();
+    ids.push(...inserted.map((row) => row.id));
+  }
+  return ids;
+}
+
+let queueInstalled = false;
+
+/** Whether the job queue's schema exists yet (the first worker installs it); once seen, it stays. */
+async function hasQueue(db: Kysely<Database>): Promise<boolean> {
+  if (queueInstalled) return true;
+  const row = await sql<{ installed: boolean }>`select to_regclass('graphile_worker._private_jobs') is not null as installed`.execute(db);
+  queueInstalled = row.rows[0]?.installed ?? false;
+  return queueInstalled;
+}
+
+/**
+ * Queues each endpoint's delivery job for the moment its earliest deliverable message is due: the
+ * first pending message of each subject (a later one waits for it), not before a lease another job
+ * holds on it ends. Computed by the statement itself from what is committed, so that of two jobs
+ * rescheduling at once, the later sees the other's outcome. Inside a transaction the job commits
+ * with it. Where the queue is not installed yet, the sweep queues it once it is.
+ */
+export async function queueDeliveryJobs(db: Kysely<Database>, endpointIds: readonly string[]): Promise<void> {
+  if (endpointIds.length === 0 || !(await hasQueue(db))) return;
+  await sql`
+    select graphile_worker.add_job(${DELIVER_TASK}, json_build_object('endpointId', ep.id),
+      job_key := 'webhook:' || ep.id, run_at := due.at, max_attempts := 5)
+    from unnest(${sql.val([...new Set(endpointIds)])}::uuid[]) as ep(id)
+    cross join lateral (
+      select min(greatest(d.next_attempt_at, coalesce(d.lease_expires_at, d.next_attempt_at))) as at
+      from webhook_deliveries d
+      where d.endpoint_id = ep.id and d.status = 'PENDING'
+        and not exists (
+          select 1 from webhook_deliveries p
+          where p.endpoint_id = d.endpoint_id and p.subject_key = d.subject_key and p.status = 'PENDING'
+            and (p.position, p.created_at, p.id) < (d.position, d.created_at, d.id))
+    ) due
+    where due.at is not null`.execute(db);
+}
+
+/** Deliveries one job attempts in a row for one subject, in order, per claim. */
+const CHAIN_LIMIT = 20;
+
+/**
+ * Claims up to `limit` due messages of an endpoint for this job (a lease of `leaseMs`), in order:
+ * for each subject, the pending messages from its first one on, as long as none before them waits
+ * (a retry not due yet, or a message another job holds); at most `CHAIN_LIMIT` per subject. A
+ * message claimed by another job meanwhile is skipped by the update's own condition.
+ */
+export async function claimDeliveries(
+  db: Kysely<Database>,
+  endpointId: string,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+): Promise<WebhookDeliveryRow[]> {
+  const rows = await sql<WebhookDeliveryRow>`
+    with pending as (
+      select id, position, created_at, next_attempt_at <= now() and coalesce(lease_expires_at <= now(), true) as ready,
+        row_number() over subject as rank,
+        bool_and(next_attempt_at <= now() and coalesce(lease_expires_at <= now(), true)) over subject as run_ready
+      from webhook_deliveries
+      where endpoint_id = ${endpointId} and status = 'PENDING'
+      window subject as (partition by subject_key order by position, created_at, id rows between unbounded preceding and current row)
+    ), chosen as (
+      select id from pending where run_ready and rank <= ${CHAIN_LIMIT}
+      order by position, created_at, id
+      limit ${limit}
+    )
+    update webhook_deliveries d
+    set lease_owner = ${owner}, lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000})
+    from chosen
+    where d.id = chosen.id and d.status = 'PENDING' and coalesce(d.lease_expires_at <= now(), true)
+    returning d.*`.execute(db);
+  return rows.rows;
+}
+
+/** The outcome of one attempt, as it is recorded. */
+export interface AttemptRecord {
+  deliveryId: string;
+  attempt: number;
+  attemptedAt: Date;
+  httpStatus: number | null;
+  latencyMs: number | null;
+  error: string | null;
+  responseBody: string | null;
+  /** Delivered (2xx). */
+  ok: boolean;
+  /** When the next attempt is due; null when delivered or given up. */
+  nextAttemptAt: Date | null;
+}
+
+/**
+ * Records attempts and their deliveries' new state in two statements; the leases end. A delivery this
+ * job no longer holds (failed meanwhile because its endpoint was disabled) keeps its state; its attempt
+ * is still logged.
+ */
+export async function recordAttempts(db: Kysely<Database>, records: readonly AttemptRecord[], owner: string): Promise<void> {
+  if (records.length === 0) return;
+  await db
+    .insertInto('webhook_delivery_attempts')
+    .values(
+      records.map((record) => ({
+        delivery_id: record.deliveryId,
+        attempt: record.attempt,
+        attempted_at: record.attemptedAt,
+        http_status: record.httpStatus,
+        latency_ms: record.latencyMs,
+        error: record.error,
+        response_body: record.responseBody,
+        next_attempt_at: record.nextAttemptAt,
+      })),
+    )
+    .execute();
+  const values = sql.join(
+    records.map((record) => {
+      const status: WebhookDeliveryStatus = record.ok ? 'SUCCEEDED' : record.nextAttemptAt ? 'PENDING' : 'FAILED';
+      return sql`(${record.deliveryId}::uuid, ${status}, ${record.attempt}::int, ${record.attemptedAt.toISOString()}::timestamptz,
+        ${record.httpStatus}::int, ${record.error}::text, ${record.nextAttemptAt?.toISOString() ?? null}::timestamptz)`;
+    }),
+  );
+  await sql`
+    update webhook_deliveries d set
+      status = v.status, attempts = v.attempt, last_attempt_at = v.attempted_at, last_http_status = v.http_status,
+      last_error = v.error, next_attempt_at = v.next_at, lease_owner = null, lease_expires_at = null,
+      finished_at = case when v.status = 'PENDING' then null else now() end
+    from (values ${values}) as v(id, status, attempt, attempted_at, http_status, error, next_at)
+    where d.id = v.id and d.lease_owner = ${owner}`.execute(db);
+}
+
+/** Ends this job's leases on messages it did not attempt (they wait behind a failed one of their subject). */
+export async function releaseDeliveries(db: Kysely<Database>, ids: readonly string[], owner: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ lease_owner: null, lease_expires_at: null })
+    .where('id', 'in', [...ids])
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
+export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type AttemptRow = WebhookDeliveryAttemptRow;
+
+/**
+ * Endpoints with a message due now and no delivery job queued for them: a job lost (the queue was not
+ * installed when the message was written, a job given up after its attempts), which the sweep queues again.
+ */
+export async function endpointsMissingJobs(db: Kysely<Database>, limit: number): Promise<string[]> {
+  const rows = await sql<{ endpoint_id: string }>`
+    select distinct d.endpoint_id from webhook_deliveries d
+    where d.status = 'PENDING' and d.next_attempt_at <= now() and coalesce(d.lease_expires_at <= now(), true)
+      and not exists (select 1 from graphile_worker.jobs j where j.key = 'webhook:' || d.endpoint_id)
+    limit ${limit}`.execute(db);
+  return rows.rows.map((row) => row.endpoint_id);
+}
+
+/** Deletes finished deliveries (and their attempts) older than the retention, a bounded batch at a time. */
+export async function purgeFinishedDeliveries(db: Kysely<Database>, retentionDays: number, batch: number): Promise<number> {
+  const result = await sql`
+    delete from webhook_deliveries where id in (
+      select id from webhook_deliveries
+      where status <> 'PENDING' and finished_at < now() - make_interval(days => ${retentionDays})
+      limit ${batch})`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
