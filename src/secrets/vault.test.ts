@@ -116,3 +116,22 @@ describe('key decoding', () => {
     expect(() => new KeyRing(randomBytes(16))).toThrow(RangeError);
   });
 });
+
+describe('derived secrets', () => {
+  it('are stable per key and purpose, differ by purpose and key, the current key first, and reveal no key', () => {
+    const current = randomBytes(32);
+    const previous = randomBytes(32);
+    const vault = new SecretVault(new KeyRing(current, [previous]));
+    const [mine, former, ...rest] = vault.derive('answers of user 1');
+    expect(rest).toEqual([]);
+    expect(new SecretVault(new KeyRing(current)).derive('answers of user 1')).toEqual([mine]);
+    // After a rotation, the former current key's secret is still derived, second.
+    expect(new SecretVault(new KeyRing(previous, [current])).derive('answers of user 1')).toEqual([former, mine]);
+    expect(vault.derive('answers of user 2')[0]).not.toBe(mine);
+    expect(former).not.toBe(mine);
+    for (const secret of [mine, former]) {
+      expect(Buffer.from(secret as string, 'base64url')).toHaveLength(32);
+      expect(secret).not.toContain(current.toString('base64url'));
+    }
+  });
+});
