@@ -32,6 +32,8 @@ describe('the event outbox', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     world = await createWorld(database.db);
+    // The world's keys were recorded (api_key.created); this suite counts positions from an empty outbox.
+    await database.db.deleteFrom('events').execute();
   });
   afterAll(async () => {
     await database.drop();
