@@ -215,7 +215,9 @@ export async function runEngineBench(options: BenchOptions, log: (line: string) 
       const until = await dbNow();
       const rate = (await probesSince(from)) / ((until.getTime() - from.getTime()) / 1000);
       if (durationSec === profile.durationSec) probesDuring[busy ? 'busy' : 'idle'].push(rate);
-      if (result.problem || result.non2xx > 0 || result.mismatches > 0 || result.requests === 0)
+      // A warm-up may end before a slow answer arrives; a measured round must have answers.
+      const measured = durationSec === profile.durationSec;
+      if (result.problem || result.non2xx > 0 || result.mismatches > 0 || (measured && result.requests === 0))
         problems.push(
           `W1 ${busy ? 'busy' : 'idle'} c=${connections}: ${result.problem ?? `${result.non2xx} non-2xx, ${result.mismatches} wrong`}`,
         );
