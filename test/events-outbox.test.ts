@@ -32,7 +32,7 @@ describe('the event outbox', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     world = await createWorld(database.db);
-    // The world's keys were recorded (api_key.created); this suite counts positions from an empty outbox.
+    // The world's keys were recorded as created: the suite starts from an empty outbox.
     await database.db.deleteFrom('events').execute();
   });
   afterAll(async () => {
