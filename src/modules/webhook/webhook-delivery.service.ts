@@ -18,7 +18,7 @@ import { type SendOutcome, sendWebhook } from './webhook-sender.js';
 import { recordEndpointDisabled } from './webhook-disabled.js';
 
 /** Messages claimed per round trip. */
-const CLAIM_BATCH = 500;
+const CLAIM_BATCH = 200;
 /** The longest a receiver may ask to be left alone (Retry-After) that is honoured as asked. */
 const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
 
