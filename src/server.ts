@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getRequestListener } from '@hono/node-server';
+import { getOperationAST } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { createLoaders, type GatewayContext } from './context.js';
 import type { DatabaseHandle } from './db/connection.js';
@@ -138,7 +139,12 @@ function createGraphQLServer(options: GatewayOptions, events: EventStreams): Gra
       // that plugins wrapping the execute function (idempotency) wrap the compiled one.
       useGraphQlJit(
         {},
-        { onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled') },
+        {
+          onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled'),
+          // A subscription executes once per event with the variables it was given, which the compiled
+          // executor would coerce again (an enum's value read as its name): subscriptions run uncompiled.
+          enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation !== 'subscription',
+        },
       ),
       useGraphQLAdmission(admission),
       useIdempotency({ db: database.db, logger }, options.idempotency),

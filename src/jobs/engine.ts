@@ -23,7 +23,14 @@ import { startEventPublisher } from './event-publisher.js';
 import { enginePool } from './engine-pool.js';
 import { HEALTH_PROBE_TASK, integrationPayload, probeOnSchedule, type TaskDeps } from './health-probe.task.js';
 import { ProbeClaims } from './probe-claims.js';
-import { IDEMPOTENCY_PURGE_PERIOD_MS, IDEMPOTENCY_PURGE_TASK, purgeIdempotencyKeys } from './purge.task.js';
+import {
+  EVENT_PURGE_PERIOD_MS,
+  EVENT_PURGE_TASK,
+  IDEMPOTENCY_PURGE_PERIOD_MS,
+  IDEMPOTENCY_PURGE_TASK,
+  purgeEvents,
+  purgeIdempotencyKeys,
+} from './purge.task.js';
 import { SWEEP_TASK, sweep, sweepPeriodMs } from './sweep.task.js';
 import { SYNC_TASK, syncOnSchedule } from './sync.task.js';
 import { refreshOnSchedule, TOKEN_REFRESH_TASK } from './token-refresh.task.js';
@@ -47,7 +54,7 @@ export interface Engine {
   stop(timeoutMs: number): Promise<void>;
 }
 
-function taskList(deps: TaskDeps, logger: Logger): TaskList {
+function taskList(deps: TaskDeps, logger: Logger, retentionDays: number): TaskList {
   return {
     [SWEEP_TASK]: async (_payload, helpers) => {
       const result = await sweep(deps.db, deps.config, deps.services.probeTimeoutMs, (specs) => helpers.addJobs(specs, true));
@@ -64,6 +71,9 @@ function taskList(deps: TaskDeps, logger: Logger): TaskList {
     },
     [IDEMPOTENCY_PURGE_TASK]: async () => {
       await purgeIdempotencyKeys(deps.db, logger);
+    },
+    [EVENT_PURGE_TASK]: async () => {
+      await purgeEvents(deps.db, retentionDays, logger);
     },
     [DELIVER_TASK]: (payload) => deliverWebhooks(deps, payload, logger),
     [WEBHOOK_SWEEP_TASK]: () => sweepWebhooks(deps, logger),
@@ -89,6 +99,7 @@ function queueLogger(logger: Logger): QueueLogger {
 const RECURRING: readonly { task: string; key: string; periodMs: (config: Config) => number }[] = [
   { task: SWEEP_TASK, key: 'engine:sweep', periodMs: (config) => sweepPeriodMs(config.engine) },
   { task: IDEMPOTENCY_PURGE_TASK, key: 'retention:idempotency-keys', periodMs: () => IDEMPOTENCY_PURGE_PERIOD_MS },
+  { task: EVENT_PURGE_TASK, key: 'retention:events', periodMs: () => EVENT_PURGE_PERIOD_MS },
   { task: WEBHOOK_SWEEP_TASK, key: 'engine:webhook-sweep', periodMs: () => WEBHOOK_SWEEP_PERIOD_MS },
 ];
 
@@ -132,7 +143,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
       pollInterval: config.engine.pollIntervalMs,
       noHandleSignals: true,
       logger: queueLogger(logger),
-      taskList: taskList(deps, logger),
+      taskList: taskList(deps, logger, config.events.retentionDays),
       events,
       // Recurring work is queued by each process under one key (RECURRING), at periods shorter than cron's minute.
       parsedCronItems: [],
@@ -217,6 +228,7 @@ export async function runDueJobs(options: EngineOptions): Promise<number> {
       await utils.migrate();
       await utils.addJob(SWEEP_TASK, {}, { jobKey: 'engine:sweep', jobKeyMode: 'replace', maxAttempts: 1 });
       await utils.addJob(IDEMPOTENCY_PURGE_TASK, {}, { jobKey: 'retention:idempotency-keys', jobKeyMode: 'replace', maxAttempts: 1 });
+      await utils.addJob(EVENT_PURGE_TASK, {}, { jobKey: 'retention:events', jobKeyMode: 'replace', maxAttempts: 1 });
     } finally {
       await utils.release();
     }
@@ -231,7 +243,7 @@ export async function runDueJobs(options: EngineOptions): Promise<number> {
       noPreparedStatements,
       noHandleSignals: true,
       logger: queueLogger(logger),
-      taskList: taskList(deps, logger),
+      taskList: taskList(deps, logger, config.events.retentionDays),
       events,
     });
     // What the jobs recorded, and anything left unpublished, reaches consumers and subscribers now.

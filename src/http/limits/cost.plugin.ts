@@ -76,7 +76,7 @@ function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
  */
 export function useOperationCost(options: { limits: OperationLimits; rateLimiter: RateLimiter | null; logger: Logger }): Plugin {
   const { limits, rateLimiter, logger } = options;
-  return {
+  const plugin: Plugin = {
     async onExecute({ args, setResultAndStopExecution }) {
       const context = args.contextValue as unknown as GatewayContext &
         WithRequestState & { request: Request; params?: { query?: string } };
@@ -200,5 +200,11 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
       const headers = requestStateOf(serverContext as WithRequestState, request).facts.rateLimitHeaders;
       if (headers) for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
     },
+    // A subscription is measured, limited and charged when it starts, as any operation: the same step,
+    // which reads only the operation and the way to answer it without running it.
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      await plugin.onExecute?.({ args, setResultAndStopExecution } as unknown as Parameters<NonNullable<Plugin['onExecute']>>[0]);
+    },
   };
+  return plugin;
 }

@@ -1,9 +1,11 @@
+import { brandWithType } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { builder } from '../../graphql/builder.js';
 import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
 import { ServiceError } from '../../errors.js';
 import { parseGlobalID } from '../../ids.js';
 import { ApiKeyRef } from '../api-key/api-key.schema.js';
+import { hasRole } from '../api-key/viewer.js';
 import { IntegrationRef } from '../integration/integration.schema.js';
 import { cleanEventFilter, type EventFilterInput, isSeq, readEventLog } from './event-log.js';
 import { ACTOR_KINDS, type ActorKind, EVENT_TYPES, type EventActor, type EventType, type StoredEvent } from './event.model.js';
@@ -78,9 +80,22 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
     type: t.field({ type: EventTypeEnum, resolve: (event) => event.type }),
     occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
     subjectId: t.exposeID('subjectId', { description: 'The global ID of what changed.' }),
-    subject: t.node({
+    subject: t.field({
+      type: builder.nodeInterfaceRef(),
+      nullable: true,
       description: 'What changed, when it still exists and the caller may see it.',
-      id: (event) => (parseGlobalID(event.subjectId) ? event.subjectId : null),
+      resolve: async (event, _args, context) => {
+        const subject = parseGlobalID(event.subjectId);
+        if (subject?.typename === 'Integration') {
+          const integration = await context.loaders.integration.load(subject.id);
+          return integration && brandWithType(integration, IntegrationRef);
+        }
+        if (subject?.typename === 'ApiKey' && (hasRole(context.viewer, 'ADMIN') || subject.id === context.viewer.apiKey.id)) {
+          const key = await context.loaders.apiKey.load(subject.id);
+          return key && brandWithType(key, ApiKeyRef);
+        }
+        return null;
+      },
     }),
     actor: t.field({ type: EventActorRef, resolve: (event) => event.actor }),
     requestId: t.exposeString('requestId', {
