@@ -21,6 +21,7 @@ const fullSuites = [
   'test/embedded-socket.test.ts',
   'test/engine-scale.test.ts',
   'test/engine-worker-stopped.test.ts',
+  'test/events-processes.test.ts',
   'test/first-run.test.ts',
   'test/graphiql.browser.test.ts',
   'test/rest-docs.browser.test.ts',

@@ -67,6 +67,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create index webhook_deliveries_log_idx on webhook_deliveries (endpoint_id, created_at desc, id desc)`.execute(db);
   await sql`create index webhook_deliveries_pending_idx on webhook_deliveries (endpoint_id, subject_key, position)
     where status = 'PENDING'`.execute(db);
+  // An endpoint's pending messages in delivery order, the oldest first (what a delivery job claims).
+  await sql`create index webhook_deliveries_order_idx on webhook_deliveries (endpoint_id, position, created_at, id)
+    where status = 'PENDING'`.execute(db);
   await sql`create index webhook_deliveries_due_idx on webhook_deliveries (next_attempt_at) where status = 'PENDING'`.execute(db);
   await sql`create index webhook_deliveries_finished_idx on webhook_deliveries (finished_at) where status <> 'PENDING'`.execute(db);
 

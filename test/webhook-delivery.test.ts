@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
 import type { EventInput } from '../src/modules/events/event.model.js';
@@ -46,11 +47,14 @@ describe('webhook delivery', () => {
     await world?.close();
   });
 
-  /** A receiver and an organization-wide endpoint delivering to it; the receiver knows the endpoint's secret. */
+  /**
+   * A receiver and an organization-wide endpoint delivering to it; the receiver knows the endpoint's
+   * secret. By default it receives the type `emit` appends only, not what other work of the suite causes.
+   */
   async function endpointWithReceiver(input: Record<string, unknown> = {}, key = admin) {
     const receiver = await startWebhookReceiver();
     receivers.push(receiver);
-    const body = await world.graphql(key, CREATE, { input: { url: receiver.url, ...input } });
+    const body = await world.graphql(key, CREATE, { input: { url: receiver.url, eventTypes: ['integration.needs_reauth'], ...input } });
     const payload = body.data.createWebhookEndpoint;
     expect(payload.userErrors).toEqual([]);
     receiver.secrets.push(payload.signingSecret);
@@ -309,6 +313,36 @@ describe('webhook delivery', () => {
     expect(
       await world.db.selectFrom('webhook_deliveries').select('event_type').where('event_type', '=', 'integration.revoked').execute(),
     ).toEqual([]);
+    await remove(id);
+  });
+
+  it('delivers the event of a mutation that commits, and nothing of one that rolls back', async () => {
+    const { receiver, id } = await endpointWithReceiver({ eventTypes: ['api_key.*'] });
+    // Fails the transaction at its commit, after the mutation wrote the key and its event.
+    await sql`create function refuse_doomed_key() returns trigger language plpgsql as $$
+      begin
+        if new.name = 'doomed' then raise exception 'refused at commit'; end if;
+        return null;
+      end $$`.execute(world.db);
+    await sql`create constraint trigger refuse_doomed_key after insert on api_keys
+      deferrable initially deferred for each row execute function refuse_doomed_key()`.execute(world.db);
+    try {
+      const create = 'mutation($name: String!) { createApiKey(input: { role: VIEWER, name: $name }) { apiKey { prefix } } }';
+      const doomed = await world.graphql(admin, create, { name: 'doomed' });
+      expect(doomed.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      const kept = await world.graphql(admin, create, { name: 'kept' });
+      const prefix = kept.data.createApiKey.apiKey.prefix;
+      await waitFor(async () => receiver.messages.length === 1, 20_000, 'the committed key event');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(receiver.messages.map((m) => [m.payload.type, m.payload.data.name, m.payload.data.prefix])).toEqual([
+        ['api_key.created', 'kept', prefix],
+      ]);
+      const doomedEvents = await world.db.selectFrom('events').select('id').where(sql<boolean>`data->>'name' = 'doomed'`).execute();
+      expect(doomedEvents).toEqual([]);
+    } finally {
+      await sql`drop trigger refuse_doomed_key on api_keys`.execute(world.db);
+      await sql`drop function refuse_doomed_key()`.execute(world.db);
+    }
     await remove(id);
   });
 

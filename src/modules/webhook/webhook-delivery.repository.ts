@@ -108,12 +108,18 @@ export async function claimDeliveries(
   leaseMs: number,
 ): Promise<WebhookDeliveryRow[]> {
   const rows = await sql<WebhookDeliveryRow>`
-    with pending as (
-      select id, position, created_at, next_attempt_at <= now() and coalesce(lease_expires_at <= now(), true) as ready,
-        row_number() over subject as rank,
-        bool_and(next_attempt_at <= now() and coalesce(lease_expires_at <= now(), true)) over subject as run_ready
+    with oldest as (
+      -- Every message before one of these is among them (same order), so the window below sees its predecessors.
+      select id, subject_key, position, created_at, next_attempt_at, lease_expires_at
       from webhook_deliveries
       where endpoint_id = ${endpointId} and status = 'PENDING'
+      order by position, created_at, id
+      limit ${limit * 4}
+    ), pending as (
+      select id, position, created_at,
+        row_number() over subject as rank,
+        bool_and(next_attempt_at <= now() and coalesce(lease_expires_at <= now(), true)) over subject as run_ready
+      from oldest
       window subject as (partition by subject_key order by position, created_at, id rows between unbounded preceding and current row)
     ), chosen as (
       select id from pending where run_ready and rank <= ${CHAIN_LIMIT}
