@@ -54,13 +54,13 @@ describe('requests the fuzz suite found answered wrongly', () => {
     );
   });
 
-  it('refuses a subscription as invalid (was: 500 from graphql-jit)', async () => {
+  it('refuses a subscription to a field the Subscription type lacks as invalid (was: 500 from graphql-jit)', async () => {
     const error = await refusal(
       await post({ query: 'subscription { viewer { role } }' }, { accept: 'application/graphql-response+json' }),
       400,
       'GRAPHQL_VALIDATION_FAILED',
     );
-    expect(error.message).toMatch(/subscription/);
+    expect(error.message).toBe('Cannot query field "viewer" on type "Subscription".');
   });
 
   it('gives variables that do not coerce the code BAD_USER_INPUT and a 400 (was: no code, 200)', async () => {
