@@ -31,6 +31,14 @@ describe('live events over Server-Sent Events', () => {
     });
   };
 
+  /** Waits until every committed event is published: a subscription opened then starts after all of them. */
+  const settled = () =>
+    waitFor(
+      async () => !(await gw.db.selectFrom('events').select('id').where('position', 'is', null).executeTakeFirst()),
+      10_000,
+      'publication',
+    );
+
   beforeAll(async () => {
     gw = await createTestGateway({
       world: true,
@@ -67,6 +75,7 @@ describe('live events over Server-Sent Events', () => {
   });
 
   it('filters by integration and type, and keeps organizations and roles apart', async () => {
+    await settled();
     const acmeStream = await openEventStream(graphqlUrl(), gw.world.acme.keys.VIEWER, EVENTS, {
       filter: { types: ['INTEGRATION_NEEDS_REAUTH'] },
     });
@@ -85,6 +94,7 @@ describe('live events over Server-Sent Events', () => {
   });
 
   it('resumes after the Last-Event-ID (or `after`) it was given, without a gap or a repeat', async () => {
+    await settled();
     const stream = await openEventStream(graphqlUrl(), gw.world.acme.keys.VIEWER, EVENTS, {
       filter: { types: ['INTEGRATION_NEEDS_REAUTH'] },
     });
@@ -131,6 +141,7 @@ describe('live events over Server-Sent Events', () => {
     const token = gw.fake.issueApiToken('gitlab');
     const connected = await gw.connect('gitlab', 'API_TOKEN', { credentials: { token } });
     const id = connected.body.data.connectIntegration.integration.id;
+    await settled();
     const stream = await openEventStream(graphqlUrl(), gw.world.acme.keys.VIEWER, UPDATED, { id });
     gw.fake.revokeCredential('gitlab', { token });
     await gw.graphql(gw.world.acme.keys.EDITOR, TEST, { input: { id } });
@@ -145,6 +156,7 @@ describe('live events over Server-Sent Events', () => {
   });
 
   it('works with the graphql-sse client (distinct connections mode)', async () => {
+    await settled();
     const client = createClient({
       url: graphqlUrl(),
       singleConnection: false,
