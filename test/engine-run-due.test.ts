@@ -57,8 +57,8 @@ describe('jobs run-due, the queue status, and retention on the engine', () => {
     const expired = await expiredIdempotencyKey();
 
     const ran = await runDueJobs({ config: world.config(), db: world.db, services: world.services, logger: world.services.logger });
-    // The sweep, the purge, and the one due probe.
-    expect(ran).toBe(3);
+    // The sweep, the two retention purges (Idempotency-Keys, events), and the one due probe.
+    expect(ran).toBe(4);
     expect(await idempotencyKeyExists(expired)).toBe(false);
     expect((await world.row(due)).status).toBe('NEEDS_REAUTH');
     expect((await world.row(later)).status).toBe('ACTIVE');
