@@ -172,3 +172,20 @@ export async function revokeApiKeyRow(
     .executeTakeFirstOrThrow();
   return { key: toApiKey(row), changed: true };
 }
+
+/** A key by its id, with its organization (revoked keys too: the caller decides what a revocation means). */
+export async function findKeyById(db: Kysely<Database>, id: string): Promise<KeyWithOrganization | undefined> {
+  const row = await db
+    .selectFrom('api_keys')
+    .innerJoin('organizations', 'organizations.id', 'api_keys.organization_id')
+    .select([
+      ...keyColumns,
+      'api_keys.key_hash',
+      'organizations.slug as org_slug',
+      'organizations.name as org_name',
+      'organizations.created_at as org_created_at',
+    ])
+    .where('api_keys.id', '=', id)
+    .executeTakeFirst();
+  return row && toKeyWithOrganization(row);
+}

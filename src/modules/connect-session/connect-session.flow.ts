@@ -3,12 +3,11 @@ import type { CredentialsInput } from '../integration/integration.input.js';
 import type { AuthKind, Database } from '../../db/database.js';
 import { ServiceError } from '../../errors.js';
 import type { GatewayServices } from '../../services.js';
-import { toApiKey } from '../api-key/api-key.repository.js';
+import { findKeyById } from '../api-key/api-key.repository.js';
 import { type ConnectResult, connectIntegration } from '../integration/connect.service.js';
 import type { MutationActor } from '../integration/integration.audit.js';
 import { type Integration, toIntegration } from '../integration/integration.model.js';
 import { findIntegrationRow } from '../integration/integration.repository.js';
-import { toOrganization } from '../organization/organization.repository.js';
 import {
   CONNECT_PATH,
   type ConnectSession,
@@ -40,33 +39,12 @@ export function sessionDonePath(session: Pick<ConnectSession, 'id'>): string {
  * that issued it (which must still stand when the connection commits).
  */
 async function sessionActor(db: Kysely<Database>, session: ConnectSession, requestId: string): Promise<MutationActor> {
-  const found = await db
-    .selectFrom('api_keys')
-    .innerJoin('organizations', 'organizations.id', 'api_keys.organization_id')
-    .select([
-      'api_keys.id',
-      'api_keys.organization_id',
-      'api_keys.name',
-      'api_keys.role',
-      'api_keys.prefix',
-      'api_keys.created_at',
-      'api_keys.last_used_at',
-      'api_keys.revoked_at',
-      'organizations.slug as org_slug',
-      'organizations.name as org_name',
-      'organizations.created_at as org_created_at',
-    ])
-    .where('api_keys.id', '=', session.createdByKeyId)
-    .executeTakeFirst();
-  if (!found || found.revoked_at !== null) throw new ServiceError('FORBIDDEN', 'This connect link was withdrawn.', []);
-  const organization = toOrganization({
-    id: found.organization_id,
-    slug: found.org_slug,
-    name: found.org_name,
-    created_at: found.org_created_at,
-  });
+  const found = await findKeyById(db, session.createdByKeyId);
+  if (!found || found.key.revokedAt !== null) {
+    throw new ServiceError('FORBIDDEN', 'This connect link was withdrawn.', []);
+  }
   return {
-    viewer: { organization, apiKey: toApiKey(found), user: null, role: 'EDITOR' },
+    viewer: { organization: found.organization, apiKey: found.key, user: null, role: 'EDITOR' },
     requestId,
     resume: null,
     startedAt: new Date(),
