@@ -41,8 +41,11 @@ async function snapshot(): Promise<string> {
     .digest('hex');
 }
 
+// A request takes a few milliseconds; the bound scales with the count, as the GraphQL fuzz suite's does.
+const timeout = Math.max(60_000, COUNT * 60);
+
 describe('REST fuzz', () => {
-  it(`answers ${COUNT} malformed requests with 4xx problems and changes nothing (seed ${SEED})`, async () => {
+  it(`answers ${COUNT} malformed requests with 4xx problems and changes nothing (seed ${SEED})`, { timeout }, async () => {
     const next = random(SEED);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
     const junkValue = (depth = 0): unknown =>
