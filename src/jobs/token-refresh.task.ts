@@ -23,7 +23,8 @@ type RefreshResult = 'refreshed' | 'not-due' | 'refused' | 'failed';
  * comes first, through the same single-flight refresh as the mutation: any number of jobs and requests at
  * once make one provider call. A refresh already made since this job started (by a request, or by a job
  * that ran twice) is taken as this one's. The provider's refusal leaves the integration NEEDS_REAUTH
- * (recorded by the refresh) with nothing scheduled; a failure that may pass is retried with backoff.
+ * (recorded by the refresh) with nothing scheduled; a failure that may pass is retried with backoff, and
+ * counts against health only once the token has expired.
  */
 export async function refreshOnSchedule(deps: TaskDeps, payload: RefreshPayload, jobId: string): Promise<RefreshResult> {
   const { db, services, config } = deps;
@@ -56,7 +57,7 @@ export async function refreshOnSchedule(deps: TaskDeps, payload: RefreshPayload,
   try {
     // The commit of new tokens clears the schedule with the old expiry (sealBundle): should this process
     // stop right after it, the sweep schedules the next refresh from the new one.
-    const { refreshed } = await refreshWithLock(services, db, actor, row.id, { kind: 'force', since });
+    const { refreshed } = await refreshWithLock(services, db, actor, row.id, { kind: 'force', since }, { aheadOfExpiry: true });
     await scheduleFromCredential(db, row.id, timing);
     return refreshed ? 'refreshed' : 'not-due';
   } catch (error) {
@@ -72,8 +73,7 @@ export async function refreshOnSchedule(deps: TaskDeps, payload: RefreshPayload,
       await scheduleRefresh(db, row.id, new Date(Date.now() + config.healthCheckMaxBackoffSeconds * 1000));
       return 'refused';
     }
-    const current = await db.selectFrom('integrations').select('consecutive_failures').where('id', '=', row.id).executeTakeFirst();
-    const failures = Math.max(current?.consecutive_failures ?? 1, 1);
+    const failures = await refreshFailuresInRow(db, row.organization_id, row.id);
     await scheduleRefresh(
       db,
       row.id,
@@ -81,6 +81,20 @@ export async function refreshOnSchedule(deps: TaskDeps, payload: RefreshPayload,
     );
     return 'failed';
   }
+}
+
+/**
+ * Refreshes of the stored tokens that failed since they were obtained, the one just recorded included
+ * (at least 1): the backoff's exponent. Not the integration's failures, which a refresh ahead of expiry
+ * does not count.
+ */
+async function refreshFailuresInRow(db: Kysely<Database>, organizationId: string, integrationId: string): Promise<number> {
+  const row = await sql<{ failures: number }>`
+    select count(*)::int as failures from integration_events e
+    where e.organization_id = ${organizationId} and e.integration_id = ${integrationId} and e.type = 'integration.refresh_failed'
+      and e.created_at > coalesce(
+        (select credential_obtained_at from integrations where id = ${integrationId}), '-infinity'::timestamptz)`.execute(db);
+  return Math.max(row.rows[0]?.failures ?? 1, 1);
 }
 
 /** Whether the stored credential has a refresh token; one that cannot be opened is left to the refresh to report. */
