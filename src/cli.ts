@@ -189,17 +189,18 @@ export function buildProgram(): Command {
   const secrets = program.command('secrets').description('provider secrets encrypted at rest');
   secrets
     .command('rotate')
-    .description('re-encrypt every integration secret not yet under ENCRYPTION_KEY (safe while gateways run)')
+    .description('re-encrypt every secret (integrations, webhook endpoints) not yet under ENCRYPTION_KEY (safe while gateways run)')
     .addOption(json())
     .action((options: Output) =>
       withDatabase(async ({ db }, { config, logger }) => {
         const { createVault, rotateSecrets } = await import('./secrets/index.js');
         const vault = await createVault(config, logger);
         const report = await rotateSecrets(db, vault, { logger });
-        const failed = report.failed.map((id) => encodeGlobalID('Integration', id));
+        const failed = report.failed.map((row) => encodeGlobalID(row.type, row.id));
+        const named = { Integration: 'integration', WebhookEndpoint: 'webhook endpoint' } as const;
         print(options, { keyId: report.keyId, rotated: report.rotated, failed }, [
           `Re-encrypted ${report.rotated} secret${report.rotated === 1 ? '' : 's'} with key ${report.keyId}.`,
-          ...failed.map((id) => `Could not open the secret of integration ${id}.`),
+          ...report.failed.map((row, i) => `Could not open the secret of ${named[row.type]} ${failed[i]}.`),
         ]);
         if (report.failed.length > 0) {
           throw new ServiceError(

@@ -92,6 +92,7 @@ const schema = z.object({
   HEALTH_CHECK_INTERVAL_SECONDS: intFromEnv(ENGINE.healthCheckIntervalSeconds, 1, 604_800),
   HEALTH_CHECK_MAX_BACKOFF_SECONDS: intFromEnv(ENGINE.healthCheckMaxBackoffSeconds, 1, 604_800),
   TOKEN_REFRESH_AHEAD_SECONDS: intFromEnv(ENGINE.tokenRefreshAheadSeconds, 0, 86_400),
+  TOKEN_REFRESH_MAX_AGE_SECONDS: intFromEnv(ENGINE.tokenRefreshMaxAgeSeconds, 1, 2_592_000),
   SYNC_INTERVAL_SECONDS: intFromEnv(ENGINE.syncIntervalSeconds, 1, 604_800),
   SYNC_MAX_ITEMS: intFromEnv(ENGINE.syncMaxItems, 1, 1_000_000),
   // Sign-in by the organization's identity provider (src/http/admission/oidc): bearer JWTs beside API keys.
@@ -265,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       healthCheckIntervalSeconds: values.HEALTH_CHECK_INTERVAL_SECONDS,
       healthCheckMaxBackoffSeconds: Math.max(values.HEALTH_CHECK_MAX_BACKOFF_SECONDS, values.HEALTH_CHECK_INTERVAL_SECONDS),
       tokenRefreshAheadSeconds: values.TOKEN_REFRESH_AHEAD_SECONDS,
+      tokenRefreshMaxAgeSeconds: values.TOKEN_REFRESH_MAX_AGE_SECONDS,
       syncIntervalSeconds: values.SYNC_INTERVAL_SECONDS,
       syncMaxItems: values.SYNC_MAX_ITEMS,
     },

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { SCHEDULER_KEY_ID } from '../src/jobs/scheduler-actor.js';
 import { createEngineWorld, type EngineWorld, waitFor } from './support/engine.js';
-import { REFRESH } from './support/integration-flows.js';
+import { REFRESH, REVOKE } from './support/integration-flows.js';
 
 const AHEAD_SECONDS = 118;
 /**
@@ -100,6 +100,69 @@ describe('OAuth2 tokens refreshed ahead of expiry', () => {
     expect(refused.status).toBe('NEEDS_REAUTH');
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(refreshCalls()).toBe(1);
+  });
+
+  it('a refresh failing ahead of expiry is retried with backoff and counts against health only once the token has expired', async () => {
+    world.fake.reset();
+    const id = await connectExpiringSoon();
+    world.fake.fault('gitlab', 'token', { status: 503 }, Infinity);
+    await waitFor(async () => refreshCalls() > 0, 10_000, 'the first refresh');
+    // The token still works for two minutes: the probes every two seconds keep it HEALTHY.
+    const first = await waitFor(
+      async () => {
+        const row = await world.row(id);
+        return row.next_refresh_at && row.next_refresh_at.getTime() > Date.now() + 10_000 ? row : null;
+      },
+      10_000,
+      'the retry scheduled',
+    );
+    expect(first).toMatchObject({ status: 'ACTIVE', health: 'HEALTHY', consecutive_failures: 0 });
+    // 30 s after the first failure, ±10%.
+    const firstWait = (first.next_refresh_at as Date).getTime() - Date.now();
+    expect(firstWait).toBeGreaterThan(20_000);
+    expect(firstWait).toBeLessThanOrEqual(33_000);
+    const failedEvents = () =>
+      world.db
+        .selectFrom('integration_events')
+        .select('id')
+        .where('integration_id', '=', decodeTypedID(id, 'Integration'))
+        .where('type', '=', 'integration.refresh_failed')
+        .execute();
+    expect(await failedEvents()).toHaveLength(1);
+
+    // The retry made now: still ahead of expiry, so still HEALTHY, and the wait doubles.
+    await world.db.updateTable('integrations').set({ next_refresh_at: new Date() }).where('id', '=', first.id).execute();
+    await waitFor(async () => refreshCalls() > 1, 10_000, 'the second refresh');
+    const second = await waitFor(
+      async () => {
+        const row = await world.row(id);
+        return row.next_refresh_at && row.next_refresh_at.getTime() > Date.now() + 40_000 ? row : null;
+      },
+      10_000,
+      'the second retry scheduled',
+    );
+    expect(second).toMatchObject({ health: 'HEALTHY', consecutive_failures: 0 });
+    expect((second.next_refresh_at as Date).getTime() - Date.now()).toBeLessThanOrEqual(66_000);
+
+    // Expired: the next failure counts.
+    await world.db
+      .updateTable('integrations')
+      .set({ credential_expires_at: new Date(Date.now() - 1_000), next_refresh_at: new Date() })
+      .where('id', '=', first.id)
+      .execute();
+    const counted = await waitFor(
+      async () => {
+        const row = await world.row(id);
+        return row.consecutive_failures > 0 ? row : null;
+      },
+      10_000,
+      'the failure counted',
+    );
+    expect(counted.health).not.toBe('HEALTHY');
+    expect(counted.status).toBe('ACTIVE');
+    // Revoked, so that no later refresh of it counts in the next test.
+    const revoked = await world.graphql(world.org.keys.EDITOR, REVOKE, { input: { id } });
+    expect(revoked.data.revokeIntegration.userErrors).toEqual([]);
   });
 
   it('a refresh commits its new expiry and clears the schedule in one statement: no schedule of the old expiry outlives it', async () => {

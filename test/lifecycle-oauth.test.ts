@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CONSERVATIVE_EXPIRES_IN_SECONDS } from '../src/connectors/oauth.js';
 import { openDatabase } from '../src/db/connection.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { createTestDatabase } from './support/database.js';
@@ -164,16 +163,27 @@ describe('what the provider grants is recorded', () => {
     });
   });
 
-  it.each([
-    ['github', CONSERVATIVE_EXPIRES_IN_SECONDS],
-    ['gitlab', 7200],
-  ])('%s without expires_in gets a conservative expiry (%i s)', async (provider, seconds) => {
-    gw.fake.knobs(provider).omitExpiresIn = true;
-    const { id, authorizationUrl } = await start(provider);
+  it("without expires_in, a connector documenting its tokens' lifetime (GitLab: 2 hours) expires them then", async () => {
+    gw.fake.knobs('gitlab').omitExpiresIn = true;
+    const { id, authorizationUrl } = await start('gitlab');
     await gw.authorize(authorizationUrl);
     const expiresIn = ((await gw.row(id)).credential_expires_at!.getTime() - Date.now()) / 1000;
-    expect(expiresIn).toBeGreaterThan(seconds - 30);
-    expect(expiresIn).toBeLessThanOrEqual(seconds);
+    expect(expiresIn).toBeGreaterThan(7200 - 30);
+    expect(expiresIn).toBeLessThanOrEqual(7200);
+  });
+
+  it('without expires_in and no documented lifetime (GitHub), the expiry is unknown: null, refreshed by age', async () => {
+    gw.fake.knobs('github').omitExpiresIn = true;
+    const { id, authorizationUrl } = await start('github');
+    const before = Date.now();
+    await gw.authorize(authorizationUrl);
+    const row = await gw.row(id);
+    expect(row).toMatchObject({ status: 'ACTIVE', credential_expires_at: null, credential_refreshable: true });
+    expect(row.credential_obtained_at!.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+    const read = await gw.graphql(gw.world.acme.keys.VIEWER, 'query($id: ID!) { integration(id: $id) { credentialExpiresAt } }', {
+      id,
+    });
+    expect(read.body.data.integration).toEqual({ credentialExpiresAt: null });
   });
 
   it('tokens are committed before the probe: a failing probe keeps them, and they refresh later', async () => {

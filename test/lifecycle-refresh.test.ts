@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CONSERVATIVE_EXPIRES_IN_SECONDS } from '../src/connectors/oauth.js';
 import { openDatabase } from '../src/db/connection.js';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
@@ -16,6 +15,8 @@ beforeEach(() => gw.fake.reset());
 
 const refresh = (id: string, input: Record<string, unknown> = { refreshTokens: true }) =>
   gw.graphql(gw.world.acme.keys.EDITOR, REFRESH, { input: { id, ...input } });
+const REFRESH_EXPIRY = `mutation($input: RefreshIntegrationInput!) {
+  refreshIntegration(input: $input) { integration { credentialExpiresAt } userErrors { code } } }`;
 const expireInDatabase = (id: string) =>
   gw.db
     .updateTable('integrations')
@@ -120,13 +121,17 @@ describe('a rotated refresh token is never lost', () => {
     expect((await gw.secretsOf(id)).credential).toMatchObject({ refreshToken: old });
   });
 
-  it('an answer without expires_in gets a conservative expiry', async () => {
+  it("an answer without expires_in has no expiry made up: credentialExpiresAt is null, and the tokens' age is recorded", async () => {
     const id = await gw.connectOAuth('github');
     gw.fake.knobs('github').omitExpiresIn = true;
-    expect((await refresh(id)).body.data.refreshIntegration.userErrors).toEqual([]);
-    const seconds = ((await gw.row(id)).credential_expires_at!.getTime() - Date.now()) / 1000;
-    expect(seconds).toBeGreaterThan(CONSERVATIVE_EXPIRES_IN_SECONDS - 30);
-    expect(seconds).toBeLessThanOrEqual(CONSERVATIVE_EXPIRES_IN_SECONDS);
+    const before = Date.now();
+    const answer = await gw.graphql(gw.world.acme.keys.EDITOR, REFRESH_EXPIRY, { input: { id, refreshTokens: true } });
+    expect(answer.body.data.refreshIntegration).toEqual({ integration: { credentialExpiresAt: null }, userErrors: [] });
+    const row = await gw.row(id);
+    expect(row.credential_expires_at).toBeNull();
+    expect(row.credential_refreshable).toBe(true);
+    expect(row.credential_obtained_at!.getTime()).toBeGreaterThanOrEqual(before - 1_000);
+    expect(row.credential_obtained_at!.getTime()).toBeLessThanOrEqual(Date.now());
   });
 });
 

@@ -7,8 +7,13 @@ export type Credential =
       accessToken: string;
       refreshToken: string | null;
       tokenType: string;
-      /** ISO-8601; null when the provider issued a token that does not expire. */
+      /**
+       * ISO-8601: from the provider's `expires_in`, or the lifetime its connector documents; null when
+       * neither says (a token that does not expire, or one the engine refreshes by age).
+       */
       expiresAt: string | null;
+      /** ISO-8601: when the provider issued these tokens; absent from credentials sealed before it was recorded. */
+      obtainedAt?: string;
     };
 
 /** Everything secret about one integration, sealed as one value. */

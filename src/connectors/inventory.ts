@@ -242,7 +242,9 @@ async function lookUp(
  * Lists what the credential reaches, page by page, up to `maxItems` (then `truncated`). Every page URL,
  * the provider's next links included, must be on the credential's bound API origin: a next link
  * elsewhere is refused (CredentialOriginError) before the credential is sent there. Any page failing
- * fails the whole listing, so that a partial list never replaces a whole one.
+ * fails the whole listing, so that a partial list never replaces a whole one. `onPage` is awaited after
+ * every page (a sync keeps its claim with it, however many pages the provider's page size makes); what
+ * it throws ends the listing.
  */
 export async function fetchInventory(
   target: ConnectorTarget,
@@ -251,6 +253,7 @@ export async function fetchInventory(
   timeoutMs: number,
   origins: CredentialOrigins,
   maxItems: number,
+  onPage: () => Promise<void> = async () => {},
 ): Promise<InventoryOutcome> {
   const definition = inventoryFor(target.definition, credential.kind, target.config);
   if (!definition) throw new Error(`${target.definition.key} has no inventory for this integration`);
@@ -273,6 +276,7 @@ export async function fetchInventory(
     const page = await getPage(target, credential, http, timeoutMs, url);
     if (!page.ok) return page.outcome;
     pages += 1;
+    await onPage();
     const { response, body } = page;
     const list = listOf(definition, body);
     if (!Array.isArray(list))

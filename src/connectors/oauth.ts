@@ -6,9 +6,6 @@ import { assertBoundOrigin, assertRegisteredOrigin, CredentialOriginError, type 
 // The OAuth2 token calls (code exchange, refresh, revocation) through oauth4webapi, over the guarded
 // client, to endpoints oauth-endpoints.ts resolves.
 
-/** Used when a provider omits `expires_in` for a token we know expires: refresh early rather than late. */
-export const CONSERVATIVE_EXPIRES_IN_SECONDS = 900;
-
 export class OAuthError extends Error {
   override name = 'OAuthError';
   constructor(
@@ -119,12 +116,14 @@ export interface TokenSet {
   grantedScopes: string[] | null;
 }
 
+/**
+ * The stored form of a token answer. Its expiry is the provider's `expires_in`, else the lifetime the
+ * connector documents for the provider's tokens; with neither, none is made up: the expiry is unknown
+ * (null), and a token with a refresh token is refreshed by age instead (TOKEN_REFRESH_MAX_AGE_SECONDS).
+ */
 function toTokenSet(endpoints: OAuthEndpoints, token: oauth.TokenEndpointResponse, previousRefreshToken: string | null): TokenSet {
-  const expiresIn =
-    typeof token.expires_in === 'number'
-      ? token.expires_in
-      : (endpoints.definition.defaultExpiresInSeconds ??
-        (token.refresh_token || previousRefreshToken ? CONSERVATIVE_EXPIRES_IN_SECONDS : null));
+  const now = Date.now();
+  const expiresIn = typeof token.expires_in === 'number' ? token.expires_in : (endpoints.definition.defaultExpiresInSeconds ?? null);
   const scope = typeof token.scope === 'string' ? token.scope : null;
   return {
     credential: {
@@ -133,7 +132,8 @@ function toTokenSet(endpoints: OAuthEndpoints, token: oauth.TokenEndpointRespons
       // A refresh answer without a new refresh token keeps the old one.
       refreshToken: token.refresh_token ?? previousRefreshToken,
       tokenType: token.token_type,
-      expiresAt: expiresIn === null ? null : new Date(Date.now() + expiresIn * 1000).toISOString(),
+      expiresAt: expiresIn === null ? null : new Date(now + expiresIn * 1000).toISOString(),
+      obtainedAt: new Date(now).toISOString(),
     },
     grantedScopes: scope === null ? null : scope.split(/[ ,]+/).filter(Boolean),
   };

@@ -34,7 +34,10 @@ export interface OAuth2Definition {
   clientAuth: 'client_secret_post' | 'client_secret_basic';
   /** Extra authorize parameters, e.g. Atlassian's `audience`. */
   authorizeParams?: Readonly<Record<string, string>>;
-  /** Seconds assumed when a token response has no `expires_in` but the token is known to expire. */
+  /**
+   * The lifetime the provider documents for its access tokens, in seconds: the expiry of a token answer
+   * without `expires_in`. Without it such a token's expiry is unknown (null) and it is refreshed by age.
+   */
   defaultExpiresInSeconds?: number;
 }
 

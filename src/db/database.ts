@@ -70,7 +70,15 @@ export interface IntegrationsTable {
   secret_version: ColumnType<number, number | undefined, number>;
   /** Where the sealed credential may be sent (JSON origins), covered by its associated data; null when sealed before binding. */
   secret_origins: string | null;
+  /**
+   * When the OAuth2 access token expires: the provider's `expires_in`, or the lifetime its connector
+   * documents; null when neither says (the token is then refreshed by age).
+   */
   credential_expires_at: NullableTimestamp;
+  /** When the stored OAuth2 tokens were obtained (authorized or last refreshed); null for other credentials. */
+  credential_obtained_at: NullableTimestamp;
+  /** Whether the stored credential carries an OAuth2 refresh token, so that the engine can refresh it. */
+  credential_refreshable: ColumnType<boolean, boolean | undefined, boolean>;
   revoked_at: NullableTimestamp;
   revoked_by_key_id: string | null;
   /** The signed-in user (OIDC `sub`) who revoked it, when no API key did. */

@@ -16,6 +16,12 @@ export interface EngineConfig {
   healthCheckMaxBackoffSeconds: number;
   /** Seconds before an OAuth2 access token expires that it is refreshed (`TOKEN_REFRESH_AHEAD_SECONDS`). */
   tokenRefreshAheadSeconds: number;
+  /**
+   * The age (since they were obtained or last refreshed) at which OAuth2 tokens with a refresh token are
+   * refreshed, whatever their expiry says, and all the engine goes by when the provider stated none
+   * (`TOKEN_REFRESH_MAX_AGE_SECONDS`).
+   */
+  tokenRefreshMaxAgeSeconds: number;
   /** Seconds between inventory syncs of an integration (`SYNC_INTERVAL_SECONDS`). */
   syncIntervalSeconds: number;
   /** The most resources one sync stores (`SYNC_MAX_ITEMS`); a longer inventory is cut there and marked truncated. */
@@ -29,6 +35,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   healthCheckIntervalSeconds: 300,
   healthCheckMaxBackoffSeconds: 3_600,
   tokenRefreshAheadSeconds: 600,
+  tokenRefreshMaxAgeSeconds: 86_400,
   syncIntervalSeconds: 3_600,
   syncMaxItems: 10_000,
 };

@@ -24,9 +24,24 @@ describe('the engine schedule', () => {
   });
 
   it('refreshes ahead of expiry, or now when that moment has passed', () => {
-    const expiresAt = new Date(1_000_000);
-    expect(refreshDueAt(expiresAt, 600, 0).getTime()).toBe(400_000);
-    expect(refreshDueAt(expiresAt, 600, 500_000).getTime()).toBe(500_000);
+    const row = { credential_expires_at: new Date(1_000_000), credential_obtained_at: null };
+    const timing = { aheadSeconds: 600, maxAgeSeconds: 86_400 };
+    expect(refreshDueAt(row, timing, 0)?.getTime()).toBe(400_000);
+    expect(refreshDueAt(row, timing, 500_000)?.getTime()).toBe(500_000);
+  });
+
+  it('refreshes tokens without an expiry at their maximum age, and any tokens at whichever comes first', () => {
+    const timing = { aheadSeconds: 600, maxAgeSeconds: 3_600 };
+    const obtained = new Date(1_000_000);
+    expect(refreshDueAt({ credential_expires_at: null, credential_obtained_at: obtained }, timing, 0)?.getTime()).toBe(4_600_000);
+    expect(refreshDueAt({ credential_expires_at: null, credential_obtained_at: obtained }, timing, 5_000_000)?.getTime()).toBe(5_000_000);
+    // Expiring in a day: the age comes first.
+    const longLived = { credential_expires_at: new Date(87_400_000), credential_obtained_at: obtained };
+    expect(refreshDueAt(longLived, timing, 0)?.getTime()).toBe(4_600_000);
+    // Expiring in 15 minutes: the expiry comes first.
+    const shortLived = { credential_expires_at: new Date(1_900_000), credential_obtained_at: obtained };
+    expect(refreshDueAt(shortLived, timing, 0)?.getTime()).toBe(1_300_000);
+    expect(refreshDueAt({ credential_expires_at: null, credential_obtained_at: null }, timing, 0)).toBeNull();
   });
 
   it("takes an integration's own interval over the deployment's", () => {

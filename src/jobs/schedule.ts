@@ -1,4 +1,6 @@
-import type { IntegrationStatus } from '../db/database.js';
+import { type RawBuilder, sql } from 'kysely';
+import type { IntegrationRow, IntegrationStatus } from '../db/database.js';
+import type { EngineConfig } from './engine.config.js';
 
 /**
  * Statuses whose credential the engine probes on a schedule, whatever its health. A revoked
@@ -58,9 +60,50 @@ export function intervalOf(row: { health_check_interval_seconds: number | null }
   return row.health_check_interval_seconds ?? defaultSeconds;
 }
 
-/** When to refresh a token that expires at `expiresAt`: `aheadSeconds` before, and never in the past. */
-export function refreshDueAt(expiresAt: Date, aheadSeconds: number, now: number): Date {
-  return new Date(Math.max(expiresAt.getTime() - aheadSeconds * 1000, now));
+/** When the engine refreshes OAuth2 tokens (`TOKEN_REFRESH_AHEAD_SECONDS`, `TOKEN_REFRESH_MAX_AGE_SECONDS`). */
+export interface RefreshTiming {
+  aheadSeconds: number;
+  maxAgeSeconds: number;
+}
+
+export function refreshTiming(config: EngineConfig): RefreshTiming {
+  return { aheadSeconds: config.tokenRefreshAheadSeconds, maxAgeSeconds: config.tokenRefreshMaxAgeSeconds };
+}
+
+/**
+ * When to refresh tokens: `aheadSeconds` before they expire or once they are `maxAgeSeconds` old,
+ * whichever comes first, and never in the past; null when neither their expiry nor their age is known.
+ * A token whose provider stated no lifetime is refreshed by its age alone.
+ */
+export function refreshDueAt(
+  row: Pick<IntegrationRow, 'credential_expires_at' | 'credential_obtained_at'>,
+  timing: RefreshTiming,
+  now: number,
+): Date | null {
+  const byExpiry = row.credential_expires_at ? row.credential_expires_at.getTime() - timing.aheadSeconds * 1000 : Infinity;
+  const byAge = row.credential_obtained_at ? row.credential_obtained_at.getTime() + timing.maxAgeSeconds * 1000 : Infinity;
+  const due = Math.min(byExpiry, byAge);
+  return due === Infinity ? null : new Date(Math.max(due, now));
+}
+
+/**
+ * `refreshDueAt` over an `integrations` row in SQL, in the past included; null when neither the expiry
+ * nor the age is known (`least` skips nulls).
+ */
+export function refreshDueSql(timing: RefreshTiming): RawBuilder<Date | null> {
+  return sql<Date | null>`least(
+    credential_expires_at - make_interval(secs => ${timing.aheadSeconds}),
+    credential_obtained_at + make_interval(secs => ${timing.maxAgeSeconds}))`;
+}
+
+/**
+ * Whether the engine refreshes an `integrations` row's tokens on a schedule, in SQL: OAuth2 with a
+ * refresh token, not refused, in a refreshed status, with an expiry or an age to go by.
+ */
+export function refreshedSql(timing: RefreshTiming): RawBuilder<boolean> {
+  const statuses = sql.join(REFRESHED_STATUSES.map((status) => sql`${status}`));
+  return sql<boolean>`(status in (${statuses}) and auth_kind = 'OAUTH2' and credential_refreshable
+    and refresh_refused_at is null and ${refreshDueSql(timing)} is not null)`;
 }
 
 /**

@@ -3,7 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { EngineConfig } from './engine.config.js';
 import { HEALTH_PROBE_TASK } from './health-probe.task.js';
-import { deadLockMs, PROBED_STATUSES, REFRESHED_STATUSES } from './schedule.js';
+import { deadLockMs, PROBED_STATUSES, refreshDueSql, refreshedSql, refreshTiming } from './schedule.js';
 import { hasInventorySql, SYNC_TASK } from './sync.task.js';
 import { TOKEN_REFRESH_TASK } from './token-refresh.task.js';
 
@@ -26,8 +26,9 @@ export interface SweepResult {
 /**
  * The schedule kept on the integrations themselves, turned into jobs. Newly eligible integrations get
  * their first check at a random moment within one interval (their own, or the deployment's; so that
- * many connected at once spread out) and their refresh ahead of expiry; integrations no longer eligible
- * (or paused) lose theirs, and those backing off with no failure left are brought back to one interval;
+ * many connected at once spread out) and their refresh ahead of expiry or at their maximum age;
+ * integrations no longer eligible (or paused) lose theirs, and those backing off with no failure left
+ * are brought back to one interval;
  * and every check or refresh due before the next sweep is queued under a key of its own, so that a sweep run twice, or
  * by two processes, queues it once. A job still running keeps its key, unless its process has held it
  * past `deadLockMs`: then a new job is queued in its place.
@@ -39,18 +40,16 @@ export async function sweep(
   addJobs: (specs: AddJobsJobSpec[]) => Promise<unknown>,
 ): Promise<SweepResult> {
   const interval = config.healthCheckIntervalSeconds;
-  const ahead = config.tokenRefreshAheadSeconds;
+  const timing = refreshTiming(config);
+  const refreshed = refreshedSql(timing);
   const probed = sql.join(PROBED_STATUSES.map((status) => sql`${status}`));
-  const refreshed = sql.join(REFRESHED_STATUSES.map((status) => sql`${status}`));
   await sql`
     update integrations set next_health_check_at = null
     where next_health_check_at is not null
       and (status not in (${probed}) or secret_ciphertext is null or health_checks_paused)`.execute(db);
   await sql`
     update integrations set next_refresh_at = null
-    where next_refresh_at is not null
-      and (status not in (${refreshed}) or auth_kind <> 'OAUTH2'
-           or credential_expires_at is null or refresh_refused_at is not null)`.execute(db);
+    where next_refresh_at is not null and not ${refreshed}`.execute(db);
   // Each integration's own interval where it has one.
   const ownInterval = sql`coalesce(health_check_interval_seconds, ${interval})`;
   await sql`
@@ -67,12 +66,12 @@ export async function sweep(
     update integrations set next_health_check_at = now() + random() * make_interval(secs => ${ownInterval})
     where next_health_check_at > now() + make_interval(secs => greatest(${ownInterval} * 1.1, ${deadSeconds}) + 1)
       and consecutive_failures = 0`.execute(db);
+  // Ahead of the tokens' expiry or at their maximum age, whichever comes first.
   await sql`
-    update integrations set next_refresh_at = greatest(credential_expires_at - make_interval(secs => ${ahead}), now())
+    update integrations set next_refresh_at = greatest(${refreshDueSql(timing)}, now())
     where id in (
       select id from integrations
-      where next_refresh_at is null and status in (${refreshed}) and auth_kind = 'OAUTH2'
-        and credential_expires_at is not null and refresh_refused_at is null
+      where next_refresh_at is null and ${refreshed}
       limit ${SWEEP_BATCH})`.execute(db);
 
   const inventories = hasInventorySql();

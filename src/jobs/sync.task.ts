@@ -1,7 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { fetchInventory, inventoryFor, inventoryListings } from '../connectors/inventory.js';
 import { findConnector, listConnectors } from '../connectors/registry.js';
-import type { Database } from '../db/database.js';
+import type { Database, SyncRunRow } from '../db/database.js';
 import { ServiceError } from '../errors.js';
 import { boundOrigins, connectorTarget, openBundle, requireCredential } from '../modules/integration/credential-bundle.js';
 import { isExpired } from '../modules/integration/refresh-record.js';
@@ -10,6 +10,7 @@ import { finishRun, type RunEnd, startRun } from '../modules/inventory/inventory
 import { JobCutOffError, type ProbePayload, type TaskDeps } from './health-probe.task.js';
 import { deadLockMs, jittered, nextProbeAt, PROBED_STATUSES } from './schedule.js';
 import { schedulerActor } from './scheduler-actor.js';
+import { SyncClaim, SyncClaimLostError } from './sync-claim.js';
 
 export const SYNC_TASK = 'integration.sync';
 
@@ -50,9 +51,9 @@ export function hasInventorySql(): RawBuilder<boolean> {
 /**
  * An inventory sync: what the integration's credential reaches (its connector's `inventory`), listed
  * page by page with no database connection held, then stored in place of the previous inventory in
- * one transaction with the run's record. The integration is claimed first (`next_sync_at` moved past the
- * time the listing may take, while still due), so that two jobs never list it at once. A failure keeps
- * the previous inventory and is retried with backoff, never before the provider's Retry-After.
+ * one transaction with the run's record. The integration is claimed first, and the claim kept as pages
+ * arrive (SyncClaim), so that two jobs never list it at once, however long the listing takes. A failure
+ * keeps the previous inventory and is retried with backoff, never before the provider's Retry-After.
  */
 export async function syncOnSchedule(deps: TaskDeps, payload: ProbePayload, jobId: string): Promise<'synced' | 'failed' | 'not-due'> {
   const { db, services, config } = deps;
@@ -64,36 +65,36 @@ export async function syncOnSchedule(deps: TaskDeps, payload: ProbePayload, jobI
   }
   const actor = await schedulerActor(db, row.organization_id, SYNC_TASK, jobId);
   if (!actor) return 'not-due';
-  // Pages of the listing, each within a provider deadline, and the store: the claim lasts for all of them.
-  const leaseMs = deadLockMs(services.probeTimeoutMs) + Math.ceil(config.syncMaxItems / 100) * services.probeTimeoutMs;
-  const claimed = await db
-    .updateTable('integrations')
-    .set({ next_sync_at: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` })
-    .where('id', '=', row.id)
-    .where('next_sync_at', '<=', sql<Date>`now() + make_interval(secs => ${DUE_TOLERANCE_MS / 1000})`)
-    .returningAll()
-    .executeTakeFirst();
-  if (!claimed) return 'not-due';
+  // Each step (a refresh, a page of the listing, the store) lasts at most a provider deadline or two.
+  const taken = await SyncClaim.take(db, row.id, deadLockMs(services.probeTimeoutMs), DUE_TOLERANCE_MS);
+  if (!taken) return 'not-due';
+  const { claim } = taken;
   const run = await startRun(db, row.organization_id, row.id);
   let end: RunEnd;
   let retryAfterMs: number | undefined;
   try {
-    let current = claimed;
+    let current = taken.row;
     if (current.auth_kind === 'OAUTH2' && isExpired(current))
       current = (await refreshWithLock(services, db, actor, current.id, { kind: 'ifExpired' })).row;
     const credential = requireCredential(openBundle(services, current));
     const target = connectorTarget(services, current);
     const origins = boundOrigins(services, current);
-    const outcome = await fetchInventory(target, credential, services.http, services.probeTimeoutMs, origins, config.syncMaxItems);
+    await claim.keep();
+    const outcome = await fetchInventory(target, credential, services.http, services.probeTimeoutMs, origins, config.syncMaxItems, () =>
+      claim.keep(),
+    );
     end = outcome.ok ? { ok: true, kind: outcome.kind, items: outcome.items, truncated: outcome.truncated } : outcome;
     if (!outcome.ok) retryAfterMs = outcome.retryAfterMs;
+    await claim.keep();
   } catch (error) {
+    if (error instanceof SyncClaimLostError) return abandon(deps, run);
     // Nothing to list with (a refresh that failed, a credential that cannot be opened): a failed run.
     if (!(error instanceof ServiceError)) throw error;
     end = { ok: false, errorCode: error.code, message: error.message };
   }
-  await db.transaction().execute(async (trx) => {
+  const stored = await db.transaction().execute(async (trx) => {
     if (deps.cutOff.aborted) throw new JobCutOffError('The sync was cut off by shutdown; another process syncs again.');
+    if (!(await claim.heldIn(trx))) return false;
     await finishRun(trx, run, end);
     const now = Date.now();
     let next = end.ok
@@ -101,9 +102,29 @@ export async function syncOnSchedule(deps: TaskDeps, payload: ProbePayload, jobI
       : nextProbeAt(now, await failuresInRow(trx, row.id), config.syncIntervalSeconds, config.healthCheckMaxBackoffSeconds);
     if (retryAfterMs !== undefined) next = new Date(Math.max(next.getTime(), now + retryAfterMs));
     await scheduleSync(trx, row.id, next);
+    return true;
   });
+  if (!stored) return abandon(deps, run);
   services.logger.debug({ integrationId: row.id, runId: run.id, ok: end.ok }, 'inventory sync finished');
   return end.ok ? 'synced' : 'failed';
+}
+
+/**
+ * A sync whose claim another took over stores nothing: the other lists afresh. Its run, unless the other
+ * has already marked it interrupted, ends so.
+ */
+async function abandon(deps: TaskDeps, run: SyncRunRow): Promise<'not-due'> {
+  deps.services.logger.warn({ integrationId: run.integration_id, runId: run.id }, 'inventory sync taken over by another; nothing stored');
+  await deps.db.transaction().execute(async (trx) => {
+    const still = await trx.selectFrom('integration_sync_runs').select('status').where('id', '=', run.id).forUpdate().executeTakeFirst();
+    if (still?.status !== 'RUNNING') return;
+    await finishRun(trx, run, {
+      ok: false,
+      errorCode: 'INTERRUPTED',
+      message: 'The sync stalled past its claim and another took over; it stored nothing.',
+    });
+  });
+  return 'not-due';
 }
 
 /** Failed runs since the last success, this one included: the backoff's exponent. */

@@ -19,10 +19,13 @@ const bounded = (value: string | null, fallback: number, max: number) => Math.mi
 /** The cloud id of the fake's Atlassian site, acme.atlassian.net. */
 export const FAKE_CLOUD_ID = '11223344-a1b2-3b33-c444-def123456789';
 
-/** Jira's answer to `project/search`: a page of `values` from `startAt`, at most 50, with `isLast`. */
+/**
+ * Jira's answer to `project/search`: a page of `values` from `startAt`, at most 50 (or the knob's
+ * `listPageSize`: Jira may answer fewer than asked), with `isLast`.
+ */
 function projectSearch(req: FakeRequest) {
   const projects = inventoryOf(req.store.inventories, 'jira');
-  const maxResults = bounded(req.query.get('maxResults'), 50, 50);
+  const maxResults = bounded(req.query.get('maxResults'), 50, req.store.knobsOf('jira').listPageSize ?? 50);
   const startAt = Math.max(Number(req.query.get('startAt') ?? 0) || 0, 0);
   const values = projects.slice(startAt, startAt + maxResults);
   const isLast = startAt + maxResults >= projects.length;

@@ -33,6 +33,8 @@ export interface ProviderKnobs {
   expiresInSeconds: number;
   /** Grant these scopes instead of the requested ones. */
   grantScopes: string[] | null;
+  /** List endpoints that let the provider choose (Jira's `maxResults`) answer at most this many items a page. */
+  listPageSize: number | null;
 }
 
 export const defaultKnobs = (): ProviderKnobs => ({
@@ -41,6 +43,7 @@ export const defaultKnobs = (): ProviderKnobs => ({
   omitRefreshTokenOnRefresh: false,
   expiresInSeconds: 3600,
   grantScopes: null,
+  listPageSize: null,
 });
 
 /** One authorization: the tokens issued for it die together when it is revoked. */

@@ -242,7 +242,10 @@ export interface components {
       };
       /** @description Whether a credential is stored (it is never returned). */
       has_credentials: boolean;
-      /** Format: date-time */
+      /**
+       * Format: date-time
+       * @description When the OAuth2 access token expires: as the provider's token answer said, or the lifetime the provider documents; null when neither says (the tokens are then refreshed by age) and for other credentials.
+       */
       credential_expires_at: string | null;
       /**
        * Format: date-time
@@ -256,7 +259,7 @@ export interface components {
       next_sync_at: string | null;
       /**
        * Format: date-time
-       * @description When the background engine next refreshes the OAuth2 tokens ahead of expiry; null when it will not.
+       * @description When the background engine next refreshes the OAuth2 tokens: ahead of their expiry, or at their maximum age, whichever comes first; null when it will not.
        */
       next_refresh_at: string | null;
       /** @description Seconds between the integration's scheduled probes; null: the gateway's default interval. */

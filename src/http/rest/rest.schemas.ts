@@ -69,7 +69,13 @@ export const IntegrationSchema = z
     account: z.record(z.string(), z.unknown()).nullable(),
     config: z.record(z.string(), z.unknown()),
     has_credentials: z.boolean().openapi({ description: 'Whether a credential is stored (it is never returned).' }),
-    credential_expires_at: time().nullable(),
+    credential_expires_at: time()
+      .nullable()
+      .openapi({
+        description:
+          "When the OAuth2 access token expires: as the provider's token answer said, or the lifetime the provider documents; " +
+          'null when neither says (the tokens are then refreshed by age) and for other credentials.',
+      }),
     next_health_check_at: time()
       .nullable()
       .openapi({ description: 'When the background engine next probes the integration; null when none is scheduled (or paused).' }),
@@ -78,7 +84,11 @@ export const IntegrationSchema = z
       .openapi({ description: 'When the background engine next syncs the inventory; null when it will not.' }),
     next_refresh_at: time()
       .nullable()
-      .openapi({ description: 'When the background engine next refreshes the OAuth2 tokens ahead of expiry; null when it will not.' }),
+      .openapi({
+        description:
+          'When the background engine next refreshes the OAuth2 tokens: ahead of their expiry, or at their maximum age, ' +
+          'whichever comes first; null when it will not.',
+      }),
     health_check_interval_seconds: z
       .number()
       .int()

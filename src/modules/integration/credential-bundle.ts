@@ -71,19 +71,30 @@ export function sealBundle(
   origins: CredentialOrigins | null,
 ): Pick<
   IntegrationUpdate,
-  'secret_ciphertext' | 'secret_key_id' | 'secret_version' | 'secret_origins' | 'credential_expires_at' | 'next_refresh_at'
+  | 'secret_ciphertext'
+  | 'secret_key_id'
+  | 'secret_version'
+  | 'secret_origins'
+  | 'credential_expires_at'
+  | 'credential_obtained_at'
+  | 'credential_refreshable'
+  | 'next_refresh_at'
 > {
   if (bundle.credential && !origins) throw new Error('A credential is sealed with the origins it may be sent to.');
   const version = row.secret_version + 1;
   const stored = bundle.credential && origins ? serializeOrigins(origins) : null;
   const sealed = services.vault.seal(bundle, { organizationId: row.organization_id, integrationId: row.id, version, origins: stored });
-  const expiresAt = bundle.credential?.kind === 'OAUTH2' ? bundle.credential.expiresAt : null;
+  const oauth2 = bundle.credential?.kind === 'OAUTH2' ? bundle.credential : null;
   return {
     secret_ciphertext: sealed.ciphertext,
     secret_key_id: sealed.keyId,
     secret_version: version,
     secret_origins: stored,
-    credential_expires_at: expiresAt,
+    credential_expires_at: oauth2?.expiresAt ?? null,
+    // The tokens' age, which the engine refreshes by: a credential sealed before it was recorded keeps
+    // the column as it is (its row's last change until then) when it is sealed again unchanged.
+    ...(oauth2?.obtainedAt || !oauth2 ? { credential_obtained_at: oauth2?.obtainedAt ?? null } : {}),
+    credential_refreshable: Boolean(oauth2?.refreshToken),
     // The refresh schedule follows the expiry: in the same statement as a new one, the schedule taken
     // from the old one goes, and the engine schedules anew from the new (a crash between cannot keep it).
     next_refresh_at: null,

@@ -121,6 +121,8 @@ function fromPartial(row: PartialRow): IntegrationRow {
     secret_version: row.secret_version,
     secret_origins: row.secret_origins,
     credential_expires_at: row.credential_expires_at,
+    credential_obtained_at: row.credential_obtained_at,
+    credential_refreshable: row.credential_refreshable,
     revoked_at: row.revoked_at,
     revoked_by_key_id: row.revoked_by_key_id,
     refresh_started_at: row.refresh_started_at,

@@ -146,7 +146,14 @@ builder.node(IntegrationRef, {
       resolve: (integration) => integration.config,
     }),
     hasCredentials: t.exposeBoolean('hasCredentials', { description: 'Whether a credential is stored (it is never returned).' }),
-    credentialExpiresAt: t.expose('credentialExpiresAt', { type: 'DateTime', nullable: true }),
+    credentialExpiresAt: t.expose('credentialExpiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        "When the OAuth2 access token expires: as the provider's token answer said (`expires_in`), or the lifetime the " +
+        'provider documents for its tokens; null when neither says (the expiry is unknown; with a refresh token, the tokens ' +
+        'are refreshed by age, see nextRefreshAt) and for other credentials.',
+    }),
     nextHealthCheckAt: t.expose('nextHealthCheckAt', {
       type: 'DateTime',
       nullable: true,
@@ -163,7 +170,8 @@ builder.node(IntegrationRef, {
       type: 'DateTime',
       nullable: true,
       description:
-        'When the background engine next refreshes the OAuth2 tokens, ahead of their expiry; null when no refresh is scheduled.',
+        'When the background engine next refreshes the OAuth2 tokens: TOKEN_REFRESH_AHEAD_SECONDS before credentialExpiresAt, or ' +
+        'once they are TOKEN_REFRESH_MAX_AGE_SECONDS old, whichever comes first; null when no refresh is scheduled (no refresh token).',
     }),
     nextSyncAt: t.expose('nextSyncAt', {
       type: 'DateTime',

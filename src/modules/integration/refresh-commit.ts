@@ -22,6 +22,14 @@ import {
 /** What the provider said to a refresh: new tokens, or why not. */
 export type Answer = { tokens: TokenSet } | { error: OAuthError };
 
+export interface CommitOptions {
+  /**
+   * A refresh ahead of expiry (the engine's): while the stored access token has not expired, a failure
+   * that may pass is recorded but does not count against health, since the token still works.
+   */
+  aheadOfExpiry?: boolean;
+}
+
 /** What a committed answer means for the refresh: done, superseded, failed, or try again. */
 export type Outcome =
   | { kind: 'retry' }
@@ -45,6 +53,7 @@ export async function commitRefresh(
   claim: Extract<Claim, { kind: 'claimed' }>,
   attempt: string,
   answer: Answer,
+  options: CommitOptions = {},
 ): Promise<Outcome> {
   const row = await lockIntegrationRow(trx, actor.viewer.organization.id, claim.used.row.id);
   if (!row) throw new ServiceError('NOT_FOUND', 'No such integration.', ['id']);
@@ -110,6 +119,10 @@ export async function commitRefresh(
       refresh_refused_at: refusedAt,
       refresh_refused_reason: reason,
     };
+  } else if (options.aheadOfExpiry && !(row.credential_expires_at && row.credential_expires_at.getTime() <= Date.now())) {
+    // Ahead of expiry (or of an expiry nobody stated), the access token still works: retried later, and
+    // counted against health only once the token has expired (or a probe finds it refused).
+    patch = recordAfter(lost);
   } else {
     const failures = row.consecutive_failures + 1;
     // A lost refresh stays on record until a refresh reaches an answer that settles it.

@@ -7,7 +7,7 @@ import type { GatewayServices } from '../../services.js';
 import { releaseLease, waitWhileLeased } from './credential-lease.js';
 import type { MutationActor } from './integration.audit.js';
 import { claimRefresh, type RefreshMode } from './refresh-claim.js';
-import { type Answer, commitRefresh, type Outcome } from './refresh-commit.js';
+import { type Answer, type CommitOptions, commitRefresh, type Outcome } from './refresh-commit.js';
 import { recordAfter } from './refresh-record.js';
 
 /**
@@ -25,6 +25,7 @@ export async function refreshWithLock(
   actor: MutationActor,
   integrationId: string,
   mode: RefreshMode,
+  options: CommitOptions = {},
 ): Promise<{ row: IntegrationRow; refreshed: boolean }> {
   const attempt = randomUUID();
   for (;;) {
@@ -62,7 +63,7 @@ export async function refreshWithLock(
     }
     let outcome: Outcome;
     try {
-      outcome = await db.transaction().execute((trx) => commitRefresh(services, trx, actor, claim, attempt, answer));
+      outcome = await db.transaction().execute((trx) => commitRefresh(services, trx, actor, claim, attempt, answer, options));
     } catch (error) {
       // New tokens that could not be committed are lost: the start stays, and the next refresh, refused,
       // says so. Without new tokens nothing was lost: withdraw the start.

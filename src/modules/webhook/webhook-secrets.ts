@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { WebhookEndpointRow, WebhookEndpointsTable } from '../../db/database.js';
 import type { Updateable } from 'kysely';
+import { WEBHOOK_ENDPOINT_SECRET_LABEL } from '../../secrets/bindings.js';
 import type { GatewayServices, SecretBinding } from '../../services.js';
 
 /** Signing secrets as Standard Webhooks writes them: `whsec_` and base64 of 32 random bytes. */
@@ -15,14 +16,9 @@ export interface EndpointSecrets {
   previous: string | null;
 }
 
-/**
- * The vault binds an endpoint's secrets to its organization, its id, the secret version and this label,
- * so that no integration's ciphertext opens as an endpoint's, nor one endpoint's as another's.
- */
-const ENDPOINT_LABEL = 'webhook-endpoint';
-
+/** The vault binds an endpoint's secrets to its organization, its id, the secret version and the endpoints' label. */
 function binding(row: Pick<WebhookEndpointRow, 'organization_id' | 'id'>, version: number): SecretBinding {
-  return { organizationId: row.organization_id, integrationId: row.id, version, origins: ENDPOINT_LABEL };
+  return { organizationId: row.organization_id, integrationId: row.id, version, origins: WEBHOOK_ENDPOINT_SECRET_LABEL };
 }
 
 export function sealEndpointSecrets(
