@@ -13,7 +13,8 @@ import { createEngineWorld, type EngineWorld, waitFor } from './support/engine.j
 let world: EngineWorld;
 beforeAll(async () => {
   world = await createEngineWorld({ HEALTH_CHECK_INTERVAL_SECONDS: '60', WORKER_POLL_INTERVAL_MS: '100' });
-});
+  // An engine's embedded database (a folder, its socket) takes a while to start on a busy machine.
+}, 180_000);
 afterAll(() => world?.close());
 
 const setNextCheck = (id: string, secondsFromNow: number) =>
