@@ -45,7 +45,7 @@ export class RedisUnavailableError extends Error {
   constructor(cause: unknown) {
     // The cause names the address (never the URL, which may hold a password).
     super(
-      `Redis (REDIS_URL) cannot be reached: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+      `Redis (REDIS_URL) cannot be reached: ${(cause instanceof Error ? cause.message : String(cause)).replace(/\.$/, '')}. ` +
         'Events fan out through it to every process: start Redis, or unset REDIS_URL to use PostgreSQL LISTEN/NOTIFY.',
       { cause },
     );
@@ -83,8 +83,12 @@ export async function openRedisSignal(url: string, options: RedisSignalOptions =
   const publisher = open(false);
   const subscriber = open(true);
   let lost = false;
+  // The first failure says why (ECONNREFUSED, NOAUTH); connect() itself rejects with "Connection is closed".
+  let firstError: unknown = null;
+  let opened = false;
   const onError = (error: unknown) => {
-    if (lost) return;
+    firstError ??= error;
+    if (lost || !opened) return;
     lost = true;
     options.onLost?.(error);
   };
@@ -99,8 +103,9 @@ export async function openRedisSignal(url: string, options: RedisSignalOptions =
   } catch (error) {
     publisher.disconnect();
     subscriber.disconnect();
-    throw new RedisUnavailableError(error);
+    throw new RedisUnavailableError(firstError ?? error);
   }
+  opened = true;
   // Subscribed again after a lost connection (ioredis resubscribes by itself): announcements meanwhile are lost.
   subscriber.on('ready', () => {
     if (lost && publisher.status === 'ready') {
