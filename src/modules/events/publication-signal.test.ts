@@ -12,7 +12,7 @@ async function redisProxy() {
   let port = 0;
   const start = () =>
     new Promise<void>((resolve) => {
-      server = createServer((client) => {
+      const listening = createServer((client) => {
         const upstream = connect(REDIS.port, REDIS.host);
         for (const socket of [client, upstream]) {
           sockets.add(socket);
@@ -21,8 +21,9 @@ async function redisProxy() {
         }
         client.pipe(upstream).pipe(client);
       });
-      server.listen(port, '127.0.0.1', () => {
-        port = (server?.address() as { port: number }).port;
+      server = listening;
+      listening.listen(port, '127.0.0.1', () => {
+        port = (listening.address() as { port: number }).port;
         resolve();
       });
     });
