@@ -5,6 +5,7 @@ import { DatabaseInUseError } from './db/connection.js';
 import { openMigratedDatabase } from './db/open.js';
 import { startProcessEngine } from './jobs/process-engine.js';
 import { createLogger } from './logger.js';
+import { openRedisSignal, RedisUnavailableError, redisLog } from './modules/events/publication-signal.js';
 import { hardeningFromConfig } from './http/hardening.js';
 import { createHttpServer } from './http/node-server.js';
 import { createGateway } from './server.js';
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
 
   const firstRun = await prepareFirstRun(database.db, { production: config.env === 'production' });
   const { services, close: closeServices } = await createServices(config, logger);
+  // Before the engine: a Redis that cannot be reached stops the gateway here, with RedisUnavailableError's message.
+  const signal = config.events.redisUrl ? await openRedisSignal(config.events.redisUrl, redisLog(logger)) : undefined;
   // The background engine's workers (src/jobs), unless WORKERS=0; stopped with the HTTP server, before the database closes.
   const engine = await startProcessEngine({ config, db: database.db, services, logger, notifications: database.notifications });
   const hardening = await hardeningFromConfig(config.hardening, database);
@@ -37,7 +40,7 @@ async function main(): Promise<void> {
     oidc: config.oidc,
     corsAllowedOrigins: config.corsAllowedOrigins,
     events: {
-      redisUrl: config.events.redisUrl,
+      signal,
       maxSubscriptionsPerKey: config.events.maxSubscriptionsPerKey,
       pollIntervalMs: config.engine.pollIntervalMs,
     },
@@ -87,7 +90,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const message =
-    error instanceof ConfigError || error instanceof DatabaseInUseError
+    error instanceof ConfigError || error instanceof DatabaseInUseError || error instanceof RedisUnavailableError
       ? error.message
       : error instanceof Error
         ? (error.stack ?? error.message)

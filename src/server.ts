@@ -31,7 +31,7 @@ import type { Logger } from './logger.js';
 import { EventFeed } from './modules/events/event-feed.js';
 import type { EventStreams } from './modules/events/event-streams.js';
 import { DEFAULT_EVENTS_CONFIG } from './modules/events/events.config.js';
-import { databaseSignal, type PublicationSignal, redisSignal } from './modules/events/publication-signal.js';
+import { databaseSignal, type PublicationSignal } from './modules/events/publication-signal.js';
 import { SubscriptionSlots } from './modules/events/subscription-slots.js';
 import type { GatewayServices } from './services.js';
 
@@ -55,8 +55,11 @@ export interface GatewayOptions {
 
 /** How subscriptions learn of published events, and how many a key may hold. */
 export interface EventStreamOptions {
-  /** Fan-out through Redis pub/sub instead of the database's LISTEN/NOTIFY (REDIS_URL). */
-  redisUrl?: string | undefined;
+  /**
+   * How this process hears of publications: Redis pub/sub when REDIS_URL is set (`openRedisSignal`, opened
+   * by the caller, closed by `dispose()`); the database's LISTEN/NOTIFY when absent.
+   */
+  signal?: PublicationSignal | undefined;
   /** Live subscriptions per API key over all processes (SUBSCRIPTIONS_MAX_PER_KEY). */
   maxSubscriptionsPerKey?: number;
   /** How often the feed looks for published events that no notification announced. */
@@ -87,10 +90,7 @@ const GRAPHQL_ENDPOINT = '/graphql';
 /** This process's event feed and subscription slots, and how it hears of publications. */
 function createEventStreams(options: GatewayOptions): EventStreams & { signal: PublicationSignal } {
   const { database, logger } = options;
-  const redisUrl = options.events?.redisUrl;
-  const signal = redisUrl
-    ? redisSignal(redisUrl, (error) => logger.warn({ err: error }, 'events: Redis failed'))
-    : databaseSignal(database.notifications);
+  const signal = options.events?.signal ?? databaseSignal(database.notifications);
   return {
     signal,
     feed: new EventFeed({ db: database.db, signal, pollIntervalMs: options.events?.pollIntervalMs ?? 2_000, logger }),

@@ -3,6 +3,7 @@ import type { ConnectorSettingsMap } from './connectors/settings.js';
 import type { Logger } from './logger.js';
 import type { WebhookConfig } from './modules/webhook/webhook.config.js';
 import type { OutboundPolicy } from './outbound/address-policy.js';
+import type { OutboundHttpClient } from './outbound/http-client.js';
 
 /** What a sealed secret is bound to: a ciphertext opens only for the same organization, integration and version. */
 export interface SecretBinding {
@@ -31,7 +32,7 @@ export interface Vault {
 export interface WebhookServices {
   config: WebhookConfig;
   /** The outbound client (SSRF policy at connect time), without retries: the delivery schedule retries. */
-  http: HttpClient;
+  http: OutboundHttpClient;
   /** The same policy, to refuse an endpoint URL when it is saved. */
   policy: OutboundPolicy;
   /** Resolves a hostname to its addresses when an endpoint URL is saved (the system resolver by default). */

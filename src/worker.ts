@@ -4,6 +4,7 @@ import { DatabaseInUseError } from './db/connection.js';
 import { openMigratedDatabase } from './db/open.js';
 import { startEngine } from './jobs/engine.js';
 import { createLogger } from './logger.js';
+import { RedisUnavailableError } from './modules/events/publication-signal.js';
 
 /** How long a worker waits for a starting gateway to serve the embedded database. */
 const SHARE_WAIT_MS = 30_000;
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const message =
-    error instanceof ConfigError || error instanceof DatabaseInUseError
+    error instanceof ConfigError || error instanceof DatabaseInUseError || error instanceof RedisUnavailableError
       ? error.message
       : error instanceof Error
         ? (error.stack ?? error.message)

@@ -4,13 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTypedID } from '../src/graphql/global-id.js';
 import { processRegistry } from '../src/http/observability/metrics.js';
 import { runDueJobs } from '../src/jobs/engine.js';
+import type { EventInput } from '../src/modules/events/event.model.js';
+import { appendEvent } from '../src/modules/events/event.repository.js';
+import { publishAll } from '../src/modules/events/publication.js';
 import { queueStatus } from '../src/jobs/status.js';
 import { createEngineWorld, type EngineWorld, waitFor } from './support/engine.js';
 
 let world: EngineWorld;
 beforeAll(async () => {
   world = await createEngineWorld({ HEALTH_CHECK_INTERVAL_SECONDS: '60', WORKER_POLL_INTERVAL_MS: '100' });
-});
+  // An engine's embedded database (a folder, its socket) takes a while to start on a busy machine.
+}, 180_000);
 afterAll(() => world?.close());
 
 const setNextCheck = (id: string, secondsFromNow: number) =>
@@ -43,6 +47,25 @@ async function expiredIdempotencyKey(): Promise<string> {
   return key;
 }
 
+/** A published event of the organization's that occurred `daysAgo` days ago; its id. */
+async function publishedEventOf(daysAgo: number): Promise<string> {
+  const input: EventInput<'integration.needs_reauth'> = {
+    organizationId: world.org.organization.id,
+    type: 'integration.needs_reauth',
+    subject: { type: 'Integration', id: randomUUID() },
+    actor: { kind: 'SCHEDULER', label: 'scheduler', apiKeyId: null, subject: null },
+    requestId: null,
+    data: { reason: `${daysAgo} days ago` },
+    occurredAt: new Date(Date.now() - daysAgo * 86_400_000),
+  };
+  const event = await appendEvent(world.db, input);
+  await publishAll(world.db, []);
+  return event.id;
+}
+
+const eventExists = async (id: string) =>
+  (await world.db.selectFrom('events').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+
 const idempotencyKeyExists = async (key: string) =>
   (await world.db.selectFrom('idempotency_keys').select('key').where('key', '=', key).executeTakeFirst()) !== undefined;
 
@@ -55,11 +78,16 @@ describe('jobs run-due, the queue status, and retention on the engine', () => {
     await setNextCheck(later, 30);
     world.fake.revokeCredential('github', { token });
     const expired = await expiredIdempotencyKey();
+    const pastRetention = await publishedEventOf(31);
+    const withinRetention = await publishedEventOf(29);
 
-    const ran = await runDueJobs({ config: world.config(), db: world.db, services: world.services, logger: world.services.logger });
+    const config = world.config({ EVENT_RETENTION_DAYS: '30' });
+    const ran = await runDueJobs({ config, db: world.db, services: world.services, logger: world.services.logger });
     // The sweep, the two retention purges (Idempotency-Keys, events), and the one due probe.
     expect(ran).toBe(4);
     expect(await idempotencyKeyExists(expired)).toBe(false);
+    expect(await eventExists(pastRetention)).toBe(false);
+    expect(await eventExists(withinRetention)).toBe(true);
     expect((await world.row(due)).status).toBe('NEEDS_REAUTH');
     expect((await world.row(later)).status).toBe('ACTIVE');
     const status = await queueStatus(world.db);

@@ -1,3 +1,4 @@
+import { Client as UrqlClient, subscriptionExchange } from '@urql/core';
 import { createClient } from 'graphql-sse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPublisher } from '../src/jobs/event-publisher.js';
@@ -191,6 +192,44 @@ describe('live events over Server-Sent Events', () => {
     await done;
     expect(received).toEqual(['sse one', 'sse two']);
     client.dispose();
+  });
+
+  it('works with urql, its subscriptions forwarded to the graphql-sse client', async () => {
+    await waitFor(async () => (await gw.db.selectFrom('event_subscriptions').select('id').execute()).length === 0, 5_000, 'slots free');
+    const sse = createClient({
+      url: graphqlUrl(),
+      singleConnection: false,
+      headers: { authorization: `Bearer ${gw.world.acme.keys.VIEWER}` },
+      retryAttempts: 0,
+    });
+    const urql = new UrqlClient({
+      url: graphqlUrl(),
+      exchanges: [
+        subscriptionExchange({
+          forwardSubscription: (request) => ({
+            subscribe: (sink) => ({ unsubscribe: sse.subscribe({ ...request, query: request.query ?? '' }, sink) }),
+          }),
+        }),
+      ],
+    });
+    const received: string[] = [];
+    const subscription = urql
+      .subscription<{ integrationEvents: { data: { reason: string } } }>(EVENTS, { filter: { types: ['INTEGRATION_NEEDS_REAUTH'] } })
+      .subscribe((result) => {
+        if (result.error) received.push(`error: ${result.error.message}`);
+        else received.push(result.data?.integrationEvents.data.reason ?? '');
+      });
+    await waitFor(
+      async () => (await gw.db.selectFrom('event_subscriptions').select('id').execute()).length > 0,
+      5_000,
+      'the subscription',
+    );
+    await needsReauth('urql one');
+    await needsReauth('urql two');
+    await waitFor(async () => received.length >= 2, 10_000, 'two events through urql');
+    expect(received).toEqual(['urql one', 'urql two']);
+    subscription.unsubscribe();
+    sse.dispose();
   });
 
   it('refuses a key its fourth live subscription (429), and an unauthenticated one (401)', async () => {

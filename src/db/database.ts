@@ -181,6 +181,8 @@ export interface EventSubscriptionsTable {
 export interface EventPublicationTable {
   id: ColumnType<boolean, never, never>;
   last_position: ColumnType<number, never, number>;
+  /** The highest position the retention purge deleted (0: none yet). */
+  purged_through_position: ColumnType<number, never, number>;
 }
 
 /** An integration's own schedule of health probes, as columns; an absent column is left as it is. */

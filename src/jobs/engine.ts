@@ -15,7 +15,7 @@ import type { Database } from '../db/database.js';
 import type { DatabaseNotifications } from '../db/notifications.js';
 import type { Logger } from '../logger.js';
 import type { GatewayServices } from '../services.js';
-import { databaseSignal, redisSignal } from '../modules/events/publication-signal.js';
+import { databaseSignal, openRedisSignal, type PublicationSignal, redisLog } from '../modules/events/publication-signal.js';
 import { publishAll } from '../modules/events/publication.js';
 import { observeEngine } from './engine.metrics.js';
 import { eventConsumers } from './event-consumers.js';
@@ -127,6 +127,10 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   const cutOff = new AbortController();
   const claims = new ProbeClaims();
   const deps: TaskDeps = { db: options.db, services: options.services, config: config.engine, cutOff: cutOff.signal, claims };
+  // Before anything starts: a Redis that cannot be reached stops the engine here (RedisUnavailableError).
+  const signal = config.events.redisUrl
+    ? await openRedisSignal(config.events.redisUrl, redisLog(logger))
+    : databaseSignal(options.notifications);
   const { pool, noPreparedStatements } = enginePool(config, config.engine.concurrency + 2);
   const events = new EventEmitter() as WorkerEvents;
   // Who locks this process's jobs: its worker pool (and, in other versions of the queue, its workers).
@@ -151,12 +155,10 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     });
   } catch (error) {
     await pool.end();
+    await signal.close();
     throw error;
   }
   const timers = queueRecurring(runner.addJob, config, logger);
-  const signal = config.events.redisUrl
-    ? redisSignal(config.events.redisUrl, (error) => logger.warn({ err: error }, 'events: Redis failed'))
-    : databaseSignal(options.notifications);
   const publisher = await startEventPublisher({
     db: options.db,
     consumers: eventConsumers({ db: options.db, config, services: options.services, logger }),
@@ -250,9 +252,13 @@ export async function runDueJobs(options: EngineOptions): Promise<number> {
     const consumers = eventConsumers({ db: options.db, config, services: options.services, logger });
     const last = await publishAll(options.db, consumers);
     if (last !== null && config.events.redisUrl) {
-      const signal = redisSignal(config.events.redisUrl);
-      signal.announce(last);
-      await signal.close();
+      // Subscribers poll as well: a Redis that cannot be reached only delays what they see.
+      const signal: PublicationSignal | null = await openRedisSignal(config.events.redisUrl).catch((error: unknown) => {
+        logger.warn({ err: error }, 'events: published, but Redis could not be told; subscribers see them on their next poll');
+        return null;
+      });
+      signal?.announce(last);
+      await signal?.close();
     }
     return ran;
   } finally {

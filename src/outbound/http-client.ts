@@ -6,7 +6,7 @@
 // instead of answered at once, a retryable status left after the last try becomes an error instead of the
 // provider's response, and its backoff has no jitter and ignores the call's deadline.
 
-import type { Agent } from 'undici';
+import { type Agent, request } from 'undici';
 import { OutboundPolicy } from './address-policy.js';
 import { OutboundBlockedError, OutboundNetworkError, OutboundTimeoutError, findOutboundError, networkReason } from './errors.js';
 import { createGuardedAgent, type Resolver } from './guarded-agent.js';
@@ -26,8 +26,36 @@ export type OutboundInit = RequestInit & {
 /** Every call the gateway makes to a provider on a user's behalf. */
 export type HttpClient = (url: string, init?: OutboundInit) => Promise<Response>;
 
+/** One request for `send`: its body a string, sent as it is. */
+export interface OutboundSendInit {
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Deadline from the call to the last byte of the answer read, default `defaultTimeoutMs`. */
+  timeoutMs?: number;
+  /** Concurrency bucket; defaults to the URL's host. */
+  provider?: string;
+}
+
+/** An answer to `send`, its body read (or dropped) by the caller. */
+export interface OutboundAnswer {
+  status: number;
+  /** A header's value (the first, when sent more than once), or null. */
+  header(name: string): string | null;
+  /** Reads at most `limit` bytes of the body, drops the rest, and ends the call's deadline. */
+  text(limit: number): Promise<string>;
+}
+
 /** A client that also owns connection pools, closed on shutdown. */
-export type OutboundHttpClient = HttpClient & { close(): Promise<void> };
+export type OutboundHttpClient = HttpClient & {
+  /**
+   * One request answered as it is: no redirect followed, no retry, through `undici.request` rather than
+   * fetch (no Request, Response or web streams: a webhook attempt costs a fraction of a fetch), with the
+   * same policy, agents and per-provider slots as the client.
+   */
+  send(url: string, init: OutboundSendInit): Promise<OutboundAnswer>;
+  close(): Promise<void>;
+};
 
 export interface HttpClientOptions {
   /** Hostnames (`*.example.com` too), IPs or CIDR ranges allowed whatever they resolve to, plain http included. */
@@ -182,7 +210,67 @@ export function createHttpClient(options: HttpClientOptions): OutboundHttpClient
       }
     }
   };
+  const send = async (input: string, init: OutboundSendInit): Promise<OutboundAnswer> => {
+    let url: URL;
+    try {
+      url = new URL(input);
+    } catch {
+      throw new OutboundBlockedError('', 'the URL is not valid');
+    }
+    const { plainHttp } = policy.checkUrl(url);
+    const timeoutMs = init.timeoutMs ?? options.defaultTimeoutMs;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const classify = (error: unknown): Error =>
+      deadline.signal.aborted
+        ? new OutboundTimeoutError(url.host, timeoutMs)
+        : (findOutboundError(error) ?? new OutboundNetworkError(url.host, networkReason(error), true));
+    let answer: Awaited<ReturnType<typeof request>>;
+    try {
+      const release = await semaphore.acquire(init.provider ?? url.host, deadline.signal);
+      try {
+        answer = await request(url, {
+          dispatcher: plainHttp ? plainAgent : agent,
+          method: init.method as 'POST',
+          headers: init.headers,
+          body: init.body,
+          signal: deadline.signal,
+        });
+      } finally {
+        release();
+      }
+    } catch (error) {
+      clearTimeout(timer);
+      throw classify(error);
+    }
+    const { statusCode, headers, body } = answer;
+    return {
+      status: statusCode,
+      header(name) {
+        const value = headers[name.toLowerCase()];
+        return (Array.isArray(value) ? value[0] : value) ?? null;
+      },
+      async text(limit) {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        try {
+          for await (const chunk of body) {
+            chunks.push(chunk as Buffer);
+            size += (chunk as Buffer).byteLength;
+            if (size >= limit) break;
+          }
+        } catch (error) {
+          throw classify(error);
+        } finally {
+          clearTimeout(timer);
+          if (!body.destroyed) body.destroy();
+        }
+        return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+      },
+    };
+  };
   return Object.assign(client, {
+    send,
     async close() {
       await Promise.all([agent.close(), plainAgent.close()]);
     },

@@ -6,7 +6,15 @@ import { createHttpClient, type HttpClient, type OutboundHttpClient } from './ht
 export { isValidAllowlist, OutboundPolicy, type PolicyOptions } from './address-policy.js';
 export { OutboundBlockedError, OutboundError, OutboundNetworkError, OutboundTimeoutError } from './errors.js';
 export type { ResolvedAddress, Resolver } from './guarded-agent.js';
-export { createHttpClient, type HttpClient, type HttpClientOptions, type OutboundHttpClient, type OutboundInit } from './http-client.js';
+export {
+  createHttpClient,
+  type HttpClient,
+  type HttpClientOptions,
+  type OutboundAnswer,
+  type OutboundHttpClient,
+  type OutboundInit,
+  type OutboundSendInit,
+} from './http-client.js';
 
 /** Retries after the first try of an idempotent provider call. */
 const MAX_RETRIES = 2;
@@ -61,5 +69,5 @@ export function withProviderMetrics(client: OutboundHttpClient): OutboundHttpCli
       throw error;
     }
   };
-  return Object.assign(measured, { close: () => client.close() });
+  return Object.assign(measured, { send: client.send, close: () => client.close() });
 }

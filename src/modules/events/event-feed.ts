@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../logger.js';
 import type { PublishedEvent } from './event.model.js';
-import { lastPublishedPosition, organizationEventsAfter, publishedAfter } from './event.repository.js';
+import { lastPublishedPosition, organizationEventsAfter, publishedAfter, purgedThroughPosition } from './event.repository.js';
 import type { PublicationSignal } from './publication-signal.js';
 
 /** Events read at once, by the feed and by a subscriber catching up. */
@@ -14,6 +14,24 @@ export class SubscriberTooSlowError extends Error {
   override name = 'SubscriberTooSlowError';
   constructor() {
     super('The subscriber fell too far behind and was ended; resume from the last event received (Last-Event-ID).');
+  }
+}
+
+/**
+ * A subscriber asked to resume from a position after which the retention purge has deleted events
+ * (EVENT_RETENTION_DAYS): it would be served a gap, so it is refused and told to start afresh.
+ */
+export class ResumeExpiredError extends Error {
+  override name = 'ResumeExpiredError';
+  constructor(
+    readonly after: number,
+    /** The highest position deleted: resuming from it or later is possible. */
+    readonly purgedThrough: number,
+  ) {
+    super(
+      `Events after position ${after} are past the retention (EVENT_RETENTION_DAYS) and no longer kept: read the current ` +
+        'state (the integrations, the `events` audit log), then subscribe again without Last-Event-ID or `after`.',
+    );
   }
 }
 
@@ -146,19 +164,31 @@ export class EventFeed {
     if (this.#closed) throw new Error('the event feed is closed');
     await this.#start();
     const now = this.#cursor ?? 0;
+    const resuming = spec.after !== null && spec.after < now;
+    if (resuming) await this.#assertKept(spec.after as number);
     const subscriber = new Subscriber(spec, spec.after ?? now, (ended) => this.#subscribers.delete(ended));
     this.#subscribers.add(subscriber);
-    if (spec.after !== null && spec.after < now) {
+    if (resuming) {
       subscriber.held = [];
       void this.#catchUp(subscriber).catch((error: unknown) => subscriber.end(error));
     }
     return subscriber;
   }
 
+  /** Refuses to resume after `after` when the retention purge has deleted events after it. */
+  async #assertKept(after: number): Promise<void> {
+    const purgedThrough = await purgedThroughPosition(this.#options.db);
+    if (after < purgedThrough) throw new ResumeExpiredError(after, purgedThrough);
+  }
+
   /** Reads the subscriber's organization's events after its position from the database, then lets live ones through. */
   async #catchUp(subscriber: Subscriber): Promise<void> {
-    for (;;) {
+    const from = subscriber.after;
+    for (let first = true; ; first = false) {
       const events = await organizationEventsAfter(this.#options.db, subscriber.spec.organizationId, subscriber.after, READ_BATCH);
+      // A purge that committed before this read has raised its mark: checked again, after the read, for one
+      // that ran since the check at subscription.
+      if (first) await this.#assertKept(from);
       if (subscriber.ended) return;
       const held = subscriber.held;
       subscriber.held = null;

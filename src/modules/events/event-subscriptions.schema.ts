@@ -6,6 +6,7 @@ import { findIntegrationsByIds } from '../integration/integration.repository.js'
 import type { GatewayContext } from '../../context.js';
 import { EventRef, EventTypeEnum } from './event.schema.js';
 import type { EventType, PublishedEvent } from './event.model.js';
+import { ResumeExpiredError } from './event-feed.js';
 import { openEventStream, SubscriptionLimitError } from './event-streams.js';
 
 builder.subscriptionType({
@@ -28,11 +29,19 @@ function resumeFrom(after: string | null | undefined, context: GatewayContext): 
   return Number(given);
 }
 
-/** Opens the stream; the per-key cap is HTTP 429. */
+/**
+ * Opens the stream; the per-key cap is HTTP 429, a resume from before the retention window HTTP 410
+ * (`EVENTS_EXPIRED`: the client reads the current state and subscribes again from now on).
+ */
 async function open(context: GatewayContext, accepts: (event: PublishedEvent) => boolean, after: number | null) {
   try {
     return await openEventStream(context.events, context.viewer, accepts, after);
   } catch (error) {
+    if (error instanceof ResumeExpiredError) {
+      throw new GraphQLError(error.message, {
+        extensions: { code: 'EVENTS_EXPIRED', purgedThroughPosition: String(error.purgedThrough), http: { status: 410 } },
+      });
+    }
     if (!(error instanceof SubscriptionLimitError)) throw error;
     throw new GraphQLError(error.message, {
       extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: error.max, http: { status: 429 } },

@@ -114,18 +114,35 @@ export async function lastPublishedPosition(db: Db): Promise<number> {
   return Number(row?.last_position ?? 0);
 }
 
-/** Deletes published events that occurred before `before`, a batch at a time; how many. */
+/**
+ * Deletes published events that occurred before `before`, a batch at a time; how many. Each batch
+ * raises the purge mark (`purgedThroughPosition`) to the highest position it deleted, in the same
+ * statement, so that no reader sees the events gone without the mark. Nothing references an event by
+ * key: webhook deliveries keep their own copy of its body (and its id as text).
+ */
 export async function purgeEventsBefore(db: Db, before: Date, batch = 5_000): Promise<number> {
   let total = 0;
   for (;;) {
-    const result = await sql`
-      delete from events where id in (
-        select id from events where occurred_at < ${before} and position is not null limit ${batch}
-      )`.execute(db);
-    const count = Number(result.numAffectedRows ?? 0);
+    const result = await sql<{ count: number }>`
+      with deleted as (
+        delete from events where id in (
+          select id from events where occurred_at < ${before} and position is not null limit ${batch}
+        ) returning position
+      ), marked as (
+        update event_publication set purged_through_position = greatest(purged_through_position, (select max(position) from deleted))
+        where exists (select 1 from deleted)
+      )
+      select count(*)::int as count from deleted`.execute(db);
+    const count = Number(result.rows[0]?.count ?? 0);
     total += count;
     if (count < batch) return total;
   }
+}
+
+/** The highest position the retention purge has deleted; 0 when it has deleted none. */
+export async function purgedThroughPosition(db: Db): Promise<number> {
+  const row = await db.selectFrom('event_publication').select('purged_through_position').executeTakeFirst();
+  return Number(row?.purged_through_position ?? 0);
 }
 
 /** Which events a page of the audit log lists; every member narrows it. */

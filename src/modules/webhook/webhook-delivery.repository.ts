@@ -98,7 +98,10 @@ const CHAIN_LIMIT = 20;
  * Claims up to `limit` due messages of an endpoint for this job (a lease of `leaseMs`), in order:
  * for each subject, the pending messages from its first one on, as long as none before them waits
  * (a retry not due yet, or a message another job holds); at most `CHAIN_LIMIT` per subject. A
- * message claimed by another job meanwhile is skipped by the update's own condition.
+ * message claimed by another job meanwhile is skipped by the update's own condition. The endpoint is
+ * share-locked before any of its messages, in the order of the endpoint's writers (which fail its
+ * pending messages under the endpoint's lock): two multi-row updates of one endpoint's messages never
+ * cross.
  */
 export async function claimDeliveries(
   db: Kysely<Database>,
@@ -112,7 +115,7 @@ export async function claimDeliveries(
       -- Every message before one of these is among them (same order), so the window below sees its predecessors.
       select id, subject_key, position, created_at, next_attempt_at, lease_expires_at
       from webhook_deliveries
-      where endpoint_id = ${endpointId} and status = 'PENDING'
+      where endpoint_id = (select id from webhook_endpoints where id = ${endpointId} for share) and status = 'PENDING'
       order by position, created_at, id
       limit ${limit * 4}
     ), pending as (

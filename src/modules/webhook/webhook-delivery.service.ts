@@ -142,7 +142,12 @@ export async function drainEndpoint(
     const current = endpoint;
     try {
       disabled = await db.transaction().execute(async (trx) => {
-        // The endpoint first, as its mutations lock it: then its deliveries.
+        // Locks in the order of every writer of a webhook (refreshIntegration, the endpoint mutations):
+        // the integration, then its endpoint, then the endpoint's deliveries. A round without a success
+        // may disable the endpoint, which writes an integration's webhook too: it takes that first.
+        if (current.integration_id !== null && !records.some((record) => record.ok)) {
+          await trx.selectFrom('integrations').select('id').where('id', '=', current.integration_id).forNoKeyUpdate().execute();
+        }
         const held = await trx
           .selectFrom('webhook_endpoints')
           .select('id')

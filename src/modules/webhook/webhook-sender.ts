@@ -1,4 +1,4 @@
-import { OutboundError } from '../../outbound/index.js';
+import { type OutboundAnswer, OutboundError } from '../../outbound/index.js';
 import { retryAfterMs } from '../../outbound/retry.js';
 import type { WebhookServices } from '../../services.js';
 import { signatureHeaders } from './webhook-secrets.js';
@@ -17,29 +17,11 @@ export interface SendOutcome {
   retryAfterMs: number | null;
 }
 
-/** Reads at most `limit` bytes of a body and drops the rest. */
-async function readCut(response: Response, limit: number): Promise<string> {
-  const reader = response.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
-}
-
 /**
  * One attempt: a POST of the JSON body, signed with every secret given (Standard Webhooks), through
- * the outbound client and its policy, within the timeout, redirects answered as they are (a failure,
- * never followed). 2xx is delivered; anything else is a failure worth retrying.
+ * the outbound client's `send` and its policy, within the timeout (the 4 KB of the answer kept
+ * included), redirects answered as they are (a failure, never followed). 2xx is delivered; anything
+ * else is a failure worth retrying.
  */
 export async function sendWebhook(
   services: WebhookServices,
@@ -49,13 +31,11 @@ export async function sendWebhook(
 ): Promise<SendOutcome> {
   const started = performance.now();
   const latency = () => Math.round(performance.now() - started);
-  let response: Response;
+  let answer: OutboundAnswer;
   try {
-    response = await services.http(url, {
+    answer = await services.http.send(url, {
       method: 'POST',
-      redirect: 'manual',
       timeoutMs: services.config.timeoutMs,
-      idempotent: false,
       headers: {
         'content-type': 'application/json',
         'user-agent': 'integrations-gateway-webhooks',
@@ -71,18 +51,16 @@ export async function sendWebhook(
   let responseBody: string | null = null;
   let readError: string | null = null;
   try {
-    responseBody = await readCut(response, RESPONSE_BODY_LIMIT);
+    responseBody = await answer.text(RESPONSE_BODY_LIMIT);
   } catch {
     readError = `The answer's body did not arrive within ${services.config.timeoutMs} ms.`;
   }
-  const ok = response.status >= 200 && response.status < 300;
-  const after = response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after')) : null;
+  const status = answer.status;
+  const ok = status >= 200 && status < 300;
+  const after = status === 429 || status === 503 ? retryAfterMs(answer.header('retry-after')) : null;
   let error: string | null = readError;
   if (!ok) {
-    error =
-      response.status >= 300 && response.status < 400
-        ? `HTTP ${response.status}: redirects are not followed; give the final URL.`
-        : `HTTP ${response.status}`;
+    error = status >= 300 && status < 400 ? `HTTP ${status}: redirects are not followed; give the final URL.` : `HTTP ${status}`;
   }
-  return { ok, httpStatus: response.status, latencyMs, error, responseBody, retryAfterMs: after };
+  return { ok, httpStatus: status, latencyMs, error, responseBody, retryAfterMs: after };
 }
