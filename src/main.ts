@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const { services, close: closeServices } = await createServices(config, logger);
   // The background engine's workers (src/jobs), unless WORKERS=0; stopped with the HTTP server, before the database closes.
   const engine = await startProcessEngine({ config, db: database.db, services, logger, notifications: database.notifications });
-  const hardening = await hardeningFromConfig(config.hardening, database);
+  const hardening = await hardeningFromConfig(config.hardening, database, logger);
   const gateway = createGateway({
     database,
     logger,
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     idempotency: config.idempotency,
     oidc: config.oidc,
     corsAllowedOrigins: config.corsAllowedOrigins,
+    apiKeyCache: config.apiKeyCache,
     events: {
       redisUrl: config.events.redisUrl,
       maxSubscriptionsPerKey: config.events.maxSubscriptionsPerKey,

@@ -7,12 +7,13 @@ import { createLoaders, type GatewayContext } from './context.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
-import { postgresAdmissionStore } from './http/admission/admission-store.js';
+import { type AdmissionStore, postgresAdmissionStore } from './http/admission/admission-store.js';
 import { FAILURE_MESSAGES } from './http/admission/admit.js';
 import { useGraphQLAdmission } from './http/admission/graphql-admission.plugin.js';
 import { OidcVerifier, type OidcOptions } from './http/admission/oidc/oidc-verifier.js';
 import { type UserAdmission, userAdmission } from './http/admission/oidc/user-admission.js';
 import { requestStateOf, type WithRequestState } from './http/admission/request-state.js';
+import { DEFAULT_VERIFIED_KEYS, VerifiedKeys, type VerifiedKeysOptions } from './http/admission/verified-keys.js';
 import { useEventStream } from './http/event-stream.js';
 import { type GraphiQLSetup, useGatewayGraphiQL } from './http/graphiql.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './http/hardening.js';
@@ -51,6 +52,8 @@ export interface GatewayOptions {
   corsAllowedOrigins?: readonly string[];
   /** Live event streams (subscriptions); defaults when absent. */
   events?: EventStreamOptions;
+  /** How long, and how many, verified API keys are trusted without the database (API_KEY_CACHE_*); defaults when absent. */
+  apiKeyCache?: VerifiedKeysOptions;
 }
 
 /** How subscriptions learn of published events, and how many a key may hold. */
@@ -100,12 +103,17 @@ function createEventStreams(options: GatewayOptions): EventStreams & { signal: P
 }
 
 /** GraphQL over the gateway's schema, admitting every request through the admission layer first. */
-function createGraphQLServer(options: GatewayOptions, users: UserAdmission | null, events: EventStreams): GraphQLServer {
+function createGraphQLServer(
+  options: GatewayOptions,
+  store: AdmissionStore,
+  users: UserAdmission | null,
+  events: EventStreams,
+): GraphQLServer {
   const { database, logger } = options;
   const hardening = gatewayHardening(options.hardening ?? {}, { logger });
   const rateLimiter = options.hardening?.rateLimiter ?? null;
   const admission = {
-    store: postgresAdmissionStore(database.db, (error) => logger.warn({ err: error }, 'recording API key use failed')),
+    store,
     rateLimiter,
     logger,
     users,
@@ -183,7 +191,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   // One verifier, so that GraphQL and REST share the identity provider's cached key set.
   const users = options.oidc ? userAdmission(database.db, new OidcVerifier(options.oidc), options.services.vault) : null;
   const events = createEventStreams(options);
-  const graphql = createGraphQLServer(options, users, events);
+  // One cache of verified keys for GraphQL and REST; it trusts nothing until it hears of changes.
+  const keys = new VerifiedKeys(database.db, options.apiKeyCache ?? DEFAULT_VERIFIED_KEYS, (error) =>
+    logger.warn({ err: error }, 'API keys: recording use or hearing of changes failed'),
+  );
+  const listening = keys.listen(database.notifications);
+  const store = postgresAdmissionStore(database.db, keys);
+  const graphql = createGraphQLServer(options, store, users, events);
   const metrics = new GatewayMetrics(database, (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'));
   const router = createRouter({
     yoga: graphql,
@@ -196,6 +210,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     metricsAccess: { token: options.hardening?.metricsToken, open: options.hardening?.metricsPublic ?? true },
     graphiql: options.graphiql !== false,
     rest: {
+      store,
       rateLimiter: options.hardening?.rateLimiter ?? null,
       idempotency: {
         leaseSeconds: options.idempotency?.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
@@ -221,6 +236,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     graphql,
     endSubscriptions: () => events.feed.close(),
     dispose: async () => {
+      await listening;
+      await keys.close();
       await events.feed.close();
       await graphql.dispose();
       await events.slots.close().catch(() => {});
