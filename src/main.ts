@@ -43,6 +43,7 @@ async function main(): Promise<void> {
       pollIntervalMs: config.engine.pollIntervalMs,
     },
   });
+  await gateway.ready();
   const server = createHttpServer(gateway, config.http);
 
   await new Promise<void>((resolve, reject) => {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getRequestListener } from '@hono/node-server';
 import { getOperationAST } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createLRUCache, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { createLoaders, type GatewayContext } from './context.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { unauthenticatedError } from './graphql/errors.js';
@@ -79,6 +79,8 @@ export interface Gateway {
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
   /** The GraphQL server the router hands /graphql to. */
   readonly graphql: GraphQLServer;
+  /** Resolves once the gateway hears of changes to API keys (until then it trusts no verified key). */
+  ready(): Promise<void>;
   /** Ends every live subscription (their streams complete), so that a draining server is not held open by them. */
   endSubscriptions(): Promise<void>;
   /** Stops timers and closes what the gateway's options opened (the budget store, the tracer). */
@@ -86,6 +88,14 @@ export interface Gateway {
 }
 
 const GRAPHQL_ENDPOINT = '/graphql';
+
+/**
+ * Documents whose parse, and whose parse errors, are kept (least recently used first out, an hour at
+ * most); validation keeps as many per rule set. graphql-jit keeps a document's compiled form for as long
+ * as the document is kept here or by the cost model (REMEMBERED_DOCUMENTS in limits/query-cost.ts): so at
+ * most 2,000 compiled documents, however many distinct ones clients send.
+ */
+export const DOCUMENT_CACHE_SIZE = 1_000;
 
 /** This process's event feed and subscription slots, and how it hears of publications. */
 function createEventStreams(options: GatewayOptions): EventStreams & { signal: PublicationSignal } {
@@ -128,6 +138,11 @@ function createGraphQLServer(
   return createYoga<WithRequestState, GatewayContext>({
     schema,
     maskedErrors: hardening.maskedErrors,
+    parserAndValidationCache: {
+      documentCache: createLRUCache({ max: DOCUMENT_CACHE_SIZE, ttl: 3_600_000 }),
+      errorCache: createLRUCache({ max: DOCUMENT_CACHE_SIZE, ttl: 3_600_000 }),
+      validationCache: true,
+    },
     // Limited by useRequestBodyLimit (src/http/limits/request-checks.ts), which does without Yoga's per-request stream.
     maxRequestBodySize: false,
     batching: false,
@@ -234,6 +249,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       return router.fetch(new graphql.fetchAPI.Request(target, init));
     },
     graphql,
+    ready: () => listening,
     endSubscriptions: () => events.feed.close(),
     dispose: async () => {
       await listening;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrgWithKeys, insertHealthChecks, insertIntegrations } from './support/fixtures.js';
+import type { LocalBudgets } from '../src/http/limits/local-budgets.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 const SIZES = [10, 100] as const;
@@ -38,6 +39,8 @@ function listQuery(options: { totalCount?: boolean; healthChecks?: boolean } = {
  */
 async function measure(query: string, variables: Record<string, unknown>) {
   expect((await gateway.graphql(key, query, variables)).status).toBe(200);
+  // What a flush would do meanwhile: on a busy machine a request may take longer than a budget is trusted.
+  await (gateway.rateLimitStore as LocalBudgets).flush();
   gateway.statements.reset();
   const res = await gateway.graphql(key, query, variables);
   const statements = gateway.statements.sql.filter((text) => !BACKGROUND.test(text));
@@ -131,6 +134,7 @@ describe('statements per read request in the steady state', () => {
   it("flushes the counted budgets in batches, not per request, and records a key's use once", async () => {
     const query = listQuery();
     await gateway.graphql(key, query, { first: 10 });
+    await (gateway.rateLimitStore as LocalBudgets).flush();
     gateway.statements.reset();
     const started = Date.now();
     const answers = await Promise.all(Array.from({ length: 40 }, () => gateway.graphql(key, query, { first: 10 })));
@@ -139,7 +143,9 @@ describe('statements per read request in the steady state', () => {
     const flushes = gateway.statements.sql.filter((text) => /rate_limit_add\(/.test(text)).length;
     // One flush per RATE_LIMIT_FLUSH_MS (250 ms by default) at most, whatever the number of requests.
     expect(flushes).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 1);
-    expect(gateway.statements.sql.filter((text) => /rate_limit_charge\(|from "api_keys"/.test(text))).toEqual([]);
+    // A budget in use is heard of at every flush: the process seldom has to charge a request in the database.
+    expect(gateway.statements.sql.filter((text) => /rate_limit_charge\(/.test(text)).length).toBeLessThanOrEqual(4);
+    expect(gateway.statements.sql.filter((text) => /from "api_keys"/.test(text))).toEqual([]);
     expect(gateway.statements.sql.filter((text) => /^update "api_keys"/.test(text)).length).toBeLessThanOrEqual(1);
   });
 });
@@ -253,7 +259,8 @@ describe('a spent budget refused without the database', () => {
   const FIVE_POINTS = '{ integrations(first: 2) { edges { node { id } } } }';
 
   beforeAll(async () => {
-    limited = await createTestGateway({ rateLimit: { apiKeyPoints: 12, organizationPoints: 1_000 } });
+    // Counted in the process down to the budget's last tenth (RATE_LIMIT_EXACT_POINTS=0).
+    limited = await createTestGateway({ rateLimit: { apiKeyPoints: 12, organizationPoints: 100_000, local: { exactPoints: 0 } } });
   });
   afterAll(() => limited?.close());
 
@@ -262,7 +269,8 @@ describe('a spent budget refused without the database', () => {
     await insertIntegrations(limited.db, org.organization.id, 3);
     expect((await limited.graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(200);
     expect((await limited.graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(200);
-    // 10 of 12 points: the store refuses the third and says so; the fourth is refused by the process alone.
+    // 10 of 12 points, the last five counted in the process: the third has no room, and from then on the
+    // process refuses by itself.
     expect((await limited.graphql(org.keys.VIEWER, FIVE_POINTS)).status).toBe(429);
     limited.statements.reset();
     const refused = await limited.graphql(org.keys.VIEWER, FIVE_POINTS);

@@ -136,6 +136,7 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     ...(options.events ? { events: options.events } : {}),
     ...(options.apiKeyCache ? { apiKeyCache: options.apiKeyCache } : {}),
   });
+  await app.ready();
   const world = options.world ? await createWorld(database.db) : null;
   const server = options.listen
     ? createHttpServer(app, { ...DEFAULT_HTTP_SERVER_OPTIONS, ...(options.listen === true ? {} : options.listen) })

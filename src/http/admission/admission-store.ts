@@ -38,8 +38,9 @@ export type Admitted =
  * Where admission verifies a credential, and, in the same round trip when asked, charges the rate limit or
  * claims an Idempotency-Key. The PostgreSQL store fuses all three into one statement
  * (admission.repository.ts), which is what makes an authenticated, rate-limited request cost one round
- * trip before its operation runs; a key this process has verified lately costs none (verified-keys.ts),
- * and then the charge and the claim are made when the operation runs, as they are for any request.
+ * trip before its operation runs. A key this process has verified lately costs none (verified-keys.ts),
+ * and then the charge is made when the operation runs, as it is for any request; a claim still rides in
+ * the statement that reads the key, which costs no more than claiming it alone.
  */
 export interface AdmissionStore {
   authenticate(credential: Credential, also?: AlsoOnAuthentication): Promise<Admitted>;
@@ -51,10 +52,11 @@ export function postgresAdmissionStore(db: Kysely<Database>, keys: VerifiedKeys)
   return {
     async authenticate(credential, also = {}) {
       const presented = hashKey(credential.token);
-      const known = keys.verify(credential.prefix, presented);
-      if (known) return known;
-      const generation = keys.generation;
       const { charge, claim } = also;
+      // A mutation's claim rides in the statement that reads the key: it costs that statement either way.
+      const known = keys.verify(credential.prefix, presented);
+      if (known && (!claim || 'failure' in known)) return known;
+      const generation = keys.generation;
       if (charge) {
         const found = await findKeyByPrefixCharging(
           db,

@@ -28,7 +28,12 @@ interface Known {
   /** Points admitted here and not yet sent; `sending`: sent, not yet acknowledged. */
   pending: number;
   sending: number;
+  /** When a request was last charged to it here: a budget in use is heard of at every flush. */
+  usedAt: number;
 }
+
+/** A budget charged here this recently is heard of at every flush, even with nothing to add. */
+const IN_USE_MS = 5_000;
 
 /** A row of `rate_limit_add`. */
 interface AddedRow {
@@ -43,13 +48,15 @@ interface AddedRow {
  * while every budget it is charged to was heard from lately (within `trustMs`) and, counting what this
  * process admitted since, keeps more than its reserve after the charge: the reserve is the last tenth of
  * the budget, and at least `exactPoints`. Otherwise (a budget not heard of yet or not lately, a new
- * window, a budget within its reserve) the request is charged in the shared store like any other
- * (`shared.charge`, all or nothing, exact), which also refreshes what this process knows. A request
- * is refused here, without the database, when the store has already reported a budget without room for
- * it: counts only grow within a window, so the store would refuse it too.
+ * window, a budget within its reserve, a budget no larger than `exactPoints`) the request is charged in
+ * the shared store like any other (`shared.charge`, all or nothing, exact; after what this process
+ * admitted on those budgets is flushed), which also refreshes what this process knows. A request is
+ * refused here, without the database, when the store's last count plus this process's own since leave no
+ * room for it: counts only grow within a window, so the store would refuse it too.
  *
  * Every `flushMs` the points admitted here are added to the store in one statement for all budgets
- * (`rate_limit_add`), whose answer refreshes what this process knows. So what one process admits
+ * (`rate_limit_add`; budgets charged here in the last 5 s are in it with nothing to add), whose answer
+ * refreshes what this process knows. So what one process admits
  * reaches the others within a flush and a trust period: a budget spent anywhere is refused everywhere
  * within `trustMs + flushMs` (one second), and a budget is overspent by at most what the other
  * processes admit here in that time beyond its reserve (none, while that is less than the reserve).
@@ -78,6 +85,8 @@ export class LocalBudgets implements RateLimitStore {
   async charge(charges: readonly BucketCharge[]): Promise<ChargeResult> {
     if (charges.length === 0) return { admitted: true, states: [] };
     const now = Date.now();
+    // A budget no larger than its reserve is charged in the store, exactly, every time.
+    if (charges.some((charge) => charge.limit <= this.options.exactPoints)) return this.#chargeShared(charges);
     const known: Known[] = [];
     for (const charge of charges) {
       const entry = this.#trusted(charge, now);
@@ -91,8 +100,8 @@ export class LocalBudgets implements RateLimitStore {
         spent: Math.min(entry.stored + entry.sending + entry.pending, MAX_POINTS),
         resetInMs: Math.max(0, entry.endsAt - now),
       }));
-    // The store said so already: refused without asking it again.
-    if (known.some((entry, index) => entry.stored + (charges[index] as BucketCharge).points > entry.limit))
+    // The store's count and this process's own since leave no room: the store, told of both, would refuse too.
+    if (known.some((entry, index) => entry.stored + entry.sending + entry.pending + (charges[index] as BucketCharge).points > entry.limit))
       return { admitted: false, states: states(known) };
     const roomy = known.every((entry, index) => {
       const after = entry.stored + entry.sending + entry.pending + (charges[index] as BucketCharge).points;
@@ -101,6 +110,7 @@ export class LocalBudgets implements RateLimitStore {
     if (!roomy) return this.#chargeShared(charges);
     known.forEach((entry, index) => {
       entry.pending += (charges[index] as BucketCharge).points;
+      entry.usedAt = now;
     });
     return { admitted: true, states: states(known) };
   }
@@ -118,6 +128,11 @@ export class LocalBudgets implements RateLimitStore {
     await this.#flushing;
     await this.flush();
     await this.shared.close();
+  }
+
+  /** Whether requests may be counted here on this budget: one no larger than `exactPoints` never is. */
+  #countable(entry: Known): boolean {
+    return entry.limit > this.options.exactPoints;
   }
 
   #reserve(limit: number): number {
@@ -138,6 +153,15 @@ export class LocalBudgets implements RateLimitStore {
   }
 
   async #chargeShared(charges: readonly BucketCharge[]): Promise<ChargeResult> {
+    // What this process admitted on these budgets goes to the store first, so that its check counts it.
+    const unsent = (charge: BucketCharge) => {
+      const entry = this.#known.get(charge.key);
+      return entry !== undefined && (entry.pending > 0 || entry.sending > 0);
+    };
+    if (charges.some(unsent)) {
+      await this.#flushing;
+      await this.flush();
+    }
     const result = await this.shared.charge(charges);
     const now = Date.now();
     charges.forEach((charge, index) => {
@@ -166,6 +190,7 @@ export class LocalBudgets implements RateLimitStore {
         endsAt,
         pending: entry && entry.endsAt + 1_000 >= endsAt ? entry.pending : 0,
         sending: Math.max(0, (entry?.sending ?? 0) - acknowledged),
+        usedAt: now,
       });
       return;
     }
@@ -184,7 +209,9 @@ export class LocalBudgets implements RateLimitStore {
         if (entry.sending === 0) this.#known.delete(key);
         continue;
       }
-      if (entry.pending === 0) continue;
+      // A budget in use is asked for its count even with nothing to add, so that requests keep finding it trusted.
+      if (entry.pending === 0 && (!this.#countable(entry) || now - entry.usedAt > IN_USE_MS || now - entry.heardAt < this.options.flushMs))
+        continue;
       batch.push({ key, entry, points: entry.pending });
       entry.sending += entry.pending;
       entry.pending = 0;
