@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
-import type { Database, IntegrationHealth, IntegrationRow, IntegrationStatus } from '../../db/database.js';
+import type { Database, IntegrationHealth, IntegrationStatus } from '../../db/database.js';
 import { type CursorPosition, cursorKeyShapes, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 import { type Integration, toIntegration } from './integration.model.js';
 
