@@ -91,9 +91,9 @@ const GRAPHQL_ENDPOINT = '/graphql';
 
 /**
  * Documents whose parse, and whose parse errors, are kept (least recently used first out, an hour at
- * most); validation keeps as many per rule set. graphql-jit keeps a document's compiled form for as long
- * as the document is kept here or by the cost model (REMEMBERED_DOCUMENTS in limits/query-cost.ts): so at
- * most 2,000 compiled documents, however many distinct ones clients send.
+ * most). Validation results and graphql-jit's compiled forms are held weakly by document, so kept as long
+ * as the document is kept here or by the cost model (REMEMBERED_DOCUMENTS in limits/query-cost.ts): at
+ * most 2,000, however many distinct documents clients send.
  */
 export const DOCUMENT_CACHE_SIZE = 1_000;
 
