@@ -21,8 +21,10 @@ import { budgetOwnerOf, type PrepaidCharge, type RateLimiter } from './rate-limi
  * role may run every root field of the operation (one that may not is refused whole, and charged nothing). The
  * cost plugin then takes the outcome instead of charging again, and answers 429 or reports the budget
  * exactly as it does for a request charged on its own. Everything else, a first sight of a document,
- * mutations, budgets kept in Redis, is charged as before, in a statement of its own. Budgets counted in
- * the process (local-budgets.ts, the default) need no statement at all, and are not charged here.
+ * mutations, budgets kept in Redis, is charged as before, in a statement of its own. A key this process
+ * verified lately needs no statement (verified-keys.ts): its request is charged when it runs, to budgets
+ * counted in the process (local-budgets.ts) without a statement either; a signed-in user's, whose
+ * organization is read on every request, still is charged in that statement.
  */
 export interface EarlyChargePlan {
   query: string;
@@ -41,7 +43,7 @@ export function planEarlyCharge(
   deps: { costs: OperationCosts; limits: OperationLimits; rateLimiter: RateLimiter | null },
 ): EarlyChargePlan | null {
   const { costs, limits, rateLimiter } = deps;
-  if (rateLimiter?.store.kind !== 'postgres' || rateLimiter.store.local || typeof params.query !== 'string') return null;
+  if (rateLimiter?.store.kind !== 'postgres' || typeof params.query !== 'string') return null;
   const document = costs.known(params.query);
   if (!document) return null;
   const operationName = params.operationName ?? null;

@@ -64,8 +64,6 @@ interface AddedRow {
  */
 export class LocalBudgets implements RateLimitStore {
   readonly kind = 'postgres' as const;
-  /** Budgets are counted here between flushes (early-charge.ts charges none in the authentication statement). */
-  readonly local = true;
   readonly #known = new Map<string, Known>();
   readonly #timer: NodeJS.Timeout;
   readonly #trustMs: number;

@@ -37,8 +37,6 @@ export interface ChargeResult {
  */
 export interface RateLimitStore {
   readonly kind: 'postgres' | 'redis';
-  /** Counted in this process between flushes (local-budgets.ts): nothing to charge in another statement. */
-  readonly local?: boolean;
   charge(charges: readonly BucketCharge[]): Promise<ChargeResult>;
   close(): Promise<void>;
 }

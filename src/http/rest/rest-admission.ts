@@ -44,7 +44,7 @@ function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
  */
 function fusedCharge(admission: Admission, operation: RestOperation, cost: RestCharge): AdmissionPlan | null {
   const { rateLimiter } = admission;
-  if (rateLimiter?.store.kind !== 'postgres' || rateLimiter.store.local || (cost.probes?.length ?? 0) > 0) return null;
+  if (rateLimiter?.store.kind !== 'postgres' || (cost.probes?.length ?? 0) > 0) return null;
   const budgets = rateLimiter.costBudgets();
   if (budgets.length === 0) return null;
   const charge = {
