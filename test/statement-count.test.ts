@@ -120,7 +120,6 @@ describe('statements per read request in the steady state', () => {
   });
 
   it('costs 1 page + 1 count + 1 history with everything selected, at 10 and at 100', async () => {
-    const counts: number[] = [];
     const statements: string[][] = [];
     for (const first of SIZES) statements.push((await measure(listQuery({ totalCount: true, healthChecks: true }), { first })).statements);
     expect(
