@@ -15,6 +15,7 @@ const postgresUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
  * processes against each other, or run the bench harness.
  */
 const fullSuites = [
+  'test/admission-processes.test.ts',
   'test/bench-smoke.test.ts',
   'test/cli.test.ts',
   'test/connect.browser.test.ts',

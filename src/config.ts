@@ -4,7 +4,9 @@ import { listConnectors } from './connectors/registry.js';
 import { type ConnectorSettingsMap, connectorSettingsFromEnv } from './connectors/settings.js';
 import { DEFAULT_ENGINE_CONFIG as ENGINE, type EngineConfig } from './jobs/engine.config.js';
 import { ASYMMETRIC_ALGORITHMS, type OidcOptions } from './http/admission/oidc/oidc-options.js';
+import { DEFAULT_VERIFIED_KEYS, type VerifiedKeysOptions } from './http/admission/verified-keys.config.js';
 import { originOf } from './http/cors.js';
+import { DEFAULT_LOCAL_BUDGETS } from './http/limits/local-budgets.js';
 import { DEFAULT_EVENTS_CONFIG, type EventsConfig } from './modules/events/events.config.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningConfig } from './http/hardening.config.js';
 import { DEFAULT_HTTP_SERVER_OPTIONS, type HttpServerOptions } from './http/node-server.js';
@@ -62,6 +64,12 @@ const schema = z.object({
   RATE_LIMIT_ORGANIZATION_POINTS: intFromEnv(300_000, 0, 1_000_000_000),
   RATE_LIMIT_INTEGRATION_TESTS: intFromEnv(10, 0, 1_000_000),
   RATE_LIMIT_INTEGRATION_TEST_WINDOW_SECONDS: intFromEnv(60, 1, 86_400),
+  // Budgets counted in each process and flushed to PostgreSQL in batches (src/http/limits/local-budgets.ts).
+  RATE_LIMIT_FLUSH_MS: intFromEnv(DEFAULT_LOCAL_BUDGETS.flushMs, 0, 500),
+  RATE_LIMIT_EXACT_POINTS: intFromEnv(DEFAULT_LOCAL_BUDGETS.exactPoints, 0, 1_000_000_000),
+  // Verified API keys kept in memory (src/http/admission/verified-keys.ts).
+  API_KEY_CACHE_TTL_MS: intFromEnv(DEFAULT_VERIFIED_KEYS.ttlMs, 0, 60_000),
+  API_KEY_CACHE_SIZE: intFromEnv(DEFAULT_VERIFIED_KEYS.size, 1, 1_000_000),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL')
@@ -157,6 +165,8 @@ export interface Config {
   connectors: ConnectorSettingsMap;
   /** Query limits, rate limits, error and schema exposure, metrics and tracing. */
   hardening: HardeningConfig;
+  /** How long, and how many, verified API keys are trusted without the database. */
+  apiKeyCache: VerifiedKeysOptions;
   /** Base64 key that seals provider secrets; required in production, generated into `dataDir` elsewhere. */
   encryptionKey: string | undefined;
   /** Base64 keys that still open secrets sealed before a rotation. */
@@ -283,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       redisUrl: values.REDIS_URL,
       maxSubscriptionsPerKey: values.SUBSCRIPTIONS_MAX_PER_KEY,
     },
+    apiKeyCache: { ttlMs: values.API_KEY_CACHE_TTL_MS, size: values.API_KEY_CACHE_SIZE },
     hardening: {
       graphiql: values.GRAPHIQL ?? values.NODE_ENV !== 'production',
       introspection: values.INTROSPECTION ?? values.NODE_ENV !== 'production',
@@ -303,6 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         organizationPoints: values.RATE_LIMIT_ORGANIZATION_POINTS,
         integrationTests: values.RATE_LIMIT_INTEGRATION_TESTS,
         integrationTestWindowSeconds: values.RATE_LIMIT_INTEGRATION_TEST_WINDOW_SECONDS,
+        local: { flushMs: values.RATE_LIMIT_FLUSH_MS, exactPoints: values.RATE_LIMIT_EXACT_POINTS },
       },
       metricsToken: values.METRICS_TOKEN,
       // Production fails closed: without a token, /metrics is served only when asked for explicitly.

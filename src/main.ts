@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const signal = config.events.redisUrl ? await openRedisSignal(config.events.redisUrl, redisLog(logger)) : undefined;
   // The background engine's workers (src/jobs), unless WORKERS=0; stopped with the HTTP server, before the database closes.
   const engine = await startProcessEngine({ config, db: database.db, services, logger, notifications: database.notifications });
-  const hardening = await hardeningFromConfig(config.hardening, database);
+  const hardening = await hardeningFromConfig(config.hardening, database, logger);
   const gateway = createGateway({
     database,
     logger,
@@ -39,12 +39,14 @@ async function main(): Promise<void> {
     idempotency: config.idempotency,
     oidc: config.oidc,
     corsAllowedOrigins: config.corsAllowedOrigins,
+    apiKeyCache: config.apiKeyCache,
     events: {
       signal,
       maxSubscriptionsPerKey: config.events.maxSubscriptionsPerKey,
       pollIntervalMs: config.engine.pollIntervalMs,
     },
   });
+  await gateway.ready();
   const server = createHttpServer(gateway, config.http);
 
   await new Promise<void>((resolve, reject) => {

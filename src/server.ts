@@ -2,17 +2,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getRequestListener } from '@hono/node-server';
 import { getOperationAST } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createLRUCache, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { createLoaders, type GatewayContext } from './context.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
-import { postgresAdmissionStore } from './http/admission/admission-store.js';
+import { type AdmissionStore, postgresAdmissionStore } from './http/admission/admission-store.js';
 import { FAILURE_MESSAGES } from './http/admission/admit.js';
 import { useGraphQLAdmission } from './http/admission/graphql-admission.plugin.js';
 import { OidcVerifier, type OidcOptions } from './http/admission/oidc/oidc-verifier.js';
 import { type UserAdmission, userAdmission } from './http/admission/oidc/user-admission.js';
 import { requestStateOf, type WithRequestState } from './http/admission/request-state.js';
+import { DEFAULT_VERIFIED_KEYS, VerifiedKeys, type VerifiedKeysOptions } from './http/admission/verified-keys.js';
 import { useEventStream } from './http/event-stream.js';
 import { type GraphiQLSetup, useGatewayGraphiQL } from './http/graphiql.js';
 import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, gatewayHardening, type HardeningOptions } from './http/hardening.js';
@@ -51,6 +52,8 @@ export interface GatewayOptions {
   corsAllowedOrigins?: readonly string[];
   /** Live event streams (subscriptions); defaults when absent. */
   events?: EventStreamOptions;
+  /** How long, and how many, verified API keys are trusted without the database (API_KEY_CACHE_*); defaults when absent. */
+  apiKeyCache?: VerifiedKeysOptions;
 }
 
 /** How subscriptions learn of published events, and how many a key may hold. */
@@ -79,6 +82,8 @@ export interface Gateway {
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
   /** The GraphQL server the router hands /graphql to. */
   readonly graphql: GraphQLServer;
+  /** Resolves once the gateway hears of changes to API keys (until then it trusts no verified key). */
+  ready(): Promise<void>;
   /** Ends every live subscription (their streams complete), so that a draining server is not held open by them. */
   endSubscriptions(): Promise<void>;
   /** Stops timers and closes what the gateway's options opened (the budget store, the tracer). */
@@ -86,6 +91,14 @@ export interface Gateway {
 }
 
 const GRAPHQL_ENDPOINT = '/graphql';
+
+/**
+ * Documents whose parse, and whose parse errors, are kept (least recently used first out, an hour at
+ * most). Validation results and graphql-jit's compiled forms are held weakly by document, so kept as long
+ * as the document is kept here or by the cost model (REMEMBERED_DOCUMENTS in limits/query-cost.ts): at
+ * most 2,000, however many distinct documents clients send.
+ */
+export const DOCUMENT_CACHE_SIZE = 1_000;
 
 /** This process's event feed and subscription slots, and how it hears of publications. */
 function createEventStreams(options: GatewayOptions): EventStreams & { signal: PublicationSignal } {
@@ -100,12 +113,17 @@ function createEventStreams(options: GatewayOptions): EventStreams & { signal: P
 }
 
 /** GraphQL over the gateway's schema, admitting every request through the admission layer first. */
-function createGraphQLServer(options: GatewayOptions, users: UserAdmission | null, events: EventStreams): GraphQLServer {
+function createGraphQLServer(
+  options: GatewayOptions,
+  store: AdmissionStore,
+  users: UserAdmission | null,
+  events: EventStreams,
+): GraphQLServer {
   const { database, logger } = options;
   const hardening = gatewayHardening(options.hardening ?? {}, { logger });
   const rateLimiter = options.hardening?.rateLimiter ?? null;
   const admission = {
-    store: postgresAdmissionStore(database.db, (error) => logger.warn({ err: error }, 'recording API key use failed')),
+    store,
     rateLimiter,
     logger,
     users,
@@ -120,6 +138,11 @@ function createGraphQLServer(options: GatewayOptions, users: UserAdmission | nul
   return createYoga<WithRequestState, GatewayContext>({
     schema,
     maskedErrors: hardening.maskedErrors,
+    parserAndValidationCache: {
+      documentCache: createLRUCache({ max: DOCUMENT_CACHE_SIZE, ttl: 3_600_000 }),
+      errorCache: createLRUCache({ max: DOCUMENT_CACHE_SIZE, ttl: 3_600_000 }),
+      validationCache: true,
+    },
     // Limited by useRequestBodyLimit (src/http/limits/request-checks.ts), which does without Yoga's per-request stream.
     maxRequestBodySize: false,
     batching: false,
@@ -183,7 +206,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   // One verifier, so that GraphQL and REST share the identity provider's cached key set.
   const users = options.oidc ? userAdmission(database.db, new OidcVerifier(options.oidc), options.services.vault) : null;
   const events = createEventStreams(options);
-  const graphql = createGraphQLServer(options, users, events);
+  // One cache of verified keys for GraphQL and REST; it trusts nothing until it hears of changes.
+  const keys = new VerifiedKeys(database.db, options.apiKeyCache ?? DEFAULT_VERIFIED_KEYS, (error) =>
+    logger.warn({ err: error }, 'API keys: recording use or hearing of changes failed'),
+  );
+  const listening = keys.listen(database.notifications);
+  const store = postgresAdmissionStore(database.db, keys);
+  const graphql = createGraphQLServer(options, store, users, events);
   const metrics = new GatewayMetrics(database, (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'));
   const router = createRouter({
     yoga: graphql,
@@ -196,6 +225,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     metricsAccess: { token: options.hardening?.metricsToken, open: options.hardening?.metricsPublic ?? true },
     graphiql: options.graphiql !== false,
     rest: {
+      store,
       rateLimiter: options.hardening?.rateLimiter ?? null,
       idempotency: {
         leaseSeconds: options.idempotency?.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
@@ -219,8 +249,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       return router.fetch(new graphql.fetchAPI.Request(target, init));
     },
     graphql,
+    ready: () => listening,
     endSubscriptions: () => events.feed.close(),
     dispose: async () => {
+      await listening;
+      await keys.close();
       await events.feed.close();
       await graphql.dispose();
       await events.slots.close().catch(() => {});

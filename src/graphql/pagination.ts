@@ -153,11 +153,26 @@ export interface Connection<T> {
  * Builds a Relay connection from rows fetched in paging order with one extra row (limit + 1),
  * which tells exactly whether more exist in the paging direction.
  */
+/** An edge whose cursor is encoded when it is read: most pages select the cursors of none or two of their edges. */
+class LazyEdge<T> {
+  #cursor: string | undefined;
+  constructor(
+    readonly node: T,
+    private readonly scope: string,
+    private readonly position: CursorPosition,
+  ) {}
+
+  get cursor(): string {
+    this.#cursor ??= encodeCursor(this.scope, this.position);
+    return this.#cursor;
+  }
+}
+
 export function toConnection<T>(rows: readonly { item: T; position: CursorPosition }[], page: PageRequest, scope: string): Connection<T> {
   const hasMore = rows.length > page.limit;
   const kept = rows.slice(0, page.limit);
   if (page.direction === 'backward') kept.reverse();
-  const edges = kept.map((row) => ({ cursor: encodeCursor(scope, row.position), node: row.item }));
+  const edges: Connection<T>['edges'] = kept.map((row) => new LazyEdge(row.item, scope, row.position));
   return {
     edges,
     pageInfo: {

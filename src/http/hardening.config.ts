@@ -1,5 +1,6 @@
 import type { OperationLimits } from './limits/cost.plugin.js';
 import type { DocumentLimits } from './limits/document-limits.js';
+import type { LocalBudgetOptions } from './limits/local-budgets.js';
 import type { RateLimitBudgets } from './limits/rate-limiter.js';
 import type { TracesExporter } from './observability/tracing.js';
 
@@ -21,7 +22,8 @@ export interface HardeningConfig {
   hideSuggestions: boolean;
   maxRequestBodyBytes: number;
   queryLimits: QueryLimits;
-  rateLimit: RateLimitBudgets & { enabled: boolean; redisUrl: string | undefined };
+  /** Budgets; `local`: counted in each process and flushed to PostgreSQL (local-budgets.ts), unless `flushMs` is 0. */
+  rateLimit: RateLimitBudgets & { enabled: boolean; redisUrl: string | undefined; local: LocalBudgetOptions };
   /** Bearer token required to read /metrics. */
   metricsToken: string | undefined;
   /** Without a token: serve /metrics to anyone (true), or not at all (false, 404). */

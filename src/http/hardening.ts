@@ -11,7 +11,8 @@ import { DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUERY_LIMITS, type HardeningCon
 import { useOperationCost } from './limits/cost.plugin.js';
 import { useDocumentLimits } from './limits/document-limits.js';
 import { useHideSuggestions } from './limits/hide-suggestions.plugin.js';
-import { postgresRateLimitStore } from './limits/rate-limit-store.js';
+import { LocalBudgets, type LocalBudgetOptions } from './limits/local-budgets.js';
+import { postgresRateLimitStore, type RateLimitStore } from './limits/rate-limit-store.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from '../logger.js';
 import { maskError } from './observability/mask-error.js';
@@ -120,15 +121,22 @@ export function gatewayHardening(options: HardeningOptions, deps: { logger: Logg
   return { plugins, maskedErrors: { maskError }, maxRequestBodySize };
 }
 
+/** Budgets in PostgreSQL: counted in this process and flushed in batches, or (`flushMs` 0) charged request by request. */
+export function postgresBudgets(database: Pick<DatabaseHandle, 'db'>, local: LocalBudgetOptions, logger: Logger): RateLimitStore {
+  const shared = postgresRateLimitStore(database.db);
+  if (local.flushMs <= 0) return shared;
+  return new LocalBudgets(database.db, shared, local, (error) => logger.warn({ err: error }, 'rate limit: flushing budgets failed'));
+}
+
 /** Opens what the configuration asks for (the budget store, the tracer) and returns the gateway's options. */
-export async function hardeningFromConfig(config: HardeningConfig, database: DatabaseHandle): Promise<HardeningOptions> {
+export async function hardeningFromConfig(config: HardeningConfig, database: DatabaseHandle, logger: Logger): Promise<HardeningOptions> {
   const { rateLimit } = config;
   let rateLimiter: RateLimiter | null = null;
   if (rateLimit.enabled) {
     // Redis's client and the tracing SDK are imported only when configured: they slow every start otherwise.
     const store = rateLimit.redisUrl
       ? await (await import('./limits/redis-rate-limit-store.js')).openRedisRateLimitStore(rateLimit.redisUrl)
-      : postgresRateLimitStore(database.db);
+      : postgresBudgets(database, rateLimit.local, logger);
     rateLimiter = new RateLimiter(store, rateLimit);
   }
   const tracing =

@@ -12,6 +12,7 @@ import { GRAPHIQL_ASSETS_PATH, graphiqlAsset } from './graphiql.js';
 import { callbackFailurePage, OAUTH_CALLBACK_PATH, oauthCallback } from './oauth-callback.route.js';
 import { OAUTH_DONE_PATH, oauthDonePage } from './oauth-done.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
+import type { AdmissionStore } from './admission/admission-store.js';
 import type { GatewayMetrics } from './observability/gateway-metrics.js';
 import type { RequestTelemetry } from './observability/request-telemetry.js';
 import { type MetricsAccess, metricsResponse, metricsServed } from './observability/telemetry.plugin.js';
@@ -35,6 +36,8 @@ export interface RouterDeps {
   graphiql: boolean;
   /** What the REST API shares with GraphQL: its rate limiter, Idempotency-Key terms, body limit and sign-in. */
   rest: {
+    /** The admission store GraphQL uses too: one cache of verified keys per gateway. */
+    store: AdmissionStore;
     rateLimiter: RateLimiter | null;
     idempotency: { leaseSeconds: number; ttlHours: number };
     maxBodyBytes: number;

@@ -55,6 +55,8 @@ export interface TestGatewayOptions {
   oidc?: OidcOptions;
   /** Origins whose pages may call the gateway (CORS). */
   corsAllowedOrigins?: string[];
+  /** Verified API keys kept in memory (defaults: the gateway's). */
+  apiKeyCache?: GatewayOptions['apiKeyCache'];
 }
 
 /**
@@ -132,7 +134,9 @@ export async function createTestGateway(options: TestGatewayOptions = {}): Promi
     ...(options.oidc ? { oidc: options.oidc } : {}),
     ...(options.corsAllowedOrigins ? { corsAllowedOrigins: options.corsAllowedOrigins } : {}),
     ...(options.events ? { events: options.events } : {}),
+    ...(options.apiKeyCache ? { apiKeyCache: options.apiKeyCache } : {}),
   });
+  await app.ready();
   const world = options.world ? await createWorld(database.db) : null;
   const server = options.listen
     ? createHttpServer(app, { ...DEFAULT_HTTP_SERVER_OPTIONS, ...(options.listen === true ? {} : options.listen) })

@@ -21,7 +21,10 @@ import { budgetOwnerOf, type PrepaidCharge, type RateLimiter } from './rate-limi
  * role may run every root field of the operation (one that may not is refused whole, and charged nothing). The
  * cost plugin then takes the outcome instead of charging again, and answers 429 or reports the budget
  * exactly as it does for a request charged on its own. Everything else, a first sight of a document,
- * mutations, budgets kept in Redis, is charged as before, in a statement of its own.
+ * mutations, budgets kept in Redis, is charged as before, in a statement of its own. A key this process
+ * verified lately needs no statement (verified-keys.ts): its request is charged when it runs, to budgets
+ * counted in the process (local-budgets.ts) without a statement either; a signed-in user's, whose
+ * organization is read on every request, still is charged in that statement.
  */
 export interface EarlyChargePlan {
   query: string;

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../logger.js';
 import type { GatewayServices } from '../../services.js';
-import { postgresAdmissionStore } from '../admission/admission-store.js';
+import type { AdmissionStore } from '../admission/admission-store.js';
 import type { UserAdmission } from '../admission/oidc/user-admission.js';
 import { IdempotentRuns } from '../idempotency/idempotent-run.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
@@ -18,6 +18,8 @@ export interface RestMountDeps {
   db: Kysely<Database>;
   services: GatewayServices;
   logger: Logger;
+  /** Where keys are verified: the store GraphQL uses. */
+  store: AdmissionStore;
   rateLimiter: RateLimiter | null;
   idempotency: { leaseSeconds: number; ttlHours: number };
   maxBodyBytes: number;
@@ -48,7 +50,7 @@ function unmatched(method: string, path: string, requestId: string): Response {
  */
 export function mountRest<E extends RestEnv>(router: Hono<E>, deps: RestMountDeps): void {
   const admission = {
-    store: postgresAdmissionStore(deps.db, (error) => deps.logger.warn({ err: error }, 'recording API key use failed')),
+    store: deps.store,
     rateLimiter: deps.rateLimiter,
     logger: deps.logger,
     users: deps.users,

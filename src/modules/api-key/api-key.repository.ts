@@ -99,12 +99,16 @@ export function toKeyWithOrganization(row: FoundRow): KeyWithOrganization {
   return { key: toApiKey(row), keyHash: row.key_hash, organization: toOrganization(organization) };
 }
 
-/** Records use at most once a minute per key, so that busy keys do not write on every request. */
-export async function touchApiKey(db: Kysely<Database>, id: string): Promise<void> {
+/**
+ * Records the use of these keys, in one statement, leaving alone any whose use was recorded less than a
+ * minute ago (by another process), so that busy keys do not write on every request.
+ */
+export async function touchApiKey(db: Kysely<Database>, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
   await db
     .updateTable('api_keys')
     .set({ last_used_at: sql<Date>`now()` })
-    .where('id', '=', id)
+    .where('id', '=', sql<string>`any(${[...ids]}::uuid[])`)
     .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', sql<Date>`now() - interval '1 minute'`)]))
     .execute();
 }

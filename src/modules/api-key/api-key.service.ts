@@ -5,6 +5,7 @@ import { ROLES, type Viewer } from './viewer.js';
 import { type EventOrigin, OPERATOR_ACTOR } from '../events/event-actor.js';
 import { appendEvent } from '../events/event.repository.js';
 import { ServiceError } from '../../errors.js';
+import { announceApiKeyChanged } from './api-key.changes.js';
 import { isUuid } from '../../ids.js';
 import {
   type ApiKey,
@@ -95,23 +96,42 @@ export function credentialOf(authorization: string | null): Credential | { failu
 
 export type Authentication = { viewer: Viewer } | { failure: AuthenticationFailure };
 
+/** How often a key's use is recorded at most (`last_used_at`, shown "to the minute"). */
+export const KEY_USE_RECORD_MS = 60_000;
+
+/** Whether a key whose use was last recorded at `lastUsedAt` is due to have it recorded again. */
+export function keyUseDue(lastUsedAt: Date | null, now = Date.now()): boolean {
+  return now - (lastUsedAt?.getTime() ?? 0) > KEY_USE_RECORD_MS;
+}
+
+/** Whether `presented` (a key's SHA-256) is the stored hex hash, compared in constant time. */
+export function hashMatches(storedHex: string | Buffer, presented: Buffer): boolean {
+  const stored = typeof storedHex === 'string' ? Buffer.from(storedHex, 'hex') : storedHex;
+  return stored.length === presented.length && timingSafeEqual(stored, presented);
+}
+
 /**
  * Checks a key found by its prefix against the presented one (in constant time) and that it is not
- * revoked; records its use, at most once a minute, after the answer is known and without delaying it.
+ * revoked; hands a valid key to `recordUse`, which records its use at most once a minute, after the
+ * answer is known and without delaying it.
  */
 export function verifyFoundKey(
-  db: Kysely<Database>,
   found: KeyWithOrganization | undefined,
   presented: Buffer,
-  onBackgroundError: (error: unknown) => void,
+  recordUse: (key: ApiKey) => void,
 ): Authentication {
   if (!found) return { failure: 'UNKNOWN' };
-  const stored = Buffer.from(found.keyHash, 'hex');
-  if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return { failure: 'UNKNOWN' };
+  if (!hashMatches(found.keyHash, presented)) return { failure: 'UNKNOWN' };
   if (found.key.revokedAt) return { failure: 'REVOKED' };
-  const lastUsed = found.key.lastUsedAt?.getTime() ?? 0;
-  if (Date.now() - lastUsed > 60_000) touchApiKey(db, found.key.id).catch(onBackgroundError);
+  recordUse(found.key);
   return { viewer: { organization: found.organization, apiKey: found.key, role: found.key.role, user: null } };
+}
+
+/** Records a key's use in the background, in a statement of its own, when it is due. */
+export function touchWhenDue(db: Kysely<Database>, onBackgroundError: (error: unknown) => void): (key: ApiKey) => void {
+  return (key) => {
+    if (keyUseDue(key.lastUsedAt)) touchApiKey(db, [key.id]).catch(onBackgroundError);
+  };
 }
 
 /** Resolves an `Authorization` header (or a credential read from one) to a viewer, with one statement. */
@@ -122,7 +142,7 @@ export async function authenticate(
 ): Promise<Authentication> {
   const credential = typeof authorization === 'object' && authorization !== null ? authorization : credentialOf(authorization);
   if ('failure' in credential) return credential;
-  return verifyFoundKey(db, await findKeyByPrefix(db, credential.prefix), hashKey(credential.token), onBackgroundError);
+  return verifyFoundKey(await findKeyByPrefix(db, credential.prefix), hashKey(credential.token), touchWhenDue(db, onBackgroundError));
 }
 
 /**
@@ -144,6 +164,8 @@ export async function revokeApiKey(
     : undefined;
   if (!result) throw new ServiceError('NOT_FOUND', 'No such API key.', ['id']);
   if (!result.changed) throw new ServiceError('ALREADY_REVOKED', 'This API key is already revoked.', ['id']);
+  // Committed when the transaction was this function's own; in a caller's, the notification at its commit follows.
+  announceApiKeyChanged(result.key.prefix);
   return result.key;
 }
 

@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
-import type { Database, IntegrationHealth, IntegrationRow, IntegrationStatus } from '../../db/database.js';
+import type { Database, IntegrationHealth, IntegrationStatus } from '../../db/database.js';
 import { type CursorPosition, cursorKeyShapes, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 import { type Integration, toIntegration } from './integration.model.js';
 
@@ -77,74 +77,6 @@ export type ListColumn =
   | 'created_at'
   | 'updated_at';
 
-type PartialRow = Pick<IntegrationRow, 'id' | 'organization_id'> & Partial<IntegrationRow>;
-
-/**
- * A row of which only some columns were loaded, as a whole row: the columns not loaded are undefined,
- * and no field selected on the page reads them. Every property is written out rather than spread, so
- * that every row has one object shape, which the engine keeps fast.
- */
-function fromPartial(row: PartialRow): IntegrationRow {
-  return {
-    id: row.id,
-    organization_id: row.organization_id,
-    provider: row.provider,
-    display_name: row.display_name,
-    environment: row.environment,
-    auth_kind: row.auth_kind,
-    status: row.status,
-    status_reason: row.status_reason,
-    health: row.health,
-    consecutive_failures: row.consecutive_failures,
-    last_check_at: row.last_check_at ?? null,
-    last_check_ok: row.last_check_ok,
-    last_check_latency_ms: row.last_check_latency_ms,
-    last_check_http_status: row.last_check_http_status,
-    last_check_message: row.last_check_message,
-    requested_scopes: row.requested_scopes,
-    granted_scopes: row.granted_scopes,
-    account: row.account,
-    config: row.config,
-    webhook_url: row.webhook_url,
-    webhook_events: row.webhook_events,
-    webhook_enabled: row.webhook_enabled,
-    webhook_secret_rotated_at: row.webhook_secret_rotated_at,
-    last_sync_status: row.last_sync_status ?? null,
-    last_sync_started_at: row.last_sync_started_at,
-    last_sync_finished_at: row.last_sync_finished_at,
-    last_sync_error: row.last_sync_error,
-    last_sync_run_id: row.last_sync_run_id ?? null,
-    last_sync_item_count: row.last_sync_item_count ?? null,
-    next_sync_at: row.next_sync_at ?? null,
-    secret_ciphertext: row.secret_ciphertext,
-    secret_key_id: row.secret_key_id,
-    secret_version: row.secret_version,
-    secret_origins: row.secret_origins,
-    credential_expires_at: row.credential_expires_at,
-    credential_obtained_at: row.credential_obtained_at,
-    credential_refreshable: row.credential_refreshable,
-    revoked_at: row.revoked_at,
-    revoked_by_key_id: row.revoked_by_key_id,
-    refresh_started_at: row.refresh_started_at,
-    refresh_attempt_id: row.refresh_attempt_id,
-    refresh_request_id: row.refresh_request_id,
-    lease_owner: row.lease_owner,
-    lease_expires_at: row.lease_expires_at,
-    next_health_check_at: row.next_health_check_at ?? null,
-    next_refresh_at: row.next_refresh_at ?? null,
-    health_check_interval_seconds: row.health_check_interval_seconds ?? null,
-    health_checks_paused: row.health_checks_paused ?? false,
-    refresh_refused_at: row.refresh_refused_at,
-    refresh_refused_reason: row.refresh_refused_reason,
-    end_user_id: row.end_user_id ?? null,
-    end_user_display_name: row.end_user_display_name ?? null,
-    end_user_email: row.end_user_email ?? null,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    row_version: row.row_version,
-  } as IntegrationRow;
-}
-
 export interface ListedIntegration {
   item: Integration;
   position: CursorPosition;
@@ -169,7 +101,7 @@ export async function listIntegrationPage(
   const dir = sql.raw(ascending ? 'asc' : 'desc');
   const filtered = applyFilter(db.selectFrom('integrations'), organizationId, options.filter);
   const some = options.columns && options.columns !== 'all' ? options.columns : null;
-  // Typed as whole rows either way; `fromPartial` completes partial rows below.
+  // Typed as whole rows either way: the columns not loaded are undefined.
   let query = (
     some
       ? (filtered.select([
@@ -194,8 +126,10 @@ export async function listIntegrationPage(
         .execute(),
     keyShape,
   );
-  // No rest destructuring: copying every row costs more than the extra sort_key property.
-  return rows.map((row) => ({ item: toIntegration(some ? fromPartial(row) : row), position: { key: row.sort_key, id: row.id } }));
+  // Straight from the driver's row, partial or whole: toIntegration reads a column not loaded as undefined,
+  // and no field selected on the page reads one (integration.selection.ts). No rest destructuring either:
+  // copying every row costs more than the extra sort_key property.
+  return rows.map((row) => ({ item: toIntegration(row), position: { key: row.sort_key, id: row.id } }));
 }
 
 export async function countIntegrations(db: Kysely<Database>, organizationId: string, filter: IntegrationFilter): Promise<number> {

@@ -83,7 +83,7 @@ export function toIntegration(row: IntegrationRow): Integration {
     statusReason: row.status_reason,
     health: row.health,
     lastHealthCheck:
-      row.last_check_at === null
+      row.last_check_at == null
         ? null
         : {
             checkedAt: row.last_check_at,
@@ -103,7 +103,7 @@ export function toIntegration(row: IntegrationRow): Integration {
       secretRotatedAt: row.webhook_secret_rotated_at,
     },
     lastSync:
-      row.last_sync_status === null
+      row.last_sync_status == null
         ? null
         : {
             status: row.last_sync_status,

@@ -21,7 +21,8 @@ const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
       type: ApiKeyRef,
       nullable: true,
       description: 'The API key the request authenticated with; null for a signed-in user.',
-      resolve: (viewer) => viewer.apiKey,
+      // Read afresh: authentication may have used a key verified a few seconds ago (its name, its last use).
+      resolve: (viewer, _args, context) => (viewer.apiKey ? context.loaders.apiKey.load(viewer.apiKey.id) : null),
     }),
     user: t.field({
       type: SignedInUserRef,
