@@ -17,6 +17,7 @@ const postgresUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
 const fullSuites = [
   'test/bench-smoke.test.ts',
   'test/cli.test.ts',
+  'test/cluster.test.ts',
   'test/connect.browser.test.ts',
   'test/embedded-socket.test.ts',
   'test/engine-scale.test.ts',
