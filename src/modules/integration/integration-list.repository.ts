@@ -186,36 +186,67 @@ export async function listIntegrationPage(
   // A search first asks the trigram index for its matches' ids, up to SEARCH_CANDIDATE_LIMIT: a page of
   // a rare term is then read by id; a common term's by the order's index, the search as a filter.
   const candidates = options.filter.search ? await searchCandidates(db, organizationId, options.filter) : null;
-  let filtered = applyFilter(db.selectFrom('integrations'), organizationId, options.filter, { useIndex: false });
+  if (candidates?.length === 0) return withCursorCheck(options.page, async () => [], keyShape);
+  const commonSearch = options.filter.search && !candidates ? options.filter.search : null;
+  let filtered = applyFilter(
+    db.selectFrom('integrations'),
+    organizationId,
+    commonSearch ? { ...options.filter, search: null } : options.filter,
+    { useIndex: false },
+  );
   if (candidates) filtered = filtered.where('integrations.id', '=', sql<string>`any(${candidates}::uuid[])`);
   const some = options.columns && options.columns !== 'all' ? options.columns : null;
-  // Typed as whole rows either way; `fromPartial` completes partial rows below.
-  let query = (
-    some
-      ? (filtered.select([
-          'integrations.id',
-          'integrations.organization_id',
-          ...some.map((column) => `integrations.${column}` as const),
-        ]) as unknown as ReturnType<typeof filtered.selectAll<'integrations'>>)
-      : filtered.selectAll('integrations')
-  ).select(sql<string>`(${expression})::text`.as('sort_key'));
   const cursor = options.page.cursor;
-  if (cursor) {
-    const op = sql.raw(ascending ? '>' : '<');
-    query = query.where(sql<boolean>`(${expression}, integrations.id) ${op} (cast(${cursor.key} as ${type}), cast(${cursor.id} as uuid))`);
-  }
+  const op = sql.raw(ascending ? '>' : '<');
+  const after = cursor
+    ? sql<boolean>`(${expression}, integrations.id) ${op} (cast(${cursor.key} as ${type}), cast(${cursor.id} as uuid))`
+    : null;
   const rows = await withCursorCheck(
     options.page,
-    () =>
-      query
+    async (): Promise<(IntegrationRow & { sort_key: string })[]> => {
+      if (commonSearch) {
+        // The organization's rows in order, fenced by `offset 0` so that the search stays outside: the
+        // planner walks the order's index and stops once a page has matched, instead of reading every
+        // match to sort them.
+        const ordered = (after ? filtered.where(after) : filtered)
+          .selectAll('integrations')
+          .select(sql<unknown>`${expression}`.as('order_key'))
+          .orderBy(sql`${expression} ${dir}`)
+          .orderBy(sql`integrations.id ${dir}`)
+          .offset(0);
+        return (await db
+          .selectFrom(ordered.as('integrations'))
+          .selectAll('integrations')
+          .select(sql<string>`(integrations.order_key)::text`.as('sort_key'))
+          .where(sql<boolean>`integrations.display_name ilike ${`%${escapeLike(commonSearch)}%`}`)
+          .orderBy(sql`integrations.order_key ${dir}`)
+          .orderBy(sql`integrations.id ${dir}`)
+          .limit(options.page.limit + 1)
+          .execute()) as unknown as (IntegrationRow & { sort_key: string })[];
+      }
+      // Typed as whole rows either way; `fromPartial` completes partial rows below.
+      const query = (
+        some
+          ? (filtered.select([
+              'integrations.id',
+              'integrations.organization_id',
+              ...some.map((column) => `integrations.${column}` as const),
+            ]) as unknown as ReturnType<typeof filtered.selectAll<'integrations'>>)
+          : filtered.selectAll('integrations')
+      ).select(sql<string>`(${expression})::text`.as('sort_key'));
+      return (after ? query.where(after) : query)
         .orderBy(sql`${expression} ${dir}`)
         .orderBy(sql`integrations.id ${dir}`)
         .limit(options.page.limit + 1)
-        .execute(),
+        .execute();
+    },
     keyShape,
   );
   // No rest destructuring: copying every row costs more than the extra sort_key property.
-  return rows.map((row) => ({ item: toIntegration(some ? fromPartial(row) : row), position: { key: row.sort_key, id: row.id } }));
+  return rows.map((row) => ({
+    item: toIntegration(some && !commonSearch ? fromPartial(row) : row),
+    position: { key: row.sort_key, id: row.id },
+  }));
 }
 
 /** The ids of a search's matches when there are at most SEARCH_CANDIDATE_LIMIT of them; null when more. */
