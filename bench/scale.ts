@@ -56,7 +56,7 @@ async function ask(url: string, key: string, query: string, variables: Record<st
   return { ms, integrations: body.data.integrations };
 }
 
-/** Times `samples` sequential calls after `warmup` untimed ones; `check` sees every answer. */
+/** Times `samples` sequential calls after `warmup` untimed ones; each call checks its own answer. */
 async function time(samples: number, call: () => Promise<{ ms: number }>, warmup = 3): Promise<{ p50: number; p90: number }> {
   for (let i = 0; i < warmup; i += 1) await call();
   const times = new Float64Array(samples);
@@ -221,13 +221,15 @@ export async function runScaleBench(options: BenchOptions, log: (line: string) =
       `# Scale: ${started.toISOString()} (${options.profile.name})`,
       '',
       `${gitDescription()}; ${seeded.total} integrations in ${seeded.organizations} organizations, the large one with ` +
-        `${large.rows} visible; seeded in ${seedSeconds.toFixed(1)} s. Load average before: ${loadBefore.map((n) => n.toFixed(2)).join(' ')}.`,
+        `${large.rows} visible; seeded in ${seedSeconds.toFixed(1)} s. ` +
+        `Load average before: ${loadBefore.map((n) => n.toFixed(2)).join(' ')}.`,
       '',
       '| measurement | rows | p50 ms | p90 ms | target | met |',
       '|---|---|---|---|---|---|',
       ...measured.map(
         (m) =>
-          `| ${m.name} | ${m.rows ?? ''} | ${m.p50.toFixed(2)} | ${m.p90.toFixed(2)} | ${m.target ?? ''} | ${m.met === null ? '' : m.met ? 'yes' : 'no'} |`,
+          `| ${m.name} | ${m.rows ?? ''} | ${m.p50.toFixed(2)} | ${m.p90.toFixed(2)} | ${m.target ?? ''} | ` +
+          `${m.met === null ? '' : m.met ? 'yes' : 'no'} |`,
       ),
       '',
       '## Search plans (EXPLAIN ANALYZE of what the repository runs)',
