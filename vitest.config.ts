@@ -18,6 +18,7 @@ const fullSuites = [
   'test/admission-processes.test.ts',
   'test/bench-smoke.test.ts',
   'test/cli.test.ts',
+  'test/cluster.test.ts',
   'test/connect.browser.test.ts',
   'test/embedded-socket.test.ts',
   'test/engine-scale.test.ts',

@@ -85,6 +85,8 @@ export async function runEngineBench(options: BenchOptions, log: (line: string) 
     const dbUrl = databaseUrl(options.serverUrl, options.databaseName);
     const env = {
       NODE_ENV: 'production',
+      // One process each: the set-ups compared here are counted in processes.
+      WEB_CONCURRENCY: '1',
       DATABASE_URL: dbUrl,
       DATABASE_POOL_SIZE: String(options.poolSize),
       LOG_LEVEL: 'warn',

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { SeedShape } from './seed.js';
 
@@ -44,6 +45,15 @@ export interface BenchOptions {
   cpuProfileDir: string | null;
   /** The background engine's benchmark (bench/engine-bench.ts) instead of the read and write workloads. */
   engine: boolean;
+  /** `--scale`: search, totalCount and keyset pages as an organization grows (bench/scale.ts) instead. */
+  scale: boolean;
+  /** Integrations `--scale` seeds (one organization gets half). */
+  scaleRows: number;
+  /**
+   * `--workers N`: the timed runs measure the gateway as one process and as a cluster of N
+   * (WEB_CONCURRENCY), the latter in the same paired rounds against the same baseline; null: one process only.
+   */
+  workers: number | null;
 }
 
 const FULL_SEED: SeedShape = {
@@ -101,7 +111,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
 
 export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R,W2,...] [--connections N] [--rounds N]
                         [--duration SECONDS] [--pool N] [--out DIR] [--keep-db] [--source]
-                        [--cpu-prof DIR] [--engine]
+                        [--cpu-prof DIR] [--engine] [--scale [--scale-rows N]] [--workers N|all]
 
   --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
   --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
@@ -112,6 +122,11 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R
   --source       run the gateway through tsx from src/ instead of building dist/ (npm run build)
   --engine       the background engine instead: probe throughput with one worker process and with two, and W1
                  with the scheduler busy vs idle, in paired rounds (results/<date>-engine.md)
+  --scale        search, totalCount and keyset pages as an organization grows: seeds --scale-rows integrations
+                 (default 1000000; one organization with half) into a database of its own, dropped afterwards,
+                 and times pages one request at a time (results/<date>-scale.md)
+  --workers      the timed runs measure the gateway as one process and also as a cluster of N processes
+                 (WEB_CONCURRENCY; all: one per core), each against the same baseline
   --cpu-prof     the timed gateway writes a V8 CPU profile (.cpuprofile) into DIR when it stops;
                  summarize it with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile
 
@@ -138,8 +153,8 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     const arg = argv[i] as string;
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${USAGE}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    if (['quick', 'smoke', 'keep-db', 'source', 'help', 'engine'].includes(name)) flags.set(name, true);
-    else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out', 'cpu-prof'].includes(name)) {
+    if (['quick', 'smoke', 'keep-db', 'source', 'help', 'engine', 'scale'].includes(name)) flags.set(name, true);
+    else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out', 'cpu-prof', 'scale-rows', 'workers'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
       flags.set(name, value);
@@ -177,5 +192,8 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     fromSource: flags.has('source'),
     cpuProfileDir: typeof flags.get('cpu-prof') === 'string' ? path.resolve(flags.get('cpu-prof') as string) : null,
     engine: flags.has('engine'),
+    scale: flags.has('scale'),
+    scaleRows: Math.round(number('scale-rows', 1_000_000)),
+    workers: flags.get('workers') === 'all' ? availableParallelism() : flags.has('workers') ? Math.round(number('workers', 1)) : null,
   };
 }

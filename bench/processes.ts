@@ -37,6 +37,35 @@ function readMemory(pid: number): { rss: number; peak: number } | null {
   }
 }
 
+/** The processes `pid` started (a cluster's workers), from /proc; none where there is no /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Waits until `count` distinct processes of a cluster answer /metrics (its `gateway_process_info`, served
+ * with METRICS_PUBLIC=true): the primary hands connections only to workers that listen, and a worker
+ * still starting would take no share of the first measured run.
+ */
+export async function waitForWorkers(url: string, count: number, timeoutMs = 120_000): Promise<void> {
+  const seen = new Set<string>();
+  const deadline = Date.now() + timeoutMs;
+  while (seen.size < count) {
+    if (Date.now() > deadline) throw new Error(`only ${seen.size} of ${count} workers answered within ${timeoutMs} ms`);
+    const text = await fetch(`${url}/metrics`, { headers: { connection: 'close' } }).then(
+      (res) => res.text(),
+      () => '',
+    );
+    const pid = /^gateway_process_info\{pid="(\d+)"/m.exec(text)?.[1];
+    if (pid) seen.add(pid);
+    else await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 // Linux reports CPU time in clock ticks of 1/100 s on every common configuration (getconf CLK_TCK).
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -106,7 +135,11 @@ export async function startServer(
     pid,
     url,
     memory: () => readMemory(pid),
-    cpuMs: () => readCpuMs(pid),
+    // A cluster's primary hands connections to its workers: their CPU is the server's too.
+    cpuMs: () => {
+      const own = readCpuMs(pid);
+      return own === null ? null : childrenOf(pid).reduce((sum, worker) => sum + (readCpuMs(worker) ?? 0), own);
+    },
     output: () => output,
     async stop() {
       if (exited !== undefined) return;

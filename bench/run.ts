@@ -21,11 +21,12 @@ import {
   testCall,
 } from './mutations.js';
 import { runEngineBench } from './engine-bench.js';
+import { runScaleBench } from './scale.js';
 import { parseOptions } from './options.js';
 import { withRestList } from './rest-workload.js';
 import { startStatementCounter } from './pg-counter.js';
 import { watchDatabaseCpu } from './pg-cpu.js';
-import { buildGateway, projectRoot, startServer } from './processes.js';
+import { buildGateway, projectRoot, startServer, waitForWorkers } from './processes.js';
 import { mb, type StatementCount, statementsTable, summarize } from './report.js';
 import { type Check, measureRounds, type Target, type Timed } from './rounds.js';
 import { databaseUrl, dropDatabase, seedDatabase } from './seed.js';
@@ -36,6 +37,7 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2), path.join(projectRoot, 'bench/results'));
   if (options.engine) return runEngineBench(options, log);
+  if (options.scale) return runScaleBench(options, log);
   const { profile } = options;
   const started = new Date();
   const loadBefore = os.loadavg();
@@ -84,6 +86,8 @@ async function main(): Promise<number> {
     // Budgets high enough never to refuse the benchmark's load; the rate limiter still does its accounting.
     const gatewayEnv = (url: string) => ({
       NODE_ENV: 'production',
+      // One process (production's default is one per core); --workers adds a cluster beside it.
+      WEB_CONCURRENCY: '1',
       DATABASE_URL: url,
       DATABASE_POOL_SIZE: pool,
       LOG_LEVEL: 'warn',
@@ -200,6 +204,20 @@ async function main(): Promise<number> {
       () => gateway.stop(),
       () => baseline.stop(),
     );
+    // --workers N: the same gateway as a cluster of N processes, in rounds of its own against the baseline.
+    const cluster = options.workers
+      ? await startServer(
+          `gateway x${options.workers}`,
+          gatewayEntry,
+          { ...gatewayEnv(dbUrl), WEB_CONCURRENCY: String(options.workers), METRICS_PUBLIC: 'true' },
+          gatewayArgs,
+        )
+      : null;
+    if (cluster) {
+      cleanups.push(() => cluster.stop());
+      await waitForWorkers(cluster.url, options.workers as number);
+      log(`bench: gateway x${options.workers} (WEB_CONCURRENCY=${options.workers}) up beside the single process`);
+    }
     const timed: Timed[] = [];
     for (const workload of reads) {
       const want = expected.get(workload.id) as unknown[];
@@ -226,6 +244,16 @@ async function main(): Promise<number> {
           check: (i, s, b) => firstDifference(workload.baseline.normalize(s, b), want[i]),
         },
       });
+    }
+    if (cluster) {
+      for (const workload of [...timed]) {
+        if (workload.b?.name !== 'baseline') continue;
+        timed.push({
+          ...workload,
+          id: `${workload.id} x${options.workers}`,
+          a: { ...workload.a, name: cluster.name, server: () => cluster },
+        });
+      }
     }
     if (runs.W4)
       timed.push({

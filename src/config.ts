@@ -39,6 +39,8 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: intFromEnv(10_000, 0, 600_000),
+  // Gateway processes under node:cluster (src/cluster.ts); unset: the cores in production, else 1.
+  WEB_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   // Deadlines of the HTTP server (src/http/node-server.ts): a client that stalls is answered 408 and let go.
   HTTP_HEADERS_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.headersTimeoutMs, 100, 600_000),
   HTTP_REQUEST_TIMEOUT_MS: intFromEnv(DEFAULT_HTTP_SERVER_OPTIONS.requestTimeoutMs, 100, 3_600_000),
@@ -152,6 +154,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Size of the `pg` connection pool (ignored by the embedded database, which has one connection). */
   databasePoolSize: number;
+  /** WEB_CONCURRENCY: gateway processes asked for; undefined when unset (src/cluster.ts decides). */
+  webConcurrency: number | undefined;
   /** Folder for the embedded database and other local state, resolved to an absolute path. */
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -251,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: values.PORT,
     databaseUrl: values.DATABASE_URL,
     databasePoolSize: values.DATABASE_POOL_SIZE,
+    webConcurrency: values.WEB_CONCURRENCY,
     dataDir: path.resolve(values.DATA_DIR),
     logLevel: values.LOG_LEVEL,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,

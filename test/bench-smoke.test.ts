@@ -73,4 +73,55 @@ describe('npm run bench -- --quick --smoke', () => {
     expect(report.probesDuring.busy.every((rate: number) => rate > 0)).toBe(true);
     expect(report.summaries.map((s: { mode: string }) => s.mode)).toEqual(['latency', 'throughput']);
   }, 300_000);
+  it('--scale: seeds a reduced large organization, checks every search page, and shows the index in the plans', async (context) => {
+    context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
+    out ??= await mkdtemp(path.join(os.tmpdir(), 'igw-bench-'));
+    const server = new URL(process.env.TEST_DATABASE_URL as string);
+    server.pathname = '/igw_bench';
+    const args = ['--import', 'tsx', 'bench/run.ts', '--scale', '--scale-rows', '30000', '--smoke', '--source', '--out', out];
+    const run = spawn(process.execPath, args, {
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    run.stdout.on('data', (chunk) => (output += chunk));
+    run.stderr.on('data', (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    expect(code, output).toBe(0);
+    const json = (await readdir(out)).find((file) => file.endsWith('-scale-smoke.json'));
+    const report = JSON.parse(await readFile(path.join(out, json as string), 'utf8'));
+    expect(report.problems).toEqual([]);
+    const names = report.measured.map((m: { name: string }) => m.name).join('\n');
+    for (const part of ['search "quartz"', 'search "zyxwv"', 'totalCount, large organization', 'first page, CREATED_AT'])
+      expect(names).toContain(part);
+    const rare = report.plans.find((p: { term: string }) => p.term === 'quartz').plan.join('\n');
+    expect(rare).toContain('integrations_display_name_trgm_idx');
+  }, 300_000);
+  it('--workers 2: measures the gateway as one process and as a cluster of two, each against the baseline', async (context) => {
+    context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'igw-bench-workers-'));
+    try {
+      const server = new URL(process.env.TEST_DATABASE_URL as string);
+      server.pathname = '/igw_bench';
+      const args = ['--import', 'tsx', 'bench/run.ts', '--smoke', '--only', 'W3', '--workers', '2', '--source', '--out', dir];
+      const run = spawn(process.execPath, args, {
+        cwd: projectRoot,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      run.stdout.on('data', (chunk) => (output += chunk));
+      run.stderr.on('data', (chunk) => (output += chunk));
+      const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+      expect(code, output).toBe(0);
+      const json = (await readdir(dir)).find((file) => file.endsWith('-smoke.json'));
+      const report = JSON.parse(await readFile(path.join(dir, json as string), 'utf8'));
+      expect(report.problems).toEqual([]);
+      const measured = report.summaries.map((s: { workload: string; a: string; b: string }) => `${s.workload}: ${s.a} / ${s.b}`);
+      expect(measured).toEqual(expect.arrayContaining(['W3: gateway / baseline', 'W3 x2: gateway x2 / baseline']));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -35,6 +35,8 @@ describe('production on an empty database', { timeout: 120_000 }, () => {
     if (process.env.TEST_DB === 'postgres') database = await createTestDatabase();
     env = childEnv({
       NODE_ENV: 'production',
+      // One process, as production runs one per core (test/cluster.test.ts covers several).
+      WEB_CONCURRENCY: '1',
       ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       GRAPHIQL: 'true',
       DATA_DIR: dataDir,

@@ -62,8 +62,11 @@ function childrenOf(pid: number | undefined): number[] {
   }
 }
 
-/** Starts `src/main.ts` on a free port and waits until it listens. */
-export function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
+/**
+ * Starts `src/main.ts` on a free port and waits until it listens: until `listeners` processes said so
+ * (a cluster's workers, with WEB_CONCURRENCY), one by default.
+ */
+export function startGateway(env: NodeJS.ProcessEnv, listeners = 1): Promise<RunningGateway> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...withTsx, 'src/main.ts'], {
       cwd: projectRoot,
@@ -71,15 +74,18 @@ export function startGateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
+    let started = false;
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`gateway did not start:\n${output}`));
-    }, 30_000);
+    }, 30_000 * listeners);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /"url":"(http:\/\/localhost:\d+)\/graphql","msg":"gateway listening"/.exec(output);
-      if (match?.[1]) {
+      const matches = [...output.matchAll(/"url":"(http:\/\/localhost:\d+)\/graphql","msg":"gateway listening"/g)];
+      const match = matches.length >= listeners ? matches[0] : undefined;
+      if (match?.[1] && !started) {
+        started = true;
         clearTimeout(timer);
         resolve({
           child,

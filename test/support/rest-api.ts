@@ -520,7 +520,7 @@ export interface operations {
           | '-display_name'
           | 'last_checked_at'
           | '-last_checked_at';
-        /** @description `total_count` adds how many integrations match, across all pages. */
+        /** @description `total_count` adds how many integrations match, across all pages: exact up to 10,000, an estimate above (never below 10,001). */
         include?: 'total_count';
       };
       header?: never;

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { workerSlot } from '../../cluster.js';
 
 /**
  * Process-wide metrics, shared by every gateway in the process: the Node.js runtime and calls to
@@ -6,6 +7,20 @@ import client from 'prom-client';
  */
 export const processRegistry = new client.Registry();
 client.collectDefaultMetrics({ register: processRegistry });
+
+/**
+ * Which process answered this scrape: under a cluster (WEB_CONCURRENCY > 1) each worker keeps its own
+ * metrics, and a scrape reaches one of them; `worker` is its slot (1..N), empty outside a cluster.
+ */
+new client.Gauge({
+  name: 'gateway_process_info',
+  help: 'Always 1; labels: the process id and cluster worker slot of the process that answered.',
+  labelNames: ['pid', 'worker'] as const,
+  registers: [processRegistry],
+  collect() {
+    this.set({ pid: String(process.pid), worker: String(workerSlot() ?? '') }, 1);
+  },
+});
 
 /** How a call to a provider ended. */
 export type ProviderCallOutcome =

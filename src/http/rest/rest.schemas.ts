@@ -155,10 +155,10 @@ export const ListQuerySchema = z.strictObject({
     ])
     .default('created_at')
     .openapi({ description: 'Sort field; `-` for descending.' }),
-  include: z
-    .enum(['total_count'])
-    .optional()
-    .openapi({ description: '`total_count` adds how many integrations match, across all pages.' }),
+  include: z.enum(['total_count']).optional().openapi({
+    description:
+      '`total_count` adds how many integrations match, across all pages: exact up to 10,000, an estimate above (never below 10,001).',
+  }),
 });
 
 export const IntegrationListSchema = z

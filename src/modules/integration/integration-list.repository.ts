@@ -1,5 +1,5 @@
-import { type Kysely, type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
-import type { Database, IntegrationHealth, IntegrationStatus } from '../../db/database.js';
+import { CompiledQuery, type Kysely, type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
+import type { Database, IntegrationHealth, IntegrationRow, IntegrationStatus } from '../../db/database.js';
 import { type CursorPosition, cursorKeyShapes, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 import { type Integration, toIntegration } from './integration.model.js';
 
@@ -35,10 +35,22 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/**
+ * A search with at most this many matches is paged from their ids: the trigram index
+ * (migrations/*_integration-search-index.ts) finds them whatever the organization's size, and ordering
+ * that few rows is cheap. With more matches, walking the order's index until a page has matched is
+ * the quicker way, and the search is kept off the trigram index so that the planner takes that path.
+ */
+export const SEARCH_CANDIDATE_LIMIT = 2_000;
+
+/** `totalCount` counts exactly up to this many matches; beyond it, the planner's estimate (see `countIntegrations`). */
+export const EXACT_COUNT_LIMIT = 10_000;
+
 function applyFilter<O>(
   query: SelectQueryBuilder<Database, 'integrations', O>,
   organizationId: string,
   filter: IntegrationFilter,
+  search: { useIndex: boolean } = { useIndex: true },
 ): SelectQueryBuilder<Database, 'integrations', O> {
   let q = query.where('integrations.organization_id', '=', organizationId);
   if (filter.statuses && filter.statuses.length > 0) q = q.where('integrations.status', 'in', filter.statuses);
@@ -46,7 +58,13 @@ function applyFilter<O>(
   if (filter.providers && filter.providers.length > 0) q = q.where('integrations.provider', 'in', filter.providers);
   if (filter.healths && filter.healths.length > 0) q = q.where('integrations.health', 'in', filter.healths);
   if (filter.environment != null) q = q.where('integrations.environment', '=', filter.environment);
-  if (filter.search) q = q.where('integrations.display_name', 'ilike', `%${escapeLike(filter.search)}%`);
+  if (filter.search) {
+    const pattern = `%${escapeLike(filter.search)}%`;
+    // An expression over the column, which the trigram index is not built on: the same rows, no index.
+    q = search.useIndex
+      ? q.where('integrations.display_name', 'ilike', pattern)
+      : q.where(sql<boolean>`(integrations.display_name || '') ilike ${pattern}`);
+  }
   if (filter.endUserId != null) q = q.where('integrations.end_user_id', '=', filter.endUserId);
   return q;
 }
@@ -99,31 +117,63 @@ export async function listIntegrationPage(
   // Paging backwards walks the order in reverse; the caller restores it.
   const ascending = (options.direction === 'ASC') !== (options.page.direction === 'backward');
   const dir = sql.raw(ascending ? 'asc' : 'desc');
-  const filtered = applyFilter(db.selectFrom('integrations'), organizationId, options.filter);
+  // A search first asks the trigram index for its matches' ids, up to SEARCH_CANDIDATE_LIMIT: a page of
+  // a rare term is then read by id; a common term's by the order's index, the search as a filter.
+  const candidates = options.filter.search ? await searchCandidates(db, organizationId, options.filter) : null;
+  if (candidates?.length === 0) return withCursorCheck(options.page, async () => [], keyShape);
+  const commonSearch = options.filter.search && !candidates ? options.filter.search : null;
+  let filtered = applyFilter(
+    db.selectFrom('integrations'),
+    organizationId,
+    commonSearch ? { ...options.filter, search: null } : options.filter,
+    { useIndex: false },
+  );
+  if (candidates) filtered = filtered.where('integrations.id', '=', sql<string>`any(${candidates}::uuid[])`);
   const some = options.columns && options.columns !== 'all' ? options.columns : null;
-  // Typed as whole rows either way: the columns not loaded are undefined.
-  let query = (
-    some
-      ? (filtered.select([
-          'integrations.id',
-          'integrations.organization_id',
-          ...some.map((column) => `integrations.${column}` as const),
-        ]) as unknown as ReturnType<typeof filtered.selectAll<'integrations'>>)
-      : filtered.selectAll('integrations')
-  ).select(sql<string>`(${expression})::text`.as('sort_key'));
   const cursor = options.page.cursor;
-  if (cursor) {
-    const op = sql.raw(ascending ? '>' : '<');
-    query = query.where(sql<boolean>`(${expression}, integrations.id) ${op} (cast(${cursor.key} as ${type}), cast(${cursor.id} as uuid))`);
-  }
+  const op = sql.raw(ascending ? '>' : '<');
+  const after = cursor
+    ? sql<boolean>`(${expression}, integrations.id) ${op} (cast(${cursor.key} as ${type}), cast(${cursor.id} as uuid))`
+    : null;
   const rows = await withCursorCheck(
     options.page,
-    () =>
-      query
+    async (): Promise<(IntegrationRow & { sort_key: string })[]> => {
+      if (commonSearch) {
+        // The organization's rows in order, fenced by `offset 0` so that the search stays outside: the
+        // planner walks the order's index and stops once a page has matched, instead of reading every
+        // match to sort them.
+        const ordered = (after ? filtered.where(after) : filtered)
+          .selectAll('integrations')
+          .select(sql<unknown>`${expression}`.as('order_key'))
+          .orderBy(sql`${expression} ${dir}`)
+          .orderBy(sql`integrations.id ${dir}`)
+          .offset(0);
+        return (await db
+          .selectFrom(ordered.as('integrations'))
+          .selectAll('integrations')
+          .select(sql<string>`(integrations.order_key)::text`.as('sort_key'))
+          .where(sql<boolean>`integrations.display_name ilike ${`%${escapeLike(commonSearch)}%`}`)
+          .orderBy(sql`integrations.order_key ${dir}`)
+          .orderBy(sql`integrations.id ${dir}`)
+          .limit(options.page.limit + 1)
+          .execute()) as unknown as (IntegrationRow & { sort_key: string })[];
+      }
+      // Typed as whole rows either way: the columns not loaded are undefined.
+      const query = (
+        some
+          ? (filtered.select([
+              'integrations.id',
+              'integrations.organization_id',
+              ...some.map((column) => `integrations.${column}` as const),
+            ]) as unknown as ReturnType<typeof filtered.selectAll<'integrations'>>)
+          : filtered.selectAll('integrations')
+      ).select(sql<string>`(${expression})::text`.as('sort_key'));
+      return (after ? query.where(after) : query)
         .orderBy(sql`${expression} ${dir}`)
         .orderBy(sql`integrations.id ${dir}`)
         .limit(options.page.limit + 1)
-        .execute(),
+        .execute();
+    },
     keyShape,
   );
   // Straight from the driver's row, partial or whole: toIntegration reads a column not loaded as undefined,
@@ -132,9 +182,36 @@ export async function listIntegrationPage(
   return rows.map((row) => ({ item: toIntegration(row), position: { key: row.sort_key, id: row.id } }));
 }
 
+/** The ids of a search's matches when there are at most SEARCH_CANDIDATE_LIMIT of them; null when more. */
+async function searchCandidates(db: Kysely<Database>, organizationId: string, filter: IntegrationFilter): Promise<string[] | null> {
+  const rows = await applyFilter(db.selectFrom('integrations'), organizationId, filter)
+    .select('integrations.id')
+    .limit(SEARCH_CANDIDATE_LIMIT + 1)
+    .execute();
+  return rows.length > SEARCH_CANDIDATE_LIMIT ? null : rows.map((row) => row.id);
+}
+
+/**
+ * How many integrations match: exact up to EXACT_COUNT_LIMIT, counted no further (a count reads every
+ * match, hundreds of milliseconds for an organization of half a million); beyond it, PostgreSQL's
+ * estimate of the filtered query's rows from its statistics, never below EXACT_COUNT_LIMIT + 1.
+ */
 export async function countIntegrations(db: Kysely<Database>, organizationId: string, filter: IntegrationFilter): Promise<number> {
-  const row = await applyFilter(db.selectFrom('integrations'), organizationId, filter)
-    .select(sql<number>`count(*)::integer`.as('count'))
-    .executeTakeFirstOrThrow();
-  return row.count;
+  const capped = applyFilter(db.selectFrom('integrations'), organizationId, filter)
+    .select(sql<number>`1`.as('one'))
+    .limit(EXACT_COUNT_LIMIT + 1);
+  const row = await db.selectFrom(capped.as('matches')).select(sql<number>`count(*)::integer`.as('count')).executeTakeFirstOrThrow();
+  if (row.count <= EXACT_COUNT_LIMIT) return row.count;
+  const query = applyFilter(db.selectFrom('integrations'), organizationId, filter).select(sql<number>`1`.as('one')).compile();
+  const plan = await db
+    .executeQuery<{ 'QUERY PLAN': unknown }>(CompiledQuery.raw(`explain (format json) ${query.sql}`, [...query.parameters]))
+    .catch(() => null);
+  return Math.max(EXACT_COUNT_LIMIT + 1, Math.round(estimatedRows(plan?.rows[0]?.['QUERY PLAN']) ?? 0));
+}
+
+/** "Plan Rows" of EXPLAIN (FORMAT JSON)'s top node; PostgreSQL returns the plan as JSON or as its text. */
+function estimatedRows(plan: unknown): number | null {
+  const parsed = typeof plan === 'string' ? (JSON.parse(plan) as unknown) : plan;
+  const rows = (parsed as [{ Plan?: { 'Plan Rows'?: unknown } }] | undefined)?.[0]?.Plan?.['Plan Rows'];
+  return typeof rows === 'number' ? rows : null;
 }

@@ -257,7 +257,10 @@ builder.queryField('integrations', (t) =>
       name: 'IntegrationConnection',
       fields: (t) => ({
         totalCount: t.int({
-          description: 'How many integrations match the filter, across all pages.',
+          description:
+            'How many integrations match the filter, across all pages: exact up to 10,000. Above 10,000 it is an estimate ' +
+            "from the database's statistics (never below 10,001): counting every match of a large organization would " +
+            'take longer than the page itself.',
           resolve: (connection) => (connection as unknown as IntegrationList).totalCount(),
         }),
       }),
