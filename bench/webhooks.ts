@@ -9,7 +9,9 @@
 // verified the last one with the `standardwebhooks` reference verifier.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -144,7 +146,7 @@ async function main(): Promise<void> {
       OUTBOUND_ALLOW_PRIVATE: 'true',
       HEALTH_CHECK_INTERVAL_SECONDS: '86400',
     };
-    for (let i = 0; i < WORKERS; i += 1) workers.push(startWorker({ ...env, LOG_LEVEL: 'info' }));
+    for (let i = 0; i < WORKERS; i += 1) workers.push(startWorker({ ...env, LOG_LEVEL: 'debug' }));
     await Promise.all(workers.map((worker) => worker.started));
 
     // The burst: events about SUBJECTS integrations, written as appendEvent writes them, 1,000 rows to a statement.
@@ -196,6 +198,14 @@ async function main(): Promise<void> {
       inOrderPerSubject: inOrder,
     };
     console.log(JSON.stringify(result, null, 2));
+    // A run over the target keeps the workers' logs (debug level) and its result, to say where the time went.
+    if (elapsed > 60_000 || seen.size < EVENTS) {
+      const folder = join(projectRoot, 'bench', 'results', `webhooks-slow-${new Date().toISOString().replaceAll(':', '-')}`);
+      mkdirSync(folder, { recursive: true });
+      writeFileSync(join(folder, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+      for (const [i, worker] of workers.entries()) writeFileSync(join(folder, `worker-${i}.log`), worker.output());
+      console.log(`slower than a minute: the workers' logs are in ${folder}`);
+    }
     if (seen.size < EVENTS || unverified > 0 || !inOrder) process.exitCode = 1;
   } finally {
     for (const worker of workers) worker.child.kill('SIGTERM');
