@@ -22,7 +22,7 @@ const AUDIT = `query($subject: ID!) { events(first: 50, filter: {subjectIds: [$s
 const REDELIVER = `mutation($input: RedeliverEventInput!) {
   redeliverEvent(input: $input) { delivery { id } userErrors { code field message } } }`;
 
-describe('event retention (EVENT_RETENTION_DAYS)', () => {
+describe('event retention (EVENT_RETENTION_DAYS)', { timeout: 60_000 }, () => {
   let gw: TestGateway;
   let publisher: EventPublisher;
   const logger = createLogger({ level: 'silent' });
@@ -51,7 +51,8 @@ describe('event retention (EVENT_RETENTION_DAYS)', () => {
   const published = () =>
     waitFor(
       async () => !(await gw.db.selectFrom('events').select('id').where('position', 'is', null).executeTakeFirst()),
-      10_000,
+      // Under a loaded test run the embedded database publishes in seconds, not milliseconds.
+      20_000,
       'publication',
     );
   const positionOf = async (id: string) =>
