@@ -181,7 +181,9 @@ export async function createEngineWorld(
         .executeTakeFirstOrThrow();
     },
     async close() {
-      await Promise.all(engines.splice(0).map((engine) => engine.stop(1_000)));
+      // Long enough for running jobs to finish and be settled by the queue, rather than cut off: a cut-off
+      // job is settled later, through connections the database's drop below would reset under it.
+      await Promise.all(engines.splice(0).map((engine) => engine.stop(10_000)));
       await gateway.close();
       await drop();
       await http.close();
