@@ -61,9 +61,9 @@ export interface KeyWithOrganization {
   organization: Organization;
 }
 
-/** The one statement of authentication: the key by its visible prefix, with its organization. */
-export async function findKeyByPrefix(db: Kysely<Database>, prefix: string): Promise<KeyWithOrganization | undefined> {
-  const row = await db
+/** Keys joined to their organizations, with every column a KeyWithOrganization is made of. */
+function keysWithOrganization(db: Kysely<Database>) {
+  return db
     .selectFrom('api_keys')
     .innerJoin('organizations', 'organizations.id', 'api_keys.organization_id')
     .select([
@@ -72,9 +72,12 @@ export async function findKeyByPrefix(db: Kysely<Database>, prefix: string): Pro
       'organizations.slug as org_slug',
       'organizations.name as org_name',
       'organizations.created_at as org_created_at',
-    ])
-    .where('api_keys.prefix', '=', prefix)
-    .executeTakeFirst();
+    ]);
+}
+
+/** The one statement of authentication: the key by its visible prefix, with its organization. */
+export async function findKeyByPrefix(db: Kysely<Database>, prefix: string): Promise<KeyWithOrganization | undefined> {
+  const row = await keysWithOrganization(db).where('api_keys.prefix', '=', prefix).executeTakeFirst();
   return row && toKeyWithOrganization(row);
 }
 
@@ -179,17 +182,6 @@ export async function revokeApiKeyRow(
 
 /** A key by its id, with its organization (revoked keys too: the caller decides what a revocation means). */
 export async function findKeyById(db: Kysely<Database>, id: string): Promise<KeyWithOrganization | undefined> {
-  const row = await db
-    .selectFrom('api_keys')
-    .innerJoin('organizations', 'organizations.id', 'api_keys.organization_id')
-    .select([
-      ...keyColumns,
-      'api_keys.key_hash',
-      'organizations.slug as org_slug',
-      'organizations.name as org_name',
-      'organizations.created_at as org_created_at',
-    ])
-    .where('api_keys.id', '=', id)
-    .executeTakeFirst();
+  const row = await keysWithOrganization(db).where('api_keys.id', '=', id).executeTakeFirst();
   return row && toKeyWithOrganization(row);
 }
