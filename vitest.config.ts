@@ -22,6 +22,9 @@ const fullSuites = [
   'test/connect.browser.test.ts',
   'test/embedded-socket.test.ts',
   'test/engine-scale.test.ts',
+  // These two wait out real intervals (a token's maximum age, a slow listing's claim) for most of a minute.
+  'test/engine-refresh-max-age.test.ts',
+  'test/engine-sync-claim.test.ts',
   'test/engine-worker-stopped.test.ts',
   'test/events-processes.test.ts',
   'test/first-run.test.ts',
