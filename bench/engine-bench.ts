@@ -147,10 +147,12 @@ export async function runEngineBench(options: BenchOptions, log: (line: string) 
      * under their keys, as the sweep does; idle: none is due, and what was queued is withdrawn.
      */
     let keepDue: NodeJS.Timeout | undefined;
-    const requeue = () =>
+    /** The requeue in flight, if any: idle waits for it, or it would make everything due again after the withdrawal. */
+    let requeuing: Promise<unknown> = Promise.resolve();
+    const requeueNow = () =>
       db.query(
         `with due as (
-           update integrations i set next_health_check_at = now()
+           update integrations i set next_health_check_at = now(), health_checks_paused = false
            where i.organization_id = $1
              and not exists (select 1 from graphile_worker.jobs j where j.key = 'probe:' || i.id::text)
            returning i.id, i.organization_id)
@@ -159,16 +161,33 @@ export async function runEngineBench(options: BenchOptions, log: (line: string) 
            max_attempts := 5)) from due`,
         [owner.id],
       );
+    const requeue = () => {
+      requeuing = requeueNow();
+      return requeuing;
+    };
     const setBusy = async (busy: boolean) => {
       clearInterval(keepDue);
       keepDue = undefined;
+      await requeuing.catch(() => undefined);
       if (busy) {
         await requeue();
         keepDue = setInterval(() => void requeue().catch((error: unknown) => problems.push(`requeue: ${String(error)}`)), 1_000);
         return;
       }
       await db.query(`select graphile_worker.remove_job(key) from graphile_worker.jobs where key like 'probe:%' and locked_at is null`);
-      await db.query(`update integrations set next_health_check_at = now() + interval '1 day' where organization_id = $1`, [owner.id]);
+      // Paused as a user pauses them: with HEALTH_CHECK_INTERVAL_SECONDS=1 the sweep would find them due again.
+      await db.query(
+        `update integrations set health_checks_paused = true, next_health_check_at = now() + interval '1 day' where organization_id = $1`,
+        [owner.id],
+      );
+      // The probes already running finish (up to 5 s) before an idle round starts.
+      for (let waited = 0; waited < 5_000; waited += 100) {
+        const running = await db.query(
+          `select count(*)::int as n from graphile_worker.jobs where key like 'probe:%' and locked_at is not null`,
+        );
+        if (running.rows[0].n === 0) break;
+        await sleep(100);
+      }
     };
     cleanups.push(async () => clearInterval(keepDue));
 
