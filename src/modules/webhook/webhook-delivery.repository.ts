@@ -56,14 +56,20 @@ export async function insertDeliveries(db: Kysely<Database>, deliveries: readonl
   return ids;
 }
 
-let queueInstalled = false;
+/**
+ * The databases (Kysely instances) whose job queue has been seen installed. Per instance, not per process:
+ * a process may hold several databases (the test suites do), and one having the queue says nothing of
+ * another. A transaction is an instance of its own: it asks again, one cheap statement.
+ */
+const queueSeen = new WeakSet<Kysely<Database>>();
 
 /** Whether the job queue's schema exists yet (the first worker installs it); once seen, it stays. */
 async function hasQueue(db: Kysely<Database>): Promise<boolean> {
-  if (queueInstalled) return true;
+  if (queueSeen.has(db)) return true;
   const row = await sql<{ installed: boolean }>`select to_regclass('graphile_worker._private_jobs') is not null as installed`.execute(db);
-  queueInstalled = row.rows[0]?.installed ?? false;
-  return queueInstalled;
+  const installed = row.rows[0]?.installed ?? false;
+  if (installed) queueSeen.add(db);
+  return installed;
 }
 
 /**
