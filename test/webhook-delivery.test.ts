@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeGlobalID } from '../src/graphql/global-id.js';
-import type { EventInput } from '../src/modules/events/event.model.js';
-import { appendEvent } from '../src/modules/events/event.repository.js';
+import type { EventInput, PublishedEvent } from '../src/modules/events/event.model.js';
+import { appendEvent, newEventId } from '../src/modules/events/event.repository.js';
+import { writeDeliveries } from '../src/modules/webhook/webhook.consumer.js';
 import type { Engine } from '../src/jobs/engine.js';
 import { createEngineWorld, type EngineWorld, waitFor } from './support/engine.js';
+import { testDatabaseKind } from './support/database.js';
 import { createOrgWithKeys } from './support/fixtures.js';
 import { testWebhooks } from './support/services.js';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.js';
@@ -380,6 +382,84 @@ describe('webhook delivery', () => {
     await waitFor(async () => (await deliveries(id, admin, { status: ['SUCCEEDED'] })).length === sent.length, 10_000, 'the log');
     await remove(id);
   });
+
+  // PostgreSQL only: the race needs the publication's transaction open beside the delivery job's, and the
+  // embedded database serves one transaction at a time.
+  it.runIf(testDatabaseKind === 'postgres')(
+    "delivers a message written behind another job's lease at once, not when the lease ends",
+    async () => {
+      const { receiver, id } = await endpointWithReceiver();
+      const subject = randomUUID();
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      receiver.answer = async (_message, index) => {
+        if (index === 0) await held;
+        return { status: 204 };
+      };
+      const first = await emit(subject, 'held');
+      await waitFor(async () => receiver.messages.length === 1, 20_000, 'the first message, held by the receiver');
+
+      // A publication writes the subject's next message while the delivery job leases the first one (its
+      // subject's head): the job it queues is due when that lease ends, minutes away. The job sending the
+      // first message then finishes before the publication commits, so it never sees the second one.
+      const late: PublishedEvent = {
+        id: newEventId(),
+        organizationId: world.org.organization.id,
+        type: 'integration.needs_reauth',
+        subjectId: encodeGlobalID('Integration', subject),
+        integrationId: subject,
+        apiKeyId: null,
+        actor: { kind: 'SCHEDULER', label: 'scheduler', apiKeyId: null, subject: null },
+        requestId: 'req-late',
+        data: { reason: 'late' },
+        occurredAt: new Date(),
+        seq: 0,
+        position: Number.MAX_SAFE_INTEGER,
+        publishedAt: new Date(),
+      };
+      let written = () => {};
+      const whenWritten = new Promise<void>((resolve) => {
+        written = resolve;
+      });
+      let commit = () => {};
+      const committing = new Promise<void>((resolve) => {
+        commit = resolve;
+      });
+      let publisherPid = 0;
+      const publication = world.db.transaction().execute(async (trx) => {
+        publisherPid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)).rows[0]?.pid ?? 0;
+        expect(await writeDeliveries(trx, [late])).toBe(1);
+        written();
+        await committing;
+      });
+      await whenWritten;
+      release();
+      await waitFor(
+        async () => (await deliveries(id)).some((row: any) => row.webhookId === first.id && row.status === 'SUCCEEDED'),
+        20_000,
+        'the first message recorded',
+      );
+      // The job has ended when the queue's completion of it waits for the publication (whose add_job took its key).
+      await waitFor(
+        async () => {
+          const waiting = await sql<{ count: number }>`
+            select count(*)::int as count from pg_stat_activity where ${publisherPid} = any(pg_blocking_pids(pid))`.execute(world.db);
+          return (waiting.rows[0]?.count ?? 0) > 0;
+        },
+        20_000,
+        'the delivery job to end',
+      );
+      commit();
+      await publication;
+      // Within the recheck and a poll, far from the lease's 250 s.
+      await waitFor(async () => receiver.messages.some((message) => message.id === late.id), 15_000, 'the late message');
+      expect(receiver.messages.map((message) => message.payload.data.reason)).toEqual(['held', 'late']);
+      await remove(id);
+    },
+    60_000,
+  );
 
   it('disables an endpoint that has failed for three days, with a reason and an event', async () => {
     const { receiver, id } = await endpointWithReceiver();

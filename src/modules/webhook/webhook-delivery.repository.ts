@@ -73,11 +73,20 @@ async function hasQueue(db: Kysely<Database>): Promise<boolean> {
 }
 
 /**
+ * The longest a queued delivery job waits for a lease another job holds: it looks again then (and
+ * again), rather than when the lease ends. The holder queues the endpoint once more when it finishes,
+ * but a publication that commits after the holder's last look was computed against the lease, and the
+ * holder never saw its messages: without this bound they waited for the lease's end (minutes).
+ */
+export const LEASE_RECHECK_MS = 2_000;
+
+/**
  * Queues each endpoint's delivery job for the moment its earliest deliverable message is due: the
  * first pending message of each subject (a later one waits for it), not before a lease another job
- * holds on it ends. Computed by the statement itself from what is committed, so that of two jobs
- * rescheduling at once, the later sees the other's outcome. Inside a transaction the job commits
- * with it. Where the queue is not installed yet, the sweep queues it once it is.
+ * holds on it ends or `LEASE_RECHECK_MS` passes, whichever is first. Computed by the statement itself
+ * from what is committed, so that of two jobs rescheduling at once, the later sees the other's
+ * outcome. Inside a transaction the job commits with it. Where the queue is not installed yet, the
+ * sweep queues it once it is.
  */
 export async function queueDeliveryJobs(db: Kysely<Database>, endpointIds: readonly string[]): Promise<void> {
   if (endpointIds.length === 0 || !(await hasQueue(db))) return;
@@ -86,7 +95,8 @@ export async function queueDeliveryJobs(db: Kysely<Database>, endpointIds: reado
       job_key := 'webhook:' || ep.id, run_at := due.at, max_attempts := 5)
     from unnest(${sql.val([...new Set(endpointIds)])}::uuid[]) as ep(id)
     cross join lateral (
-      select min(greatest(d.next_attempt_at, coalesce(d.lease_expires_at, d.next_attempt_at))) as at
+      select min(greatest(d.next_attempt_at,
+        least(coalesce(d.lease_expires_at, d.next_attempt_at), now() + make_interval(secs => ${LEASE_RECHECK_MS / 1000})))) as at
       from webhook_deliveries d
       where d.endpoint_id = ep.id and d.status = 'PENDING'
         and not exists (
