@@ -1,5 +1,9 @@
+import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { getMainDefinition } from '@apollo/client/utilities';
 import { Client as UrqlClient, subscriptionExchange } from '@urql/core';
+import { print } from 'graphql';
 import { createClient } from 'graphql-sse';
+import { Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPublisher } from '../src/jobs/event-publisher.js';
 import { appendEvent } from '../src/modules/events/event.repository.js';
@@ -229,6 +233,64 @@ describe('live events over Server-Sent Events', () => {
     await waitFor(async () => received.length >= 2, 10_000, 'two events through urql');
     expect(received).toEqual(['urql one', 'urql two']);
     subscription.unsubscribe();
+    sse.dispose();
+  });
+
+  it('works with Apollo Client, its subscriptions sent through a link over the graphql-sse client', async () => {
+    await waitFor(async () => (await gw.db.selectFrom('event_subscriptions').select('id').execute()).length === 0, 5_000, 'slots free');
+    const authorization = `Bearer ${gw.world.acme.keys.VIEWER}`;
+    const sse = createClient({ url: graphqlUrl(), singleConnection: false, headers: { authorization }, retryAttempts: 0 });
+    /** The link Apollo's documentation gives for graphql-sse: each operation becomes one SSE subscription. */
+    class ServerSentEventsLink extends ApolloLink {
+      override request(operation: ApolloLink.Operation) {
+        return new Observable<ApolloLink.Result>((observer) =>
+          sse.subscribe<ApolloLink.Result['data']>(
+            { query: print(operation.query), variables: operation.variables, operationName: operation.operationName },
+            {
+              next: (value) => observer.next(value as ApolloLink.Result),
+              complete: () => observer.complete(),
+              error: (error) => observer.error(error instanceof Error ? error : new Error(JSON.stringify(error))),
+            },
+          ),
+        );
+      }
+    }
+    const isSubscription = ({ query }: ApolloLink.Operation) => {
+      const definition = getMainDefinition(query);
+      return definition.kind === 'OperationDefinition' && definition.operation === 'subscription';
+    };
+    const client = new ApolloClient({
+      link: ApolloLink.split(isSubscription, new ServerSentEventsLink(), new HttpLink({ uri: graphqlUrl(), headers: { authorization } })),
+      cache: new InMemoryCache(),
+    });
+    const received: string[] = [];
+    const subscription = client
+      .subscribe<{ integrationEvents: { id: string; data: { reason: string } } }>({
+        query: gql(EVENTS),
+        variables: { filter: { types: ['INTEGRATION_NEEDS_REAUTH'] } },
+      })
+      .subscribe({
+        next: (result) =>
+          received.push(result.error ? `error: ${result.error.message}` : (result.data?.integrationEvents.data.reason ?? '')),
+        error: (error) => received.push(`error: ${String(error)}`),
+      });
+    await waitFor(
+      async () => (await gw.db.selectFrom('event_subscriptions').select('id').execute()).length > 0,
+      5_000,
+      'the subscription',
+    );
+    await needsReauth('apollo one');
+    await needsReauth('apollo two');
+    await waitFor(async () => received.length >= 2, 10_000, 'two events through Apollo');
+    expect(received).toEqual(['apollo one', 'apollo two']);
+    // Queries of the same client still go over plain HTTP.
+    const viewer = await client.query<{ integrations: { totalCount: number } }>({
+      query: gql('{ integrations(first: 1) { totalCount } }'),
+    });
+    expect(viewer.data?.integrations.totalCount).toEqual(expect.any(Number));
+    subscription.unsubscribe();
+    await waitFor(async () => (await gw.db.selectFrom('event_subscriptions').select('id').execute()).length === 0, 5_000, 'the slot back');
+    client.stop();
     sse.dispose();
   });
 

@@ -441,7 +441,7 @@ describe('webhook delivery', () => {
         20_000,
         'the first message recorded',
       );
-      // The job has ended when the queue's completion of it waits for the publication (whose add_job took its key).
+      // The job has sent all it claimed when its last look at the endpoint waits for the publication to commit.
       await waitFor(
         async () => {
           const waiting = await sql<{ count: number }>`
@@ -449,11 +449,11 @@ describe('webhook delivery', () => {
           return (waiting.rows[0]?.count ?? 0) > 0;
         },
         20_000,
-        'the delivery job to end',
+        "the delivery job's last look",
       );
       commit();
       await publication;
-      // Within the recheck and a poll, far from the lease's 250 s.
+      // At once, not when the first message's lease ends (250 s).
       await waitFor(async () => receiver.messages.some((message) => message.id === late.id), 15_000, 'the late message');
       expect(receiver.messages.map((message) => message.payload.data.reason)).toEqual(['held', 'late']);
       await remove(id);

@@ -72,31 +72,45 @@ async function hasQueue(db: Kysely<Database>): Promise<boolean> {
   return installed;
 }
 
+/** The advisory lock that orders an endpoint's queuing writers and its delivery job's last look. */
+const queueLockKey = (endpointId: unknown) => sql`hashtextextended('igw-webhook-queue:' || ${endpointId}::uuid, 0)`;
+
 /**
- * The longest a queued delivery job waits for a lease another job holds: it looks again then (and
- * again), rather than when the lease ends. The holder queues the endpoint once more when it finishes,
- * but a publication that commits after the holder's last look was computed against the lease, and the
- * holder never saw its messages: without this bound they waited for the lease's end (minutes).
+ * Queues an endpoint again once a delivery job has sent all it could claim, under the endpoint's
+ * exclusive queue lock: it waits for writers that queued the endpoint against this job's leases to
+ * commit, and sees their messages (see `queueDeliveryJobs`).
  */
-export const LEASE_RECHECK_MS = 2_000;
+export async function queueAfterDrain(db: Kysely<Database>, endpointId: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(${queueLockKey(endpointId)})`.execute(trx);
+    await queueDeliveryJobs(trx, [endpointId]);
+  });
+}
 
 /**
  * Queues each endpoint's delivery job for the moment its earliest deliverable message is due: the
  * first pending message of each subject (a later one waits for it), not before a lease another job
- * holds on it ends or `LEASE_RECHECK_MS` passes, whichever is first. Computed by the statement itself
- * from what is committed, so that of two jobs rescheduling at once, the later sees the other's
- * outcome. Inside a transaction the job commits with it. Where the queue is not installed yet, the
- * sweep queues it once it is.
+ * holds on it ends. Computed by the statement itself from what is committed. Inside a transaction the
+ * job commits with it. Where the queue is not installed yet, the sweep queues it once it is.
+ *
+ * A writer computes against the leases of a job that is still sending, which queues the endpoint
+ * again when it has finished (`queueAfterDrain`). The two are serialized per endpoint (a shared lock
+ * here, held to the writer's commit; an exclusive one there): either the writer commits first and the
+ * finishing job sees its messages, or the job's leases are gone when the writer looks. Without it, a
+ * writer that committed after the job's last look left its messages until the lease's end (minutes).
  */
 export async function queueDeliveryJobs(db: Kysely<Database>, endpointIds: readonly string[]): Promise<void> {
   if (endpointIds.length === 0 || !(await hasQueue(db))) return;
+  const ids = [...new Set(endpointIds)];
+  await sql`select pg_advisory_xact_lock_shared(${queueLockKey(sql.ref('ep.id'))}) from unnest(${sql.val(ids)}::uuid[]) as ep(id)`.execute(
+    db,
+  );
   await sql`
     select graphile_worker.add_job(${DELIVER_TASK}, json_build_object('endpointId', ep.id),
       job_key := 'webhook:' || ep.id, run_at := due.at, max_attempts := 5)
-    from unnest(${sql.val([...new Set(endpointIds)])}::uuid[]) as ep(id)
+    from unnest(${sql.val(ids)}::uuid[]) as ep(id)
     cross join lateral (
-      select min(greatest(d.next_attempt_at,
-        least(coalesce(d.lease_expires_at, d.next_attempt_at), now() + make_interval(secs => ${LEASE_RECHECK_MS / 1000})))) as at
+      select min(greatest(d.next_attempt_at, coalesce(d.lease_expires_at, d.next_attempt_at))) as at
       from webhook_deliveries d
       where d.endpoint_id = ep.id and d.status = 'PENDING'
         and not exists (

@@ -9,7 +9,7 @@ import { type EndpointJoinedRow, findEndpointRowById } from './webhook-endpoint.
 import {
   type AttemptRecord,
   claimDeliveries,
-  queueDeliveryJobs,
+  queueAfterDrain,
   recordAttempts,
   releaseDeliveries,
 } from './webhook-delivery.repository.js';
@@ -173,7 +173,7 @@ export async function drainEndpoint(
       else result.failed += 1;
     }
   }
-  if (!disabled) await queueDeliveryJobs(db, [endpointId]);
+  if (!disabled) await queueAfterDrain(db, endpointId);
   return result;
 }
 
