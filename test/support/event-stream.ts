@@ -65,6 +65,8 @@ export async function openEventStream(
   const messages: StreamMessage[] = [];
   let waiter: (() => void) | null = null;
   let ended = false;
+  /** Why the stream ended, when it did not end by `close()` or the server's end of the body. */
+  let endedBy = 'the server ended the response';
   const pump = async () => {
     try {
       for (;;) {
@@ -93,8 +95,8 @@ export async function openEventStream(
           waiter?.();
         }
       }
-    } catch {
-      // aborted
+    } catch (error) {
+      endedBy = abort.signal.aborted ? 'closed' : `the connection failed: ${String((error as Error).cause ?? error)}`;
     } finally {
       ended = true;
       waiter?.();
@@ -115,7 +117,7 @@ export async function openEventStream(
     for (;;) {
       const message = messages.shift();
       if (message) return message;
-      if (ended) throw new Error('the event stream ended');
+      if (ended) throw new Error(`the event stream ended (${endedBy})`);
       if (Date.now() >= deadline) throw new Error(`no event within ${timeoutMs} ms`);
       await wait(deadline - Date.now());
     }
