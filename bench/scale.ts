@@ -163,7 +163,7 @@ export async function runScaleBench(options: BenchOptions, log: (line: string) =
       }
       plans.push({ term, plan });
       const candidates = plan.join('\n');
-      if (matches > 0 && matches <= 2_000 && !candidates.includes('integrations_display_name_trgm_idx'))
+      if (matches > 0 && matches <= 2_000 && !candidates.includes('integrations_org_display_name_trgm_idx'))
         problems.push(`search "${term}" (${matches} matches) does not use the trigram index`);
     }
 

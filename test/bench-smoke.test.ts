@@ -96,7 +96,7 @@ describe('npm run bench -- --quick --smoke', () => {
     for (const part of ['search "quartz"', 'search "zyxwv"', 'totalCount, large organization', 'first page, CREATED_AT'])
       expect(names).toContain(part);
     const rare = report.plans.find((p: { term: string }) => p.term === 'quartz').plan.join('\n');
-    expect(rare).toContain('integrations_display_name_trgm_idx');
+    expect(rare).toContain('integrations_org_display_name_trgm_idx');
   }, 300_000);
   it('--workers 2: measures the gateway as one process and as a cluster of two, each against the baseline', async (context) => {
     context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');

@@ -107,15 +107,16 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
 // Loaded only when used: the embedded engine adds tens of MB, and a second of start-up, to a process that
 // talks to PostgreSQL or to a gateway's socket.
 async function loadEmbeddedEngine() {
-  const [{ PGlite, Mutex }, { PGliteDialect }, { pg_trgm }] = await Promise.all([
+  const [{ PGlite, Mutex }, { PGliteDialect }, { pg_trgm }, { btree_gin }] = await Promise.all([
     import('@electric-sql/pglite'),
     import('kysely-pglite-dialect'),
     import('@electric-sql/pglite/contrib/pg_trgm'),
+    import('@electric-sql/pglite/contrib/btree_gin'),
   ]);
   // PostgreSQL's default 128 MB of shared buffers are all touched at start: resident memory for a
-  // development database that is a few MB. 16 MB still holds it whole. pg_trgm: the search index
-  // (migrations/*_integration-search-index.ts), as on PostgreSQL.
-  const options = { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'], extensions: { pg_trgm } };
+  // development database that is a few MB. 16 MB still holds it whole. pg_trgm and btree_gin: the search
+  // index (migrations/*_integration-search-index*.ts), as on PostgreSQL.
+  const options = { startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'], extensions: { pg_trgm, btree_gin } };
   return { PGlite, Mutex, PGliteDialect, options };
 }
 

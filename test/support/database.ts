@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { Kysely, type LogEvent, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
@@ -59,7 +60,7 @@ async function migratedPGliteSnapshot(): Promise<Blob> {
   try {
     return new Blob([await readFile(file)]);
   } catch {
-    const client = new PGlite({ startParams: pgliteStartParams, extensions: { pg_trgm } });
+    const client = new PGlite({ startParams: pgliteStartParams, extensions: { pg_trgm, btree_gin } });
     const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
     await migrateToLatest(db);
     const dump = await (await client.dumpDataDir('none')).arrayBuffer();
@@ -75,7 +76,11 @@ async function migratedPGliteSnapshot(): Promise<Blob> {
 
 /** An in-memory PGlite started from the migrated snapshot, as `openDatabase` opens one without a folder. */
 async function openMigratedPGlite(onQuery?: (event: LogEvent) => void): Promise<TestDatabase> {
-  const client = new PGlite({ loadDataDir: await migratedPGliteSnapshot(), startParams: pgliteStartParams, extensions: { pg_trgm } });
+  const client = new PGlite({
+    loadDataDir: await migratedPGliteSnapshot(),
+    startParams: pgliteStartParams,
+    extensions: { pg_trgm, btree_gin },
+  });
   await client.waitReady;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client), ...(onQuery ? { log: onQuery } : {}) });
   // A no-op unless a migration was added since the snapshot was taken.

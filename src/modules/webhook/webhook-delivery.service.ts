@@ -6,13 +6,7 @@ import { openBundle } from '../integration/credential-bundle.js';
 import { retryDelayMs } from './webhook.config.js';
 import { failPendingDeliveries } from './webhook-endpoint.service.js';
 import { type EndpointJoinedRow, findEndpointRowById } from './webhook-endpoint.repository.js';
-import {
-  type AttemptRecord,
-  claimDeliveries,
-  queueAfterDrain,
-  recordAttempts,
-  releaseDeliveries,
-} from './webhook-delivery.repository.js';
+import { type AttemptRecord, claimDeliveries, queueAfterDrain, recordAttempts, releaseDeliveries } from './webhook-delivery.repository.js';
 import { openEndpointSecrets } from './webhook-secrets.js';
 import { type SendOutcome, sendWebhook } from './webhook-sender.js';
 import { recordEndpointDisabled } from './webhook-disabled.js';
