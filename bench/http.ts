@@ -22,8 +22,17 @@ export async function answers(side: Side, baseUrl: string): Promise<unknown[]> {
   return out;
 }
 
-/** Asks both servers every question of a workload; they must agree field by field. Returns the agreed answers. */
-export async function checkSameAnswers(workload: ReadWorkload, gatewayUrl: string, baselineUrl: string): Promise<unknown[]> {
+/**
+ * Asks both servers every question of a workload; they must agree field by field. Where the workload has
+ * a PostGraphile side and `postgraphileUrl` is given, PostGraphile's answers must agree with them too.
+ * Returns the agreed answers.
+ */
+export async function checkSameAnswers(
+  workload: ReadWorkload,
+  gatewayUrl: string,
+  baselineUrl: string,
+  postgraphileUrl?: string,
+): Promise<unknown[]> {
   const fromGateway = await answers(workload.gateway, gatewayUrl);
   const fromBaseline = await answers(workload.baseline, baselineUrl);
   fromGateway.forEach((answer, index) => {
@@ -32,6 +41,13 @@ export async function checkSameAnswers(workload: ReadWorkload, gatewayUrl: strin
   });
   if (workload.id !== 'W3' && fromBaseline.every((answer) => (answer as { items: unknown[] }).items.length === 0)) {
     throw new Error(`${workload.id}: every answer is empty; the seed is wrong`);
+  }
+  if (workload.postgraphile && postgraphileUrl) {
+    const fromPostgraphile = await answers(workload.postgraphile, postgraphileUrl);
+    fromGateway.forEach((answer, index) => {
+      const difference = firstDifference(fromPostgraphile[index], answer);
+      if (difference) throw new Error(`${workload.id} request ${index}: PostGraphile and the gateway answer differently at ${difference}`);
+    });
   }
   return fromBaseline;
 }

@@ -54,6 +54,8 @@ export interface BenchOptions {
    * (WEB_CONCURRENCY), the latter in the same paired rounds against the same baseline; null: one process only.
    */
   workers: number | null;
+  /** PostGraphile as a second reference for W1 and W3 (bench/postgraphile.ts); off with `--no-postgraphile`. */
+  postgraphile: boolean;
 }
 
 const FULL_SEED: SeedShape = {
@@ -112,6 +114,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
 export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R,W2,...] [--connections N] [--rounds N]
                         [--duration SECONDS] [--pool N] [--out DIR] [--keep-db] [--source]
                         [--cpu-prof DIR] [--engine] [--scale [--scale-rows N]] [--workers N|all]
+                        [--no-postgraphile]
 
   --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
   --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
@@ -127,6 +130,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R
                  and times pages one request at a time (results/<date>-scale.md)
   --workers      the timed runs measure the gateway as one process and also as a cluster of N processes
                  (WEB_CONCURRENCY; all: one per core), each against the same baseline
+  --no-postgraphile  W1 and W3 without PostGraphile, the second reference (its process, schema and rounds)
   --cpu-prof     the timed gateway writes a V8 CPU profile (.cpuprofile) into DIR when it stops;
                  summarize it with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile
 
@@ -153,7 +157,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     const arg = argv[i] as string;
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${USAGE}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    if (['quick', 'smoke', 'keep-db', 'source', 'help', 'engine', 'scale'].includes(name)) flags.set(name, true);
+    if (['quick', 'smoke', 'keep-db', 'source', 'help', 'engine', 'scale', 'no-postgraphile'].includes(name)) flags.set(name, true);
     else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out', 'cpu-prof', 'scale-rows', 'workers'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
@@ -195,5 +199,6 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     scale: flags.has('scale'),
     scaleRows: Math.round(number('scale-rows', 1_000_000)),
     workers: flags.get('workers') === 'all' ? availableParallelism() : flags.has('workers') ? Math.round(number('workers', 1)) : null,
+    postgraphile: !flags.has('no-postgraphile'),
   };
 }

@@ -11,6 +11,8 @@ export interface PairedRound {
   rpsRatio: number;
   p50Ratio: number;
   p99Ratio: number;
+  /** The second reference's run right after B's (PostGraphile, W1 and W3). */
+  c?: LoadResult;
 }
 
 export interface Series {
@@ -20,6 +22,8 @@ export interface Series {
   /** What A and B are, e.g. gateway and baseline. */
   a: string;
   b: string | null;
+  /** The second reference, when it ran in every round. */
+  c?: string;
   rounds: PairedRound[];
 }
 
@@ -31,6 +35,9 @@ export interface StatementCount {
   b: string | null;
   aCounts: number[];
   bCounts: number[] | null;
+  /** The second reference's statements per request (PostGraphile, W1 and W3). */
+  c?: string;
+  cCounts?: number[];
 }
 
 export interface Summary {
@@ -54,6 +61,24 @@ export interface Summary {
   rpsRatio: { median: number; min: number; max: number };
   p50Ratio: { median: number; min: number; max: number };
   p99Ratio: { median: number; min: number; max: number };
+  /** The second reference (C), measured in the same rounds right after B. */
+  reference?: ReferenceSummary;
+}
+
+type Spread = { median: number; min: number; max: number };
+
+/** C's medians over rounds, and its ratios paired round by round: A/C and C/B. */
+export interface ReferenceSummary {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  cpu: number | null;
+  dbCpu: number | null;
+  rpsRatio: Spread;
+  p50Ratio: Spread;
+  rpsOverB: Spread;
+  p50OverB: Spread;
 }
 
 export interface TargetCheck {
@@ -78,8 +103,31 @@ const ofB = (rounds: readonly PairedRound[], pick: (result: LoadResult) => numbe
   return values.every((v): v is number => v !== null) ? median(values) : null;
 };
 
+function summarizeReference(series: Series): ReferenceSummary | null {
+  const rounds = series.rounds.filter((r): r is PairedRound & { c: LoadResult } => r.c !== undefined);
+  if (!series.c || rounds.length === 0 || rounds.length !== series.rounds.length) return null;
+  const medianOf = (pick: (result: LoadResult) => number | null) => {
+    const values = rounds.map((r) => pick(r.c));
+    return values.every((v): v is number => v !== null) ? median(values) : null;
+  };
+  const overB = (pick: (result: LoadResult) => number) => spread(rounds.map((r) => (r.b ? pick(r.c) / pick(r.b) : Number.NaN)));
+  return {
+    name: series.c,
+    rps: median(rounds.map((r) => r.c.rps)),
+    p50: median(rounds.map((r) => r.c.p50)),
+    p99: median(rounds.map((r) => r.c.p99)),
+    cpu: medianOf((r) => r.cpuMsPerRequest),
+    dbCpu: medianOf((r) => r.dbCpuMsPerRequest),
+    rpsRatio: spread(rounds.map((r) => r.a.rps / r.c.rps)),
+    p50Ratio: spread(rounds.map((r) => r.a.p50 / r.c.p50)),
+    rpsOverB: overB((r) => r.rps),
+    p50OverB: overB((r) => r.p50),
+  };
+}
+
 export function summarize(series: Series): Summary {
   const { rounds } = series;
+  const reference = summarizeReference(series);
   return {
     workload: series.workload,
     mode: series.mode,
@@ -99,6 +147,7 @@ export function summarize(series: Series): Summary {
     rpsRatio: spread(rounds.map((r) => r.rpsRatio)),
     p50Ratio: spread(rounds.map((r) => r.p50Ratio)),
     p99Ratio: spread(rounds.map((r) => r.p99Ratio)),
+    ...(reference ? { reference } : {}),
   };
 }
 
@@ -112,14 +161,18 @@ export function markdownTable(summaries: readonly Summary[], statements: readonl
     const a = median(count.aCounts);
     return count.bCounts ? `${fixed(a, 0)} / ${fixed(median(count.bCounts), 0)}` : fixed(a, 0);
   };
+  // The second reference's column, beside A/B, when it ran at all.
+  const reference = summaries.find((s) => s.reference)?.reference?.name;
   const lines = [
-    '| Workload | Conns | A / B | A req/s | B req/s | req/s A/B (min–max) | A p50 / p99 ms | B p50 / p99 ms | p50 A/B (min–max) | ' +
-      'CPU ms/req A / B | DB CPU ms/req A / B | SQL/req A / B |',
-    '|---|---:|---|---:|---:|---|---|---|---|---|---|---|',
+    '| Workload | Conns | A / B | A req/s | B req/s | req/s A/B (min–max) | ' +
+      (reference ? `req/s A/${reference} (min–max) | ` : '') +
+      'A p50 / p99 ms | B p50 / p99 ms | p50 A/B (min–max) | CPU ms/req A / B | DB CPU ms/req A / B | SQL/req A / B |',
+    `|---|---:|---|---:|---:|---|${reference ? '---|' : ''}---|---|---|---|---|---|`,
   ];
   for (const s of summaries) {
     lines.push(
       `| ${s.workload} | ${s.connections} | ${s.a} / ${s.b ?? '–'} | ${fixed(s.aRps, 0)} | ${fixed(s.bRps, 0)} | ${ratio(s.rpsRatio)} | ` +
+        (reference ? `${s.reference ? ratio(s.reference.rpsRatio) : '–'} | ` : '') +
         `${fixed(s.aP50, 2)} / ${fixed(s.aP99, 2)} | ${fixed(s.bP50, 2)} / ${fixed(s.bP99, 2)} | ${ratio(s.p50Ratio)} | ` +
         `${fixed(s.aCpu ?? Number.NaN, 2)} / ${fixed(s.bCpu ?? Number.NaN, 2)} | ` +
         `${fixed(s.aDbCpu ?? Number.NaN, 2)} / ${fixed(s.bDbCpu ?? Number.NaN, 2)} | ${perRequest(s.workload)} |`,
@@ -128,15 +181,52 @@ export function markdownTable(summaries: readonly Summary[], statements: readonl
   return lines.join('\n');
 }
 
+/**
+ * The rows measured against the second reference (C, PostGraphile): its own numbers, the ratios A/C and
+ * C/B paired round by round, and CPU, database CPU and statements of all three. Empty when it did not run.
+ */
+export function referenceTable(summaries: readonly Summary[], statements: readonly StatementCount[]): string {
+  const rows = summaries.filter((s) => s.reference);
+  if (rows.length === 0) return '';
+  const c = (rows[0] as Summary).reference?.name as string;
+  const three = (a: number | null, r: number | null, b: number | null, digits: number) =>
+    [a, r, b].map((v) => fixed(v ?? Number.NaN, digits)).join(' / ');
+  const lines = [
+    `| Workload | Conns | ${c} req/s | ${c} p50 / p99 ms | req/s A/${c} (min–max) | p50 A/${c} (min–max) | ` +
+      `req/s ${c}/B (min–max) | p50 ${c}/B (min–max) | CPU ms/req A / ${c} / B | DB CPU ms/req A / ${c} / B | SQL/req A / ${c} / B |`,
+    '|---|---:|---:|---|---|---|---|---|---|---|---|',
+  ];
+  for (const s of rows) {
+    const r = s.reference as ReferenceSummary;
+    const count = statements.find((x) => x.workload === s.workload);
+    const sql = count
+      ? three(median(count.aCounts), count.cCounts ? median(count.cCounts) : null, count.bCounts ? median(count.bCounts) : null, 0)
+      : 'n/a';
+    lines.push(
+      `| ${s.workload} | ${s.connections} | ${fixed(r.rps, 0)} | ${fixed(r.p50, 2)} / ${fixed(r.p99, 2)} | ${ratio(r.rpsRatio)} | ` +
+        `${ratio(r.p50Ratio)} | ${ratio(r.rpsOverB)} | ${ratio(r.p50OverB)} | ${three(s.aCpu, r.cpu, s.bCpu, 2)} | ` +
+        `${three(s.aDbCpu, r.dbCpu, s.bDbCpu, 2)} | ${sql} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 export function statementsTable(statements: readonly StatementCount[]): string {
-  const lines = ['| Workload | Request | A / B | A statements/request | B statements/request |', '|---|---|---|---:|---:|'];
+  const reference = statements.find((s) => s.cCounts)?.c;
+  const lines = [
+    `| Workload | Request | A / B | A statements/request | B statements/request |${reference ? ` ${reference} statements/request |` : ''}`,
+    `|---|---|---|---:|---:|${reference ? '---:|' : ''}`,
+  ];
   const show = (values: readonly number[]) => {
     const min = Math.min(...values);
     const max = Math.max(...values);
     return min === max ? String(min) : `${min}–${max}`;
   };
   for (const s of statements) {
-    lines.push(`| ${s.workload} | ${s.label} | ${s.a} / ${s.b ?? '–'} | ${show(s.aCounts)} | ${s.bCounts ? show(s.bCounts) : 'n/a'} |`);
+    const c = reference ? ` ${s.cCounts ? show(s.cCounts) : '–'} |` : '';
+    lines.push(
+      `| ${s.workload} | ${s.label} | ${s.a} / ${s.b ?? '–'} | ${show(s.aCounts)} | ${s.bCounts ? show(s.bCounts) : 'n/a'} |${c}`,
+    );
   }
   return lines.join('\n');
 }

@@ -14,11 +14,15 @@ export interface Target {
   check: Check;
 }
 
-/** A workload under load: A alone (W4), or A paired with B (the baseline, or W5 without the key). */
+/**
+ * A workload under load: A alone (W4), or A paired with B (the baseline, or W5 without the key), and
+ * for W1 and W3 C, the second reference (PostGraphile), run right after B in every round.
+ */
 export interface Timed {
   id: string;
   a: Target;
   b: Target | null;
+  c?: Target | null;
 }
 
 export interface RoundOptions {
@@ -61,7 +65,7 @@ export async function measureRounds(timed: readonly Timed[], options: RoundOptio
   };
   const series: Series[] = [];
   for (const workload of timed) {
-    for (const target of [workload.a, ...(workload.b ? [workload.b] : [])]) {
+    for (const target of [workload.a, workload.b, workload.c].filter((t): t is Target => Boolean(t))) {
       await run(target, profile.connections, profile.serverWarmupSec, `${workload.id} server warm-up`);
     }
   }
@@ -71,10 +75,12 @@ export async function measureRounds(timed: readonly Timed[], options: RoundOptio
       const tag = `${workload.id} ${mode} c=${connections}`;
       await run(workload.a, connections, profile.warmupSec, `${tag} warm-up`);
       if (workload.b) await run(workload.b, connections, profile.warmupSec, `${tag} warm-up`);
+      if (workload.c) await run(workload.c, connections, profile.warmupSec, `${tag} warm-up`);
       const rounds: PairedRound[] = [];
       for (let round = 1; round <= profile.rounds; round += 1) {
         const a = await run(workload.a, connections, profile.durationSec, `${tag} round ${round}`);
         const b = workload.b ? await run(workload.b, connections, profile.durationSec, `${tag} round ${round}`) : null;
+        const c = workload.c ? await run(workload.c, connections, profile.durationSec, `${tag} round ${round}`) : null;
         rounds.push({
           round,
           a,
@@ -82,11 +88,21 @@ export async function measureRounds(timed: readonly Timed[], options: RoundOptio
           rpsRatio: b ? a.rps / b.rps : Number.NaN,
           p50Ratio: b ? a.p50 / b.p50 : Number.NaN,
           p99Ratio: b ? a.p99 / b.p99 : Number.NaN,
+          ...(c ? { c } : {}),
         });
         const paired = b ? ` | ${workload.b?.name} ${describe(b)} | ratio ${(a.rps / b.rps).toFixed(2)}` : '';
-        options.log(`bench: ${tag.padEnd(20)} round ${round}: ${workload.a.name} ${describe(a)}${paired}`);
+        const third = c ? ` | ${workload.c?.name} ${describe(c)} | ratio ${(a.rps / c.rps).toFixed(2)}` : '';
+        options.log(`bench: ${tag.padEnd(20)} round ${round}: ${workload.a.name} ${describe(a)}${paired}${third}`);
       }
-      series.push({ workload: workload.id, mode, connections, a: workload.a.name, b: workload.b?.name ?? null, rounds });
+      series.push({
+        workload: workload.id,
+        mode,
+        connections,
+        a: workload.a.name,
+        b: workload.b?.name ?? null,
+        ...(workload.c ? { c: workload.c.name } : {}),
+        rounds,
+      });
     }
   }
   return series;

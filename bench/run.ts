@@ -23,6 +23,7 @@ import {
 import { runEngineBench } from './engine-bench.js';
 import { runScaleBench } from './scale.js';
 import { parseOptions } from './options.js';
+import { createPostgraphileSchema, withPostgraphile } from './postgraphile.js';
 import { withRestList } from './rest-workload.js';
 import { startStatementCounter } from './pg-counter.js';
 import { watchDatabaseCpu } from './pg-cpu.js';
@@ -34,6 +35,10 @@ import { checkTargets, gitDescription, machineDescription, markdownReport } from
 import { buildReadWorkloads, type Call, firstDifference } from './workloads.js';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+
+// PostGraphile v5 wants Node 22's Promise.withResolvers; its process alone gets the preload that adds it.
+const POSTGRAPHILE_NODE_ARGS = ['--require', path.join(projectRoot, 'bench/promise-with-resolvers.cjs')];
+
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2), path.join(projectRoot, 'bench/results'));
   if (options.engine) return runEngineBench(options, log);
@@ -81,6 +86,9 @@ async function main(): Promise<number> {
     }
 
     const dbUrl = databaseUrl(options.serverUrl, options.databaseName);
+    // PostGraphile, the second reference, answers W1 and W3 from a bench-only schema of views.
+    const withReference = options.postgraphile && (wanted('W1') || wanted('W3'));
+    if (withReference) await createPostgraphileSchema(dbUrl);
     const encryptionKey = randomBytes(32).toString('base64');
     const pool = String(options.poolSize);
     // Budgets high enough never to refuse the benchmark's load; the rate limiter still does its accounting.
@@ -98,8 +106,11 @@ async function main(): Promise<number> {
       ...provider?.env,
     });
     const baselineEnv = (url: string) => ({ NODE_ENV: 'production', DATABASE_URL: url, DATABASE_POOL_SIZE: pool });
+    const startPostgraphile = (name: string, url: string) =>
+      startServer(name, 'bench/postgraphile-server.ts', baselineEnv(url), POSTGRAPHILE_NODE_ARGS);
     const workloadOptions = { first: 100, checks: 5, nodesPerOrganization: profile.nodesPerOrganization };
-    const reads = withRestList(buildReadWorkloads(readers, workloadOptions), readers, workloadOptions.first).filter((w) => wanted(w.id));
+    const built = withRestList(buildReadWorkloads(readers, workloadOptions), readers, workloadOptions.first);
+    const reads = (withReference ? withPostgraphile(built, readers, workloadOptions) : built).filter((w) => wanted(w.id));
     const smallW1 = wanted('W1') ? buildReadWorkloads(readers, { ...workloadOptions, first: 10 }).find((w) => w.id === 'W1') : undefined;
     const token = provider?.fake.issueApiToken('github') ?? '';
     const connects = (withKey: boolean) =>
@@ -108,13 +119,23 @@ async function main(): Promise<number> {
     // --- Same data, and statements per request, through the counting proxy -----------------------------
     const server = new URL(options.serverUrl);
     const counter = await startStatementCounter({ host: server.hostname, port: Number(server.port || 5432) });
-    const proxied = new URL(dbUrl);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(counter.port);
+    const through = (proxy: { port: number }) => {
+      const url = new URL(dbUrl);
+      url.hostname = '127.0.0.1';
+      url.port = String(proxy.port);
+      return url;
+    };
+    const proxied = through(counter);
+    // PostGraphile behind a proxy of its own: the counted gateway's background statements (its job
+    // queue's polling) land on the shared proxy whenever they fall, and must not count as PostGraphile's.
+    const referenceCounter = withReference
+      ? await startStatementCounter({ host: server.hostname, port: Number(server.port || 5432) })
+      : null;
     t = performance.now();
-    const [countedGateway, countedBaseline] = await Promise.all([
+    const [countedGateway, countedBaseline, countedPostgraphile] = await Promise.all([
       startServer('gateway (counted)', gatewayEntry, gatewayEnv(proxied.toString()), gatewayArgs),
       startServer('baseline (counted)', 'bench/baseline-server.ts', baselineEnv(proxied.toString())),
+      referenceCounter ? startPostgraphile('PostGraphile (counted)', through(referenceCounter).toString()) : null,
     ]);
     log(`bench: counting instances up in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const expected = new Map<string, unknown[]>();
@@ -122,9 +143,13 @@ async function main(): Promise<number> {
     const sampleSql: Record<string, Record<string, string[]>> = {};
     const tested: Call[] = [];
     try {
-      for (const workload of reads) expected.set(workload.id, await checkSameAnswers(workload, countedGateway.url, countedBaseline.url));
+      for (const workload of reads) {
+        expected.set(workload.id, await checkSameAnswers(workload, countedGateway.url, countedBaseline.url, countedPostgraphile?.url));
+      }
       if (smallW1) await checkSameAnswers(smallW1, countedGateway.url, countedBaseline.url);
       if (reads.length) log(`bench: gateway and baseline agree on every answer of ${reads.map((w) => w.id).join(', ')}`);
+      const compared = reads.filter((w) => w.postgraphile && countedPostgraphile).map((w) => w.id);
+      if (compared.length) log(`bench: PostGraphile agrees with them on every answer of ${compared.join(', ')}`);
       if (runs.W4) {
         // The integrations W4 tests, connected (through the gateway, as W5 does) before the load.
         for (const org of writers) {
@@ -142,6 +167,10 @@ async function main(): Promise<number> {
           (side: typeof w.gateway): Check =>
           (index, status, body) =>
             want ? firstDifference(side.normalize(status, body), want[index]) : status === 200 ? null : `HTTP ${status}`;
+        const reference =
+          w.postgraphile && countedPostgraphile && referenceCounter
+            ? { side: w.postgraphile, server: countedPostgraphile, counter: referenceCounter }
+            : null;
         statements.push({
           workload: w.id,
           label: w.title,
@@ -149,10 +178,19 @@ async function main(): Promise<number> {
           b: 'baseline',
           aCounts: await countStatements(w.gateway.calls, countedGateway.url, counter, ok(w.gateway)),
           bCounts: await countStatements(w.baseline.calls, countedBaseline.url, counter, ok(w.baseline)),
+          ...(reference
+            ? {
+                c: 'PostGraphile',
+                cCounts: await countStatements(reference.side.calls, reference.server.url, reference.counter, ok(reference.side)),
+              }
+            : {}),
         });
         sampleSql[w.title] = {
           gateway: await statementsOf(countedGateway.url, w.gateway.calls[0] as Call, counter),
           baseline: await statementsOf(countedBaseline.url, w.baseline.calls[0] as Call, counter),
+          ...(reference
+            ? { PostGraphile: await statementsOf(reference.server.url, reference.side.calls[0] as Call, reference.counter) }
+            : {}),
         };
       }
       if (runs.W4) {
@@ -185,13 +223,14 @@ async function main(): Promise<number> {
         };
       }
     } finally {
-      await Promise.all([countedGateway.stop(), countedBaseline.stop()]);
+      await Promise.all([countedGateway.stop(), countedBaseline.stop(), countedPostgraphile?.stop()]);
       await counter.close();
+      await referenceCounter?.close();
     }
     log(`\n${statementsTable(statements)}\n`);
 
     // --- Timed runs -----------------------------------------------------------------------------------
-    const [gateway, baseline] = await Promise.all([
+    const [gateway, baseline, postgraphile] = await Promise.all([
       startServer(
         'gateway',
         gatewayEntry,
@@ -199,10 +238,12 @@ async function main(): Promise<number> {
         options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, ...gatewayArgs] : gatewayArgs,
       ),
       startServer('baseline', 'bench/baseline-server.ts', baselineEnv(dbUrl)),
+      withReference ? startPostgraphile('PostGraphile', dbUrl) : null,
     ]);
     cleanups.push(
       () => gateway.stop(),
       () => baseline.stop(),
+      async () => postgraphile?.stop(),
     );
     // --workers N: the same gateway as a cluster of N processes, in rounds of its own against the baseline.
     const cluster = options.workers
@@ -221,12 +262,17 @@ async function main(): Promise<number> {
     const timed: Timed[] = [];
     for (const workload of reads) {
       const want = expected.get(workload.id) as unknown[];
-      const [fromGateway, fromBaseline] = await Promise.all([
+      const reference = workload.postgraphile && postgraphile ? { side: workload.postgraphile, server: postgraphile } : null;
+      const [fromGateway, fromBaseline, fromReference] = await Promise.all([
         answers(workload.gateway, gateway.url),
         answers(workload.baseline, baseline.url),
+        reference ? answers(reference.side, reference.server.url) : null,
       ]);
       fromGateway.forEach((answer, index) => {
-        const difference = firstDifference(answer, want[index]) ?? firstDifference(fromBaseline[index], want[index]);
+        const difference =
+          firstDifference(answer, want[index]) ??
+          firstDifference(fromBaseline[index], want[index]) ??
+          (fromReference ? firstDifference(fromReference[index], want[index]) : null);
         if (difference) throw new Error(`${workload.id} request ${index}: the timed servers answer differently: ${difference}`);
       });
       timed.push({
@@ -243,6 +289,14 @@ async function main(): Promise<number> {
           calls: workload.baseline.calls,
           check: (i, s, b) => firstDifference(workload.baseline.normalize(s, b), want[i]),
         },
+        c: reference
+          ? {
+              name: 'PostGraphile',
+              server: () => reference.server,
+              calls: reference.side.calls,
+              check: (i, s, b) => firstDifference(reference.side.normalize(s, b), want[i]),
+            }
+          : null,
       });
     }
     if (cluster) {
@@ -252,6 +306,7 @@ async function main(): Promise<number> {
           ...workload,
           id: `${workload.id} x${options.workers}`,
           a: { ...workload.a, name: cluster.name, server: () => cluster },
+          c: null,
         });
       }
     }
@@ -276,10 +331,11 @@ async function main(): Promise<number> {
     const databaseCpu = dbCpu.available
       ? { start: () => dbCpu.snapshot(), stop: (token: unknown) => dbCpu.since(token as Map<number, number>) }
       : undefined;
-    const memory = { gatewayRss: 0, baselineRss: 0 };
+    const memory = { gatewayRss: 0, baselineRss: 0, postgraphileRss: 0 };
     const sampler = setInterval(() => {
       memory.gatewayRss = Math.max(memory.gatewayRss, gateway.memory()?.rss ?? 0);
       memory.baselineRss = Math.max(memory.baselineRss, baseline.memory()?.rss ?? 0);
+      memory.postgraphileRss = Math.max(memory.postgraphileRss, postgraphile?.memory()?.rss ?? 0);
     }, 200);
     cleanups.push(async () => clearInterval(sampler));
 
@@ -292,6 +348,7 @@ async function main(): Promise<number> {
     clearInterval(sampler);
     const gatewayMemory = gateway.memory();
     const baselineMemory = baseline.memory();
+    const postgraphileMemory = postgraphile ? postgraphile.memory() : undefined;
 
     // --- Report ---------------------------------------------------------------------------------------
     const summaries = series.map(summarize);
@@ -315,6 +372,7 @@ async function main(): Promise<number> {
         gatewayPeakRss: gatewayMemory?.peak ?? null,
         baselineLoadMaxRss: memory.baselineRss,
         baselinePeakRss: baselineMemory?.peak ?? null,
+        ...(postgraphile ? { postgraphileLoadMaxRss: memory.postgraphileRss, postgraphilePeakRss: postgraphileMemory?.peak ?? null } : {}),
       },
       summaries,
       targets,
@@ -338,6 +396,7 @@ async function main(): Promise<number> {
         gatewayPeak: gatewayMemory?.peak ?? null,
         gatewayUnderLoad: memory.gatewayRss,
         baselinePeak: baselineMemory?.peak ?? null,
+        ...(postgraphileMemory === undefined ? {} : { postgraphilePeak: postgraphileMemory?.peak ?? null }),
       },
       skipped,
       problems,

@@ -5,6 +5,7 @@ import { projectRoot } from './processes.js';
 import {
   markdownTable,
   mb,
+  referenceTable,
   type Mode,
   type Series,
   type StatementCount,
@@ -107,7 +108,7 @@ export interface MarkdownInput {
   series: readonly Series[];
   statements: readonly StatementCount[];
   targets: readonly TargetCheck[];
-  memory: { gatewayPeak: number | null; gatewayUnderLoad: number; baselinePeak: number | null };
+  memory: { gatewayPeak: number | null; gatewayUnderLoad: number; baselinePeak: number | null; postgraphilePeak?: number | null };
   skipped: readonly { workload: string; reason: string }[];
   problems: readonly string[];
 }
@@ -115,6 +116,8 @@ export interface MarkdownInput {
 export function markdownReport(input: MarkdownInput): string {
   const { profile, machine, memory } = input;
   const { seed } = profile;
+  const main = input.statements.filter((s) => !/first: 10\)/.test(s.label));
+  const reference = referenceTable(input.summaries, main);
   return [
     `## Benchmark ${input.started.toISOString()} (${profile.name})`,
     '',
@@ -130,18 +133,19 @@ export function markdownReport(input: MarkdownInput): string {
       'medians over rounds; ratios are A/B paired round by round (median, min–max). ' +
       'CPU is the server process, DB CPU the PostgreSQL backends serving the database.',
     '',
-    markdownTable(
-      input.summaries,
-      input.statements.filter((s) => !/first: 10\)/.test(s.label)),
-    ),
+    markdownTable(input.summaries, main),
     '',
+    ...(reference ? [reference, ''] : []),
     statementsTable(input.statements),
     '',
     targetsTable(input.targets),
     '',
     `Peak RSS: gateway ${memory.gatewayPeak === null ? 'n/a' : mb(memory.gatewayPeak)} ` +
       `(largest sample under load ${mb(memory.gatewayUnderLoad)}), ` +
-      `baseline ${memory.baselinePeak === null ? 'n/a' : mb(memory.baselinePeak)}.`,
+      `baseline ${memory.baselinePeak === null ? 'n/a' : mb(memory.baselinePeak)}` +
+      (memory.postgraphilePeak === undefined
+        ? '.'
+        : `, PostGraphile ${memory.postgraphilePeak === null ? 'n/a' : mb(memory.postgraphilePeak)}.`),
     ...input.skipped.map((s) => `\nSkipped ${s.workload}: ${s.reason}`),
     ...(input.problems.length ? ['', 'Problems:', ...input.problems.map((p) => `- ${p}`)] : []),
     '',

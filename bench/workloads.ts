@@ -23,6 +23,8 @@ export interface ReadWorkload {
   title: string;
   gateway: Side;
   baseline: Side;
+  /** The same questions to PostGraphile, the second reference (W1 and W3; see bench/postgraphile.ts). */
+  postgraphile?: Side;
 }
 
 const HEALTH_SUMMARY = 'lastHealthCheck { checkedAt ok latencyMs httpStatus message }';
@@ -86,7 +88,7 @@ export function cursorPosition(cursor: string | null): { key: string; id: string
   return { key, id };
 }
 
-function graphqlData(status: number, body: string): Json {
+export function graphqlData(status: number, body: string): Json {
   if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 300)}`);
   const parsed = JSON.parse(body) as { data?: Json; errors?: unknown[] };
   if (parsed.errors) throw new Error(`GraphQL errors: ${JSON.stringify(parsed.errors).slice(0, 300)}`);
@@ -204,16 +206,20 @@ export interface WorkloadOptions {
   nodesPerOrganization: number;
 }
 
-export function buildReadWorkloads(orgs: readonly SeededOrganization[], options: WorkloadOptions): ReadWorkload[] {
-  const { first, checks } = options;
-  // W3 asks for integrations spread evenly over each organization's list.
-  const w3Targets = orgs.flatMap((org) => {
-    const step = Math.max(1, Math.floor(org.integrationIds.length / options.nodesPerOrganization));
+/** The integrations W3 asks for, in order: spread evenly over each organization's list. */
+export function w3Targets(orgs: readonly SeededOrganization[], nodesPerOrganization: number) {
+  return orgs.flatMap((org) => {
+    const step = Math.max(1, Math.floor(org.integrationIds.length / nodesPerOrganization));
     return org.integrationIds
       .filter((_, index) => index % step === 0)
-      .slice(0, options.nodesPerOrganization)
+      .slice(0, nodesPerOrganization)
       .map((id) => ({ org, id }));
   });
+}
+
+export function buildReadWorkloads(orgs: readonly SeededOrganization[], options: WorkloadOptions): ReadWorkload[] {
+  const { first, checks } = options;
+  const nodes = w3Targets(orgs, options.nodesPerOrganization);
   return [
     {
       id: 'W1',
@@ -231,7 +237,7 @@ export function buildReadWorkloads(orgs: readonly SeededOrganization[], options:
       id: 'W3',
       title: 'node(id) of one integration',
       gateway: {
-        calls: w3Targets.map(({ org, id }) => graphqlCall(org.viewerKey, W3_QUERY, { id: globalId('Integration', id) })),
+        calls: nodes.map(({ org, id }) => graphqlCall(org.viewerKey, W3_QUERY, { id: globalId('Integration', id) })),
         normalize: (status, body) => {
           const node = graphqlData(status, body).node as Json | null;
           if (!node) return null;
@@ -245,7 +251,7 @@ export function buildReadWorkloads(orgs: readonly SeededOrganization[], options:
         },
       },
       baseline: {
-        calls: w3Targets.map(({ org, id }) => getCall(org.viewerKey, `/w3?id=${id}`)),
+        calls: nodes.map(({ org, id }) => getCall(org.viewerKey, `/w3?id=${id}`)),
         normalize: (status, body) => {
           const row = restData(status, body).row as Json | null;
           if (!row) return null;

@@ -46,6 +46,14 @@ describe('npm run bench -- --quick --smoke', () => {
     }
     for (const workload of ['W1', 'W1R'])
       expect(report.statements.find((s: { workload: string }) => s.workload === workload).aCounts.length).toBeGreaterThan(0);
+    // PostGraphile, the second reference, answered W1 and W3 the same (the run fails otherwise) and was measured.
+    expect(output).toContain('PostGraphile agrees with them on every answer of W1, W3');
+    for (const workload of ['W1', 'W3']) {
+      const counted = report.statements.find((s: { workload: string; c?: string }) => s.workload === workload && s.c === 'PostGraphile');
+      expect(counted.cCounts.length).toBeGreaterThan(0);
+      const rows = report.summaries.filter((s: { workload: string }) => s.workload === workload);
+      expect(rows.map((s: { reference?: { name: string } }) => s.reference?.name)).toEqual(['PostGraphile', 'PostGraphile']);
+    }
   }, 300_000);
 
   it('--engine: measures probe throughput with one and two worker processes, and W1 with the scheduler busy and idle', async (context) => {
