@@ -118,7 +118,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R
 
   --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
   --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
-  --only         run only these workloads (W1, W1R, W2, W3, W4, W5); W1 also runs W1R, the REST list
+  --only         run only these workloads (W1, W1R, W1S, W2, W3, W4, W5); W1 also runs W1R, the REST list,
+                 and W1S, W1 with a page of 10
   --connections  concurrency of the throughput runs (default 16)
   --out          where results/<date>.json and .md go (default bench/results)
   --keep-db      keep the seeded database afterwards
@@ -138,9 +139,9 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R
                       (default postgres://postgres@127.0.0.1:5432/igw_bench)`;
 
 /** Every workload the harness knows, in the order it runs them. */
-export const WORKLOADS = ['W1', 'W1R', 'W2', 'W3', 'W4', 'W5'] as const;
+export const WORKLOADS = ['W1', 'W1R', 'W1S', 'W2', 'W3', 'W4', 'W5'] as const;
 
-/** `--only`'s list; W1 brings W1R (the same list over REST), and an unknown name is refused. */
+/** `--only`'s list; W1 brings W1R (the same list over REST) and W1S (a page of 10), and an unknown name is refused. */
 function parseOnly(value: string): Set<string> {
   const names = value
     .toUpperCase()
@@ -148,7 +149,7 @@ function parseOnly(value: string): Set<string> {
     .map((w) => w.trim());
   const unknown = names.filter((name) => !(WORKLOADS as readonly string[]).includes(name));
   if (unknown.length) throw new Error(`--only: unknown workload ${unknown.join(', ')}; known: ${WORKLOADS.join(', ')}\n${USAGE}`);
-  return new Set(names.includes('W1') ? [...names, 'W1R'] : names);
+  return new Set(names.includes('W1') ? [...names, 'W1R', 'W1S'] : names);
 }
 
 export function parseOptions(argv: readonly string[], defaultOutDir: string): BenchOptions {

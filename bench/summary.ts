@@ -54,7 +54,7 @@ export function checkTargets(
   const w1l = find('W1', 'latency');
   const w2t = find('W2', 'throughput');
   const w5l = find('W5', 'latency');
-  const w1Counts = statements.filter((s) => s.workload === 'W1');
+  const w1Counts = statements.filter((s) => s.workload === 'W1' || s.workload === 'W1S');
   const besidesAuth = w1Counts.map((s) => Math.max(...s.aCounts) - 1);
   return [
     {
@@ -86,12 +86,89 @@ export function checkTargets(
         : notRun('W5'),
       met: w5l ? w5l.p50Ratio.median <= 1.15 : null,
     },
+    ...roundTwoTargets(find, statements, notRun),
     {
       target: 'Gateway RSS under load below 200 MB (taken as 200 MiB)',
       measured:
         `${mb(gatewayRssUnderLoad)} (largest sample under load; ` +
         `high-water mark ${gatewayPeakRss === null ? 'n/a' : mb(gatewayPeakRss)})`,
       met: gatewayRssUnderLoad > 0 ? gatewayRssUnderLoad < 200 * 1024 * 1024 : null,
+    },
+  ];
+}
+
+/**
+ * CPU of one row and of a request apart from its rows, in µs, from W1 (100 rows) and W1S (10 rows) at 16
+ * connections: the difference of their CPU per request over the 90 rows between them.
+ */
+export function cpuPerRow(summaries: readonly Summary[]): { gateway: number; baseline: number | null; fixedGateway: number } | null {
+  const big = summaries.find((s) => s.workload === 'W1' && s.mode === 'throughput');
+  const small = summaries.find((s) => s.workload === 'W1S' && s.mode === 'throughput');
+  if (!big?.aCpu || !small?.aCpu) return null;
+  const gateway = ((big.aCpu - small.aCpu) / 90) * 1000;
+  const baseline = big.bCpu && small.bCpu ? ((big.bCpu - small.bCpu) / 90) * 1000 : null;
+  return { gateway, baseline, fixedGateway: small.aCpu * 1000 - 10 * gateway };
+}
+
+/** The targets of performance round two (issue 19): ratios to the raw baseline and to PostGraphile, per-row CPU, statements. */
+function roundTwoTargets(
+  find: (workload: string, mode: Mode) => Summary | undefined,
+  statements: readonly StatementCount[],
+  notRun: (workload: string) => string,
+): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const rounds = (spread: { median: number; min: number; max: number }) =>
+    `${x(spread.median)} (rounds ${spread.min.toFixed(2)}–${spread.max.toFixed(2)})`;
+  const ratioTarget = (workload: string, mode: Mode, minRaw: number, minReference: number) => {
+    const found = find(workload, mode);
+    const at = mode === 'throughput' ? `${found?.connections ?? 16} connections` : '1 connection';
+    checks.push({
+      target: `${workload} at ${at} >= ${minRaw}x raw baseline (throughput)`,
+      measured: found ? rounds(found.rpsRatio) : notRun(workload),
+      met: found ? found.rpsRatio.median >= minRaw : null,
+    });
+    checks.push({
+      target: `${workload} at ${at} >= ${minReference}x PostGraphile (throughput)`,
+      measured: found?.reference ? rounds(found.reference.rpsRatio) : found ? 'PostGraphile not run' : notRun(workload),
+      met: found?.reference ? found.reference.rpsRatio.median >= minReference : null,
+    });
+  };
+  ratioTarget('W1', 'throughput', 0.7, 1.3);
+  const w1l = find('W1', 'latency');
+  checks.push({
+    target: 'W1 p50 latency at 1 connection <= 1.5x raw baseline',
+    measured: w1l ? `${x(w1l.p50Ratio.median)} (${w1l.aP50.toFixed(2)} ms vs ${w1l.bP50.toFixed(2)} ms)` : notRun('W1'),
+    met: w1l ? w1l.p50Ratio.median <= 1.5 : null,
+  });
+  ratioTarget('W3', 'latency', 0.5, 1.0);
+  ratioTarget('W3', 'throughput', 0.5, 1.0);
+  return [...checks, ...rowAndStatementTargets(find, statements, notRun)];
+}
+
+function rowAndStatementTargets(
+  find: (workload: string, mode: Mode) => Summary | undefined,
+  statements: readonly StatementCount[],
+  notRun: (workload: string) => string,
+): TargetCheck[] {
+  const big = find('W1', 'throughput');
+  const small = find('W1S', 'throughput');
+  const perRow = big && small ? cpuPerRow([big, small]) : null;
+  const reads = statements.filter((s) => ['W1', 'W1S', 'W3'].includes(s.workload));
+  return [
+    {
+      target: 'Gateway CPU per row <= 18 µs (W1 at 100 and 10 rows, 16 connections)',
+      measured: perRow
+        ? `${perRow.gateway.toFixed(1)} µs (baseline ${perRow.baseline === null ? 'n/a' : `${perRow.baseline.toFixed(1)} µs`}); ` +
+          `per request apart from rows ${(perRow.fixedGateway / 1000).toFixed(2)} ms`
+        : notRun('W1S'),
+      met: perRow ? perRow.gateway <= 18 : null,
+    },
+    {
+      target: 'One SQL statement per read request (W1, W3), authentication and rate limit included',
+      measured: reads.length
+        ? reads.map((s) => `${s.workload} ${Math.min(...s.aCounts)}–${Math.max(...s.aCounts)}`).join('; ')
+        : notRun('W1'),
+      met: reads.length ? reads.every((s) => Math.max(...s.aCounts) === 1) : null,
     },
   ];
 }

@@ -19,7 +19,7 @@ export interface Side {
 
 /** A read workload: the same questions to the gateway and the baseline, index for index. */
 export interface ReadWorkload {
-  id: 'W1' | 'W1R' | 'W2' | 'W3';
+  id: 'W1' | 'W1R' | 'W1S' | 'W2' | 'W3';
   title: string;
   gateway: Side;
   baseline: Side;
