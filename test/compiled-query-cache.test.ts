@@ -106,7 +106,9 @@ describe('compiled query cache', () => {
       expect(plain(cache.compile(db, 'candidates', filter, (built) => candidatesQuery(db, built)))).toEqual(
         fresh(candidatesQuery(db, builtValues(filter))),
       );
-      expect(plain(cache.compile(db, 'count', filter, (built) => countQuery(db, built)))).toEqual(fresh(countQuery(db, builtValues(filter))));
+      expect(plain(cache.compile(db, 'count', filter, (built) => countQuery(db, built)))).toEqual(
+        fresh(countQuery(db, builtValues(filter))),
+      );
 
       const ids = { organizationId, ids: Array.from({ length: random.between(1, 5) }, () => randomUUID()) };
       expect(plain(cache.compile(db, 'by-ids', ids, (built) => byIdsQuery(db, built)))).toEqual(fresh(byIdsQuery(db, ids)));
@@ -119,7 +121,7 @@ describe('compiled query cache', () => {
     const random = new Random(7);
     const org = await createOrgWithKeys(db, `cache-${randomUUID().slice(0, 8)}`);
     await insertIntegrations(db, org.organization.id, 30, (i) => ({ displayName: `${random.pick(TEXTS)} ${i}` }));
-    
+
     const cache = new CompiledQueryCache(100);
     for (let i = 0; i < 40; i++) {
       const options = { ...randomOptions(random, [['display_name', 'status']]), page: { ...randomPage(random), cursor: null } };

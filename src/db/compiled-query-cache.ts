@@ -110,12 +110,7 @@ export class CompiledQueryCache {
    * instance the query is built on (the text is its dialect's); `shape` names every choice of the
    * builder that does not follow from the values (see above).
    */
-  compile<V extends object>(
-    db: object,
-    shape: string,
-    values: V,
-    build: (values: Built<V>) => Compilable,
-  ): CompiledQuery {
+  compile<V extends object>(db: object, shape: string, values: V, build: (values: Built<V>) => Compilable): CompiledQuery {
     const record = values as Record<string, unknown>;
     let key = shape;
     for (const name in record) key += `|${name}:${token(record[name])}`;

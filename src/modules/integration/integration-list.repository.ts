@@ -177,7 +177,7 @@ export function pageQuery(db: Kysely<Database>, shape: PageShape, values: Built<
     return db
       .selectFrom(ordered.as('integrations'))
       .selectAll('integrations')
-      .select(sql<string>`(integrations.order_key)::text`.as('sort_key'))
+      .select(sql<string>`(integrations.order_key)::text`.as('key'))
       .where(sql<boolean>`integrations.display_name ilike ${values.commonPattern}`)
       .orderBy(sql`integrations.order_key ${dir}`)
       .orderBy(sql`integrations.id ${dir}`)
@@ -193,11 +193,8 @@ export function pageQuery(db: Kysely<Database>, shape: PageShape, values: Built<
           ...some.map((column) => `integrations.${column}` as const),
         ]) as unknown as ReturnType<typeof filtered.selectAll<'integrations'>>)
       : filtered.selectAll('integrations')
-  ).select(sql<string>`(${expression})::text`.as('sort_key'));
-  return (after ? query.where(after) : query)
-    .orderBy(sql`${expression} ${dir}`)
-    .orderBy(sql`integrations.id ${dir}`)
-    .limit(values.limit);
+  ).select(sql<string>`(${expression})::text`.as('key'));
+  return (after ? query.where(after) : query).orderBy(sql`${expression} ${dir}`).orderBy(sql`integrations.id ${dir}`).limit(values.limit);
 }
 
 const columnSetNames = new WeakMap<readonly ListColumn[], string>();
@@ -264,13 +261,14 @@ export async function listIntegrationPage(
   const compiled = statements.compile(db, pageShapeKey(shape), values, (built) => pageQuery(db, shape, built));
   const rows = await withCursorCheck(
     options.page,
-    async () => (await db.executeQuery<IntegrationRow & { sort_key: string }>(compiled)).rows,
+    async () => (await db.executeQuery<IntegrationRow & CursorPosition>(compiled)).rows,
     keyShape,
   );
   // Straight from the driver's row, partial or whole: toIntegration reads a column not loaded as undefined,
   // and no field selected on the page reads one (integration.selection.ts). No rest destructuring either:
-  // copying every row costs more than the extra sort_key property.
-  return rows.map((row) => ({ item: toIntegration(row), position: { key: row.sort_key, id: row.id } }));
+  // copying every row costs more than the extra key property. The row, with its sort key selected as
+  // `key` beside its `id`, is the edge's cursor position itself.
+  return rows.map((row) => ({ item: toIntegration(row), position: row }));
 }
 
 /** The statement that takes a search's matches, one beyond SEARCH_CANDIDATE_LIMIT. */
@@ -306,9 +304,7 @@ export async function countIntegrations(db: Kysely<Database>, organizationId: st
   // count(*) without grouping: always one row.
   const row = (await db.executeQuery<{ count: number }>(compiled)).rows[0] as { count: number };
   if (row.count <= EXACT_COUNT_LIMIT) return row.count;
-  const query = applyFilter(db.selectFrom('integrations'), builtValues(values))
-    .select(sql<number>`1`.as('one'))
-    .compile();
+  const query = applyFilter(db.selectFrom('integrations'), builtValues(values)).select(sql<number>`1`.as('one')).compile();
   const plan = await db
     .executeQuery<{ 'QUERY PLAN': unknown }>(CompiledQuery.raw(`explain (format json) ${query.sql}`, [...query.parameters]))
     .catch(() => null);
