@@ -85,6 +85,7 @@ afterAll(async () => {
 });
 
 describe('compiled query cache', () => {
+  // Four thousand compiles: seconds on a loaded machine, more than the default timeout on a busy one.
   it('gives the text and parameters of a fresh compile for random pages, candidates, counts and ids', () => {
     const random = new Random(19);
     const cache = new CompiledQueryCache(10_000);
@@ -117,7 +118,7 @@ describe('compiled query cache', () => {
     expect(shapes.size).toBeGreaterThan(600);
     // Every order, in both directions, with and without a common search.
     expect(new Set([...shapes].map((shape) => shape.split(':').slice(0, 4).join(':'))).size).toBe(16);
-  });
+  }, 120_000);
 
   it('reads the same rows as a fresh compile', async () => {
     const random = new Random(7);
