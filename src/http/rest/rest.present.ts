@@ -1,3 +1,4 @@
+import { isoString } from '../../db/timestamps.js';
 import { encodeGlobalID } from '../../ids.js';
 import type { HealthCheck } from '../../modules/health-check/health-check.repository.js';
 import { type Integration, missingScopes } from '../../modules/integration/integration.model.js';
@@ -7,7 +8,7 @@ import type { RestHealthCheck, RestIntegration, RestResource, RestSyncRun } from
 // Domain objects as the REST API shows them: the one place where camelCase becomes snake_case, enums
 // become lowercase and row ids become global IDs.
 
-const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+const iso = (date: Date | null): string | null => (date === null ? null : isoString(date));
 const lower = <T extends string>(value: T) => value.toLowerCase() as Lowercase<T>;
 
 /** An integration as the REST API returns it. */
@@ -24,7 +25,7 @@ export function presentIntegration(integration: Integration): RestIntegration {
     health: lower(integration.health),
     last_health_check: check
       ? {
-          checked_at: check.checkedAt.toISOString(),
+          checked_at: isoString(check.checkedAt),
           ok: check.ok,
           latency_ms: check.latencyMs,
           http_status: check.httpStatus,
@@ -55,8 +56,8 @@ export function presentIntegration(integration: Integration): RestIntegration {
       ? { id: integration.endUser.id, display_name: integration.endUser.displayName, email: integration.endUser.email }
       : null,
     revoked_at: iso(integration.revokedAt),
-    created_at: integration.createdAt.toISOString(),
-    updated_at: integration.updatedAt.toISOString(),
+    created_at: isoString(integration.createdAt),
+    updated_at: isoString(integration.updatedAt),
   };
 }
 
@@ -65,7 +66,7 @@ export function presentHealthCheck(check: HealthCheck): RestHealthCheck {
   return {
     id: encodeGlobalID('HealthCheck', check.id),
     integration_id: encodeGlobalID('Integration', check.integrationId),
-    checked_at: check.checkedAt.toISOString(),
+    checked_at: isoString(check.checkedAt),
     ok: check.ok,
     http_status: check.httpStatus,
     latency_ms: check.latencyMs,
@@ -84,7 +85,7 @@ export function presentResource(resource: Resource): RestResource {
     name: resource.name,
     url: resource.url,
     metadata: resource.metadata,
-    synced_at: resource.syncedAt.toISOString(),
+    synced_at: isoString(resource.syncedAt),
   };
 }
 
@@ -94,7 +95,7 @@ export function presentSyncRun(run: SyncRun): RestSyncRun {
     id: encodeGlobalID('SyncRun', run.id),
     status: lower(run.status),
     trigger: lower(run.trigger),
-    queued_at: run.queuedAt.toISOString(),
+    queued_at: isoString(run.queuedAt),
     started_at: iso(run.startedAt),
     finished_at: iso(run.finishedAt),
     item_count: run.itemCount,

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { CompiledQueryCache } from '../../db/compiled-query-cache.js';
 import type { Database, IntegrationRow, IntegrationUpdate, NewIntegrationRow } from '../../db/database.js';
 import { type Integration, toIntegration } from './integration.model.js';
 
@@ -54,14 +55,18 @@ export async function updateBookkeeping(db: Db, id: string, patch: IntegrationUp
   await query.execute();
 }
 
+/** The statement of `findIntegrationsByIds`, from its values or (once per number of ids) from placeholders. */
+export function byIdsQuery(db: Kysely<Database>, values: { organizationId: string; ids: readonly string[] }) {
+  return db.selectFrom('integrations').selectAll().where('organization_id', '=', values.organizationId).where('id', 'in', values.ids);
+}
+
+/** One shape per number of ids: a node, a batch of `nodes` or of a request's loader. */
+const byIds = new CompiledQueryCache(500);
+
 /** Integrations by id, confined to one organization inside the statement itself. */
 export async function findIntegrationsByIds(db: Kysely<Database>, organizationId: string, ids: readonly string[]): Promise<Integration[]> {
   if (ids.length === 0) return [];
-  const rows = await db
-    .selectFrom('integrations')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where('id', 'in', ids)
-    .execute();
+  const compiled = byIds.compile(db, 'by-ids', { organizationId, ids }, (values) => byIdsQuery(db, values));
+  const { rows } = await db.executeQuery<IntegrationRow>(compiled);
   return rows.map(toIntegration);
 }
