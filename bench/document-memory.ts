@@ -61,7 +61,13 @@ interface ModeResult {
   failures: number;
   seconds: number;
   samples: Sample[];
-  heap: Record<string, number> | null;
+  heap: HeapSplit | null;
+}
+
+interface HeapSplit {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
 }
 
 /** Least-squares slope of RSS against time, in MB per minute. */
@@ -76,7 +82,7 @@ function slope(samples: readonly Sample[]): number {
 }
 
 /** The process's own memory split as prom-client reports it on /metrics (MB), or null when not served. */
-async function heapSplit(server: ServerProcess): Promise<Record<string, number> | null> {
+async function heapSplit(server: ServerProcess): Promise<HeapSplit | null> {
   const text = await fetch(`${server.url}/metrics`).then(
     (res) => (res.ok ? res.text() : ''),
     () => '',
@@ -181,7 +187,8 @@ export async function runDocumentMemory(): Promise<void> {
     const fmt = (values: number[]) => values.map((v) => v.toFixed(2)).join(' ');
     process.stdout.write(
       `Gateway as \`npm run start:prod\` (${[...command.nodeArgs, command.script].join(' ')}), NODE_ENV=production, PostgreSQL; ` +
-        `${connections} connections, ${durationS} s per mode; VmRSS every second; load average before ${fmt(loadBefore)}, after ${fmt(loadAfter)}.\n\n`,
+        `${connections} connections, ${durationS} s per mode; VmRSS every second; ` +
+        `load average before ${fmt(loadBefore)}, after ${fmt(loadAfter)}.\n\n`,
     );
     process.stdout.write(
       '| Documents | Requests | Distinct documents | req/s | Start RSS (MB) | Peak RSS (MB) | End RSS (MB) | Last third (MB/min) | ' +
