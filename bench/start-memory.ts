@@ -3,11 +3,19 @@
  * (the database is created), then started again on the same folder. Runs the commands of package.json:
  * `npm start` (the sources through tsx) and `npm run start:prod` (compiled by `npm run build` first).
  * Usage: npm run bench:memory [-- --rounds N] [-- --settle-ms MS]
+ * With `--distinct-documents`: the production gateway on PostgreSQL under a stream of distinct documents
+ * instead (bench/document-memory.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { runDocumentMemory } from './document-memory.js';
 import { buildGateway, packageCommand, startServer } from './processes.js';
+
+if (process.argv.includes('--distinct-documents')) {
+  await runDocumentMemory();
+  process.exit();
+}
 
 const argument = (name: string, fallback: number) => {
   const index = process.argv.indexOf(`--${name}`);

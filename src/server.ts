@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getRequestListener } from '@hono/node-server';
-import { getOperationAST } from 'graphql';
+import type { DocumentNode } from 'graphql';
 import { createLRUCache, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { createLoaders, type GatewayContext } from './context.js';
 import type { DatabaseHandle } from './db/connection.js';
+import { COMPILED_OPERATION_CACHE_SIZE, compiledExecution } from './graphql/compiled-execution.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import { type AdmissionStore, postgresAdmissionStore } from './http/admission/admission-store.js';
@@ -94,11 +94,19 @@ const GRAPHQL_ENDPOINT = '/graphql';
 
 /**
  * Documents whose parse, and whose parse errors, are kept (least recently used first out, an hour at
- * most). Validation results and graphql-jit's compiled forms are held weakly by document, so kept as long
- * as the document is kept here or by the cost model (REMEMBERED_DOCUMENTS in limits/query-cost.ts): at
- * most 2,000, however many distinct documents clients send.
+ * most). Validation results are held weakly by document, so kept as long as the document is kept here,
+ * by the cost model (REMEMBERED_DOCUMENTS in limits/query-cost.ts) or by the compiled operations
+ * (COMPILED_OPERATION_CACHE_SIZE in graphql/compiled-execution.ts), however many distinct documents
+ * clients send. `gateway_graphql_document_cache_entries` reports how full each is.
  */
 export const DOCUMENT_CACHE_SIZE = 1_000;
+
+/** The per-document caches of a GraphQL server, entries in each now. */
+export interface DocumentCacheSizes {
+  parse: number;
+  compiled: number;
+  cost: number;
+}
 
 /** This process's event feed and subscription slots, and how it hears of publications. */
 function createEventStreams(options: GatewayOptions): EventStreams & { signal: PublicationSignal } {
@@ -118,7 +126,7 @@ function createGraphQLServer(
   store: AdmissionStore,
   users: UserAdmission | null,
   events: EventStreams,
-): GraphQLServer {
+): { server: GraphQLServer; cacheSizes(): DocumentCacheSizes } {
   const { database, logger } = options;
   const hardening = gatewayHardening(options.hardening ?? {}, { logger });
   const rateLimiter = options.hardening?.rateLimiter ?? null;
@@ -135,11 +143,16 @@ function createGraphQLServer(
       ttlHours: options.idempotency?.ttlHours ?? DEFAULT_TTL_HOURS,
     }),
   };
-  return createYoga<WithRequestState, GatewayContext>({
+  const documentCache = createLRUCache<DocumentNode>({ max: DOCUMENT_CACHE_SIZE, ttl: 3_600_000 });
+  const compiled = compiledExecution({
+    max: COMPILED_OPERATION_CACHE_SIZE,
+    onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled'),
+  });
+  const server = createYoga<WithRequestState, GatewayContext>({
     schema,
     maskedErrors: hardening.maskedErrors,
     parserAndValidationCache: {
-      documentCache: createLRUCache({ max: DOCUMENT_CACHE_SIZE, ttl: 3_600_000 }),
+      documentCache,
       errorCache: createLRUCache({ max: DOCUMENT_CACHE_SIZE, ttl: 3_600_000 }),
       validationCache: true,
     },
@@ -169,15 +182,7 @@ function createGraphQLServer(
         : [useGatewayGraphiQL(GRAPHQL_ENDPOINT, typeof options.graphiql === 'object' ? options.graphiql : {})]),
       // Compiled execution (graphql-jit): a list page costs a third less CPU (BENCHMARKS.md). First, so
       // that plugins wrapping the execute function (idempotency) wrap the compiled one.
-      useGraphQlJit(
-        {},
-        {
-          onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled'),
-          // A subscription executes once per event with the variables it was given, which the compiled
-          // executor would coerce again (an enum's value read as its name): subscriptions run uncompiled.
-          enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation !== 'subscription',
-        },
-      ),
+      compiled.plugin,
       useGraphQLAdmission(admission),
       useIdempotency({ db: database.db, logger }, options.idempotency),
       ...hardening.plugins,
@@ -198,6 +203,10 @@ function createGraphQLServer(
       };
     },
   });
+  return {
+    server,
+    cacheSizes: () => ({ parse: documentCache.size, compiled: compiled.size(), cost: admission.costs.size }),
+  };
 }
 
 /** Builds the gateway: the router in front of GraphQL, the OAuth2 callback, probes and metrics. */
@@ -212,8 +221,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
   const listening = keys.listen(database.notifications);
   const store = postgresAdmissionStore(database.db, keys);
-  const graphql = createGraphQLServer(options, store, users, events);
-  const metrics = new GatewayMetrics(database, (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'));
+  const { server: graphql, cacheSizes } = createGraphQLServer(options, store, users, events);
+  const metrics = new GatewayMetrics(
+    database,
+    (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'),
+    () => ({ ...cacheSizes() }),
+  );
   const router = createRouter({
     yoga: graphql,
     graphqlEndpoint: GRAPHQL_ENDPOINT,

@@ -11,6 +11,7 @@ import {
   Kind,
   type OperationDefinitionNode,
 } from 'graphql';
+import { LRUCache } from 'lru-cache';
 
 /** Largest page a connection serves, and largest `nodes(ids:)` list; a bigger request fails in its resolver. */
 const MAX_MULTIPLIER = 100;
@@ -91,14 +92,19 @@ export function measureOperation(
   );
 }
 
-/** Distinct documents whose costs a process remembers, and variable sets per document. */
-const REMEMBERED_DOCUMENTS = 1_000;
+/**
+ * Distinct documents whose costs a process remembers (least recently used first out, an hour at most),
+ * variable sets per document, and the longest variables (as JSON) whose measurement is remembered: a
+ * longer set is measured again each time rather than kept.
+ */
+export const REMEMBERED_DOCUMENTS = 1_000;
 const REMEMBERED_VARIABLE_SETS = 100;
+const REMEMBERED_VARIABLES_LENGTH = 1_024;
 
 interface RememberedDocument {
   document: DocumentNode;
   /** Measurement by operation name and variables (canonical only in that clients repeat themselves). */
-  measured: Map<string, ComplexityResult | null>;
+  measured: LRUCache<string, { result: ComplexityResult | null }>;
 }
 
 /**
@@ -106,18 +112,22 @@ interface RememberedDocument {
  * their text; and their measured cost by operation name and variables. Dashboards send the same few
  * documents over and over, and a document's cost depends only on the document, the operation and the
  * variables: measuring it again on every request (a walk of the whole document, reading every field's
- * arguments) is work that can be done once. Bounded: the oldest entry goes first.
+ * arguments) is work that can be done once. Bounded: the least recently used entry goes first.
  */
 export class OperationCosts {
-  readonly #documents = new Map<string, RememberedDocument>();
+  readonly #documents = new LRUCache<string, RememberedDocument>({ max: REMEMBERED_DOCUMENTS, ttl: 3_600_000 });
 
   constructor(readonly schema: GraphQLSchema) {}
+
+  /** Documents remembered now: never more than REMEMBERED_DOCUMENTS. */
+  get size(): number {
+    return this.#documents.size;
+  }
 
   /** Records that `query` parsed and validated as `document`. */
   remember(query: string, document: DocumentNode): void {
     if (this.#documents.get(query)?.document === document) return;
-    if (this.#documents.size >= REMEMBERED_DOCUMENTS) this.#documents.delete(this.#documents.keys().next().value as string);
-    this.#documents.set(query, { document, measured: new Map() });
+    this.#documents.set(query, { document, measured: new LRUCache({ max: REMEMBERED_VARIABLE_SETS }) });
   }
 
   /** The validated document for this text, if this process has executed it before. */
@@ -135,12 +145,11 @@ export class OperationCosts {
     const remembered = query === undefined ? undefined : this.#documents.get(query);
     if (!remembered || remembered.document !== document) return measureOperation(this.schema, document, operationName, variables, {});
     const key = `${operationName ?? ''}\u0000${variables ? JSON.stringify(variables) : ''}`;
-    if (remembered.measured.has(key)) return remembered.measured.get(key) as ComplexityResult | null;
-    const measured = measureOperation(this.schema, document, operationName, variables, {});
-    if (remembered.measured.size >= REMEMBERED_VARIABLE_SETS)
-      remembered.measured.delete(remembered.measured.keys().next().value as string);
-    remembered.measured.set(key, measured);
-    return measured;
+    const known = remembered.measured.get(key);
+    if (known) return known.result;
+    const result = measureOperation(this.schema, document, operationName, variables, {});
+    if (key.length <= REMEMBERED_VARIABLES_LENGTH) remembered.measured.set(key, { result });
+    return result;
   }
 }
 

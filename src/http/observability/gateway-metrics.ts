@@ -59,7 +59,26 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  constructor(database: DatabaseHandle, onCollectError: (error: unknown) => void = () => {}) {
+  /**
+   * `documentCaches`: the entries of each per-document cache of the GraphQL server (parse, compiled,
+   * cost), read when scraped.
+   */
+  constructor(
+    database: DatabaseHandle,
+    onCollectError: (error: unknown) => void = () => {},
+    documentCaches: (() => Record<string, number>) | null = null,
+  ) {
+    if (documentCaches) {
+      new client.Gauge({
+        name: 'gateway_graphql_document_cache_entries',
+        help: 'Entries in each per-document cache of GraphQL (parse, compiled, cost); each has a fixed bound.',
+        labelNames: ['cache'] as const,
+        registers: [this.registry],
+        collect() {
+          for (const [cache, entries] of Object.entries(documentCaches())) this.set({ cache }, entries);
+        },
+      });
+    }
     let cached: { at: number; rows: Awaited<ReturnType<typeof countIntegrations>> } | null = null;
     new client.Gauge({
       name: 'gateway_integrations',
