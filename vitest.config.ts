@@ -26,6 +26,12 @@ const fullSuites = [
   'test/engine-refresh-max-age.test.ts',
   'test/engine-sync-claim.test.ts',
   'test/engine-worker-stopped.test.ts',
+  // These run the engine's schedules and inventory listings through the job queue for most of a minute each.
+  'test/engine-schedule-settings.test.ts',
+  'test/engine-sync.test.ts',
+  'test/engine-sync-connectors.test.ts',
+  // More distinct documents than every per-document cache holds, twice over.
+  'test/document-caches.test.ts',
   'test/events-processes.test.ts',
   'test/first-run.test.ts',
   'test/graphiql.browser.test.ts',
