@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -70,6 +70,15 @@ describe('createVault from configuration', () => {
     expect(second.currentKeyId).toBe(first.currentKeyId);
     const sealed = first.seal({ token: 't' }, { organizationId: 'o', integrationId: 'i', version: 1 });
     expect(second.open(sealed.ciphertext, sealed.keyId, { organizationId: 'o', integrationId: 'i', version: 1 })).toEqual({ token: 't' });
+  });
+
+  it('gives processes starting at once on a fresh data folder the same development key, never a half-written one', async () => {
+    for (let round = 0; round < 10; round += 1) {
+      await rm(path.join(dataDir, DEV_KEY_FILE), { force: true });
+      const vaults = await Promise.all(Array.from({ length: 8 }, () => createVault(config({}), logger())));
+      expect(new Set(vaults.map((vault) => vault.currentKeyId)).size).toBe(1);
+    }
+    expect((await readdir(dataDir)).sort()).toEqual([DEV_KEY_FILE]);
   });
 
   it('refuses a damaged development key file, naming the file', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Config, ConfigError } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -45,14 +45,20 @@ async function developmentKey(dataDir: string, logger: Logger): Promise<Buffer> 
   }
   await mkdir(dataDir, { recursive: true });
   const key = randomBytes(KEY_BYTES);
+  // Written whole under a name of its own, then linked to the key's name, which fails if it exists: a
+  // second process starting at the same moment neither replaces the key the first one uses nor reads
+  // it half-written (with the file created by `wx` and then written, it could read it empty).
+  const draft = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
   try {
-    // `wx`: a second process starting at the same moment must not replace the key the first one uses.
-    await writeFile(file, `${key.toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
+    await writeFile(draft, `${key.toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
+    await link(draft, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const raced = await readKeyFile(file);
     if (raced) return raced;
     throw error;
+  } finally {
+    await rm(draft, { force: true });
   }
   logger.warn({ keyFile: file }, `${warning} Generated a new key.`);
   return key;
