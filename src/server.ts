@@ -95,9 +95,9 @@ const GRAPHQL_ENDPOINT = '/graphql';
 /**
  * Documents whose parse, and whose parse errors, are kept (least recently used first out, an hour at
  * most). Validation results are held weakly by document, so kept as long as the document is kept here,
- * by the cost model (REMEMBERED_DOCUMENTS in limits/query-cost.ts) or by the compiled operations
- * (COMPILED_OPERATION_CACHE_SIZE in graphql/compiled-execution.ts), however many distinct documents
- * clients send. `gateway_graphql_document_cache_entries` reports how full each is.
+ * by the cost model (REMEMBERED_DOCUMENTS in limits/query-cost.ts) or by the compiled and counted operations
+ * (COMPILED_OPERATION_CACHE_SIZE, COUNTED_OPERATION_CACHE_SIZE in graphql/compiled-execution.ts), however many
+ * distinct documents clients send. `gateway_graphql_document_cache_entries` reports how full each is.
  */
 export const DOCUMENT_CACHE_SIZE = 1_000;
 
@@ -105,6 +105,8 @@ export const DOCUMENT_CACHE_SIZE = 1_000;
 export interface DocumentCacheSizes {
   parse: number;
   compiled: number;
+  /** Operations run once and counted, not compiled yet. */
+  counted: number;
   cost: number;
 }
 
@@ -205,7 +207,12 @@ function createGraphQLServer(
   });
   return {
     server,
-    cacheSizes: () => ({ parse: documentCache.size, compiled: compiled.size(), cost: admission.costs.size }),
+    cacheSizes: () => ({
+      parse: documentCache.size,
+      compiled: compiled.size(),
+      counted: compiled.counted(),
+      cost: admission.costs.size,
+    }),
   };
 }
 

@@ -61,7 +61,7 @@ export class GatewayMetrics {
 
   /**
    * `documentCaches`: the entries of each per-document cache of the GraphQL server (parse, compiled,
-   * cost), read when scraped.
+   * counted, cost), read when scraped.
    */
   constructor(
     database: DatabaseHandle,
@@ -71,7 +71,7 @@ export class GatewayMetrics {
     if (documentCaches) {
       new client.Gauge({
         name: 'gateway_graphql_document_cache_entries',
-        help: 'Entries in each per-document cache of GraphQL (parse, compiled, cost); each has a fixed bound.',
+        help: 'Entries in each per-document cache of GraphQL (parse, compiled, counted, cost); each has a fixed bound.',
         labelNames: ['cache'] as const,
         registers: [this.registry],
         collect() {

@@ -1,6 +1,7 @@
 import { CompiledQuery, type Kysely, type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
 import { type Built, builtValues, CompiledQueryCache, type OneParameter, one } from '../../db/compiled-query-cache.js';
 import type { Database, IntegrationHealth, IntegrationRow, IntegrationStatus } from '../../db/database.js';
+import { PLAN_WITH_VALUES } from '../../db/prepared-statements.js';
 import { type CursorPosition, cursorKeyShapes, type PageRequest, withCursorCheck } from '../../graphql/pagination.js';
 import { type Integration, toIntegration } from './integration.model.js';
 
@@ -273,9 +274,11 @@ export async function listIntegrationPage(
 
 /** The statement that takes a search's matches, one beyond SEARCH_CANDIDATE_LIMIT. */
 export function candidatesQuery(db: Kysely<Database>, values: Built<FilterValues>) {
+  // Planned for its term: a scan that stops at enough matches for a common one, the trigram index for a rare one.
   return applyFilter(db.selectFrom('integrations'), values)
     .select('integrations.id')
-    .limit(SEARCH_CANDIDATE_LIMIT + 1);
+    .limit(SEARCH_CANDIDATE_LIMIT + 1)
+    .modifyEnd(sql.raw(PLAN_WITH_VALUES));
 }
 
 /** The ids of a search's matches when there are at most SEARCH_CANDIDATE_LIMIT of them; null when more. */
@@ -290,7 +293,9 @@ export function countQuery(db: Kysely<Database>, values: Built<FilterValues>) {
   const capped = applyFilter(db.selectFrom('integrations'), values)
     .select(sql<number>`1`.as('one'))
     .limit(EXACT_COUNT_LIMIT + 1);
-  return db.selectFrom(capped.as('matches')).select(sql<number>`count(*)::integer`.as('count'));
+  const count = db.selectFrom(capped.as('matches')).select(sql<number>`count(*)::integer`.as('count'));
+  // A search's count is planned for its term, as its candidates are (candidatesQuery).
+  return values.pattern === null ? count : count.modifyEnd(sql.raw(PLAN_WITH_VALUES));
 }
 
 /**
