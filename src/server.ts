@@ -5,6 +5,7 @@ import { createLRUCache, createYoga, type YogaServerInstance } from 'graphql-yog
 import { createLoaders, type GatewayContext } from './context.js';
 import type { DatabaseHandle } from './db/connection.js';
 import { COMPILED_OPERATION_CACHE_SIZE, compiledExecution } from './graphql/compiled-execution.js';
+import { Sightings } from './graphql/sightings.js';
 import { unauthenticatedError } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import { type AdmissionStore, postgresAdmissionStore } from './http/admission/admission-store.js';
@@ -94,10 +95,11 @@ const GRAPHQL_ENDPOINT = '/graphql';
 
 /**
  * Documents whose parse, and whose parse errors, are kept (least recently used first out, an hour at
- * most). Validation results are held weakly by document, so kept as long as the document is kept here,
- * by the cost model (REMEMBERED_DOCUMENTS in limits/query-cost.ts) or by the compiled and counted operations
- * (COMPILED_OPERATION_CACHE_SIZE, COUNTED_OPERATION_CACHE_SIZE in graphql/compiled-execution.ts), however many
- * distinct documents clients send. `gateway_graphql_document_cache_entries` reports how full each is.
+ * most); a document is kept from the second time its text is parsed, so one-off documents are not kept.
+ * Validation results are held weakly by document, so kept as long as the document is kept here or by the
+ * compiled operations (COMPILED_OPERATION_CACHE_SIZE in graphql/compiled-execution.ts); the cost model
+ * (REMEMBERED_DOCUMENTS in limits/query-cost.ts) holds documents weakly. However many distinct documents
+ * clients send, `gateway_graphql_document_cache_entries` reports how full each cache is.
  */
 export const DOCUMENT_CACHE_SIZE = 1_000;
 
@@ -145,7 +147,15 @@ function createGraphQLServer(
       ttlHours: options.idempotency?.ttlHours ?? DEFAULT_TTL_HOURS,
     }),
   };
-  const documentCache = createLRUCache<DocumentNode>({ max: DOCUMENT_CACHE_SIZE, ttl: 3_600_000 });
+  const documents = createLRUCache<DocumentNode>({ max: DOCUMENT_CACHE_SIZE, ttl: 3_600_000 });
+  // A parsed document is kept from its text's second sighting: one-off documents are not kept at all.
+  const sightings = new Sightings(DOCUMENT_CACHE_SIZE);
+  const documentCache = {
+    get: (text: string) => documents.get(text),
+    set: (text: string, document: DocumentNode) => {
+      if (sightings.seenBefore(text)) documents.set(text, document);
+    },
+  };
   const compiled = compiledExecution({
     max: COMPILED_OPERATION_CACHE_SIZE,
     onError: (error) => logger.warn({ err: error }, 'graphql-jit could not compile an operation; it runs uncompiled'),
@@ -208,7 +218,7 @@ function createGraphQLServer(
   return {
     server,
     cacheSizes: () => ({
-      parse: documentCache.size,
+      parse: documents.size,
       compiled: compiled.size(),
       counted: compiled.counted(),
       cost: admission.costs.size,

@@ -74,7 +74,9 @@ function selectionOf(type: GraphQLNamedType, depth: number): string {
 const integration = schema.getType('Integration') as GraphQLObjectType;
 const READS: Record<string, { query: string; variables?: Record<string, unknown> }> = {
   page: {
-    query: `query Page { integrations(first: 3) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node ${selectionOf(integration, 2)} } } }`,
+    query:
+      'query Page { integrations(first: 3) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } ' +
+      `edges { cursor node ${selectionOf(integration, 2)} } } }`,
   },
   lastPage: {
     query:
@@ -82,7 +84,8 @@ const READS: Record<string, { query: string; variables?: Record<string, unknown>
   },
   filtered: {
     query:
-      'query Filtered($filter: IntegrationFilter) { integrations(first: 10, filter: $filter) { totalCount edges { node { id health } } } }',
+      'query Filtered($filter: IntegrationFilter) ' +
+      '{ integrations(first: 10, filter: $filter) { totalCount edges { node { id health } } } }',
     variables: { filter: { healths: ['HEALTHY', 'DEGRADED'], search: 'integ' } },
   },
   node: { query: `query Node($id: ID!) { node(id: $id) { __typename id ... on Integration ${selectionOf(integration, 1)} } }` },

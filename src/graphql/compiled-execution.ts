@@ -12,6 +12,7 @@ import {
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import { makeExecute, mapMaybePromise, type Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
+import { Sightings } from './sightings.js';
 
 /**
  * Operations whose compiled form is kept, least recently used first out. A compiled list page is large
@@ -27,7 +28,10 @@ export const COMPILED_OPERATION_CACHE_SIZE = 100;
  */
 export const COMPILE_ON_EXECUTION = 2;
 
-/** Operations counted until they reach COMPILE_ON_EXECUTION, least recently used first out: a few bytes each. */
+/**
+ * Operations counted until they reach COMPILE_ON_EXECUTION, least recently used first out, by a digest of
+ * their text and name: a few bytes each, and no parsed document is kept for them.
+ */
 export const COUNTED_OPERATION_CACHE_SIZE = 1_000;
 
 /** A compiled operation and its definition, or `null` when graphql-jit could not compile it (it runs uncompiled). */
@@ -63,7 +67,7 @@ export function compiledExecution(options: CompiledExecutionOptions): CompiledEx
   const compileOn = options.compileOn ?? COMPILE_ON_EXECUTION;
   // Keyed by the parsed document, which Yoga's parse cache hands out again for the same text.
   const cache = new LRUCache<DocumentNode, Map<string, Compiled>>({ max: options.max ?? COMPILED_OPERATION_CACHE_SIZE });
-  const executions = new LRUCache<DocumentNode, Map<string, number>>({ max: COUNTED_OPERATION_CACHE_SIZE });
+  const executions = new Sightings(COUNTED_OPERATION_CACHE_SIZE);
 
   /** The compiled operation, `null` when it is not compiled (yet, or graphql-jit could not). */
   const compiledFor = (args: ExecutionArgs): Compiled => {
@@ -71,17 +75,12 @@ export function compiledExecution(options: CompiledExecutionOptions): CompiledEx
     let operations = cache.get(args.document);
     if (operations?.has(name)) return operations.get(name) as Compiled;
     if (compileOn > 1) {
-      let counts = executions.get(args.document);
-      const count = (counts?.get(name) ?? 0) + 1;
-      if (count < compileOn) {
-        if (!counts) {
-          counts = new Map();
-          executions.set(args.document, counts);
-        }
-        counts.set(name, count);
-        return null;
-      }
-      if (counts?.delete(name) && counts.size === 0) executions.delete(args.document);
+      // Counted by text (the parse cache hands out one document per text only once it has kept it).
+      const text = args.document.loc?.source.body;
+      if (text === undefined) return null;
+      const operation = `${name}\u0000${text}`;
+      if (executions.see(operation) < compileOn) return null;
+      executions.forget(operation);
     }
     const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
     const operation = getOperationAST(args.document, args.operationName);

@@ -10,6 +10,7 @@ import {
   isListType,
   Kind,
   type OperationDefinitionNode,
+  parse,
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 
@@ -102,7 +103,11 @@ const REMEMBERED_VARIABLE_SETS = 100;
 const REMEMBERED_VARIABLES_LENGTH = 1_024;
 
 interface RememberedDocument {
-  document: DocumentNode;
+  /**
+   * Held weakly: a document sent once is not kept alive by this cache (a client that inlines its literals
+   * would otherwise hold a thousand parsed documents here); parsed again from its text when asked for.
+   */
+  document: WeakRef<DocumentNode>;
   /** Measurement by operation name and variables (canonical only in that clients repeat themselves). */
   measured: LRUCache<string, { result: ComplexityResult | null }>;
 }
@@ -126,13 +131,23 @@ export class OperationCosts {
 
   /** Records that `query` parsed and validated as `document`. */
   remember(query: string, document: DocumentNode): void {
-    if (this.#documents.get(query)?.document === document) return;
-    this.#documents.set(query, { document, measured: new LRUCache({ max: REMEMBERED_VARIABLE_SETS }) });
+    const remembered = this.#documents.get(query);
+    if (!remembered)
+      this.#documents.set(query, { document: new WeakRef(document), measured: new LRUCache({ max: REMEMBERED_VARIABLE_SETS }) });
+    else if (remembered.document.deref() !== document) remembered.document = new WeakRef(document);
   }
 
   /** The validated document for this text, if this process has executed it before. */
   known(query: string): DocumentNode | undefined {
-    return this.#documents.get(query)?.document;
+    const remembered = this.#documents.get(query);
+    if (!remembered) return undefined;
+    let document = remembered.document.deref();
+    if (!document) {
+      // The same text parsed and validated before: it parses again, to the same document.
+      document = parse(query);
+      remembered.document = new WeakRef(document);
+    }
+    return document;
   }
 
   /** `measureOperation`, remembered per document text, operation name and variables. */
@@ -143,7 +158,8 @@ export class OperationCosts {
     variables: Record<string, unknown> | null | undefined,
   ): ComplexityResult | null {
     const remembered = query === undefined ? undefined : this.#documents.get(query);
-    if (!remembered || remembered.document !== document) return measureOperation(this.schema, document, operationName, variables, {});
+    // The same text is the same document, whichever parse of it this is.
+    if (!remembered) return measureOperation(this.schema, document, operationName, variables, {});
     const key = `${operationName ?? ''}\u0000${variables ? JSON.stringify(variables) : ''}`;
     const known = remembered.measured.get(key);
     if (known) return known.result;

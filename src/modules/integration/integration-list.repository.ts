@@ -272,20 +272,34 @@ export async function listIntegrationPage(
   return rows.map((row) => ({ item: toIntegration(row), position: row }));
 }
 
-/** The statement that takes a search's matches, one beyond SEARCH_CANDIDATE_LIMIT. */
+/**
+ * The statement that takes a search's matches, one beyond SEARCH_CANDIDATE_LIMIT, and answers one row:
+ * their ids as one array when there are at most SEARCH_CANDIDATE_LIMIT, else null. A common term's
+ * 2,001 ids are counted in PostgreSQL, not sent and parsed to be dropped (about 5 ms of a page).
+ */
 export function candidatesQuery(db: Kysely<Database>, values: Built<FilterValues>) {
-  // Planned for its term: a scan that stops at enough matches for a common one, the trigram index for a rare one.
-  return applyFilter(db.selectFrom('integrations'), values)
+  const matches = applyFilter(db.selectFrom('integrations'), values)
     .select('integrations.id')
-    .limit(SEARCH_CANDIDATE_LIMIT + 1)
-    .modifyEnd(sql.raw(PLAN_WITH_VALUES));
+    .limit(SEARCH_CANDIDATE_LIMIT + 1);
+  return (
+    db
+      .selectFrom(matches.as('matches'))
+      .select(
+        sql<string[] | null>`case when count(*) <= ${sql.lit(SEARCH_CANDIDATE_LIMIT)} then coalesce(array_agg(matches.id), '{}') end`.as(
+          'ids',
+        ),
+      )
+      // Planned for its term: a scan that stops at enough matches for a common one, the trigram index for a rare one.
+      .modifyEnd(sql.raw(PLAN_WITH_VALUES))
+  );
 }
 
 /** The ids of a search's matches when there are at most SEARCH_CANDIDATE_LIMIT of them; null when more. */
 async function searchCandidates(db: Kysely<Database>, organizationId: string, filter: IntegrationFilter): Promise<string[] | null> {
   const compiled = statements.compile(db, 'candidates', filterValues(organizationId, filter), (built) => candidatesQuery(db, built));
-  const { rows } = await db.executeQuery<{ id: string }>(compiled);
-  return rows.length > SEARCH_CANDIDATE_LIMIT ? null : rows.map((row) => row.id);
+  // An aggregate without grouping: always one row.
+  const row = (await db.executeQuery<{ ids: string[] | null }>(compiled)).rows[0] as { ids: string[] | null };
+  return row.ids;
 }
 
 /** The statement that counts a filter's matches, up to one beyond EXACT_COUNT_LIMIT. */
