@@ -89,11 +89,11 @@ describe('roles', () => {
 
     it.each(Object.entries(documents))('an EDITOR gets FORBIDDEN for the whole operation, and nothing runs: %s', async (_name, query) => {
       const before = await snapshot();
-      const keysBefore = await gw.db.selectFrom('api_keys').select('id').execute();
+      const keysBefore = await gw.db.selectFrom('api_keys').select('id').orderBy('id').execute();
       const res = await gw.graphql(gw.world.acme.keys.EDITOR, query, { id: tokenId });
       // No health check, no event, no provider call, no key.
       expect(await snapshot()).toEqual(before);
-      expect(await gw.db.selectFrom('api_keys').select('id').execute()).toEqual(keysBefore);
+      expect(await gw.db.selectFrom('api_keys').select('id').orderBy('id').execute()).toEqual(keysBefore);
       expect(res.status).toBe(200);
       expect(res.body.data).toBeNull();
       expect(res.body.errors).toEqual([
