@@ -1,5 +1,4 @@
 import pino, { type Logger } from 'pino';
-import { currentRequestScope } from './http/observability/request-scope.js';
 
 export type { Logger };
 
@@ -38,11 +37,6 @@ export function createLogger(options: { level: string; destination?: pino.Destin
       level: options.level,
       base: { service: 'integrations-gateway' },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      // Every line written while serving a request carries its id, wherever it is logged from.
-      mixin: () => {
-        const requestId = currentRequestScope()?.requestId;
-        return requestId ? { requestId } : {};
-      },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination,

@@ -27,6 +27,7 @@ import {
 } from './http/idempotency/idempotency.plugin.js';
 import { operationCostsOf } from './http/limits/query-cost.js';
 import { GatewayMetrics } from './http/observability/gateway-metrics.js';
+import { isMaskedOriginal } from './http/observability/mask-error.js';
 import { requestTelemetry } from './http/observability/request-telemetry.js';
 import { createRouter } from './http/router.js';
 import type { Logger } from './logger.js';
@@ -35,7 +36,7 @@ import type { EventStreams } from './modules/events/event-streams.js';
 import { DEFAULT_EVENTS_CONFIG } from './modules/events/events.config.js';
 import { databaseSignal, type PublicationSignal } from './modules/events/publication-signal.js';
 import { SubscriptionSlots } from './modules/events/subscription-slots.js';
-import type { GatewayServices } from './services.js';
+import { type GatewayServices, servicesForRequest } from './services.js';
 
 export interface GatewayOptions {
   database: DatabaseHandle;
@@ -185,7 +186,10 @@ function createGraphQLServer(
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error({ err: args[0] }, 'unexpected error'),
+      // A masked error is logged with its request's id where the answer is written (useMaskedErrorReports).
+      error: (...args) => {
+        if (!isMaskedOriginal(args[0])) logger.error({ err: args[0] }, 'unexpected error');
+      },
     },
     plugins: [
       // First, where Yoga's own GraphiQL would answer: the page needs no key and passes no request check.
@@ -208,7 +212,7 @@ function createGraphQLServer(
         db: database.db,
         loaders: createLoaders(database.db, admitted.viewer.organization.id),
         requestId: admitted.requestId,
-        services: options.services,
+        services: servicesForRequest(options.services, admitted.requestId),
         state: admitted,
         events,
         eventStream: { lastEventId: request.headers.get('last-event-id'), position: null },
@@ -244,7 +248,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     (error) => logger.warn({ err: error }, 'metrics: counting integrations failed'),
     () => ({ ...cacheSizes() }),
   );
-  const router = createRouter({
+  const { router, graphqlOnNode } = createRouter({
     yoga: graphql,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     database,
@@ -270,7 +274,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   // turns its requests into the router's, lazily, without reading their bodies.
   const listener = getRequestListener(router.fetch, { overrideGlobalObjects: false, autoCleanupIncoming: false });
   const handle = (request: IncomingMessage, response: ServerResponse) => {
-    void listener(request, response);
+    if (!graphqlOnNode(request, response)) void listener(request, response);
   };
   return Object.assign(handle, {
     // Yoga's Request, as `yoga.fetch` builds it: it gives a string body its Content-Length, as any HTTP client does.

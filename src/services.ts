@@ -54,3 +54,19 @@ export interface GatewayServices {
   production: boolean;
   webhooks: WebhookServices;
 }
+
+/**
+ * The services as one request uses them: what they log carries the request's id (a child logger, made
+ * only if the request logs at all). Passed explicitly rather than found through an AsyncLocalStorage,
+ * whose promise hooks cost about a sixth of a small query's CPU (BENCHMARKS.md).
+ */
+export function servicesForRequest(services: GatewayServices, requestId: string): GatewayServices {
+  let logger: Logger | undefined;
+  return {
+    ...services,
+    get logger() {
+      logger ??= services.logger.child({ requestId });
+      return logger;
+    },
+  };
+}

@@ -137,6 +137,48 @@ describe('request logs', () => {
   });
 });
 
+describe("a service's log line carries the request's id", () => {
+  it('over GraphQL and REST, in process and over a port', async () => {
+    const served = await createTestGateway({ world: true, logger: logs.logger, listen: true });
+    try {
+      const owner = served.world.acme;
+      const [target] = await insertIntegrations(served.db, owner.organization.id, 1);
+      const { id, globalId } = target as { id: string; globalId: string };
+      // A stored credential that does not open: the service logs it, and answers a user error.
+      await sql`update integrations set secret_ciphertext = 'not-a-ciphertext', secret_key_id = 'k1' where id = ${id}`.execute(served.db);
+      const headers = { authorization: `Bearer ${owner.keys.EDITOR}`, 'content-type': 'application/json' };
+      const graphql = JSON.stringify({
+        query: 'mutation($id: ID!) { testIntegration(input: {id: $id}) { userErrors { code } } }',
+        variables: { id: globalId },
+      });
+      const sends: [string, () => Promise<Response>][] = [
+        ['GraphQL in process', () => served.fetch('/graphql', { method: 'POST', headers, body: graphql })],
+        ['GraphQL over a port', () => fetch(`${served.url}/graphql`, { method: 'POST', headers, body: graphql })],
+        ['REST over a port', () => fetch(`${served.url}/v1/integrations/${globalId}/test`, { method: 'POST', headers })],
+      ];
+      const seen = new Set<string>();
+      for (const [name, send] of sends) {
+        logs.clear();
+        const res = await send();
+        const body = await res.text();
+        expect(body, name).toContain('CREDENTIAL_UNREADABLE');
+        const requestId = res.headers.get('x-request-id') as string;
+        expect(requestId, name).toMatch(UUID);
+        seen.add(requestId);
+        const line = logs.lines().find((entry) => entry.msg === 'stored credential could not be opened');
+        expect(line, name).toMatchObject({ requestId, integrationId: id });
+        expect(
+          logs.lines().find((entry) => entry.msg === 'request'),
+          name,
+        ).toMatchObject({ requestId });
+      }
+      expect(seen.size).toBe(sends.length);
+    } finally {
+      await served.close();
+    }
+  });
+});
+
 describe('error masking', () => {
   it('masks an unexpected error, gives it the request id, and logs the original with the same id', async () => {
     const broken = await createTestGateway({ world: true, logger: logs.logger });

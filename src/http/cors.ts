@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import type { MiddlewareHandler } from 'hono';
 
@@ -53,6 +54,26 @@ function actualHeaders(origin: string): Record<string, string> {
   return { 'access-control-allow-origin': origin, 'access-control-expose-headers': EXPOSED_HEADERS.join(', ') };
 }
 
+/** A node request header as the web Headers would give it: repeated values joined by a comma. */
+const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(', ') : value);
+
+function setNodeHeaders(outgoing: ServerResponse, headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) outgoing.setHeader(name, value);
+  outgoing.setHeader('vary', 'Origin');
+}
+
+/**
+ * The policy for a request other than a preflight that GraphQL answers on the node response itself
+ * (router.ts): the same headers the middleware below sets, set before the answer is written.
+ */
+export function nodeCorsPolicy(allowedOrigins: readonly string[]): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
+  const allowed = new Set(allowedOrigins);
+  return (incoming, outgoing) => {
+    const origin = incoming.headers.origin;
+    setNodeHeaders(outgoing, origin !== undefined && allowed.has(origin) ? actualHeaders(origin) : {});
+  };
+}
+
 /**
  * The policy as router middleware for the GraphQL and REST paths. A preflight (OPTIONS with `Origin` and
  * `Access-Control-Request-Method`) is answered here, 204, with the CORS headers only for a listed origin.
@@ -63,9 +84,12 @@ function actualHeaders(origin: string): Record<string, string> {
 export function corsPolicy(allowedOrigins: readonly string[]): MiddlewareHandler<{ Bindings: Partial<HttpBindings> }> {
   const allowed = new Set(allowedOrigins);
   return async (c, next) => {
-    const origin = c.req.header('origin');
+    // Read from the node request when there is one: asking the router's request for a header builds all of them.
+    const incoming = c.env?.incoming;
+    const header = (name: string) => (incoming ? headerValue(incoming.headers[name]) : c.req.header(name));
+    const origin = header('origin');
     const listed = origin !== undefined && allowed.has(origin);
-    if (c.req.method === 'OPTIONS' && origin !== undefined && c.req.header('access-control-request-method') !== undefined) {
+    if (c.req.method === 'OPTIONS' && origin !== undefined && header('access-control-request-method') !== undefined) {
       const headers: Record<string, string> = { vary: 'Origin' };
       if (listed) {
         Object.assign(headers, {
@@ -79,10 +103,7 @@ export function corsPolicy(allowedOrigins: readonly string[]): MiddlewareHandler
     }
     const headers: Record<string, string> = listed ? actualHeaders(origin) : {};
     const outgoing = c.env?.outgoing;
-    if (outgoing && !outgoing.headersSent) {
-      for (const [name, value] of Object.entries(headers)) outgoing.setHeader(name, value);
-      outgoing.setHeader('vary', 'Origin');
-    }
+    if (outgoing && !outgoing.headersSent) setNodeHeaders(outgoing, headers);
     await next();
     // GraphQL wrote to the socket itself: its answer has the headers already, and c.res is a shared marker.
     if (c.res.headers.has('x-hono-already-sent')) return;

@@ -15,7 +15,7 @@ import { LocalBudgets, type LocalBudgetOptions } from './limits/local-budgets.js
 import { postgresRateLimitStore, type RateLimitStore } from './limits/rate-limit-store.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from '../logger.js';
-import { maskError } from './observability/mask-error.js';
+import { maskError, useMaskedErrorReports } from './observability/mask-error.js';
 import { useOperationFacts } from './observability/telemetry.plugin.js';
 import { useTracing } from './observability/tracing.js';
 
@@ -94,7 +94,9 @@ export function gatewayHardening(options: HardeningOptions, deps: { logger: Logg
   const rateLimiter = options.rateLimiter ?? null;
   const maxRequestBodySize = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
   const plugins: Plugin[] = [
-    // First: the operation facts record the codes this gives.
+    // First, while each masked error is still the one masking gave.
+    useMaskedErrorReports(logger),
+    // Then: the operation facts record the codes this gives.
     useErrorCodes(),
     useOperationFacts(),
     ...(options.tracer ? [useTracing({ tracer: options.tracer })] : []),

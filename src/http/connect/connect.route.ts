@@ -14,7 +14,7 @@ import {
 } from '../../modules/connect-session/connect-session.flow.js';
 import { CONNECT_PATH, type ConnectSession, sessionState } from '../../modules/connect-session/connect-session.model.js';
 import { type ProviderOffer, sessionOffers } from '../../modules/connect-session/connect-session.service.js';
-import type { GatewayServices } from '../../services.js';
+import { type GatewayServices, servicesForRequest } from '../../services.js';
 import type { RequestState } from '../admission/request-state.js';
 import { reasonOf } from '../oauth-done.js';
 import { EMBED_SCRIPT_PATH, embedScript, PAGE_SCRIPT_PATH, pageScript } from './connect.assets.js';
@@ -231,7 +231,7 @@ export function mountConnect<E extends ConnectEnv>(router: Hono<E>, deps: Connec
       }
       try {
         const result = await connectThroughSession(
-          services,
+          servicesForRequest(services, c.get('state').requestId),
           db,
           session,
           {

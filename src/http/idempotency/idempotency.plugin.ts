@@ -105,6 +105,7 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
         const begun = await runs.begin(
           {
             organizationId: context.viewer.organization.id,
+            requestId: context.requestId,
             apiKeyId: callerIdOf(context.viewer),
             credential,
             formerCredentials,
@@ -160,7 +161,7 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
       // all) is given up before the answer goes out, so that the key is free for the corrected request.
       const unused = state.earlyClaim;
       state.earlyClaim = undefined;
-      if (unused?.outcome?.kind === 'claimed') await runs.release(earlyTarget(unused));
+      if (unused?.outcome?.kind === 'claimed') await runs.release(earlyTarget(unused, state.requestId));
       const claim = state.pendingAnswer;
       if (claim?.kind !== 'claimed') return;
       state.pendingAnswer = undefined;
@@ -174,7 +175,10 @@ export function useIdempotency(deps: { db: Kysely<Database>; logger: Logger }, o
         if (response.status < 500) body = await response.clone().text();
       } catch (error) {
         // The answer still goes out; the claim's lease expires and a retry runs the mutation again.
-        logger.error({ err: error, organizationId: claim.target.organizationId }, 'reading an idempotent response to store it failed');
+        logger.error(
+          { err: error, organizationId: claim.target.organizationId, requestId: state.requestId },
+          'reading an idempotent response to store it failed',
+        );
         return;
       }
       await runs.finish(claim, { status: response.status, headers, body });

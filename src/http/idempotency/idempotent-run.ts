@@ -13,6 +13,8 @@ const IN_USE_RETRY_AFTER = '1';
 /** One mutation sent with an Idempotency-Key, by an admitted caller. */
 export interface KeyedRequest {
   organizationId: string;
+  /** The request's id, for the log lines about its claim. */
+  requestId: string;
   /** The caller's id (`callerIdOf`): the API key's, or the signed-in user's. Only the same caller may replay. */
   apiKeyId: string;
   /**
@@ -56,14 +58,14 @@ export class IdempotentRuns {
 
   /** Claims the key for this request, or says why not; `early` is a claim made with authentication, if any. */
   async begin(request: KeyedRequest, early?: EarlyClaim): Promise<Begun> {
-    const { organizationId, apiKeyId, key, fingerprint } = request;
+    const { organizationId, requestId, apiKeyId, key, fingerprint } = request;
     const same =
       early &&
       early.organizationId === organizationId &&
       early.apiKeyId === apiKeyId &&
       early.terms.key === key &&
       early.terms.fingerprint === fingerprint;
-    if (early?.outcome?.kind === 'claimed' && !same) await this.release(earlyTarget(early));
+    if (early?.outcome?.kind === 'claimed' && !same) await this.release(earlyTarget(early, requestId));
     const { leaseSeconds, ttlHours } = this.terms;
     const outcome =
       same && early.outcome
@@ -99,11 +101,17 @@ export class IdempotentRuns {
         return { kind: 'replay', answer: { status: outcome.response.status, headers: outcome.response.headers, body } };
       }
       case 'claimed': {
-        if (outcome.takenOver) this.logger.info({ organizationId }, 'idempotency key claimed over an expired lease or retention window');
+        if (outcome.takenOver)
+          this.logger.info({ organizationId, requestId }, 'idempotency key claimed over an expired lease or retention window');
         return {
           kind: 'run',
           claim: { key, claimedAt: outcome.claimedAt, takenOver: outcome.takenOver },
-          pending: { kind: 'claimed', target: { organizationId, key, token: outcome.token }, credential: request.credential, binding },
+          pending: {
+            kind: 'claimed',
+            target: { organizationId, key, token: outcome.token, requestId },
+            credential: request.credential,
+            binding,
+          },
         };
       }
     }
@@ -114,8 +122,8 @@ export class IdempotentRuns {
     const renew = setInterval(
       () => {
         extendLease(this.db, target, this.terms.leaseSeconds).then(
-          (held) => held || this.logger.warn({ organizationId: target.organizationId }, 'idempotency lease lost while running'),
-          (error: unknown) => this.logger.warn({ err: error }, 'renewing an idempotency lease failed'),
+          (held) => held || this.logger.warn(logged(target), 'idempotency lease lost while running'),
+          (error: unknown) => this.logger.warn({ err: error, ...logged(target) }, 'renewing an idempotency lease failed'),
         );
       },
       (this.terms.leaseSeconds * 1000) / 3,
@@ -147,32 +155,35 @@ export class IdempotentRuns {
         { status: answer.status, headers: answer.headers, sealedBody },
         this.terms.ttlHours,
       );
-      if (!stored)
-        this.logger.warn({ organizationId: target.organizationId }, 'idempotency lease was taken over before the response was stored');
+      if (!stored) this.logger.warn(logged(target), 'idempotency lease was taken over before the response was stored');
     } catch (error) {
       // The claim's lease expires and a retry runs the mutation again.
-      this.logger.error({ err: error, organizationId: target.organizationId }, 'storing an idempotent response failed');
+      this.logger.error({ err: error, ...logged(target) }, 'storing an idempotent response failed');
     }
   }
 
   /** Frees a claim whose request never ran; if even that fails, the lease runs out instead. */
   release(target: ClaimTarget): Promise<void> {
     return releaseKey(this.db, target).catch((error: unknown) =>
-      this.logger.warn({ err: error, organizationId: target.organizationId }, 'releasing an idempotency key failed'),
+      this.logger.warn({ err: error, ...logged(target) }, 'releasing an idempotency key failed'),
     );
   }
 
   /** Ends the lease of a claim whose request ran but has no answer to keep; the retry resumes it. */
   private abandon(target: ClaimTarget): Promise<void> {
     return abandonKey(this.db, target).catch((error: unknown) =>
-      this.logger.warn({ err: error, organizationId: target.organizationId }, 'ending an idempotency lease failed'),
+      this.logger.warn({ err: error, ...logged(target) }, 'ending an idempotency lease failed'),
     );
   }
 }
 
 /** The key row a claim made with authentication holds. */
-export const earlyTarget = (early: EarlyClaim): ClaimTarget => ({
+export const earlyTarget = (early: EarlyClaim, requestId: string): ClaimTarget => ({
   organizationId: early.organizationId,
   key: early.terms.key,
   token: early.terms.token,
+  requestId,
 });
+
+/** What a log line about a claim says of it: its organization and request, never its key or token. */
+const logged = (target: ClaimTarget) => ({ organizationId: target.organizationId, requestId: target.requestId });

@@ -5,6 +5,8 @@ export interface ClaimTarget {
   organizationId: string;
   key: string;
   token: string;
+  /** The request holding the claim, for the log lines about it. */
+  requestId?: string | undefined;
 }
 
 /**

@@ -151,7 +151,10 @@ export function useOperationCost(options: { limits: OperationLimits; rateLimiter
             );
           } catch (error) {
             // A budget store that fails must not take the API down with it: the request goes through.
-            logger.warn({ err: error, store: rateLimiter.store.kind }, 'rate limit store failed; request not limited');
+            logger.warn(
+              { err: error, store: rateLimiter.store.kind, requestId: context.requestId },
+              'rate limit store failed; request not limited',
+            );
           }
         }
         if (outcome) {

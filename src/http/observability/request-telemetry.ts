@@ -2,7 +2,6 @@ import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry
 import type { Logger } from '../../logger.js';
 import type { RequestState } from '../admission/request-state.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
-import { runInRequestScope } from './request-scope.js';
 
 /** Probes and scrapes: logged at debug level only, and not counted as GraphQL requests. */
 const QUIET_PATHS = new Set(['/health', '/ready', '/metrics']);
@@ -25,8 +24,8 @@ export interface Answered {
 
 export interface RequestTelemetry {
   /**
-   * Serves a request inside its request scope (so that every log line written meanwhile carries its id)
-   * and, when tracing, inside its server span; then writes its log line, metrics and span attributes.
+   * Serves a request, inside its server span when tracing; then writes its log line, metrics and span
+   * attributes.
    */
   observe(request: { method: string; path: string }, state: RequestState, serve: () => Promise<Answered>): Promise<void>;
 }
@@ -98,34 +97,24 @@ export function requestTelemetry(deps: {
     for (const code of errorCodes) metrics.errors.inc({ code });
   };
 
-  const scopeOf = (state: RequestState) => ({
-    requestId: state.requestId,
-    get organizationId() {
-      return state.viewer?.organization.id;
-    },
-  });
-
   return {
-    observe(request, state, serve) {
+    async observe(request, state, serve) {
       if (!tracer) {
-        return runInRequestScope(scopeOf(state), async () => {
-          record(request, state, await serve(), undefined);
-        });
+        record(request, state, await serve(), undefined);
+        return;
       }
       const attributes = { 'http.request.method': request.method, 'url.path': request.path };
-      return runInRequestScope(scopeOf(state), () =>
-        tracer.startActiveSpan(`${request.method} ${request.path}`, { kind: SpanKind.SERVER, attributes }, async (span) => {
-          state.span = span;
-          try {
-            record(request, state, await serve(), span);
-          } catch (error) {
-            span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
-            throw error;
-          } finally {
-            span.end();
-          }
-        }),
-      );
+      await tracer.startActiveSpan(`${request.method} ${request.path}`, { kind: SpanKind.SERVER, attributes }, async (span) => {
+        state.span = span;
+        try {
+          record(request, state, await serve(), span);
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
+          throw error;
+        } finally {
+          span.end();
+        }
+      });
     },
   };
 }

@@ -1,9 +1,10 @@
 import type { Context } from 'hono';
 import type { AuthKind } from '../../db/database.js';
 import { createConnectSession } from '../../modules/connect-session/connect-session.service.js';
+import { servicesForRequest } from '../../services.js';
 import { IDEMPOTENCY_HEADER } from '../idempotency/idempotency-key.js';
 import type { CreateConnectSessionBody } from './connect-sessions.routes.js';
-import type { IntegrationHandlerDeps } from './integrations.handlers.js';
+import type { IntegrationHandlerDeps, RestContext } from './integrations.handlers.js';
 import { problemOf } from './problem.js';
 import type { RestEnv } from './rest-env.js';
 import { runKeyed } from './rest-idempotency.js';
@@ -12,12 +13,14 @@ import { integrationIdOf } from './rest-input.js';
 /** POST /connect-sessions: the same service as createConnectSession, under the request's Idempotency-Key. */
 export function createConnectSessionHandler(deps: IntegrationHandlerDeps) {
   const { db, services, runs } = deps;
+  // What the services log while serving a request carries its id.
+  const servicesOf = (c: RestContext) => servicesForRequest(services, c.get('state').requestId);
   return (c: Context<RestEnv>): Promise<Response> => {
     const body = c.req.valid('json' as never) as CreateConnectSessionBody;
     const operation = { name: 'createConnectSession', route: 'POST /connect-sessions', input: { body } };
     return runKeyed(runs, c.get('state'), c.req.header(IDEMPOTENCY_HEADER), operation, async (actor) => {
       try {
-        const created = await createConnectSession(services, db, actor, {
+        const created = await createConnectSession(servicesOf(c), db, actor, {
           endUser: { id: body.end_user.id, displayName: body.end_user.display_name ?? null, email: body.end_user.email ?? null },
           allowedProviders: body.allowed_providers ?? null,
           allowedAuthKinds: body.allowed_auth_kinds?.map((kind) => kind.toUpperCase() as AuthKind) ?? null,

@@ -10,7 +10,7 @@ import { listIntegrations } from '../../modules/integration/integration.service.
 import { refreshIntegration } from '../../modules/integration/refresh.service.js';
 import { revokeIntegration } from '../../modules/integration/revoke.service.js';
 import { testIntegration } from '../../modules/integration/test.service.js';
-import type { GatewayServices } from '../../services.js';
+import { type GatewayServices, servicesForRequest } from '../../services.js';
 import { IDEMPOTENCY_HEADER } from '../idempotency/idempotency-key.js';
 import type { IdempotentRuns } from '../idempotency/idempotent-run.js';
 import { problem, problemOf } from './problem.js';
@@ -55,6 +55,8 @@ export const notFound = (c: RestContext) =>
 /** The handlers of integrations.routes.ts, in the same order. */
 export function integrationHandlers(deps: IntegrationHandlerDeps) {
   const { db, services, runs } = deps;
+  // What the services log while serving a request carries its id.
+  const servicesOf = (c: RestContext) => servicesForRequest(services, c.get('state').requestId);
   const viewerOf = (c: RestContext) => {
     const viewer = c.get('state').viewer;
     if (!viewer) throw new Error('a REST route ran without an admitted caller');
@@ -107,7 +109,7 @@ export function integrationHandlers(deps: IntegrationHandlerDeps) {
     connect: (c: RestContext) => {
       const body = valid<ConnectBody>(c, 'json');
       return keyed(c, 'connectIntegration', 'POST /integrations', { body }, async (actor) => {
-        const result = await connectIntegration(services, db, actor, {
+        const result = await connectIntegration(servicesOf(c), db, actor, {
           provider: body.provider,
           displayName: body.display_name,
           environment: body.environment ?? null,
@@ -132,7 +134,7 @@ export function integrationHandlers(deps: IntegrationHandlerDeps) {
       return keyed(c, 'refreshIntegration', 'PATCH /integrations/{id}', { id: globalId, body }, async (actor) => {
         const { webhook } = body;
         const result = await refreshIntegration(
-          services,
+          servicesOf(c),
           db,
           actor,
           {
@@ -156,7 +158,7 @@ export function integrationHandlers(deps: IntegrationHandlerDeps) {
       return keyed(c, 'revokeIntegration', 'DELETE /integrations/{id}', { id: globalId }, async (actor) => {
         const id = integrationIdOf(globalId);
         try {
-          const result = await revokeIntegration(services, db, actor, id);
+          const result = await revokeIntegration(servicesOf(c), db, actor, id);
           const { revokedAtProvider, providerMessage } = result;
           return json({
             data: presentIntegration(result.integration),
@@ -176,7 +178,7 @@ export function integrationHandlers(deps: IntegrationHandlerDeps) {
     test: (c: RestContext) => {
       const { id: globalId } = valid<{ id: string }>(c, 'param');
       return keyed(c, 'testIntegration', 'POST /integrations/{id}/test', { id: globalId }, async (actor) => {
-        const result = await testIntegration(services, db, actor, integrationIdOf(globalId));
+        const result = await testIntegration(servicesOf(c), db, actor, integrationIdOf(globalId));
         return json({ data: presentIntegration(result.integration), health_check: presentHealthCheck(result.healthCheck) });
       });
     },

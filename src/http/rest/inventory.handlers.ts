@@ -2,6 +2,7 @@ import { parsePageArgs, toConnection } from '../../graphql/pagination.js';
 import { findIntegrationsByIds } from '../../modules/integration/integration.repository.js';
 import { listResourcePages, listSyncRunPages } from '../../modules/inventory/inventory-pages.repository.js';
 import { requestSync } from '../../modules/inventory/sync.service.js';
+import { servicesForRequest } from '../../services.js';
 import { IDEMPOTENCY_HEADER } from '../idempotency/idempotency-key.js';
 import { answer, type IntegrationHandlerDeps, json, notFound, type RestContext, valid } from './integrations.handlers.js';
 import { runKeyed } from './rest-idempotency.js';
@@ -19,6 +20,8 @@ const listAnswer = <T>(data: T[], pageInfo: { hasNextPage: boolean; endCursor: s
  */
 export function inventoryHandlers(deps: IntegrationHandlerDeps) {
   const { db, services, runs } = deps;
+  // What the services log while serving a request carries its id.
+  const servicesOf = (c: RestContext) => servicesForRequest(services, c.get('state').requestId);
   /** The caller's organization and the integration the path names, or null when it has none such. */
   const target = async (c: RestContext) => {
     const viewer = c.get('state').viewer;
@@ -68,7 +71,7 @@ export function inventoryHandlers(deps: IntegrationHandlerDeps) {
         { name: 'syncIntegration', route: 'POST /integrations/{id}/sync', input: { id: globalId } },
         (actor) =>
           answer(c, async () => {
-            const result = await requestSync(services, db, actor, integrationIdOf(globalId));
+            const result = await requestSync(servicesOf(c), db, actor, integrationIdOf(globalId));
             return json({ data: presentIntegration(result.integration), sync_run: presentSyncRun(result.syncRun) }, 202);
           }),
       );

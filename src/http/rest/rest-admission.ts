@@ -72,7 +72,7 @@ async function charge(admission: Admission, state: RequestState, cost: RestCharg
     outcome = prepaid ? prepaid.outcome : await rateLimiter.charge(viewer, cost.points, cost.probes ?? []);
   } catch (error) {
     // A budget store that fails must not take the API down with it, as for GraphQL.
-    logger.warn({ err: error, store: rateLimiter.store.kind }, 'rate limit store failed; request not limited');
+    logger.warn({ err: error, store: rateLimiter.store.kind, requestId: state.requestId }, 'rate limit store failed; request not limited');
     return null;
   }
   const headers = rateLimitHeaders(outcome);

@@ -57,6 +57,7 @@ export async function runKeyed(
   const fingerprint = fingerprintOf({ query: `REST ${operation.route}`, variables: operation.input });
   const begun = await runs.begin({
     organizationId: viewer.organization.id,
+    requestId: state.requestId,
     apiKeyId: callerIdOf(viewer),
     credential,
     formerCredentials,
