@@ -44,12 +44,18 @@ export type Admitted =
  */
 export interface AdmissionStore {
   authenticate(credential: Credential, also?: AlsoOnAuthentication): Promise<Admitted>;
+  /**
+   * Whether the credential's key is one this process verified lately, so that authenticating it costs no
+   * statement and a charge given with it would not be made there (no need to work one out).
+   */
+  holdsVerified?(credential: Credential): boolean;
 }
 
 /** The store over the gateway's database, with the keys this process has verified. */
 export function postgresAdmissionStore(db: Kysely<Database>, keys: VerifiedKeys): AdmissionStore {
   const recordUse = keys.recordUse.bind(keys);
   return {
+    holdsVerified: (credential) => keys.holds(credential.prefix),
     async authenticate(credential, also = {}) {
       const presented = hashKey(credential.token);
       const { charge, claim } = also;

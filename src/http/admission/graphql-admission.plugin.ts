@@ -30,9 +30,14 @@ export interface GraphQLAdmission extends Admission {
   claims: EarlyClaims;
 }
 
-/** The plan for a request with these parameters: a known query's charge, else a known mutation's claim. */
-function planFor(request: Request, params: GraphQLParams, admission: GraphQLAdmission): AdmissionPlan {
-  const charge = planEarlyCharge(params, admission);
+/**
+ * The plan for a request with these parameters: a known query's charge, else a known mutation's claim. A
+ * key this process verified lately is authenticated without a statement, so its charge is not worked out
+ * here: the request is charged when it runs, as the store would have left it.
+ */
+function planFor(request: Request, params: GraphQLParams, admission: GraphQLAdmission, state: RequestState): AdmissionPlan {
+  const verified = state.credential !== undefined && admission.store.holdsVerified?.(state.credential) === true;
+  const charge = verified ? null : planEarlyCharge(params, admission);
   const query = params.query;
   const claim = charge
     ? null
@@ -89,7 +94,7 @@ export function useGraphQLAdmission(admission: GraphQLAdmission): Plugin {
             await admitted(state, null);
             throw error;
           }
-          await admitted(state, planFor(request, params as GraphQLParams, admission));
+          await admitted(state, planFor(request, params as GraphQLParams, admission, state));
           return params;
         });
         return;

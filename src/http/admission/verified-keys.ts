@@ -70,6 +70,12 @@ export class VerifiedKeys {
   }
 
   /** The verdict for a presented key (its SHA-256) from what this process knows, or undefined to ask the database. */
+  /** Whether a key with this prefix is held now (without verifying it or recording its use). */
+  holds(prefix: string): boolean {
+    const entry = this.#entries.get(prefix);
+    return entry !== undefined && entry.expiresAt > Date.now();
+  }
+
   verify(prefix: string, presented: Buffer): Authentication | undefined {
     const entry = this.#entries.get(prefix);
     if (!entry) return undefined;
