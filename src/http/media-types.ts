@@ -19,11 +19,31 @@ const ANSWERABLE = ['application/json', 'application/graphql-response+json', 'te
 );
 const JSON_ANSWERS = new Set(['application/json', 'application/graphql-response+json']);
 
+/**
+ * A function of one header value, remembered for the values a gateway's clients keep sending (each
+ * request asks two or three times, and a client sends the same header on every request): at most 64
+ * values of at most 256 characters, forgotten all at once when full.
+ */
+function byHeader<T>(of: (header: string | null) => T): (header: string | null) => T {
+  const known = new Map<string | null, T>();
+  return (header) => {
+    let value = known.get(header);
+    if (value === undefined && !known.has(header)) {
+      value = of(header);
+      if (header === null || header.length <= 256) {
+        if (known.size >= 64) known.clear();
+        known.set(header, value);
+      }
+    }
+    return value as T;
+  };
+}
+
 /** The media type to answer in, from an Accept header (absent or blank: anything); undefined when none is acceptable. */
-export function answerMediaType(accept: string | null): string | undefined {
+export const answerMediaType = byHeader((accept: string | null): string | undefined => {
   const header = accept === null || accept.trim() === '' ? '*/*' : accept;
   return new Negotiator({ headers: { accept: header } }).mediaType(ANSWERABLE)?.split(';', 1)[0];
-}
+});
 
 /** Whether an Accept header names a type the gateway answers in. */
 export function acceptsAnswer(accept: string | null): boolean {
@@ -48,17 +68,32 @@ export function isAnswerableJsonPost(request: Request): boolean {
 /** Request bodies a parser reads: JSON (Yoga also reads the older `application/graphql+json`) and a bare document. */
 const READABLE_BODIES = new Set(['application/json', 'application/graphql+json', 'application/graphql']);
 
-/** A Content-Type's media type and charset, lowercase; null when there is none. */
-function bodyMediaType(header: string | null): { type: string; charset: string | undefined } | null {
-  if (header === null || header.trim() === '') return null;
+type BodyMediaType = Readonly<{ type: string; charset: string | undefined }>;
+
+function parseBodyMediaType(header: string): BodyMediaType {
   const { type, parameters } = parseContentType(header);
   return { type, charset: parameters.charset?.toLowerCase() };
 }
 
+/** A Content-Type's media type and charset, lowercase; `unparsable` when it does not parse; null when there is none. */
+const parsedBodyMediaType = byHeader((header: string | null): BodyMediaType | null | 'unparsable' => {
+  if (header === null || header.trim() === '') return null;
+  try {
+    return parseBodyMediaType(header);
+  } catch {
+    return 'unparsable';
+  }
+});
+
+/** A Content-Type's media type and charset, lowercase; null when there is none; throws when it does not parse. */
+function bodyMediaType(header: string | null): BodyMediaType | null {
+  const parsed = parsedBodyMediaType(header);
+  // Parsed again to throw the parser's own error, a new one for each request.
+  return parsed === 'unparsable' ? parseBodyMediaType(header as string) : parsed;
+}
+
 /** Whether a body of this Content-Type is one the gateway reads: JSON or a GraphQL document, in UTF-8. */
-function isReadableBody(
-  mediaType: { type: string; charset: string | undefined } | null,
-): mediaType is { type: string; charset: string | undefined } {
+function isReadableBody(mediaType: BodyMediaType | null): mediaType is BodyMediaType {
   return mediaType !== null && READABLE_BODIES.has(mediaType.type) && (mediaType.charset === undefined || mediaType.charset === 'utf-8');
 }
 
