@@ -58,15 +58,42 @@ export interface GatewayServices {
 /**
  * The services as one request uses them: what they log carries the request's id (a child logger, made
  * only if the request logs at all). Passed explicitly rather than found through an AsyncLocalStorage,
- * whose promise hooks cost about a sixth of a small query's CPU (BENCHMARKS.md).
+ * whose promise hooks cost about a sixth of a small query's CPU (BENCHMARKS.md). Two fields a request:
+ * the rest is read from the process's services.
  */
+class RequestServices implements GatewayServices {
+  #logger: Logger | undefined;
+  constructor(
+    private readonly services: GatewayServices,
+    private readonly requestId: string,
+  ) {}
+  get logger(): Logger {
+    this.#logger ??= this.services.logger.child({ requestId: this.requestId });
+    return this.#logger;
+  }
+  get vault() {
+    return this.services.vault;
+  }
+  get http() {
+    return this.services.http;
+  }
+  get connectorSettings() {
+    return this.services.connectorSettings;
+  }
+  get probeTimeoutMs() {
+    return this.services.probeTimeoutMs;
+  }
+  get publicUrl() {
+    return this.services.publicUrl;
+  }
+  get production() {
+    return this.services.production;
+  }
+  get webhooks() {
+    return this.services.webhooks;
+  }
+}
+
 export function servicesForRequest(services: GatewayServices, requestId: string): GatewayServices {
-  let logger: Logger | undefined;
-  return {
-    ...services,
-    get logger() {
-      logger ??= services.logger.child({ requestId });
-      return logger;
-    },
-  };
+  return new RequestServices(services, requestId);
 }
