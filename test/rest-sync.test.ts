@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryItems, inventoryOf } from './fake-provider/inventory.js';
 import { createEngineWorld, type EngineWorld, waitFor } from './support/engine.js';
@@ -44,6 +45,12 @@ describe('POST /v1/integrations/{id}/sync', () => {
       },
       30_000,
       'the requested sync',
+      // Failed a few times under load, unexplained: the runs and the queue's jobs say where it stopped.
+      async () => ({
+        runs: await runsOf(github),
+        jobs: (await sql`select task_identifier, attempts, last_error, run_at, locked_at from graphile_worker.jobs`.execute(world.db))
+          .rows,
+      }),
     );
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ id: first.data?.sync_run.id, trigger: 'request', item_count: 150, truncated: false, error: null });
