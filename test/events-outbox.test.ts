@@ -5,7 +5,8 @@ import type { EventActor, EventConsumer, EventInput, PublishedEvent } from '../s
 import { appendEvent } from '../src/modules/events/event.repository.js';
 import { UnsafeEventDataError } from '../src/modules/events/event-data.js';
 import { publishAll } from '../src/modules/events/publication.js';
-import { databaseSignal } from '../src/modules/events/publication-signal.js';
+import { databaseSignal, type PublicationSignal } from '../src/modules/events/publication-signal.js';
+import { EventFeed } from '../src/modules/events/event-feed.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
 import { waitFor } from './support/engine.js';
 import { createWorld, type World } from './support/world.js';
@@ -146,6 +147,36 @@ describe('the event outbox', () => {
       await stop();
     } finally {
       await publisher.stop();
+    }
+  });
+
+  it('a subscription "from now on" starts after the last position published, though the feed has not read it yet', async () => {
+    // A signal the test fires itself, and no poll: the feed reads only when told.
+    const watchers: ((position: number | null) => void)[] = [];
+    const signal: PublicationSignal = {
+      announce: () => {},
+      watch: async (onPosition) => {
+        watchers.push(onPosition);
+        return async () => {};
+      },
+      close: async () => {},
+    };
+    const feed = new EventFeed({ db: database.db, signal, pollIntervalMs: 3_600_000, logger: createLogger({ level: 'silent' }) });
+    const reasonOf = async (stream: AsyncIterator<PublishedEvent>) => String((await stream.next()).value?.data.reason);
+    try {
+      const organizationId = world.acme.organization.id;
+      const first = await feed.subscribe({ organizationId, accepts: () => true, after: null });
+      await appendEvent(database.db, input('published before the second subscription'));
+      await publishAll(database.db, []);
+      // Published and committed, not read by the feed yet (its notification is on its way).
+      const second = await feed.subscribe({ organizationId, accepts: () => true, after: null });
+      await appendEvent(database.db, input('published after it'));
+      await publishAll(database.db, []);
+      for (const notify of watchers) notify(null);
+      expect([await reasonOf(first), await reasonOf(first)]).toEqual(['published before the second subscription', 'published after it']);
+      expect(await reasonOf(second)).toBe('published after it');
+    } finally {
+      await feed.close();
     }
   });
 });

@@ -163,7 +163,10 @@ export class EventFeed {
   async subscribe(spec: FeedSubscription): Promise<AsyncIterableIterator<PublishedEvent>> {
     if (this.#closed) throw new Error('the event feed is closed');
     await this.#start();
-    const now = this.#cursor ?? 0;
+    // "From now on" is from the last position published, which the feed may not have read yet (its
+    // notification or poll is on its way): an event committed before the subscription is not its own.
+    const published = spec.after === null ? await lastPublishedPosition(this.#options.db) : 0;
+    const now = Math.max(this.#cursor ?? 0, published);
     const resuming = spec.after !== null && spec.after < now;
     if (resuming) await this.#assertKept(spec.after as number);
     const subscriber = new Subscriber(spec, spec.after ?? now, (ended) => this.#subscribers.delete(ended));
