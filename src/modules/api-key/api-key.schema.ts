@@ -32,7 +32,7 @@ builder.node(ApiKeyRef, {
   fields: (t) => ({
     name: t.exposeString('name'),
     prefix: t.exposeString('prefix', { description: 'The visible start of the key, to recognise it in logs and lists.' }),
-    role: t.field({ type: RoleEnum, resolve: (key) => key.role }),
+    role: t.expose('role', { type: RoleEnum }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true, description: 'Recorded to the minute.' }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
@@ -66,7 +66,7 @@ const CreateApiKeyPayload = builder
         nullable: true,
         description: 'The full key. Returned this once and never again: store it now.',
       }),
-      userErrors: t.field({ type: [UserError], resolve: (payload) => payload.userErrors }),
+      userErrors: t.expose('userErrors', { type: [UserError] }),
     }),
   });
 
@@ -101,7 +101,7 @@ const RevokeApiKeyInput = builder.inputType('RevokeApiKeyInput', {
 const RevokeApiKeyPayload = builder.objectRef<{ apiKey: ApiKey | null; userErrors: UserErrorShape[] }>('RevokeApiKeyPayload').implement({
   fields: (t) => ({
     apiKey: t.expose('apiKey', { type: ApiKeyRef, nullable: true }),
-    userErrors: t.field({ type: [UserError], resolve: (payload) => payload.userErrors }),
+    userErrors: t.expose('userErrors', { type: [UserError] }),
   }),
 });
 

@@ -55,7 +55,7 @@ export const EventActorKindEnum = builder.enumType('EventActorKind', {
 const EventActorRef = builder.objectRef<EventActor>('EventActor').implement({
   description: 'Who caused an event.',
   fields: (t) => ({
-    kind: t.field({ type: EventActorKindEnum, resolve: (actor) => actor.kind }),
+    kind: t.expose('kind', { type: EventActorKindEnum }),
     label: t.exposeString('label', { description: 'What to show: the API key prefix, `scheduler`, `oauth-callback`, `cli`, a name.' }),
     apiKey: t.field({
       type: ApiKeyRef,
@@ -77,7 +77,7 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
     'what subscriptions stream and what webhooks deliver. Never holds a secret.',
   fields: (t) => ({
     id: t.exposeID('id', { description: '`evt_` and 32 hex digits; also the `webhook-id` of its webhook deliveries.' }),
-    type: t.field({ type: EventTypeEnum, resolve: (event) => event.type }),
+    type: t.expose('type', { type: EventTypeEnum }),
     occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
     subjectId: t.exposeID('subjectId', { description: 'The global ID of what changed.' }),
     subject: t.field({
@@ -97,12 +97,12 @@ export const EventRef = builder.objectRef<StoredEvent>('Event').implement({
         return null;
       },
     }),
-    actor: t.field({ type: EventActorRef, resolve: (event) => event.actor }),
+    actor: t.expose('actor', { type: EventActorRef }),
     requestId: t.exposeString('requestId', {
       nullable: true,
       description: 'The request that caused it (`X-Request-Id`), or the job: `scheduler:<task>:<job>`.',
     }),
-    data: t.field({ type: 'JSONObject', description: "The type's details (see the README).", resolve: (event) => event.data }),
+    data: t.expose('data', { type: 'JSONObject', description: "The type's details (see the README)." }),
     position: t.field({
       type: 'String',
       nullable: true,

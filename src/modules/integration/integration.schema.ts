@@ -67,7 +67,7 @@ const HealthSummaryRef = builder.objectRef<HealthSummary>('HealthCheckSummary').
 
 const SyncStateRef = builder.objectRef<SyncState>('SyncState').implement({
   fields: (t) => ({
-    status: t.field({ type: SyncStatusEnum, resolve: (sync) => sync.status }),
+    status: t.expose('status', { type: SyncStatusEnum }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
     itemCount: t.exposeInt('itemCount', { nullable: true, description: 'Resources listed; null until the run succeeded.' }),
@@ -104,17 +104,16 @@ builder.node(IntegrationRef, {
     provider: t.field({ type: ProviderRef, resolve: (integration) => getConnector(integration.provider) }),
     displayName: t.exposeString('displayName'),
     environment: t.exposeString('environment', { nullable: true, description: 'A label such as `production` or `staging`.' }),
-    authKind: t.field({ type: AuthKindEnum, resolve: (integration) => integration.authKind }),
-    status: t.field({ type: IntegrationStatusEnum, resolve: (integration) => integration.status }),
+    authKind: t.expose('authKind', { type: AuthKindEnum }),
+    status: t.expose('status', { type: IntegrationStatusEnum }),
     statusReason: t.exposeString('statusReason', { nullable: true, description: 'Why the status is what it is, when it is not ACTIVE.' }),
-    health: t.field({
+    health: t.expose('health', {
       type: IntegrationHealthEnum,
       description:
         'What the latest checks say of the connection, read with `status`: a probe that succeeds while re-authorization is needed ' +
         '(a refused refresh token) is DEGRADED, never HEALTHY.',
-      resolve: (integration) => integration.health,
     }),
-    lastHealthCheck: t.field({ type: HealthSummaryRef, nullable: true, resolve: (integration) => integration.lastHealthCheck }),
+    lastHealthCheck: t.expose('lastHealthCheck', { type: HealthSummaryRef, nullable: true }),
     healthChecks: t.connection(
       {
         type: HealthCheckRef,
@@ -132,8 +131,8 @@ builder.node(IntegrationRef, {
     scopes: t.exposeStringList('requestedScopes', { description: 'The scopes requested from the provider.' }),
     grantedScopes: t.exposeStringList('grantedScopes', { nullable: true, description: 'Null until the provider has reported them.' }),
     missingScopes: t.stringList({ description: 'Requested but not granted.', resolve: missingScopes }),
-    lastSync: t.field({ type: SyncStateRef, nullable: true, resolve: (integration) => integration.lastSync }),
-    webhook: t.field({ type: WebhookRef, resolve: (integration) => integration.webhook }),
+    lastSync: t.expose('lastSync', { type: SyncStateRef, nullable: true }),
+    webhook: t.expose('webhook', { type: WebhookRef }),
     account: t.field({
       type: 'JSONObject',
       nullable: true,

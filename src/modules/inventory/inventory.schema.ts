@@ -33,8 +33,8 @@ const SyncTriggerEnum = builder.enumType('SyncTrigger', {
 const SyncRunRef = builder.objectRef<SyncRun>('SyncRun').implement({
   description: 'One inventory sync of an integration.',
   fields: (t) => ({
-    status: t.field({ type: SyncStatusEnum, resolve: (run) => run.status }),
-    trigger: t.field({ type: SyncTriggerEnum, resolve: (run) => run.trigger }),
+    status: t.expose('status', { type: SyncStatusEnum }),
+    trigger: t.expose('trigger', { type: SyncTriggerEnum }),
     queuedAt: t.expose('queuedAt', { type: 'DateTime' }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),

@@ -30,7 +30,7 @@ const ConfigFieldRef = builder.objectRef<ConfigField>('ProviderConfigField').imp
     name: t.exposeString('name'),
     description: t.exposeString('description'),
     required: t.exposeBoolean('required'),
-    kind: t.field({ type: ConfigFieldKindEnum, resolve: (field) => field.kind }),
+    kind: t.expose('kind', { type: ConfigFieldKindEnum }),
     choices: t.stringList({ nullable: true, resolve: (field) => (field.choices ? [...field.choices] : null) }),
     default: t.exposeString('default', { nullable: true }),
   }),

@@ -15,8 +15,8 @@ const ViewerRef = builder.objectRef<Viewer>('Viewer').implement({
   description:
     "The authenticated caller: an API key of one organization, or a user signed in through the organization's identity provider.",
   fields: (t) => ({
-    organization: t.field({ type: OrganizationRef, resolve: (viewer) => viewer.organization }),
-    role: t.field({ type: RoleEnum, resolve: (viewer) => viewer.role }),
+    organization: t.expose('organization', { type: OrganizationRef }),
+    role: t.expose('role', { type: RoleEnum }),
     apiKey: t.field({
       type: ApiKeyRef,
       nullable: true,
