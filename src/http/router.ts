@@ -150,7 +150,7 @@ export function createRouter(deps: RouterDeps): GatewayRouter {
 /**
  * GraphQL served on node's request and response, without the router: the same request state, telemetry
  * and CORS headers as through it (a preflight, and any other path, still goes through the router). About
- * a sixth of the CPU of a small query went to building the router's request and dispatching it
+ * a tenth of the CPU of a small query went to building the router's request and dispatching it
  * (BENCHMARKS.md).
  */
 function graphqlOnNode(
