@@ -56,6 +56,12 @@ export interface BenchOptions {
   workers: number | null;
   /** PostGraphile as a second reference for W1 and W3 (bench/postgraphile.ts); off with `--no-postgraphile`. */
   postgraphile: boolean;
+  /**
+   * `--compare REF`: the gateway of another commit (built the same way, in a git worktree of its own) runs
+   * beside this one, and each read workload is also measured as this gateway against that one, in paired
+   * rounds whose order alternates; null: no comparison.
+   */
+  compare: string | null;
 }
 
 const FULL_SEED: SeedShape = {
@@ -114,7 +120,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
 export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R,W2,...] [--connections N] [--rounds N]
                         [--duration SECONDS] [--pool N] [--out DIR] [--keep-db] [--source]
                         [--cpu-prof DIR] [--engine] [--scale [--scale-rows N]] [--workers N|all]
-                        [--no-postgraphile]
+                        [--no-postgraphile] [--compare REF]
 
   --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
   --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
@@ -132,6 +138,9 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R
   --workers      the timed runs measure the gateway as one process and also as a cluster of N processes
                  (WEB_CONCURRENCY; all: one per core), each against the same baseline
   --no-postgraphile  W1 and W3 without PostGraphile, the second reference (its process, schema and rounds)
+  --compare      also measure each read workload as this checkout's gateway against REF's (a commit, branch or
+                 tag with the same migrations), built alike in a git worktree and answering from the same
+                 database, in paired rounds that alternate which goes first: ratios above 1 favour this checkout
   --cpu-prof     the timed gateway writes a V8 CPU profile (.cpuprofile) into DIR when it stops;
                  summarize it with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile
 
@@ -159,7 +168,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${USAGE}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     if (['quick', 'smoke', 'keep-db', 'source', 'help', 'engine', 'scale', 'no-postgraphile'].includes(name)) flags.set(name, true);
-    else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out', 'cpu-prof', 'scale-rows', 'workers'].includes(name)) {
+    else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out', 'cpu-prof', 'scale-rows', 'workers', 'compare'].includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
       flags.set(name, value);
@@ -201,5 +210,6 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     scaleRows: Math.round(number('scale-rows', 1_000_000)),
     workers: flags.get('workers') === 'all' ? availableParallelism() : flags.has('workers') ? Math.round(number('workers', 1)) : null,
     postgraphile: !flags.has('no-postgraphile'),
+    compare: typeof flags.get('compare') === 'string' ? (flags.get('compare') as string) : null,
   };
 }

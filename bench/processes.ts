@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readFile, symlink } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -91,13 +93,13 @@ export async function startServer(
   script: string,
   env: Record<string, string>,
   nodeArgs: readonly string[] = [],
-  timeoutMs = 60_000,
+  { timeoutMs = 60_000, cwd = projectRoot }: { timeoutMs?: number; cwd?: string } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
   const loadsTsx = script.endsWith('.js') || nodeArgs.includes('--import=tsx');
   const args = [...nodeArgs, ...(loadsTsx ? [script] : ['--import', 'tsx', script])];
   const child: ChildProcess = spawn(process.execPath, args, {
-    cwd: projectRoot,
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -151,39 +153,101 @@ export async function startServer(
   };
 }
 
-/**
- * Compiles the gateway as `npm run build` does (`tsc -p tsconfig.build.json` into dist/), so that the
- * gateway is measured as it runs in production: compiled JavaScript, no TypeScript loader in the process.
- */
-export async function buildGateway(): Promise<{ script: string; nodeArgs: string[] }> {
-  const tsc = path.join(projectRoot, 'node_modules/typescript/bin/tsc');
-  const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `node <args>` (or another command) in `cwd` and fails with its output when it does not exit 0. */
+async function runToEnd(what: string, command: string, args: readonly string[], cwd: string): Promise<string> {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`npm run build failed (${code}):\n${output}`);
-  return productionCommand();
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('error', () => resolve(null));
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new Error(`${what} failed (${code}):\n${output}`);
+  return output;
+}
+
+/**
+ * Compiles the gateway as `npm run build` does (`tsc -p tsconfig.build.json` into dist/), so that the
+ * gateway is measured as it runs in production: compiled JavaScript, no TypeScript loader in the process.
+ * `root` is the checkout to build: this one, or another commit's for `--compare`.
+ */
+export async function buildGateway(root = projectRoot): Promise<{ script: string; nodeArgs: string[] }> {
+  const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+  await runToEnd('npm run build', process.execPath, [tsc, '-p', 'tsconfig.build.json'], root);
+  return productionCommand(root);
 }
 
 /**
  * How production starts the gateway: `npm run start:prod`'s `node <flags> <entry>` from package.json, so
  * that the harness measures exactly that command (its V8 flags included) and the two cannot drift apart.
  */
-export function productionCommand(): { script: string; nodeArgs: string[] } {
-  const command = packageCommand('start:prod');
+export function productionCommand(root = projectRoot): { script: string; nodeArgs: string[] } {
+  const command = packageCommand('start:prod', root);
   if (!command.script.endsWith('.js')) throw new Error('package.json "start:prod" must run a compiled <script>.js');
   return command;
 }
 
 /** The `node [flags] <script>` of a package.json script, e.g. `npm start`'s, to run it without npm. */
-export function packageCommand(name: string): { script: string; nodeArgs: string[] } {
-  const scripts = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
-    .scripts;
+export function packageCommand(name: string, root = projectRoot): { script: string; nodeArgs: string[] } {
+  const scripts = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const [command, ...args] = (scripts[name] ?? '').trim().split(/\s+/);
   const script = args.pop();
   if (command !== 'node' || !script || !/\.(js|ts)$/.test(script) || args.some((arg) => !arg.startsWith('-'))) {
     throw new Error(`package.json "${name}" must be "node [flags] <script>"; it is "${scripts[name]}"`);
   }
   return { script, nodeArgs: args };
+}
+
+/** The gateway of another commit, for `--compare`: checked out in a git worktree of its own. */
+export interface OtherBuild {
+  /** The ref as given, and the commit it names. */
+  ref: string;
+  commit: string;
+  /** The worktree: the server's working directory. */
+  root: string;
+  script: string;
+  nodeArgs: string[];
+  /** Removes the worktree (and the build in it). */
+  remove(): Promise<void>;
+}
+
+/**
+ * Checks `ref` out into a temporary git worktree and prepares its gateway as this run prepares its own:
+ * compiled (or from source with `fromSource`). Its dependencies are this checkout's when both lockfiles are
+ * the same, and installed with `npm ci` otherwise. Both builds answer from one seeded database, so `ref`
+ * must have the same migrations as this checkout: refused before anything is built otherwise.
+ */
+export async function checkoutAndBuild(ref: string, fromSource: boolean): Promise<OtherBuild> {
+  const git = (...args: string[]) => runToEnd(`git ${args[0]}`, 'git', args, projectRoot);
+  const commit = (await git('rev-parse', '--verify', '--quiet', `${ref}^{commit}`).catch(() => '')).trim();
+  if (!/^[0-9a-f]{40}$/.test(commit)) throw new Error(`--compare: ${ref} is not a commit of this repository`);
+  const sameMigrations = await git('diff', '--quiet', commit, '--', 'migrations').then(
+    () => true,
+    () => false,
+  );
+  if (!sameMigrations) {
+    throw new Error(
+      `--compare: ${ref} has other migrations than this checkout; ` +
+        'the two gateways answer from one database, so their schemas must be the same',
+    );
+  }
+  const root = path.join(os.tmpdir(), `igw-compare-${commit.slice(0, 12)}-${process.pid}`);
+  await git('worktree', 'add', '--detach', root, commit);
+  const remove = async () => {
+    await git('worktree', 'remove', '--force', root);
+  };
+  try {
+    const [ours, theirs] = await Promise.all([
+      readFile(path.join(projectRoot, 'package-lock.json'), 'utf8'),
+      readFile(path.join(root, 'package-lock.json'), 'utf8').catch(() => ''),
+    ]);
+    if (ours === theirs) await symlink(path.join(projectRoot, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+    else await runToEnd(`npm ci at ${ref}`, 'npm', ['ci', '--no-audit', '--no-fund'], root);
+    const command = fromSource ? { script: 'src/main.ts', nodeArgs: [] as string[] } : await buildGateway(root);
+    return { ref, commit, root, ...command, remove };
+  } catch (error) {
+    await remove().catch(() => undefined);
+    throw error;
+  }
 }

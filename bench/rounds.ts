@@ -23,6 +23,11 @@ export interface Timed {
   a: Target;
   b: Target | null;
   c?: Target | null;
+  /**
+   * B goes first in every other round (`--compare`: two builds of the gateway, where whichever runs second
+   * would otherwise always find the database's caches and the machine as the first left them).
+   */
+  alternate?: boolean;
 }
 
 export interface RoundOptions {
@@ -78,9 +83,12 @@ export async function measureRounds(timed: readonly Timed[], options: RoundOptio
       if (workload.c) await run(workload.c, connections, profile.warmupSec, `${tag} warm-up`);
       const rounds: PairedRound[] = [];
       for (let round = 1; round <= profile.rounds; round += 1) {
-        const a = await run(workload.a, connections, profile.durationSec, `${tag} round ${round}`);
-        const b = workload.b ? await run(workload.b, connections, profile.durationSec, `${tag} round ${round}`) : null;
-        const c = workload.c ? await run(workload.c, connections, profile.durationSec, `${tag} round ${round}`) : null;
+        const label = `${tag} round ${round}`;
+        const bFirst = workload.alternate === true && round % 2 === 0 && workload.b;
+        const early = bFirst ? await run(bFirst, connections, profile.durationSec, label) : null;
+        const a = await run(workload.a, connections, profile.durationSec, label);
+        const b = early ?? (workload.b ? await run(workload.b, connections, profile.durationSec, label) : null);
+        const c = workload.c ? await run(workload.c, connections, profile.durationSec, label) : null;
         rounds.push({
           round,
           a,

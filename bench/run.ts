@@ -27,7 +27,7 @@ import { createPostgraphileSchema, withPostgraphile } from './postgraphile.js';
 import { withRestList } from './rest-workload.js';
 import { startStatementCounter } from './pg-counter.js';
 import { watchDatabaseCpu } from './pg-cpu.js';
-import { buildGateway, projectRoot, startServer, waitForWorkers } from './processes.js';
+import { buildGateway, checkoutAndBuild, projectRoot, startServer, waitForWorkers } from './processes.js';
 import { mb, type StatementCount, statementsTable, summarize } from './report.js';
 import { type Check, measureRounds, type Target, type Timed } from './rounds.js';
 import { databaseUrl, dropDatabase, seedDatabase } from './seed.js';
@@ -52,6 +52,15 @@ async function main(): Promise<number> {
   const wanted = (id: string) => !options.only || options.only.has(id);
 
   try {
+    // --compare REF: REF's gateway, prepared the same way in a worktree of its own.
+    const prepared = performance.now();
+    const other = options.compare ? await checkoutAndBuild(options.compare, options.fromSource) : null;
+    if (other) {
+      cleanups.push(() => other.remove());
+      const seconds = ((performance.now() - prepared) / 1000).toFixed(1);
+      log(`bench: ${other.ref} (${other.commit.slice(0, 12)}) checked out and prepared in ${seconds} s`);
+    }
+
     // --- Seed -----------------------------------------------------------------------------------------
     const { seed } = profile;
     log(
@@ -71,7 +80,6 @@ async function main(): Promise<number> {
     const gatewayArgs = gatewayCommand.nodeArgs;
     const how = options.fromSource ? ' through tsx' : ` (npm run start:prod; built in ${((performance.now() - t) / 1000).toFixed(1)} s)`;
     log(`bench: gateway runs ${[...gatewayArgs, gatewayEntry].join(' ')}${how}`);
-
     const missing = mutationPrerequisites();
     const runs = { W4: wanted('W4') && missing.W4.length === 0, W5: wanted('W5') && missing.W5.length === 0 };
     for (const id of ['W4', 'W5'] as const) {
@@ -267,6 +275,9 @@ async function main(): Promise<number> {
       await waitForWorkers(cluster.url, options.workers as number);
       log(`bench: gateway x${options.workers} (WEB_CONCURRENCY=${options.workers}) up beside the single process`);
     }
+    const otherName = other ? `gateway@${other.commit.slice(0, 7)}` : '';
+    const otherGateway = other ? await startServer(otherName, other.script, gatewayEnv(dbUrl), other.nodeArgs, { cwd: other.root }) : null;
+    if (otherGateway) cleanups.push(() => otherGateway.stop());
     const timed: Timed[] = [];
     for (const workload of reads) {
       const want = expected.get(workload.id) as unknown[];
@@ -307,8 +318,31 @@ async function main(): Promise<number> {
           : null,
       });
     }
+    if (otherGateway) {
+      // The other build answers exactly as this one (the run stops otherwise), then each read workload
+      // is measured as this gateway (A) against it (B).
+      for (const workload of reads) {
+        const want = expected.get(workload.id) as unknown[];
+        (await answers(workload.gateway, otherGateway.url)).forEach((answer, index) => {
+          const difference = firstDifference(answer, want[index]);
+          if (difference) throw new Error(`${workload.id} request ${index}: ${otherName} answers differently: ${difference}`);
+        });
+      }
+      log(`bench: ${otherName} agrees with this gateway on every answer of ${reads.map((w) => w.id).join(', ')}`);
+      for (const workload of [...timed]) {
+        if (workload.b?.name !== 'baseline') continue;
+        timed.push({
+          id: `${workload.id} vs ${other?.commit.slice(0, 7)}`,
+          a: workload.a,
+          b: { ...workload.a, name: otherName, server: () => otherGateway },
+          c: null,
+          alternate: true,
+        });
+      }
+    }
     if (cluster) {
       for (const workload of [...timed]) {
+        if (workload.b?.name !== 'baseline') continue;
         if (workload.b?.name !== 'baseline') continue;
         timed.push({
           ...workload,

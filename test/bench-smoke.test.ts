@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +6,28 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testDatabaseKind } from './support/database.js';
 import { projectRoot } from './support/process.js';
 
-// Only that the harness runs end to end: no number it measures is asserted (nothing here is timed).
+/** Runs `npm run bench -- <args>` against the test server's PostgreSQL; its exit code and everything it printed. */
+async function runBench(args: readonly string[]): Promise<{ code: number | null; output: string }> {
+  const server = new URL(process.env.TEST_DATABASE_URL as string);
+  server.pathname = '/igw_bench';
+  const run = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  run.stdout.on('data', (chunk) => (output += chunk));
+  run.stderr.on('data', (chunk) => (output += chunk));
+  const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+  return { code, output };
+}
+
+/** This repository's commits and worktrees, as git reports them. */
+function git(...args: string[]): string {
+  return execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8' }).trim();
+}
+
+// Only that the harness runs end to end: no number it measures is asserted beyond its being there (nothing here is timed).
 describe('npm run bench -- --quick --smoke', () => {
   let out: string | undefined;
   afterAll(() => (out ? rm(out, { recursive: true, force: true }) : undefined));
@@ -17,17 +38,7 @@ describe('npm run bench -- --quick --smoke', () => {
       'the harness needs a PostgreSQL server to create its database and to compare against; it runs in the postgres project',
     );
     out = await mkdtemp(path.join(os.tmpdir(), 'igw-bench-'));
-    const server = new URL(process.env.TEST_DATABASE_URL as string);
-    server.pathname = '/igw_bench';
-    const run = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--smoke', '--out', out], {
-      cwd: projectRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    run.stdout.on('data', (chunk) => (output += chunk));
-    run.stderr.on('data', (chunk) => (output += chunk));
-    const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    const { code, output } = await runBench(['--quick', '--smoke', '--out', out]);
     expect(code, output).toBe(0);
 
     const files = await readdir(out);
@@ -59,17 +70,7 @@ describe('npm run bench -- --quick --smoke', () => {
   it('--engine: measures probe throughput with one and two worker processes, and W1 with the scheduler busy and idle', async (context) => {
     context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
     out ??= await mkdtemp(path.join(os.tmpdir(), 'igw-bench-'));
-    const server = new URL(process.env.TEST_DATABASE_URL as string);
-    server.pathname = '/igw_bench';
-    const run = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--engine', '--smoke', '--source', '--out', out], {
-      cwd: projectRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    run.stdout.on('data', (chunk) => (output += chunk));
-    run.stderr.on('data', (chunk) => (output += chunk));
-    const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    const { code, output } = await runBench(['--engine', '--smoke', '--source', '--out', out]);
     expect(code, output).toBe(0);
     const json = (await readdir(out)).find((file) => file.endsWith('-engine-smoke.json'));
     const report = JSON.parse(await readFile(path.join(out, json as string), 'utf8'));
@@ -84,18 +85,7 @@ describe('npm run bench -- --quick --smoke', () => {
   it('--scale: seeds a reduced large organization, checks every search page, and shows the index in the plans', async (context) => {
     context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
     out ??= await mkdtemp(path.join(os.tmpdir(), 'igw-bench-'));
-    const server = new URL(process.env.TEST_DATABASE_URL as string);
-    server.pathname = '/igw_bench';
-    const args = ['--import', 'tsx', 'bench/run.ts', '--scale', '--scale-rows', '30000', '--smoke', '--source', '--out', out];
-    const run = spawn(process.execPath, args, {
-      cwd: projectRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    run.stdout.on('data', (chunk) => (output += chunk));
-    run.stderr.on('data', (chunk) => (output += chunk));
-    const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+    const { code, output } = await runBench(['--scale', '--scale-rows', '30000', '--smoke', '--source', '--out', out]);
     expect(code, output).toBe(0);
     const json = (await readdir(out)).find((file) => file.endsWith('-scale-smoke.json'));
     const report = JSON.parse(await readFile(path.join(out, json as string), 'utf8'));
@@ -110,18 +100,7 @@ describe('npm run bench -- --quick --smoke', () => {
     context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'igw-bench-workers-'));
     try {
-      const server = new URL(process.env.TEST_DATABASE_URL as string);
-      server.pathname = '/igw_bench';
-      const args = ['--import', 'tsx', 'bench/run.ts', '--smoke', '--only', 'W3', '--workers', '2', '--source', '--out', dir];
-      const run = spawn(process.execPath, args, {
-        cwd: projectRoot,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      run.stdout.on('data', (chunk) => (output += chunk));
-      run.stderr.on('data', (chunk) => (output += chunk));
-      const code = await new Promise<number | null>((resolve) => run.on('close', resolve));
+      const { code, output } = await runBench(['--smoke', '--only', 'W3', '--workers', '2', '--source', '--out', dir]);
       expect(code, output).toBe(0);
       const json = (await readdir(dir)).find((file) => file.endsWith('-smoke.json'));
       const report = JSON.parse(await readFile(path.join(dir, json as string), 'utf8'));
@@ -132,4 +111,35 @@ describe('npm run bench -- --quick --smoke', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 300_000);
+  it('--compare REF: measures this gateway against the gateway of another commit, checked out and removed again', async (context) => {
+    context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'igw-bench-compare-'));
+    try {
+      const commit = git('rev-parse', 'HEAD');
+      const args = ['--smoke', '--only', 'W3', '--compare', 'HEAD', '--no-postgraphile', '--source', '--out', dir];
+      const { code, output } = await runBench(args);
+      expect(code, output).toBe(0);
+      expect(output).toContain(`gateway@${commit.slice(0, 7)} agrees with this gateway on every answer of W3`);
+      const json = (await readdir(dir)).find((file) => file.endsWith('-smoke.json'));
+      const report = JSON.parse(await readFile(path.join(dir, json as string), 'utf8'));
+      expect(report.problems).toEqual([]);
+      const compared = report.summaries.filter((s: { workload: string }) => s.workload === `W3 vs ${commit.slice(0, 7)}`);
+      expect(compared.map((s: { mode: string; a: string; b: string }) => `${s.mode}: ${s.a} / ${s.b}`)).toEqual([
+        `latency: gateway / gateway@${commit.slice(0, 7)}`,
+        `throughput: gateway / gateway@${commit.slice(0, 7)}`,
+      ]);
+      for (const row of compared) expect(row.aRps * row.bRps).toBeGreaterThan(0);
+      // The other commit's worktree is gone once the run ends.
+      expect(git('worktree', 'list', '--porcelain')).not.toContain(`igw-compare-${commit.slice(0, 12)}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('--compare: a ref that names no commit is refused before anything runs', async (context) => {
+    context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
+    const { code, output } = await runBench(['--smoke', '--compare', 'no-such-ref-anywhere', '--source', '--out', os.tmpdir()]);
+    expect(code).toBe(1);
+    expect(output).toContain('--compare: no-such-ref-anywhere is not a commit of this repository');
+  }, 120_000);
 });
