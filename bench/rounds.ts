@@ -69,8 +69,16 @@ export async function measureRounds(timed: readonly Timed[], options: RoundOptio
     return result;
   };
   const series: Series[] = [];
+  // Each server warms up once on each list of questions, however many workloads pair it: a server warmed
+  // twice as long as the one it is paired with (--compare) would start its rounds ahead.
+  const warmed = new Map<ServerProcess, Set<Call[]>>();
   for (const workload of timed) {
     for (const target of [workload.a, workload.b, workload.c].filter((t): t is Target => Boolean(t))) {
+      const server = target.server();
+      const lists = warmed.get(server) ?? new Set<Call[]>();
+      warmed.set(server, lists);
+      if (lists.has(target.calls)) continue;
+      lists.add(target.calls);
       await run(target, profile.connections, profile.serverWarmupSec, `${workload.id} server warm-up`);
     }
   }

@@ -329,9 +329,12 @@ async function main(): Promise<number> {
         });
       }
       log(`bench: ${otherName} agrees with this gateway on every answer of ${reads.map((w) => w.id).join(', ')}`);
-      for (const workload of [...timed]) {
+      // Measured first: both builds come to their rounds after the same warm-up, neither having served
+      // the other workloads' rounds in between.
+      const pairs: Timed[] = [];
+      for (const workload of timed) {
         if (workload.b?.name !== 'baseline') continue;
-        timed.push({
+        pairs.push({
           id: `${workload.id} vs ${other?.commit.slice(0, 7)}`,
           a: workload.a,
           b: { ...workload.a, name: otherName, server: () => otherGateway },
@@ -339,6 +342,7 @@ async function main(): Promise<number> {
           alternate: true,
         });
       }
+      timed.unshift(...pairs);
     }
     if (cluster) {
       for (const workload of [...timed]) {

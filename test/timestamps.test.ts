@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isoString } from '../src/db/timestamps.js';
 import { createTestDatabase, type TestDatabase, testDatabaseKind } from './support/database.js';
 
 let database: TestDatabase;
@@ -35,6 +36,8 @@ describe('timestamps read from the database', () => {
       rows.forEach((row, index) => {
         expect(row.at, `${stored[index]} in ${zone}`).toBeInstanceOf(Date);
         expect(row.at.getTime(), `${stored[index]} in ${zone}`).toBe(row.ms);
+        // As the API writes it: what toISOString writes for that instant, in every session zone.
+        expect(isoString(row.at), `${stored[index]} in ${zone}`).toBe(new Date(row.ms).toISOString());
       });
     }
   });

@@ -70,8 +70,20 @@ export function parsePageArgs(args: ConnectionArgs, scope: string, idShape: (id:
   };
 }
 
+/** Printable ASCII other than `"` and `\\`: a string JSON writes as itself between quotes, one byte a character. */
+const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * The base64url of `[scope, key, id]` as JSON. Keys that are times or ids, nearly every cursor, are plain
+ * ASCII: their JSON is put together directly and encoded as single bytes, the same bytes, at about half the
+ * cost (a page of 100 encodes 100 of them when its edges' cursors are selected).
+ */
 export function encodeCursor(scope: string, position: CursorPosition): string {
-  return Buffer.from(JSON.stringify([scope, position.key, position.id])).toString('base64url');
+  const { key, id } = position;
+  if (JSON_PLAIN.test(key) && JSON_PLAIN.test(id) && JSON_PLAIN.test(scope)) {
+    return Buffer.from(`["${scope}","${key}","${id}"]`, 'latin1').toString('base64url');
+  }
+  return Buffer.from(JSON.stringify([scope, key, id])).toString('base64url');
 }
 
 function invalidCursorError(argument: string): GraphQLError {
