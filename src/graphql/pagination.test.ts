@@ -7,8 +7,7 @@ const ID = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
 const general = (scope: string, key: string, id: string) => Buffer.from(JSON.stringify([scope, key, id])).toString('base64url');
 
 describe('encodeCursor', () => {
-  it('writes the same bytes for every key, plain ASCII or not, and they read back as the position', () => {
-    const scope = 'integrations:DISPLAY_NAME:ASC';
+  it('writes the same bytes for every scope and key, plain ASCII or not, and they read back as the position', () => {
     const keys = [
       '2026-01-31 12:00:00.123456+00',
       '-infinity',
@@ -24,10 +23,12 @@ describe('encodeCursor', () => {
       'emoji 🚀',
       '~!#$%&()*+,-./:;<=>?@[]^_`{|}',
     ];
-    for (const key of keys) {
-      const cursor = encodeCursor(scope, { key, id: ID });
-      expect(cursor, key).toBe(general(scope, key, ID));
-      expect(parsePageArgs({ first: 1, after: cursor }, scope).cursor, key).toEqual({ key, id: ID });
+    for (const scope of ['integrations:DISPLAY_NAME:ASC', 'healthChecks', 'a "quoted" scope', 'scöpe', 'tab\tscope']) {
+      for (const key of keys) {
+        const cursor = encodeCursor(scope, { key, id: ID });
+        expect(cursor, `${scope} ${key}`).toBe(general(scope, key, ID));
+        expect(parsePageArgs({ first: 1, after: cursor }, scope).cursor, `${scope} ${key}`).toEqual({ key, id: ID });
+      }
     }
   });
 
