@@ -44,7 +44,30 @@ function resolveNodeIdsSynchronously(built: GraphQLSchema): GraphQLSchema {
   return built;
 }
 
-export const schema = resolveNodeIdsSynchronously(builder.toSchema());
+/** A resolver that only reads its field's own property of the parent, e.g. the relay plugin's `(parent)=>parent.node`. */
+const PROPERTY_READ = /^\(?\s*(\w+)\s*\)?\s*=>\s*\1\.(\w+)$/;
+
+/**
+ * Fields whose resolver only reads the property of the same name (the relay plugin's edges, nodes of edges
+ * and page infos) lose the resolver: graphql-js's default resolver reads the same property, and graphql-jit
+ * then reads it inline. Through a resolver, each such field of each row of a page cost a call with its own
+ * resolve info, response path and closures: for a page of 100, a fifth of what the request allocated.
+ * Only unwrapped resolvers (no plugin put anything around them) whose whole source is that read qualify.
+ */
+function readPropertiesDirectly(built: GraphQLSchema): GraphQLSchema {
+  for (const type of Object.values(built.getTypeMap())) {
+    if (!(type instanceof GraphQLObjectType) || type.name.startsWith('__')) continue;
+    for (const field of Object.values(type.getFields())) {
+      const resolve = field.resolve;
+      if (!resolve || field.extensions?.pothosOriginalResolve !== resolve) continue;
+      const read = PROPERTY_READ.exec(resolve.toString());
+      if (read && read[2] === field.name) field.resolve = undefined;
+    }
+  }
+  return built;
+}
+
+export const schema = readPropertiesDirectly(resolveNodeIdsSynchronously(builder.toSchema()));
 
 /** The SDL committed as `schema.graphql`: sorted, so that the file changes only when the API does. */
 export function printSchemaSDL(): string {
