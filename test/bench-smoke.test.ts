@@ -6,11 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testDatabaseKind } from './support/database.js';
 import { projectRoot } from './support/process.js';
 
-/** Runs `npm run bench -- <args>` against the test server's PostgreSQL; its exit code and everything it printed. */
-async function runBench(args: readonly string[]): Promise<{ code: number | null; output: string }> {
+/** Runs `npm run bench -- <args>` (or another bench script) against the test server's PostgreSQL; its exit code and output. */
+async function runBench(args: readonly string[], script = 'bench/run.ts'): Promise<{ code: number | null; output: string }> {
   const server = new URL(process.env.TEST_DATABASE_URL as string);
   server.pathname = '/igw_bench';
-  const run = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
+  const run = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: projectRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_DATABASE_URL: server.toString() },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,4 +142,30 @@ describe('npm run bench -- --quick --smoke', () => {
     expect(code).toBe(1);
     expect(output).toContain('--compare: no-such-ref-anywhere is not a commit of this repository');
   }, 120_000);
+
+  it('npm run bench:alloc: bytes allocated per request of W1, W1S and W3, and the functions that allocate them', async (context) => {
+    context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'igw-bench-alloc-'));
+    try {
+      const { code, output } = await runBench(['--requests', '50', '--out', dir, '--profiles', dir], 'bench/allocations.ts');
+      expect(code, output).toBe(0);
+      const files = await readdir(dir);
+      for (const workload of ['W1', 'W1S', 'W3']) expect(files).toContain(`${workload}-this.heapprofile`);
+      const json = files.find((file) => file.endsWith('-alloc.json'));
+      const report = JSON.parse(await readFile(path.join(dir, json as string), 'utf8'));
+      const bytes = Object.fromEntries(
+        report.results.map((r: { workload: string; measured: { bytesPerRequest: number } }) => [r.workload, r.measured.bytesPerRequest]),
+      );
+      // A page of 100 allocates more than a page of 10, which allocates more than nothing.
+      expect(bytes.W1).toBeGreaterThan(bytes.W1S);
+      expect(bytes.W1S).toBeGreaterThan(0);
+      expect(bytes.W3).toBeGreaterThan(0);
+      // The gateway's own functions are among those named (the load thread's allocations are not sampled).
+      const sites = report.results.flatMap((r: { measured: { sites: { site: string }[] } }) => r.measured.sites.map((s) => s.site));
+      expect(sites.some((site: string) => site.includes('src/'))).toBe(true);
+      expect(sites.some((site: string) => site.includes('allocation-probe'))).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
