@@ -184,9 +184,10 @@ async function main(): Promise<number> {
       `| Workload | ${builds.map((b) => b.label).join(' | ')}${other ? ' | this / other' : ''} |`,
       `|---|${builds.map(() => '---:').join('|')}${other ? '|---:' : ''}|`,
       ...workloads.map((workload) => {
-        const [mine, theirs] = builds.map((b) => results.find((r) => r.workload === workload.id && r.build === b.label)?.measured);
+        const measured = builds.map((b) => results.find((r) => r.workload === workload.id && r.build === b.label)?.measured);
+        const [mine, theirs] = measured;
         const ratio = mine && theirs ? ` | ${(mine.bytesPerRequest / theirs.bytesPerRequest).toFixed(3)}` : '';
-        return `| ${workload.id} | ${builds.map((b) => kb(results.find((r) => r.workload === workload.id && r.build === b.label)?.measured.bytesPerRequest ?? 0)).join(' | ')}${ratio} |`;
+        return `| ${workload.id} | ${measured.map((m) => kb(m?.bytesPerRequest ?? 0)).join(' | ')}${ratio} |`;
       }),
       '',
       ...workloads.flatMap((workload) => {

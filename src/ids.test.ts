@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeGlobalID, PrefixedBase64url, parseGlobalID } from './ids.js';
+import { asciiBase64url, encodeGlobalID, isPrintableAscii, parseGlobalID } from './ids.js';
 
 /** A deterministic stream of numbers, so that a failure names a reproducible input. */
 function numbers(seed: number): (below: number) => number {
@@ -10,19 +10,28 @@ function numbers(seed: number): (below: number) => number {
   };
 }
 
-const ALPHABET = ['a', 'Z', '0', ':', '"', '-', '\u0000', '\u007f', 'é', '東', '🚀'];
-
-describe('PrefixedBase64url', () => {
-  it('writes what Buffer writes for the whole text, for prefixes of every length and any rest', () => {
+describe('asciiBase64url', () => {
+  it('writes what Buffer writes for the joined text, for printable ASCII pieces of any length', () => {
     const next = numbers(3);
-    const encoder = new PrefixedBase64url((name) => name);
-    const text = (length: number) => Array.from({ length }, () => ALPHABET[next(ALPHABET.length)]).join('');
+    const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
+    const text = (length: number) => Array.from({ length }, () => printable[next(printable.length)]).join('');
     for (let i = 0; i < 3000; i += 1) {
-      // ASCII prefixes of lengths 0 to 20 (each remembered), and some that are not.
-      const prefix = i % 10 === 0 ? text(next(6)) : 'Integration:Order_'.repeat(2).slice(0, next(21));
-      const rest = i % 2 === 0 ? text(next(40)) : `${next(1e9)}-${next(1e9)}`;
-      expect(encoder.encode(prefix, rest), JSON.stringify([prefix, rest])).toBe(Buffer.from(prefix + rest).toString('base64url'));
+      const pieces = Array.from({ length: 1 + next(5) }, () => text(next(50)));
+      const joined = pieces.join(':');
+      expect(asciiBase64url.start(joined.length)).toBe(true);
+      pieces.forEach((piece, index) => {
+        if (index > 0) asciiBase64url.char(0x3a);
+        asciiBase64url.text(piece);
+      });
+      expect(asciiBase64url.finish(), JSON.stringify(pieces)).toBe(Buffer.from(joined).toString('base64url'));
     }
+  });
+
+  it('refuses a text longer than its buffer, and tells printable ASCII apart', () => {
+    expect(asciiBase64url.start(2048)).toBe(true);
+    expect(asciiBase64url.start(2049)).toBe(false);
+    expect(isPrintableAscii(' ~Integration:42')).toBe(true);
+    for (const text of ['tab\t', 'é', '東', '🚀', '\u007f', '\u0000']) expect(isPrintableAscii(text), text).toBe(false);
   });
 });
 
@@ -35,5 +44,9 @@ describe('encodeGlobalID', () => {
       expect(parseGlobalID(encoded)).toEqual({ typename: type, id });
     }
     expect(encodeGlobalID('Integration', 42)).toBe(Buffer.from('Integration:42').toString('base64url'));
+    // Ids that are not printable ASCII take the general path, with the same result.
+    for (const odd of ['é-1', '東京', 'tab\there', 'x'.repeat(3000)]) {
+      expect(encodeGlobalID('Integration', odd)).toBe(Buffer.from(`Integration:${odd}`).toString('base64url'));
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { isUuid, PrefixedBase64url } from '../ids.js';
+import { asciiBase64url, isUuid } from '../ids.js';
 
 /** Largest page any connection serves. */
 export const MAX_PAGE_SIZE = 100;
@@ -73,17 +73,38 @@ export function parsePageArgs(args: ConnectionArgs, scope: string, idShape: (id:
 /** Printable ASCII other than `"` and `\\`: a string JSON writes as itself between quotes, one byte a character. */
 const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
-/** A cursor's JSON up to its key, `["<scope>","`, encoded once per scope. */
-const cursorText = new PrefixedBase64url((scope) => `${JSON.stringify([scope]).slice(0, -1)},"`);
+const [BRACKET_OPEN, BRACKET_CLOSE, QUOTE, COMMA] = [0x5b, 0x5d, 0x22, 0x2c];
 
 /**
- * The base64url of `[scope, key, id]` as JSON. Keys that are times or ids, nearly every cursor, and ids are
- * plain ASCII: their JSON is put together directly, the same bytes, its list's part encoded once (`PrefixedBase64url`),
- * at about a third of the cost (a page of 100 encodes 100 of them when its edges' cursors are selected).
+ * The base64url of `[scope, key, id]` as JSON. Scopes, keys that are times or ids (nearly every cursor) and
+ * ids are plain ASCII: their JSON is written byte by byte and encoded at once (`asciiBase64url`), the same
+ * text at about half the cost, and the cursor the only string made (a page of 100 encodes 100 of them when
+ * its edges' cursors are selected).
  */
 export function encodeCursor(scope: string, position: CursorPosition): string {
   const { key, id } = position;
-  if (JSON_PLAIN.test(key) && JSON_PLAIN.test(id)) return cursorText.encode(scope, `${key}","${id}"]`, true);
+  if (
+    JSON_PLAIN.test(key) &&
+    JSON_PLAIN.test(id) &&
+    JSON_PLAIN.test(scope) &&
+    asciiBase64url.start(scope.length + key.length + id.length + 10)
+  ) {
+    return asciiBase64url
+      .char(BRACKET_OPEN)
+      .char(QUOTE)
+      .text(scope)
+      .char(QUOTE)
+      .char(COMMA)
+      .char(QUOTE)
+      .text(key)
+      .char(QUOTE)
+      .char(COMMA)
+      .char(QUOTE)
+      .text(id)
+      .char(QUOTE)
+      .char(BRACKET_CLOSE)
+      .finish();
+  }
   return Buffer.from(JSON.stringify([scope, key, id])).toString('base64url');
 }
 
