@@ -25,6 +25,15 @@ const as = (role: 'VIEWER' | 'EDITOR', headers: Record<string, string> = {}): Re
 const path = (id: string) => ({ params: { path: { id } } });
 const runsOf = async (id: string) => (await as('VIEWER').GET('/integrations/{id}/sync-runs', path(id))).data?.data ?? [];
 
+/** Where a sync that never finished stopped: its runs, the queue's jobs and the engine's last lines about them. */
+const engineState = async () => ({
+  runs: await runsOf(github),
+  jobs: (await sql`select task_identifier, attempts, last_error, run_at, locked_at, locked_by from graphile_worker.jobs`.execute(world.db))
+    .rows,
+  now: new Date().toISOString(),
+  logs: world.logs.filter((line) => /sync|job|worker|queue|engine/i.test(line)).slice(-25),
+});
+
 describe('POST /v1/integrations/{id}/sync', () => {
   it('queues a sync at once (202, the queued run); a retry under its Idempotency-Key is replayed; the engine runs it', async () => {
     const key = `sync-${randomUUID()}`;
@@ -43,20 +52,17 @@ describe('POST /v1/integrations/{id}/sync', () => {
         const all = await runsOf(github);
         return all[0]?.finished_at ? all : null;
       },
-      30_000,
+      40_000,
       'the requested sync',
-      // Failed a few times under load, unexplained: the runs and the queue's jobs say where it stopped.
-      async () => ({
-        runs: await runsOf(github),
-        jobs: (await sql`select task_identifier, attempts, last_error, run_at, locked_at from graphile_worker.jobs`.execute(world.db))
-          .rows,
-      }),
+      // Failed a few times under load, unexplained: the runs, the queue's jobs and the engine's last lines say
+      // where it stopped (the test's own timeout is longer than the wait, so that this is what fails).
+      engineState,
     );
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ id: first.data?.sync_run.id, trigger: 'request', item_count: 150, truncated: false, error: null });
     const after = await as('VIEWER').GET('/integrations/{id}', path(github));
     expect(after.data?.last_sync).toMatchObject({ status: 'succeeded', item_count: 150 });
-  });
+  }, 60_000);
 
   it('is refused to a VIEWER (403), and is 404 for an integration of another organization; nothing is queued', async () => {
     const before = (await runsOf(github)).length;
@@ -140,7 +146,7 @@ describe('GET /v1/integrations/{id}/resources and /sync-runs', () => {
     const editor = as('EDITOR');
     for (let n = 0; n < 2; n += 1) {
       await editor.POST('/integrations/{id}/sync', path(github));
-      await waitFor(async () => (await runsOf(github))[0]?.finished_at, 30_000, 'another sync');
+      await waitFor(async () => (await runsOf(github))[0]?.finished_at, 40_000, 'another sync', engineState);
     }
     const page = await as('VIEWER').GET('/integrations/{id}/sync-runs', { params: { path: { id: github }, query: { limit: 2 } } });
     expect(page.data?.data).toHaveLength(2);
@@ -166,5 +172,5 @@ describe('GET /v1/integrations/{id}/resources and /sync-runs', () => {
     const cursor = await raw('cursor=not-a-cursor');
     expect(cursor.status).toBe(400);
     expect((await cursor.json()).code).toBe('INVALID_CURSOR');
-  });
+  }, 100_000);
 });

@@ -84,18 +84,26 @@ export function parseTimestamptz(text: string): Date | null {
   );
   if (Number.isNaN(utc) || Number.isNaN(offsetMinutes)) return null;
   const date: ReadInstant = new Date(utc - (sign === 43 ? 1 : -1) * offsetMinutes * 60_000);
-  if (offsetMinutes === 0) {
-    // `2026-01-31 12:00:00.5+00` is `2026-01-31T12:00:00.500Z`: the fraction cut or padded to three digits.
-    const fraction = at - 20;
-    const head = `${text.slice(0, 10)}T${text.slice(11, 19)}`;
-    date[ISO_TEXT] =
-      fraction >= 3
-        ? `${head}${text.slice(19, 23)}Z`
-        : fraction <= 0
-          ? `${head}.000Z`
-          : `${head}${text.slice(19, at)}${fraction === 1 ? '00' : '0'}Z`;
-  }
+  if (offsetMinutes === 0) date[ISO_TEXT] = isoFromUtcText(text, at - 20);
   return date;
+}
+
+/** Where `isoFromUtcText` puts an ISO text together before reading it out as one string. */
+const isoScratch = Buffer.allocUnsafe(24);
+const [DOT, ZERO, LETTER_T, LETTER_Z] = [0x2e, 0x30, 0x54, 0x5a];
+
+/**
+ * `2026-01-31 12:00:00.5+00` (with `fractionDigits` 1) is `2026-01-31T12:00:00.500Z`: PostgreSQL's first 23
+ * characters copied as bytes, the space made a `T`, the fraction cut or padded to three digits, a `Z` after,
+ * and the result read out at once, the only string made. Only for a text `parseTimestamptz` has checked.
+ */
+function isoFromUtcText(text: string, fractionDigits: number): string {
+  isoScratch.write(text, 0, 23, 'latin1');
+  isoScratch[10] = LETTER_T;
+  if (fractionDigits <= 0) isoScratch[19] = DOT;
+  for (let i = 20 + Math.max(0, Math.min(3, fractionDigits)); i < 23; i += 1) isoScratch[i] = ZERO;
+  isoScratch[23] = LETTER_Z;
+  return isoScratch.toString('latin1', 0, 24);
 }
 
 /** `00` to `99`, and `000` to `999`: the fields of an ISO string without a string built per field. */
