@@ -10,17 +10,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildGateway, checkoutAndBuild, freePort, type OtherBuild, projectRoot } from './processes.js';
+import { buildGateway, checkoutAndBuild, freePort, type OtherBuild, productionCommand, projectRoot } from './processes.js';
 import { databaseUrl, dropDatabase, seedDatabase } from './seed.js';
 import { buildReadWorkloads, type Call } from './workloads.js';
 
 const USAGE = `usage: npm run bench:alloc -- [--requests N] [--top N] [--compare REF] [--out DIR] [--profiles DIR]
+                              [--gc N [--node-flags "FLAGS"]]
 
   --requests  requests sampled per workload and build, after as many (at least 500) to warm up (default 1000)
   --top       allocating functions listed per workload (default 12)
   --compare   also measure the build of REF (a commit with the same migrations), in a git worktree
   --out       where <date>-alloc.md and .json go (default bench/results)
   --profiles  also keep each sampled profile there, <workload>-<build>.heapprofile (Chrome DevTools opens them)
+  --gc        then, without the profiler, N requests of each workload 16 at a time (minutes of load for W1 at
+              N=50000): the collector's pauses by kind, per request and per 1,000 requests
+  --node-flags  V8 flags added to the builds' own for the --gc runs, e.g. "--max-semi-space-size=32"
 
   BENCH_DATABASE_URL  PostgreSQL server whose <name>_alloc_<pid> database is created and dropped
                       (default postgres://postgres@127.0.0.1:5432/igw_bench)`;
@@ -31,10 +35,20 @@ interface Options {
   compare: string | null;
   outDir: string;
   profilesDir: string | null;
+  gcRequests: number;
+  nodeFlags: string[];
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const options: Options = { requests: 1000, top: 12, compare: null, outDir: path.join(projectRoot, 'bench/results'), profilesDir: null };
+  const options: Options = {
+    requests: 1000,
+    top: 12,
+    compare: null,
+    outDir: path.join(projectRoot, 'bench/results'),
+    profilesDir: null,
+    gcRequests: 0,
+    nodeFlags: [],
+  };
   for (let i = 0; i < argv.length; i += 1) {
     const name = argv[i];
     const value = argv[i + 1];
@@ -42,17 +56,22 @@ function parseArgs(argv: readonly string[]): Options {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     }
-    if (value === undefined || !['--requests', '--top', '--compare', '--out', '--profiles'].includes(name as string)) {
+    if (
+      value === undefined ||
+      !['--requests', '--top', '--compare', '--out', '--profiles', '--gc', '--node-flags'].includes(name as string)
+    ) {
       throw new Error(`${name === undefined ? 'missing option' : `unknown option or missing value: ${name}`}\n${USAGE}`);
     }
     i += 1;
     if (name === '--compare') options.compare = value;
     else if (name === '--out') options.outDir = path.resolve(value);
     else if (name === '--profiles') options.profilesDir = path.resolve(value);
+    else if (name === '--node-flags') options.nodeFlags = value.split(/\s+/).filter(Boolean);
     else {
       const count = Number(value);
       if (!Number.isInteger(count) || count < 1) throw new Error(`${name} must be a positive integer`);
       if (name === '--requests') options.requests = count;
+      else if (name === '--gc') options.gcRequests = count;
       else options.top = count;
     }
   }
@@ -98,18 +117,25 @@ function summarize(head: ProfileNode, requests: number, root: string, top: numbe
 }
 
 /** Runs bench/allocation-probe.ts for one build and one workload. */
-async function probe(
+/** How a probe runs: allocations sampled (8 requests at a time), or the collector's pauses (16 at a time, as the bench). */
+type ProbeMode = { kind: 'alloc' } | { kind: 'gc'; extraNodeFlags: string[] };
+
+async function probe<T>(
   root: string,
   calls: Call[],
   requests: number,
   env: Record<string, string>,
   dir: string,
-): Promise<{ head: ProfileNode }> {
+  mode: ProbeMode,
+): Promise<T> {
   const callsFile = path.join(dir, `calls-${randomBytes(4).toString('hex')}.json`);
   await writeFile(callsFile, JSON.stringify(calls));
   const entry = path.join(root, 'dist/src/main.js');
   const outFile = `${callsFile}.profile`;
-  const args = ['--import', 'tsx', path.join(projectRoot, 'bench/allocation-probe.ts'), entry, callsFile, String(requests), outFile];
+  // The build's own V8 flags (`npm run start:prod`'s), and for a collector run any given for the experiment.
+  const flags = [...productionCommand(root).nodeArgs, ...(mode.kind === 'gc' ? mode.extraNodeFlags : [])];
+  const probeArgs = [entry, callsFile, String(requests), outFile, mode.kind, mode.kind === 'gc' ? '16' : '8'];
+  const args = [...flags, '--import', 'tsx', path.join(projectRoot, 'bench/allocation-probe.ts'), ...probeArgs];
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, PORT: String(await freePort()), HOST: '127.0.0.1' },
@@ -121,7 +147,8 @@ async function probe(
   child.stderr.on('data', keep);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`the allocation probe of ${root} failed (${code}):\n${output}`);
-  return (JSON.parse(await readFile(outFile, 'utf8')) as { profile: { head: ProfileNode } }).profile;
+  const written = JSON.parse(await readFile(outFile, 'utf8')) as { profile?: { head: ProfileNode } };
+  return (mode.kind === 'alloc' ? written.profile : written) as T;
 }
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -167,7 +194,7 @@ async function main(): Promise<number> {
     const results: { workload: string; build: string; measured: Measured }[] = [];
     for (const workload of workloads) {
       for (const build of builds) {
-        const profile = await probe(build.root, workload.calls, options.requests, env, dir);
+        const profile = await probe<{ head: ProfileNode }>(build.root, workload.calls, options.requests, env, dir, { kind: 'alloc' });
         const measured = summarize(profile.head, options.requests, build.root, options.top);
         if (options.profilesDir) {
           await mkdir(options.profilesDir, { recursive: true });
@@ -178,6 +205,43 @@ async function main(): Promise<number> {
         log(`bench:alloc: ${workload.id} ${build.label}: ${kb(measured.bytesPerRequest)} a request`);
       }
     }
+    const collections: { workload: string; build: string; requests: number; pauses: Record<string, { count: number; ms: number }> }[] = [];
+    for (const workload of options.gcRequests ? workloads : []) {
+      for (const build of builds) {
+        const mode = { kind: 'gc' as const, extraNodeFlags: options.nodeFlags };
+        const run = await probe<{ pauses: Record<string, { count: number; ms: number }> }>(
+          build.root,
+          workload.calls,
+          options.gcRequests,
+          env,
+          dir,
+          mode,
+        );
+        collections.push({ workload: workload.id, build: build.label, requests: options.gcRequests, pauses: run.pauses });
+        const total = Object.values(run.pauses).reduce((sum, p) => sum + p.ms, 0);
+        log(`bench:alloc: ${workload.id} ${build.label}: ${(total / options.gcRequests).toFixed(3)} ms of collector pauses a request`);
+      }
+    }
+    const perThousand = (count: number, requests: number) => ((1000 * count) / requests).toFixed(1);
+    const perRequest = (ms: number, requests: number) => (ms / requests).toFixed(3);
+    const gcLines = collections.length
+      ? [
+          `## The collector's pauses under load (${options.gcRequests} requests per workload and build, 16 at a time` +
+            `${options.nodeFlags.length ? `, with ${options.nodeFlags.join(' ')}` : ''})`,
+          '',
+          '| Workload | Build | Minor: per 1,000 requests, ms a request | Major | Incremental marking | All: ms a request |',
+          '|---|---|---|---|---|---:|',
+          ...collections.map(({ workload, build, requests, pauses }) => {
+            const of = (kind: string) => {
+              const p = pauses[kind] ?? { count: 0, ms: 0 };
+              return `${perThousand(p.count, requests)}, ${perRequest(p.ms, requests)}`;
+            };
+            const all = Object.values(pauses).reduce((sum, p) => sum + p.ms, 0);
+            return `| ${workload} | ${build} | ${of('minor')} | ${of('major')} | ${of('incremental')} | ${perRequest(all, requests)} |`;
+          }),
+          '',
+        ]
+      : [];
     const lines = [
       `## Allocations per request (${new Date().toISOString()}, ${options.requests} requests sampled per workload and build)`,
       '',
@@ -202,7 +266,7 @@ async function main(): Promise<number> {
         ];
       }),
     ];
-    const markdown = `${lines.join('\n')}\n`;
+    const markdown = `${[...lines, ...gcLines].join('\n')}\n`;
     log(`\n${markdown}`);
     await mkdir(options.outDir, { recursive: true });
     const stamp = new Date()
@@ -211,7 +275,7 @@ async function main(): Promise<number> {
       .replace(/\.\d+Z$/, 'Z');
     const file = path.join(options.outDir, `${stamp}-alloc`);
     await writeFile(`${file}.md`, markdown);
-    await writeFile(`${file}.json`, `${JSON.stringify({ requests: options.requests, results }, null, 2)}\n`);
+    await writeFile(`${file}.json`, `${JSON.stringify({ requests: options.requests, results, collections }, null, 2)}\n`);
     log(`bench:alloc: wrote ${file}.md and .json`);
     return 0;
   } finally {

@@ -143,11 +143,14 @@ describe('npm run bench -- --quick --smoke', () => {
     expect(output).toContain('--compare: no-such-ref-anywhere is not a commit of this repository');
   }, 120_000);
 
-  it('npm run bench:alloc: bytes allocated per request of W1, W1S and W3, and the functions that allocate them', async (context) => {
+  it('npm run bench:alloc: bytes per request of W1, W1S and W3, the functions allocating them, and --gc pauses', async (context) => {
     context.skip(testDatabaseKind !== 'postgres', 'the harness needs a PostgreSQL server; it runs in the postgres project');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'igw-bench-alloc-'));
     try {
-      const { code, output } = await runBench(['--requests', '50', '--out', dir, '--profiles', dir], 'bench/allocations.ts');
+      const { code, output } = await runBench(
+        ['--requests', '50', '--gc', '200', '--out', dir, '--profiles', dir],
+        'bench/allocations.ts',
+      );
       expect(code, output).toBe(0);
       const files = await readdir(dir);
       for (const workload of ['W1', 'W1S', 'W3']) expect(files).toContain(`${workload}-this.heapprofile`);
@@ -164,6 +167,12 @@ describe('npm run bench -- --quick --smoke', () => {
       const sites = report.results.flatMap((r: { measured: { sites: { site: string }[] } }) => r.measured.sites.map((s) => s.site));
       expect(sites.some((site: string) => site.includes('src/'))).toBe(true);
       expect(sites.some((site: string) => site.includes('allocation-probe'))).toBe(false);
+      // --gc: 200 requests of W1 allocate far more than V8's young generation holds, so it was collected.
+      expect(report.collections.map((c: { workload: string }) => c.workload)).toEqual(['W1', 'W1S', 'W3']);
+      expect(report.collections[0].pauses.minor.count).toBeGreaterThan(0);
+      expect(await readFile(path.join(dir, (json as string).replace('.json', '.md')), 'utf8')).toContain(
+        "## The collector's pauses under load",
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
