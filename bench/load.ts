@@ -36,6 +36,8 @@ export interface LoadResult {
   sampled: number;
   mismatches: number;
   problem: string | null;
+  /** The server's largest resident set while the load ran, in bytes (sampled every 200 ms; null when unknown). */
+  serverRssMax?: number | null;
 }
 
 export function percentile(sorted: Float64Array, q: number): number {

@@ -42,7 +42,8 @@ function describe(result: LoadResult): string {
   const cpu = result.cpuMsPerRequest === null ? '' : `  cpu ${result.cpuMsPerRequest.toFixed(2)}`;
   const db = result.dbCpuMsPerRequest === null ? '' : ` + db ${result.dbCpuMsPerRequest.toFixed(2)} ms/req`;
   const latency = `p50 ${result.p50.toFixed(2).padStart(6)} ms  p99 ${result.p99.toFixed(2).padStart(6)} ms`;
-  return `${result.rps.toFixed(0).padStart(6)} req/s  ${latency}${cpu}${db}`;
+  const rss = result.serverRssMax ? `  rss ${(result.serverRssMax / 2 ** 20).toFixed(0)} MiB` : '';
+  return `${result.rps.toFixed(0).padStart(6)} req/s  ${latency}${cpu}${db}${rss}`;
 }
 
 /**
@@ -53,6 +54,12 @@ export async function measureRounds(timed: readonly Timed[], options: RoundOptio
   const { profile, databaseCpu } = options;
   const run = async (target: Target, connections: number, durationSec: number, label: string) => {
     const server = target.server();
+    let rssMax: number | null = null;
+    const sampleRss = () => {
+      const rss = server.memory()?.rss;
+      if (rss !== undefined) rssMax = Math.max(rssMax ?? 0, rss);
+    };
+    const sampler = setInterval(sampleRss, 200);
     const result = await runLoad({
       url: server.url,
       calls: target.calls,
@@ -62,7 +69,9 @@ export async function measureRounds(timed: readonly Timed[], options: RoundOptio
       serverCpuMs: () => server.cpuMs(),
       ...(databaseCpu ? { databaseCpu } : {}),
       verify: target.check,
-    });
+    }).finally(() => clearInterval(sampler));
+    sampleRss();
+    result.serverRssMax = rssMax;
     if (result.problem || result.non2xx > 0 || result.mismatches > 0 || result.requests === 0) {
       options.problem(`${label} ${target.name}: ${result.problem ?? `${result.non2xx} non-2xx answers, ${result.requests} answers`}`);
     }

@@ -7,7 +7,12 @@ import { type ApiKey, findApiKeysByIds } from './modules/api-key/api-key.reposit
 import type { Viewer } from './modules/api-key/viewer.js';
 import type { EventStreams } from './modules/events/event-streams.js';
 import type { RequestState } from './http/admission/request-state.js';
-import { findHealthChecksByIds, type HealthCheck, listHealthCheckPages } from './modules/health-check/health-check.repository.js';
+import {
+  findHealthChecksByIds,
+  type HealthCheck,
+  type HealthCheckColumn,
+  listHealthCheckPages,
+} from './modules/health-check/health-check.repository.js';
 import type { Integration } from './modules/integration/integration.model.js';
 import { findIntegrationsByIds } from './modules/integration/integration.repository.js';
 import { listResourcePages, listSyncRunPages, type ResourceFilter } from './modules/inventory/inventory-pages.repository.js';
@@ -39,6 +44,11 @@ export interface HealthCheckPageKey {
   scope: string;
 }
 
+/** A page of history: with the columns its selected fields read, or all of them. */
+export interface HealthCheckPagesKey extends HealthCheckPageKey {
+  columns: readonly HealthCheckColumn[] | 'all';
+}
+
 export interface ResourcePageKey extends HealthCheckPageKey {
   filter: ResourceFilter;
 }
@@ -47,16 +57,29 @@ export type Loaders = ReturnType<typeof createLoaders>;
 
 type PageFetch<K, T> = (ids: string[], key: K) => Promise<Map<string, { item: T; position: CursorPosition }[]>>;
 
-/** A loader of one page per integration: keys asking for the same page shape (and filter) share one statement. */
+/**
+ * A loader of one page per integration: keys asking for the same page shape (and filter) share one statement.
+ * A key's shape is worked out once (its cache key and its batch both need it).
+ */
 function pageLoader<K extends HealthCheckPageKey, T>(fetch: PageFetch<K, T>) {
+  const shapes = new WeakMap<K, string>();
   const shapeOf = (key: K) => {
-    const { integrationId: _, ...shape } = key;
-    return JSON.stringify(shape);
+    let shape = shapes.get(key);
+    if (shape === undefined) {
+      const { integrationId: _, ...rest } = key;
+      shape = JSON.stringify(rest);
+      shapes.set(key, shape);
+    }
+    return shape;
   };
   return new DataLoader<K, Connection<T>, string>(
     async (keys) => {
       const groups = new Map<string, K[]>();
-      for (const key of keys) groups.set(shapeOf(key), [...(groups.get(shapeOf(key)) ?? []), key]);
+      for (const key of keys) {
+        const group = groups.get(shapeOf(key));
+        if (group) group.push(key);
+        else groups.set(shapeOf(key), [key]);
+      }
       const results = new Map<K, Connection<T>>();
       for (const group of groups.values()) {
         const [first] = group as [K];
@@ -65,7 +88,8 @@ function pageLoader<K extends HealthCheckPageKey, T>(fetch: PageFetch<K, T>) {
       }
       return keys.map((key) => results.get(key) as Connection<T>);
     },
-    { cacheKeyFn: (key) => JSON.stringify([key.integrationId, shapeOf(key)]) },
+    // A UUID holds no space: the integration and the shape cannot run into each other.
+    { cacheKeyFn: (key) => `${key.integrationId} ${shapeOf(key)}` },
   );
 }
 
@@ -89,23 +113,8 @@ export function createLoaders(db: Kysely<Database>, organizationId: string) {
     ),
     apiKey: new DataLoader<string, ApiKey | null>(async (ids) => inKeyOrder(ids, await findApiKeysByIds(db, organizationId, ids))),
     /** A page of history per integration; keys asking for the same page shape share one statement. */
-    healthCheckPage: new DataLoader<HealthCheckPageKey, Connection<HealthCheck>, string>(
-      async (keys) => {
-        const groups = new Map<string, HealthCheckPageKey[]>();
-        for (const key of keys) {
-          const shape = JSON.stringify([key.page, key.scope]);
-          groups.set(shape, [...(groups.get(shape) ?? []), key]);
-        }
-        const results = new Map<HealthCheckPageKey, Connection<HealthCheck>>();
-        for (const group of groups.values()) {
-          const [{ page, scope }] = group as [HealthCheckPageKey];
-          const ids = [...new Set(group.map((key) => key.integrationId))];
-          const rows = await listHealthCheckPages(db, organizationId, ids, page);
-          for (const key of group) results.set(key, toConnection(rows.get(key.integrationId) ?? [], page, scope));
-        }
-        return keys.map((key) => results.get(key) as Connection<HealthCheck>);
-      },
-      { cacheKeyFn: (key) => JSON.stringify([key.integrationId, key.page, key.scope]) },
+    healthCheckPage: pageLoader<HealthCheckPagesKey, HealthCheck>((ids, key) =>
+      listHealthCheckPages(db, organizationId, ids, key.page, key.columns === 'all' ? null : key.columns),
     ),
     /** A page of inventory per integration. */
     resourcePage: pageLoader<ResourcePageKey, Resource>((ids, key) => listResourcePages(db, organizationId, ids, key.page, key.filter)),

@@ -1,22 +1,30 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertIntegrations } from './support/fixtures.js';
+import { insertHealthChecks, insertIntegrations } from './support/fixtures.js';
 import { createTestGateway, type TestGateway } from './support/gateway.js';
 
 // A page whose nodes ask only for summary fields loads only the summary columns (a performance
 // choice, see BENCHMARKS.md); any other field must still get its real value, however it is selected.
 let gateway: TestGateway;
 let key: string;
+let integrationIds: string[];
 
 beforeAll(async () => {
   gateway = await createTestGateway({ world: true });
   const org = gateway.world.acme;
   key = org.keys.VIEWER;
-  await insertIntegrations(gateway.db, org.organization.id, 3, (i) => ({
+  const inserted = await insertIntegrations(gateway.db, org.organization.id, 3, (i) => ({
     displayName: `Columns ${i}`,
     requestedScopes: ['repo', 'read:org'],
     grantedScopes: ['repo'],
     createdAt: new Date(Date.parse('2026-01-01T00:00:00Z') + i * 1000),
   }));
+  integrationIds = inserted.map((integration) => integration.id);
+  for (const id of integrationIds) {
+    await insertHealthChecks(gateway.db, org.organization.id, id, 3, new Date('2026-02-01T00:00:00Z'));
+  }
+  // Recorded with a probe's scopes (missing_scopes is written only where a check is recorded).
+  await sql`update integration_health_checks set granted_scopes = '{repo}', missing_scopes = '{read:org}' where ok`.execute(gateway.db);
 });
 afterAll(() => gateway?.close());
 
@@ -86,5 +94,75 @@ describe('columns loaded for a page of integrations', () => {
       account: null,
       hasCredentials: false,
     });
+  });
+});
+
+const CHECK_FIELDS = 'id checkedAt ok httpStatus latencyMs errorCode message grantedScopes missingScopes';
+
+describe('columns loaded for pages of health checks', () => {
+  async function history(query: string) {
+    gateway.statements.reset();
+    const res = await gateway.graphql(key, query);
+    expect(res.body.errors).toBeUndefined();
+    const statements = gateway.statements.sql.filter((sql) => /from integration_health_checks/.test(sql));
+    return { data: res.body.data, statements };
+  }
+
+  /** Every check of every page, as node(id) answers it from the whole row. */
+  async function wholeChecks(ids: string[]) {
+    const res = await gateway.graphql(key, `query ($ids: [ID!]!) { nodes(ids: $ids) { ... on HealthCheck { ${CHECK_FIELDS} } } }`, {
+      ids,
+    });
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data.nodes;
+  }
+
+  it('reads only the columns of the fields selected, and answers them as the whole row does', async () => {
+    const { data, statements } = await history(
+      '{ integrations(first: 3) { edges { node { ' +
+        'healthChecks(first: 2) { edges { node { id ok latencyMs } } pageInfo { hasNextPage } } } } } }',
+    );
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toContain('"h"."ok"');
+    expect(statements[0]).toContain('"h"."latency_ms"');
+    expect(statements[0]).not.toContain('"h"."granted_scopes"');
+    expect(statements[0]).not.toContain('h.*');
+    const pages = data.integrations.edges.map((e: any) => e.node.healthChecks);
+    expect(pages.map((p: any) => p.pageInfo.hasNextPage)).toEqual([true, true, true]);
+    const checks = pages.flatMap((p: any) => p.edges.map((e: any) => e.node));
+    expect(checks).toHaveLength(6);
+    const whole = await wholeChecks(checks.map((check: any) => check.id));
+    expect(checks).toEqual(whole.map(({ id, ok, latencyMs }: any) => ({ id, ok, latencyMs })));
+  });
+
+  it.each([
+    ['on the node', `{ integrations(first: 3) { edges { node { healthChecks(first: 3) { edges { node { ${CHECK_FIELDS} } } } } } } }`],
+    [
+      'through a fragment spread and an alias',
+      '{ integrations(first: 3) { edges { node { healthChecks(first: 3) { edges { node { ...Check gone: missingScopes } } } } } } } ' +
+        'fragment Check on HealthCheck { id checkedAt ok httpStatus latencyMs errorCode message grantedScopes }',
+    ],
+  ])('answers every field selected %s as the whole row does', async (_how, query) => {
+    const { data, statements } = await history(query);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toContain('"h"."missing_scopes"');
+    const checks = data.integrations.edges.flatMap((e: any) => e.node.healthChecks.edges.map((c: any) => c.node));
+    expect(checks).toHaveLength(9);
+    const whole = await wholeChecks(checks.map((check: any) => check.id));
+    const answered = checks.map(({ gone, ...check }: any) => (gone === undefined ? check : { ...check, missingScopes: gone }));
+    expect(answered).toEqual(whole);
+    expect(answered.filter((check: any) => check.ok).every((check: any) => check.grantedScopes[0] === 'repo')).toBe(true);
+  });
+
+  it('answers two selections of one page with different fields, each from its own statement', async () => {
+    const { data, statements } = await history(
+      '{ integrations(first: 1) { edges { node { ' +
+        'a: healthChecks(first: 3) { edges { node { id ok } } } b: healthChecks(first: 3) { edges { node { id missingScopes } } } } } } }',
+    );
+    expect(statements).toHaveLength(2);
+    const node = data.integrations.edges[0].node;
+    const whole = await wholeChecks(node.a.edges.map((e: any) => e.node.id));
+    expect(node.a.edges.map((e: any) => e.node)).toEqual(whole.map(({ id, ok }: any) => ({ id, ok })));
+    expect(node.b.edges.map((e: any) => e.node)).toEqual(whole.map(({ id, missingScopes }: any) => ({ id, missingScopes })));
   });
 });

@@ -183,10 +183,6 @@ export interface Connection<T> {
   pageInfo: PageInfo;
 }
 
-/**
- * Builds a Relay connection from rows fetched in paging order with one extra row (limit + 1),
- * which tells exactly whether more exist in the paging direction.
- */
 /** An edge whose cursor is encoded when it is read: most pages select the cursors of none or two of their edges. */
 class LazyEdge<T> {
   #cursor: string | undefined;
@@ -202,18 +198,35 @@ class LazyEdge<T> {
   }
 }
 
+/**
+ * A page's PageInfo whose cursors are encoded when they are read: a page asked for `hasNextPage` alone (as
+ * every nested page of history usually is) encodes none.
+ */
+class LazyPageInfo<T> implements PageInfo {
+  constructor(
+    readonly hasNextPage: boolean,
+    readonly hasPreviousPage: boolean,
+    private readonly edges: readonly LazyEdge<T>[],
+  ) {}
+
+  get startCursor(): string | null {
+    return this.edges[0]?.cursor ?? null;
+  }
+
+  get endCursor(): string | null {
+    return this.edges.at(-1)?.cursor ?? null;
+  }
+}
+
+/**
+ * Builds a Relay connection from rows fetched in paging order with one extra row (limit + 1),
+ * which tells exactly whether more exist in the paging direction.
+ */
 export function toConnection<T>(rows: readonly { item: T; position: CursorPosition }[], page: PageRequest, scope: string): Connection<T> {
   const hasMore = rows.length > page.limit;
   const kept = rows.slice(0, page.limit);
   if (page.direction === 'backward') kept.reverse();
-  const edges: Connection<T>['edges'] = kept.map((row) => new LazyEdge(row.item, scope, row.position));
-  return {
-    edges,
-    pageInfo: {
-      hasNextPage: page.direction === 'forward' ? hasMore : false,
-      hasPreviousPage: page.direction === 'backward' ? hasMore : false,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
-  };
+  const edges = kept.map((row) => new LazyEdge(row.item, scope, row.position));
+  const forward = page.direction === 'forward';
+  return { edges, pageInfo: new LazyPageInfo(forward ? hasMore : false, forward ? false : hasMore, edges) };
 }

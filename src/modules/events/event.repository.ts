@@ -202,7 +202,8 @@ export async function listEvents(
         .execute(),
     cursorKeyShapes.timestamp,
   );
-  return rows.map(({ sort_key, ...row }) => ({ item: toStoredEvent(row), position: { key: sort_key, id: String(row.seq) } }));
+  // toStoredEvent reads the columns by name: the row is not copied to leave sort_key out.
+  return rows.map((row) => ({ item: toStoredEvent(row), position: { key: row.sort_key, id: String(row.seq) } }));
 }
 
 /** An organization's published events after `position`, in position order: a subscriber catching up. */

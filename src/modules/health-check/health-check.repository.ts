@@ -40,15 +40,23 @@ function uuidArray(ids: readonly string[]): string {
   return `{${ids.join(',')}}`;
 }
 
+/** Columns a page of history may load without the rest of the row; its id, organization, integration and time always come. */
+export type HealthCheckColumn = 'ok' | 'http_status' | 'latency_ms' | 'error_code' | 'message' | 'granted_scopes' | 'missing_scopes';
+
+const ALWAYS_LOADED = ['id', 'organization_id', 'integration_id', 'checked_at'] as const;
+
 /**
  * One page of history for each of many integrations in a single statement: newest first, each
- * integration's page limited inside a lateral subquery so a long history costs nothing extra.
+ * integration's page limited inside a lateral subquery so a long history costs nothing extra. With
+ * `columns`, only those (and the ones always loaded) are read: the checks' other fields are undefined,
+ * for callers that read none of them (health-check.schema.ts).
  */
 export async function listHealthCheckPages(
   db: Kysely<Database>,
   organizationId: string,
   integrationIds: readonly string[],
   page: PageRequest,
+  columns: readonly HealthCheckColumn[] | null = null,
 ): Promise<Map<string, { item: HealthCheck; position: CursorPosition }[]>> {
   const newestFirst = page.direction === 'forward';
   const dir = sql.raw(newestFirst ? 'desc' : 'asc');
@@ -56,13 +64,14 @@ export async function listHealthCheckPages(
   const keyset = cursor
     ? sql`and (h.checked_at, h.id) ${sql.raw(newestFirst ? '<' : '>')} (cast(${cursor.key} as timestamptz), cast(${cursor.id} as uuid))`
     : sql``;
+  const selected = columns ? sql.join([...ALWAYS_LOADED, ...columns].map((column) => sql.ref(`h.${column}`))) : sql`h.*`;
   const result = await withCursorCheck(
     page,
     () =>
       sql<HealthCheckRow & { sort_key: string }>`
     select page.* from unnest(cast(${uuidArray(integrationIds)} as uuid[])) as wanted(id)
     cross join lateral (
-      select h.*, h.checked_at::text as sort_key
+      select ${selected}, h.checked_at::text as sort_key
       from integration_health_checks h
       where h.organization_id = ${organizationId} and h.integration_id = wanted.id ${keyset}
       order by h.checked_at ${dir}, h.id ${dir}
@@ -72,10 +81,12 @@ export async function listHealthCheckPages(
     cursorKeyShapes.timestamp,
   );
   const byIntegration = new Map<string, { item: HealthCheck; position: CursorPosition }[]>();
-  for (const { sort_key, ...row } of result.rows) {
-    const list = byIntegration.get(row.integration_id) ?? [];
-    list.push({ item: toHealthCheck(row), position: { key: sort_key, id: row.id } });
-    byIntegration.set(row.integration_id, list);
+  // toHealthCheck reads the columns by name: the row is not copied to leave sort_key out.
+  for (const row of result.rows) {
+    const entry = { item: toHealthCheck(row), position: { key: row.sort_key, id: row.id } };
+    const list = byIntegration.get(row.integration_id);
+    if (list) list.push(entry);
+    else byIntegration.set(row.integration_id, [entry]);
   }
   return byIntegration;
 }

@@ -2,7 +2,7 @@ import { getConnector } from '../../connectors/registry.js';
 import { builder } from '../../graphql/builder.js';
 import { decodeTypedID } from '../../graphql/global-id.js';
 import { parsePageArgs } from '../../graphql/pagination.js';
-import { HealthCheckRef } from '../health-check/health-check.schema.js';
+import { HealthCheckRef, selectedHealthCheckColumns } from '../health-check/health-check.schema.js';
 import { AuthKindEnum, ProviderRef } from '../provider/provider.schema.js';
 import {
   type EndUser,
@@ -118,11 +118,12 @@ builder.node(IntegrationRef, {
       {
         type: HealthCheckRef,
         description: 'The history of health checks, newest first.',
-        resolve: (integration, args, context) =>
+        resolve: (integration, args, context, info) =>
           context.loaders.healthCheckPage.load({
             integrationId: integration.id,
             page: parsePageArgs(args, 'healthChecks'),
             scope: 'healthChecks',
+            columns: selectedHealthCheckColumns(info),
           }),
       },
       { name: 'HealthCheckConnection' },

@@ -1,4 +1,4 @@
-import { type FieldNode, type FragmentDefinitionNode, type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
+import { connectionColumns } from '../../graphql/selection.js';
 import type { ListColumn } from './integration-list.repository.js';
 
 /**
@@ -26,46 +26,5 @@ const FIELD_COLUMNS: Readonly<Record<string, readonly ListColumn[]>> = {
   updatedAt: ['updated_at'],
 };
 
-type Fragments = Record<string, FragmentDefinitionNode>;
-
-/** Calls `visit` on every field selected in the set, through inline fragments and fragment spreads; false stops. */
-function everyField(selectionSet: SelectionSetNode | undefined, fragments: Fragments, visit: (field: FieldNode) => boolean): boolean {
-  if (!selectionSet) return true;
-  return selectionSet.selections.every((selection) => {
-    if (selection.kind === Kind.FIELD) return visit(selection);
-    if (selection.kind === Kind.INLINE_FRAGMENT) return everyField(selection.selectionSet, fragments, visit);
-    const fragment = fragments[selection.name.value];
-    return fragment !== undefined && everyField(fragment.selectionSet, fragments, visit);
-  });
-}
-
-function listColumns(info: GraphQLResolveInfo): ListColumn[] | 'all' {
-  const fragments = info.fragments;
-  const columns = new Set<ListColumn>();
-  const onNode = (field: FieldNode) => {
-    const read = FIELD_COLUMNS[field.name.value];
-    for (const column of read ?? []) columns.add(column);
-    return read !== undefined;
-  };
-  const onEdge = (field: FieldNode) => field.name.value !== 'node' || everyField(field.selectionSet, fragments, onNode);
-  const onConnection = (field: FieldNode) => {
-    if (field.name.value === 'edges') return everyField(field.selectionSet, fragments, onEdge);
-    return field.name.value !== 'nodes' || everyField(field.selectionSet, fragments, onNode);
-  };
-  return info.fieldNodes.every((field) => everyField(field.selectionSet, fragments, onConnection)) ? [...columns] : 'all';
-}
-
-// Field nodes belong to a parsed document, which Yoga caches and reuses for the same query text, so each
-// document's answer is worked out once.
-const known = new WeakMap<FieldNode, ListColumn[] | 'all'>();
-
 /** The columns a connection field of integrations needs for the fields its nodes select, or `all`. */
-export function selectedListColumns(info: GraphQLResolveInfo): ListColumn[] | 'all' {
-  const key = info.fieldNodes[0] as FieldNode;
-  let columns = info.fieldNodes.length === 1 ? known.get(key) : undefined;
-  if (columns === undefined) {
-    columns = listColumns(info);
-    if (info.fieldNodes.length === 1) known.set(key, columns);
-  }
-  return columns;
-}
+export const selectedListColumns = connectionColumns(FIELD_COLUMNS);
