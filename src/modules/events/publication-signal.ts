@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import type { DatabaseNotifications } from '../../db/notifications.js';
 import type { Logger } from '../../logger.js';
 import { EVENTS_PUBLISHED_CHANNEL } from './event.model.js';
@@ -78,6 +77,8 @@ export function redisLog(logger: Logger): RedisSignalOptions {
  * (a rejected subscription is an unhandled rejection), so a process could not know it hears announcements.
  */
 export async function openRedisSignal(url: string, options: RedisSignalOptions = {}): Promise<PublicationSignal> {
+  // Loaded only where REDIS_URL is set: a gateway without Redis does not hold the client's modules.
+  const { Redis } = await import('ioredis');
   const watchers = new Set<(position: number | null) => void>();
   const open = (offlineQueue: boolean) => new Redis(url, { lazyConnect: true, enableOfflineQueue: offlineQueue, maxRetriesPerRequest: 1 });
   const publisher = open(false);
