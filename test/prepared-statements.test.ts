@@ -26,7 +26,11 @@ describe.skipIf(testDatabaseKind !== 'postgres')('prepared statements (postgres 
     usePreparedStatements(pool);
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     organizationId = (await createOrgWithKeys(database.db, 'acme')).organization.id;
-    await insertIntegrations(database.db, organizationId, 12, (i) => ({ displayName: i % 3 === 0 ? `billing ${i}` : `kiwi ${i}` }));
+    // Created a second apart: rows created in the same millisecond would be ordered by their random ids.
+    await insertIntegrations(database.db, organizationId, 12, (i) => ({
+      displayName: i % 3 === 0 ? `billing ${i}` : `kiwi ${i}`,
+      createdAt: new Date(Date.parse('2026-01-01T00:00:00Z') + i * 1000),
+    }));
   });
   afterAll(async () => {
     await db?.destroy();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose';
+import type { createRemoteJWKSet, JWTPayload } from 'jose';
 import type { Role } from '../../../db/database.js';
 import { ClaimRefusal, organizationClaim, roleClaim } from './oidc-claims.js';
 import { ASYMMETRIC_ALGORITHMS, type OidcOptions } from './oidc-options.js';
@@ -42,8 +42,17 @@ export function userIdOf(issuer: string, subject: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+type Jose = typeof import('jose');
+
+/** jose, loaded on the first token to verify: a gateway without sign-in (AUTH_OIDC_*) never holds it. */
+let loading: Promise<Jose> | null = null;
+const jose = (): Promise<Jose> => {
+  loading ??= import('jose');
+  return loading;
+};
+
 /** Why jose refused a token, in words for the log line; an error that is not about the token is rethrown as unavailability. */
-function refusalOf(error: unknown, alg: string): string {
+function refusalOf(errors: Jose['errors'], error: unknown, alg: string): string {
   if (error instanceof errors.JWTExpired) return 'the token has expired (exp)';
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'nbf') return 'the token is not valid yet (nbf)';
@@ -84,6 +93,7 @@ export class OidcVerifier {
   /** Verifies a token: its bearer and grants, or why it is refused; throws IdentityProviderUnavailableError. */
   async verify(jwt: string): Promise<Verification> {
     if (jwt.length > MAX_TOKEN_LENGTH) return { refused: 'the token is too long' };
+    const { decodeProtectedHeader, errors, jwtVerify } = await jose();
     let alg: string;
     try {
       const header = decodeProtectedHeader(jwt);
@@ -104,7 +114,7 @@ export class OidcVerifier {
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (error) {
-      return { refused: refusalOf(error, alg) };
+      return { refused: refusalOf(errors, error, alg) };
     }
     const subject = payload.sub;
     if (typeof subject !== 'string' || subject.length === 0 || subject.length > 255)
@@ -164,6 +174,7 @@ export class OidcVerifier {
     const sameScheme = new URL(issuer).protocol;
     if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri) || !['https:', sameScheme].includes(new URL(jwksUri).protocol))
       throw new IdentityProviderUnavailableError(`the discovery document at ${url} has no usable jwks_uri`);
+    const { createRemoteJWKSet } = await jose();
     return createRemoteJWKSet(new URL(jwksUri), {
       cooldownDuration: this.options.jwksCooldownMs ?? 30_000,
       cacheMaxAge: this.options.jwksMaxAgeMs ?? 600_000,
