@@ -120,7 +120,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
 export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R,W2,...] [--connections N] [--rounds N]
                         [--duration SECONDS] [--pool N] [--out DIR] [--keep-db] [--source]
                         [--cpu-prof DIR] [--engine] [--scale [--scale-rows N]] [--workers N|all]
-                        [--no-postgraphile] [--compare REF]
+                        [--no-postgraphile] [--compare REF] [--nodes N]
 
   --quick        2 paired rounds of 2 s per workload and concurrency (about 2 minutes)
   --smoke        the smallest run: a tiny seed and about a second of load per workload (for tests)
@@ -141,6 +141,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--smoke] [--only W1,W1R
   --compare      also measure each read workload as this checkout's gateway against REF's (a commit, branch or
                  tag with the same migrations), built alike in a git worktree and answering from the same
                  database, in paired rounds that alternate which goes first: ratios above 1 favour this checkout
+  --nodes        distinct integrations of each organization W3 asks for (default 10, at most the seed's 100):
+                 W3 cycles through ten organizations' nodes, so the default is 100 distinct IDs
   --cpu-prof     the timed gateway writes a V8 CPU profile (.cpuprofile) into DIR when it stops;
                  summarize it with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile
 
@@ -168,7 +170,9 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${USAGE}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     if (['quick', 'smoke', 'keep-db', 'source', 'help', 'engine', 'scale', 'no-postgraphile'].includes(name)) flags.set(name, true);
-    else if (['only', 'connections', 'rounds', 'duration', 'pool', 'out', 'cpu-prof', 'scale-rows', 'workers', 'compare'].includes(name)) {
+    else if (
+      ['only', 'connections', 'rounds', 'duration', 'pool', 'out', 'cpu-prof', 'scale-rows', 'workers', 'compare', 'nodes'].includes(name)
+    ) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${name} needs a value\n${USAGE}`);
       flags.set(name, value);
@@ -191,6 +195,7 @@ export function parseOptions(argv: readonly string[], defaultOutDir: string): Be
     connections: Math.round(number('connections', base.connections)),
     rounds: Math.round(number('rounds', base.rounds)),
     durationSec: number('duration', base.durationSec),
+    nodesPerOrganization: Math.min(base.seed.integrationsPerOrganization, Math.round(number('nodes', base.nodesPerOrganization))),
   };
   const server = new URL(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/igw_bench');
   const name = server.pathname.replace(/^\//, '') || 'igw_bench';
