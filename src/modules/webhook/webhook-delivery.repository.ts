@@ -121,6 +121,9 @@ export async function queueDeliveryJobs(db: Kysely<Database>, endpointIds: reado
     where due.at is not null`.execute(db);
 }
 
+/** The advisory lock under which an endpoint's claims take turns. */
+const claimLockKey = (endpointId: string) => sql`hashtextextended('igw-webhook-claim:' || ${endpointId}::uuid, 0)`;
+
 /** Deliveries one job attempts in a row for one subject, in order, per claim. */
 const CHAIN_LIMIT = 20;
 
@@ -132,6 +135,12 @@ const CHAIN_LIMIT = 20;
  * share-locked before any of its messages, in the order of the endpoint's writers (which fail its
  * pending messages under the endpoint's lock): two multi-row updates of one endpoint's messages never
  * cross.
+ *
+ * Two delivery jobs of one endpoint can run at once (a job queued while another runs starts beside it),
+ * so claims of an endpoint take turns under an advisory lock, and each claim reads what the one before
+ * it committed. Without it, a claim whose snapshot predates another's chose a subject's run from its
+ * first message on, found the first ones leased by then, and took the rest: they went out beside, or
+ * before, the messages ahead of them.
  */
 export async function claimDeliveries(
   db: Kysely<Database>,
@@ -140,6 +149,9 @@ export async function claimDeliveries(
   limit: number,
   leaseMs: number,
 ): Promise<WebhookDeliveryRow[]> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => claimDeliveries(trx, endpointId, owner, limit, leaseMs));
+  // Taken before the claim's statement, whose snapshot then holds every claim before it.
+  await sql`select pg_advisory_xact_lock(${claimLockKey(endpointId)})`.execute(db);
   const rows = await sql<WebhookDeliveryRow>`
     with oldest as (
       -- Every message before one of these is among them (same order), so the window below sees its predecessors.
