@@ -15,6 +15,7 @@ import {
 } from './modules/health-check/health-check.repository.js';
 import type { Integration } from './modules/integration/integration.model.js';
 import { findIntegrationsByIds } from './modules/integration/integration.repository.js';
+import { columnSetName, type ListColumn } from './modules/integration/integration-list.repository.js';
 import { listResourcePages, listSyncRunPages, type ResourceFilter } from './modules/inventory/inventory-pages.repository.js';
 import type { Resource, SyncRun } from './modules/inventory/inventory.model.js';
 import { attemptsOfDeliveries, type WebhookDeliveryAttempt } from './modules/webhook/webhook-delivery-log.repository.js';
@@ -93,6 +94,38 @@ function pageLoader<K extends HealthCheckPageKey, T>(fetch: PageFetch<K, T>) {
   );
 }
 
+/** An integration to load with the columns its selected fields read, or all of them. */
+export interface IntegrationColumnsKey {
+  id: string;
+  columns: readonly ListColumn[] | 'all';
+}
+
+/** A loader of integrations with some of their columns: keys asking for the same columns share one statement. */
+function integrationColumnsLoader(db: Kysely<Database>, organizationId: string) {
+  const nameOf = (key: IntegrationColumnsKey) => columnSetName(key.columns === 'all' ? null : key.columns);
+  return new DataLoader<IntegrationColumnsKey, Integration | null, string>(
+    async (keys) => {
+      const groups = new Map<string, IntegrationColumnsKey[]>();
+      for (const key of keys) {
+        const group = groups.get(nameOf(key));
+        if (group) group.push(key);
+        else groups.set(nameOf(key), [key]);
+      }
+      const found = new Map<string, Integration>();
+      for (const [name, group] of groups) {
+        const { columns } = group[0] as IntegrationColumnsKey;
+        const ids = [...new Set(group.map((key) => key.id))];
+        for (const item of await findIntegrationsByIds(db, organizationId, ids, columns === 'all' ? null : columns)) {
+          found.set(`${item.id} ${name}`, item);
+        }
+      }
+      return keys.map((key) => found.get(`${key.id} ${nameOf(key)}`) ?? null);
+    },
+    // A UUID holds no space: the id and the column set cannot run into each other.
+    { cacheKeyFn: (key) => `${key.id} ${nameOf(key)}` },
+  );
+}
+
 /** Returns results in key order, `null` where a key has no row. */
 function inKeyOrder<T extends { id: string }>(keys: readonly string[], items: readonly T[]): (T | null)[] {
   const byId = new Map(items.map((item) => [item.id, item]));
@@ -108,6 +141,8 @@ export function createLoaders(db: Kysely<Database>, organizationId: string) {
     integration: new DataLoader<string, Integration | null>(async (ids) =>
       inKeyOrder(ids, await findIntegrationsByIds(db, organizationId, ids)),
     ),
+    /** Integrations with the columns a `node` or `nodes` field's selection reads. */
+    integrationColumns: integrationColumnsLoader(db, organizationId),
     healthCheck: new DataLoader<string, HealthCheck | null>(async (ids) =>
       inKeyOrder(ids, await findHealthChecksByIds(db, organizationId, ids)),
     ),

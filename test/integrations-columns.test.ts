@@ -8,6 +8,7 @@ import { createTestGateway, type TestGateway } from './support/gateway.js';
 let gateway: TestGateway;
 let key: string;
 let integrationIds: string[];
+let globalIds: string[];
 
 beforeAll(async () => {
   gateway = await createTestGateway({ world: true });
@@ -20,6 +21,7 @@ beforeAll(async () => {
     createdAt: new Date(Date.parse('2026-01-01T00:00:00Z') + i * 1000),
   }));
   integrationIds = inserted.map((integration) => integration.id);
+  globalIds = inserted.map((integration) => integration.globalId);
   for (const id of integrationIds) {
     await insertHealthChecks(gateway.db, org.organization.id, id, 3, new Date('2026-02-01T00:00:00Z'));
   }
@@ -94,6 +96,65 @@ describe('columns loaded for a page of integrations', () => {
       account: null,
       hasCredentials: false,
     });
+  });
+});
+
+// A `node` (or `nodes`) whose integration asks only for summary fields loads only their columns too.
+const NODE_FIELDS =
+  'id displayName environment authKind status statusReason health provider { key } ' +
+  'lastHealthCheck { ok checkedAt } lastSync { status } revokedAt endUser { id } scopes grantedScopes createdAt updatedAt';
+
+describe('columns loaded for a node', () => {
+  async function nodes(query: string, variables: Record<string, unknown>) {
+    gateway.statements.reset();
+    const res = await gateway.graphql(key, query, variables);
+    expect(res.body.errors).toBeUndefined();
+    const statements = gateway.statements.sql.filter((sql) => /from "integrations"/.test(sql));
+    return { data: res.body.data, statements, wholeRows: statements.map((sql) => /select \*/.test(sql)) };
+  }
+
+  it('loads only the columns of the summary fields selected, and answers them as the whole row does', async () => {
+    const partial = await nodes(`query ($id: ID!) { node(id: $id) { ... on Integration { ${NODE_FIELDS} } } }`, { id: globalIds[1] });
+    expect(partial.wholeRows).toEqual([false]);
+    expect(partial.statements[0]).not.toMatch(/"config"|"secret_ciphertext"|"webhook_url"/);
+    // The same fields with one that needs the whole row.
+    const whole = await nodes(`query ($id: ID!) { node(id: $id) { ... on Integration { ${NODE_FIELDS} config } } }`, {
+      id: globalIds[1],
+    });
+    expect(whole.wholeRows).toEqual([true]);
+    const { config, ...rest } = whole.data.node;
+    expect(config).toEqual({});
+    expect(partial.data.node).toEqual(rest);
+    expect(partial.data.node).toMatchObject({ displayName: 'Columns 1', scopes: ['repo', 'read:org'], grantedScopes: ['repo'] });
+  });
+
+  it('loads whole rows for a field it has no columns for, through a fragment spread', async () => {
+    const { data, wholeRows } = await nodes(
+      'query ($id: ID!) { node(id: $id) { id ...More } } fragment More on Integration { displayName missingScopes webhook { enabled } }',
+      { id: globalIds[0] },
+    );
+    expect(wholeRows).toEqual([true]);
+    expect(data.node).toEqual({ id: globalIds[0], displayName: 'Columns 0', missingScopes: ['read:org'], webhook: { enabled: false } });
+  });
+
+  it('answers two selections of the same integrations in one request, one statement per column set', async () => {
+    const { data, statements } = await nodes(
+      'query ($ids: [ID!]!, $id: ID!) { a: nodes(ids: $ids) { ... on Integration { id displayName } } ' +
+        'b: node(id: $id) { ... on Integration { id health createdAt } } c: node(id: $id) { ... on Integration { id displayName } } }',
+      { ids: globalIds, id: globalIds[2] },
+    );
+    expect(statements).toHaveLength(2);
+    expect(data.a.map((node: any) => node.displayName)).toEqual(['Columns 0', 'Columns 1', 'Columns 2']);
+    expect(data.b).toEqual({ id: globalIds[2], health: 'UNKNOWN', createdAt: '2026-01-01T00:00:02.000Z' });
+    expect(data.c).toEqual({ id: globalIds[2], displayName: 'Columns 2' });
+  });
+
+  it("answers null for another organization's integration, whatever the columns", async () => {
+    const [other] = await insertIntegrations(gateway.db, gateway.world.globex.organization.id, 1);
+    const { data } = await nodes('query ($id: ID!) { node(id: $id) { ... on Integration { id displayName } } }', {
+      id: other?.globalId,
+    });
+    expect(data.node).toBeNull();
   });
 });
 

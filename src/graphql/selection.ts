@@ -13,39 +13,74 @@ function everyField(selectionSet: SelectionSetNode | undefined, fragments: Fragm
   });
 }
 
+type Columns<C extends string> = C[] | 'all';
+
 /**
- * The columns a connection field's nodes read, from `fieldColumns` (each field of the node's type, the
- * columns it reads): the connection's `edges { node }` and `nodes`, through fragments, under any alias.
- * A selected field missing from `fieldColumns` (e.g. one added later) answers `all`, whole rows, which is
- * always correct. Field nodes belong to a parsed document, which Yoga caches and reuses for the same
- * query text, so each document's answer is worked out once.
+ * The columns of `fieldColumns` (each field of a type, the columns it reads) that the fields selected
+ * in `fields` read, through fragments, under any alias; `all` when one of them is missing from it (e.g.
+ * a field added later): whole rows, which is always correct.
+ */
+function columnsRead<C extends string>(
+  fieldColumns: Readonly<Record<string, readonly C[]>>,
+  fields: readonly FieldNode[],
+  fragments: Fragments,
+  from: (field: FieldNode, onObject: (selectionSet: SelectionSetNode | undefined) => boolean) => boolean,
+): Columns<C> {
+  const columns = new Set<C>();
+  const onField = (field: FieldNode) => {
+    const read = Object.hasOwn(fieldColumns, field.name.value) ? fieldColumns[field.name.value] : undefined;
+    for (const column of read ?? []) columns.add(column);
+    return read !== undefined;
+  };
+  const onObject = (selectionSet: SelectionSetNode | undefined) => everyField(selectionSet, fragments, onField);
+  return fields.every((field) => from(field, onObject)) ? [...columns] : 'all';
+}
+
+/**
+ * Remembers a field's answer by its field node: field nodes belong to a parsed document, which Yoga
+ * caches and reuses for the same query text, so each document's answer is worked out once.
+ */
+function byFieldNode<T>(work: (info: GraphQLResolveInfo) => T): (info: GraphQLResolveInfo) => T {
+  const known = new WeakMap<FieldNode, T>();
+  return (info) => {
+    if (info.fieldNodes.length !== 1) return work(info);
+    const key = info.fieldNodes[0] as FieldNode;
+    let answer = known.get(key);
+    if (answer === undefined) {
+      answer = work(info);
+      known.set(key, answer);
+    }
+    return answer;
+  };
+}
+
+/**
+ * The columns a connection field's nodes read (`fieldColumns`, see `columnsRead`): the connection's
+ * `edges { node }` and `nodes`.
  */
 export function connectionColumns<C extends string>(
   fieldColumns: Readonly<Record<string, readonly C[]>>,
-): (info: GraphQLResolveInfo) => C[] | 'all' {
-  const known = new WeakMap<FieldNode, C[] | 'all'>();
-  const columnsOf = (info: GraphQLResolveInfo): C[] | 'all' => {
-    const fragments = info.fragments;
-    const columns = new Set<C>();
-    const onNode = (field: FieldNode) => {
-      const read = Object.hasOwn(fieldColumns, field.name.value) ? fieldColumns[field.name.value] : undefined;
-      for (const column of read ?? []) columns.add(column);
-      return read !== undefined;
-    };
-    const onEdge = (field: FieldNode) => field.name.value !== 'node' || everyField(field.selectionSet, fragments, onNode);
-    const onConnection = (field: FieldNode) => {
-      if (field.name.value === 'edges') return everyField(field.selectionSet, fragments, onEdge);
-      return field.name.value !== 'nodes' || everyField(field.selectionSet, fragments, onNode);
-    };
-    return info.fieldNodes.every((field) => everyField(field.selectionSet, fragments, onConnection)) ? [...columns] : 'all';
-  };
-  return (info) => {
-    const key = info.fieldNodes[0] as FieldNode;
-    let columns = info.fieldNodes.length === 1 ? known.get(key) : undefined;
-    if (columns === undefined) {
-      columns = columnsOf(info);
-      if (info.fieldNodes.length === 1) known.set(key, columns);
-    }
-    return columns;
-  };
+): (info: GraphQLResolveInfo) => Columns<C> {
+  return byFieldNode((info) =>
+    columnsRead(fieldColumns, info.fieldNodes, info.fragments, (connection, onObject) =>
+      everyField(connection.selectionSet, info.fragments, (field) => {
+        if (field.name.value === 'nodes') return onObject(field.selectionSet);
+        if (field.name.value !== 'edges') return true;
+        return everyField(field.selectionSet, info.fragments, (edge) => edge.name.value !== 'node' || onObject(edge.selectionSet));
+      }),
+    ),
+  );
+}
+
+/**
+ * The columns the object of a field that answers one object (or a list of them: `node`, `nodes`) reads,
+ * from `fieldColumns` (see `columnsRead`). Fields of another type's inline fragment count too: at worst a
+ * column more, or whole rows.
+ */
+export function objectColumns<C extends string>(
+  fieldColumns: Readonly<Record<string, readonly C[]>>,
+): (info: GraphQLResolveInfo) => Columns<C> {
+  return byFieldNode((info) =>
+    columnsRead(fieldColumns, info.fieldNodes, info.fragments, (field, onObject) => onObject(field.selectionSet)),
+  );
 }

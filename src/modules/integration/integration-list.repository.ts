@@ -123,6 +123,8 @@ export type ListColumn =
   | 'end_user_id'
   | 'end_user_display_name'
   | 'end_user_email'
+  | 'requested_scopes'
+  | 'granted_scopes'
   | 'created_at'
   | 'updated_at';
 
@@ -200,13 +202,20 @@ export function pageQuery(db: Kysely<Database>, shape: PageShape, values: Built<
 
 const columnSetNames = new WeakMap<readonly ListColumn[], string>();
 
-/** The shape key of a page statement; a column set (one array per GraphQL document) is named once. */
-export function pageShapeKey(shape: PageShape): string {
-  let columns = '*';
-  if (shape.columns) {
-    columns = columnSetNames.get(shape.columns) ?? shape.columns.join(',');
-    columnSetNames.set(shape.columns, columns);
+/** A column set's part of a statement's shape key (one array per GraphQL document, named once); `*` for whole rows. */
+export function columnSetName(columns: readonly ListColumn[] | null): string {
+  if (!columns) return '*';
+  let name = columnSetNames.get(columns);
+  if (name === undefined) {
+    name = columns.join(',');
+    columnSetNames.set(columns, name);
   }
+  return name;
+}
+
+/** The shape key of a page statement. */
+export function pageShapeKey(shape: PageShape): string {
+  const columns = columnSetName(shape.columns);
   return `page:${shape.orderBy}:${shape.ascending ? 'asc' : 'desc'}:${shape.commonSearch ? 'common' : 'indexed'}:${columns}`;
 }
 

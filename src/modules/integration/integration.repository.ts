@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { CompiledQueryCache } from '../../db/compiled-query-cache.js';
 import type { Database, IntegrationRow, IntegrationUpdate, NewIntegrationRow } from '../../db/database.js';
+import { columnSetName, type ListColumn } from './integration-list.repository.js';
 import { type Integration, toIntegration } from './integration.model.js';
 
 // The integrations table, row by row. Services work on rows inside their transactions (locks, patches,
@@ -56,17 +57,36 @@ export async function updateBookkeeping(db: Db, id: string, patch: IntegrationUp
 }
 
 /** The statement of `findIntegrationsByIds`, from its values or (once per number of ids) from placeholders. */
-export function byIdsQuery(db: Kysely<Database>, values: { organizationId: string; ids: readonly string[] }) {
-  return db.selectFrom('integrations').selectAll().where('organization_id', '=', values.organizationId).where('id', 'in', values.ids);
+export function byIdsQuery(
+  db: Kysely<Database>,
+  values: { organizationId: string; ids: readonly string[] },
+  columns: readonly ListColumn[] | null = null,
+) {
+  const from = db.selectFrom('integrations');
+  // Typed as whole rows either way: the columns not loaded are undefined.
+  const selected = columns
+    ? (from.select(['id', 'organization_id', ...columns]) as unknown as ReturnType<typeof from.selectAll>)
+    : from.selectAll();
+  return selected.where('organization_id', '=', values.organizationId).where('id', 'in', values.ids);
 }
 
-/** One shape per number of ids: a node, a batch of `nodes` or of a request's loader. */
+/** One shape per number of ids and column set: a node, a batch of `nodes` or of a request's loader. */
 const byIds = new CompiledQueryCache(500);
 
-/** Integrations by id, confined to one organization inside the statement itself. */
-export async function findIntegrationsByIds(db: Kysely<Database>, organizationId: string, ids: readonly string[]): Promise<Integration[]> {
+/**
+ * Integrations by id, confined to one organization inside the statement itself. With `columns`, only
+ * those (besides id and organization) are loaded, and the others are undefined: for a caller that reads
+ * no other (see integration.selection.ts).
+ */
+export async function findIntegrationsByIds(
+  db: Kysely<Database>,
+  organizationId: string,
+  ids: readonly string[],
+  columns: readonly ListColumn[] | null = null,
+): Promise<Integration[]> {
   if (ids.length === 0) return [];
-  const compiled = byIds.compile(db, 'by-ids', { organizationId, ids }, (values) => byIdsQuery(db, values));
+  const shape = columns ? `by-ids:${columnSetName(columns)}` : 'by-ids';
+  const compiled = byIds.compile(db, shape, { organizationId, ids }, (values) => byIdsQuery(db, values, columns));
   const { rows } = await db.executeQuery<IntegrationRow>(compiled);
   return rows.map(toIntegration);
 }

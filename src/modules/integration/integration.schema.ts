@@ -14,7 +14,7 @@ import {
 } from './integration.model.js';
 import type { IntegrationOrderField, SortDirection } from './integration-list.repository.js';
 import { type IntegrationList, listIntegrations } from './integration.service.js';
-import { selectedListColumns } from './integration.selection.js';
+import { selectedListColumns, selectedNodeColumns } from './integration.selection.js';
 
 export const IntegrationStatusEnum = builder.enumType('IntegrationStatus', {
   values: {
@@ -99,7 +99,8 @@ export const IntegrationRef = builder.objectRef<Integration>('Integration');
 builder.node(IntegrationRef, {
   description: "An organization's connection to one provider account.",
   id: { resolve: (integration) => integration.id },
-  loadMany: (ids, context) => ids.map((id) => context.loaders.integration.load(id)),
+  // A `node` reads only the columns its selected fields need (as a page does), so the load takes the selection.
+  loadWithoutCache: (id, context, info) => context.loaders.integrationColumns.load({ id, columns: selectedNodeColumns(info) }),
   fields: (t) => ({
     provider: t.field({ type: ProviderRef, resolve: (integration) => getConnector(integration.provider) }),
     displayName: t.exposeString('displayName'),
