@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeTypedID } from '../src/graphql/global-id.js';
 import { inventoryItems, inventoryOf } from './fake-provider/inventory.js';
 import { createEngineWorld, type EngineWorld, waitFor } from './support/engine.js';
 import { configFor } from './support/integration-flows.js';
@@ -25,13 +26,21 @@ const as = (role: 'VIEWER' | 'EDITOR', headers: Record<string, string> = {}): Re
 const path = (id: string) => ({ params: { path: { id } } });
 const runsOf = async (id: string) => (await as('VIEWER').GET('/integrations/{id}/sync-runs', path(id))).data?.data ?? [];
 
+const rowIdOf = (id: string) => decodeTypedID(id, 'Integration');
+
 /** Where a sync that never finished stopped: its runs, the queue's jobs and the engine's last lines about them. */
 const engineState = async () => ({
   runs: await runsOf(github),
   jobs: (await sql`select task_identifier, attempts, last_error, run_at, locked_at, locked_by from graphile_worker.jobs`.execute(world.db))
     .rows,
   now: new Date().toISOString(),
-  logs: world.logs.filter((line) => /sync|job|worker|queue|engine/i.test(line)).slice(-25),
+  // The engine's lines, not the requests' (the wait's own polls of /sync-runs would fill them).
+  logs: world.logs.filter((line) => /sync|job|worker|queue|engine/i.test(line) && !line.includes('"msg":"request"')).slice(-25),
+  run: (
+    await sql`select status, started_at, finished_at from integration_sync_runs where integration_id = ${rowIdOf(github)}
+    order by queued_at desc limit 3`.execute(world.db)
+  ).rows,
+  integration: (await sql`select next_sync_at from integrations where id = ${rowIdOf(github)}`.execute(world.db)).rows,
 });
 
 describe('POST /v1/integrations/{id}/sync', () => {
