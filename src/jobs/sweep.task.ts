@@ -32,6 +32,11 @@ export interface SweepResult {
  * and every check or refresh due before the next sweep is queued under a key of its own, so that a sweep run twice, or
  * by two processes, queues it once. A job still running keeps its key, unless its process has held it
  * past `deadLockMs`: then a new job is queued in its place.
+ *
+ * A first schedule is given only where the row has none when the sweep writes it: each such update says
+ * so in its own condition, which PostgreSQL checks again on a row a concurrent writer changed meanwhile
+ * (the batch's subquery is read once, from the statement's snapshot). Without it, a sync requested while
+ * the sweep scheduled the integration's first one was moved up to an hour away, and its queued run never ran.
  */
 export async function sweep(
   db: Kysely<Database>,
@@ -57,7 +62,8 @@ export async function sweep(
     where id in (
       select id from integrations
       where next_health_check_at is null and status in (${probed}) and secret_ciphertext is not null and not health_checks_paused
-      limit ${SWEEP_BATCH})`.execute(db);
+      limit ${SWEEP_BATCH})
+      and next_health_check_at is null`.execute(db);
   // A backoff that outlived its failures (the integration was reconnected, or a test succeeded), or a
   // check scheduled under a longer interval than the integration has now: back to one interval. Claims
   // (probe-claims.ts) never reach this far ahead; nor does a provider's Retry-After, which only a failure brings.
@@ -72,7 +78,8 @@ export async function sweep(
     where id in (
       select id from integrations
       where next_refresh_at is null and ${refreshed}
-      limit ${SWEEP_BATCH})`.execute(db);
+      limit ${SWEEP_BATCH})
+      and next_refresh_at is null`.execute(db);
 
   const inventories = hasInventorySql();
   await sql`
@@ -84,7 +91,8 @@ export async function sweep(
     where id in (
       select id from integrations
       where next_sync_at is null and ${inventories} and status in (${probed}) and secret_ciphertext is not null
-      limit ${SWEEP_BATCH})`.execute(db);
+      limit ${SWEEP_BATCH})
+      and next_sync_at is null`.execute(db);
 
   const horizonMs = sweepPeriodMs(config);
   const deadMs = deadLockMs(probeTimeoutMs);
