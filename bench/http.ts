@@ -54,7 +54,9 @@ export async function checkSameAnswers(
 
 /**
  * Statements each request runs, one request at a time through the counting proxy. Every answer must
- * pass `check`, so that a refused request cannot pass for a cheap one.
+ * pass `check`, so that a refused request cannot pass for a cheap one. With `steady`, each request is
+ * sent once uncounted right before it is counted: the steady state of a client that keeps calling (its
+ * key verified within the cache's lifetime), however slowly the machine answers the ones before it.
  */
 export async function countStatements(
   calls: readonly Call[],
@@ -62,9 +64,11 @@ export async function countStatements(
   counter: StatementCounter,
   check: (index: number, status: number, body: string) => string | null,
   max = 10,
+  steady = false,
 ): Promise<number[]> {
   const counts: number[] = [];
   for (const [index, call] of calls.slice(0, max).entries()) {
+    if (steady) await send(baseUrl, call);
     const before = counter.count;
     const { status, body } = await send(baseUrl, call);
     const problem = check(index, status, body);
