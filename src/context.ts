@@ -58,6 +58,18 @@ export type Loaders = ReturnType<typeof createLoaders>;
 
 type PageFetch<K, T> = (ids: string[], key: K) => Promise<Map<string, { item: T; position: CursorPosition }[]>>;
 
+/** Keys grouped by `nameOf`, in the order each name first appears. */
+function groupedBy<K>(keys: readonly K[], nameOf: (key: K) => string): Map<string, K[]> {
+  const groups = new Map<string, K[]>();
+  for (const key of keys) {
+    const name = nameOf(key);
+    const group = groups.get(name);
+    if (group) group.push(key);
+    else groups.set(name, [key]);
+  }
+  return groups;
+}
+
 /**
  * A loader of one page per integration: keys asking for the same page shape (and filter) share one statement.
  * A key's shape is worked out once (its cache key and its batch both need it).
@@ -75,12 +87,7 @@ function pageLoader<K extends HealthCheckPageKey, T>(fetch: PageFetch<K, T>) {
   };
   return new DataLoader<K, Connection<T>, string>(
     async (keys) => {
-      const groups = new Map<string, K[]>();
-      for (const key of keys) {
-        const group = groups.get(shapeOf(key));
-        if (group) group.push(key);
-        else groups.set(shapeOf(key), [key]);
-      }
+      const groups = groupedBy(keys, shapeOf);
       const results = new Map<K, Connection<T>>();
       for (const group of groups.values()) {
         const [first] = group as [K];
@@ -105,12 +112,7 @@ function integrationColumnsLoader(db: Kysely<Database>, organizationId: string) 
   const nameOf = (key: IntegrationColumnsKey) => columnSetName(key.columns === 'all' ? null : key.columns);
   return new DataLoader<IntegrationColumnsKey, Integration | null, string>(
     async (keys) => {
-      const groups = new Map<string, IntegrationColumnsKey[]>();
-      for (const key of keys) {
-        const group = groups.get(nameOf(key));
-        if (group) group.push(key);
-        else groups.set(nameOf(key), [key]);
-      }
+      const groups = groupedBy(keys, nameOf);
       const found = new Map<string, Integration>();
       for (const [name, group] of groups) {
         const { columns } = group[0] as IntegrationColumnsKey;
