@@ -182,8 +182,11 @@ function createGraphQLServer(
     landingPage: false,
     // Served by useGatewayGraphiQL below, from the gateway's own copy of its assets.
     graphiql: false,
+    // Yoga logs three debug lines a request: put together only when they are written.
     logging: {
-      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      debug: (...args) => {
+        if (logger.isLevelEnabled('debug')) logger.debug(args.map(String).join(' '));
+      },
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       // A masked error is logged with its request's id where the answer is written (useMaskedErrorReports).

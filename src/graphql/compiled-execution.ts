@@ -12,6 +12,7 @@ import {
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import { makeExecute, mapMaybePromise, type Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
+import { coercedVariables } from './operation-authorization.js';
 import { Sightings } from './sightings.js';
 
 /**
@@ -116,7 +117,9 @@ export function compiledExecution(options: CompiledExecutionOptions): CompiledEx
  */
 function executeCompiled(compiled: NonNullable<Compiled>, run: ExecutionArgs) {
   const definitions = compiled.operation.variableDefinitions;
-  if (definitions?.length) {
+  // Variables already coerced for this request (its authorization did) are valid; others are coerced here,
+  // and refused with graphql-js's errors.
+  if (definitions?.length && !coercedVariables(run.schema, compiled.operation, run.variableValues)) {
     const coerced = getVariableValues(run.schema, definitions, run.variableValues ?? {}, { maxErrors: 50 });
     if (coerced.errors) return { errors: coerced.errors };
   }

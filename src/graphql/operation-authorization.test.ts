@@ -3,7 +3,13 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { type GraphQLSchema, type OperationDefinitionNode, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { selectOperation } from '../http/limits/query-cost.js';
-import { forbiddenRootFields, rolesAllowedToRun, rootFieldsOf, useOperationAuthorization } from './operation-authorization.js';
+import {
+  coercedVariables,
+  forbiddenRootFields,
+  rolesAllowedToRun,
+  rootFieldsOf,
+  useOperationAuthorization,
+} from './operation-authorization.js';
 import { schema } from './schema.js';
 
 function fieldsOf(text: string, variables: Record<string, unknown> = {}) {
@@ -70,5 +76,34 @@ describe('a schema whose root scopes cannot be decided from the role alone', () 
     expect(() => read(schemaWith(() => ({ admin: true })))).toThrow(/Query\.hello: authScopes must be a scope map/);
     expect(() => read(schemaWith({ $granted: 'admin' }))).toThrow(/Query\.hello: scope \$granted cannot be checked/);
     expect(() => read(schemaWith({ admin: true, $any: { admin: true } }))).not.toThrow();
+  });
+});
+
+describe("a request's variables coerced", () => {
+  const operationOf = (text: string) => selectOperation(parse(text), null) as OperationDefinitionNode;
+
+  it('once per variables object and operation: the same answer again, a new one for other variables', () => {
+    const operation = operationOf('query ($first: Int, $id: ID!) { node(id: $id) { id } integrations(first: $first) { totalCount } }');
+    const variables = { first: 5, id: 7 };
+    const coerced = coercedVariables(schema, operation, variables);
+    expect(coerced).toEqual({ first: 5, id: '7' });
+    expect(coercedVariables(schema, operation, variables)).toBe(coerced);
+    const other = coercedVariables(schema, operation, { first: 5, id: 7 });
+    expect(other).toEqual(coerced);
+    expect(other).not.toBe(coerced);
+    // Another operation over the same variables is coerced by its own definitions.
+    expect(coercedVariables(schema, operationOf('query ($first: Int) { integrations(first: $first) { totalCount } }'), variables)).toEqual(
+      {
+        first: 5,
+      },
+    );
+  });
+
+  it('null for variables that do not coerce, every time', () => {
+    const operation = operationOf('query ($first: Int) { integrations(first: $first) { totalCount } }');
+    const variables = { first: 'two' };
+    expect(coercedVariables(schema, operation, variables)).toBeNull();
+    expect(coercedVariables(schema, operation, variables)).toBeNull();
+    expect(coercedVariables(schema, operation, null)).toEqual({});
   });
 });

@@ -19,11 +19,34 @@ import { selectOperation } from '../http/limits/query-cost.js';
 import { ROLES, type RoleScopes, scopesOfRole } from '../modules/api-key/viewer.js';
 import { forbiddenError, forbiddenMessage } from './errors.js';
 
-/** An operation's variables coerced to their types, or null when they do not coerce (execution then refuses the operation whole). */
+type Coercions = Map<OperationDefinitionNode, { schema: GraphQLSchema; coerced: Record<string, unknown> | null }>;
+
+/**
+ * Coercions done, by the request's variables object (held weakly: gone with the request). A request's
+ * variables are coerced by its early charge, its operation's authorization and its compiled execution:
+ * once is enough, since nothing changes a request's variables once they are parsed.
+ */
+const coercions = new WeakMap<object, Coercions>();
+
+/**
+ * An operation's variables coerced to their types, or null when they do not coerce (execution then refuses
+ * the operation whole). The answer is the same object for the same variables object: it is not to be changed.
+ */
 export function coercedVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, raw: unknown): Record<string, unknown> | null {
-  const values = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], values, { maxErrors: 1 });
-  return 'coerced' in coerced && coerced.coerced ? coerced.coerced : null;
+  const given = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
+  let done = given ? coercions.get(given) : undefined;
+  const known = done?.get(operation);
+  if (known?.schema === schema) return known.coerced;
+  const result = getVariableValues(schema, operation.variableDefinitions ?? [], given ?? {}, { maxErrors: 1 });
+  const coerced = 'coerced' in result && result.coerced ? result.coerced : null;
+  if (given) {
+    if (!done) {
+      done = new Map();
+      coercions.set(given, done);
+    }
+    done.set(operation, { schema, coerced });
+  }
+  return coerced;
 }
 
 /**
